@@ -1,0 +1,51 @@
+// The mesh's vocabulary, part 3: ProxySnapshot, the one value the control plane sends a proxy and
+// the proxy runs on. Plain JSON, immutable once built; both sides import only these types.
+
+import type { HealthStatus, ServiceProtocol } from './catalog-types.ts';
+import type { BackendPolicySpec } from './kinds/backend-policy.ts';
+
+export interface NodeInfo {
+  /** Unique per proxy process, e.g. `catalog-7f3a`. */
+  readonly id: string;
+  readonly service: string;
+  readonly namespace: string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** Services this proxy calls; empty means every service in the mesh. */
+  readonly upstreams: readonly string[];
+  readonly weftVersion: string;
+}
+
+export interface EndpointSnapshot {
+  /** Instance id; stable across snapshots so balancer state (active requests) carries over. */
+  readonly id: string;
+  readonly address: string;
+  readonly port: number;
+  readonly weight: number;
+  readonly health: HealthStatus;
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export interface ServicePortSnapshot {
+  readonly name: string;
+  readonly port: number;
+  readonly protocol: ServiceProtocol;
+  readonly endpoints: readonly EndpointSnapshot[];
+}
+
+export interface ServiceSnapshot {
+  readonly name: string;
+  readonly namespace: string;
+  readonly ports: readonly ServicePortSnapshot[];
+  /** The BackendPolicy in force (defaults filled in when none targets the service). */
+  readonly policy: BackendPolicySpec;
+}
+
+export interface ProxySnapshot {
+  /** Opaque, increases with every change for this proxy's node key. */
+  readonly version: string;
+  /** Hash of the content; equal hashes mean equal snapshots. */
+  readonly hash: string;
+  readonly services: readonly ServiceSnapshot[];
+}
+
+export const EMPTY_SNAPSHOT: ProxySnapshot = { version: '0', hash: '', services: [] };
