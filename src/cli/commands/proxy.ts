@@ -1,0 +1,81 @@
+// `weft proxy`: runs a sidecar until SIGINT/SIGTERM, then deregisters, drains and exits.
+
+import { startProxy } from '../../proxy/proxy.ts';
+import { WeftError } from '../../lib/errors.ts';
+import { controlOption, controlUrl, int, labelsOption, parseCommand, str, token, type Command } from '../command.ts';
+
+export const proxyOptions = {
+  ...controlOption,
+  service: { type: 'string' },
+  namespace: { type: 'string', short: 'n' },
+  labels: { type: 'string' },
+  upstreams: { type: 'string' },
+  id: { type: 'string' },
+  'app-port': { type: 'string' },
+  'app-host': { type: 'string' },
+  'inbound-port': { type: 'string' },
+  'outbound-port': { type: 'string' },
+  'admin-port': { type: 'string' },
+  'advertise-address': { type: 'string' },
+  weight: { type: 'string' },
+  'ttl-seconds': { type: 'string' },
+  'health-path': { type: 'string' },
+  'drain-ms': { type: 'string' },
+} as const;
+
+export const proxyFlagsHelp = `  --control URL            control plane API (or WEFT_CONTROL; default http://127.0.0.1:7700)
+  --service NAME           the service this sidecar belongs to (required)
+  --namespace NS           its namespace (default "default")
+  --labels k=v,...         instance labels, e.g. version=v2,zone=a
+  --upstreams a,b.ns       services this app calls (default: all); narrows its snapshot
+  --app-port N             the local app's port; omit for a client-only sidecar
+  --inbound-port N         where other sidecars reach this instance (default 15006; 0 = any)
+  --outbound-port N        where the app sends its calls, HTTP_PROXY (default 15001; 0 = any)
+  --admin-port N           /ready, /metrics, /config (default 15000; 0 = any)
+  --health-path PATH       HTTP path the control plane checks through the inbound listener
+  --weight N               load-balancing weight (default 1)
+  --ttl-seconds N          heartbeat TTL (default 15)
+  --drain-ms N             wait between deregistering and closing (default 1500)`;
+
+export function proxyOptionsFrom(p: Parameters<typeof str>[0]) {
+  const upstreams = str(p, 'upstreams');
+  return {
+    controlUrl: controlUrl(p),
+    token: token(p),
+    service: str(p, 'service') ?? '',
+    namespace: str(p, 'namespace'),
+    labels: labelsOption(p, 'labels'),
+    upstreams: upstreams ? upstreams.split(',').map((s) => s.trim()).filter(Boolean) : [],
+    id: str(p, 'id'),
+    appPort: int(p, 'app-port'),
+    appHost: str(p, 'app-host'),
+    inboundPort: int(p, 'inbound-port'),
+    outboundPort: int(p, 'outbound-port'),
+    adminPort: int(p, 'admin-port'),
+    advertiseAddress: str(p, 'advertise-address'),
+    weight: int(p, 'weight'),
+    ttlSeconds: int(p, 'ttl-seconds'),
+    healthPath: str(p, 'health-path'),
+    drainMs: int(p, 'drain-ms'),
+  };
+}
+
+export const proxyCommand: Command = {
+  name: 'proxy',
+  summary: 'Run a sidecar proxy beside one service instance.',
+  usage: `Usage: weft proxy --service NAME [--app-port N] [options]\n\n${proxyFlagsHelp}\n\nOn start it prints one JSON line with the ports it listens on.`,
+  async run(argv) {
+    const p = parseCommand(this, argv, proxyOptions);
+    if (!p) return 0;
+    const opts = proxyOptionsFrom(p);
+    if (!opts.service) throw new WeftError('WEFT_ERR_CLI_USAGE', `--service is required\n\n${this.usage}`, 2);
+    const proxy = await startProxy(opts);
+    process.stdout.write(JSON.stringify({ event: 'ready-to-serve', id: proxy.id, inboundPort: proxy.inboundPort, outboundPort: proxy.outboundPort, adminPort: proxy.adminPort }) + '\n');
+    await new Promise<void>((resolve) => {
+      const stop = (): void => void proxy.stop().then(resolve);
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    return 0;
+  },
+};

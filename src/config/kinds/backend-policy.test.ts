@@ -1,0 +1,55 @@
+// BackendPolicy spec validation: defaults and exact error paths (the kind predates this test file).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ValidationResult } from '../resource.ts';
+import { backendPolicyType, type BackendPolicySpec } from './backend-policy.ts';
+
+function valid(spec: unknown): BackendPolicySpec {
+  const r = backendPolicyType.validateSpec(spec, 'spec');
+  if (!r.ok) assert.fail(`expected valid, got ${JSON.stringify(r.errors)}`);
+  return r.value;
+}
+
+function errorPaths(r: ValidationResult<unknown>): string[] {
+  assert.equal(r.ok, false, 'expected validation errors');
+  return r.ok ? [] : r.errors.map((e) => e.path);
+}
+
+const targets = [{ kind: 'Service', name: 'reviews' }];
+
+test('fills every default', () => {
+  assert.deepEqual(valid({ targetRefs: targets }), {
+    targetRefs: [{ kind: 'Service', name: 'reviews' }],
+    loadBalancer: { algorithm: 'round-robin', choiceCount: 2 },
+    timeouts: { connectMs: 2000, requestMs: 30000, idleMs: 60000 },
+    retries: { attempts: 2 },
+  });
+});
+
+test('keeps given values and completes partial sections', () => {
+  const spec = valid({ targetRefs: targets, loadBalancer: { algorithm: 'least-request', choiceCount: 3 }, timeouts: { requestMs: 0 }, retries: { attempts: 0 } });
+  assert.deepEqual(spec.loadBalancer, { algorithm: 'least-request', choiceCount: 3 });
+  assert.deepEqual(spec.timeouts, { connectMs: 2000, requestMs: 0, idleMs: 60000 });
+  assert.deepEqual(spec.retries, { attempts: 0 });
+});
+
+const cases: [string, unknown, string[]][] = [
+  ['targetRefs missing', {}, ['spec.targetRefs']],
+  ['targetRefs empty', { targetRefs: [] }, ['spec.targetRefs']],
+  ['targetRef kind missing', { targetRefs: [{ name: 'a' }] }, ['spec.targetRefs[0].kind']],
+  ['targetRef bad name', { targetRefs: [{ kind: 'Service', name: 'A_B' }] }, ['spec.targetRefs[0].name']],
+  ['targetRef unknown field', { targetRefs: [{ kind: 'Service', name: 'a', port: 80 }] }, ['spec.targetRefs[0].port']],
+  ['unknown algorithm', { targetRefs: targets, loadBalancer: { algorithm: 'maglev' } }, ['spec.loadBalancer.algorithm']],
+  ['choiceCount too small', { targetRefs: targets, loadBalancer: { choiceCount: 1 } }, ['spec.loadBalancer.choiceCount']],
+  ['connectMs zero', { targetRefs: targets, timeouts: { connectMs: 0 } }, ['spec.timeouts.connectMs']],
+  ['requestMs as string', { targetRefs: targets, timeouts: { requestMs: '30s' } }, ['spec.timeouts.requestMs']],
+  ['attempts too many', { targetRefs: targets, retries: { attempts: 11 } }, ['spec.retries.attempts']],
+  ['unknown field', { targetRefs: targets, circuitBreaker: {} }, ['spec.circuitBreaker']],
+];
+
+for (const [name, spec, expected] of cases) {
+  test(`rejects: ${name}`, () => {
+    assert.deepEqual(errorPaths(backendPolicyType.validateSpec(spec, 'spec')), expected);
+  });
+}

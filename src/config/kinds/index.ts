@@ -1,0 +1,22 @@
+// The registry of resource kinds: the API resolves URL plurals with it, the CLI resolves what a user
+// types (`weft get svc`), and validateResource finds the one validator for a document's kind.
+
+import type { ResourceType } from '../resource.ts';
+import { backendPolicyType } from './backend-policy.ts';
+import { grpcRouteType } from './grpc-route.ts';
+import { httpRouteType } from './http-route.ts';
+import { meshConfigType } from './mesh-config.ts';
+import { serviceType } from './service.ts';
+
+export const resourceTypes: readonly ResourceType[] = [backendPolicyType, serviceType, httpRouteType, grpcRouteType, meshConfigType];
+
+/** By kind, plural or alias, ignoring case: `HTTPRoute`, `httproutes`, `route`, `SVC`. */
+export function findResourceType(name: string): ResourceType | undefined {
+  const n = name.toLowerCase();
+  return resourceTypes.find((t) => t.kind.toLowerCase() === n || t.plural === n || t.aliases.includes(n));
+}
+
+/** By exact kind, as written in a document's `kind` field (Kubernetes kinds are case-sensitive). */
+export function resourceTypeForKind(kind: string): ResourceType | undefined {
+  return resourceTypes.find((t) => t.kind === kind);
+}

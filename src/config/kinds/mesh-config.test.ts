@@ -1,0 +1,71 @@
+// MeshConfig spec validation: defaults for an empty spec, the BackendPolicy rules reused for the
+// mesh default policy (with its error paths), and targetRefs refused there.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ValidationResult } from '../resource.ts';
+import { DEFAULT_BACKEND_POLICY } from './backend-policy.ts';
+import { DEFAULT_MESH_CONFIG, meshConfigType, type MeshConfigSpec } from './mesh-config.ts';
+
+function valid(spec: unknown): MeshConfigSpec {
+  const r = meshConfigType.validateSpec(spec, 'spec');
+  if (!r.ok) assert.fail(`expected valid, got ${JSON.stringify(r.errors)}`);
+  return r.value;
+}
+
+function errorPaths(r: ValidationResult<unknown>): string[] {
+  assert.equal(r.ok, false, 'expected validation errors');
+  return r.ok ? [] : r.errors.map((e) => e.path);
+}
+
+test('an empty spec gets every default', () => {
+  assert.deepEqual(valid({}), {
+    outboundTrafficPolicy: { mode: 'ALLOW_ANY' },
+    defaultBackendPolicy: { loadBalancer: DEFAULT_BACKEND_POLICY.loadBalancer, timeouts: DEFAULT_BACKEND_POLICY.timeouts, retries: DEFAULT_BACKEND_POLICY.retries },
+  });
+  assert.deepEqual(valid({}), DEFAULT_MESH_CONFIG);
+  assert.equal('targetRefs' in DEFAULT_MESH_CONFIG.defaultBackendPolicy, false);
+});
+
+test('a partial default policy is completed from BackendPolicy defaults', () => {
+  const spec = valid({ outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' }, defaultBackendPolicy: { loadBalancer: { algorithm: 'least-request' }, timeouts: { requestMs: 5000 } } });
+  assert.deepEqual(spec, {
+    outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' },
+    defaultBackendPolicy: {
+      loadBalancer: { algorithm: 'least-request', choiceCount: 2 },
+      timeouts: { connectMs: 2000, requestMs: 5000, idleMs: 60000 },
+      retries: { attempts: 2 },
+    },
+  });
+  assert.equal('targetRefs' in spec.defaultBackendPolicy, false);
+});
+
+const cases: [string, unknown, string[]][] = [
+  ['spec not an object', 5, ['spec']],
+  ['unknown field', { outbound: {} }, ['spec.outbound']],
+  ['mode unknown', { outboundTrafficPolicy: { mode: 'DENY' } }, ['spec.outboundTrafficPolicy.mode']],
+  ['outboundTrafficPolicy unknown field', { outboundTrafficPolicy: { mode: 'ALLOW_ANY', egress: [] } }, ['spec.outboundTrafficPolicy.egress']],
+  ['outboundTrafficPolicy not an object', { outboundTrafficPolicy: 'ALLOW_ANY' }, ['spec.outboundTrafficPolicy']],
+  ['defaultBackendPolicy not an object', { defaultBackendPolicy: [] }, ['spec.defaultBackendPolicy']],
+  ['defaultBackendPolicy with targetRefs', { defaultBackendPolicy: { targetRefs: [{ kind: 'Service', name: 'a' }] } }, ['spec.defaultBackendPolicy.targetRefs']],
+  ['defaultBackendPolicy bad algorithm', { defaultBackendPolicy: { loadBalancer: { algorithm: 'ring-hash' } } }, ['spec.defaultBackendPolicy.loadBalancer.algorithm']],
+  ['defaultBackendPolicy bad timeout', { defaultBackendPolicy: { timeouts: { connectMs: 0 } } }, ['spec.defaultBackendPolicy.timeouts.connectMs']],
+  ['defaultBackendPolicy unknown field', { defaultBackendPolicy: { retry: {} } }, ['spec.defaultBackendPolicy.retry']],
+];
+
+for (const [name, spec, expected] of cases) {
+  test(`rejects: ${name}`, () => {
+    assert.deepEqual(errorPaths(meshConfigType.validateSpec(spec, 'spec')), expected);
+  });
+}
+
+test('the unknown-field hint inside defaultBackendPolicy does not suggest targetRefs', () => {
+  const r = meshConfigType.validateSpec({ defaultBackendPolicy: { retry: {} } }, 'spec');
+  assert.equal(r.ok, false);
+  if (!r.ok) assert.doesNotMatch(r.errors[0].message, /targetRefs/);
+});
+
+test('collects every error in one pass', () => {
+  const r = meshConfigType.validateSpec({ outboundTrafficPolicy: { mode: 'x' }, defaultBackendPolicy: { targetRefs: [], retries: { attempts: 99 } } }, 'spec');
+  assert.deepEqual(errorPaths(r).sort(), ['spec.defaultBackendPolicy.retries.attempts', 'spec.defaultBackendPolicy.targetRefs', 'spec.outboundTrafficPolicy.mode']);
+});

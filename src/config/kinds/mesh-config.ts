@@ -1,0 +1,75 @@
+// MeshConfig (weft.dev/v1alpha1): mesh-wide settings read by the snapshot builder — what proxies do
+// with traffic to unknown hosts, and the BackendPolicy in force for services no policy targets.
+
+import type { ResourceType, ValidationResult } from '../resource.ts';
+import { Checker, join } from '../validate.ts';
+import { DEFAULT_BACKEND_POLICY, backendPolicyType, type BackendPolicySpec } from './backend-policy.ts';
+
+export type OutboundTrafficMode = 'ALLOW_ANY' | 'REGISTRY_ONLY';
+export const OUTBOUND_TRAFFIC_MODES: readonly OutboundTrafficMode[] = ['ALLOW_ANY', 'REGISTRY_ONLY'];
+
+/** A BackendPolicy spec without targetRefs: it applies to every service that no policy targets. */
+export type DefaultBackendPolicy = Omit<BackendPolicySpec, 'targetRefs'>;
+
+export interface MeshConfigSpec {
+  readonly outboundTrafficPolicy: { readonly mode: OutboundTrafficMode };
+  readonly defaultBackendPolicy: DefaultBackendPolicy;
+}
+
+function withoutTargetRefs(spec: BackendPolicySpec): DefaultBackendPolicy {
+  const { targetRefs: _ignored, ...rest } = spec;
+  return rest;
+}
+
+export const DEFAULT_MESH_CONFIG: MeshConfigSpec = {
+  outboundTrafficPolicy: { mode: 'ALLOW_ANY' },
+  defaultBackendPolicy: withoutTargetRefs(DEFAULT_BACKEND_POLICY),
+};
+
+// A placeholder target so BackendPolicy's own validator (which requires targetRefs) checks the
+// rest: one set of rules and defaults for both kinds, and no copy that can drift.
+const PLACEHOLDER_TARGETS = [{ kind: 'Service', name: 'placeholder' }];
+
+function validateSpec(raw: unknown, path: string): ValidationResult<MeshConfigSpec> {
+  const c = new Checker();
+  const spec = c.object(raw, path);
+  if (!spec) return { ok: false, errors: c.errors };
+  c.noUnknown(spec, path, ['outboundTrafficPolicy', 'defaultBackendPolicy']);
+
+  let outboundTrafficPolicy = DEFAULT_MESH_CONFIG.outboundTrafficPolicy;
+  if (spec.outboundTrafficPolicy !== undefined) {
+    const op = join(path, 'outboundTrafficPolicy');
+    const o = c.object(spec.outboundTrafficPolicy, op);
+    if (o) {
+      c.noUnknown(o, op, ['mode']);
+      outboundTrafficPolicy = { mode: c.oneOf(o.mode, join(op, 'mode'), OUTBOUND_TRAFFIC_MODES) ?? 'ALLOW_ANY' };
+    }
+  }
+
+  let defaultBackendPolicy = DEFAULT_MESH_CONFIG.defaultBackendPolicy;
+  if (spec.defaultBackendPolicy !== undefined) {
+    const dp = join(path, 'defaultBackendPolicy');
+    const d = c.object(spec.defaultBackendPolicy, dp);
+    if (d) {
+      const { targetRefs, ...rest } = d;
+      if (targetRefs !== undefined) c.fail(join(dp, 'targetRefs'), 'unknown field: the mesh default applies to every service no BackendPolicy targets');
+      const result = backendPolicyType.validateSpec({ ...rest, targetRefs: PLACEHOLDER_TARGETS }, dp);
+      if (result.ok) defaultBackendPolicy = withoutTargetRefs(result.value);
+      // BackendPolicy's unknown-field hint lists targetRefs, which is not allowed here.
+      else for (const e of result.errors) c.fail(e.path, e.message.replace('targetRefs, ', ''));
+    }
+  }
+
+  if (c.errors.length) return { ok: false, errors: c.errors };
+  return { ok: true, value: { outboundTrafficPolicy, defaultBackendPolicy } };
+}
+
+export const meshConfigType: ResourceType<MeshConfigSpec> = {
+  kind: 'MeshConfig',
+  apiVersion: 'weft.dev/v1alpha1',
+  plural: 'meshconfigs',
+  aliases: ['meshconfig'],
+  // Namespaced like every other kind so the API's paths stay uniform; the mesh has one.
+  namespaced: true,
+  validateSpec,
+};

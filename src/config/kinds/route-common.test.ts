@@ -1,0 +1,34 @@
+// The helpers proxies reuse from route validation: duration parsing and anchored regex compilation.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { compileFullMatch, parseDuration } from './route-common.ts';
+
+test('parseDuration reads every GEP-2257 unit and combinations', () => {
+  assert.equal(parseDuration('0s'), 0);
+  assert.equal(parseDuration('500ms'), 500);
+  assert.equal(parseDuration('10s'), 10_000);
+  assert.equal(parseDuration('2m'), 120_000);
+  assert.equal(parseDuration('1h'), 3_600_000);
+  assert.equal(parseDuration('1h30m'), 5_400_000);
+  assert.equal(parseDuration('1m500ms'), 60_500);
+  assert.equal(parseDuration('1h1m1s1ms'), 3_661_001);
+});
+
+test('parseDuration refuses what GEP-2257 refuses', () => {
+  for (const bad of ['', '10', '1.5s', '-1s', '1d', '100000s', '1h1m1s1ms1s', ' 1s', '1S']) {
+    assert.equal(parseDuration(bad), undefined, bad);
+  }
+});
+
+test('compileFullMatch anchors the pattern at both ends', () => {
+  const re = compileFullMatch('/items/[0-9]+');
+  assert.equal(re.test('/items/42'), true);
+  assert.equal(re.test('/items/42/x'), false);
+  assert.equal(re.test('/v1/items/42'), false);
+  // An alternation is anchored as a whole, not only its first and last branch.
+  const alt = compileFullMatch('a|b');
+  assert.equal(alt.test('a'), true);
+  assert.equal(alt.test('ab'), false);
+  assert.throws(() => compileFullMatch('('), SyntaxError);
+});

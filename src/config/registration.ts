@@ -1,0 +1,83 @@
+// Validation of an instance registration (POST /v1/catalog/instances): the same field-path errors
+// as resources, with defaults filled (namespace, weight, TTL, check intervals, the `app` label).
+
+import type { HealthCheckSpec, InstancePort, InstanceRegistration, ServiceProtocol } from './catalog-types.ts';
+import type { ValidationResult } from './resource.ts';
+import { Checker, DNS_LABEL, DNS_LABEL_HINT, join } from './validate.ts';
+import { DEFAULT_NAMESPACE } from './resource.ts';
+
+const PROTOCOLS: readonly ServiceProtocol[] = ['http', 'http2', 'grpc', 'tcp'];
+const INSTANCE_ID = /^[A-Za-z0-9][-A-Za-z0-9_.:]{0,127}$/;
+
+export const DEFAULT_TTL_SECONDS = 15;
+export const DEFAULT_DEREGISTER_AFTER_SECONDS = 60;
+
+export function validateRegistration(raw: unknown): ValidationResult<InstanceRegistration> {
+  const c = new Checker();
+  const body = c.object(raw, '');
+  if (!body) return { ok: false, errors: c.errors };
+  c.noUnknown(body, '', ['service', 'namespace', 'id', 'address', 'port', 'ports', 'labels', 'weight', 'ttlSeconds', 'deregisterAfterSeconds', 'checks']);
+
+  const service = c.string(body.service, 'service', { required: true, pattern: DNS_LABEL, patternHint: DNS_LABEL_HINT });
+  const namespace = c.string(body.namespace, 'namespace', { pattern: DNS_LABEL, patternHint: DNS_LABEL_HINT }) ?? DEFAULT_NAMESPACE;
+  const id = c.string(body.id, 'id', { required: true, pattern: INSTANCE_ID, patternHint: 'letters, digits, -, _, . or : (at most 128)' });
+  const address = c.string(body.address, 'address', { required: true, max: 255 });
+
+  const ports: InstancePort[] = [];
+  if (body.ports !== undefined) {
+    const list = c.array(body.ports, 'ports', { min: 1, max: 64 }) ?? [];
+    list.forEach((rawPort, i) => {
+      const path = join('ports', i);
+      const p = c.object(rawPort, path);
+      if (!p) return;
+      c.noUnknown(p, path, ['port', 'targetPort', 'name', 'protocol']);
+      const port = c.integer(p.port, join(path, 'port'), { required: true, min: 1, max: 65535 });
+      const targetPort = c.integer(p.targetPort, join(path, 'targetPort'), { required: true, min: 1, max: 65535 });
+      const name = c.string(p.name, join(path, 'name'), { pattern: DNS_LABEL, patternHint: DNS_LABEL_HINT });
+      const protocol = c.oneOf(p.protocol, join(path, 'protocol'), PROTOCOLS);
+      if (port !== undefined && targetPort !== undefined) ports.push({ port, targetPort, name, protocol });
+    });
+  } else {
+    // Shorthand: `port: 15006` serves service port 80 over HTTP.
+    const port = c.integer(body.port, 'port', { required: true, min: 1, max: 65535 });
+    if (port !== undefined) ports.push({ port: 80, targetPort: port, name: 'http', protocol: 'http' });
+  }
+
+  const labels = c.stringMap(body.labels, 'labels') ?? {};
+  const weight = c.integer(body.weight, 'weight', { min: 0, max: 1000 }) ?? 1;
+  const ttlSeconds = c.integer(body.ttlSeconds, 'ttlSeconds', { min: 0, max: 3600 }) ?? DEFAULT_TTL_SECONDS;
+  const deregisterAfterSeconds = c.integer(body.deregisterAfterSeconds, 'deregisterAfterSeconds', { min: 0, max: 86_400 }) ?? DEFAULT_DEREGISTER_AFTER_SECONDS;
+
+  const checks: HealthCheckSpec[] = [];
+  const rawChecks = c.array(body.checks, 'checks', { max: 8 }) ?? [];
+  rawChecks.forEach((rawCheck, i) => {
+    const path = join('checks', i);
+    const ch = c.object(rawCheck, path);
+    if (!ch) return;
+    c.noUnknown(ch, path, ['type', 'host', 'port', 'path', 'intervalSeconds', 'timeoutSeconds', 'unhealthyThreshold', 'healthyThreshold']);
+    const type = c.oneOf(ch.type, join(path, 'type'), ['http', 'tcp'] as const, { required: true });
+    const checkPath = c.string(ch.path, join(path, 'path'), { pattern: /^\//, patternHint: 'a path starting with /' });
+    const check: HealthCheckSpec = {
+      type: type ?? 'tcp',
+      host: c.string(ch.host, join(path, 'host'), { max: 255 }),
+      port: c.integer(ch.port, join(path, 'port'), { min: 1, max: 65535 }),
+      path: type === 'http' ? checkPath ?? '/' : undefined,
+      intervalSeconds: c.integer(ch.intervalSeconds, join(path, 'intervalSeconds'), { min: 1, max: 3600 }) ?? 5,
+      timeoutSeconds: c.integer(ch.timeoutSeconds, join(path, 'timeoutSeconds'), { min: 1, max: 600 }) ?? 2,
+      unhealthyThreshold: c.integer(ch.unhealthyThreshold, join(path, 'unhealthyThreshold'), { min: 1, max: 100 }) ?? 1,
+      healthyThreshold: c.integer(ch.healthyThreshold, join(path, 'healthyThreshold'), { min: 1, max: 100 }) ?? 1,
+    };
+    checks.push(check);
+  });
+
+  if (c.errors.length || !service || !id || !address) return { ok: false, errors: c.errors };
+  return {
+    ok: true,
+    value: {
+      service, namespace, id, address, ports,
+      // Like a Kubernetes pod, an instance carries `app: SERVICE` so Service selectors can find it.
+      labels: { app: service, ...labels },
+      weight, ttlSeconds, deregisterAfterSeconds, checks,
+    },
+  };
+}

@@ -1,0 +1,36 @@
+// The control plane ⇄ proxy stream (ARCHITECTURE.md §4): one long-lived HTTP/1.1 POST to
+// /v1/stream whose request and response bodies are both newline-delimited JSON messages.
+
+import type { FieldError } from '../lib/errors.ts';
+import type { NodeInfo, ProxySnapshot } from './snapshot-types.ts';
+
+export const STREAM_PATH = '/v1/stream';
+/** The control plane pings this often; a proxy that hears nothing for 3 intervals reconnects. */
+export const STREAM_PING_MS = 10_000;
+
+/** Proxy → control plane. `hello` first, then one ack or nack per snapshot received. */
+export type ProxyMessage =
+  | { readonly type: 'hello'; readonly node: NodeInfo }
+  | { readonly type: 'ack'; readonly version: string }
+  | { readonly type: 'nack'; readonly version: string; readonly errors: readonly FieldError[] };
+
+/** Control plane → proxy. */
+export type ControlMessage =
+  | { readonly type: 'snapshot'; readonly snapshot: ProxySnapshot }
+  | { readonly type: 'ping' }
+  | { readonly type: 'error'; readonly code: string; readonly message: string };
+
+/** Splits a byte stream into lines without assuming chunk boundaries match message boundaries. */
+export function createLineSplitter(onLine: (line: string) => void): (chunk: Buffer | string) => void {
+  let pending = '';
+  return (chunk) => {
+    pending += typeof chunk === 'string' ? chunk : chunk.toString('utf8');
+    let nl: number;
+    while ((nl = pending.indexOf('\n')) !== -1) {
+      const line = pending.slice(0, nl).trim();
+      pending = pending.slice(nl + 1);
+      if (line) onLine(line);
+    }
+    if (pending.length > 64 * 1024 * 1024) throw new Error('stream line longer than 64 MiB');
+  };
+}

@@ -1,0 +1,113 @@
+// The snapshot builder: a pure function from stored resources, catalog instances and a node's scope
+// to the services that proxy needs (ports, endpoints, the BackendPolicy in force). No I/O, no clock.
+
+import { createHash } from 'node:crypto';
+import type { InstanceState } from '../../config/catalog-types.ts';
+import type { Resource } from '../../config/resource.ts';
+import type { EndpointSnapshot, ServicePortSnapshot, ServiceSnapshot } from '../../config/snapshot-types.ts';
+import { DEFAULT_BACKEND_POLICY, type BackendPolicySpec } from '../../config/kinds/backend-policy.ts';
+import type { ServiceSpec } from '../../config/kinds/service.ts';
+import type { MeshConfigSpec } from '../../config/kinds/mesh-config.ts';
+import type { NodeScope } from './node-key.ts';
+
+export interface BuildInput {
+  readonly resources: readonly Resource[];
+  readonly instances: readonly InstanceState[];
+}
+
+export interface SnapshotContent {
+  readonly hash: string;
+  readonly services: readonly ServiceSnapshot[];
+}
+
+interface ServiceModel {
+  readonly name: string;
+  readonly namespace: string;
+  readonly ports: readonly { name: string; port: number; protocol: ServicePortSnapshot['protocol']; targetPort: number | string }[];
+  readonly members: readonly InstanceState[];
+}
+
+/** All services of the mesh, declared (Service resources) and implicit (registered instances). */
+export function serviceModels(input: BuildInput): ServiceModel[] {
+  const byService = new Map<string, InstanceState[]>();
+  for (const inst of input.instances) {
+    const key = `${inst.namespace}/${inst.service}`;
+    let list = byService.get(key);
+    if (!list) byService.set(key, (list = []));
+    list.push(inst);
+  }
+  const models = new Map<string, ServiceModel>();
+  for (const [key, members] of byService) {
+    const ports = new Map<number, ServiceModel['ports'][number]>();
+    for (const m of members) {
+      for (const p of m.ports) {
+        if (!ports.has(p.port)) ports.set(p.port, { name: p.name ?? `port-${p.port}`, port: p.port, protocol: p.protocol ?? 'http', targetPort: p.port });
+      }
+    }
+    models.set(key, { name: members[0].service, namespace: members[0].namespace, ports: [...ports.values()], members });
+  }
+  for (const r of input.resources) {
+    if (r.kind !== 'Service') continue;
+    const spec = r.spec as ServiceSpec;
+    const { name, namespace } = r.metadata;
+    const selector = spec.selector;
+    const members = selector
+      ? input.instances.filter((i) => i.namespace === namespace && Object.entries(selector).every(([k, v]) => i.labels[k] === v))
+      : byService.get(`${namespace}/${name}`) ?? [];
+    const ports = spec.ports.map((p) => ({ name: p.name ?? `port-${p.port}`, port: p.port, protocol: p.appProtocol ?? 'http', targetPort: p.targetPort ?? p.port }));
+    models.set(`${namespace}/${name}`, { name, namespace, ports, members });
+  }
+  return [...models.values()].sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
+}
+
+/** Where an instance serves a service port: by target port number or name, else its only port. */
+function endpointPort(inst: InstanceState, targetPort: number | string): number | undefined {
+  const match = inst.ports.find((p) => (typeof targetPort === 'number' ? p.port === targetPort : p.name === targetPort));
+  if (match) return match.targetPort;
+  return inst.ports.length === 1 ? inst.ports[0].targetPort : undefined;
+}
+
+function policyFor(model: ServiceModel, resources: readonly Resource[], meshDefault: BackendPolicySpec): BackendPolicySpec {
+  // Oldest policy wins on conflict, then by name, as Gateway API policy attachment prescribes.
+  const candidates = resources
+    .filter((r) => r.kind === 'BackendPolicy' && r.metadata.namespace === model.namespace)
+    .filter((r) => (r.spec as BackendPolicySpec).targetRefs.some((t) => t.name === model.name))
+    .sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || a.metadata.name.localeCompare(b.metadata.name));
+  return candidates.length ? (candidates[0].spec as BackendPolicySpec) : meshDefault;
+}
+
+function meshDefaultPolicy(resources: readonly Resource[]): BackendPolicySpec {
+  const mesh = resources.find((r) => r.kind === 'MeshConfig');
+  const override = (mesh?.spec as MeshConfigSpec | undefined)?.defaultBackendPolicy;
+  return override ? { ...DEFAULT_BACKEND_POLICY, ...override, targetRefs: [] } : DEFAULT_BACKEND_POLICY;
+}
+
+function inScope(model: ServiceModel, scope: NodeScope): boolean {
+  if (scope.upstreams.length === 0) return true;
+  if (model.name === scope.service && model.namespace === scope.namespace) return true;
+  return scope.upstreams.some((u) => {
+    const [name, ns] = u.split('.');
+    return name === model.name && (ns ?? scope.namespace) === model.namespace;
+  });
+}
+
+export function buildSnapshotContent(input: BuildInput, scope: NodeScope, models = serviceModels(input)): SnapshotContent {
+  const meshDefault = meshDefaultPolicy(input.resources);
+  const services: ServiceSnapshot[] = [];
+  for (const model of models) {
+    if (!inScope(model, scope)) continue;
+    const ports: ServicePortSnapshot[] = model.ports.map((p) => {
+      const endpoints: EndpointSnapshot[] = [];
+      for (const inst of model.members) {
+        const port = endpointPort(inst, p.targetPort);
+        if (port === undefined) continue;
+        endpoints.push({ id: inst.id, address: inst.address, port, weight: inst.weight, health: inst.health, labels: inst.labels });
+      }
+      endpoints.sort((a, b) => a.id.localeCompare(b.id));
+      return { name: p.name, port: p.port, protocol: p.protocol, endpoints };
+    });
+    services.push({ name: model.name, namespace: model.namespace, ports, policy: policyFor(model, input.resources, meshDefault) });
+  }
+  const hash = createHash('sha256').update(JSON.stringify(services)).digest('hex').slice(0, 16);
+  return { hash, services };
+}

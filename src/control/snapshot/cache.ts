@@ -1,0 +1,122 @@
+// The snapshot cache: one snapshot per node key, rebuilt (debounced) when the store or catalog
+// changes, versioned only when its content changes, and pushed to every subscribed stream as one
+// pre-serialized line so a thousand proxies cost one JSON.stringify.
+
+import type { Clock, Timer } from '../../lib/clock.ts';
+import type { Logger } from '../../lib/log.ts';
+import type { ProxySnapshot } from '../../config/snapshot-types.ts';
+import { buildSnapshotContent, serviceModels, type BuildInput } from './builder.ts';
+import { nodeKey, type NodeScope } from './node-key.ts';
+
+export interface CachedSnapshot {
+  readonly snapshot: ProxySnapshot;
+  /** The stream message carrying it, serialized once for all subscribers. */
+  readonly line: string;
+}
+
+type Subscriber = (cached: CachedSnapshot) => void;
+
+interface KeyEntry {
+  readonly scope: NodeScope;
+  current?: CachedSnapshot;
+  readonly subscribers: Set<Subscriber>;
+}
+
+export interface SnapshotCacheOptions {
+  readonly load: () => Promise<BuildInput>;
+  readonly clock: Clock;
+  readonly log: Logger;
+  /** Quiet time after a change before rebuilding: bursts of changes become one push. */
+  readonly debounceMs?: number;
+  /** Upper bound on how long a change can wait while changes keep coming. */
+  readonly maxDelayMs?: number;
+}
+
+export class SnapshotCache {
+  readonly #opts: Required<SnapshotCacheOptions>;
+  readonly #entries = new Map<string, KeyEntry>();
+  #version = 0;
+  #timer?: Timer;
+  #firstPendingAt = 0;
+  #building?: Promise<void>;
+  #dirtyWhileBuilding = false;
+
+  constructor(options: SnapshotCacheOptions) {
+    this.#opts = { debounceMs: 100, maxDelayMs: 1000, ...options };
+  }
+
+  /** The version a proxy of this scope should be at, if one was built. */
+  currentVersion(scope: NodeScope): string | undefined {
+    return this.#entries.get(nodeKey(scope))?.current?.snapshot.version;
+  }
+
+  /** Registers a stream; it receives the current snapshot at once (built if needed), then every change. */
+  async subscribe(scope: NodeScope, subscriber: Subscriber): Promise<() => void> {
+    const key = nodeKey(scope);
+    let entry = this.#entries.get(key);
+    if (!entry) this.#entries.set(key, (entry = { scope, subscribers: new Set() }));
+    entry.subscribers.add(subscriber);
+    if (!entry.current) await this.rebuildNow();
+    if (entry.current && entry.subscribers.has(subscriber)) subscriber(entry.current);
+    const e = entry;
+    return () => {
+      e.subscribers.delete(subscriber);
+    };
+  }
+
+  /** Something changed: rebuild after the debounce, but never later than maxDelay after the first change. */
+  changed(): void {
+    const now = this.#opts.clock.now();
+    if (!this.#timer) this.#firstPendingAt = now;
+    this.#timer?.cancel();
+    const waited = now - this.#firstPendingAt;
+    const delay = Math.max(0, Math.min(this.#opts.debounceMs, this.#opts.maxDelayMs - waited));
+    this.#timer = this.#opts.clock.setTimeout(() => {
+      this.#timer = undefined;
+      void this.rebuildNow();
+    }, delay);
+  }
+
+  /** Rebuilds every key now; concurrent calls coalesce into one extra pass. */
+  async rebuildNow(): Promise<void> {
+    if (this.#building) {
+      this.#dirtyWhileBuilding = true;
+      return this.#building;
+    }
+    this.#building = (async () => {
+      do {
+        this.#dirtyWhileBuilding = false;
+        try {
+          await this.#rebuildAll();
+        } catch (err) {
+          this.#opts.log.error('snapshot rebuild failed; proxies keep their last snapshot', { err });
+        }
+      } while (this.#dirtyWhileBuilding);
+    })();
+    try {
+      await this.#building;
+    } finally {
+      this.#building = undefined;
+    }
+  }
+
+  async #rebuildAll(): Promise<void> {
+    const input = await this.#opts.load();
+    const models = serviceModels(input);
+    for (const [key, entry] of this.#entries) {
+      if (entry.subscribers.size === 0) {
+        this.#entries.delete(key);
+        continue;
+      }
+      const content = buildSnapshotContent(input, entry.scope, models);
+      if (entry.current?.snapshot.hash === content.hash) continue;
+      const snapshot: ProxySnapshot = { version: String(++this.#version), hash: content.hash, services: content.services };
+      entry.current = { snapshot, line: JSON.stringify({ type: 'snapshot', snapshot }) + '\n' };
+      for (const subscriber of entry.subscribers) subscriber(entry.current);
+    }
+  }
+
+  stop(): void {
+    this.#timer?.cancel();
+  }
+}

@@ -1,0 +1,131 @@
+// Serves one proxy's stream: reads its hello, subscribes it to the snapshot cache for its node key,
+// writes each new snapshot (only the newest if the proxy is slow to read), and records ACK/NACK.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Clock } from '../../lib/clock.ts';
+import type { Logger } from '../../lib/log.ts';
+import { errorMessage } from '../../lib/errors.ts';
+import { createLineSplitter, STREAM_PING_MS, type ProxyMessage } from '../../config/stream-protocol.ts';
+import { validateNodeInfo } from '../../config/node-info.ts';
+import type { SnapshotCache, CachedSnapshot } from '../snapshot/cache.ts';
+import { nodeScope } from '../snapshot/node-key.ts';
+import type { ProxyRegistry, ProxyStatus } from './proxy-registry.ts';
+
+export interface StreamServerDeps {
+  readonly cache: SnapshotCache;
+  readonly registry: ProxyRegistry;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly onAck?: (status: ProxyStatus) => void;
+}
+
+const HELLO_TIMEOUT_MS = 10_000;
+
+export function handleStream(req: IncomingMessage, res: ServerResponse, deps: StreamServerDeps): void {
+  const { cache, registry, clock, log } = deps;
+  let status: ProxyStatus | undefined;
+  let unsubscribe: (() => void) | undefined;
+  let pending: string | undefined;
+  let closed = false;
+
+  res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+  res.flushHeaders();
+  req.socket.setNoDelay(true);
+  req.socket.setKeepAlive(true, 5_000);
+
+  const send = (line: string): void => {
+    if (closed) return;
+    // A slow proxy only ever needs the newest snapshot: replace what waits instead of queueing.
+    if (res.writableNeedDrain) {
+      pending = line;
+      return;
+    }
+    res.write(line);
+  };
+  res.on('drain', () => {
+    if (pending !== undefined) {
+      const line = pending;
+      pending = undefined;
+      send(line);
+    }
+  });
+
+  const fail = (code: string, message: string): void => {
+    log.warn('stream refused', { code, message, remote: req.socket.remoteAddress });
+    res.end(JSON.stringify({ type: 'error', code, message }) + '\n');
+    close();
+  };
+
+  const helloTimer = setTimeout(() => fail('WEFT_ERR_STREAM_NO_HELLO', `no hello within ${HELLO_TIMEOUT_MS}ms`), HELLO_TIMEOUT_MS);
+  const pingTimer = setInterval(() => send('{"type":"ping"}\n'), STREAM_PING_MS);
+  pingTimer.unref();
+
+  const close = (): void => {
+    if (closed) return;
+    closed = true;
+    clearTimeout(helloTimer);
+    clearInterval(pingTimer);
+    unsubscribe?.();
+    if (status) {
+      registry.disconnected(status, clock.now());
+      log.info('proxy disconnected', { proxy: status.node.id });
+    }
+  };
+
+  const onMessage = (msg: ProxyMessage): void => {
+    if (!status) {
+      if (msg.type !== 'hello') return fail('WEFT_ERR_STREAM_PROTOCOL', 'the first message must be hello');
+      const node = validateNodeInfo(msg.node);
+      if (!node.ok) return fail('WEFT_ERR_STREAM_BAD_HELLO', node.errors.map((e) => `${e.path}: ${e.message}`).join('; '));
+      clearTimeout(helloTimer);
+      const s = registry.connected(node.value, `${req.socket.remoteAddress}:${req.socket.remotePort}`, clock.now());
+      status = s;
+      log.info('proxy connected', { proxy: s.node.id, service: s.node.service, namespace: s.node.namespace });
+      cache
+        .subscribe(nodeScope(s.node), (cached: CachedSnapshot) => {
+          s.sentVersion = cached.snapshot.version;
+          send(cached.line);
+        })
+        .then((unsub) => {
+          if (closed) unsub();
+          else unsubscribe = unsub;
+        })
+        .catch((err) => fail('WEFT_ERR_STREAM_SNAPSHOT', errorMessage(err)));
+      return;
+    }
+    if (msg.type === 'ack') {
+      status.ackedVersion = String(msg.version);
+      status.ackedAt = clock.now();
+      if (status.nackedVersion !== undefined && Number(status.nackedVersion) <= Number(msg.version)) {
+        status.nackedVersion = undefined;
+        status.nackErrors = undefined;
+      }
+      deps.onAck?.(status);
+    } else if (msg.type === 'nack') {
+      status.nackedVersion = String(msg.version);
+      status.nackErrors = Array.isArray(msg.errors) ? msg.errors.slice(0, 50) : [];
+      log.warn('proxy refused snapshot', { proxy: status.node.id, version: msg.version, errors: status.nackErrors });
+    }
+  };
+
+  const split = createLineSplitter((line) => {
+    let msg: ProxyMessage;
+    try {
+      msg = JSON.parse(line) as ProxyMessage;
+    } catch {
+      return fail('WEFT_ERR_STREAM_PROTOCOL', 'a stream message is not JSON');
+    }
+    if (msg === null || typeof msg !== 'object') return fail('WEFT_ERR_STREAM_PROTOCOL', 'a stream message is not an object');
+    onMessage(msg);
+  });
+  req.on('data', (chunk: Buffer) => {
+    try {
+      split(chunk);
+    } catch (err) {
+      fail('WEFT_ERR_STREAM_PROTOCOL', errorMessage(err));
+    }
+  });
+  req.on('end', () => res.end());
+  req.on('close', close);
+  res.on('close', close);
+}

@@ -1,0 +1,39 @@
+// What a picking algorithm sees of an endpoint: the balancer hands each algorithm a list of
+// Candidates and the algorithm only chooses one; counting and feedback stay with the balancer.
+
+import type { EndpointSnapshot } from '../../config/snapshot-types.ts';
+import type { Pick, Picker } from './picker.ts';
+
+export interface Candidate {
+  readonly endpoint: EndpointSnapshot;
+  /** Requests in flight to this endpoint, counted across every picker the balancer published. */
+  readonly active: number;
+  /** Counts one request in and returns the pick whose `done` counts it out again. */
+  take(): Pick;
+}
+
+export interface PickerOptions {
+  /** Uniform in [0, 1); injected so tests are deterministic. */
+  readonly random: () => number;
+  /** least-request: endpoints sampled per pick. */
+  readonly choiceCount: number;
+}
+
+/**
+ * Builds a picker over a non-empty candidate list (the balancer answers the empty cases itself).
+ * The list is owned by the picker from then on and must not change.
+ */
+export type PickerFactory = (candidates: readonly Candidate[], options: PickerOptions) => Picker;
+
+/** Shared, frozen failure so a retry that has run out of endpoints allocates nothing. */
+export const ALL_TRIED: Pick = Object.freeze({
+  kind: 'fail',
+  reason: 'all-endpoints-tried',
+  message: 'every available endpoint was already tried by this request',
+});
+
+/** A picker that always fails the same way; the pick is built once, on the slow path. */
+export function failingPicker(reason: 'no-endpoints' | 'no-healthy-endpoints', message: string): Picker {
+  const pick: Pick = Object.freeze({ kind: 'fail', reason, message });
+  return { pick: () => pick };
+}

@@ -1,0 +1,39 @@
+// random: each pick takes an endpoint uniformly at random, ignoring weights. Stateless apart from
+// the injected random source.
+
+import type { Pick, PickContext, Picker } from './picker.ts';
+import { ALL_TRIED, type Candidate, type PickerOptions } from './candidate.ts';
+
+class RandomPicker implements Picker {
+  readonly #candidates: readonly Candidate[];
+  readonly #random: () => number;
+
+  constructor(candidates: readonly Candidate[], options: PickerOptions) {
+    this.#candidates = candidates;
+    this.#random = options.random;
+  }
+
+  pick(ctx?: PickContext): Pick {
+    const candidates = this.#candidates;
+    const n = candidates.length;
+    const first = candidates[Math.floor(this.#random() * n) % n];
+    const exclude = ctx?.exclude;
+    if (exclude === undefined || exclude.size === 0 || !exclude.has(first.endpoint.id)) return first.take();
+    // A retry landed on a tried endpoint. Re-drawing among the untried ones (rather than taking
+    // the next one along) keeps the choice uniform; this O(n) walk happens only on retries.
+    let untried = 0;
+    for (let i = 0; i < n; i++) if (!exclude.has(candidates[i].endpoint.id)) untried++;
+    if (untried === 0) return ALL_TRIED;
+    let target = Math.floor(this.#random() * untried) % untried;
+    for (let i = 0; i < n; i++) {
+      const c = candidates[i];
+      if (exclude.has(c.endpoint.id)) continue;
+      if (target-- === 0) return c.take();
+    }
+    return ALL_TRIED; // unreachable: target < untried
+  }
+}
+
+export function createRandomPicker(candidates: readonly Candidate[], options: PickerOptions): Picker {
+  return new RandomPicker(candidates, options);
+}

@@ -1,0 +1,87 @@
+// The sidecar registers its instance with the control plane, heartbeats at a third of the TTL,
+// registers again when the control plane forgot it (404 after a restart or removal), and
+// deregisters on shutdown so callers stop picking it before it goes away.
+
+import type { InstanceRegistration } from '../../config/catalog-types.ts';
+import { createBackoff } from '../../lib/backoff.ts';
+import { errorMessage } from '../../lib/errors.ts';
+import type { Logger } from '../../lib/log.ts';
+
+export interface RegistrationOptions {
+  readonly controlUrl: string;
+  readonly token?: string;
+  readonly registration: Omit<InstanceRegistration, 'labels' | 'weight' | 'deregisterAfterSeconds'> & Partial<InstanceRegistration>;
+  readonly log: Logger;
+}
+
+export interface RegistrationHandle {
+  registered(): boolean;
+  /** Removes the instance from the catalog; resolves even if the control plane is away. */
+  deregister(): Promise<void>;
+}
+
+async function call(options: RegistrationOptions, method: string, path: string, body?: unknown): Promise<Response> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (options.token) headers.authorization = `Bearer ${options.token}`;
+  return fetch(new URL(path, options.controlUrl), { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(5_000) });
+}
+
+export function startRegistration(options: RegistrationOptions): RegistrationHandle {
+  const { log } = options;
+  const reg = options.registration;
+  const instancePath = `/v1/catalog/instances/${encodeURIComponent(reg.namespace)}/${encodeURIComponent(reg.service)}/${encodeURIComponent(reg.id)}`;
+  const interval = Math.max(1, (reg.ttlSeconds || 30) / 3) * 1000;
+  const backoff = createBackoff({ baseMs: 250, maxMs: Math.min(5_000, interval) });
+  let isRegistered = false;
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+
+  const schedule = (ms: number): void => {
+    if (!stopped) timer = setTimeout(tick, ms);
+  };
+
+  const register = async (): Promise<void> => {
+    const res = await call(options, 'POST', '/v1/catalog/instances', reg);
+    if (!res.ok) throw new Error(`registration refused with ${res.status}: ${(await res.text()).slice(0, 500)}`);
+    await res.body?.cancel();
+    if (!isRegistered) log.info('instance registered', { service: reg.service, id: reg.id });
+    isRegistered = true;
+  };
+
+  const tick = async (): Promise<void> => {
+    try {
+      if (!isRegistered) await register();
+      else {
+        const res = await call(options, 'PUT', `${instancePath}/heartbeat`);
+        await res.body?.cancel();
+        if (res.status === 404) {
+          log.warn('control plane does not know this instance; registering again');
+          isRegistered = false;
+          await register();
+        } else if (!res.ok) throw new Error(`heartbeat answered ${res.status}`);
+      }
+      backoff.reset();
+      schedule(interval);
+    } catch (err) {
+      log.warn('registration or heartbeat failed; will retry', { err: errorMessage(err) });
+      schedule(backoff.next());
+    }
+  };
+
+  void tick();
+  return {
+    registered: () => isRegistered,
+    async deregister() {
+      stopped = true;
+      clearTimeout(timer);
+      try {
+        const res = await call(options, 'DELETE', instancePath);
+        await res.body?.cancel();
+        isRegistered = false;
+        log.info('instance deregistered', { id: reg.id });
+      } catch (err) {
+        log.warn('could not deregister; the TTL will expire it', { err: errorMessage(err) });
+      }
+    },
+  };
+}

@@ -1,0 +1,140 @@
+// The proxy's end of the config stream: connects to the control plane, says hello, validates each
+// snapshot (ACK, or NACK with field errors while the last good snapshot stays in force), and
+// reconnects with jittered backoff. Traffic never waits on it.
+
+import http from 'node:http';
+import type { NodeInfo, ProxySnapshot } from '../../config/snapshot-types.ts';
+import { createLineSplitter, STREAM_PATH, STREAM_PING_MS, type ControlMessage, type ProxyMessage } from '../../config/stream-protocol.ts';
+import { validateSnapshot } from '../../config/validate-snapshot.ts';
+import { createBackoff } from '../../lib/backoff.ts';
+import { createWatch, type Watch } from '../../lib/watch.ts';
+import type { Logger } from '../../lib/log.ts';
+import { errorMessage } from '../../lib/errors.ts';
+
+export interface StreamClientOptions {
+  readonly controlUrl: string;
+  readonly token?: string;
+  readonly node: NodeInfo;
+  readonly log: Logger;
+  /** Extra check before ACK (e.g. building balancers); a thrown error becomes a NACK. */
+  readonly accept?: (snapshot: ProxySnapshot) => void;
+  readonly onUpdate?: (result: 'ack' | 'nack') => void;
+}
+
+export interface StreamClient {
+  /** The snapshot in force; undefined until the first good one arrives. */
+  readonly snapshot: Watch<ProxySnapshot | undefined>;
+  connected(): boolean;
+  lastError(): string | undefined;
+  close(): void;
+}
+
+export function startStreamClient(options: StreamClientOptions): StreamClient {
+  const { log } = options;
+  const snapshot = createWatch<ProxySnapshot | undefined>(undefined);
+  const backoff = createBackoff({ baseMs: 200, maxMs: 5_000 });
+  let isConnected = false;
+  let lastError: string | undefined;
+  let closed = false;
+  let current: http.ClientRequest | undefined;
+  let retryTimer: NodeJS.Timeout | undefined;
+
+  const connect = (): void => {
+    if (closed) return;
+    const url = new URL(STREAM_PATH, options.controlUrl);
+    const headers: Record<string, string> = { 'content-type': 'application/x-ndjson', 'transfer-encoding': 'chunked' };
+    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    const req = http.request(url, { method: 'POST', headers, agent: false });
+    current = req;
+    let silenceTimer: NodeJS.Timeout | undefined;
+    let ended = false;
+    const send = (msg: ProxyMessage): void => {
+      if (!ended) req.write(JSON.stringify(msg) + '\n');
+    };
+    const resetSilence = (): void => {
+      clearTimeout(silenceTimer);
+      silenceTimer = setTimeout(() => req.destroy(new Error(`no message from the control plane for ${(3 * STREAM_PING_MS) / 1000}s`)), 3 * STREAM_PING_MS);
+    };
+    const retry = (why: string): void => {
+      if (ended) return;
+      ended = true;
+      clearTimeout(silenceTimer);
+      if (isConnected) log.warn('control plane stream lost; serving the last snapshot', { why });
+      isConnected = false;
+      lastError = why;
+      if (closed) return;
+      const delay = backoff.next();
+      log.debug('reconnecting to the control plane', { inMs: delay });
+      retryTimer = setTimeout(connect, delay);
+    };
+
+    req.on('error', (err) => retry(errorMessage(err)));
+    req.on('response', (res) => {
+      if (res.statusCode !== 200) {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => retry(`control plane answered ${res.statusCode}: ${body.trim().slice(0, 300)}`));
+        return;
+      }
+      isConnected = true;
+      lastError = undefined;
+      backoff.reset();
+      log.info('connected to the control plane', { url: options.controlUrl });
+      resetSilence();
+      const split = createLineSplitter((line) => {
+        let msg: ControlMessage;
+        try {
+          msg = JSON.parse(line) as ControlMessage;
+        } catch {
+          log.warn('ignoring a stream message that is not JSON');
+          return;
+        }
+        if (msg.type === 'snapshot') onSnapshot(msg.snapshot, send);
+        else if (msg.type === 'error') log.error('control plane refused the stream', { code: msg.code, message: msg.message });
+      });
+      res.on('data', (chunk: Buffer) => {
+        resetSilence();
+        split(chunk);
+      });
+      res.on('end', () => retry('control plane closed the stream'));
+      res.on('error', (err) => retry(errorMessage(err)));
+      res.on('close', () => retry('control plane stream closed'));
+    });
+    req.flushHeaders();
+    send({ type: 'hello', node: options.node });
+  };
+
+  const onSnapshot = (raw: unknown, send: (msg: ProxyMessage) => void): void => {
+    const version = String((raw as { version?: unknown } | null)?.version ?? '');
+    const result = validateSnapshot(raw);
+    if (!result.ok) {
+      log.warn('refusing snapshot; keeping the last good one', { version, errors: result.errors.map((e) => `${e.path}: ${e.message}`).join('; ') });
+      send({ type: 'nack', version, errors: result.errors });
+      options.onUpdate?.('nack');
+      return;
+    }
+    try {
+      options.accept?.(result.value);
+    } catch (err) {
+      send({ type: 'nack', version, errors: [{ path: 'snapshot', message: errorMessage(err) }] });
+      options.onUpdate?.('nack');
+      return;
+    }
+    snapshot.set(result.value);
+    send({ type: 'ack', version });
+    options.onUpdate?.('ack');
+    log.debug('snapshot applied', { version });
+  };
+
+  connect();
+  return {
+    snapshot,
+    connected: () => isConnected,
+    lastError: () => lastError,
+    close() {
+      closed = true;
+      clearTimeout(retryTimer);
+      current?.destroy();
+    },
+  };
+}

@@ -1,0 +1,279 @@
+// Carries one request to an upstream endpoint and its response back, streaming both bodies. Each
+// attempt picks an endpoint; an attempt that provably never reached the app is retried elsewhere
+// (the retry rule in docs/concepts/retries.md). HTTP/2 requests go upstream as h2c, others as HTTP/1.1.
+
+import http, { type IncomingMessage, type ServerResponse, type OutgoingHttpHeaders } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse, ClientHttp2Stream, IncomingHttpHeaders as H2Headers } from 'node:http2';
+import type { Socket } from 'node:net';
+import type { BackendPolicySpec } from '../../config/kinds/backend-policy.ts';
+import type { EndpointSnapshot } from '../../config/snapshot-types.ts';
+import type { Picker } from '../balance/picker.ts';
+import type { UpstreamPool } from '../transport/upstream-pool.ts';
+import { forwardableHeaders, wantsTrailers } from './headers.ts';
+import { REASON_HEADER, sendLocalReply, type LocalReplyReason } from './local-reply.ts';
+
+export type AnyRequest = IncomingMessage | Http2ServerRequest;
+export type AnyResponse = ServerResponse | Http2ServerResponse;
+
+export interface ForwardTarget {
+  readonly picker: Picker;
+  readonly policy: BackendPolicySpec;
+  /** Value for `:authority`/`host` upstream (the mesh host the client asked for). */
+  readonly authority: string;
+  /** Origin-form path to send upstream. */
+  readonly path: string;
+  /** Extra request headers this hop adds (e.g. x-weft-source). */
+  readonly addHeaders?: OutgoingHttpHeaders;
+}
+
+export interface ForwardContext {
+  readonly pool: UpstreamPool;
+  readonly proxyId: string;
+  /** Called once with the final status (local replies included) and whether it was a local reply. */
+  readonly onComplete: (status: number, reason: LocalReplyReason | undefined, attempts: number) => void;
+  readonly onRetry?: (reason: FailureKind) => void;
+}
+
+/** Why an attempt failed, which decides whether another attempt is safe. */
+export type FailureKind = 'connect' | 'reset-before-response' | 'peer-app-unreachable' | 'timeout' | 'reset-after-response';
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'WEFT_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN']);
+
+function requestHasBody(req: AnyRequest): boolean {
+  if (req.httpVersionMajor === 2) return !(req as Http2ServerRequest).stream.endAfterHeaders;
+  const len = req.headers['content-length'];
+  return (len !== undefined && len !== '0') || req.headers['transfer-encoding'] !== undefined;
+}
+
+export function forwardRequest(req: AnyRequest, res: AnyResponse, target: ForwardTarget, ctx: ForwardContext): void {
+  const method = req.method ?? 'GET';
+  const hasBody = requestHasBody(req);
+  const isH2 = req.httpVersionMajor === 2;
+  const tried = new Set<string>();
+  const maxAttempts = 1 + target.policy.retries.attempts;
+  let attempts = 0;
+  let bodyStarted = false;
+  let finished = false;
+  let cancelAttempt: (() => void) | undefined;
+
+  const complete = (status: number, reason?: LocalReplyReason): void => {
+    if (finished) return;
+    finished = true;
+    clearTimeout(requestTimer);
+    ctx.onComplete(status, reason, attempts);
+  };
+  const reply = (status: number, reason: LocalReplyReason, message: string): void => {
+    sendLocalReply(res, status, reason, message, ctx.proxyId);
+    complete(status, reason);
+  };
+
+  const requestTimer = target.policy.timeouts.requestMs > 0
+    ? setTimeout(() => {
+        cancelAttempt?.();
+        reply(504, 'request-timeout', `no complete response within ${target.policy.timeouts.requestMs}ms`);
+      }, target.policy.timeouts.requestMs)
+    : undefined;
+
+  // The client went away: stop the upstream work too.
+  res.on('close', () => {
+    if (!finished) {
+      cancelAttempt?.();
+      complete(499);
+    }
+  });
+
+  const canRetry = (kind: FailureKind): boolean => {
+    if (attempts >= maxAttempts || finished) return false;
+    if (kind === 'connect') return !bodyStarted;
+    if (kind === 'reset-before-response' || kind === 'peer-app-unreachable') return !hasBody && IDEMPOTENT.has(method);
+    return false;
+  };
+
+  let lastFailure: { kind: FailureKind; endpoint: EndpointSnapshot; detail: string } | undefined;
+  const fail = (kind: FailureKind, endpoint: EndpointSnapshot, detail: string): void => {
+    if (finished) return;
+    lastFailure = { kind, endpoint, detail };
+    if (canRetry(kind)) {
+      ctx.onRetry?.(kind);
+      attempt();
+      return;
+    }
+    replyFailure(kind, endpoint, detail);
+  };
+
+  const replyFailure = (kind: FailureKind, endpoint: EndpointSnapshot, detail: string): void => {
+    const where = `${endpoint.address}:${endpoint.port}`;
+    if (kind === 'connect') reply(503, 'upstream-connect-failure', `could not connect to ${where} after ${attempts} attempt(s): ${detail}`);
+    else if (kind === 'timeout') reply(504, 'request-timeout', `upstream ${where} did not answer in time`);
+    else if (kind === 'peer-app-unreachable') reply(503, 'upstream-connect-failure', `the sidecar at ${where} could not reach its app: ${detail}`);
+    else reply(502, 'upstream-reset', `upstream ${where} closed the connection before responding: ${detail}`);
+  };
+
+  const attempt = (): void => {
+    const pick = target.picker.pick(tried.size ? { exclude: tried } : undefined);
+    if (pick.kind === 'fail') {
+      // Nowhere left to retry: the last attempt's failure is the honest answer.
+      if (lastFailure) replyFailure(lastFailure.kind, lastFailure.endpoint, `${lastFailure.detail}; ${pick.message}`);
+      else reply(503, pick.reason, pick.message);
+      return;
+    }
+    attempts++;
+    tried.add(pick.endpoint.id);
+    const started = performance.now();
+    let reported = false;
+    const report = (ok: boolean, connectFailure = false): void => {
+      if (reported) return;
+      reported = true;
+      pick.done({ ok, connectFailure, latencyMs: performance.now() - started });
+    };
+    const onFailure = (kind: FailureKind, detail: string): void => {
+      if (reported) return; // an attempt fails once, however many events report it
+      report(false, kind === 'connect');
+      fail(kind, pick.endpoint, detail);
+    };
+    if (isH2) attemptH2(pick.endpoint, report, onFailure);
+    else attemptH1(pick.endpoint, report, onFailure);
+  };
+
+  const upstreamHeaders = (): OutgoingHttpHeaders => {
+    const headers = forwardableHeaders(req.headers);
+    if (wantsTrailers(req.headers)) headers.te = 'trailers';
+    if (target.addHeaders) Object.assign(headers, target.addHeaders);
+    return headers;
+  };
+
+  const attemptH1 = (ep: EndpointSnapshot, report: (ok: boolean) => void, onFailure: (k: FailureKind, d: string) => void): void => {
+    const headers = upstreamHeaders();
+    headers.host = target.authority;
+    const upReq = http.request({
+      host: ep.address,
+      port: ep.port,
+      method,
+      path: target.path,
+      headers,
+      agent: ctx.pool.agent(ep.address, ep.port, { idleMs: target.policy.timeouts.idleMs }),
+    });
+    let connectTimer: NodeJS.Timeout | undefined;
+    let responded = false;
+    let reusedSocket = false;
+    cancelAttempt = () => upReq.destroy();
+
+    const sendBody = (): void => {
+      if (!hasBody) {
+        upReq.end();
+        return;
+      }
+      bodyStarted = true;
+      req.pipe(upReq);
+    };
+    upReq.on('socket', (socket: Socket) => {
+      reusedSocket = upReq.reusedSocket;
+      if (!socket.connecting) return sendBody();
+      connectTimer = setTimeout(() => {
+        const err = Object.assign(new Error(`connect timeout after ${target.policy.timeouts.connectMs}ms`), { code: 'WEFT_CONNECT_TIMEOUT' });
+        upReq.destroy(err);
+      }, target.policy.timeouts.connectMs);
+      socket.once('connect', () => {
+        clearTimeout(connectTimer);
+        sendBody();
+      });
+    });
+    upReq.on('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(connectTimer);
+      if (finished) return;
+      if (responded) {
+        report(false);
+        res.destroy(err);
+        return;
+      }
+      const code = err.code ?? '';
+      if (CONNECT_ERRORS.has(code) && !bodyStarted) onFailure('connect', `${code} ${err.message}`);
+      else onFailure(reusedSocket || !bodyStarted ? 'reset-before-response' : 'reset-after-response', `${code} ${err.message}`);
+    });
+    upReq.on('response', (upRes: IncomingMessage) => {
+      responded = true;
+      const status = upRes.statusCode ?? 502;
+      if (status === 503 && upRes.headers[REASON_HEADER] === 'upstream-connect-failure' && canRetry('peer-app-unreachable')) {
+        upRes.resume();
+        onFailure('peer-app-unreachable', 'peer sidecar answered 503 upstream-connect-failure');
+        return;
+      }
+      (res as ServerResponse).writeHead(status, forwardableHeaders(upRes.headers));
+      upRes.pipe(res as ServerResponse);
+      upRes.on('end', () => {
+        report(status < 500);
+        complete(status);
+      });
+      upRes.on('error', () => {
+        report(false);
+        res.destroy();
+      });
+    });
+  };
+
+  const attemptH2 = (ep: EndpointSnapshot, report: (ok: boolean) => void, onFailure: (k: FailureKind, d: string) => void): void => {
+    const session = ctx.pool.session(ep.address, ep.port);
+    const wasConnected = !session.connecting;
+    const headers = upstreamHeaders() as Record<string, string | string[]>;
+    let stream: ClientHttp2Stream;
+    try {
+      stream = session.request({ ...headers, ':method': method, ':path': target.path, ':authority': target.authority, ':scheme': 'http' }, { endStream: !hasBody });
+    } catch (err) {
+      onFailure('connect', (err as Error).message);
+      return;
+    }
+    let responded = false;
+    cancelAttempt = () => stream.close();
+    const connectTimer = wasConnected
+      ? undefined
+      : setTimeout(() => {
+          if (session.connecting) session.destroy(Object.assign(new Error('connect timeout'), { code: 'WEFT_CONNECT_TIMEOUT' }));
+        }, target.policy.timeouts.connectMs);
+    if (hasBody) {
+      const start = (): void => {
+        bodyStarted = true;
+        req.pipe(stream);
+      };
+      if (session.connecting) session.once('connect', start);
+      else start();
+    }
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(connectTimer);
+      if (finished) return;
+      if (responded) {
+        report(false);
+        res.destroy(err);
+        return;
+      }
+      const code = err.code ?? '';
+      const neverConnected = !wasConnected && !session.encrypted && (CONNECT_ERRORS.has(code) || code === 'ERR_HTTP2_STREAM_CANCEL');
+      onFailure(neverConnected && !bodyStarted ? 'connect' : 'reset-before-response', `${code} ${err.message}`);
+    });
+    stream.on('response', (h: H2Headers) => {
+      clearTimeout(connectTimer);
+      responded = true;
+      const status = Number(h[':status'] ?? 502);
+      if (status === 503 && h[REASON_HEADER] === 'upstream-connect-failure' && canRetry('peer-app-unreachable')) {
+        stream.close();
+        onFailure('peer-app-unreachable', 'peer sidecar answered 503 upstream-connect-failure');
+        return;
+      }
+      (res as ServerResponse).writeHead(status, forwardableHeaders(h as never));
+      stream.on('trailers', (trailers: H2Headers) => {
+        if ('addTrailers' in res) res.addTrailers(forwardableHeaders(trailers) as never);
+      });
+      stream.pipe(res as Http2ServerResponse);
+      stream.on('end', () => {
+        report(status < 500);
+        complete(status);
+      });
+    });
+    stream.on('close', () => {
+      clearTimeout(connectTimer);
+      if (!responded && !finished) onFailure('reset-before-response', `stream closed with code ${stream.rstCode}`);
+    });
+  };
+
+  attempt();
+}

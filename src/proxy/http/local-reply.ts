@@ -1,0 +1,39 @@
+// Replies the proxy makes itself: a status, `x-weft-reason` naming why in a stable word, and a small
+// JSON body for people. Never a bare 503: whoever reads it must learn which hop failed and why.
+
+import type { ServerResponse } from 'node:http';
+import type { Http2ServerResponse } from 'node:http2';
+
+export const REASON_HEADER = 'x-weft-reason';
+
+/** Stable reasons; clients and tests match on these. */
+export type LocalReplyReason =
+  | 'no-snapshot'
+  | 'unknown-service'
+  | 'unknown-port'
+  | 'no-endpoints'
+  | 'no-healthy-endpoints'
+  | 'all-endpoints-tried'
+  | 'upstream-connect-failure'
+  | 'upstream-reset'
+  | 'request-timeout'
+  | 'bad-request'
+  | 'draining';
+
+export type AnyResponse = ServerResponse | Http2ServerResponse;
+
+export function sendLocalReply(res: AnyResponse, status: number, reason: LocalReplyReason, message: string, proxyId: string): void {
+  if (res.headersSent) {
+    // Too late for a reply: the only honest signal left is to cut the stream.
+    res.destroy?.();
+    return;
+  }
+  const body = JSON.stringify({ error: { reason, message, proxy: proxyId } }) + '\n';
+  (res as ServerResponse).writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    [REASON_HEADER]: reason,
+    'x-weft-proxy': proxyId,
+  });
+  res.end(body);
+}

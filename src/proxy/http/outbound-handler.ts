@@ -1,0 +1,145 @@
+// The outbound path: the app's request (absolute-form via HTTP_PROXY, or origin-form with a mesh
+// Host) names a service; this resolves it in the service table and forwards through its balancer.
+// Hosts that are not mesh services pass through to their real address unless the mesh says not to.
+
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { parseMeshHost } from '../../config/mesh-host.ts';
+import { DEFAULT_BACKEND_POLICY } from '../../config/kinds/backend-policy.ts';
+import type { NodeInfo } from '../../config/snapshot-types.ts';
+import type { Watch } from '../../lib/watch.ts';
+import type { ServicePortEntry, ServiceTable } from '../balance/service-table.ts';
+import type { Picker } from '../balance/picker.ts';
+import type { ProxyMetrics } from '../admin/proxy-metrics.ts';
+import type { UpstreamPool } from '../transport/upstream-pool.ts';
+import { tunnel } from '../transport/tunnel.ts';
+import { forwardRequest, type AnyRequest, type AnyResponse } from './forward.ts';
+import { sendLocalReply, type LocalReplyReason } from './local-reply.ts';
+import { staticPicker } from '../balance/static-picker.ts';
+
+export interface OutboundDeps {
+  readonly node: NodeInfo;
+  readonly proxyId: string;
+  readonly table: Watch<ServiceTable | undefined>;
+  readonly pool: UpstreamPool;
+  readonly metrics: ProxyMetrics;
+  /** Whether hosts outside the mesh may be reached directly (MeshConfig outboundTrafficPolicy). */
+  readonly allowPassthrough: () => boolean;
+}
+
+interface Resolved {
+  readonly kind: 'mesh';
+  readonly entry: ServicePortEntry;
+  readonly authority: string;
+  readonly path: string;
+}
+interface Passthrough {
+  readonly kind: 'passthrough';
+  readonly host: string;
+  readonly port: number;
+  readonly authority: string;
+  readonly path: string;
+}
+type Resolution = Resolved | Passthrough | { readonly kind: 'error'; readonly status: number; readonly reason: LocalReplyReason; readonly message: string };
+
+/** Splits a request target into authority and origin-form path. */
+function target(req: AnyRequest): { authority: string; path: string } | undefined {
+  const url = req.url ?? '/';
+  if (url.startsWith('http://') || url.startsWith('https://')) {
+    const afterScheme = url.indexOf('//') + 2;
+    const slash = url.indexOf('/', afterScheme);
+    const q = url.indexOf('?', afterScheme);
+    const end = slash === -1 ? (q === -1 ? url.length : q) : q !== -1 && q < slash ? q : slash;
+    const path = url.slice(end);
+    return { authority: url.slice(afterScheme, end), path: path.startsWith('?') ? `/${path}` : path || '/' };
+  }
+  const authority = (req.headers[':authority'] as string | undefined) ?? req.headers.host;
+  return authority ? { authority, path: url } : undefined;
+}
+
+export function createOutboundHandler(deps: OutboundDeps) {
+  const { node, metrics } = deps;
+  const source = node.service;
+
+  const resolve = (req: AnyRequest): Resolution => {
+    const t = target(req);
+    if (!t) return { kind: 'error', status: 400, reason: 'bad-request', message: 'request names no host (absolute-form URL or Host header)' };
+    const table = deps.table.get();
+    if (!table) return { kind: 'error', status: 503, reason: 'no-snapshot', message: 'this sidecar has not received its configuration from the control plane yet' };
+    const host = parseMeshHost(t.authority);
+    const service = host && table.lookup(host.name, host.namespace ?? node.namespace);
+    if (!host || !service) {
+      if (deps.allowPassthrough()) {
+        const colon = t.authority.lastIndexOf(':');
+        const bracketed = t.authority.endsWith(']');
+        const hostname = colon > 0 && !bracketed ? t.authority.slice(0, colon) : t.authority;
+        const port = colon > 0 && !bracketed ? Number(t.authority.slice(colon + 1)) : 80;
+        return { kind: 'passthrough', host: hostname.replace(/^\[|\]$/g, ''), port, authority: t.authority, path: t.path };
+      }
+      return { kind: 'error', status: 404, reason: 'unknown-service', message: `${t.authority} is not a service of the mesh (namespace ${host?.namespace ?? node.namespace}) and outbound traffic is registry-only` };
+    }
+    const entry = host.port === undefined ? service.defaultPort : service.ports.get(host.port);
+    if (!entry) {
+      const ports = [...service.ports.keys()].join(', ') || 'none';
+      return { kind: 'error', status: 404, reason: 'unknown-port', message: `service ${service.service.name}.${service.service.namespace} has no port ${host.port ?? '(default)'}; its ports: ${ports}` };
+    }
+    return { kind: 'mesh', entry, authority: t.authority, path: t.path };
+  };
+
+  const record = (destination: string, started: number) => (status: number, reason: LocalReplyReason | undefined) => {
+    metrics.requests.inc({ direction: 'outbound', source, destination_service: destination, code: String(status), reason: reason ?? '' });
+    metrics.duration.observe({ direction: 'outbound', destination_service: destination }, (performance.now() - started) / 1000);
+  };
+
+  const request = (req: AnyRequest, res: AnyResponse): void => {
+    const started = performance.now();
+    const r = resolve(req);
+    if (r.kind === 'error') {
+      sendLocalReply(res, r.status, r.reason, r.message, deps.proxyId);
+      record('unknown', started)(r.status, r.reason);
+      return;
+    }
+    const destination = r.kind === 'mesh' ? `${r.entry.service.name}.${r.entry.service.namespace}` : 'passthrough';
+    const picker: Picker = r.kind === 'mesh' ? r.entry.balancer.picker() : staticPicker(r.host, r.port);
+    forwardRequest(req, res, {
+      picker,
+      policy: r.kind === 'mesh' ? r.entry.policy : DEFAULT_BACKEND_POLICY,
+      authority: r.authority,
+      path: r.path,
+      addHeaders: r.kind === 'mesh' ? { 'x-weft-source': `${source}.${node.namespace}` } : undefined,
+    }, {
+      pool: deps.pool,
+      proxyId: deps.proxyId,
+      onComplete: record(destination, started),
+      onRetry: (reason) => metrics.retries.inc({ destination_service: destination, reason }),
+    });
+  };
+
+  /** WebSocket and other upgrades: pick an endpoint (trying others on connect failure) and tunnel. */
+  const upgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
+    const r = resolve(req);
+    if (r.kind === 'error') {
+      socket.end(`HTTP/1.1 ${r.status} Local Reply\r\nx-weft-reason: ${r.reason}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+      return;
+    }
+    const picker = r.kind === 'mesh' ? r.entry.balancer.picker() : staticPicker(r.host, r.port);
+    const policy = r.kind === 'mesh' ? r.entry.policy : DEFAULT_BACKEND_POLICY;
+    const tried = new Set<string>();
+    for (let attempt = 0; attempt <= policy.retries.attempts; attempt++) {
+      const pick = picker.pick({ exclude: tried });
+      if (pick.kind === 'fail') break;
+      tried.add(pick.endpoint.id);
+      const started = performance.now();
+      try {
+        await tunnel(req, socket, head, pick.endpoint.address, pick.endpoint.port, r.path, { host: r.authority, 'x-weft-source': `${source}.${node.namespace}` }, policy.timeouts.connectMs);
+        pick.done({ ok: true, latencyMs: performance.now() - started });
+        return;
+      } catch {
+        pick.done({ ok: false, connectFailure: true, latencyMs: performance.now() - started });
+      }
+    }
+    socket.end(`HTTP/1.1 503 Service Unavailable\r\nx-weft-reason: upstream-connect-failure\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+  };
+
+  return { request, upgrade };
+}

@@ -1,0 +1,71 @@
+// A plaintext listener that speaks HTTP/1.1 and HTTP/2 (h2c with prior knowledge) on one port: it
+// peeks at the first bytes of each connection and hands the socket to the matching server.
+
+import net from 'node:net';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import http2, { type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import type { Duplex } from 'node:stream';
+
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+
+export interface ListenerHandlers {
+  readonly request: (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => void;
+  readonly upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  readonly connectionOpened?: () => void;
+  readonly connectionClosed?: () => void;
+}
+
+export interface Listener {
+  readonly port: number;
+  /** Stops accepting; open connections finish their requests (HTTP/1.1 keep-alive ends after). */
+  close(): Promise<void>;
+  /** Closes every connection now. */
+  destroy(): void;
+}
+
+export async function listen(host: string, port: number, handlers: ListenerHandlers): Promise<Listener> {
+  const h1 = http.createServer({ keepAliveTimeout: 60_000, requestTimeout: 0, headersTimeout: 30_000 }, handlers.request);
+  if (handlers.upgrade) h1.on('upgrade', handlers.upgrade);
+  const h2 = http2.createServer({ settings: { maxConcurrentStreams: 1000 } }, handlers.request);
+  h2.on('sessionError', () => {});
+  const sockets = new Set<net.Socket>();
+
+  const server = net.createServer({ noDelay: true }, (socket) => {
+    sockets.add(socket);
+    handlers.connectionOpened?.();
+    socket.once('close', () => {
+      sockets.delete(socket);
+      handlers.connectionClosed?.();
+    });
+    socket.once('error', () => socket.destroy());
+    socket.once('data', (first: Buffer) => {
+      socket.pause();
+      socket.unshift(first);
+      const n = Math.min(first.length, H2_PREFACE.length);
+      const isH2 = n > 0 && first.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+      (isH2 ? h2 : h1).emit('connection', socket);
+      socket.resume();
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        h1.closeIdleConnections();
+        server.close(() => resolve());
+      }),
+    destroy: () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
