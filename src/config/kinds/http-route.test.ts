@@ -160,6 +160,7 @@ const cases: [string, unknown, string[]][] = [
   ['path value with a space', withRule({ matches: [{ path: { value: '/a b' } }] }), [`${R}.matches[0].path.value`]],
   ['path value too long', withRule({ matches: [{ path: { value: '/' + 'a'.repeat(1024) } }] }), [`${R}.matches[0].path.value`]],
   ['path value empty', withRule({ matches: [{ path: { value: '' } }] }), [`${R}.matches[0].path.value`]],
+  ['path regex that would escape its anchors', withRule({ matches: [{ path: { type: 'RegularExpression', value: '/a)|(.*' } }] }), [`${R}.matches[0].path.value`]],
   ['path regex does not compile', withRule({ matches: [{ path: { type: 'RegularExpression', value: '/a/(b' } }] }), [`${R}.matches[0].path.value`]],
   ['unknown path field', withRule({ matches: [{ path: { value: '/', caseSensitive: true } }] }), [`${R}.matches[0].path.caseSensitive`]],
   ['header name with colon', withRule({ matches: [{ headers: [{ name: ':authority', value: 'x' }] }] }), [`${R}.matches[0].headers[0].name`]],

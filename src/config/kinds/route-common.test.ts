@@ -31,4 +31,6 @@ test('compileFullMatch anchors the pattern at both ends', () => {
   assert.equal(alt.test('a'), true);
   assert.equal(alt.test('ab'), false);
   assert.throws(() => compileFullMatch('('), SyntaxError);
+  // Valid only once wrapped, and then unanchored: must be refused.
+  assert.throws(() => compileFullMatch('a)|(b'), SyntaxError);
 });

@@ -102,6 +102,8 @@ export function parseDuration(value: string): number | undefined {
  * Envoy). Throws SyntaxError for an invalid pattern.
  */
 export function compileFullMatch(pattern: string): RegExp {
+  // Compiled alone first: `a)|(b` is invalid by itself but would compile once wrapped, escaping the anchors.
+  new RegExp(pattern);
   return new RegExp(`^(?:${pattern})$`);
 }
 

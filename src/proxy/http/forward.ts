@@ -35,7 +35,7 @@ export interface ForwardContext {
 }
 
 /** Why an attempt failed, which decides whether another attempt is safe. */
-export type FailureKind = 'connect' | 'reset-before-response' | 'peer-app-unreachable' | 'timeout' | 'reset-after-response';
+export type FailureKind = 'connect' | 'reset-before-response' | 'peer-app-unreachable' | 'peer-app-reset' | 'timeout' | 'reset-after-response';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'WEFT_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN']);
@@ -44,6 +44,13 @@ function requestHasBody(req: AnyRequest): boolean {
   if (req.httpVersionMajor === 2) return !(req as Http2ServerRequest).stream.endAfterHeaders;
   const len = req.headers['content-length'];
   return (len !== undefined && len !== '0') || req.headers['transfer-encoding'] !== undefined;
+}
+
+/** A peer sidecar's local reply that says its own app failed the request (not the app's own answer). */
+function peerFailureKind(status: number, reason: unknown): FailureKind | undefined {
+  if (status === 503 && reason === 'upstream-connect-failure') return 'peer-app-unreachable';
+  if (status === 502 && reason === 'upstream-reset') return 'peer-app-reset';
+  return undefined;
 }
 
 export function forwardRequest(req: AnyRequest, res: AnyResponse, target: ForwardTarget, ctx: ForwardContext): void {
@@ -86,7 +93,9 @@ export function forwardRequest(req: AnyRequest, res: AnyResponse, target: Forwar
   const canRetry = (kind: FailureKind): boolean => {
     if (attempts >= maxAttempts || finished) return false;
     if (kind === 'connect') return !bodyStarted;
-    if (kind === 'reset-before-response' || kind === 'peer-app-unreachable') return !hasBody && IDEMPOTENT.has(method);
+    // The peer sidecar could not connect to its app: the request reached no app, any method may go again.
+    if (kind === 'peer-app-unreachable') return !hasBody;
+    if (kind === 'reset-before-response' || kind === 'peer-app-reset') return !hasBody && IDEMPOTENT.has(method);
     return false;
   };
 
@@ -107,6 +116,7 @@ export function forwardRequest(req: AnyRequest, res: AnyResponse, target: Forwar
     if (kind === 'connect') reply(503, 'upstream-connect-failure', `could not connect to ${where} after ${attempts} attempt(s): ${detail}`);
     else if (kind === 'timeout') reply(504, 'request-timeout', `upstream ${where} did not answer in time`);
     else if (kind === 'peer-app-unreachable') reply(503, 'upstream-connect-failure', `the sidecar at ${where} could not reach its app: ${detail}`);
+    else if (kind === 'peer-app-reset') reply(502, 'upstream-reset', `the app behind ${where} closed the connection before responding: ${detail}`);
     else reply(502, 'upstream-reset', `upstream ${where} closed the connection before responding: ${detail}`);
   };
 
@@ -194,9 +204,10 @@ export function forwardRequest(req: AnyRequest, res: AnyResponse, target: Forwar
     upReq.on('response', (upRes: IncomingMessage) => {
       responded = true;
       const status = upRes.statusCode ?? 502;
-      if (status === 503 && upRes.headers[REASON_HEADER] === 'upstream-connect-failure' && canRetry('peer-app-unreachable')) {
+      const peerFailure = peerFailureKind(status, upRes.headers[REASON_HEADER]);
+      if (peerFailure && canRetry(peerFailure)) {
         upRes.resume();
-        onFailure('peer-app-unreachable', 'peer sidecar answered 503 upstream-connect-failure');
+        onFailure(peerFailure, `peer sidecar answered ${status} ${upRes.headers[REASON_HEADER]}`);
         return;
       }
       (res as ServerResponse).writeHead(status, forwardableHeaders(upRes.headers));
@@ -254,9 +265,10 @@ export function forwardRequest(req: AnyRequest, res: AnyResponse, target: Forwar
       clearTimeout(connectTimer);
       responded = true;
       const status = Number(h[':status'] ?? 502);
-      if (status === 503 && h[REASON_HEADER] === 'upstream-connect-failure' && canRetry('peer-app-unreachable')) {
+      const peerFailure = peerFailureKind(status, h[REASON_HEADER]);
+      if (peerFailure && canRetry(peerFailure)) {
         stream.close();
-        onFailure('peer-app-unreachable', 'peer sidecar answered 503 upstream-connect-failure');
+        onFailure(peerFailure, `peer sidecar answered ${status} ${h[REASON_HEADER]}`);
         return;
       }
       (res as ServerResponse).writeHead(status, forwardableHeaders(h as never));

@@ -4,7 +4,7 @@
 import net from 'node:net';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import http2, { type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
-import type { Duplex } from 'node:stream';
+import { Duplex } from 'node:stream';
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 
@@ -43,7 +43,13 @@ export async function listen(host: string, port: number, handlers: ListenerHandl
       socket.unshift(first);
       const n = Math.min(first.length, H2_PREFACE.length);
       const isH2 = n > 0 && first.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
-      (isH2 ? h2 : h1).emit('connection', socket);
+      if (isH2) {
+        // http2 reads the native handle directly and would miss the unshifted preface; a JS
+        // duplex over the socket makes it read through the stream, which still holds those bytes.
+        h2.emit('connection', Duplex.from({ readable: socket, writable: socket }));
+      } else {
+        h1.emit('connection', socket);
+      }
       socket.resume();
     });
   });
