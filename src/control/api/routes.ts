@@ -156,7 +156,7 @@ export function createRoutes(deps: ApiDeps): Router {
     items.forEach((raw, i) => {
       const r = validateResource(raw);
       if (r.ok) valid.push(r.value);
-      else for (const e of r.errors) errors.push({ path: `items[${i}].${e.path}`, message: e.message });
+      else for (const e of r.errors) errors.push({ path: e.path ? `items[${i}].${e.path}` : `items[${i}]`, message: e.message });
     });
     if (errors.length) throw invalid('WEFT_ERR_RESOURCE_INVALID', `invalid resources, nothing applied: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, errors);
     const results = [];
