@@ -41,6 +41,8 @@ export interface ServiceSnapshot {
 }
 
 export interface ProxySnapshot {
+  /** Whether hosts outside the mesh may be called through the outbound listener (MeshConfig). */
+  readonly outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
   /** Opaque, increases with every change for this proxy's node key. */
   readonly version: string;
   /** Hash of the content; equal hashes mean equal snapshots. */
@@ -48,4 +50,4 @@ export interface ProxySnapshot {
   readonly services: readonly ServiceSnapshot[];
 }
 
-export const EMPTY_SNAPSHOT: ProxySnapshot = { version: '0', hash: '', services: [] };
+export const EMPTY_SNAPSHOT: ProxySnapshot = { version: '0', hash: '', outboundTrafficPolicy: 'ALLOW_ANY', services: [] };

@@ -12,6 +12,7 @@ export function validateSnapshot(raw: unknown): ValidationResult<ProxySnapshot> 
   if (!snap) return { ok: false, errors: c.errors };
   c.string(snap.version, 'snapshot.version', { required: true });
   c.string(snap.hash, 'snapshot.hash');
+  c.oneOf(snap.outboundTrafficPolicy, 'snapshot.outboundTrafficPolicy', ['ALLOW_ANY', 'REGISTRY_ONLY'], { required: true });
   const services = c.array(snap.services, 'snapshot.services', { required: true }) ?? [];
   services.forEach((rawService, i) => {
     const sp = join('snapshot.services', i);

@@ -98,13 +98,16 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     log: log.child('stream'),
     accept: (snapshot) => {
       serviceTable.update(snapshot);
+      allowPassthrough = snapshot.outboundTrafficPolicy !== 'REGISTRY_ONLY';
       pool.retain(serviceTable.endpointKeys());
       table.set(serviceTable);
     },
     onUpdate: (result) => metrics.configUpdates.inc({ result }),
   });
 
-  const outbound = await startOutboundListener(bindHost, options.outboundPort ?? 15001, { node, proxyId: id, table, pool, metrics, allowPassthrough: () => allowPassthrough });
+  let outboundPort = 0;
+  const outbound = await startOutboundListener(bindHost, options.outboundPort ?? 15001, { node, proxyId: id, table, pool, metrics, allowPassthrough: () => allowPassthrough, ownPort: () => outboundPort });
+  outboundPort = outbound.port;
   let inbound: Listener | undefined;
   if (options.appPort !== undefined) {
     inbound = await startInboundListener(bindHost, options.inboundPort ?? 15006, { node, proxyId: id, appHost: options.appHost ?? '127.0.0.1', appPort: options.appPort, pool: inboundPool, metrics });

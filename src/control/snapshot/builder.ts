@@ -17,6 +17,7 @@ export interface BuildInput {
 
 export interface SnapshotContent {
   readonly hash: string;
+  readonly outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
   readonly services: readonly ServiceSnapshot[];
 }
 
@@ -76,9 +77,12 @@ function policyFor(model: ServiceModel, resources: readonly Resource[], meshDefa
   return candidates.length ? (candidates[0].spec as BackendPolicySpec) : meshDefault;
 }
 
+function meshConfig(resources: readonly Resource[]): MeshConfigSpec | undefined {
+  return resources.find((r) => r.kind === 'MeshConfig')?.spec as MeshConfigSpec | undefined;
+}
+
 function meshDefaultPolicy(resources: readonly Resource[]): BackendPolicySpec {
-  const mesh = resources.find((r) => r.kind === 'MeshConfig');
-  const override = (mesh?.spec as MeshConfigSpec | undefined)?.defaultBackendPolicy;
+  const override = meshConfig(resources)?.defaultBackendPolicy;
   return override ? { ...DEFAULT_BACKEND_POLICY, ...override, targetRefs: [] } : DEFAULT_BACKEND_POLICY;
 }
 
@@ -108,6 +112,7 @@ export function buildSnapshotContent(input: BuildInput, scope: NodeScope, models
     });
     services.push({ name: model.name, namespace: model.namespace, ports, policy: policyFor(model, input.resources, meshDefault) });
   }
-  const hash = createHash('sha256').update(JSON.stringify(services)).digest('hex').slice(0, 16);
-  return { hash, services };
+  const outboundTrafficPolicy = meshConfig(input.resources)?.outboundTrafficPolicy.mode ?? 'ALLOW_ANY';
+  const hash = createHash('sha256').update(JSON.stringify([outboundTrafficPolicy, services])).digest('hex').slice(0, 16);
+  return { hash, outboundTrafficPolicy, services };
 }

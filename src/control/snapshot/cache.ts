@@ -110,7 +110,7 @@ export class SnapshotCache {
       }
       const content = buildSnapshotContent(input, entry.scope, models);
       if (entry.current?.snapshot.hash === content.hash) continue;
-      const snapshot: ProxySnapshot = { version: String(++this.#version), hash: content.hash, services: content.services };
+      const snapshot: ProxySnapshot = { version: String(++this.#version), ...content };
       entry.current = { snapshot, line: JSON.stringify({ type: 'snapshot', snapshot }) + '\n' };
       for (const subscriber of entry.subscribers) subscriber(entry.current);
     }

@@ -25,7 +25,11 @@ export interface OutboundDeps {
   readonly metrics: ProxyMetrics;
   /** Whether hosts outside the mesh may be reached directly (MeshConfig outboundTrafficPolicy). */
   readonly allowPassthrough: () => boolean;
+  /** The outbound listener's own port: a passthrough to it would loop forever. */
+  readonly ownPort: () => number;
 }
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '0.0.0.0']);
 
 interface Resolved {
   readonly kind: 'mesh';
@@ -74,7 +78,11 @@ export function createOutboundHandler(deps: OutboundDeps) {
         const bracketed = t.authority.endsWith(']');
         const hostname = colon > 0 && !bracketed ? t.authority.slice(0, colon) : t.authority;
         const port = colon > 0 && !bracketed ? Number(t.authority.slice(colon + 1)) : 80;
-        return { kind: 'passthrough', host: hostname.replace(/^\[|\]$/g, ''), port, authority: t.authority, path: t.path };
+        const passHost = hostname.replace(/^\[|\]$/g, '');
+        if (LOOPBACK.has(passHost) && port === deps.ownPort()) {
+          return { kind: 'error', status: 400, reason: 'bad-request', message: `${t.authority} is this sidecar's own outbound listener; name a mesh service in the Host header or URL` };
+        }
+        return { kind: 'passthrough', host: passHost, port, authority: t.authority, path: t.path };
       }
       return { kind: 'error', status: 404, reason: 'unknown-service', message: `${t.authority} is not a service of the mesh (namespace ${host?.namespace ?? node.namespace}) and outbound traffic is registry-only` };
     }
