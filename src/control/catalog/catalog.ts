@@ -214,10 +214,11 @@ export class Catalog {
 
   #scheduleSweep(): void {
     if (this.#closed) return;
+    // The next sweep is scheduled before this one runs, so sweeps keep their cadence whatever a
+    // store write costs; an overlap is harmless because each state change happens synchronously.
     this.#sweepTimer = this.#clock.setTimeout(() => {
-      this.sweep()
-        .catch((err) => this.#log.error('catalog sweep failed', { err }))
-        .finally(() => this.#scheduleSweep());
+      this.#scheduleSweep();
+      this.sweep().catch((err) => this.#log.error('catalog sweep failed', { err }));
     }, this.#sweepMs);
   }
 

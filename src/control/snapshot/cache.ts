@@ -55,12 +55,19 @@ export class SnapshotCache {
     const key = nodeKey(scope);
     let entry = this.#entries.get(key);
     if (!entry) this.#entries.set(key, (entry = { scope, subscribers: new Set() }));
-    entry.subscribers.add(subscriber);
+    // The first build may already deliver to this subscriber; never send the same version twice.
+    let delivered: string | undefined;
+    const deliver: Subscriber = (cached) => {
+      if (cached.snapshot.version === delivered) return;
+      delivered = cached.snapshot.version;
+      subscriber(cached);
+    };
+    entry.subscribers.add(deliver);
     if (!entry.current) await this.rebuildNow();
-    if (entry.current && entry.subscribers.has(subscriber)) subscriber(entry.current);
+    if (entry.current && entry.subscribers.has(deliver)) deliver(entry.current);
     const e = entry;
     return () => {
-      e.subscribers.delete(subscriber);
+      e.subscribers.delete(deliver);
     };
   }
 

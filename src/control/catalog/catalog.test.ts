@@ -1,0 +1,113 @@
+import { test, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { ManualClock } from '../../lib/clock.ts';
+import { createLogger } from '../../lib/log.ts';
+import { validateRegistration } from '../../config/registration.ts';
+import type { InstanceRegistration } from '../../config/catalog-types.ts';
+import { openSqliteStore } from '../store/sqlite-store.ts';
+import type { Store } from '../store/store.ts';
+import { Catalog } from './catalog.ts';
+import type { ProbeResult } from './probe.ts';
+
+const quiet = createLogger('test', () => {});
+let dir: string;
+let store: Store;
+let clock: ManualClock;
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'weft-catalog-'));
+  store = await openSqliteStore(dir);
+  clock = new ManualClock();
+});
+afterEach(async () => {
+  await store.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function registration(raw: Record<string, unknown>): InstanceRegistration {
+  const r = validateRegistration({ service: 'reviews', id: 'r1', address: '127.0.0.1', port: 9080, ...raw });
+  assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
+  return r.value;
+}
+
+/** Lets the catalog's async work (store writes, probes) settle after a clock step. */
+const settle = () => new Promise((r) => setImmediate(r));
+
+test('an instance that misses its TTL turns critical, then is removed after the grace period', async () => {
+  const catalog = new Catalog({ store, clock, log: quiet });
+  await catalog.start();
+  await catalog.register(registration({ ttlSeconds: 5, deregisterAfterSeconds: 10 }));
+  clock.advance(4_000);
+  await catalog.heartbeat('default', 'reviews', 'r1');
+  clock.advance(4_000);
+  await settle();
+  assert.equal(catalog.get('default', 'reviews', 'r1')?.health, 'passing', 'a heartbeat within the TTL keeps it passing');
+  clock.advance(2_000);
+  await settle();
+  const critical = catalog.get('default', 'reviews', 'r1')!;
+  assert.equal(critical.health, 'critical');
+  assert.match(critical.healthReason, /ttl/);
+  clock.advance(11_000);
+  await settle();
+  assert.equal(catalog.get('default', 'reviews', 'r1'), undefined);
+  assert.deepEqual(await store.listInstances(), [], 'the removal is persisted');
+  catalog.stop();
+});
+
+test('a heartbeat brings a critical instance back to passing', async () => {
+  const catalog = new Catalog({ store, clock, log: quiet });
+  await catalog.start();
+  await catalog.register(registration({ ttlSeconds: 2 }));
+  clock.advance(3_000);
+  await settle();
+  assert.equal(catalog.get('default', 'reviews', 'r1')?.health, 'critical');
+  await catalog.heartbeat('default', 'reviews', 'r1');
+  assert.equal(catalog.get('default', 'reviews', 'r1')?.health, 'passing');
+  catalog.stop();
+});
+
+test('active checks turn an instance critical after the unhealthy threshold, and back', async () => {
+  let result: ProbeResult = { ok: true };
+  const catalog = new Catalog({ store, clock, log: quiet, probe: async () => result });
+  await catalog.start();
+  await catalog.register(registration({ ttlSeconds: 0, checks: [{ type: 'http', path: '/healthz', intervalSeconds: 1, unhealthyThreshold: 2 }] }));
+  await settle();
+  result = { ok: false, reason: 'http check /healthz answered 500' };
+  clock.advance(1_000);
+  await settle();
+  assert.equal(catalog.get('default', 'reviews', 'r1')?.health, 'passing', 'one failure is under the threshold');
+  clock.advance(1_000);
+  await settle();
+  const inst = catalog.get('default', 'reviews', 'r1')!;
+  assert.equal(inst.health, 'critical');
+  assert.equal(inst.healthReason, 'http check /healthz answered 500');
+  result = { ok: true };
+  clock.advance(1_000);
+  await settle();
+  assert.equal(catalog.get('default', 'reviews', 'r1')?.health, 'passing');
+  catalog.stop();
+});
+
+test('registrations survive a restart with a fresh heartbeat window', async () => {
+  const first = new Catalog({ store, clock, log: quiet });
+  await first.start();
+  await first.register(registration({ ttlSeconds: 5 }));
+  first.stop();
+  clock.advance(60_000);
+  const second = new Catalog({ store, clock, log: quiet });
+  await second.start();
+  await settle();
+  assert.equal(second.get('default', 'reviews', 'r1')?.health, 'passing');
+  second.stop();
+});
+
+test('heartbeat or deregistration of an unknown instance is a 404', async () => {
+  const catalog = new Catalog({ store, clock, log: quiet });
+  await catalog.start();
+  await assert.rejects(catalog.heartbeat('default', 'nope', 'x'), { code: 'WEFT_ERR_CATALOG_NOT_FOUND', status: 404 });
+  await assert.rejects(catalog.deregister('default', 'nope', 'x'), { code: 'WEFT_ERR_CATALOG_NOT_FOUND' });
+  catalog.stop();
+});

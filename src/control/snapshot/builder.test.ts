@@ -1,0 +1,66 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { InstanceState } from '../../config/catalog-types.ts';
+import type { Resource } from '../../config/resource.ts';
+import { validateResource } from '../../config/validate-resource.ts';
+import { buildSnapshotContent, serviceModels } from './builder.ts';
+
+function instance(service: string, id: string, labels: Record<string, string> = {}, extra: Partial<InstanceState> = {}): InstanceState {
+  return {
+    service, namespace: 'default', id, address: '127.0.0.1', ports: [{ port: 80, targetPort: 10000 + Number(id.replace(/\D/g, '') || 0), name: 'http', protocol: 'http' }],
+    labels: { app: service, ...labels }, weight: 1, ttlSeconds: 10, deregisterAfterSeconds: 60, checks: [],
+    health: 'passing', healthReason: 'registered', registeredAt: 0, lastHeartbeat: 0, healthSince: 0, ...extra,
+  };
+}
+
+function resource(raw: unknown): Resource {
+  const r = validateResource(raw);
+  assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
+  return r.value;
+}
+
+const all = { namespace: 'default', service: 'client', upstreams: [] };
+
+test('registered instances form implicit services with their endpoints', () => {
+  const content = buildSnapshotContent({ resources: [], instances: [instance('reviews', 'r1'), instance('reviews', 'r2'), instance('catalog', 'c1')] }, all);
+  assert.deepEqual(content.services.map((s) => s.name), ['catalog', 'reviews']);
+  const reviews = content.services.find((s) => s.name === 'reviews')!;
+  assert.deepEqual(reviews.ports[0].endpoints.map((e) => [e.id, e.port]), [['r1', 10001], ['r2', 10002]]);
+  assert.equal(reviews.policy.loadBalancer.algorithm, 'round-robin');
+});
+
+test('a Service resource selects instances by label, like Kubernetes', () => {
+  const svc = resource({ apiVersion: 'weft.dev/v1alpha1', kind: 'Service', metadata: { name: 'reviews-v2' }, spec: { selector: { app: 'reviews', version: 'v2' }, ports: [{ port: 80 }] } });
+  const instances = [instance('reviews', 'r1', { version: 'v1' }), instance('reviews', 'r2', { version: 'v2' })];
+  const models = serviceModels({ resources: [svc], instances });
+  const v2 = models.find((m) => m.name === 'reviews-v2')!;
+  assert.deepEqual(v2.members.map((m) => m.id), ['r2']);
+  assert.deepEqual(models.find((m) => m.name === 'reviews')!.members.map((m) => m.id), ['r1', 'r2']);
+});
+
+test('the BackendPolicy targeting a service is carried in its snapshot', () => {
+  const policy = resource({ apiVersion: 'weft.dev/v1alpha1', kind: 'BackendPolicy', metadata: { name: 'p' }, spec: { targetRefs: [{ kind: 'Service', name: 'reviews' }], loadBalancer: { algorithm: 'least-request' } } });
+  const content = buildSnapshotContent({ resources: [policy], instances: [instance('reviews', 'r1'), instance('catalog', 'c1')] }, all);
+  assert.equal(content.services.find((s) => s.name === 'reviews')!.policy.loadBalancer.algorithm, 'least-request');
+  assert.equal(content.services.find((s) => s.name === 'catalog')!.policy.loadBalancer.algorithm, 'round-robin');
+});
+
+test('upstreams narrow a snapshot to what the proxy calls, plus its own service', () => {
+  const instances = [instance('reviews', 'r1'), instance('catalog', 'c1'), instance('ratings', 'x1')];
+  const content = buildSnapshotContent({ resources: [], instances }, { namespace: 'default', service: 'catalog', upstreams: ['reviews'] });
+  assert.deepEqual(content.services.map((s) => s.name), ['catalog', 'reviews']);
+});
+
+test('equal inputs give equal hashes; any endpoint change gives a new one', () => {
+  const a = buildSnapshotContent({ resources: [], instances: [instance('reviews', 'r1')] }, all);
+  const b = buildSnapshotContent({ resources: [], instances: [instance('reviews', 'r1')] }, all);
+  const c = buildSnapshotContent({ resources: [], instances: [instance('reviews', 'r1', {}, { health: 'critical' })] }, all);
+  assert.equal(a.hash, b.hash);
+  assert.notEqual(a.hash, c.hash);
+});
+
+test('MeshConfig sets the outbound traffic policy proxies enforce', () => {
+  const mesh = resource({ apiVersion: 'weft.dev/v1alpha1', kind: 'MeshConfig', metadata: { name: 'mesh' }, spec: { outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' } } });
+  assert.equal(buildSnapshotContent({ resources: [mesh], instances: [] }, all).outboundTrafficPolicy, 'REGISTRY_ONLY');
+  assert.equal(buildSnapshotContent({ resources: [], instances: [] }, all).outboundTrafficPolicy, 'ALLOW_ANY');
+});
