@@ -53,22 +53,23 @@ export interface RunningProxy {
   stop(): Promise<void>;
 }
 
-function waitForPort(host: string, port: number, stopped: () => boolean): Promise<void> {
+function portAccepts(host: string, port: number, timeoutMs = 1_000): Promise<boolean> {
   return new Promise((resolve) => {
-    const tryOnce = (): void => {
-      if (stopped()) return resolve();
-      const socket = net.connect({ host, port });
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve();
-      });
-      socket.once('error', () => {
-        socket.destroy();
-        setTimeout(tryOnce, 200);
-      });
-    };
-    tryOnce();
+    const socket = net.connect({ host, port });
+    socket.setTimeout(timeoutMs, () => {
+      socket.destroy();
+      resolve(false);
+    });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
   });
+}
+
+async function waitForPort(host: string, port: number, stopped: () => boolean): Promise<void> {
+  while (!stopped() && !(await portAccepts(host, port))) await new Promise((r) => setTimeout(r, 200));
 }
 
 export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
@@ -127,6 +128,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         controlUrl: options.controlUrl,
         token: options.token,
         log: log.child('registration'),
+        appAlive: () => portAccepts(options.appHost ?? '127.0.0.1', options.appPort!),
         registration: {
           service: options.service,
           namespace,

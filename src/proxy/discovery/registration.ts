@@ -12,6 +12,11 @@ export interface RegistrationOptions {
   readonly token?: string;
   readonly registration: Omit<InstanceRegistration, 'labels' | 'weight' | 'deregisterAfterSeconds'> & Partial<InstanceRegistration>;
   readonly log: Logger;
+  /**
+   * Local check of the app before each heartbeat: while it fails, heartbeats are withheld so the
+   * TTL marks the instance critical, even though the sidecar itself is fine.
+   */
+  readonly appAlive?: () => Promise<boolean>;
 }
 
 export interface RegistrationHandle {
@@ -48,8 +53,17 @@ export function startRegistration(options: RegistrationOptions): RegistrationHan
     isRegistered = true;
   };
 
+  let withholding = false;
   const tick = async (): Promise<void> => {
     try {
+      if (options.appAlive && !(await options.appAlive())) {
+        if (!withholding) log.warn('the app does not answer; withholding heartbeats until it does');
+        withholding = true;
+        schedule(interval);
+        return;
+      }
+      if (withholding) log.info('the app answers again; heartbeats resume');
+      withholding = false;
       if (!isRegistered) await register();
       else {
         const res = await call(options, 'PUT', `${instancePath}/heartbeat`);

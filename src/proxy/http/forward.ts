@@ -144,6 +144,13 @@ export function forwardRequest(req: AnyRequest, res: AnyResponse, target: Forwar
     };
     if (isH2) attemptH2(pick.endpoint, report, onFailure);
     else attemptH1(pick.endpoint, report, onFailure);
+    // A cancelled attempt (client gone, request timeout) still reports back, or least-request
+    // would count it as active forever.
+    const cancelTransport = cancelAttempt;
+    cancelAttempt = () => {
+      report(false);
+      cancelTransport?.();
+    };
   };
 
   const upstreamHeaders = (): OutgoingHttpHeaders => {
