@@ -178,7 +178,10 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         await new Promise((r) => setTimeout(r, options.drainMs ?? 1_500));
       }
       stream.close();
-      await Promise.race([Promise.all([outbound.close(), inbound?.close()]), new Promise((r) => setTimeout(r, 2_000))]);
+      // Give open requests up to 2 s to finish; the timer must not keep the process alive.
+      let graceTimer: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all([outbound.close(), inbound?.close()]), new Promise((r) => (graceTimer = setTimeout(r, 2_000)))]);
+      clearTimeout(graceTimer);
       outbound.destroy();
       inbound?.destroy();
       pool.close();

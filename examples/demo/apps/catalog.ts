@@ -2,6 +2,7 @@
 // plain name through its sidecar (HTTP_PROXY) and degrades to `reviews: null` with a reason.
 
 import { sendJson, serve } from './http-app.ts';
+import { failureReason, meshGet, type MeshResponse } from './mesh-client.ts';
 
 const PRODUCTS: Readonly<Record<string, { readonly name: string; readonly price: number; readonly description: string }>> = {
   '1': { name: 'Loom 3000', price: 1299, description: 'A table loom for the serious weaver.' },
@@ -22,17 +23,21 @@ interface ReviewsResult {
 }
 
 async function fetchReviews(id: string): Promise<ReviewsResult> {
-  let response: Response;
+  let response: MeshResponse;
   try {
-    response = await fetch(`${REVIEWS_URL}/reviews/${encodeURIComponent(id)}`, { signal: AbortSignal.timeout(3_000) });
+    response = await meshGet(`${REVIEWS_URL}/reviews/${encodeURIComponent(id)}`, 3_000);
   } catch (err) {
-    const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
-    return { reviews: null, reviewsError: { reason: `${err instanceof Error ? err.message : String(err)}${cause}` } };
+    return { reviews: null, reviewsError: { reason: failureReason(err) } };
   }
   // The sidecar names its own failures in x-weft-reason (no-healthy-endpoints, upstream-reset, ...).
-  const weftReason = response.headers.get('x-weft-reason');
-  const body = (await response.json().catch(() => undefined)) as { reviews?: unknown; version?: string; instance?: string; error?: unknown } | undefined;
-  if (!response.ok || !body) {
+  const weftReason = response.header('x-weft-reason');
+  let body: { reviews?: unknown; version?: string; instance?: string; error?: unknown } | undefined;
+  try {
+    body = JSON.parse(response.body) as typeof body;
+  } catch {
+    body = undefined;
+  }
+  if (response.status !== 200 || !body) {
     const reason = weftReason ?? (typeof body?.error === 'string' ? body.error : `reviews answered ${response.status}`);
     return { reviews: null, reviewsError: { status: response.status, reason } };
   }

@@ -2,6 +2,7 @@
 // GET /api/product/:id passes catalog's JSON through; both call `http://catalog/...` via the mesh.
 
 import { sendJson, sendText, serve } from './http-app.ts';
+import { failureReason, meshGet } from './mesh-client.ts';
 
 const CATALOG_URL = process.env.CATALOG_URL ?? 'http://catalog';
 
@@ -31,11 +32,10 @@ interface CatalogReply {
 
 async function callCatalog(id: string): Promise<CatalogReply> {
   try {
-    const r = await fetch(`${CATALOG_URL}/products/${encodeURIComponent(id)}`, { signal: AbortSignal.timeout(5_000) });
-    return { status: r.status, body: await r.text(), contentType: r.headers.get('content-type') ?? 'application/json', weftReason: r.headers.get('x-weft-reason') };
+    const r = await meshGet(`${CATALOG_URL}/products/${encodeURIComponent(id)}`, 5_000);
+    return { status: r.status, body: r.body, contentType: r.header('content-type') ?? 'application/json', weftReason: r.header('x-weft-reason') ?? null };
   } catch (err) {
-    const reason = err instanceof Error ? err.message + (err.cause instanceof Error ? `: ${err.cause.message}` : '') : String(err);
-    return { status: 502, body: JSON.stringify({ error: `catalog unreachable: ${reason}` }) + '\n', contentType: 'application/json', weftReason: null };
+    return { status: 502, body: JSON.stringify({ error: `catalog unreachable: ${failureReason(err)}` }) + '\n', contentType: 'application/json', weftReason: null };
   }
 }
 

@@ -3,6 +3,7 @@
 // version — so load balancing is visible; on SIGINT/SIGTERM it prints the totals and exits.
 
 import { onShutdown, sendJson, serve } from './http-app.ts';
+import { failureReason, meshGet } from './mesh-client.ts';
 
 const rate = Math.max(0.1, Number(process.env.RATE ?? 5) || 5);
 const intervalSeconds = Math.max(1, Number(process.env.SUMMARY_SECONDS ?? 10) || 10);
@@ -63,16 +64,20 @@ async function once(): Promise<void> {
   let reviews: string | undefined;
   let reason: string | undefined;
   try {
-    const r = await fetch(`${target}/api/product/${id}`, { signal: AbortSignal.timeout(5_000) });
+    const r = await meshGet(`${target}/api/product/${id}`, 5_000);
     status = String(r.status);
-    const body = (await r.json().catch(() => undefined)) as { catalogInstance?: string; reviewsVersion?: string; reviewsError?: { reason?: string } } | undefined;
+    let body: { catalogInstance?: string; reviewsVersion?: string; reviewsError?: { reason?: string } } | undefined;
+    try {
+      body = JSON.parse(r.body) as typeof body;
+    } catch {
+      body = undefined;
+    }
     catalog = body?.catalogInstance;
     reviews = body?.reviewsVersion;
-    if (r.status !== 200) reason = r.headers.get('x-weft-reason') ?? `http-${r.status}`;
+    if (r.status !== 200) reason = r.header('x-weft-reason') ?? `http-${r.status}`;
     else if (body?.reviewsError) reason = `reviews:${body.reviewsError.reason ?? 'unknown'}`;
   } catch (err) {
-    const cause = err instanceof Error && err.cause instanceof Error ? err.cause : undefined;
-    reason = (cause as NodeJS.ErrnoException | undefined)?.code ?? (err instanceof Error ? err.name : 'error');
+    reason = failureReason(err).split(' ')[0];
   }
   const ms = performance.now() - started;
   recent.add(status, ms, catalog, reviews, reason);

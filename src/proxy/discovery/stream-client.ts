@@ -59,7 +59,7 @@ export function startStreamClient(options: StreamClientOptions): StreamClient {
       if (ended) return;
       ended = true;
       clearTimeout(silenceTimer);
-      if (isConnected) log.warn('control plane stream lost; serving the last snapshot', { why });
+      if (isConnected && !closed) log.warn('control plane stream lost; serving the last snapshot', { why });
       isConnected = false;
       lastError = why;
       if (closed) return;

@@ -2,6 +2,7 @@
 // Host) names a service; this resolves it in the service table and forwards through its balancer.
 // Hosts that are not mesh services pass through to their real address unless the mesh says not to.
 
+import net from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { parseMeshHost } from '../../config/mesh-host.ts';
@@ -149,5 +150,44 @@ export function createOutboundHandler(deps: OutboundDeps) {
     socket.end(`HTTP/1.1 503 Service Unavailable\r\nx-weft-reason: upstream-connect-failure\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
   };
 
-  return { request, upgrade };
+  /**
+   * CONNECT: what Node's fetch sends through HTTP_PROXY, even for http:// URLs. A tunnel to a mesh
+   * service is terminated here: the HTTP inside it comes back to this listener and is routed like
+   * any other request (its Host names the service). Other hosts get a plain TCP tunnel when
+   * passthrough is allowed.
+   */
+  const connect = (req: IncomingMessage, socket: Duplex, head: Buffer, adopt: (socket: Duplex) => void): void => {
+    const authority = req.url ?? '';
+    const table = deps.table.get();
+    const host = parseMeshHost(authority);
+    const refuse = (status: number, reason: LocalReplyReason): void => {
+      socket.end(`HTTP/1.1 ${status} Local Reply\r\nx-weft-reason: ${reason}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+    };
+    if (!table) return refuse(503, 'no-snapshot');
+    if (host && table.lookup(host.name, host.namespace ?? node.namespace)) {
+      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      if (head.length) socket.unshift(head);
+      adopt(socket);
+      return;
+    }
+    if (!deps.allowPassthrough()) return refuse(404, 'unknown-service');
+    const colon = authority.lastIndexOf(':');
+    const port = Number(authority.slice(colon + 1));
+    const hostname = authority.slice(0, colon).replace(/^\[|\]$/g, '');
+    if (colon <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) return refuse(400, 'bad-request');
+    if (LOOPBACK.has(hostname) && port === deps.ownPort()) return refuse(400, 'bad-request');
+    const upstream = net.connect({ host: hostname, port });
+    upstream.once('error', () => refuse(503, 'upstream-connect-failure'));
+    upstream.once('connect', () => {
+      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      if (head.length) upstream.write(head);
+      upstream.pipe(socket);
+      socket.pipe(upstream);
+      upstream.on('error', () => socket.destroy());
+      socket.on('error', () => upstream.destroy());
+      socket.on('close', () => upstream.destroy());
+    });
+  };
+
+  return { request, upgrade, connect };
 }

@@ -9,6 +9,7 @@ export function startOutboundListener(host: string, port: number, deps: Outbound
   return listen(host, port, {
     request: handler.request,
     upgrade: (req, socket, head) => void handler.upgrade(req, socket, head),
+    connect: handler.connect,
     connectionOpened: () => deps.metrics.connections.inc(labels),
     connectionClosed: () => deps.metrics.connections.dec(labels),
   });

@@ -11,6 +11,8 @@ const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 export interface ListenerHandlers {
   readonly request: (req: IncomingMessage | Http2ServerRequest, res: ServerResponse | Http2ServerResponse) => void;
   readonly upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /** HTTP CONNECT; `adopt` hands the tunnelled socket back to this listener's HTTP/1.1 server. */
+  readonly connect?: (req: IncomingMessage, socket: Duplex, head: Buffer, adopt: (socket: Duplex) => void) => void;
   readonly connectionOpened?: () => void;
   readonly connectionClosed?: () => void;
 }
@@ -26,6 +28,8 @@ export interface Listener {
 export async function listen(host: string, port: number, handlers: ListenerHandlers): Promise<Listener> {
   const h1 = http.createServer({ keepAliveTimeout: 60_000, requestTimeout: 0, headersTimeout: 30_000 }, handlers.request);
   if (handlers.upgrade) h1.on('upgrade', handlers.upgrade);
+  const connect = handlers.connect;
+  if (connect) h1.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => connect(req, socket, head, (s) => h1.emit('connection', s)));
   const h2 = http2.createServer({ settings: { maxConcurrentStreams: 1000 } }, handlers.request);
   h2.on('sessionError', () => {});
   const sockets = new Set<net.Socket>();
