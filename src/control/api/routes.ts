@@ -183,7 +183,8 @@ export function createRoutes(deps: ApiDeps): Router {
         ackedVersion: s.ackedVersion,
         nackedVersion: s.nackedVersion,
         nackErrors: s.nackErrors,
-        inSync: s.connected && current !== undefined && s.ackedVersion === current,
+        // While a rebuild is pending, the current version is about to change: nobody is in sync.
+        inSync: s.connected && current !== undefined && s.ackedVersion === current && !cache.pending(),
       };
     });
     sendJson(res, 200, { items });

@@ -54,11 +54,14 @@ export class Catalog {
     this.#sweepMs = options.sweepMs ?? 1000;
   }
 
-  /** Loads persisted instances. Heartbeats restart from now: the control plane was away, not them. */
+  /**
+   * Loads persisted instances. Passing ones get a fresh heartbeat window (the control plane was
+   * away, not them); critical ones stay critical, with their removal clock still running.
+   */
   async start(): Promise<void> {
     const now = this.#clock.now();
     for (const saved of await this.#store.listInstances()) {
-      const state: InstanceState = { ...saved, lastHeartbeat: now };
+      const state: InstanceState = saved.health === 'critical' ? saved : { ...saved, lastHeartbeat: now };
       this.#entries.set(instanceKey(state.namespace, state.service, state.id), this.#newEntry(state));
     }
     for (const entry of this.#entries.values()) this.#startChecks(entry);
@@ -203,7 +206,11 @@ export class Catalog {
         reason = c.reason;
       }
     }
-    if (health === s.health) return;
+    if (health === s.health) {
+      // The first check results replace "checks pending"; no one needs notifying of a reason.
+      if (reason !== s.healthReason && health === 'passing' && s.healthReason !== 'registered') entry.state = { ...s, healthReason: reason };
+      return;
+    }
     entry.state = { ...s, health, healthReason: reason, healthSince: now };
     this.#log.info('instance health changed', { instance: instanceKey(s.namespace, s.service, s.id), from: s.health, to: health, reason });
     if (this.#entries.get(instanceKey(s.namespace, s.service, s.id)) === entry) {

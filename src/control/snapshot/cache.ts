@@ -45,6 +45,11 @@ export class SnapshotCache {
     this.#opts = { debounceMs: 100, maxDelayMs: 1000, ...options };
   }
 
+  /** A change is waiting for its debounced rebuild: versions handed out now are about to be stale. */
+  pending(): boolean {
+    return this.#timer !== undefined || this.#building !== undefined;
+  }
+
   /** The version a proxy of this scope should be at, if one was built. */
   currentVersion(scope: NodeScope): string | undefined {
     return this.#entries.get(nodeKey(scope))?.current?.snapshot.version;
