@@ -1,5 +1,5 @@
-// The one validator for a whole resource document, used by the API before a write and by proxies
-// before accepting a snapshot: checks the envelope (apiVersion, kind, metadata), then the kind's spec.
+// The one validator for a whole resource document, used by the API before every write (proxies
+// check snapshots with validate-snapshot.ts): the envelope (apiVersion, kind, metadata), then the spec.
 
 import { DEFAULT_NAMESPACE, type ObjectMeta, type Resource, type ValidationResult } from './resource.ts';
 import { Checker, DNS_LABEL, DNS_LABEL_HINT, join } from './validate.ts';

@@ -144,6 +144,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     });
   }
 
+  let adminPort = 0;
   const admin = await startAdminServer(bindHost, options.adminPort ?? 15000, {
     ready: () => {
       if (!stream.snapshot.get()) return { ready: false, why: `no configuration from the control plane yet${stream.lastError() ? ` (${stream.lastError()})` : ''}` };
@@ -158,11 +159,12 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       node,
       controlPlane: { url: options.controlUrl, connected: stream.connected(), lastError: stream.lastError() },
       registered: registration?.registered() ?? false,
-      listeners: { outbound: outbound.port, inbound: inbound?.port, admin: undefined },
+      listeners: { outbound: outbound.port, inbound: inbound?.port, admin: adminPort },
       version: stream.snapshot.get()?.version,
       snapshot: stream.snapshot.get(),
     }),
   });
+  adminPort = admin.port;
   log.info('proxy started', { outbound: outbound.port, inbound: inbound?.port, admin: admin.port, control: options.controlUrl });
 
   return {

@@ -9,7 +9,8 @@ import { controlOption, controlUrl, parseCommand, str, token, type Command } fro
 import { outputFormat, print } from '../output.ts';
 import { outputOption } from '../command.ts';
 
-async function readSource(file: string): Promise<string> {
+/** A file's text, or stdin for `-`; a missing file is a clear error, not a stack trace. */
+export async function readSource(file: string): Promise<string> {
   if (file === '-') {
     const chunks: Buffer[] = [];
     for await (const c of process.stdin) chunks.push(c as Buffer);

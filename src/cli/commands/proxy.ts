@@ -24,11 +24,15 @@ export const proxyOptions = {
 } as const;
 
 export const proxyFlagsHelp = `  --control URL            control plane API (or WEFT_CONTROL; default http://127.0.0.1:7700)
+  --token TOKEN            bearer token for the control plane (or WEFT_TOKEN)
+  --id ID                  this instance's id (default SERVICE-<random>)
   --service NAME           the service this sidecar belongs to (required)
   --namespace NS           its namespace (default "default")
   --labels k=v,...         instance labels, e.g. version=v2,zone=a
   --upstreams a,b.ns       services this app calls (default: all); narrows its snapshot
   --app-port N             the local app's port; omit for a client-only sidecar
+  --app-host HOST          where the local app listens (default 127.0.0.1)
+  --advertise-address A    address other sidecars use to reach the inbound listener
   --inbound-port N         where other sidecars reach this instance (default 15006; 0 = any)
   --outbound-port N        where the app sends its calls, HTTP_PROXY (default 15001; 0 = any)
   --admin-port N           /ready, /metrics, /config (default 15000; 0 = any)

@@ -40,6 +40,8 @@ export const runCommand: Command = {
   --ready-timeout-ms N     give up if the sidecar is not ready by then (default 60000)
 ${proxyFlagsHelp}
 
+Unlike \`weft proxy\`, \`weft run\` picks free ports for the listeners you do not name.
+
 The app gets HTTP_PROXY/http_proxy pointing at the sidecar (and NODE_USE_ENV_PROXY=1 so Node's
 fetch and http honor it), NO_PROXY for loopback, PORT, WEFT_SERVICE and WEFT_ADMIN_URL.`,
   async run(argv) {

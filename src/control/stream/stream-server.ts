@@ -57,7 +57,10 @@ export function handleStream(req: IncomingMessage, res: ServerResponse, deps: St
   };
 
   const helloTimer = setTimeout(() => fail('WEFT_ERR_STREAM_NO_HELLO', `no hello within ${HELLO_TIMEOUT_MS}ms`), HELLO_TIMEOUT_MS);
-  const pingTimer = setInterval(() => send('{"type":"ping"}\n'), STREAM_PING_MS);
+  // A ping only proves the stream is alive; it must never take the place of a waiting snapshot.
+  const pingTimer = setInterval(() => {
+    if (!res.writableNeedDrain) send('{"type":"ping"}\n');
+  }, STREAM_PING_MS);
   pingTimer.unref();
 
   const close = (): void => {

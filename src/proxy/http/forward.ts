@@ -1,6 +1,6 @@
 // Carries one request to an upstream endpoint and its response back, streaming both bodies. Each
 // attempt picks an endpoint; an attempt that provably never reached the app is retried elsewhere
-// (the retry rule in docs/concepts/retries.md). HTTP/2 requests go upstream as h2c, others as HTTP/1.1.
+// (the retry rule in docs/concepts/retries-and-local-replies.md). HTTP/2 requests go upstream as h2c, others as HTTP/1.1.
 
 import http, { type IncomingMessage, type ServerResponse, type OutgoingHttpHeaders } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse, ClientHttp2Stream, IncomingHttpHeaders as H2Headers } from 'node:http2';

@@ -28,6 +28,8 @@ const INBOUND_POLICY: BackendPolicySpec = {
   timeouts: { ...DEFAULT_BACKEND_POLICY.timeouts, connectMs: 1_000, requestMs: 0 },
 };
 
+const SOURCE = /^[a-z0-9-]{1,63}\.[a-z0-9-]{1,63}$/;
+
 export function createInboundHandler(deps: InboundDeps) {
   const picker = staticPicker(deps.appHost, deps.appPort);
   const destination = `${deps.node.service}.${deps.node.namespace}`;
@@ -35,13 +37,15 @@ export function createInboundHandler(deps: InboundDeps) {
 
   const request = (req: AnyRequest, res: AnyResponse): void => {
     const started = performance.now();
-    const source = (req.headers['x-weft-source'] as string | undefined) ?? 'unknown';
+    // The label must stay bounded: only a well-formed `service.namespace` counts as a source.
+    const header = req.headers['x-weft-source'];
+    const source = typeof header === 'string' && SOURCE.test(header) ? header : 'unknown';
     forwardRequest(req, res, { picker, policy: INBOUND_POLICY, authority: (req.headers[':authority'] as string | undefined) ?? req.headers.host ?? authority, path: req.url ?? '/' }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
       onComplete: (status, reason) => {
         // Bounded labels: the source is a mesh service name the peer sidecar set, or `unknown`.
-        deps.metrics.requests.inc({ direction: 'inbound', source: source.length <= 128 ? source : 'unknown', destination_service: destination, code: String(status), reason: reason ?? '' });
+        deps.metrics.requests.inc({ direction: 'inbound', source, destination_service: destination, code: String(status), reason: reason ?? '' });
         deps.metrics.duration.observe({ direction: 'inbound', destination_service: destination }, (performance.now() - started) / 1000);
       },
     });

@@ -17,8 +17,7 @@ export type LocalReplyReason =
   | 'upstream-connect-failure'
   | 'upstream-reset'
   | 'request-timeout'
-  | 'bad-request'
-  | 'draining';
+  | 'bad-request';
 
 export type AnyResponse = ServerResponse | Http2ServerResponse;
 

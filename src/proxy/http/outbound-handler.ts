@@ -136,7 +136,13 @@ export function createOutboundHandler(deps: OutboundDeps) {
     const tried = new Set<string>();
     for (let attempt = 0; attempt <= policy.retries.attempts; attempt++) {
       const pick = picker.pick({ exclude: tried });
-      if (pick.kind === 'fail') break;
+      if (pick.kind === 'fail') {
+        if (attempt === 0) {
+          socket.end(`HTTP/1.1 503 Service Unavailable\r\nx-weft-reason: ${pick.reason}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+          return;
+        }
+        break;
+      }
       tried.add(pick.endpoint.id);
       const started = performance.now();
       try {
@@ -177,8 +183,15 @@ export function createOutboundHandler(deps: OutboundDeps) {
     if (colon <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) return refuse(400, 'bad-request');
     if (LOOPBACK.has(hostname) && port === deps.ownPort()) return refuse(400, 'bad-request');
     const upstream = net.connect({ host: hostname, port });
-    upstream.once('error', () => refuse(503, 'upstream-connect-failure'));
+    const connectTimer = setTimeout(() => upstream.destroy(new Error('connect timeout')), DEFAULT_BACKEND_POLICY.timeouts.connectMs);
+    const onConnectError = (): void => {
+      clearTimeout(connectTimer);
+      refuse(503, 'upstream-connect-failure');
+    };
+    upstream.once('error', onConnectError);
     upstream.once('connect', () => {
+      clearTimeout(connectTimer);
+      upstream.off('error', onConnectError);
       socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length) upstream.write(head);
       upstream.pipe(socket);
