@@ -93,7 +93,8 @@ export function forwardRequest(req: AnyRequest, res: AnyResponse, target: Forwar
   const canRetry = (kind: FailureKind): boolean => {
     if (attempts >= maxAttempts || finished) return false;
     if (kind === 'connect') return !bodyStarted;
-    // The peer sidecar could not connect to its app: the request reached no app, any method may go again.
+    // The peer sidecar could not connect to its app, so no app saw the request: any method may go
+    // again, as long as there is no body (it was streamed to the peer and cannot be sent twice).
     if (kind === 'peer-app-unreachable') return !hasBody;
     if (kind === 'reset-before-response' || kind === 'peer-app-reset') return !hasBody && IDEMPOTENT.has(method);
     return false;

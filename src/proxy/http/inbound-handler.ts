@@ -11,6 +11,7 @@ import type { UpstreamPool } from '../transport/upstream-pool.ts';
 import { tunnel } from '../transport/tunnel.ts';
 import { staticPicker } from '../balance/static-picker.ts';
 import { forwardRequest, type AnyRequest, type AnyResponse } from './forward.ts';
+import { rawLocalReply } from './local-reply.ts';
 
 export interface InboundDeps {
   readonly node: NodeInfo;
@@ -53,7 +54,7 @@ export function createInboundHandler(deps: InboundDeps) {
 
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     tunnel(req, socket, head, deps.appHost, deps.appPort, req.url ?? '/', {}, INBOUND_POLICY.timeouts.connectMs).catch(() => {
-      socket.end('HTTP/1.1 503 Service Unavailable\r\nx-weft-reason: upstream-connect-failure\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+      socket.end(rawLocalReply(503, 'upstream-connect-failure', `could not connect to the app at ${authority}`, deps.proxyId));
     });
   };
 

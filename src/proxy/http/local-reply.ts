@@ -1,7 +1,7 @@
 // Replies the proxy makes itself: a status, `x-weft-reason` naming why in a stable word, and a small
 // JSON body for people. Never a bare 503: whoever reads it must learn which hop failed and why.
 
-import type { ServerResponse } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
 
 export const REASON_HEADER = 'x-weft-reason';
@@ -35,4 +35,13 @@ export function sendLocalReply(res: AnyResponse, status: number, reason: LocalRe
     'x-weft-proxy': proxyId,
   });
   res.end(body);
+}
+
+/**
+ * The same reply for a raw socket (upgrades and CONNECT, where no ServerResponse exists): status,
+ * reason header and JSON body, then the connection closes.
+ */
+export function rawLocalReply(status: number, reason: LocalReplyReason, message: string, proxyId: string): string {
+  const body = JSON.stringify({ error: { reason, message, proxy: proxyId } }) + '\n';
+  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Local Reply'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${REASON_HEADER}: ${reason}\r\nx-weft-proxy: ${proxyId}\r\nconnection: close\r\n\r\n${body}`;
 }

@@ -15,7 +15,7 @@ import type { ProxyMetrics } from '../admin/proxy-metrics.ts';
 import type { UpstreamPool } from '../transport/upstream-pool.ts';
 import { tunnel } from '../transport/tunnel.ts';
 import { forwardRequest, type AnyRequest, type AnyResponse } from './forward.ts';
-import { sendLocalReply, type LocalReplyReason } from './local-reply.ts';
+import { rawLocalReply, sendLocalReply, type LocalReplyReason } from './local-reply.ts';
 import { staticPicker } from '../balance/static-picker.ts';
 
 export interface OutboundDeps {
@@ -128,7 +128,7 @@ export function createOutboundHandler(deps: OutboundDeps) {
   const upgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
     const r = resolve(req);
     if (r.kind === 'error') {
-      socket.end(`HTTP/1.1 ${r.status} Local Reply\r\nx-weft-reason: ${r.reason}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+      socket.end(rawLocalReply(r.status, r.reason, r.message, deps.proxyId));
       return;
     }
     const picker = r.kind === 'mesh' ? r.entry.balancer.picker() : staticPicker(r.host, r.port);
@@ -138,7 +138,7 @@ export function createOutboundHandler(deps: OutboundDeps) {
       const pick = picker.pick({ exclude: tried });
       if (pick.kind === 'fail') {
         if (attempt === 0) {
-          socket.end(`HTTP/1.1 503 Service Unavailable\r\nx-weft-reason: ${pick.reason}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+          socket.end(rawLocalReply(503, pick.reason, pick.message, deps.proxyId));
           return;
         }
         break;
@@ -153,7 +153,7 @@ export function createOutboundHandler(deps: OutboundDeps) {
         pick.done({ ok: false, connectFailure: true, latencyMs: performance.now() - started });
       }
     }
-    socket.end(`HTTP/1.1 503 Service Unavailable\r\nx-weft-reason: upstream-connect-failure\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+    socket.end(rawLocalReply(503, 'upstream-connect-failure', `no endpoint accepted the upgrade after ${tried.size} attempt(s)`, deps.proxyId));
   };
 
   /**
@@ -166,27 +166,27 @@ export function createOutboundHandler(deps: OutboundDeps) {
     const authority = req.url ?? '';
     const table = deps.table.get();
     const host = parseMeshHost(authority);
-    const refuse = (status: number, reason: LocalReplyReason): void => {
-      socket.end(`HTTP/1.1 ${status} Local Reply\r\nx-weft-reason: ${reason}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n`);
+    const refuse = (status: number, reason: LocalReplyReason, message: string): void => {
+      socket.end(rawLocalReply(status, reason, message, deps.proxyId));
     };
-    if (!table) return refuse(503, 'no-snapshot');
+    if (!table) return refuse(503, 'no-snapshot', 'this sidecar has not received its configuration from the control plane yet');
     if (host && table.lookup(host.name, host.namespace ?? node.namespace)) {
       socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       if (head.length) socket.unshift(head);
       adopt(socket);
       return;
     }
-    if (!deps.allowPassthrough()) return refuse(404, 'unknown-service');
+    if (!deps.allowPassthrough()) return refuse(404, 'unknown-service', `${authority} is not a service of the mesh and outbound traffic is registry-only`);
     const colon = authority.lastIndexOf(':');
     const port = Number(authority.slice(colon + 1));
     const hostname = authority.slice(0, colon).replace(/^\[|\]$/g, '');
-    if (colon <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) return refuse(400, 'bad-request');
-    if (LOOPBACK.has(hostname) && port === deps.ownPort()) return refuse(400, 'bad-request');
+    if (colon <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) return refuse(400, 'bad-request', `CONNECT needs HOST:PORT, got ${JSON.stringify(authority)}`);
+    if (LOOPBACK.has(hostname) && port === deps.ownPort()) return refuse(400, 'bad-request', `${authority} is this sidecar's own outbound listener`);
     const upstream = net.connect({ host: hostname, port });
     const connectTimer = setTimeout(() => upstream.destroy(new Error('connect timeout')), DEFAULT_BACKEND_POLICY.timeouts.connectMs);
     const onConnectError = (): void => {
       clearTimeout(connectTimer);
-      refuse(503, 'upstream-connect-failure');
+      refuse(503, 'upstream-connect-failure', `could not connect to ${authority}`);
     };
     upstream.once('error', onConnectError);
     upstream.once('connect', () => {
