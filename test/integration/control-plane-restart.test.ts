@@ -4,10 +4,9 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import http from 'node:http';
 import { execFile } from 'node:child_process';
 import { startControlPlane, startSidecar, waitForInSync, waitForPassing, type ControlPlaneProcess, type SidecarProcess } from '../support/mesh.ts';
-import { startEcho, getViaProxy, type EchoServer } from '../support/upstreams.ts';
+import { startEcho, getViaProxy, steadyTraffic, type EchoServer } from '../support/upstreams.ts';
 import { spawnWeft, stopAll, waitFor, weftBin } from '../support/processes.ts';
 
 const TTL_SECONDS = 5;
@@ -59,44 +58,6 @@ async function instances(): Promise<InstanceRow[]> {
   return body.items;
 }
 
-/** Sends GETs on a few keep-alive connections until stopped; tallies status (with reason) and who served. */
-function steadyTraffic(workers = 4) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: workers });
-  const statuses: Record<string, number> = {};
-  let servedBy: Record<string, number> = {};
-  let stop = false;
-  const worker = async (): Promise<void> => {
-    while (!stop) {
-      try {
-        const res = await getViaProxy(client.outboundPort, 'http://echo/steady', agent);
-        const key = `${res.status}${res.headers['x-weft-reason'] ? ` ${res.headers['x-weft-reason']}` : ''}`;
-        statuses[key] = (statuses[key] ?? 0) + 1;
-        if (res.status === 200) {
-          const name = JSON.parse(res.body).name as string;
-          servedBy[name] = (servedBy[name] ?? 0) + 1;
-        }
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code ?? 'error';
-        statuses[code] = (statuses[code] ?? 0) + 1;
-      }
-      // Steady, not flat out: two shared cores also run three proxies.
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  };
-  const running = Array.from({ length: workers }, worker);
-  return {
-    statuses,
-    servedBy: () => servedBy,
-    resetServedBy() {
-      servedBy = {};
-    },
-    async stop() {
-      stop = true;
-      await Promise.all(running);
-      agent.destroy();
-    },
-  };
-}
 
 let registeredBefore: Map<string, number>;
 
@@ -104,7 +65,7 @@ test('killing the control plane leaves traffic flowing on the last config, past 
   registeredBefore = new Map((await instances()).map((i) => [i.id, i.registeredAt]));
   assert.deepEqual([...registeredBefore.keys()].sort(), [sidecarA.id, sidecarB.id].sort());
 
-  const traffic = steadyTraffic();
+  const traffic = steadyTraffic(client.outboundPort, 'http://echo/steady', { workers: 4, pauseMs: 10 });
   await new Promise((r) => setTimeout(r, 700));
   const killedAt = Date.now();
   assert.equal(await cp.stop('SIGKILL'), 137);

@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { startControlPlane, startSidecar, waitForInSync, waitForPassing, type ControlPlaneProcess, type SidecarProcess } from '../support/mesh.ts';
-import { startEcho, getViaProxy, type EchoServer } from '../support/upstreams.ts';
+import { startEcho, getViaProxy, steadyTraffic, type EchoServer } from '../support/upstreams.ts';
 import { stopAll } from '../support/processes.ts';
 
 let cp: ControlPlaneProcess;
@@ -62,37 +62,20 @@ test('origin-form requests whose Host names a mesh service are routed too', asyn
 });
 
 test('stopping one instance under steady load fails no request', async () => {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
-  const statuses: Record<string, number> = {};
-  const servedBy: Record<string, number> = {};
-  let stop = false;
-  const worker = async (): Promise<void> => {
-    while (!stop) {
-      try {
-        const res = await getViaProxy(client.outboundPort, 'http://echo/load', agent);
-        const key = `${res.status}${res.headers['x-weft-reason'] ? ` ${res.headers['x-weft-reason']}` : ''}`;
-        statuses[key] = (statuses[key] ?? 0) + 1;
-        if (res.status === 200) servedBy[JSON.parse(res.body).name] = (servedBy[JSON.parse(res.body).name] ?? 0) + 1;
-      } catch (err) {
-        statuses[(err as NodeJS.ErrnoException).code ?? 'error'] = (statuses[(err as NodeJS.ErrnoException).code ?? 'error'] ?? 0) + 1;
-      }
-    }
-  };
-  const workers = Array.from({ length: 8 }, worker);
+  const traffic = steadyTraffic(client.outboundPort, 'http://echo/load', { workers: 8 });
   await new Promise((r) => setTimeout(r, 700));
   // Kill instance a abruptly: first its app, then its sidecar, as a crash would.
   await a.close();
   await new Promise((r) => setTimeout(r, 300));
   await sidecarA.process.stop('SIGKILL');
-  const bBefore = servedBy.b ?? 0;
+  const bBefore = traffic.servedBy().b ?? 0;
   await new Promise((r) => setTimeout(r, 1500));
-  stop = true;
-  await Promise.all(workers);
-  agent.destroy();
+  await traffic.stop();
+  const statuses = traffic.statuses;
   const total = Object.values(statuses).reduce((x, y) => x + y, 0);
   assert.ok(total > 100, `steady load ran (${total} requests)`);
   assert.deepEqual(Object.keys(statuses), ['200'], `every request succeeded: ${JSON.stringify(statuses)}`);
-  assert.ok((servedBy.b ?? 0) > bBefore, 'the surviving instance took the traffic');
+  assert.ok((traffic.servedBy().b ?? 0) > bBefore, 'the surviving instance took the traffic');
 });
 
 test('a service with no instances left answers with a reason, not a bare 503', async () => {

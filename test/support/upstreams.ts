@@ -60,3 +60,45 @@ export function getViaProxy(proxyPort: number, url: string, agent?: http.Agent):
     req.on('error', reject);
   });
 }
+
+/**
+ * Sends GETs through a sidecar on a few keep-alive connections until stopped; tallies statuses
+ * (with x-weft-reason) and which echo instance served. `pauseMs` keeps it steady, not flat out.
+ */
+export function steadyTraffic(proxyPort: number, url: string, options: { workers?: number; pauseMs?: number } = {}) {
+  const workers = options.workers ?? 4;
+  const agent = new http.Agent({ keepAlive: true, maxSockets: workers });
+  const statuses: Record<string, number> = {};
+  let servedBy: Record<string, number> = {};
+  let stop = false;
+  const worker = async (): Promise<void> => {
+    while (!stop) {
+      try {
+        const res = await getViaProxy(proxyPort, url, agent);
+        const key = `${res.status}${res.headers['x-weft-reason'] ? ` ${res.headers['x-weft-reason']}` : ''}`;
+        statuses[key] = (statuses[key] ?? 0) + 1;
+        if (res.status === 200) {
+          const name = JSON.parse(res.body).name as string;
+          servedBy[name] = (servedBy[name] ?? 0) + 1;
+        }
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code ?? 'error';
+        statuses[code] = (statuses[code] ?? 0) + 1;
+      }
+      if (options.pauseMs) await new Promise((r) => setTimeout(r, options.pauseMs));
+    }
+  };
+  const running = Array.from({ length: workers }, worker);
+  return {
+    statuses,
+    servedBy: () => servedBy,
+    resetServedBy() {
+      servedBy = {};
+    },
+    async stop() {
+      stop = true;
+      await Promise.all(running);
+      agent.destroy();
+    },
+  };
+}
