@@ -3,20 +3,26 @@
 
 import { isWeftError } from '../lib/errors.ts';
 import type { Command } from './command.ts';
-import { applyCommand } from './commands/apply.ts';
-import { controlCommand } from './commands/control.ts';
-import { deleteCommand } from './commands/delete.ts';
-import { endpointsCommand } from './commands/endpoints.ts';
-import { getCommand } from './commands/get.ts';
-import { proxyCommand } from './commands/proxy.ts';
-import { runCommand } from './commands/run.ts';
-import { servicesCommand } from './commands/services.ts';
-import { statusCommand } from './commands/status.ts';
-import { versionCommand } from './commands/version.ts';
 
-const commands: readonly Command[] = [controlCommand, proxyCommand, runCommand, applyCommand, getCommand, deleteCommand, servicesCommand, endpointsCommand, statusCommand, versionCommand];
+/**
+ * Verbs load on demand: a sidecar process should not carry the control plane's modules (or the
+ * other way round) in its memory.
+ */
+const verbs: Readonly<Record<string, () => Promise<Command>>> = {
+  control: async () => (await import('./commands/control.ts')).controlCommand,
+  proxy: async () => (await import('./commands/proxy.ts')).proxyCommand,
+  run: async () => (await import('./commands/run.ts')).runCommand,
+  apply: async () => (await import('./commands/apply.ts')).applyCommand,
+  get: async () => (await import('./commands/get.ts')).getCommand,
+  delete: async () => (await import('./commands/delete.ts')).deleteCommand,
+  services: async () => (await import('./commands/services.ts')).servicesCommand,
+  endpoints: async () => (await import('./commands/endpoints.ts')).endpointsCommand,
+  status: async () => (await import('./commands/status.ts')).statusCommand,
+  version: async () => (await import('./commands/version.ts')).versionCommand,
+};
 
-function usage(): string {
+async function usage(): Promise<string> {
+  const commands = await Promise.all(Object.values(verbs).map((load) => load()));
   const width = Math.max(...commands.map((c) => c.name.length));
   return `weft: a service mesh for Node and TypeScript shops.
 
@@ -31,16 +37,16 @@ The control plane's address comes from --control URL or WEFT_CONTROL (default ht
 async function main(argv: string[]): Promise<number> {
   const [verb, ...rest] = argv;
   if (!verb || verb === '--help' || verb === '-h' || verb === 'help') {
-    process.stdout.write(usage());
+    process.stdout.write(await usage());
     return verb ? 0 : 2;
   }
-  if (verb === '--version') return versionCommand.run([]);
-  const command = commands.find((c) => c.name === verb);
-  if (!command) {
-    process.stderr.write(`weft: unknown command ${JSON.stringify(verb)}\n\n${usage()}`);
+  if (verb === '--version') return (await verbs.version()).run([]);
+  const load = Object.hasOwn(verbs, verb) ? verbs[verb] : undefined;
+  if (!load) {
+    process.stderr.write(`weft: unknown command ${JSON.stringify(verb)}\n\n${await usage()}`);
     return 2;
   }
-  return command.run(rest);
+  return (await load()).run(rest);
 }
 
 main(process.argv.slice(2)).then(
