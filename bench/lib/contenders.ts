@@ -1,0 +1,149 @@
+// The contenders of the one-hop HTTP/1.1 comparison. Each starts fresh every round on the proxy CPU
+// in front of the shared upstream, says where the load goes (port, Host), which processes' memory
+// counts, and how to stop it.
+
+import path from 'node:path';
+import { benchDir, freePort, nodeBin, spawnPinned, waitForPort, type BenchProcess } from './processes.ts';
+import { haproxyConfig, nginxProxyConfig } from './configs.ts';
+import { readMemory, readTree, type Memory } from './rss.ts';
+import { registerInstance, scrapeRequests, settleInstances, startSidecar, waitRoutes, type WeftControl } from './weft.ts';
+
+export interface BenchEnv {
+  readonly upstreamPort: number;
+  readonly proxyCpu: string;
+  /** The control plane the weft contenders use (started once, idle during the load). */
+  weft(): Promise<WeftControl>;
+}
+
+export interface RunningContender {
+  readonly port: number;
+  readonly hostHeader?: string;
+  /** Memory of the processes under test, by role. */
+  memory(): (Memory & { role: string })[];
+  /** Roles summed into the table's figure (nginx: the worker only); absent: all of them. */
+  readonly headlineRoles?: readonly string[];
+  /** Anything the contender itself can tell after the load (weft: its request counters). */
+  selfReport?(): Promise<Record<string, unknown>>;
+  stop(): Promise<void>;
+}
+
+export interface Contender {
+  readonly id: string;
+  readonly label: string;
+  readonly note?: string;
+  start(env: BenchEnv): Promise<RunningContender>;
+}
+
+function single(proc: BenchProcess, port: number, role: string): RunningContender {
+  return {
+    port,
+    memory() {
+      const m = readMemory(proc.pid);
+      return m ? [{ ...m, role }] : [];
+    },
+    stop: () => proc.stop(),
+  };
+}
+
+const direct: Contender = {
+  id: 'direct',
+  label: 'direct (no proxy)',
+  note: 'load generator straight to the upstream',
+  start: async (env) => ({ port: env.upstreamPort, memory: () => [], stop: async () => {} }),
+};
+
+const weftSidecar: Contender = {
+  id: 'weft-sidecar',
+  label: 'weft sidecar (one hop)',
+  note: 'client → weft outbound (Host: bench-upstream) → upstream registered by hand',
+  async start(env) {
+    const cp = await env.weft();
+    await registerInstance(cp, 'bench-upstream', 'upstream-1', env.upstreamPort);
+    const sc = await startSidecar(cp, 'weft-sidecar', 'bench-client', env.proxyCpu);
+    await waitRoutes(sc.outboundPort, 'bench-upstream');
+    return {
+      ...single(sc.proc, sc.outboundPort, 'sidecar'),
+      hostHeader: 'bench-upstream',
+      selfReport: async () => ({ sidecar: await scrapeRequests(sc.adminPort) }),
+    };
+  },
+};
+
+const weftMesh: Contender = {
+  id: 'weft-mesh',
+  label: 'weft mesh path, plaintext (mTLS not built yet)',
+  note: 'client → client sidecar outbound → server sidecar inbound → upstream; both sidecars on the proxy CPU',
+  async start(env) {
+    const cp = await env.weft();
+    const server = await startSidecar(cp, 'weft-mesh-server', 'bench-mesh', env.proxyCpu, ['--app-port', String(env.upstreamPort), '--ttl-seconds', '60']);
+    await settleInstances(cp, 'bench-mesh', [server.id]);
+    const client = await startSidecar(cp, 'weft-mesh-client', 'bench-client', env.proxyCpu);
+    await waitRoutes(client.outboundPort, 'bench-mesh');
+    return {
+      port: client.outboundPort,
+      hostHeader: 'bench-mesh',
+      memory() {
+        return [
+          { ...readMemory(client.proc.pid)!, role: 'client sidecar' },
+          { ...readMemory(server.proc.pid)!, role: 'server sidecar' },
+        ].filter((m) => m.pid);
+      },
+      selfReport: async () => ({ client: await scrapeRequests(client.adminPort), server: await scrapeRequests(server.adminPort) }),
+      async stop() {
+        await client.proc.stop();
+        await server.proc.stop();
+      },
+    };
+  },
+};
+
+const nginx: Contender = {
+  id: 'nginx',
+  label: 'nginx (1 worker, upstream keepalive)',
+  async start(env) {
+    const port = await freePort();
+    const proc = spawnPinned('nginx', 'nginx', ['-e', 'stderr', '-c', nginxProxyConfig(port, env.upstreamPort)], { cpu: env.proxyCpu });
+    await waitForPort(port, 20_000, proc);
+    return {
+      port,
+      // Master first, then its worker: the worker carries the traffic, so it is the headline.
+      memory: () => readTree(proc.pid).map((m, i) => ({ ...m, role: i === 0 ? 'master' : 'worker' })),
+      headlineRoles: ['worker'],
+      stop: () => proc.stop(),
+    };
+  },
+};
+
+const haproxy: Contender = {
+  id: 'haproxy',
+  label: 'HAProxy (nbthread 1, http-reuse always)',
+  async start(env) {
+    const port = await freePort();
+    const proc = spawnPinned('haproxy', 'haproxy', ['-db', '-f', haproxyConfig(port, env.upstreamPort)], { cpu: env.proxyCpu });
+    await waitForPort(port, 20_000, proc);
+    return single(proc, port, 'haproxy');
+  },
+};
+
+function nodePeer(id: string, label: string, script: string): Contender {
+  return {
+    id,
+    label,
+    async start(env) {
+      const port = await freePort();
+      const proc = spawnPinned(id, nodeBin, [path.join(benchDir, 'peers', script), String(port), String(env.upstreamPort)], { cpu: env.proxyCpu });
+      await waitForPort(port, 20_000, proc);
+      return single(proc, port, id);
+    },
+  };
+}
+
+export const CONTENDERS: readonly Contender[] = [
+  direct,
+  weftSidecar,
+  weftMesh,
+  nginx,
+  haproxy,
+  nodePeer('node-http-proxy', 'node-http-proxy (keep-alive agent)', 'node-http-proxy.ts'),
+  nodePeer('fastify', 'fastify + @fastify/reply-from', 'fastify.ts'),
+];

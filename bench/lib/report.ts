@@ -1,0 +1,161 @@
+// Writes a run's results: bench/results/<date>.json (raw samples, medians, machine), <date>.svg (the
+// chart) and the tables between the bench markers in docs/performance.md (created if missing).
+
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { benchDir, repoRoot } from './processes.ts';
+import { renderChart } from './chart.ts';
+import type { Sample, Summary } from './stats.ts';
+import type { MachineInfo } from './setup.ts';
+import type { ControlPlaneResult } from '../control-plane.ts';
+
+export interface BenchResult {
+  readonly date: string;
+  readonly machine: MachineInfo & { loadAverageAtEnd: number[]; weftAtEnd?: MachineInfo['weft'] };
+  readonly settings: { duration: number; latencyDuration: number; rounds: number; rate: number; connections: number; latencyConnections: number; warmup: number; upstreamDescription: string; loadCpu: string; proxyCpu: string };
+  readonly summary: Summary[];
+  readonly samples: Sample[];
+  readonly controlPlane?: ControlPlaneResult | { error: string };
+}
+
+const START = '<!-- bench:start -->';
+const END = '<!-- bench:end -->';
+
+const INTRO = `# Performance
+
+How fast weft's data plane is next to the proxies people already run, and what its control plane
+costs at scale. \`npm run bench\` measures it on the machine at hand (it is never run by CI); the
+table below is the latest run that was committed.
+
+## Method
+
+- **One hop of HTTP/1.1 reverse proxying** to one upstream, which is nginx answering a static
+  100-byte body (\`return 200\`): the fastest upstream available here, so the proxy under test is
+  the bottleneck, not the upstream (\`--upstream node\` swaps in a bare \`node:http\` server).
+- **Pinning.** The upstream and the load generator share CPU 0; the proxy under test runs alone
+  on CPU 1 (\`taskset -c\`). nginx runs one worker, HAProxy one thread, the Node peers one process:
+  a one-core comparison. weft's mesh path runs *both* sidecars on CPU 1.
+- **Throughput** is \`wrk -t1 -c64\` at saturation, after an unmeasured warm-up.
+- **Latency** is measured at a fixed 1,000 requests/s by an open-loop generator
+  (\`bench/lib/fixed-rate.ts\`, 16 keep-alive connections): every latency counts from the request's
+  *scheduled* send time, so a proxy that stalls cannot hide it by slowing the load.
+- **Memory** is the proxy's peak resident set (VmHWM from \`/proc\`) after both measurements, and in
+  brackets its resident set right after start, before any load; for nginx the worker's, for the
+  mesh path both sidecars together. The Node contenders (weft and the two Node peers) all run
+  TypeScript sources through Node's type stripping, which alone costs about 17 MiB over plain
+  JavaScript.
+- **Interleaving and medians.** Rounds run every contender in turn (A B C …, A B C …) so drift on
+  the machine hits all of them alike; the tables show medians over rounds.
+- **Comparisons.** Throughput is also given as a ratio to nginx; latency as p99 *added* over the
+  direct path (load generator straight to the upstream).
+- Errors are part of the result: wrk's "Non-2xx or 3xx responses" and socket errors, and the
+  fixed-rate generator's non-2xx answers and failed requests, are counted per contender.
+
+The control-plane bench starts a real \`weft control\`, registers 10,000 endpoints (100 services ×
+100 instances) through the API, connects simulated proxies that speak the stream protocol (hello,
+then an ACK per snapshot), applies a BackendPolicy change with a PUT, and times how long it takes
+from the PUT's response until every proxy has received and acknowledged the new version.
+"full" proxies ask for the whole mesh (no \`--upstreams\`); "scoped" ones for their own service and
+the changed one.
+
+## Running it
+
+    npm run bench                                   # 3 rounds of 10 s, then the control-plane bench
+    npm run bench -- --duration 5 --rounds 1        # a quick look
+    npm run bench -- --only nginx,weft-sidecar --skip-control
+    npm run bench -- --only weft-sidecar --weft-node-flags="--cpu-prof --cpu-prof-dir=bench/work/prof"
+    node bench/control-plane.ts --proxies 1000 --scopes full   # the control-plane part alone
+
+It installs what it needs on first use (nginx, HAProxy, wrk with apt-get; http-proxy, fastify and
+@fastify/reply-from with npm into \`bench/work/peers\`, apart from weft's own dependencies), needs
+root for apt-get and at least 2 CPUs, and sends load only to 127.0.0.1. Generated configs and every
+process's log are under \`bench/work/\`; \`--help\` lists the options. Run it on a quiet machine: the
+load average at the start and end is recorded, and anything else running shows up as noise.
+
+## Latest results
+
+${START}
+${END}
+
+## Optimisation log
+
+<!-- The lead records here what was changed in weft and what it did to the numbers above. -->
+`;
+
+const fmt = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : 'n/a');
+
+function dataPlaneTable(r: BenchResult): string {
+  const rows = r.summary.map((s) => {
+    const failed = s.failedRounds ? ` (${s.failedRounds}/${s.rounds} rounds failed)` : '';
+    return `| ${s.label}${failed} | ${fmt(s.rps)} | ${fmt(s.rpsRatioToNginx, 2)} | ${fmt(s.p50Ms, 2)} | ${fmt(s.p99Ms, 2)} | ${fmt(s.p999Ms, 2)} | ${s.id === 'direct' ? '—' : fmt(s.addedP99Ms, 2)} | ${s.id === 'direct' ? '—' : `${fmt(s.peakRssMiB, 1)} (${fmt(s.idleRssMiB, 0)})`} | ${fmt(s.wrkNon2xx)} / ${fmt(s.wrkSocketErrors)} | ${fmt(s.latencyNon2xx)} / ${fmt(s.latencyErrors)} |`;
+  });
+  return [
+    '| Contender | req/s (wrk) | × nginx | p50 ms | p99 ms | p99.9 ms | added p99 ms | peak RSS MiB (idle) | wrk non-2xx / socket errors | fixed-rate non-2xx / errors |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+    ...rows,
+  ].join('\n');
+}
+
+function weftNotes(r: BenchResult): string[] {
+  const notes: string[] = [];
+  for (const s of r.samples) {
+    if (!s.contender.startsWith('weft')) continue;
+    if (s.error) notes.push(`- ${s.contender}, round ${s.round}: failed: ${s.error.split('\n')[0]}`);
+    const bad = Object.entries((s.selfReport ?? {}) as Record<string, Record<string, number>>)
+      .flatMap(([who, counts]) => Object.entries(counts).filter(([k]) => !/ 200$/.test(k)).map(([k, n]) => `${who} ${k}: ${n}`));
+    if (bad.length) notes.push(`- ${s.contender}, round ${s.round}, the sidecar's own counters: ${bad.join('; ')}`);
+  }
+  return notes;
+}
+
+function controlTable(cp: ControlPlaneResult): string {
+  const rows = cp.scenarios.map((s) => `| ${s.scope} | ${fmt(s.proxies)} | ${fmt(s.snapshotBytes / 1024, 0)} KiB | ${fmt(s.initialSyncMs / 1000, 1)} s | ${fmt(s.propagationMedianMs)} ms (${s.propagationMs.join(', ')}) | ${fmt(s.ackP50Ms)} ms | ${fmt(s.controlPlaneSeesAllMs)} ms | ${fmt(s.rssMiB, 0)} / ${fmt(s.hwmMiB, 0)} MiB | ${s.streamErrors ? `${s.streamErrors}: ${s.errors.slice(0, 2).join('; ')}` : 'none'} |`);
+  return [
+    `${fmt(cp.endpoints)} endpoints (${cp.services} services) registered through the API in ${cp.registerSeconds} s (${fmt(cp.registerPerSecond)}/s, 64 concurrent; median over the scenarios, each of which starts a fresh control plane); control plane RSS after that: ${cp.rssAfterRegisterMiB} MiB.`,
+    '',
+    '| Scope | Proxies | Snapshot per proxy | All proxies' + "'" + ' first snapshot | PUT → all ACKed (median; each) | PUT → half ACKed | PUT → API lists all in sync (max) | Control plane RSS / peak | Streams dropped (reconnected) |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|---|',
+    ...rows,
+  ].join('\n');
+}
+
+export function renderSection(r: BenchResult, chartFile: string, jsonFile: string): string {
+  const m = r.machine;
+  const st = r.settings;
+  const cp = r.controlPlane;
+  const notes = weftNotes(r);
+  return [
+    `Run of ${r.date.slice(0, 16).replace('T', ' ')} UTC on ${m.nproc} × ${m.cpuModel} (${m.memoryGiB} GiB), Linux ${m.kernel}; node ${m.node}, ${m.nginx}, ${m.haproxy}, ${m.wrk}; http-proxy ${m.peers['http-proxy']}, fastify ${m.peers.fastify}, @fastify/reply-from ${m.peers['@fastify/reply-from']}.`,
+    `weft measured: src/ at sha256 ${m.weft.srcSha256} (${m.weft.files} files, newest change ${m.weft.newestChange.slice(0, 16).replace('T', ' ')} UTC${m.weft.srcSha256 !== m.weftAtEnd?.srcSha256 ? '; src/ changed during the run, so later contenders ran newer code' : ''}).`,
+    `Settings: ${st.rounds} round(s); wrk -t1 -c${st.connections} for ${st.duration} s after ${st.warmup} s of warm-up; ${st.rate} req/s for ${st.latencyDuration} s over ${st.latencyConnections} connections; upstream: ${st.upstreamDescription}. Load average ${m.loadAverageAtStart[0]} at the start, ${m.loadAverageAtEnd[0]} at the end${m.loadAverageAtStart[0] > 0.5 ? ' — other work was running on this machine, so treat small differences as noise' : ''}.`,
+    '',
+    `![Throughput ratio to nginx and added p99](${chartFile})`,
+    '',
+    dataPlaneTable(r),
+    '',
+    ...(notes.length ? ["What weft's sidecars counted besides 200s (their `weft_proxy_requests_total`; 499 means the client closed the connection with the request in flight, which wrk does when it stops):", '', ...notes, ''] : []),
+    '### Control plane',
+    '',
+    cp ? ('error' in cp ? `The control-plane bench failed: \`${cp.error.split('\n')[0]}\`` : controlTable(cp)) : 'Not run (`--skip-control`).',
+    '',
+    `Raw samples, per-round numbers and machine details: [${path.basename(jsonFile)}](${jsonFile}).`,
+  ].join('\n');
+}
+
+/** Writes the JSON, the SVG and docs/performance.md; returns the paths written. */
+export function writeReport(r: BenchResult): string[] {
+  const day = r.date.slice(0, 10);
+  const resultsDir = path.join(benchDir, 'results');
+  mkdirSync(resultsDir, { recursive: true });
+  const json = path.join(resultsDir, `${day}.json`);
+  const svg = path.join(resultsDir, `${day}.svg`);
+  writeFileSync(json, JSON.stringify(r, null, 2) + '\n');
+  writeFileSync(svg, renderChart(r.summary, `weft bench ${day}: one hop of HTTP/1.1, proxy pinned to one CPU`));
+  const doc = path.join(repoRoot, 'docs', 'performance.md');
+  let text = existsSync(doc) ? readFileSync(doc, 'utf8') : INTRO;
+  if (!text.includes(START) || !text.includes(END)) text = `${text.trimEnd()}\n\n## Latest results\n\n${START}\n${END}\n`;
+  const section = renderSection(r, `../bench/results/${day}.svg`, `../bench/results/${day}.json`);
+  text = text.slice(0, text.indexOf(START) + START.length) + '\n' + section + '\n' + text.slice(text.indexOf(END));
+  writeFileSync(doc, text);
+  return [json, svg, doc].map((f) => path.relative(repoRoot, f));
+}

@@ -1,0 +1,183 @@
+// `npm run bench` (never run by CI): sets itself up, runs the one-hop HTTP/1.1 proxy comparison in
+// interleaved rounds (proxy on one CPU, upstream and load on the other), then the control-plane bench,
+// and writes bench/results/<date>.json, <date>.svg and the table in docs/performance.md.
+
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { CONTENDERS, type BenchEnv } from './lib/contenders.ts';
+import { nodeBin, sleep, stopAll } from './lib/processes.ts';
+import { ensureTools, machineInfo, weftSource } from './lib/setup.ts';
+import { startUpstream, type UpstreamKind } from './lib/upstream.ts';
+import { runWrk } from './lib/wrk.ts';
+import { runFixedRate } from './lib/fixed-rate.ts';
+import { summarize, type Sample } from './lib/stats.ts';
+import { writeReport } from './lib/report.ts';
+import { startWeftControl, type WeftControl } from './lib/weft.ts';
+import { CONTROL_DEFAULTS, runControlPlaneBench, type ControlPlaneResult } from './control-plane.ts';
+
+const HELP = `Usage: npm run bench -- [options]
+
+  --duration S          seconds of saturation load per contender per round (default 10)
+  --latency-duration S  seconds measured at the fixed rate (default: --duration)
+  --rounds N            interleaved rounds; medians are reported (default 3)
+  --rate R              fixed rate for the latency measurement, requests/s (default 1000)
+  --connections N       wrk connections (default 64)
+  --warmup S            unmeasured wrk seconds before each measurement (default 2)
+  --upstream nginx|node the shared upstream (default nginx)
+  --only a,b            run only these contenders (${CONTENDERS.map((c) => c.id).join(', ')})
+  --skip-control        skip the control-plane bench
+  --cp-proxies 100,1000 simulated proxy counts for the control-plane bench
+  --cp-scopes full,scoped  what each simulated proxy asks for (whole mesh, or svc-000 and its own)
+  --weft-node-flags=F   node flags for the weft sidecars only (e.g. --weft-node-flags="--cpu-prof --cpu-prof-dir=bench/work/prof")
+  --control-node-flags=F  node flags for the weft control plane processes (e.g. --cpu-prof)
+  --no-write            print results only; leave bench/results and docs alone`;
+
+const { values: v } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    'latency-duration': { type: 'string' },
+    rounds: { type: 'string', default: '3' },
+    rate: { type: 'string', default: '1000' },
+    connections: { type: 'string', default: '64' },
+    warmup: { type: 'string', default: '2' },
+    upstream: { type: 'string', default: 'nginx' },
+    only: { type: 'string' },
+    'skip-control': { type: 'boolean', default: false },
+    'cp-proxies': { type: 'string', default: CONTROL_DEFAULTS.proxies.join(',') },
+    'cp-scopes': { type: 'string', default: CONTROL_DEFAULTS.scopes.join(',') },
+    'no-write': { type: 'boolean', default: false },
+    'weft-node-flags': { type: 'string' },
+    'control-node-flags': { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
+  },
+});
+if (v.help) {
+  console.log(HELP);
+  process.exit(0);
+}
+
+if (v['weft-node-flags']) process.env.WEFT_BENCH_NODE_FLAGS = v['weft-node-flags'];
+if (v['control-node-flags']) process.env.WEFT_BENCH_CONTROL_NODE_FLAGS = v['control-node-flags'];
+
+const settings = {
+  duration: Number(v.duration),
+  latencyDuration: Number(v['latency-duration'] ?? v.duration),
+  rounds: Number(v.rounds),
+  rate: Number(v.rate),
+  connections: Number(v.connections),
+  latencyConnections: 16,
+  warmup: Number(v.warmup),
+  upstream: v.upstream as UpstreamKind,
+  loadCpu: '0',
+  proxyCpu: '1',
+};
+const contenders = v.only ? CONTENDERS.filter((c) => v.only!.split(',').includes(c.id)) : CONTENDERS;
+if (!contenders.length) throw new Error(`--only names no contender; choose from ${CONTENDERS.map((c) => c.id).join(', ')}`);
+
+const t0 = Date.now();
+const clock = (): string => { const s = Math.round((Date.now() - t0) / 1000); return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`; };
+const log = (msg: string): void => console.log(`[${clock()}] ${msg}`);
+const fmtEta = (ms: number): string => (ms < 60_000 ? `${Math.round(ms / 1000)}s` : `${Math.floor(ms / 60_000)}m${String(Math.round((ms % 60_000) / 1000)).padStart(2, '0')}s`);
+
+process.on('SIGINT', () => {
+  console.log('\ninterrupted: stopping everything this bench started');
+  void stopAll().then(() => process.exit(130));
+});
+
+try {
+  ensureTools(log);
+  const machine = machineInfo();
+  log(`machine: ${machine.nproc} CPUs (${machine.cpuModel}), node ${machine.node}, ${machine.nginx}, ${machine.haproxy}, ${machine.wrk}`);
+  if (machine.nproc < 2) throw new Error('the bench pins the proxy and the load to different CPUs: it needs at least 2');
+  if (machine.loadAverageAtStart[0] > 0.5) log(`warning: load average is ${machine.loadAverageAtStart[0]} before starting; other work on this machine will add noise`);
+
+  const upstream = await startUpstream(settings.upstream, settings.loadCpu);
+  log(`upstream: ${upstream.description} on CPU ${settings.loadCpu}, port ${upstream.port}`);
+  let control: Promise<WeftControl> | undefined;
+  const env: BenchEnv = {
+    upstreamPort: upstream.port,
+    proxyCpu: settings.proxyCpu,
+    // The weft control plane shares the load CPU: it is idle while the data plane is measured.
+    weft: () => (control ??= startWeftControl('weft-control', settings.loadCpu)),
+  };
+
+  const samples: Sample[] = [];
+  const total = settings.rounds * contenders.length;
+  const estimatePerRun = (settings.warmup + settings.duration + settings.latencyDuration + 1 + 4) * 1000;
+  const runTimes: number[] = [];
+  for (let round = 1; round <= settings.rounds; round++) {
+    for (const c of contenders) {
+      const index = samples.length;
+      const perRun = runTimes.length ? runTimes.reduce((a, b) => a + b, 0) / runTimes.length : estimatePerRun;
+      log(`round ${round}/${settings.rounds} · ${c.label} (${index + 1}/${total}) · ETA data plane ${fmtEta(perRun * (total - index))}`);
+      const started = Date.now();
+      const sample = await measure(c, env, round);
+      samples.push(sample);
+      runTimes.push(Date.now() - started);
+      if (sample.error) log(`  FAILED: ${sample.error.split('\n')[0]}`);
+      else log(`  ${Math.round(sample.wrk!.requestsPerSec)} req/s${sample.wrk!.non2xx3xx ? ` (${sample.wrk!.non2xx3xx} non-2xx/3xx!)` : ''}; at ${settings.rate}/s p50 ${sample.latency!.p50Ms} ms p99 ${sample.latency!.p99Ms} ms p99.9 ${sample.latency!.p999Ms} ms${sample.latency!.errors + sample.latency!.non2xx ? ` (${sample.latency!.errors} errors, ${sample.latency!.non2xx} non-2xx!)` : ''}; peak RSS ${Math.round((sample.memory?.headlineHwmKiB ?? 0) / 1024)} MiB (idle ${Math.round((sample.memory?.idleRssKiB ?? 0) / 1024)})`);
+    }
+  }
+  if (control) await (await control).proc.stop();
+  await upstream.proc.stop();
+  const summary = summarize(contenders, samples);
+  console.table(summary.map((s) => ({ contender: s.id, 'req/s': s.rps, 'vs nginx': s.rpsRatioToNginx, 'p50 ms': s.p50Ms, 'p99 ms': s.p99Ms, 'p99.9 ms': s.p999Ms, '+p99 ms': s.addedP99Ms, 'RSS MiB': s.peakRssMiB, 'idle MiB': s.idleRssMiB, 'non-2xx': s.wrkNon2xx + s.latencyNon2xx, errors: s.wrkSocketErrors + s.latencyErrors })));
+
+  let controlPlane: ControlPlaneResult | { error: string } | undefined;
+  if (!v['skip-control']) {
+    log('control-plane bench');
+    try {
+      controlPlane = await runControlPlaneBench({
+        ...CONTROL_DEFAULTS,
+        proxies: v['cp-proxies']!.split(',').map(Number),
+        scopes: v['cp-scopes']!.split(',') as ('full' | 'scoped')[],
+        controlCpu: settings.proxyCpu,
+        clientCpu: settings.loadCpu,
+      }, (m) => log(`  ${m}`));
+    } catch (err) {
+      controlPlane = { error: String((err as Error).stack ?? err) };
+      log(`  control-plane bench FAILED: ${(err as Error).message}`);
+    }
+  }
+
+  const result = {
+    date: new Date().toISOString(),
+    machine: { ...machine, loadAverageAtEnd: os.loadavg().map((l) => Math.round(l * 100) / 100), weftAtEnd: weftSource() },
+    settings: { ...settings, upstreamDescription: upstream.description, wrk: `wrk -t1 -c${settings.connections} -d${settings.duration}s` },
+    contenders: contenders.map((c) => ({ id: c.id, label: c.label, note: c.note })),
+    summary,
+    samples,
+    controlPlane,
+  };
+  if (!v['no-write']) {
+    const files = writeReport(result);
+    log(`wrote ${files.join(', ')}`);
+  }
+  log('done');
+} finally {
+  await stopAll();
+}
+
+async function measure(c: (typeof CONTENDERS)[number], env: BenchEnv, round: number): Promise<Sample> {
+  let running;
+  try {
+    running = await c.start(env);
+    const pick = (list: { role: string; rssKiB: number; hwmKiB: number }[]) => list.filter((m) => !running!.headlineRoles || running!.headlineRoles.includes(m.role));
+    const idleRssKiB = pick(running.memory()).reduce((t, m) => t + m.rssKiB, 0);
+    const url = `http://127.0.0.1:${running.port}/`;
+    const wrkBase = { url, host: running.hostHeader, threads: 1, connections: settings.connections, cpu: settings.loadCpu };
+    if (settings.warmup > 0) await runWrk({ ...wrkBase, seconds: settings.warmup });
+    const loadAverage = Math.round(os.loadavg()[0] * 100) / 100;
+    const wrk = await runWrk({ ...wrkBase, seconds: settings.duration });
+    await sleep(500);
+    const latency = await runFixedRate({ port: running.port, hostHeader: running.hostHeader, rate: settings.rate, seconds: settings.latencyDuration, connections: settings.latencyConnections, warmupSeconds: 1 }, settings.loadCpu, nodeBin);
+    const processes = running.memory();
+    const memory = { headlineHwmKiB: pick(processes).reduce((t, m) => t + m.hwmKiB, 0), idleRssKiB, processes };
+    const selfReport = await running.selfReport?.();
+    return { contender: c.id, round, loadAverage, wrk, latency, memory, selfReport };
+  } catch (err) {
+    return { contender: c.id, round, loadAverage: os.loadavg()[0], error: String((err as Error).stack ?? err) };
+  } finally {
+    await running?.stop();
+  }
+}
