@@ -67,3 +67,10 @@ test('a steady stream of changes is still pushed within the max delay', async ()
   }
   assert.ok(got.length >= 2, 'pushed despite changes arriving faster than the debounce');
 });
+
+test('proxies that ask for the whole mesh share one snapshot whatever their service', async () => {
+  const { nodeScope, nodeKey } = await import('./node-key.ts');
+  const node = (service: string, upstreams: string[] = []) => ({ id: service, service, namespace: 'default', labels: {}, upstreams, weftVersion: 'test' });
+  assert.equal(nodeKey(nodeScope(node('a'))), nodeKey(nodeScope(node('b'))));
+  assert.notEqual(nodeKey(nodeScope(node('a', ['x']))), nodeKey(nodeScope(node('b', ['x']))));
+});

@@ -40,6 +40,7 @@ export class SnapshotCache {
   #firstPendingAt = 0;
   #building?: Promise<void>;
   #dirtyWhileBuilding = false;
+  readonly #firstBuilds = new Map<KeyEntry, Promise<void>>();
 
   constructor(options: SnapshotCacheOptions) {
     this.#opts = { debounceMs: 100, maxDelayMs: 1000, ...options };
@@ -68,7 +69,9 @@ export class SnapshotCache {
       subscriber(cached);
     };
     entry.subscribers.add(deliver);
-    if (!entry.current) await this.rebuildNow();
+    // A new node key needs one build, not a rebuild of every key: with many distinct keys that
+    // would make a fleet's first connections cost keys² builds.
+    if (!entry.current) await this.#buildFirst(entry);
     if (entry.current && entry.subscribers.has(deliver)) deliver(entry.current);
     const e = entry;
     return () => {
@@ -112,6 +115,30 @@ export class SnapshotCache {
     }
   }
 
+  async #buildFirst(entry: KeyEntry): Promise<void> {
+    const pending = this.#firstBuilds.get(entry);
+    if (pending) return pending;
+    const build = (async () => {
+      try {
+        const input = await this.#opts.load();
+        // A full rebuild may have filled it meanwhile; never replace a newer snapshot.
+        if (!entry.current) this.#publish(entry, buildSnapshotContent(input, entry.scope));
+      } catch (err) {
+        this.#opts.log.error('snapshot build failed', { err });
+      } finally {
+        this.#firstBuilds.delete(entry);
+      }
+    })();
+    this.#firstBuilds.set(entry, build);
+    return build;
+  }
+
+  #publish(entry: KeyEntry, content: ReturnType<typeof buildSnapshotContent>): void {
+    const snapshot: ProxySnapshot = { version: String(++this.#version), ...content };
+    entry.current = { snapshot, line: JSON.stringify({ type: 'snapshot', snapshot }) + '\n' };
+    for (const subscriber of entry.subscribers) subscriber(entry.current);
+  }
+
   async #rebuildAll(): Promise<void> {
     const input = await this.#opts.load();
     const models = serviceModels(input);
@@ -122,9 +149,7 @@ export class SnapshotCache {
       }
       const content = buildSnapshotContent(input, entry.scope, models);
       if (entry.current?.snapshot.hash === content.hash) continue;
-      const snapshot: ProxySnapshot = { version: String(++this.#version), ...content };
-      entry.current = { snapshot, line: JSON.stringify({ type: 'snapshot', snapshot }) + '\n' };
-      for (const subscriber of entry.subscribers) subscriber(entry.current);
+      this.#publish(entry, content);
     }
   }
 

@@ -11,7 +11,10 @@ export interface NodeScope {
 }
 
 export function nodeScope(node: NodeInfo): NodeScope {
-  return { namespace: node.namespace, service: node.service, upstreams: [...new Set(node.upstreams)].sort() };
+  const upstreams = [...new Set(node.upstreams)].sort();
+  // With no upstream list a proxy gets the whole mesh, so its own service changes nothing: every
+  // such proxy of a namespace shares one snapshot.
+  return { namespace: node.namespace, service: upstreams.length ? node.service : '', upstreams };
 }
 
 export function nodeKey(scope: NodeScope): string {
