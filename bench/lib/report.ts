@@ -35,6 +35,10 @@ table below is the latest run that was committed.
 - **Pinning.** The upstream and the load generator share CPU 0; the proxy under test runs alone
   on CPU 1 (\`taskset -c\`). nginx runs one worker, HAProxy one thread, the Node peers one process:
   a one-core comparison. weft's mesh path runs *both* sidecars on CPU 1.
+- **Every contender starts fresh each round.** weft's one-hop sidecar is a client-only \`weft proxy\`
+  whose outbound listener gets \`Host: bench-upstream\`, a service whose one instance (the upstream
+  itself) is registered by hand with no TTL; the mesh path adds a server sidecar in front of the
+  upstream, registered as sidecars register. Neither runs mTLS yet.
 - **Throughput** is \`wrk -t1 -c64\` at saturation, after an unmeasured warm-up.
 - **Latency** is measured at a fixed 1,000 requests/s by an open-loop generator
   (\`bench/lib/fixed-rate.ts\`, 16 keep-alive connections): every latency counts from the request's
@@ -54,9 +58,12 @@ table below is the latest run that was committed.
 The control-plane bench starts a real \`weft control\`, registers 10,000 endpoints (100 services ×
 100 instances) through the API, connects simulated proxies that speak the stream protocol (hello,
 then an ACK per snapshot), applies a BackendPolicy change with a PUT, and times how long it takes
-from the PUT's response until every proxy has received and acknowledged the new version.
-"full" proxies ask for the whole mesh (no \`--upstreams\`); "scoped" ones for their own service and
-the changed one.
+from the PUT's response until every proxy has received and acknowledged the new version, and until
+\`GET /v1/proxies\` lists them all in sync. The control plane runs on CPU 1, the simulated proxies
+on CPU 0 (250 streams per process); every scenario starts a fresh control plane, so its first
+sync is a cold start and its peak RSS is its own. Proxy *i* belongs to service \`svc-(i mod 100)\`:
+"full" proxies ask for the whole mesh (no \`--upstreams\`, 10,000 endpoints each), "scoped" ones
+for their own service and the changed one.
 
 ## Running it
 
