@@ -9,6 +9,7 @@ import type { BackendPolicySpec } from '../../config/kinds/backend-policy.ts';
 import type { EndpointSnapshot } from '../../config/snapshot-types.ts';
 import type { Picker } from '../balance/picker.ts';
 import type { UpstreamPool } from '../transport/upstream-pool.ts';
+import { BODY_CHUNKED, BODY_NONE, BODY_RAW, requestHead, type H1Exchange, type H1Stage } from '../transport/h1-client.ts';
 import { forwardableHeaders, wantsTrailers } from './headers.ts';
 import { REASON_HEADER, sendLocalReply, type LocalReplyReason } from './local-reply.ts';
 
@@ -39,6 +40,14 @@ export type FailureKind = 'connect' | 'reset-before-response' | 'peer-app-unreac
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'WEFT_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN']);
+/** WEFT_H1_CLIENT=node: HTTP/1.1 upstream through node:http's client (the old path, kept for comparison). */
+const NODE_H1_CLIENT = process.env.WEFT_H1_CLIENT === 'node';
+
+/** The value of a field in a flat [name, value, …] list with lower-case names. */
+function flatHeader(headers: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return headers[i + 1];
+  return undefined;
+}
 
 function requestHasBody(req: AnyRequest): boolean {
   if (req.httpVersionMajor === 2) return !(req as Http2ServerRequest).stream.endAfterHeaders;
@@ -57,7 +66,9 @@ export function forwardRequest(req: AnyRequest, res: AnyResponse, target: Forwar
   const method = req.method ?? 'GET';
   const hasBody = requestHasBody(req);
   const isH2 = req.httpVersionMajor === 2;
-  const tried = new Set<string>();
+  // Endpoints already tried, built only when there is a retry (most requests have one attempt).
+  let tried: Set<string> | undefined;
+  let lastEndpointId: string | undefined;
   const maxAttempts = 1 + target.policy.retries.attempts;
   let attempts = 0;
   let bodyStarted = false;
@@ -122,7 +133,8 @@ export function forwardRequest(req: AnyRequest, res: AnyResponse, target: Forwar
   };
 
   const attempt = (): void => {
-    const pick = target.picker.pick(tried.size ? { exclude: tried } : undefined);
+    if (lastEndpointId !== undefined) (tried ??= new Set()).add(lastEndpointId);
+    const pick = target.picker.pick(tried ? { exclude: tried } : undefined);
     if (pick.kind === 'fail') {
       // Nowhere left to retry: the last attempt's failure is the honest answer.
       if (lastFailure) replyFailure(lastFailure.kind, lastFailure.endpoint, `${lastFailure.detail}; ${pick.message}`);
@@ -130,7 +142,7 @@ export function forwardRequest(req: AnyRequest, res: AnyResponse, target: Forwar
       return;
     }
     attempts++;
-    tried.add(pick.endpoint.id);
+    lastEndpointId = pick.endpoint.id;
     const started = performance.now();
     let reported = false;
     const report = (ok: boolean, connectFailure = false): void => {
@@ -144,6 +156,7 @@ export function forwardRequest(req: AnyRequest, res: AnyResponse, target: Forwar
       fail(kind, pick.endpoint, detail);
     };
     if (isH2) attemptH2(pick.endpoint, report, onFailure);
+    else if (NODE_H1_CLIENT) attemptH1Node(pick.endpoint, report, onFailure);
     else attemptH1(pick.endpoint, report, onFailure);
     // A cancelled attempt (client gone, request timeout) still reports back, or least-request
     // would count it as active forever.
@@ -161,7 +174,104 @@ export function forwardRequest(req: AnyRequest, res: AnyResponse, target: Forwar
     return headers;
   };
 
+  // The request head is the same for every attempt: built once, on the first.
+  let h1Head: string | undefined;
+  const h1Body = !hasBody ? BODY_NONE : req.headers['transfer-encoding'] !== undefined ? BODY_CHUNKED : BODY_RAW;
+
   const attemptH1 = (ep: EndpointSnapshot, report: (ok: boolean) => void, onFailure: (k: FailureKind, d: string) => void): void => {
+    const incoming = req as IncomingMessage;
+    const out = res as ServerResponse;
+    let status = 0;
+    let lastChunk: Buffer | undefined;
+    let waitingDrain = false;
+    const timeouts = target.policy.timeouts;
+    const ex: H1Exchange = ctx.pool.h1(ep.address, ep.port).request({
+      onReady(ex) {
+        h1Head ??= requestHead(method, target.path, target.authority, incoming.rawHeaders, {
+          connection: incoming.headers.connection,
+          teTrailers: wantsTrailers(incoming.headers),
+          extra: target.addHeaders as Record<string, string> | undefined,
+          chunked: h1Body === BODY_CHUNKED,
+        });
+        ex.writeHead(h1Head, h1Body);
+        if (h1Body !== BODY_NONE) {
+          bodyStarted = true;
+          pumpBody(ex);
+        }
+      },
+      onHead(st, headers) {
+        if (finished) {
+          ex.destroy();
+          return;
+        }
+        status = st;
+        if (st === 502 || st === 503) {
+          const reason = flatHeader(headers, REASON_HEADER);
+          const peerFailure = peerFailureKind(st, reason);
+          if (peerFailure && canRetry(peerFailure)) {
+            ex.discard();
+            onFailure(peerFailure, `peer sidecar answered ${st} ${reason}`);
+            return;
+          }
+        }
+        try {
+          out.writeHead(st, headers);
+        } catch (err) {
+          ex.destroy();
+          report(false);
+          reply(502, 'upstream-reset', `upstream ${ep.address}:${ep.port} sent a response head that cannot be forwarded: ${(err as Error).message}`);
+        }
+      },
+      onData(chunk, last) {
+        if (last) {
+          // The whole rest of the body: it goes out with the end.
+          lastChunk = chunk;
+          return;
+        }
+        if (!out.write(chunk) && !waitingDrain) {
+          waitingDrain = true;
+          ex.pause();
+          out.once('drain', () => {
+            waitingDrain = false;
+            ex.resume();
+          });
+        }
+      },
+      onEnd() {
+        out.end(lastChunk);
+        report(status < 500);
+        complete(status);
+      },
+      onError(err, stage: H1Stage) {
+        if (finished) return;
+        if (stage === 'after-head') {
+          report(false);
+          out.destroy(err);
+          return;
+        }
+        const code = err.code ?? '';
+        if (CONNECT_ERRORS.has(code) && !bodyStarted) onFailure('connect', `${code} ${err.message}`);
+        else onFailure(ex.reused || !bodyStarted ? 'reset-before-response' : 'reset-after-response', `${code} ${err.message}`);
+      },
+    }, { connectMs: timeouts.connectMs, idleMs: timeouts.idleMs, noResponseBody: method === 'HEAD' });
+    cancelAttempt = () => ex.destroy();
+  };
+
+  /** Streams the request body to the exchange, with back-pressure both ways. */
+  const pumpBody = (ex: H1Exchange): void => {
+    const incoming = req as IncomingMessage;
+    ex.ondrain = () => incoming.resume();
+    incoming.on('data', (chunk: Buffer) => {
+      if (!ex.writeBody(chunk)) incoming.pause();
+    });
+    incoming.on('end', () => ex.endBody());
+    // The client went away mid-body: the upstream connection cannot be reused.
+    incoming.on('close', () => {
+      if (!incoming.complete) ex.destroy();
+    });
+  };
+
+  const attemptH1Node = (ep: EndpointSnapshot, report: (ok: boolean) => void, onFailure: (k: FailureKind, d: string) => void): void => {
     const headers = upstreamHeaders();
     headers.host = target.authority;
     const upReq = http.request({

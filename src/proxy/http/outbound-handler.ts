@@ -5,7 +5,7 @@
 import net from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { parseMeshHost } from '../../config/mesh-host.ts';
+import { parseMeshHost, type MeshHost } from '../../config/mesh-host.ts';
 import { DEFAULT_BACKEND_POLICY } from '../../config/kinds/backend-policy.ts';
 import type { NodeInfo } from '../../config/snapshot-types.ts';
 import type { Watch } from '../../lib/watch.ts';
@@ -65,13 +65,27 @@ function target(req: AnyRequest): { authority: string; path: string } | undefine
 export function createOutboundHandler(deps: OutboundDeps) {
   const { node, metrics } = deps;
   const source = node.service;
+  // The same for every request this handler forwards to a mesh service.
+  const meshAddHeaders = { 'x-weft-source': `${source}.${node.namespace}` };
+
+  // Parsed Host values, bounded: a client sends few distinct ones, a hostile one cannot grow it.
+  const hostCache = new Map<string, MeshHost | null>();
+  const meshHost = (authority: string): MeshHost | undefined => {
+    let host = hostCache.get(authority);
+    if (host === undefined) {
+      host = parseMeshHost(authority) ?? null;
+      if (hostCache.size >= 1024) hostCache.clear();
+      hostCache.set(authority, host);
+    }
+    return host ?? undefined;
+  };
 
   const resolve = (req: AnyRequest): Resolution => {
     const t = target(req);
     if (!t) return { kind: 'error', status: 400, reason: 'bad-request', message: 'request names no host (absolute-form URL or Host header)' };
     const table = deps.table.get();
     if (!table) return { kind: 'error', status: 503, reason: 'no-snapshot', message: 'this sidecar has not received its configuration from the control plane yet' };
-    const host = parseMeshHost(t.authority);
+    const host = meshHost(t.authority);
     const service = host && table.lookup(host.name, host.namespace ?? node.namespace);
     if (!host || !service) {
       if (deps.allowPassthrough()) {
@@ -115,7 +129,7 @@ export function createOutboundHandler(deps: OutboundDeps) {
       policy: r.kind === 'mesh' ? r.entry.policy : DEFAULT_BACKEND_POLICY,
       authority: r.authority,
       path: r.path,
-      addHeaders: r.kind === 'mesh' ? { 'x-weft-source': `${source}.${node.namespace}` } : undefined,
+      addHeaders: r.kind === 'mesh' ? meshAddHeaders : undefined,
     }, {
       pool: deps.pool,
       proxyId: deps.proxyId,

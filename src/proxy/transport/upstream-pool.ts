@@ -1,8 +1,10 @@
-// Connections to endpoints, reused across requests: one keep-alive http.Agent per endpoint for
-// HTTP/1.1 and one HTTP/2 session per endpoint for h2c/gRPC, reopened when it closes.
+// Connections to endpoints, reused across requests: one pool of kept-alive connections per endpoint
+// for HTTP/1.1 (h1-pool.ts; or a keep-alive http.Agent when WEFT_H1_CLIENT=node) and one HTTP/2
+// session per endpoint for h2c/gRPC, reopened when it closes.
 
 import http from 'node:http';
 import http2 from 'node:http2';
+import { H1Pool } from './h1-pool.ts';
 
 export interface PoolSettings {
   /** An idle kept-alive connection is closed after this. */
@@ -11,6 +13,8 @@ export interface PoolSettings {
 
 export class UpstreamPool {
   readonly #agents = new Map<string, http.Agent>();
+  /** By address, then port: no key string is built per request. */
+  readonly #h1 = new Map<string, Map<number, H1Pool>>();
   readonly #sessions = new Map<string, http2.ClientHttp2Session>();
   #closed = false;
 
@@ -23,6 +27,21 @@ export class UpstreamPool {
       this.#agents.set(key, agent);
     }
     return agent;
+  }
+
+  /** The raw HTTP/1.1 connection pool of one endpoint. */
+  h1(address: string, port: number): H1Pool {
+    let byPort = this.#h1.get(address);
+    let pool = byPort?.get(port);
+    if (pool === undefined) {
+      pool = new H1Pool(address, port);
+      if (this.#closed) pool.drain();
+      else {
+        if (byPort === undefined) this.#h1.set(address, (byPort = new Map()));
+        byPort.set(port, pool);
+      }
+    }
+    return pool;
   }
 
   session(address: string, port: number): http2.ClientHttp2Session {
@@ -50,6 +69,16 @@ export class UpstreamPool {
         this.#agents.delete(key);
       }
     }
+    for (const [address, byPort] of this.#h1) {
+      for (const [port, pool] of byPort) {
+        if (!liveKeys.has(`${address}:${port}`)) {
+          // Requests in flight finish; their connections close instead of idling.
+          pool.drain();
+          byPort.delete(port);
+        }
+      }
+      if (byPort.size === 0) this.#h1.delete(address);
+    }
     for (const [key, session] of this.#sessions) {
       if (!liveKeys.has(key)) {
         session.close();
@@ -63,6 +92,8 @@ export class UpstreamPool {
     this.#closed = true;
     for (const agent of this.#agents.values()) agent.destroy();
     for (const session of this.#sessions.values()) session.destroy();
+    for (const byPort of this.#h1.values()) for (const pool of byPort.values()) pool.close();
+    this.#h1.clear();
     this.#agents.clear();
     this.#sessions.clear();
   }

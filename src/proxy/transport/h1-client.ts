@@ -1,0 +1,324 @@
+// The sidecar's HTTP/1.1 client to endpoints, on raw net sockets: one pooled connection carries one
+// exchange at a time (the request head as one string, the body as is or re-chunked; the response
+// parsed by h1-parser.ts). forward.ts drives it; h1-pool.ts keeps the idle connections.
+
+import net from 'node:net';
+import { H1ResponseParser, type ResponseSink } from './h1-parser.ts';
+
+/** Where an exchange was when it failed: forward.ts turns this into its retry decision. */
+export type H1Stage = 'connect' | 'before-head' | 'after-head';
+
+/** How the request body goes upstream. */
+export const BODY_NONE = 0;
+/** As it comes (Content-Length framing, which the head already carries). */
+export const BODY_RAW = 1;
+/** Re-chunked: the server side hands us de-chunked data. */
+export const BODY_CHUNKED = 2;
+
+/** One exchange's callbacks; none is called after onEnd or onError. */
+export interface H1Handler {
+  /** The connection is ready for the request (just connected, or idle in the pool). */
+  onReady(ex: H1Exchange): void;
+  /** The final response head (interim 1xx are skipped). */
+  onHead(status: number, headers: string[]): void;
+  /** Body bytes, de-chunked; `last`: nothing follows. */
+  onData(chunk: Buffer, last: boolean): void;
+  /** The response is complete; the connection is already back in the pool (or closed). */
+  onEnd(): void;
+  onError(err: NodeJS.ErrnoException, stage: H1Stage): void;
+}
+
+/** The pool side of a connection. */
+export interface H1Owner {
+  release(conn: H1Connection): void;
+  forget(conn: H1Connection): void;
+}
+
+/**
+ * Every connection reads into this one buffer (net's `onread`): a read is parsed before the next
+ * one lands, and what must outlive it (a partial head, body bytes) is copied. This skips the
+ * Readable stream machinery and one allocation per read.
+ */
+const READ_BUFFER = Buffer.allocUnsafe(64 * 1024);
+
+function httpError(message: string, code: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(message), { code });
+}
+
+/** A request/response on one connection. Every method is a no-op once the exchange is over. */
+export class H1Exchange {
+  /** The connection, while this exchange owns it. */
+  conn: H1Connection | undefined;
+  /** Callbacks, until the response ended or failed (or was discarded). */
+  handler: H1Handler | undefined;
+  /** The connection had carried an earlier exchange (it may have been closed by the peer meanwhile). */
+  readonly reused: boolean;
+  /** Called when a body write that returned false has drained, or the body is no longer wanted. */
+  ondrain: (() => void) | undefined = undefined;
+
+  constructor(conn: H1Connection, handler: H1Handler, reused: boolean) {
+    this.conn = conn;
+    this.handler = handler;
+    this.reused = reused;
+  }
+
+  /** Writes the request head (one string, ending in the blank line); BODY_NONE ends the request. */
+  writeHead(head: string, body: number): void {
+    this.conn?.writeHead(this, head, body);
+  }
+
+  /** Writes body bytes; false asks the caller to wait for `ondrain`. */
+  writeBody(chunk: Buffer): boolean {
+    const conn = this.conn;
+    return conn === undefined || conn.writeBody(chunk);
+  }
+
+  endBody(): void {
+    this.conn?.endBody(this);
+  }
+
+  /** Back-pressure from whoever consumes the response. */
+  pause(): void {
+    this.conn?.socket.pause();
+  }
+
+  resume(): void {
+    this.conn?.socket.resume();
+  }
+
+  /** No more callbacks: the response is read to its end and the connection reused if it can be. */
+  discard(): void {
+    this.handler = undefined;
+  }
+
+  /** Cancels: the connection is closed (unless the exchange is over and it went back to the pool). */
+  destroy(): void {
+    this.handler = undefined;
+    this.conn?.kill();
+  }
+}
+
+export class H1Connection implements ResponseSink {
+  readonly socket: net.Socket;
+  readonly #owner: H1Owner;
+  readonly #parser: H1ResponseParser;
+  #exchange: H1Exchange | undefined;
+  #connected = false;
+  #connectTimer: NodeJS.Timeout | undefined;
+  #chunked = false;
+  #requestDone = true;
+  #responseDone = true;
+  dead = false;
+  /** When an idle connection is closed (performance.now() time), set by the pool. */
+  idleDeadline = 0;
+  /** How long this connection may idle, from the policy of its latest exchange. */
+  idleMs = 60_000;
+
+  constructor(owner: H1Owner, host: string, port: number, connectMs: number) {
+    this.#owner = owner;
+    this.#parser = new H1ResponseParser(this);
+    const socket = net.connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 1000, onread: { buffer: READ_BUFFER, callback: this.#onRead } });
+    this.socket = socket;
+    // Listeners are set once for the connection's life; events go to the exchange of the moment.
+    socket.on('connect', this.#onConnect);
+    socket.on('end', this.#onEnd);
+    socket.on('error', this.#onError);
+    socket.on('close', this.#onClose);
+    socket.on('drain', this.#onDrain);
+    if (connectMs > 0) this.#connectTimer = setTimeout(this.#onConnectTimeout, connectMs);
+  }
+
+  get connected(): boolean {
+    return this.#connected;
+  }
+
+  /** Starts an exchange; `onReady` comes now if connected, else on connect. */
+  begin(ex: H1Exchange, noResponseBody: boolean): void {
+    this.#exchange = ex;
+    this.#requestDone = false;
+    this.#responseDone = false;
+    this.#parser.start(noResponseBody);
+    if (this.#connected) ex.handler?.onReady(ex);
+  }
+
+  writeHead(ex: H1Exchange, head: string, body: number): void {
+    this.socket.write(head, 'latin1');
+    this.#chunked = body === BODY_CHUNKED;
+    if (body === BODY_NONE) this.endBody(ex);
+  }
+
+  writeBody(chunk: Buffer): boolean {
+    if (chunk.length === 0) return true; // an empty chunk would end a chunked body
+    const socket = this.socket;
+    if (!this.#chunked) return socket.write(chunk);
+    socket.cork();
+    socket.write(`${chunk.length.toString(16)}\r\n`, 'latin1');
+    socket.write(chunk);
+    const ok = socket.write('\r\n', 'latin1');
+    socket.uncork();
+    return ok;
+  }
+
+  endBody(ex: H1Exchange): void {
+    if (this.#requestDone) return;
+    if (this.#chunked && ex.conn === this) this.socket.write('0\r\n\r\n', 'latin1');
+    this.#requestDone = true;
+    if (this.#responseDone) this.#finishExchange();
+  }
+
+  /** Closes the connection; an exchange still on it gets no callback (its owner asked for this). */
+  kill(): void {
+    if (this.dead) return;
+    this.dead = true;
+    clearTimeout(this.#connectTimer);
+    this.socket.destroy();
+    const ex = this.#exchange;
+    if (ex) {
+      this.#exchange = undefined;
+      ex.conn = undefined;
+      ex.handler = undefined;
+      // A writer waiting for drain would wait forever; its further writes are no-ops.
+      if (!this.#requestDone) ex.ondrain?.();
+    }
+    this.#owner.forget(this);
+  }
+
+  // ResponseSink, called by the parser inside #onRead.
+  onHead(status: number, headers: string[]): void {
+    this.#exchange?.handler?.onHead(status, headers);
+  }
+
+  onBody(chunk: Buffer, last: boolean): void {
+    const handler = this.#exchange?.handler;
+    // The read buffer is shared: what the handler keeps must be its own.
+    if (handler) handler.onData(Buffer.from(chunk), last);
+  }
+
+  readonly #onConnect = (): void => {
+    this.#connected = true;
+    clearTimeout(this.#connectTimer);
+    this.#connectTimer = undefined;
+    const ex = this.#exchange;
+    ex?.handler?.onReady(ex);
+  };
+
+  readonly #onConnectTimeout = (): void => {
+    this.#connectTimer = undefined;
+    if (!this.#connected) this.#fail(httpError('connect timeout', 'WEFT_CONNECT_TIMEOUT'));
+  };
+
+  readonly #onRead = (nread: number, shared: Buffer): boolean => {
+    if (this.#exchange === undefined || this.#responseDone) {
+      // Bytes nobody asked for: the connection cannot be trusted with another request.
+      this.kill();
+      return false;
+    }
+    const buf = shared.subarray(0, nread);
+    const parser = this.#parser;
+    const n = parser.execute(buf);
+    if (this.dead) return false; // a callback cancelled the exchange
+    if (n < 0) {
+      this.#fail(httpError(`malformed response: ${parser.error}`, 'HPE_INVALID_RESPONSE'));
+      return false;
+    }
+    if (parser.complete) {
+      if (n < buf.length) parser.keepAlive = false;
+      this.#completeResponse();
+    }
+    // Keep reading: back-pressure pauses the socket explicitly (H1Exchange.pause).
+    return true;
+  };
+
+  readonly #onEnd = (): void => {
+    if (this.#exchange !== undefined && !this.#responseDone) {
+      if (this.#parser.finish()) {
+        this.#parser.keepAlive = false;
+        this.#completeResponse();
+      } else {
+        this.#fail(httpError('socket hang up', 'ECONNRESET'));
+        return;
+      }
+    }
+    this.kill();
+  };
+
+  readonly #onError = (err: NodeJS.ErrnoException): void => {
+    this.#fail(err);
+  };
+
+  readonly #onClose = (): void => {
+    this.#fail(httpError('socket closed', 'ECONNRESET'));
+  };
+
+  readonly #onDrain = (): void => {
+    this.#exchange?.ondrain?.();
+  };
+
+  #completeResponse(): void {
+    const ex = this.#exchange!;
+    this.#responseDone = true;
+    const handler = ex.handler;
+    ex.handler = undefined;
+    if (this.#requestDone) this.#finishExchange();
+    handler?.onEnd();
+  }
+
+  /** Both directions are done: the connection goes back to the pool, or closes. */
+  #finishExchange(): void {
+    const ex = this.#exchange;
+    if (ex) {
+      ex.conn = undefined;
+      ex.ondrain = undefined;
+    }
+    this.#exchange = undefined;
+    if (this.dead) return;
+    if (!this.#parser.keepAlive) {
+      this.kill();
+      return;
+    }
+    if (this.socket.isPaused()) this.socket.resume();
+    this.#owner.release(this);
+  }
+
+  /** The connection failed: the exchange on it (if its response is not over) hears why. */
+  #fail(err: NodeJS.ErrnoException): void {
+    const ex = this.#exchange;
+    const handler = ex !== undefined && !this.#responseDone ? ex.handler : undefined;
+    const stage: H1Stage = !this.#connected ? 'connect' : this.#parser.headReceived ? 'after-head' : 'before-head';
+    this.kill();
+    handler?.onError(err, stage);
+  }
+}
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authorization', 'proxy-authenticate', 'http2-settings', 'host']);
+
+export type ExtraHeaders = Readonly<Record<string, string | number | readonly string[] | undefined>>;
+
+/**
+ * The request head for one hop, as one string: the incoming request's end-to-end fields in their
+ * order (hop-by-hop ones and those named by `Connection` dropped, as http/headers.ts does), then
+ * `te: trailers` when asked, the hop's own fields (replacing incoming ones of the same name) and
+ * the body framing.
+ */
+export function requestHead(method: string, path: string, host: string, rawHeaders: readonly string[], options: { connection?: string; teTrailers?: boolean; extra?: ExtraHeaders; chunked?: boolean }): string {
+  const named = options.connection ? options.connection.toLowerCase().split(',').map((s) => s.trim()) : undefined;
+  const extra = options.extra;
+  let head = `${method} ${path} HTTP/1.1\r\nhost: ${host}\r\n`;
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i];
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower) || (named !== undefined && named.includes(lower)) || (extra !== undefined && Object.hasOwn(extra, lower))) continue;
+    head += `${name}: ${rawHeaders[i + 1]}\r\n`;
+  }
+  if (options.teTrailers) head += 'te: trailers\r\n';
+  if (extra !== undefined) {
+    for (const name in extra) {
+      const value = extra[name];
+      if (value === undefined) continue;
+      if (Array.isArray(value)) for (const v of value) head += `${name}: ${v}\r\n`;
+      else head += `${name}: ${value}\r\n`;
+    }
+  }
+  if (options.chunked) head += 'transfer-encoding: chunked\r\n';
+  return head + '\r\n';
+}

@@ -1,0 +1,228 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { H1ResponseParser } from './h1-parser.ts';
+
+interface Parsed {
+  status?: number;
+  headers?: string[];
+  body: string;
+  lastSeen: boolean;
+  complete: boolean;
+  keepAlive: boolean;
+  consumed: number;
+  error?: string;
+}
+
+/** Feeds `input` in the pieces given (cut at `cuts`), then optionally the end of the connection. */
+function parse(input: string | Buffer, cuts: number[] = [], options: { noBody?: boolean; eof?: boolean } = {}): Parsed {
+  const bytes = typeof input === 'string' ? Buffer.from(input, 'latin1') : input;
+  const out: Parsed = { body: '', lastSeen: false, complete: false, keepAlive: true, consumed: 0 };
+  const parser = new H1ResponseParser({
+    onHead(status, headers) {
+      assert.equal(out.status, undefined, 'one head per response');
+      out.status = status;
+      out.headers = headers;
+    },
+    onBody(chunk, last) {
+      assert.ok(!out.lastSeen, 'nothing after the last chunk');
+      out.body += chunk.toString('latin1');
+      out.lastSeen = last;
+    },
+  }, 1024);
+  parser.start(options.noBody ?? false);
+  let from = 0;
+  for (const cut of [...cuts, bytes.length]) {
+    if (cut < from) continue;
+    const n = parser.execute(bytes.subarray(from, cut));
+    if (n < 0) {
+      out.error = parser.error;
+      return out;
+    }
+    out.consumed += n;
+    if (parser.complete) break;
+    from = cut;
+  }
+  if (options.eof && !parser.complete) parser.finish();
+  out.complete = parser.complete;
+  out.keepAlive = parser.keepAlive;
+  return out;
+}
+
+const BASIC = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 11\r\nX-Thing:  spaced value \t\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\n\r\nhello world';
+
+test('a head and a content-length body, cut at every byte boundary, parse the same', () => {
+  const whole = parse(BASIC);
+  assert.equal(whole.status, 200);
+  assert.deepEqual(whole.headers, ['content-type', 'text/plain', 'content-length', '11', 'x-thing', 'spaced value', 'set-cookie', 'a=1', 'set-cookie', 'b=2']);
+  assert.equal(whole.body, 'hello world');
+  assert.equal(whole.lastSeen, true);
+  assert.equal(whole.complete, true);
+  assert.equal(whole.keepAlive, true);
+  for (let cut = 0; cut <= BASIC.length; cut++) {
+    const split = parse(BASIC, [cut]);
+    assert.deepEqual({ ...split, consumed: 0 }, { ...whole, consumed: 0 }, `cut at ${cut}`);
+  }
+  // And one byte at a time.
+  const bytewise = parse(BASIC, Array.from({ length: BASIC.length }, (_, i) => i));
+  assert.deepEqual({ ...bytewise, consumed: 0 }, { ...whole, consumed: 0 });
+});
+
+test('chunked framing with extensions and trailers, cut at every byte boundary', () => {
+  const text = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n5;ext=1\r\nhello\r\n1 \r\n \r\nA\r\n0123456789\r\n0\r\nx-trailer: t\r\n\r\n';
+  const whole = parse(text);
+  assert.equal(whole.status, 200);
+  assert.deepEqual(whole.headers, ['x-a', '1'], 'transfer-encoding is hop-by-hop');
+  assert.equal(whole.body, 'hello 0123456789');
+  assert.equal(whole.complete, true);
+  assert.equal(whole.keepAlive, true);
+  assert.equal(whole.consumed, text.length);
+  for (let cut = 0; cut <= text.length; cut++) {
+    const split = parse(text, [cut]);
+    assert.equal(split.body, whole.body, `cut at ${cut}`);
+    assert.equal(split.complete, true, `cut at ${cut}`);
+    assert.deepEqual(split.headers, whole.headers);
+  }
+  for (let a = 40; a < text.length; a += 3) {
+    const twice = parse(text, [a, a + 2]);
+    assert.equal(twice.body, whole.body, `cuts at ${a}, ${a + 2}`);
+    assert.equal(twice.complete, true);
+  }
+});
+
+test('a chunked body without trailers, and upper-case hex sizes', () => {
+  const r = parse('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n');
+  assert.equal(r.body, 'abcdefghijklmnopqrstuvwxyz');
+  assert.equal(r.complete, true);
+});
+
+test('content-length: the response stops at its length; extra bytes are left unconsumed', () => {
+  const text = 'HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nabcEXTRA';
+  const r = parse(text);
+  assert.equal(r.body, 'abc');
+  assert.equal(r.complete, true);
+  assert.equal(r.consumed, text.length - 'EXTRA'.length);
+  const zero = parse('HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n');
+  assert.equal(zero.complete, true);
+  assert.equal(zero.body, '');
+});
+
+test('the answer to HEAD, 204 and 304 have no body whatever their head says', () => {
+  const head = parse('HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n', [], { noBody: true });
+  assert.equal(head.complete, true);
+  assert.deepEqual(head.headers, ['content-length', '1000'], 'the length is passed on');
+  assert.equal(head.keepAlive, true);
+  const chunkedHead = parse('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n', [], { noBody: true });
+  assert.equal(chunkedHead.complete, true);
+  for (const status of [204, 304]) {
+    const r = parse(`HTTP/1.1 ${status} X\r\ncontent-length: 10\r\nx: y\r\n\r\n`);
+    assert.equal(r.status, status);
+    assert.equal(r.complete, true);
+    assert.equal(r.body, '');
+  }
+});
+
+test('interim 1xx responses are skipped, in one read or split', () => {
+  const text = 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\nok';
+  for (let cut = 0; cut <= text.length; cut++) {
+    const r = parse(text, [cut]);
+    assert.equal(r.status, 201, `cut at ${cut}`);
+    assert.deepEqual(r.headers, ['content-length', '2']);
+    assert.equal(r.body, 'ok');
+    assert.equal(r.complete, true);
+  }
+});
+
+test('no length and not chunked: the body runs to the close, and the connection is not reused', () => {
+  const text = 'HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\nsome bytes and more';
+  const open = parse(text);
+  assert.equal(open.complete, false);
+  assert.equal(open.body, 'some bytes and more');
+  const closed = parse(text, [30], { eof: true });
+  assert.equal(closed.complete, true);
+  assert.equal(closed.keepAlive, false);
+  assert.equal(closed.body, 'some bytes and more');
+  // A transfer coding other than chunked last is read to the close as well.
+  const gz = parse('HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\nzzz', [], { eof: true });
+  assert.equal(gz.complete, true);
+  assert.equal(gz.body, 'zzz');
+  assert.equal(gz.keepAlive, false);
+});
+
+test('connection handling: close, HTTP/1.0, keep-alive, and fields named by Connection', () => {
+  assert.equal(parse('HTTP/1.1 200 OK\r\nConnection: close\r\ncontent-length: 0\r\n\r\n').keepAlive, false);
+  assert.equal(parse('HTTP/1.0 200 OK\r\ncontent-length: 0\r\n\r\n').keepAlive, false);
+  assert.equal(parse('HTTP/1.0 200 OK\r\nconnection: keep-alive\r\ncontent-length: 0\r\n\r\n').keepAlive, true);
+  const r = parse('HTTP/1.1 200 OK\r\nconnection: x-private, keep-alive\r\nkeep-alive: timeout=5\r\nx-private: 1\r\nx-public: 2\r\nupgrade: h2c\r\nproxy-authenticate: Basic\r\ncontent-length: 0\r\n\r\n');
+  assert.deepEqual(r.headers, ['x-public', '2', 'content-length', '0']);
+  assert.equal(r.keepAlive, true);
+});
+
+test('chunked and content-length together: chunked wins, the length is dropped and the connection not reused', () => {
+  const r = parse('HTTP/1.1 200 OK\r\ncontent-length: 100\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n');
+  assert.equal(r.body, 'ok');
+  assert.equal(r.complete, true);
+  assert.deepEqual(r.headers, []);
+  assert.equal(r.keepAlive, false);
+});
+
+test('repeated equal content-lengths are one; different ones are an error', () => {
+  const same = parse('HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 2\r\n\r\nok');
+  assert.deepEqual(same.headers, ['content-length', '2']);
+  assert.equal(same.body, 'ok');
+  assert.match(parse('HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\nok').error ?? '', /content-length/);
+});
+
+test('malformed responses are errors', () => {
+  const bad = [
+    'HTTP/2.0 200 OK\r\n\r\n',
+    'HTTP/1.1 20 OK\r\n\r\n',
+    'HTTP/1.1 200OK\r\n\r\n',
+    'ICY 200 OK\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nno colon here\r\n\r\n',
+    'HTTP/1.1 200 OK\r\n: empty name\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nbad name: x\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nx: a\r\n folded\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nx: a\0b\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nx: a\nb: c\r\n\r\n',
+    'HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n',
+    'HTTP/1.1 200 OK\r\ncontent-length: 1x\r\n\r\n',
+    'HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\r\n',
+    'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n',
+    'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n\r\n',
+    'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nabc\r\n',
+    'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\nab\r\n',
+    'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nfffffffffffffff\r\n',
+    'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\n',
+  ];
+  for (const text of bad) {
+    for (const cut of [0, 17, text.length - 3]) {
+      const r = parse(text, [cut]);
+      assert.ok(r.error, `expected an error for ${JSON.stringify(text)} cut at ${cut}, got ${JSON.stringify(r)}`);
+    }
+  }
+});
+
+test('a head larger than the limit is an error, even before its end arrives', () => {
+  const big = `HTTP/1.1 200 OK\r\nx-big: ${'a'.repeat(2000)}`;
+  assert.match(parse(big, [500, 1000, 1500]).error ?? '', /too large/);
+  assert.match(parse(`${big}\r\n\r\n`).error ?? '', /too large/);
+});
+
+test('the parser is reusable: start() expects the next response on the connection', () => {
+  const seen: number[] = [];
+  const parser = new H1ResponseParser({ onHead: (s) => seen.push(s), onBody: () => {} });
+  for (const status of [200, 404, 500]) {
+    parser.start(false);
+    const text = Buffer.from(`HTTP/1.1 ${status} X\r\ncontent-length: 1\r\n\r\nx`);
+    assert.equal(parser.execute(text), text.length);
+    assert.equal(parser.complete, true);
+  }
+  assert.deepEqual(seen, [200, 404, 500]);
+  // Bytes after a complete response, with no new start(), are an error.
+  assert.equal(parser.execute(Buffer.from('H')), -1);
+});
+
+test('latin1 bytes in header values pass through unchanged', () => {
+  const r = parse(Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\nx-name: caf'), Buffer.from([0xe9]), Buffer.from('\r\ncontent-length: 0\r\n\r\n')]));
+  assert.equal(r.headers?.[1], 'caf\u00e9');
+});

@@ -1,0 +1,524 @@
+// The HTTP/1.1 response parser of the sidecar's upstream client (h1-client.ts): status line and
+// headers, then the body's framing (RFC 9112 §6.3), fed the socket's bytes as they arrive. It hands
+// the end-to-end headers on as a flat [name, value, …] list, ready for ServerResponse.writeHead.
+
+/** What the parser reports; called synchronously from `execute`. */
+export interface ResponseSink {
+  /** A final (non-1xx) response head. `headers` excludes hop-by-hop fields; names are lower case. */
+  onHead(status: number, headers: string[]): void;
+  /** De-chunked body bytes (views on the fed buffer). `last`: this chunk ends the body. */
+  onBody(chunk: Buffer, last: boolean): void;
+}
+
+/** 1 for the characters of a token (RFC 9110 §5.6.2), by byte. */
+const TOKEN_CHAR = new Uint8Array(256);
+for (const ch of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") TOKEN_CHAR[ch.charCodeAt(0)] = 1;
+/** 1 for the bytes allowed in a field value or reason phrase: HTAB, visible ASCII, obs-text. */
+const FIELD_CHAR = new Uint8Array(256);
+FIELD_CHAR[9] = 1;
+for (let c = 0x20; c <= 0xff; c++) if (c !== 0x7f) FIELD_CHAR[c] = 1;
+const DIGITS = /^\d{1,15}$/;
+
+// What a known field name means to the parser.
+const F_PLAIN = 0;
+/** Hop-by-hop (RFC 9110 §7.6.1), or one that stays on this hop; the same list as http/headers.ts. */
+const F_HOP = 1;
+const F_CONTENT_LENGTH = 2;
+const F_TRANSFER_ENCODING = 3;
+const F_CONNECTION = 4;
+
+interface KnownName {
+  readonly name: string;
+  readonly bytes: Uint8Array;
+  readonly kind: number;
+}
+
+/**
+ * Field names matched from the bytes, case-insensitively, without making a string: every
+ * hop-by-hop name is here (so a name not found is end-to-end), plus common response fields.
+ */
+const KNOWN: KnownName[][] = [];
+function known(name: string, kind: number): void {
+  (KNOWN[name.length] ??= []).push({ name, bytes: Buffer.from(name, 'latin1'), kind });
+}
+for (const n of ['keep-alive', 'proxy-connection', 'upgrade', 'te', 'trailer', 'proxy-authorization', 'proxy-authenticate', 'http2-settings', 'host']) known(n, F_HOP);
+known('content-length', F_CONTENT_LENGTH);
+known('transfer-encoding', F_TRANSFER_ENCODING);
+known('connection', F_CONNECTION);
+for (const n of ['content-type', 'date', 'server', 'cache-control', 'etag', 'last-modified', 'vary', 'location', 'set-cookie', 'expires', 'accept-ranges', 'content-encoding', 'x-weft-reason', 'x-weft-proxy', 'access-control-allow-origin', 'x-content-type-options', 'strict-transport-security', 'age', 'x-request-id', 'grpc-status', 'grpc-message']) known(n, F_PLAIN);
+
+/** The known name at buf[start, end), or undefined. Bytes were checked to be token characters. */
+function knownName(buf: Buffer, start: number, end: number): KnownName | undefined {
+  const candidates = KNOWN[end - start];
+  if (candidates === undefined) return undefined;
+  next: for (let k = 0; k < candidates.length; k++) {
+    const bytes = candidates[k].bytes;
+    for (let i = 0; i < bytes.length; i++) {
+      // Token characters OR 0x20: upper-case letters fold onto lower case, '-' and digits stay;
+      // no other token character folds onto a character of a known name.
+      if ((buf[start + i] | 0x20) !== bytes[i]) continue next;
+    }
+    return candidates[k];
+  }
+  return undefined;
+}
+
+// States.
+const S_HEAD = 0;
+const S_BODY_LENGTH = 1;
+const S_BODY_EOF = 2;
+const S_CHUNK_SIZE = 3;
+const S_CHUNK_EXT = 4;
+const S_CHUNK_SIZE_LF = 5;
+const S_CHUNK_DATA = 6;
+const S_CHUNK_DATA_CR = 7;
+const S_CHUNK_DATA_LF = 8;
+const S_TRAILER_START = 9;
+const S_TRAILER_LINE = 10;
+const S_TRAILER_END_LF = 11;
+const S_DONE = 12;
+const S_ERROR = 13;
+
+// Where the head scan stopped, so a head split over reads resumes mid-line.
+const H_STATUS = 0;
+const H_STATUS_LF = 1;
+const H_LINE = 2;
+const H_NAME = 3;
+const H_OWS = 4;
+const H_VALUE = 5;
+const H_VALUE_LF = 6;
+const H_END_LF = 7;
+
+const CR = 13;
+const LF = 10;
+
+function hexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
+export class H1ResponseParser {
+  readonly #sink: ResponseSink;
+  readonly #maxHeadBytes: number;
+  #state = S_DONE;
+  #noBody = false;
+  /** The head so far when it spans reads (its first #headLen bytes are used). */
+  #headBuf: Buffer | undefined;
+  #headLen = 0;
+  /** The scan of the head: phase, and the resume offset (relative to the head's start). */
+  #phase = H_STATUS;
+  #scanPos = 0;
+  #statusEnd = 0;
+  /** The current field's name start, name end, value start, value end (relative offsets). */
+  #fNameStart = 0;
+  #fNameEnd = 0;
+  #fValueStart = 0;
+  #fValueEnd = 0;
+  /** Offsets of the fields scanned so far, four per field. */
+  readonly #fields: number[] = [];
+  #remaining = 0;
+  #sizeDigits = 0;
+  #trailerBytes = 0;
+  /** Whether the connection may carry another request after this response. */
+  keepAlive = true;
+  /** A final response head was parsed. */
+  headReceived = false;
+  /** Any byte of a response arrived. */
+  bytesReceived = false;
+  status = 0;
+  error = '';
+
+  constructor(sink: ResponseSink, maxHeadBytes = 64 * 1024) {
+    this.#sink = sink;
+    this.#maxHeadBytes = maxHeadBytes;
+  }
+
+  /** Expects a new response; `noBody` for the answer to a HEAD request. */
+  start(noBody: boolean): void {
+    this.#state = S_HEAD;
+    this.#noBody = noBody;
+    this.#resetHead();
+    this.keepAlive = true;
+    this.headReceived = false;
+    this.bytesReceived = false;
+    this.status = 0;
+    this.error = '';
+  }
+
+  /** The response is complete. */
+  get complete(): boolean {
+    return this.#state === S_DONE;
+  }
+
+  /** The body runs until the connection closes. */
+  get closeDelimited(): boolean {
+    return this.#state === S_BODY_EOF;
+  }
+
+  /**
+   * Consumes bytes; stops at the end of the response. Returns how many bytes were consumed, or -1
+   * on a malformed response (`error` says why).
+   */
+  execute(buf: Buffer): number {
+    const len = buf.length;
+    let i = 0;
+    if (len > 0) this.bytesReceived = true;
+    while (i < len) {
+      switch (this.#state) {
+        case S_HEAD: {
+          const n = this.#head(buf, i);
+          // (#head may have moved the state on; TypeScript's narrowing by the switch does not know.)
+          const state = this.#state as number;
+          if (n < 0) return state === S_ERROR ? -1 : len;
+          i = n;
+          if (state === S_DONE) return i;
+          break;
+        }
+        case S_BODY_LENGTH: {
+          const take = Math.min(this.#remaining, len - i);
+          this.#remaining -= take;
+          const last = this.#remaining === 0;
+          if (last) this.#state = S_DONE;
+          this.#sink.onBody(i === 0 && take === len ? buf : buf.subarray(i, i + take), last);
+          i += take;
+          if (last) return i;
+          break;
+        }
+        case S_BODY_EOF:
+          this.#sink.onBody(i === 0 ? buf : buf.subarray(i), false);
+          return len;
+        case S_CHUNK_DATA: {
+          const take = Math.min(this.#remaining, len - i);
+          this.#remaining -= take;
+          if (this.#remaining === 0) this.#state = S_CHUNK_DATA_CR;
+          this.#sink.onBody(buf.subarray(i, i + take), false);
+          i += take;
+          break;
+        }
+        default: {
+          // Chunked framing, byte by byte (sizes, CRLFs, trailers are short).
+          const c = buf[i++];
+          if (!this.#chunkByte(c)) return -1;
+          if (this.#state === S_DONE) return i;
+        }
+      }
+    }
+    return i;
+  }
+
+  /** The connection closed. Returns true if that ends the response (a close-delimited body). */
+  finish(): boolean {
+    if (this.#state === S_BODY_EOF) {
+      this.#state = S_DONE;
+      return true;
+    }
+    return this.#state === S_DONE;
+  }
+
+  #fail(why: string): number {
+    this.#state = S_ERROR;
+    this.error = why;
+    this.#headBuf = undefined;
+    return -1;
+  }
+
+  #chunkByte(c: number): boolean {
+    switch (this.#state) {
+      case S_CHUNK_SIZE: {
+        const h = hexValue(c);
+        if (h >= 0) {
+          if (++this.#sizeDigits > 13) return this.#fail('chunk size too large') > 0;
+          this.#remaining = this.#remaining * 16 + h;
+          return true;
+        }
+        if (this.#sizeDigits === 0) return this.#fail('chunk size missing') > 0;
+        if (c === CR) this.#state = S_CHUNK_SIZE_LF;
+        else if (c === 59 /* ; */ || c === 32 || c === 9) this.#state = S_CHUNK_EXT;
+        else return this.#fail('bad chunk size') > 0;
+        return true;
+      }
+      case S_CHUNK_EXT:
+        // Extensions are ignored; they end at CRLF.
+        if (c === CR) this.#state = S_CHUNK_SIZE_LF;
+        else if (c === LF || ++this.#trailerBytes > this.#maxHeadBytes) return this.#fail('bad chunk extension') > 0;
+        return true;
+      case S_CHUNK_SIZE_LF:
+        if (c !== LF) return this.#fail('bad chunk size line') > 0;
+        if (this.#remaining === 0) {
+          this.#state = S_TRAILER_START;
+          this.#trailerBytes = 0;
+        } else {
+          this.#state = S_CHUNK_DATA;
+        }
+        return true;
+      case S_CHUNK_DATA_CR:
+        if (c !== CR) return this.#fail('chunk data longer than its size') > 0;
+        this.#state = S_CHUNK_DATA_LF;
+        return true;
+      case S_CHUNK_DATA_LF:
+        if (c !== LF) return this.#fail('bad chunk end') > 0;
+        this.#state = S_CHUNK_SIZE;
+        this.#sizeDigits = 0;
+        this.#remaining = 0;
+        this.#trailerBytes = 0;
+        return true;
+      case S_TRAILER_START:
+        // Trailer fields are not forwarded (as before this client); only their end matters.
+        if (c === CR) this.#state = S_TRAILER_END_LF;
+        else if (c === LF) return this.#fail('bad trailer') > 0;
+        else this.#state = S_TRAILER_LINE;
+        return ++this.#trailerBytes <= this.#maxHeadBytes || this.#fail('trailers too large') > 0;
+      case S_TRAILER_LINE:
+        if (c === LF) this.#state = S_TRAILER_START;
+        return ++this.#trailerBytes <= this.#maxHeadBytes || this.#fail('trailers too large') > 0;
+      case S_TRAILER_END_LF:
+        if (c !== LF) return this.#fail('bad end of chunked body') > 0;
+        this.#state = S_DONE;
+        return true;
+      default:
+        return this.#fail('data after the end of the response') > 0;
+    }
+  }
+
+  #resetHead(): void {
+    this.#headBuf = undefined;
+    this.#headLen = 0;
+    this.#phase = H_STATUS;
+    this.#scanPos = 0;
+    this.#fields.length = 0;
+  }
+
+  /**
+   * Parses a head starting at input[start]. Returns the offset in `input` after it, or -1 when
+   * more bytes are needed (state stays S_HEAD) or on error (state S_ERROR).
+   */
+  #head(input: Buffer, start: number): number {
+    let buf = input;
+    let h0 = start;
+    let end = input.length;
+    let kept = 0;
+    if (this.#headBuf !== undefined) {
+      // Continue a head begun in earlier reads: append (amortised doubling) and scan on.
+      kept = this.#headLen;
+      const add = input.length - start;
+      if (kept + add > this.#maxHeadBytes + 4) return this.#fail('response head too large');
+      if (kept + add > this.#headBuf.length) {
+        const grown = Buffer.allocUnsafe(Math.min(Math.max(this.#headBuf.length * 2, kept + add), this.#maxHeadBytes + 4));
+        this.#headBuf.copy(grown, 0, 0, kept);
+        this.#headBuf = grown;
+      }
+      input.copy(this.#headBuf, kept, start);
+      this.#headLen = kept + add;
+      buf = this.#headBuf;
+      h0 = 0;
+      end = this.#headLen;
+    }
+    const headEnd = this.#scan(buf, h0, h0 + this.#scanPos, end);
+    if (headEnd === -2) return -1;
+    if (headEnd === -1) {
+      if (end - h0 > this.#maxHeadBytes) return this.#fail('response head too large');
+      if (this.#headBuf === undefined) {
+        // Copy: the socket's buffer is not ours to hold.
+        this.#headBuf = Buffer.allocUnsafe(Math.min(Math.max(1024, (end - h0) * 2), this.#maxHeadBytes + 4));
+        input.copy(this.#headBuf, 0, h0, end);
+        this.#headLen = end - h0;
+      }
+      return -1;
+    }
+    if (headEnd - h0 > this.#maxHeadBytes + 4) return this.#fail('response head too large');
+    if (this.#parseHead(buf, h0, headEnd) < 0) return -1;
+    // Offsets past what was kept map back onto `input`.
+    return buf === input ? headEnd : start + (headEnd - kept);
+  }
+
+  /**
+   * Scans head bytes buf[i, end) (the head starts at h0), resuming where the last scan stopped.
+   * Returns the offset after the blank line, -1 if it has not arrived, -2 on a malformed head.
+   */
+  #scan(buf: Buffer, h0: number, i: number, end: number): number {
+    let phase = this.#phase;
+    let c = 0;
+    while (i < end) {
+      switch (phase) {
+        case H_STATUS:
+          while (i < end && (c = buf[i]) !== CR) {
+            if (FIELD_CHAR[c] !== 1) return this.#fail('control characters in the status line') - 1;
+            i++;
+          }
+          if (i === end) break;
+          this.#statusEnd = i - h0;
+          phase = H_STATUS_LF;
+          i++;
+          break;
+        case H_STATUS_LF:
+        case H_VALUE_LF:
+          if (buf[i] !== LF) return this.#fail('bad line end') - 1;
+          if (phase === H_VALUE_LF) this.#fields.push(this.#fNameStart, this.#fNameEnd, this.#fValueStart, this.#fValueEnd);
+          phase = H_LINE;
+          i++;
+          break;
+        case H_LINE:
+          c = buf[i];
+          if (c === CR) {
+            phase = H_END_LF;
+          } else {
+            if (TOKEN_CHAR[c] !== 1) return this.#fail('bad header line') - 1;
+            this.#fNameStart = i - h0;
+            phase = H_NAME;
+          }
+          i++;
+          break;
+        case H_NAME:
+          while (i < end && (c = buf[i]) !== 58 /* : */) {
+            if (TOKEN_CHAR[c] !== 1) return this.#fail('bad header name') - 1;
+            i++;
+          }
+          if (i === end) break;
+          this.#fNameEnd = i - h0;
+          phase = H_OWS;
+          i++;
+          break;
+        case H_OWS:
+          while (i < end && ((c = buf[i]) === 32 || c === 9)) i++;
+          if (i === end) break;
+          this.#fValueStart = this.#fValueEnd = i - h0;
+          phase = H_VALUE;
+          break;
+        case H_VALUE: {
+          let valueEnd = this.#fValueEnd + h0;
+          while (i < end && (c = buf[i]) !== CR) {
+            if (FIELD_CHAR[c] !== 1) return this.#fail('control characters in a header value') - 1;
+            i++;
+            if (c !== 32 && c !== 9) valueEnd = i;
+          }
+          this.#fValueEnd = valueEnd - h0;
+          if (i === end) break;
+          phase = H_VALUE_LF;
+          i++;
+          break;
+        }
+        case H_END_LF:
+          if (buf[i] !== LF) return this.#fail('bad line end') - 1;
+          this.#phase = H_STATUS;
+          return i + 1;
+      }
+    }
+    this.#phase = phase;
+    this.#scanPos = i - h0;
+    return -1;
+  }
+
+  /** Makes sense of a scanned head buf[h0, headEnd). */
+  #parseHead(buf: Buffer, h0: number, headEnd: number): number {
+    // Status line: HTTP/1.x SP 3DIGIT [SP reason]
+    const statusEnd = this.#statusEnd;
+    if (statusEnd < 12 || buf[h0] !== 72 || buf[h0 + 1] !== 84 || buf[h0 + 2] !== 84 || buf[h0 + 3] !== 80 || buf[h0 + 4] !== 47 || buf[h0 + 5] !== 49 || buf[h0 + 6] !== 46 || buf[h0 + 8] !== 32) {
+      return this.#fail('bad status line');
+    }
+    const minor = buf[h0 + 7] - 48;
+    if (minor !== 0 && minor !== 1) return this.#fail('bad HTTP version');
+    const d0 = buf[h0 + 9] - 48;
+    const d1 = buf[h0 + 10] - 48;
+    const d2 = buf[h0 + 11] - 48;
+    if (d0 < 1 || d0 > 9 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9 || (statusEnd > 12 && buf[h0 + 12] !== 32)) return this.#fail('bad status code');
+    const status = d0 * 100 + d1 * 10 + d2;
+
+    const fields = this.#fields;
+    const headers: string[] = [];
+    let contentLength = -1;
+    let te: string | undefined;
+    let connection: string | undefined;
+    // One string for the head; names and values are slices of it.
+    const text = fields.length === 0 ? '' : buf.toString('latin1', h0, headEnd);
+    for (let f = 0; f < fields.length; f += 4) {
+      const k = knownName(buf, h0 + fields[f], h0 + fields[f + 1]);
+      const value = text.slice(fields[f + 2], fields[f + 3]);
+      if (k === undefined) {
+        headers.push(text.slice(fields[f], fields[f + 1]).toLowerCase(), value);
+        continue;
+      }
+      switch (k.kind) {
+        case F_HOP:
+          continue;
+        case F_TRANSFER_ENCODING:
+          te = te === undefined ? value : `${te}, ${value}`;
+          continue;
+        case F_CONNECTION:
+          connection = connection === undefined ? value : `${connection}, ${value}`;
+          continue;
+        case F_CONTENT_LENGTH: {
+          if (!DIGITS.test(value)) return this.#fail('bad content-length');
+          const n = Number(value);
+          if (contentLength !== -1) {
+            if (contentLength !== n) return this.#fail('conflicting content-length');
+            continue;
+          }
+          contentLength = n;
+        }
+      }
+      headers.push(k.name, value);
+    }
+    this.#resetHead();
+
+    if (status < 200) {
+      // 100 Continue, 102, 103: interim, skipped; 101 was never asked for.
+      if (status === 101) return this.#fail('unexpected 101 Switching Protocols');
+      this.#state = S_HEAD;
+      return 0;
+    }
+
+    let keepAlive = minor === 1;
+    // The usual values, without splitting.
+    if (connection === 'keep-alive' || connection === 'Keep-Alive') keepAlive = true;
+    else if (connection === 'close' || connection === 'Close') keepAlive = false;
+    else if (connection !== undefined) {
+      const tokens = connection.toLowerCase().split(',');
+      let extra: string[] | undefined;
+      for (let t of tokens) {
+        t = t.trim();
+        if (t === 'close') keepAlive = false;
+        else if (t === 'keep-alive') keepAlive ||= minor === 0;
+        else if (t) (extra ??= []).push(t);
+      }
+      if (extra) {
+        // Fields named by Connection are hop-by-hop too.
+        for (let i = headers.length - 2; i >= 0; i -= 2) if (extra.includes(headers[i])) headers.splice(i, 2);
+      }
+    }
+
+    this.headReceived = true;
+    this.status = status;
+    if (this.#noBody || status === 204 || status === 304) {
+      this.#state = S_DONE;
+    } else if (te !== undefined) {
+      const last = te.slice(te.lastIndexOf(',') + 1).trim().toLowerCase();
+      if (last === 'chunked') {
+        this.#state = S_CHUNK_SIZE;
+        this.#sizeDigits = 0;
+        this.#remaining = 0;
+        this.#trailerBytes = 0;
+      } else {
+        this.#state = S_BODY_EOF;
+        keepAlive = false;
+      }
+      if (contentLength !== -1) {
+        // Both framings: chunked wins, the length is dropped and the connection not reused.
+        keepAlive = false;
+        for (let i = 0; i < headers.length; i += 2) if (headers[i] === 'content-length') headers.splice(i, 2);
+      }
+    } else if (contentLength > 0) {
+      this.#state = S_BODY_LENGTH;
+      this.#remaining = contentLength;
+    } else if (contentLength === 0) {
+      this.#state = S_DONE;
+    } else {
+      this.#state = S_BODY_EOF;
+      keepAlive = false;
+    }
+    this.keepAlive = keepAlive;
+    this.#sink.onHead(status, headers);
+    return 0;
+  }
+}

@@ -1,0 +1,127 @@
+// Kept-alive HTTP/1.1 connections to one endpoint (h1-client.ts): an exchange takes the most
+// recently used idle connection or opens one, and gives it back when both its request and its
+// response are over. Idle connections close after the policy's idleMs, or when the peer closes them.
+
+import { H1Connection, H1Exchange, type H1Handler, type H1Owner } from './h1-client.ts';
+
+export interface H1PoolOptions {
+  /** Idle connections kept beyond this are closed. */
+  readonly maxIdle?: number;
+}
+
+export interface H1RequestOptions {
+  readonly connectMs: number;
+  readonly idleMs: number;
+  /** The response has no body whatever its head says (a HEAD request). */
+  readonly noResponseBody: boolean;
+}
+
+export class H1Pool implements H1Owner {
+  readonly host: string;
+  readonly port: number;
+  readonly #maxIdle: number;
+  /** LIFO: the hottest connections stay busy, the rest idle out. */
+  readonly #idle: H1Connection[] = [];
+  /** Every open connection, for close(). */
+  readonly #all = new Set<H1Connection>();
+  #timer: NodeJS.Timeout | undefined;
+  #timerAt = Infinity;
+  #closed = false;
+
+  constructor(host: string, port: number, options: H1PoolOptions = {}) {
+    this.host = host;
+    this.port = port;
+    this.#maxIdle = options.maxIdle ?? 256;
+  }
+
+  get idleCount(): number {
+    return this.#idle.length;
+  }
+
+  get openCount(): number {
+    return this.#all.size;
+  }
+
+  /** Starts an exchange on an idle connection or a new one. */
+  request(handler: H1Handler, options: H1RequestOptions): H1Exchange {
+    let conn = this.#idle.pop();
+    while (conn !== undefined && conn.dead) conn = this.#idle.pop();
+    const reused = conn !== undefined;
+    if (conn === undefined) {
+      conn = new H1Connection(this, this.host, this.port, options.connectMs);
+      // A drained pool still serves its caller once, then keeps nothing (release kills it).
+      if (!this.#closed) this.#all.add(conn);
+    } else {
+      conn.socket.ref();
+    }
+    conn.idleMs = options.idleMs;
+    const ex = new H1Exchange(conn, handler, reused);
+    conn.begin(ex, options.noResponseBody);
+    return ex;
+  }
+
+  release(conn: H1Connection): void {
+    if (this.#closed || this.#idle.length >= this.#maxIdle) {
+      conn.kill();
+      return;
+    }
+    const deadline = performance.now() + conn.idleMs;
+    conn.idleDeadline = deadline;
+    // An idle connection does not keep the process alive (as http.Agent does).
+    conn.socket.unref();
+    this.#idle.push(conn);
+    if (deadline < this.#timerAt) this.#arm(deadline);
+  }
+
+  forget(conn: H1Connection): void {
+    this.#all.delete(conn);
+    const i = this.#idle.lastIndexOf(conn);
+    if (i !== -1) this.#idle.splice(i, 1);
+  }
+
+  /** Closes idle connections now and every other one when its exchange ends. */
+  drain(): void {
+    this.#closed = true;
+    this.#disarm();
+    for (const conn of this.#idle.splice(0)) conn.kill();
+  }
+
+  /** Closes every connection now, busy ones included. */
+  close(): void {
+    this.drain();
+    for (const conn of [...this.#all]) conn.kill();
+    this.#all.clear();
+  }
+
+  #arm(at: number): void {
+    this.#disarm();
+    this.#timerAt = at;
+    // A little slack so one sweep closes several connections that expire close together.
+    this.#timer = setTimeout(this.#sweep, Math.max(1, at - performance.now()) + 5);
+    this.#timer.unref();
+  }
+
+  #disarm(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+  }
+
+  readonly #sweep = (): void => {
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+    const now = performance.now();
+    let next = Infinity;
+    const idle = this.#idle;
+    for (let i = idle.length - 1; i >= 0; i--) {
+      const conn = idle[i];
+      if (conn.idleDeadline <= now) {
+        idle.splice(i, 1);
+        conn.kill();
+      } else if (conn.idleDeadline < next) {
+        next = conn.idleDeadline;
+      }
+    }
+    if (next !== Infinity) this.#arm(next);
+  };
+}
