@@ -68,8 +68,14 @@ export function startStreamClient(options: StreamClientOptions): StreamClient {
       retryTimer = setTimeout(connect, delay);
     };
 
-    req.on('error', (err) => retry(errorMessage(err)));
+    // A control plane that accepts the connection but never answers must not hold us forever.
+    const answerTimer = setTimeout(() => req.destroy(new Error('the control plane did not answer the stream within 10s')), 10_000);
+    req.on('error', (err) => {
+      clearTimeout(answerTimer);
+      retry(errorMessage(err));
+    });
     req.on('response', (res) => {
+      clearTimeout(answerTimer);
       if (res.statusCode !== 200) {
         let body = '';
         res.on('data', (c) => (body += c));
