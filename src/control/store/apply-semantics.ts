@@ -159,19 +159,25 @@ export function checkDelete(
   checkVersion(kind, namespace, name, expectedVersionOf(options), existingVersion);
 }
 
-/** Parses a stored resource body; undefined when it is not JSON or not resource-shaped. */
-export function parseResource(json: string): Resource | undefined {
+/** Parses a stored row body; undefined when it is not JSON or not an object (a corrupt row). */
+export function parseStoredObject(json: string): Record<string, unknown> | undefined {
   let value: unknown;
   try {
     value = JSON.parse(json);
   } catch {
     return undefined;
   }
-  if (value === null || typeof value !== 'object') return undefined;
+  return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+/** Parses a stored resource body; undefined when it is not JSON or not resource-shaped. */
+export function parseResource(json: string): Resource | undefined {
+  const value = parseStoredObject(json);
+  if (!value) return undefined;
   const r = value as Partial<Resource>;
   if (typeof r.kind !== 'string' || r.metadata === null || typeof r.metadata !== 'object') return undefined;
   if (typeof r.metadata.name !== 'string' || typeof r.metadata.namespace !== 'string') return undefined;
-  return value as Resource;
+  return value as unknown as Resource;
 }
 
 export interface StoreEvents {

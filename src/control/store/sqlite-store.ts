@@ -16,6 +16,7 @@ import {
   checkDelete,
   createStoreEvents,
   parseResource,
+  parseStoredObject,
   planApply,
   type StoreEvents,
 } from './apply-semantics.ts';
@@ -290,14 +291,9 @@ class SqliteStore implements Store {
 
 /** Parses a stored instance body; undefined when it is not JSON or lacks its identity. */
 function parseInstance(json: string): InstanceState | undefined {
-  let value: unknown;
-  try {
-    value = JSON.parse(json);
-  } catch {
-    return undefined;
-  }
-  if (value === null || typeof value !== 'object') return undefined;
+  const value = parseStoredObject(json);
+  if (!value) return undefined;
   const v = value as Partial<InstanceState>;
   if (typeof v.namespace !== 'string' || typeof v.service !== 'string' || typeof v.id !== 'string') return undefined;
-  return value as InstanceState;
+  return value as unknown as InstanceState;
 }
