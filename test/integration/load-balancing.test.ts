@@ -87,3 +87,12 @@ test('a service with no instances left answers with a reason, not a bare 503', a
   assert.ok(['no-endpoints', 'no-healthy-endpoints', 'upstream-connect-failure'].includes(String(res.headers['x-weft-reason'])), String(res.headers['x-weft-reason']));
   assert.ok(JSON.parse(res.body).error.message.length > 0);
 });
+
+test('a request naming the sidecar itself is refused instead of looping, and a bad port is a bad request', async () => {
+  const self = await getViaProxy(client.outboundPort, `http://127.0.0.1:${client.outboundPort}/loop`);
+  assert.equal(self.status, 400);
+  assert.equal(self.headers['x-weft-reason'], 'bad-request');
+  const badPort = await getViaProxy(client.outboundPort, 'http://example.invalid:99999/');
+  assert.equal(badPort.status, 400);
+  assert.equal(badPort.headers['x-weft-reason'], 'bad-request');
+});

@@ -32,6 +32,16 @@ export interface OutboundDeps {
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '0.0.0.0']);
 
+/** `host[:port]` or `[v6]:port` → host and port (the default when absent); undefined if malformed. */
+function splitAuthority(authority: string, defaultPort: number | undefined): { host: string; port: number } | undefined {
+  const colon = authority.lastIndexOf(':');
+  const hasPort = colon > 0 && !authority.endsWith(']');
+  const port = hasPort ? Number(authority.slice(colon + 1)) : defaultPort;
+  if (port === undefined || !Number.isInteger(port) || port < 1 || port > 65535) return undefined;
+  const host = (hasPort ? authority.slice(0, colon) : authority).replace(/^\[|\]$/g, '');
+  return host ? { host, port } : undefined;
+}
+
 interface Resolved {
   readonly kind: 'mesh';
   readonly entry: ServicePortEntry;
@@ -65,6 +75,8 @@ function target(req: AnyRequest): { authority: string; path: string } | undefine
 export function createOutboundHandler(deps: OutboundDeps) {
   const { node, metrics } = deps;
   const source = node.service;
+  /** A passthrough to this sidecar's own outbound listener would loop forever. */
+  const isSelf = (host: string, port: number): boolean => LOOPBACK.has(host) && port === deps.ownPort();
   // The same for every request this handler forwards to a mesh service.
   const meshAddHeaders = { 'x-weft-source': `${source}.${node.namespace}` };
 
@@ -89,15 +101,12 @@ export function createOutboundHandler(deps: OutboundDeps) {
     const service = host && table.lookup(host.name, host.namespace ?? node.namespace);
     if (!host || !service) {
       if (deps.allowPassthrough()) {
-        const colon = t.authority.lastIndexOf(':');
-        const bracketed = t.authority.endsWith(']');
-        const hostname = colon > 0 && !bracketed ? t.authority.slice(0, colon) : t.authority;
-        const port = colon > 0 && !bracketed ? Number(t.authority.slice(colon + 1)) : 80;
-        const passHost = hostname.replace(/^\[|\]$/g, '');
-        if (LOOPBACK.has(passHost) && port === deps.ownPort()) {
+        const pass = splitAuthority(t.authority, 80);
+        if (!pass) return { kind: 'error', status: 400, reason: 'bad-request', message: `${JSON.stringify(t.authority)} is not a valid host[:port]` };
+        if (isSelf(pass.host, pass.port)) {
           return { kind: 'error', status: 400, reason: 'bad-request', message: `${t.authority} is this sidecar's own outbound listener; name a mesh service in the Host header or URL` };
         }
-        return { kind: 'passthrough', host: passHost, port, authority: t.authority, path: t.path };
+        return { kind: 'passthrough', host: pass.host, port: pass.port, authority: t.authority, path: t.path };
       }
       return { kind: 'error', status: 404, reason: 'unknown-service', message: `${t.authority} is not a service of the mesh (namespace ${host?.namespace ?? node.namespace}) and outbound traffic is registry-only` };
     }
@@ -191,12 +200,10 @@ export function createOutboundHandler(deps: OutboundDeps) {
       return;
     }
     if (!deps.allowPassthrough()) return refuse(404, 'unknown-service', `${authority} is not a service of the mesh and outbound traffic is registry-only`);
-    const colon = authority.lastIndexOf(':');
-    const port = Number(authority.slice(colon + 1));
-    const hostname = authority.slice(0, colon).replace(/^\[|\]$/g, '');
-    if (colon <= 0 || !Number.isInteger(port) || port < 1 || port > 65535) return refuse(400, 'bad-request', `CONNECT needs HOST:PORT, got ${JSON.stringify(authority)}`);
-    if (LOOPBACK.has(hostname) && port === deps.ownPort()) return refuse(400, 'bad-request', `${authority} is this sidecar's own outbound listener`);
-    const upstream = net.connect({ host: hostname, port });
+    const pass = splitAuthority(authority, undefined);
+    if (!pass) return refuse(400, 'bad-request', `CONNECT needs HOST:PORT, got ${JSON.stringify(authority)}`);
+    if (isSelf(pass.host, pass.port)) return refuse(400, 'bad-request', `${authority} is this sidecar's own outbound listener`);
+    const upstream = net.connect({ host: pass.host, port: pass.port });
     const connectTimer = setTimeout(() => upstream.destroy(new Error('connect timeout')), DEFAULT_BACKEND_POLICY.timeouts.connectMs);
     const onConnectError = (): void => {
       clearTimeout(connectTimer);
