@@ -1,13 +1,14 @@
 // The snapshot builder: a pure function from stored resources, catalog instances and a node's scope
 // to the services that proxy needs (ports, endpoints, the BackendPolicy in force). No I/O, no clock.
 
-import { createHash } from 'node:crypto';
 import type { InstanceState } from '../../config/catalog-types.ts';
 import type { Resource } from '../../config/resource.ts';
 import type { EndpointSnapshot, ServicePortSnapshot, ServiceSnapshot } from '../../config/snapshot-types.ts';
 import { DEFAULT_BACKEND_POLICY, type BackendPolicySpec } from '../../config/kinds/backend-policy.ts';
 import type { ServiceSpec } from '../../config/kinds/service.ts';
 import type { MeshConfigSpec } from '../../config/kinds/mesh-config.ts';
+import { compareServices } from '../../config/service-order.ts';
+import { snapshotHash } from '../../config/snapshot-hash.ts';
 import type { NodeScope } from './node-key.ts';
 
 export interface BuildInput {
@@ -58,7 +59,7 @@ export function serviceModels(input: BuildInput): ServiceModel[] {
     const ports = spec.ports.map((p) => ({ name: p.name ?? `port-${p.port}`, port: p.port, protocol: p.appProtocol ?? 'http', targetPort: p.targetPort ?? p.port }));
     models.set(`${namespace}/${name}`, { name, namespace, ports, members });
   }
-  return [...models.values()].sort((a, b) => a.namespace.localeCompare(b.namespace) || a.name.localeCompare(b.name));
+  return [...models.values()].sort(compareServices);
 }
 
 /** Where an instance serves a service port: by target port number or name, else its only port. */
@@ -113,6 +114,5 @@ export function buildSnapshotContent(input: BuildInput, scope: NodeScope, models
     services.push({ name: model.name, namespace: model.namespace, ports, policy: policyFor(model, input.resources, meshDefault) });
   }
   const outboundTrafficPolicy = meshConfig(input.resources)?.outboundTrafficPolicy.mode ?? 'ALLOW_ANY';
-  const hash = createHash('sha256').update(JSON.stringify([outboundTrafficPolicy, services])).digest('hex').slice(0, 16);
-  return { hash, outboundTrafficPolicy, services };
+  return { hash: snapshotHash(outboundTrafficPolicy, services), outboundTrafficPolicy, services };
 }
