@@ -2,21 +2,42 @@
 // /v1/stream whose request and response bodies are both newline-delimited JSON messages.
 
 import type { FieldError } from '../lib/errors.ts';
-import type { NodeInfo, ProxySnapshot } from './snapshot-types.ts';
+import type { NodeInfo, ProxySnapshot, ServiceSnapshot } from './snapshot-types.ts';
+import type { ServiceRef } from './service-order.ts';
 
 export const STREAM_PATH = '/v1/stream';
 /** The control plane pings this often; a proxy that hears nothing for 3 intervals reconnects. */
 export const STREAM_PING_MS = 10_000;
 
-/** Proxy → control plane. `hello` first, then one ack or nack per snapshot received. */
+/** Proxy → control plane. `hello` first, then one ack or nack per snapshot or delta received. */
 export type ProxyMessage =
   | { readonly type: 'hello'; readonly node: NodeInfo }
   | { readonly type: 'ack'; readonly version: string }
-  | { readonly type: 'nack'; readonly version: string; readonly errors: readonly FieldError[] };
+  | {
+      readonly type: 'nack';
+      readonly version: string;
+      readonly errors: readonly FieldError[];
+      /** The proxy could not apply a delta to what it holds: send the full snapshot now. */
+      readonly resync?: boolean;
+    };
+
+/**
+ * The change from snapshot `base` to snapshot `version`: services added or changed (whole), services
+ * gone, and the new policy and hash. Only valid on top of exactly `base`.
+ */
+export interface SnapshotDelta {
+  readonly version: string;
+  readonly base: string;
+  readonly hash: string;
+  readonly outboundTrafficPolicy: ProxySnapshot['outboundTrafficPolicy'];
+  readonly upsert: readonly ServiceSnapshot[];
+  readonly remove: readonly ServiceRef[];
+}
 
 /** Control plane → proxy. */
 export type ControlMessage =
   | { readonly type: 'snapshot'; readonly snapshot: ProxySnapshot }
+  | ({ readonly type: 'delta' } & SnapshotDelta)
   | { readonly type: 'ping' }
   | { readonly type: 'error'; readonly code: string; readonly message: string };
 

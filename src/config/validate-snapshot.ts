@@ -6,47 +6,51 @@ import type { ValidationResult } from './resource.ts';
 import { Checker, join } from './validate.ts';
 import { LOAD_BALANCER_ALGORITHMS } from './kinds/backend-policy.ts';
 
+export const OUTBOUND_TRAFFIC_POLICIES = ['ALLOW_ANY', 'REGISTRY_ONLY'] as const;
+
 export function validateSnapshot(raw: unknown): ValidationResult<ProxySnapshot> {
   const c = new Checker();
   const snap = c.object(raw, 'snapshot');
   if (!snap) return { ok: false, errors: c.errors };
   c.string(snap.version, 'snapshot.version', { required: true });
   c.string(snap.hash, 'snapshot.hash');
-  c.oneOf(snap.outboundTrafficPolicy, 'snapshot.outboundTrafficPolicy', ['ALLOW_ANY', 'REGISTRY_ONLY'], { required: true });
+  c.oneOf(snap.outboundTrafficPolicy, 'snapshot.outboundTrafficPolicy', OUTBOUND_TRAFFIC_POLICIES, { required: true });
   const services = c.array(snap.services, 'snapshot.services', { required: true }) ?? [];
-  services.forEach((rawService, i) => {
-    const sp = join('snapshot.services', i);
-    const svc = c.object(rawService, sp);
-    if (!svc) return;
-    c.string(svc.name, join(sp, 'name'), { required: true });
-    c.string(svc.namespace, join(sp, 'namespace'), { required: true });
-    const policy = c.object(svc.policy, join(sp, 'policy'));
-    if (policy) {
-      const lb = c.object(policy.loadBalancer, join(sp, 'policy.loadBalancer'));
-      if (lb) c.oneOf(lb.algorithm, join(sp, 'policy.loadBalancer.algorithm'), LOAD_BALANCER_ALGORITHMS, { required: true });
-      const t = c.object(policy.timeouts, join(sp, 'policy.timeouts'));
-      if (t) for (const k of ['connectMs', 'requestMs', 'idleMs']) c.integer(t[k], join(sp, `policy.timeouts.${k}`), { required: true, min: 0 });
-      const r = c.object(policy.retries, join(sp, 'policy.retries'));
-      if (r) c.integer(r.attempts, join(sp, 'policy.retries.attempts'), { required: true, min: 0, max: 10 });
-    }
-    (c.array(svc.ports, join(sp, 'ports'), { required: true }) ?? []).forEach((rawPort, j) => {
-      const pp = join(join(sp, 'ports'), j);
-      const port = c.object(rawPort, pp);
-      if (!port) return;
-      c.integer(port.port, join(pp, 'port'), { required: true, min: 1, max: 65535 });
-      c.oneOf(port.protocol, join(pp, 'protocol'), ['http', 'http2', 'grpc', 'tcp'], { required: true });
-      (c.array(port.endpoints, join(pp, 'endpoints'), { required: true }) ?? []).forEach((rawEp, k) => {
-        const ep = join(join(pp, 'endpoints'), k);
-        const e = c.object(rawEp, ep);
-        if (!e) return;
-        c.string(e.id, join(ep, 'id'), { required: true });
-        c.string(e.address, join(ep, 'address'), { required: true });
-        c.integer(e.port, join(ep, 'port'), { required: true, min: 1, max: 65535 });
-        c.integer(e.weight, join(ep, 'weight'), { required: true, min: 0 });
-        c.oneOf(e.health, join(ep, 'health'), ['passing', 'warning', 'critical'], { required: true });
-      });
-    });
-  });
+  services.forEach((rawService, i) => checkServiceSnapshot(c, rawService, join('snapshot.services', i)));
   if (c.errors.length) return { ok: false, errors: c.errors };
   return { ok: true, value: raw as ProxySnapshot };
+}
+
+/** One ServiceSnapshot at `sp`; shared with the delta validator, whose upserts are whole services. */
+export function checkServiceSnapshot(c: Checker, rawService: unknown, sp: string): void {
+  const svc = c.object(rawService, sp);
+  if (!svc) return;
+  c.string(svc.name, join(sp, 'name'), { required: true });
+  c.string(svc.namespace, join(sp, 'namespace'), { required: true });
+  const policy = c.object(svc.policy, join(sp, 'policy'));
+  if (policy) {
+    const lb = c.object(policy.loadBalancer, join(sp, 'policy.loadBalancer'));
+    if (lb) c.oneOf(lb.algorithm, join(sp, 'policy.loadBalancer.algorithm'), LOAD_BALANCER_ALGORITHMS, { required: true });
+    const t = c.object(policy.timeouts, join(sp, 'policy.timeouts'));
+    if (t) for (const k of ['connectMs', 'requestMs', 'idleMs']) c.integer(t[k], join(sp, `policy.timeouts.${k}`), { required: true, min: 0 });
+    const r = c.object(policy.retries, join(sp, 'policy.retries'));
+    if (r) c.integer(r.attempts, join(sp, 'policy.retries.attempts'), { required: true, min: 0, max: 10 });
+  }
+  (c.array(svc.ports, join(sp, 'ports'), { required: true }) ?? []).forEach((rawPort, j) => {
+    const pp = join(join(sp, 'ports'), j);
+    const port = c.object(rawPort, pp);
+    if (!port) return;
+    c.integer(port.port, join(pp, 'port'), { required: true, min: 1, max: 65535 });
+    c.oneOf(port.protocol, join(pp, 'protocol'), ['http', 'http2', 'grpc', 'tcp'], { required: true });
+    (c.array(port.endpoints, join(pp, 'endpoints'), { required: true }) ?? []).forEach((rawEp, k) => {
+      const ep = join(join(pp, 'endpoints'), k);
+      const e = c.object(rawEp, ep);
+      if (!e) return;
+      c.string(e.id, join(ep, 'id'), { required: true });
+      c.string(e.address, join(ep, 'address'), { required: true });
+      c.integer(e.port, join(ep, 'port'), { required: true, min: 1, max: 65535 });
+      c.integer(e.weight, join(ep, 'weight'), { required: true, min: 0 });
+      c.oneOf(e.health, join(ep, 'health'), ['passing', 'warning', 'critical'], { required: true });
+    });
+  });
 }
