@@ -1,11 +1,11 @@
-// The proxy's end of the config stream: connects to the control plane, says hello, validates each
-// snapshot (ACK, or NACK with field errors while the last good snapshot stays in force), and
-// reconnects with jittered backoff. Traffic never waits on it.
+// The proxy's end of the config stream: connects to the control plane, says hello, hands each
+// snapshot or delta to a receiver (ACK, or NACK with field errors while the last good snapshot stays
+// in force), and reconnects with jittered backoff. Traffic never waits on it.
 
 import http from 'node:http';
 import type { NodeInfo, ProxySnapshot } from '../../config/snapshot-types.ts';
 import { createLineSplitter, STREAM_PATH, STREAM_PING_MS, type ControlMessage, type ProxyMessage } from '../../config/stream-protocol.ts';
-import { validateSnapshot } from '../../config/validate-snapshot.ts';
+import { createSnapshotReceiver, type Received } from './snapshot-receiver.ts';
 import { createBackoff } from '../../lib/backoff.ts';
 import { createWatch, type Watch } from '../../lib/watch.ts';
 import type { Logger } from '../../lib/log.ts';
@@ -87,6 +87,20 @@ export function startStreamClient(options: StreamClientOptions): StreamClient {
       backoff.reset();
       log.info('connected to the control plane', { url: options.controlUrl });
       resetSilence();
+      // Deltas apply only to what was accepted on this stream: a new stream starts with a full snapshot.
+      const receiver = createSnapshotReceiver(options.accept);
+      const handle = (r: Received): void => {
+        send(r.reply);
+        if (r.snapshot) snapshot.set(r.snapshot);
+        // A resync is neither applied nor refused configuration: the full snapshot follows.
+        if (r.reply.type === 'nack' && r.reply.resync) {
+          log.info('cannot apply a delta; asking for the full snapshot', { version: r.reply.version, errors: describe(r.reply.errors) });
+          return;
+        }
+        options.onUpdate?.(r.reply.type);
+        if (r.reply.type === 'ack') log.debug('snapshot applied', { version: r.reply.version, kind: r.kind });
+        else log.warn(`refusing ${r.kind}; keeping the last good snapshot`, { version: r.reply.version, errors: describe(r.reply.errors) });
+      };
       const split = createLineSplitter((line) => {
         let msg: ControlMessage;
         try {
@@ -95,7 +109,9 @@ export function startStreamClient(options: StreamClientOptions): StreamClient {
           log.warn('ignoring a stream message that is not JSON');
           return;
         }
-        if (msg.type === 'snapshot') onSnapshot(msg.snapshot, send);
+        if (msg === null || typeof msg !== 'object') return log.warn('ignoring a stream message that is not a JSON object');
+        if (msg.type === 'snapshot') handle(receiver.snapshot(msg.snapshot));
+        else if (msg.type === 'delta') handle(receiver.delta(msg));
         else if (msg.type === 'error') log.error('control plane refused the stream', { code: msg.code, message: msg.message });
       });
       res.on('data', (chunk: Buffer) => {
@@ -110,28 +126,6 @@ export function startStreamClient(options: StreamClientOptions): StreamClient {
     send({ type: 'hello', node: options.node });
   };
 
-  const onSnapshot = (raw: unknown, send: (msg: ProxyMessage) => void): void => {
-    const version = String((raw as { version?: unknown } | null)?.version ?? '');
-    const result = validateSnapshot(raw);
-    if (!result.ok) {
-      log.warn('refusing snapshot; keeping the last good one', { version, errors: result.errors.map((e) => `${e.path}: ${e.message}`).join('; ') });
-      send({ type: 'nack', version, errors: result.errors });
-      options.onUpdate?.('nack');
-      return;
-    }
-    try {
-      options.accept?.(result.value);
-    } catch (err) {
-      send({ type: 'nack', version, errors: [{ path: 'snapshot', message: errorMessage(err) }] });
-      options.onUpdate?.('nack');
-      return;
-    }
-    snapshot.set(result.value);
-    send({ type: 'ack', version });
-    options.onUpdate?.('ack');
-    log.debug('snapshot applied', { version });
-  };
-
   connect();
   return {
     snapshot,
@@ -143,4 +137,8 @@ export function startStreamClient(options: StreamClientOptions): StreamClient {
       current?.destroy();
     },
   };
+}
+
+function describe(errors: readonly { path: string; message: string }[]): string {
+  return errors.map((e) => `${e.path}: ${e.message}`).join('; ');
 }
