@@ -74,3 +74,64 @@ test('proxies that ask for the whole mesh share one snapshot whatever their serv
   assert.equal(nodeKey(nodeScope(node('a'))), nodeKey(nodeScope(node('b'))));
   assert.notEqual(nodeKey(nodeScope(node('a', ['x']))), nodeKey(nodeScope(node('b', ['x']))));
 });
+
+// Deltas: computed once per key per rebuild, next to the full line.
+
+function service(name: string, id: string, health: InstanceState['health'] = 'passing'): InstanceState {
+  return { ...instance(id, health), service: name, labels: { app: name } };
+}
+
+async function cacheWith(initial: InstanceState[]) {
+  const clock = new ManualClock();
+  let instances = initial;
+  const cache = new SnapshotCache({ clock, log: quiet, load: async () => ({ resources: [], instances }) });
+  const got: CachedSnapshot[] = [];
+  await cache.subscribe(scope, (c) => got.push(c));
+  const change = async (next: InstanceState[]): Promise<CachedSnapshot> => {
+    instances = next;
+    await cache.rebuildNow();
+    return got[got.length - 1];
+  };
+  return { got, change };
+}
+
+test('a new version carries the delta from the previous one: changed and new services in, gone ones out', async () => {
+  const { applyDelta } = await import('../../config/apply-delta.ts');
+  const many = (name: string, n: number) => Array.from({ length: n }, (_, i) => service(name, `${name}-${i}`));
+  const { got, change } = await cacheWith([...many('a', 20), ...many('b', 20), ...many('c', 20)]);
+  assert.equal(got[0].delta, undefined, 'nothing to diff the first snapshot against');
+
+  const next = await change([...many('a', 20), ...many('b', 21), ...many('d', 1)]);
+  assert.equal(next.snapshot.version, '2');
+  assert.ok(next.delta);
+  assert.equal(next.delta.base, '1');
+  const msg = JSON.parse(next.delta.line);
+  assert.equal(msg.type, 'delta');
+  assert.deepEqual([msg.version, msg.base, msg.hash], ['2', '1', next.snapshot.hash]);
+  assert.deepEqual(msg.upsert.map((s: { name: string }) => s.name), ['b', 'd'], 'a is unchanged and not sent');
+  assert.deepEqual(msg.remove, [{ namespace: 'default', name: 'c' }]);
+  assert.ok(next.delta.line.length < next.line.length);
+  assert.ok(next.line.endsWith('\n') && next.delta.line.endsWith('\n'));
+
+  // Applied to the previous snapshot as it arrived on the wire, it gives exactly the new one.
+  const applied = applyDelta(JSON.parse(got[0].line).snapshot, msg);
+  assert.ok(applied.ok, JSON.stringify(!applied.ok && applied.errors));
+  assert.deepEqual(applied.value, JSON.parse(next.line).snapshot);
+});
+
+test('a delta no smaller than the full snapshot is not offered', async () => {
+  const { change } = await cacheWith([service('a', 'a-1')]);
+  // Every service changes and one is removed: the delta would carry all of it, plus the removal.
+  const next = await change([service('b', 'b-1')]);
+  assert.equal(next.snapshot.version, '2');
+  assert.equal(next.delta, undefined);
+});
+
+test('an unchanged rebuild offers no new version, and the next delta is from the last published one', async () => {
+  const { got, change } = await cacheWith([service('a', 'a-1'), service('b', 'b-1'), service('c', 'c-1')]);
+  await change([service('a', 'a-1'), service('b', 'b-1'), service('c', 'c-1')]);
+  assert.equal(got.length, 1);
+  const next = await change([service('a', 'a-1'), service('b', 'b-1', 'critical'), service('c', 'c-1')]);
+  assert.equal(next.delta?.base, '1');
+  assert.deepEqual(JSON.parse(next.delta.line).upsert.map((s: { name: string }) => s.name), ['b']);
+});

@@ -1,17 +1,24 @@
 // The snapshot cache: one snapshot per node key, rebuilt (debounced) when the store or catalog
-// changes, versioned only when its content changes, and pushed to every subscribed stream as one
-// pre-serialized line so a thousand proxies cost one JSON.stringify.
+// changes, versioned only when its content changes, and pushed to every subscribed stream as
+// pre-serialized lines (the full snapshot, and the delta from the previous version) so a thousand
+// proxies cost one JSON.stringify each.
 
 import type { Clock, Timer } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { ProxySnapshot } from '../../config/snapshot-types.ts';
 import { buildSnapshotContent, serviceModels, type BuildInput } from './builder.ts';
 import { nodeKey, type NodeScope } from './node-key.ts';
+import { diffSnapshots } from './delta.ts';
 
 export interface CachedSnapshot {
   readonly snapshot: ProxySnapshot;
   /** The stream message carrying it, serialized once for all subscribers. */
   readonly line: string;
+  /**
+   * The `delta` message from the previous version of this key, for streams that hold exactly
+   * `base`. Absent for a key's first snapshot, and when the delta would not be smaller.
+   */
+  readonly delta?: { readonly base: string; readonly line: string };
 }
 
 type Subscriber = (cached: CachedSnapshot) => void;
@@ -135,7 +142,8 @@ export class SnapshotCache {
 
   #publish(entry: KeyEntry, content: ReturnType<typeof buildSnapshotContent>): void {
     const snapshot: ProxySnapshot = { version: String(++this.#version), ...content };
-    entry.current = { snapshot, line: JSON.stringify({ type: 'snapshot', snapshot }) + '\n' };
+    const line = JSON.stringify({ type: 'snapshot', snapshot }) + '\n';
+    entry.current = { snapshot, line, delta: entry.current && deltaLine(entry.current.snapshot, snapshot, line) };
     for (const subscriber of entry.subscribers) subscriber(entry.current);
   }
 
@@ -156,4 +164,10 @@ export class SnapshotCache {
   stop(): void {
     this.#timer?.cancel();
   }
+}
+
+/** The delta line from `prev` to `next`, unless it would be no smaller than the full line. */
+function deltaLine(prev: ProxySnapshot, next: ProxySnapshot, fullLine: string): CachedSnapshot['delta'] {
+  const line = JSON.stringify({ type: 'delta', ...diffSnapshots(prev, next) }) + '\n';
+  return line.length < fullLine.length ? { base: prev.version, line } : undefined;
 }

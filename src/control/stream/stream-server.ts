@@ -1,5 +1,5 @@
 // Serves one proxy's stream: reads its hello, subscribes it to the snapshot cache for its node key,
-// writes each new snapshot (only the newest if the proxy is slow to read), and records ACK/NACK.
+// writes each new snapshot as a delta or in full (snapshot-writer.ts), and records ACK/NACK.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock } from '../../lib/clock.ts';
@@ -10,6 +10,7 @@ import { validateNodeInfo } from '../../config/node-info.ts';
 import type { SnapshotCache, CachedSnapshot } from '../snapshot/cache.ts';
 import { nodeScope } from '../snapshot/node-key.ts';
 import type { ProxyRegistry, ProxyStatus } from './proxy-registry.ts';
+import { createSnapshotWriter } from './snapshot-writer.ts';
 
 export interface StreamServerDeps {
   readonly cache: SnapshotCache;
@@ -25,7 +26,6 @@ export function handleStream(req: IncomingMessage, res: ServerResponse, deps: St
   const { cache, registry, clock, log } = deps;
   let status: ProxyStatus | undefined;
   let unsubscribe: (() => void) | undefined;
-  let pending: string | undefined;
   let closed = false;
 
   res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
@@ -33,22 +33,13 @@ export function handleStream(req: IncomingMessage, res: ServerResponse, deps: St
   req.socket.setNoDelay(true);
   req.socket.setKeepAlive(true, 5_000);
 
-  const send = (line: string): void => {
-    if (closed) return;
-    // A slow proxy only ever needs the newest snapshot: replace what waits instead of queueing.
-    if (res.writableNeedDrain) {
-      pending = line;
-      return;
-    }
-    res.write(line);
-  };
-  res.on('drain', () => {
-    if (pending !== undefined) {
-      const line = pending;
-      pending = undefined;
-      send(line);
-    }
-  });
+  const writer = createSnapshotWriter(
+    { write: (line) => !closed && res.write(line), needsDrain: () => res.writableNeedDrain },
+    (version) => {
+      if (status) status.sentVersion = version;
+    },
+  );
+  res.on('drain', () => writer.drain());
 
   const fail = (code: string, message: string): void => {
     log.warn('stream refused', { code, message, remote: req.socket.remoteAddress });
@@ -59,7 +50,7 @@ export function handleStream(req: IncomingMessage, res: ServerResponse, deps: St
   const helloTimer = setTimeout(() => fail('WEFT_ERR_STREAM_NO_HELLO', `no hello within ${HELLO_TIMEOUT_MS}ms`), HELLO_TIMEOUT_MS);
   // A ping only proves the stream is alive; it must never take the place of a waiting snapshot.
   const pingTimer = setInterval(() => {
-    if (!res.writableNeedDrain) send('{"type":"ping"}\n');
+    if (!closed && !res.writableNeedDrain) res.write('{"type":"ping"}\n');
   }, STREAM_PING_MS);
   pingTimer.unref();
 
@@ -86,8 +77,7 @@ export function handleStream(req: IncomingMessage, res: ServerResponse, deps: St
       log.info('proxy connected', { proxy: s.node.id, service: s.node.service, namespace: s.node.namespace });
       cache
         .subscribe(nodeScope(s.node), (cached: CachedSnapshot) => {
-          s.sentVersion = cached.snapshot.version;
-          send(cached.line);
+          if (!closed) writer.push(cached);
         })
         .then((unsub) => {
           if (closed) unsub();
@@ -104,7 +94,12 @@ export function handleStream(req: IncomingMessage, res: ServerResponse, deps: St
         status.nackErrors = undefined;
       }
       deps.onAck?.(status);
+    } else if (msg.type === 'nack' && msg.resync === true) {
+      // Not a refusal of the configuration: the proxy's base did not match. Not shown as REJECTED.
+      log.info('proxy asked for a full snapshot', { proxy: status.node.id, version: msg.version, errors: msg.errors });
+      writer.resync(String(msg.version));
     } else if (msg.type === 'nack') {
+      writer.refused();
       status.nackedVersion = String(msg.version);
       status.nackErrors = Array.isArray(msg.errors) ? msg.errors.slice(0, 50) : [];
       log.warn('proxy refused snapshot', { proxy: status.node.id, version: msg.version, errors: status.nackErrors });
