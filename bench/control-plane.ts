@@ -27,7 +27,13 @@ export interface ControlPlaneBenchOptions {
 export interface ScenarioResult {
   readonly scope: 'full' | 'scoped';
   readonly proxies: number;
+  /** The first (full) snapshot line a proxy gets, median over the fleet. */
   readonly snapshotBytes: number;
+  /** The line a proxy gets for one BackendPolicy change, median over the fleet and the changes. */
+  readonly changeBytes: number;
+  /** How many of the change lines were deltas (the rest were full snapshots), over all proxies and changes. */
+  readonly changeDeltas: number;
+  readonly changeLines: number;
   readonly initialSyncMs: number;
   readonly propagationMs: number[];
   readonly propagationMedianMs: number;
@@ -83,7 +89,7 @@ function policy(connectMs: number) {
 /** Simulated proxies spread over child processes, with the newest version each one ACKed. */
 class Fleet {
   readonly children: ChildProcess[] = [];
-  readonly acked = new Map<string, { version: string; at: number; bytes: number }>();
+  readonly acked = new Map<string, { version: string; at: number; bytes: number; kind: 'snapshot' | 'delta' }>();
   readonly errors: string[] = [];
   errorCount = 0;
   #waiters = new Set<() => void>();
@@ -98,7 +104,7 @@ class Fleet {
   }
 
   #on(m: ChildMessage): void {
-    if (m.ev === 'snapshot') this.acked.set(m.id, { version: m.version, at: m.at, bytes: m.bytes });
+    if (m.ev === 'snapshot') this.acked.set(m.id, { version: m.version, at: m.at, bytes: m.bytes, kind: m.kind });
     else {
       this.errorCount++;
       if (this.errors.length < 20) this.errors.push(`${m.id}: ${m.message}`);
@@ -155,9 +161,13 @@ async function scenario(cp: WeftControl, o: ControlPlaneBenchOptions, scope: 'fu
     // Generous: a cold start of many node keys is itself one of the things this measures.
     await fleet.until(n, 0, 600_000, progress);
     const initialSyncMs = now() - started;
+    const snapshotBytes = median([...fleet.acked.values()].map((a) => a.bytes));
     progress(`${scope}, ${n} proxies: all in sync after ${Math.round(initialSyncMs)} ms; applying ${o.changes} BackendPolicy changes`);
     const propagation: number[] = [];
     const ackP50: number[] = [];
+    const changeBytes: number[] = [];
+    let changeDeltas = 0;
+    let changeLines = 0;
     let seesAll = 0;
     for (let c = 0; c < o.changes; c++) {
       const before = fleet.newest();
@@ -167,6 +177,10 @@ async function scenario(cp: WeftControl, o: ControlPlaneBenchOptions, scope: 'fu
       const times = await fleet.until(n, before, 120_000, progress);
       propagation.push(Math.max(...times) - answered);
       ackP50.push(median(times) - answered);
+      const got = [...fleet.acked.values()].filter((a) => Number(a.version) > before);
+      changeBytes.push(median(got.map((a) => a.bytes)));
+      changeDeltas += got.filter((a) => a.kind === 'delta').length;
+      changeLines += got.length;
       // The control plane's own view (GET /v1/proxies) must agree that every stream is in sync.
       const seen = now();
       for (;;) {
@@ -180,11 +194,13 @@ async function scenario(cp: WeftControl, o: ControlPlaneBenchOptions, scope: 'fu
       await sleep(300);
     }
     const mem = readMemory(cp.proc.pid);
-    const first = fleet.acked.values().next().value;
     return {
       scope,
       proxies: n,
-      snapshotBytes: first?.bytes ?? 0,
+      snapshotBytes,
+      changeBytes: median(changeBytes),
+      changeDeltas,
+      changeLines,
       initialSyncMs: Math.round(initialSyncMs),
       propagationMs: propagation.map((p) => Math.round(p)),
       propagationMedianMs: Math.round(median(propagation)),
@@ -225,7 +241,7 @@ export async function runControlPlaneBench(o: ControlPlaneBenchOptions, progress
         progress(`${scope} scope: connecting ${n} simulated proxies`);
         const s = await scenario(cp, o, scope, n, round, progress);
         scenarios.push(s);
-        progress(`${scope}, ${n} proxies: change reached all in ${s.propagationMs.join(' / ')} ms; control plane RSS ${s.rssMiB} MiB (peak ${s.hwmMiB})`);
+        progress(`${scope}, ${n} proxies: change reached all in ${s.propagationMs.join(' / ')} ms (${s.changeDeltas}/${s.changeLines} as deltas of ${s.changeBytes} bytes; first snapshot ${s.snapshotBytes} bytes); control plane RSS ${s.rssMiB} MiB (peak ${s.hwmMiB})`);
       } finally {
         await cp.proc.stop();
       }
@@ -254,7 +270,11 @@ export const CONTROL_DEFAULTS: ControlPlaneBenchOptions = {
 };
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { values: v } = parseArgs({ options: { proxies: { type: 'string' }, scopes: { type: 'string' }, changes: { type: 'string' } } });
+  const { values: v } = parseArgs({ options: { proxies: { type: 'string' }, scopes: { type: 'string' }, changes: { type: 'string' }, help: { type: 'boolean' } } });
+  if (v.help) {
+    console.log(`node bench/control-plane.ts [--proxies ${CONTROL_DEFAULTS.proxies.join(',')}] [--scopes ${CONTROL_DEFAULTS.scopes.join(',')}] [--changes ${CONTROL_DEFAULTS.changes}]\nPrints the result as JSON on stdout, progress on stderr.`);
+    process.exit(0);
+  }
   const o: ControlPlaneBenchOptions = {
     ...CONTROL_DEFAULTS,
     proxies: v.proxies ? v.proxies.split(',').map(Number) : CONTROL_DEFAULTS.proxies,

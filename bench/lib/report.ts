@@ -115,13 +115,20 @@ function weftNotes(r: BenchResult): string[] {
   return notes;
 }
 
+/** What one change costs a proxy on the wire, and whether it came as a delta (older results lack it). */
+function changeSize(s: ControlPlaneResult['scenarios'][number]): string {
+  if (s.changeBytes === undefined) return 'n/a';
+  const kind = s.changeDeltas === s.changeLines ? 'delta' : s.changeDeltas === 0 ? 'full' : `${fmt(s.changeDeltas)}/${fmt(s.changeLines)} delta`;
+  return `${fmt(s.changeBytes / 1024, s.changeBytes < 10_240 ? 1 : 0)} KiB (${kind})`;
+}
+
 function controlTable(cp: ControlPlaneResult): string {
-  const rows = cp.scenarios.map((s) => `| ${s.scope} | ${fmt(s.proxies)} | ${fmt(s.snapshotBytes / 1024, 0)} KiB | ${fmt(s.initialSyncMs / 1000, 1)} s | ${fmt(s.propagationMedianMs)} ms (${s.propagationMs.join(', ')}) | ${fmt(s.ackP50Ms)} ms | ${fmt(s.controlPlaneSeesAllMs)} ms | ${fmt(s.rssMiB, 0)} / ${fmt(s.hwmMiB, 0)} MiB | ${s.streamErrors ? `${s.streamErrors}: ${s.errors.slice(0, 2).join('; ')}` : 'none'} |`);
+  const rows = cp.scenarios.map((s) => `| ${s.scope} | ${fmt(s.proxies)} | ${fmt(s.snapshotBytes / 1024, 0)} KiB | ${changeSize(s)} | ${fmt(s.initialSyncMs / 1000, 1)} s | ${fmt(s.propagationMedianMs)} ms (${s.propagationMs.join(', ')}) | ${fmt(s.ackP50Ms)} ms | ${fmt(s.controlPlaneSeesAllMs)} ms | ${fmt(s.rssMiB, 0)} / ${fmt(s.hwmMiB, 0)} MiB | ${s.streamErrors ? `${s.streamErrors}: ${s.errors.slice(0, 2).join('; ')}` : 'none'} |`);
   return [
     `${fmt(cp.endpoints)} endpoints (${cp.services} services) registered through the API in ${cp.registerSeconds} s (${fmt(cp.registerPerSecond)}/s, 64 concurrent; median over the scenarios, each of which starts a fresh control plane); control plane RSS after that: ${cp.rssAfterRegisterMiB} MiB.`,
     '',
-    '| Scope | Proxies | Snapshot per proxy | All proxies' + "'" + ' first snapshot | PUT → all ACKed (median; each) | PUT → half ACKed | PUT → API lists all in sync (max) | Control plane RSS / peak | Streams dropped (reconnected) |',
-    '|---|--:|--:|--:|--:|--:|--:|--:|---|',
+    '| Scope | Proxies | Snapshot per proxy | Change per proxy | All proxies' + "'" + ' first snapshot | PUT → all ACKed (median; each) | PUT → half ACKed | PUT → API lists all in sync (max) | Control plane RSS / peak | Streams dropped (reconnected) |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|---|',
     ...rows,
   ].join('\n');
 }

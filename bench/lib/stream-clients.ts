@@ -1,6 +1,7 @@
 // Simulated proxies for the control-plane bench (a child process): each speaks the NDJSON stream
-// protocol of src/config/stream-protocol.ts — hello, an ACK per snapshot, reconnect with jitter — and
-// reports each version it got over IPC. Snapshot lines can be megabytes: only their heads are kept.
+// protocol of src/config/stream-protocol.ts — hello, an ACK per snapshot or delta, reconnect with
+// jitter — and reports each version it got over IPC. Snapshot lines can be megabytes: only their heads
+// are kept, so a delta's base is checked against the last version ACKed but its content is not applied.
 
 import http from 'node:http';
 import { WEFT_VERSION } from '../../src/config/version.ts';
@@ -14,7 +15,7 @@ export interface SimulatedProxy {
 
 export type ParentMessage = { cmd: 'start'; controlUrl: string; proxies: SimulatedProxy[] } | { cmd: 'stop' };
 export type ChildMessage =
-  | { ev: 'snapshot'; id: string; version: string; bytes: number; at: number }
+  | { ev: 'snapshot'; id: string; kind: 'snapshot' | 'delta'; version: string; bytes: number; at: number }
   | { ev: 'error'; id: string; message: string };
 
 
@@ -40,12 +41,21 @@ function connect(controlUrl: string, p: SimulatedProxy): void {
   };
   req.setNoDelay(true);
   req.write(JSON.stringify({ type: 'hello', node: { id: p.id, service: p.service, namespace: 'default', labels: { app: p.service }, upstreams: p.upstreams, weftVersion: WEFT_VERSION } }) + '\n');
+  // What a real proxy would hold on this stream: a delta applies only on top of exactly that.
+  let holds: string | undefined;
   const onLine = (line: string, size: number): void => {
     if (line.startsWith('{"type":"ping"')) return;
-    const version = /^\{"type":"snapshot","snapshot":\{"version":"([^"]+)"/.exec(line)?.[1];
+    const full = /^\{"type":"snapshot","snapshot":\{"version":"([^"]+)"/.exec(line);
+    const delta = full ? null : /^\{"type":"delta","version":"([^"]+)","base":"([^"]+)"/.exec(line);
+    const version = (full ?? delta)?.[1];
     if (version === undefined) return send({ ev: 'error', id: p.id, message: `unexpected line: ${line.slice(0, 200)}` });
+    if (delta && delta[2] !== holds) {
+      req.write(JSON.stringify({ type: 'nack', version, resync: true, errors: [{ path: 'delta.base', message: `applies to version ${delta[2]}, but this proxy holds version ${holds}` }] }) + '\n');
+      return send({ ev: 'error', id: p.id, message: `delta ${version} on base ${delta[2]}, but held ${holds}: asked for a resync` });
+    }
+    holds = version;
     req.write(JSON.stringify({ type: 'ack', version }) + '\n');
-    send({ ev: 'snapshot', id: p.id, version, bytes: size, at: now() });
+    send({ ev: 'snapshot', id: p.id, kind: full ? 'snapshot' : 'delta', version, bytes: size, at: now() });
   };
   req.on('response', (res) => {
     let head = '';
