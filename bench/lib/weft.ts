@@ -2,12 +2,22 @@
 // instances registered by hand through the API, sidecars waited on until they route, and scraped for
 // their own count of what they answered (weft_proxy_requests_total by code and reason).
 
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { freePort, nodeBin, repoRoot, sleep, spawnPinned, waitForPort, workDir, type BenchProcess } from './processes.ts';
 
-const weftMain = path.join(repoRoot, 'src', 'cli', 'main.ts');
+let builtEntry: string | undefined;
+
+/** What bin/weft runs after `npm install`: the compiled dist/ (built here once per bench run, so it is never stale). */
+function weftMain(): string {
+  if (!builtEntry) {
+    execFileSync('npm', ['run', '--silent', 'build'], { cwd: repoRoot, stdio: 'inherit' });
+    builtEntry = path.join(repoRoot, 'dist', 'cli', 'main.js');
+  }
+  return builtEntry;
+}
 
 export interface WeftControl {
   readonly url: string;
@@ -22,7 +32,7 @@ export async function startWeftControl(name: string, cpu: string): Promise<WeftC
   const port = await freePort();
   // What bin/weft runs, plus node flags when asked for (run.ts --control-node-flags, e.g. --cpu-prof).
   const flags = (process.env.WEFT_BENCH_CONTROL_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const proc = spawnPinned(name, nodeBin, [...flags, weftMain, 'control', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], { cpu, env: { WEFT_LOG_LEVEL: 'warn' } });
+  const proc = spawnPinned(name, nodeBin, [...flags, weftMain(), 'control', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], { cpu, env: { WEFT_LOG_LEVEL: 'warn' } });
   await proc.waitForOutput(/listening on/, 30_000);
   const url = `http://127.0.0.1:${port}`;
   return {
@@ -51,10 +61,10 @@ export interface Sidecar {
 }
 
 export async function startSidecar(cp: WeftControl, name: string, service: string, cpu: string, extra: string[] = []): Promise<Sidecar> {
-  // What bin/weft runs (node src/cli/main.ts), plus node flags for profiling when asked for
+  // What bin/weft runs, plus node flags for profiling when asked for
   // (run.ts --weft-node-flags, e.g. --cpu-prof or --trace-gc, which NODE_OPTIONS would refuse).
   const flags = (process.env.WEFT_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const args = [...flags, weftMain, 'proxy', '--control', cp.url, '--service', service, '--id', name, '--outbound-port', '0', '--inbound-port', '0', '--admin-port', '0', '--drain-ms', '0', ...extra];
+  const args = [...flags, weftMain(), 'proxy', '--control', cp.url, '--service', service, '--id', name, '--outbound-port', '0', '--inbound-port', '0', '--admin-port', '0', '--drain-ms', '0', ...extra];
   const proc = spawnPinned(name, nodeBin, args, { cpu, env: { WEFT_LOG_LEVEL: 'warn' } });
   const m = await proc.waitForOutput(/(\{"event":"ready-to-serve".*\})/, 30_000);
   const info = JSON.parse(m[1]) as { id: string; outboundPort: number; inboundPort?: number; adminPort: number };

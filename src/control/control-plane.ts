@@ -1,7 +1,7 @@
 // `weft control`: assembles the store, catalog, snapshot cache, proxy streams and the HTTP API into
 // one server, and tears them down in order on close.
 
-import http from 'node:http';
+import { http } from '../lib/node-http.ts';
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import { systemClock, type Clock } from '../lib/clock.ts';

@@ -1,7 +1,7 @@
 // One active health check against an instance: an HTTP GET that must answer 2xx/3xx, or a TCP
 // connect that must open, within the check's timeout. Returns why it failed, for `healthReason`.
 
-import http from 'node:http';
+import { http } from '../../lib/node-http.ts';
 import net from 'node:net';
 import type { HealthCheckSpec } from '../../config/catalog-types.ts';
 

@@ -1,7 +1,7 @@
 // The admin listener: /ready for `weft run` and orchestrators, /metrics for Prometheus, /config for
 // people asking "what is this sidecar running?". Loopback by default; never on the data path.
 
-import http from 'node:http';
+import { http } from '../../lib/node-http.ts';
 import type { AddressInfo } from 'node:net';
 
 export interface AdminSources {

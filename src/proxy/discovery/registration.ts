@@ -5,6 +5,7 @@
 import type { InstanceRegistration } from '../../config/catalog-types.ts';
 import { createBackoff } from '../../lib/backoff.ts';
 import { errorMessage } from '../../lib/errors.ts';
+import { httpCall, type HttpCallResult } from '../../lib/http-call.ts';
 import type { Logger } from '../../lib/log.ts';
 
 export interface RegistrationOptions {
@@ -25,10 +26,10 @@ export interface RegistrationHandle {
   deregister(): Promise<void>;
 }
 
-async function call(options: RegistrationOptions, method: string, path: string, body?: unknown): Promise<Response> {
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
+function call(options: RegistrationOptions, method: string, path: string, body?: unknown): Promise<HttpCallResult> {
+  const headers: Record<string, string> = {};
   if (options.token) headers.authorization = `Bearer ${options.token}`;
-  return fetch(new URL(path, options.controlUrl), { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(5_000) });
+  return httpCall(new URL(path, options.controlUrl), { method, headers, json: body, timeoutMs: 5_000 });
 }
 
 export function startRegistration(options: RegistrationOptions): RegistrationHandle {
@@ -47,8 +48,7 @@ export function startRegistration(options: RegistrationOptions): RegistrationHan
 
   const register = async (): Promise<void> => {
     const res = await call(options, 'POST', '/v1/catalog/instances', reg);
-    if (!res.ok) throw new Error(`registration refused with ${res.status}: ${(await res.text()).slice(0, 500)}`);
-    await res.body?.cancel();
+    if (!res.ok) throw new Error(`registration refused with ${res.status}: ${res.body.slice(0, 500)}`);
     if (!isRegistered) log.info('instance registered', { service: reg.service, id: reg.id });
     isRegistered = true;
   };
@@ -67,7 +67,6 @@ export function startRegistration(options: RegistrationOptions): RegistrationHan
       if (!isRegistered) await register();
       else {
         const res = await call(options, 'PUT', `${instancePath}/heartbeat`);
-        await res.body?.cancel();
         if (res.status === 404) {
           log.warn('control plane does not know this instance; registering again');
           isRegistered = false;
@@ -89,8 +88,7 @@ export function startRegistration(options: RegistrationOptions): RegistrationHan
       stopped = true;
       clearTimeout(timer);
       try {
-        const res = await call(options, 'DELETE', instancePath);
-        await res.body?.cancel();
+        await call(options, 'DELETE', instancePath);
         isRegistered = false;
         log.info('instance deregistered', { id: reg.id });
       } catch (err) {

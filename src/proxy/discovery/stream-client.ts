@@ -2,7 +2,8 @@
 // snapshot or delta to a receiver (ACK, or NACK with field errors while the last good snapshot stays
 // in force), and reconnects with jittered backoff. Traffic never waits on it.
 
-import http from 'node:http';
+import type { ClientRequest } from 'node:http';
+import { http } from '../../lib/node-http.ts';
 import type { NodeInfo, ProxySnapshot } from '../../config/snapshot-types.ts';
 import { createLineSplitter, STREAM_PATH, STREAM_PING_MS, type ControlMessage, type ProxyMessage } from '../../config/stream-protocol.ts';
 import { createSnapshotReceiver, type Received } from './snapshot-receiver.ts';
@@ -36,7 +37,7 @@ export function startStreamClient(options: StreamClientOptions): StreamClient {
   let isConnected = false;
   let lastError: string | undefined;
   let closed = false;
-  let current: http.ClientRequest | undefined;
+  let current: ClientRequest | undefined;
   let retryTimer: NodeJS.Timeout | undefined;
 
   const connect = (): void => {

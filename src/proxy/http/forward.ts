@@ -2,7 +2,8 @@
 // attempt picks an endpoint; an attempt that provably never reached the app is retried elsewhere
 // (the retry rule in docs/concepts/retries-and-local-replies.md). HTTP/2 requests go upstream as h2c, others as HTTP/1.1.
 
-import http, { type IncomingMessage, type ServerResponse, type OutgoingHttpHeaders } from 'node:http';
+import type { IncomingMessage, ServerResponse, OutgoingHttpHeaders } from 'node:http';
+import { http } from '../../lib/node-http.ts';
 import type { Http2ServerRequest, Http2ServerResponse, ClientHttp2Stream, IncomingHttpHeaders as H2Headers } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { BackendPolicySpec } from '../../config/kinds/backend-policy.ts';

@@ -1,7 +1,8 @@
 // Replies the proxy makes itself: a status, `x-weft-reason` naming why in a stable word, and a small
 // JSON body for people. Never a bare 503: whoever reads it must learn which hop failed and why.
 
-import { STATUS_CODES, type ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
+import { http } from '../../lib/node-http.ts';
 import type { Http2ServerResponse } from 'node:http2';
 
 export const REASON_HEADER = 'x-weft-reason';
@@ -43,5 +44,5 @@ export function sendLocalReply(res: AnyResponse, status: number, reason: LocalRe
  */
 export function rawLocalReply(status: number, reason: LocalReplyReason, message: string, proxyId: string): string {
   const body = JSON.stringify({ error: { reason, message, proxy: proxyId } }) + '\n';
-  return `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Local Reply'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${REASON_HEADER}: ${reason}\r\nx-weft-proxy: ${proxyId}\r\nconnection: close\r\n\r\n${body}`;
+  return `HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Local Reply'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${REASON_HEADER}: ${reason}\r\nx-weft-proxy: ${proxyId}\r\nconnection: close\r\n\r\n${body}`;
 }

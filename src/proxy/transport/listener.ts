@@ -2,8 +2,9 @@
 // peeks at the first bytes of each connection and hands the socket to the matching server.
 
 import net from 'node:net';
-import http, { type IncomingMessage, type ServerResponse } from 'node:http';
-import http2, { type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { http } from '../../lib/node-http.ts';
+import type { Http2Server, Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { Duplex } from 'node:stream';
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
@@ -30,8 +31,16 @@ export async function listen(host: string, port: number, handlers: ListenerHandl
   if (handlers.upgrade) h1.on('upgrade', handlers.upgrade);
   const connect = handlers.connect;
   if (connect) h1.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => connect(req, socket, head, (s) => h1.emit('connection', s)));
-  const h2 = http2.createServer({ settings: { maxConcurrentStreams: 1000 } }, handlers.request);
-  h2.on('sessionError', () => {});
+  // Created at the first h2c connection: node:http2 (and the TLS code it pulls in) costs ~13 MB of
+  // RSS, which a sidecar that only ever sees HTTP/1.1 should not pay.
+  let h2server: Http2Server | undefined;
+  const h2 = (): Http2Server => {
+    if (!h2server) {
+      h2server = process.getBuiltinModule('node:http2').createServer({ settings: { maxConcurrentStreams: 1000 } }, handlers.request);
+      h2server.on('sessionError', () => {});
+    }
+    return h2server;
+  };
   const sockets = new Set<net.Socket>();
 
   const server = net.createServer({ noDelay: true }, (socket) => {
@@ -50,7 +59,7 @@ export async function listen(host: string, port: number, handlers: ListenerHandl
       if (isH2) {
         // http2 reads the native handle directly and would miss the unshifted preface; a JS
         // duplex over the socket makes it read through the stream, which still holds those bytes.
-        h2.emit('connection', Duplex.from({ readable: socket, writable: socket }));
+        h2().emit('connection', Duplex.from({ readable: socket, writable: socket }));
       } else {
         h1.emit('connection', socket);
       }
