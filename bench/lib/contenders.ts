@@ -144,6 +144,6 @@ export const CONTENDERS: readonly Contender[] = [
   weftMesh,
   nginx,
   haproxy,
-  nodePeer('node-http-proxy', 'node-http-proxy (keep-alive agent)', 'node-http-proxy.ts'),
-  nodePeer('fastify', 'fastify + @fastify/reply-from', 'fastify.ts'),
+  nodePeer('node-http-proxy', 'node-http-proxy (keep-alive agent)', 'node-http-proxy.mjs'),
+  nodePeer('fastify', 'fastify + @fastify/reply-from', 'fastify.mjs'),
 ];

@@ -43,11 +43,15 @@ table below is the latest run that was committed.
 - **Latency** is measured at a fixed 1,000 requests/s by an open-loop generator
   (\`bench/lib/fixed-rate.ts\`, 16 keep-alive connections): every latency counts from the request's
   *scheduled* send time, so a proxy that stalls cannot hide it by slowing the load.
-- **Memory** is the proxy's peak resident set (VmHWM from \`/proc\`) after both measurements, and in
-  brackets its resident set right after start, before any load; for nginx the worker's, for the
-  mesh path both sidecars together. The Node contenders (weft and the two Node peers) all run
-  TypeScript sources through Node's type stripping, which alone costs about 17 MiB over plain
-  JavaScript.
+- **Order.** Each fresh contender first gets the fixed rate (after its own warm-up at that rate),
+  then wrk's warm-up and measurement.
+- **Memory** is the proxy's peak resident set (VmHWM from \`/proc\`, restarted from the current RSS
+  before the fixed-rate phase through \`clear_refs\`): first its peak at the fixed 1,000 requests/s,
+  then its peak by the end of saturation, and in brackets its resident set right after start; for
+  nginx the worker's, for the mesh path both sidecars together. weft runs its compiled \`dist/\`
+  (what \`bin/weft\` runs); the Node peers run TypeScript through Node's type stripping, which
+  alone costs them about 17 MiB. RSS counts the pages of the \`node\` binary a process touches
+  (about 35 MiB for an idle \`node\`), which every Node process on a host shares.
 - **Interleaving and medians.** Rounds run every contender in turn (A B C …, A B C …) so drift on
   the machine hits all of them alike; the tables show medians over rounds.
 - **Comparisons.** Throughput is also given as a ratio to nginx; latency as p99 *added* over the
@@ -94,10 +98,10 @@ const fmt = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toLocaleS
 function dataPlaneTable(r: BenchResult): string {
   const rows = r.summary.map((s) => {
     const failed = s.failedRounds ? ` (${s.failedRounds}/${s.rounds} rounds failed)` : '';
-    return `| ${s.label}${failed} | ${fmt(s.rps)} | ${fmt(s.rpsRatioToNginx, 2)} | ${fmt(s.p50Ms, 2)} | ${fmt(s.p99Ms, 2)} | ${fmt(s.p999Ms, 2)} | ${s.id === 'direct' ? '—' : fmt(s.addedP99Ms, 2)} | ${s.id === 'direct' ? '—' : `${fmt(s.peakRssMiB, 1)} (${fmt(s.idleRssMiB, 0)})`} | ${fmt(s.wrkNon2xx)} / ${fmt(s.wrkSocketErrors)} | ${fmt(s.latencyNon2xx)} / ${fmt(s.latencyErrors)} |`;
+    return `| ${s.label}${failed} | ${fmt(s.rps)} | ${fmt(s.rpsRatioToNginx, 2)} | ${fmt(s.p50Ms, 2)} | ${fmt(s.p99Ms, 2)} | ${fmt(s.p999Ms, 2)} | ${s.id === 'direct' ? '—' : fmt(s.addedP99Ms, 2)} | ${s.id === 'direct' ? '—' : `${fmt(s.peakRssAtRateMiB, 1)} / ${fmt(s.peakRssMiB, 1)} (${fmt(s.idleRssMiB, 0)})`} | ${fmt(s.wrkNon2xx)} / ${fmt(s.wrkSocketErrors)} | ${fmt(s.latencyNon2xx)} / ${fmt(s.latencyErrors)} |`;
   });
   return [
-    '| Contender | req/s (wrk) | × nginx | p50 ms | p99 ms | p99.9 ms | added p99 ms | peak RSS MiB (idle) | wrk non-2xx / socket errors | fixed-rate non-2xx / errors |',
+    '| Contender | req/s (wrk) | × nginx | p50 ms | p99 ms | p99.9 ms | added p99 ms | peak RSS MiB at the fixed rate / at saturation (idle) | wrk non-2xx / socket errors | fixed-rate non-2xx / errors |',
     '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
     ...rows,
   ].join('\n');

@@ -1,7 +1,7 @@
 // Memory of a process under test, from /proc/PID/status: VmHWM (peak resident set) and VmRSS (now),
 // in KiB. Multi-process contenders (nginx master + worker) are read per process and summed.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { childPids } from './processes.ts';
 
 export interface Memory {
@@ -17,6 +17,19 @@ export function readMemory(pid: number): Memory | undefined {
     return { pid, hwmKiB: field('VmHWM'), rssKiB: field('VmRSS') };
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Restarts VmHWM from the current RSS (Linux ≥ 4.0: "5" to clear_refs), so a peak can be read per
+ * phase. False when not allowed (not our process, no root for another user's process).
+ */
+export function resetPeak(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -10,8 +10,12 @@ export interface Sample {
   readonly loadAverage: number;
   readonly wrk?: WrkResult;
   readonly latency?: FixedRateResult;
-  /** headline: summed over the contender's headline processes; idle: VmRSS before any load. */
-  readonly memory?: { headlineHwmKiB: number; idleRssKiB: number; processes: { pid: number; role: string; hwmKiB: number; rssKiB: number }[] };
+  /**
+   * Summed over the contender's headline processes. idle: VmRSS before any load; atRate: the peak
+   * during the fixed-rate phase (the first load the process sees); headline: the peak by the end of
+   * the wrk saturation phase.
+   */
+  readonly memory?: { headlineHwmKiB: number; atRateHwmKiB?: number; idleRssKiB: number; processes: { pid: number; role: string; hwmKiB: number; rssKiB: number }[] };
   readonly selfReport?: Record<string, unknown>;
   readonly error?: string;
 }
@@ -29,6 +33,7 @@ export interface Summary {
   readonly p999Ms: number;
   readonly addedP99Ms: number;
   readonly peakRssMiB: number;
+  readonly peakRssAtRateMiB: number;
   readonly idleRssMiB: number;
   readonly wrkNon2xx: number;
   readonly wrkSocketErrors: number;
@@ -62,6 +67,7 @@ export function summarize(contenders: readonly { id: string; label: string; note
       p99Ms: r3(median(good.map((s) => s.latency?.p99Ms ?? NaN))),
       p999Ms: r3(median(good.map((s) => s.latency?.p999Ms ?? NaN))),
       peakRssMiB: r1(median(good.map((s) => (s.memory?.headlineHwmKiB ?? NaN) / 1024))),
+      peakRssAtRateMiB: r1(median(good.map((s) => (s.memory?.atRateHwmKiB ?? NaN) / 1024))),
       idleRssMiB: r1(median(good.map((s) => (s.memory?.idleRssKiB ?? NaN) / 1024))),
       wrkNon2xx: sum((s) => s.wrk?.non2xx3xx ?? 0),
       wrkSocketErrors: sum((s) => (s.wrk ? Object.values(s.wrk.socketErrors).reduce((a, b) => a + b, 0) : 0)),

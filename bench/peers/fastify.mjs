@@ -1,5 +1,5 @@
 // Peer contender: fastify + @fastify/reply-from (undici pool to the upstream), from the isolated
-// install in bench/work/peers. Usage: node bench/peers/fastify.ts PORT UPSTREAM_PORT
+// install in bench/work/peers. Usage: node bench/peers/fastify.mjs PORT UPSTREAM_PORT
 
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -12,6 +12,6 @@ const [port, upstreamPort] = process.argv.slice(2).map(Number);
 
 const app = fastify({ logger: false, keepAliveTimeout: 300_000 });
 await app.register(replyFrom, { base: `http://127.0.0.1:${upstreamPort}`, undici: { connections: 128, pipelining: 1, keepAliveTimeout: 300_000 } });
-app.all('/*', (req: { url: string }, reply: { from(url: string): void }) => reply.from(req.url));
+app.all('/*', (req, reply) => reply.from(req.url));
 await app.listen({ port, host: '127.0.0.1' });
 console.log(`fastify listening on ${port}`);
