@@ -1,15 +1,16 @@
 // Assembly: the inbound listener (the instance's address in the catalog) wired to the inbound handler.
 
-import { listen, type Listener } from '../transport/listener.ts';
+import { listen, type Listener, type ListenOptions } from '../transport/listener.ts';
 import { createInboundHandler, type InboundDeps } from '../http/inbound-handler.ts';
 
-export function startInboundListener(host: string, port: number, deps: InboundDeps): Promise<Listener> {
+export function startInboundListener(host: string, port: number, deps: InboundDeps, options: ListenOptions = {}): Promise<Listener> {
   const handler = createInboundHandler(deps);
   const labels = { listener: 'inbound' };
-  return listen(host, port, {
+  const handlers = {
     request: handler.request,
     upgrade: handler.upgrade,
     connectionOpened: () => deps.metrics.connections.inc(labels),
     connectionClosed: () => deps.metrics.connections.dec(labels),
-  });
+  };
+  return listen(host, port, handlers, options);
 }

@@ -1,16 +1,17 @@
 // Assembly: the outbound listener (where the app's HTTP_PROXY points) wired to the outbound handler.
 
-import { listen, type Listener } from '../transport/listener.ts';
+import { listen, type Listener, type ListenOptions } from '../transport/listener.ts';
 import { createOutboundHandler, type OutboundDeps } from '../http/outbound-handler.ts';
 
-export function startOutboundListener(host: string, port: number, deps: OutboundDeps): Promise<Listener> {
+export function startOutboundListener(host: string, port: number, deps: OutboundDeps, options: ListenOptions = {}): Promise<Listener> {
   const handler = createOutboundHandler(deps);
   const labels = { listener: 'outbound' };
-  return listen(host, port, {
+  const handlers = {
     request: handler.request,
-    upgrade: (req, socket, head) => void handler.upgrade(req, socket, head),
+    upgrade: (req: Parameters<typeof handler.upgrade>[0], socket: Parameters<typeof handler.upgrade>[1], head: Buffer) => void handler.upgrade(req, socket, head),
     connect: handler.connect,
     connectionOpened: () => deps.metrics.connections.inc(labels),
     connectionClosed: () => deps.metrics.connections.dec(labels),
-  });
+  };
+  return listen(host, port, handlers, options);
 }

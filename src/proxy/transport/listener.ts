@@ -26,7 +26,12 @@ export interface Listener {
   destroy(): void;
 }
 
-export async function listen(host: string, port: number, handlers: ListenerHandlers): Promise<Listener> {
+export interface ListenOptions {
+  /** SO_REUSEPORT: several listeners (one per worker thread) share the port; the kernel spreads connections. */
+  readonly reusePort?: boolean;
+}
+
+export async function listen(host: string, port: number, handlers: ListenerHandlers, options: ListenOptions = {}): Promise<Listener> {
   const h1 = http.createServer({ keepAliveTimeout: 60_000, requestTimeout: 0, headersTimeout: 30_000 }, handlers.request);
   if (handlers.upgrade) h1.on('upgrade', handlers.upgrade);
   const connect = handlers.connect;
@@ -69,7 +74,7 @@ export async function listen(host: string, port: number, handlers: ListenerHandl
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, host, () => {
+    server.listen({ port, host, reusePort: options.reusePort ?? false }, () => {
       server.off('error', reject);
       resolve();
     });
