@@ -1,5 +1,6 @@
 // A small Prometheus registry: counters, gauges and histograms with bounded label sets, rendered
-// in the text exposition format by the proxy's and control plane's /metrics endpoints.
+// in the text exposition format by the proxy's and control plane's /metrics endpoints. Registries
+// of worker threads travel as plain dumps and are summed into the main one's rendering.
 
 type Labels = Readonly<Record<string, string>>;
 
@@ -7,6 +8,9 @@ interface Series<V> {
   readonly labels: Labels;
   value: V;
 }
+
+/** A registry's values as plain data (structured-cloneable), by metric name. */
+export type RegistryDump = Readonly<Record<string, readonly Series<unknown>[]>>;
 
 function labelKey(names: readonly string[], labels: Labels): string {
   let key = '';
@@ -49,7 +53,27 @@ abstract class Metric<V> {
   }
 
   protected abstract initial(): V;
-  abstract render(): string;
+  protected abstract add(into: V, value: V): V;
+  protected abstract renderSeries(series: Iterable<Series<V>>): string;
+
+  dump(): Series<V>[] {
+    return [...this.series.values()].map((s) => ({ labels: s.labels, value: structuredClone(s.value) }));
+  }
+
+  /** Own series plus those of other registries' dumps of this metric, summed by label set. */
+  render(others: readonly RegistryDump[] = []): string {
+    if (others.length === 0) return this.renderSeries(this.series.values());
+    const merged = new Map<string, Series<V>>();
+    const take = (s: Series<V>): void => {
+      const key = labelKey(this.labelNames, s.labels);
+      const have = merged.get(key);
+      if (have) have.value = this.add(have.value, s.value);
+      else merged.set(key, { labels: s.labels, value: this.add(this.initial(), s.value) });
+    };
+    for (const s of this.series.values()) take(s);
+    for (const dump of others) for (const s of (dump[this.name] ?? []) as Series<V>[]) take(s);
+    return this.renderSeries(merged.values());
+  }
 }
 
 export class Counter extends Metric<number> {
@@ -62,9 +86,12 @@ export class Counter extends Metric<number> {
   get(labels: Labels = {}): number {
     return this.series.get(labelKey(this.labelNames, labels))?.value ?? 0;
   }
-  render(): string {
+  protected add(into: number, value: number): number {
+    return into + value;
+  }
+  protected renderSeries(series: Iterable<Series<number>>): string {
     let out = `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} counter\n`;
-    for (const s of this.series.values()) out += `${this.name}${renderLabels(s.labels)} ${s.value}\n`;
+    for (const s of series) out += `${this.name}${renderLabels(s.labels)} ${s.value}\n`;
     return out;
   }
 }
@@ -85,9 +112,13 @@ export class Gauge extends Metric<number> {
   get(labels: Labels = {}): number {
     return this.series.get(labelKey(this.labelNames, labels))?.value ?? 0;
   }
-  render(): string {
+  /** Gauges of worker threads add up: open connections of all workers are the proxy's. */
+  protected add(into: number, value: number): number {
+    return into + value;
+  }
+  protected renderSeries(series: Iterable<Series<number>>): string {
     let out = `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} gauge\n`;
-    for (const s of this.series.values()) out += `${this.name}${renderLabels(s.labels)} ${s.value}\n`;
+    for (const s of series) out += `${this.name}${renderLabels(s.labels)} ${s.value}\n`;
     return out;
   }
 }
@@ -119,9 +150,15 @@ export class Histogram extends Metric<HistogramValue> {
       }
     }
   }
-  render(): string {
+  protected add(into: HistogramValue, value: HistogramValue): HistogramValue {
+    for (let i = 0; i < into.counts.length; i++) into.counts[i] += value.counts[i] ?? 0;
+    into.sum += value.sum;
+    into.count += value.count;
+    return into;
+  }
+  protected renderSeries(series: Iterable<Series<HistogramValue>>): string {
     let out = `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} histogram\n`;
-    for (const s of this.series.values()) {
+    for (const s of series) {
       let cumulative = 0;
       for (let i = 0; i < this.buckets.length; i++) {
         cumulative += s.value.counts[i];
@@ -150,8 +187,14 @@ export class Registry {
   histogram(name: string, help: string, labelNames: readonly string[], buckets = latencyBuckets): Histogram {
     return this.#add(new Histogram(name, help, labelNames, buckets));
   }
-  render(): string {
-    return this.#metrics.map((m) => m.render()).join('');
+  /** The exposition text; `others` (dumps of worker threads' registries) are summed in. */
+  render(others: readonly RegistryDump[] = []): string {
+    return this.#metrics.map((m) => m.render(others)).join('');
+  }
+  dump(): RegistryDump {
+    const out: Record<string, Series<unknown>[]> = {};
+    for (const m of this.#metrics) out[m.name] = m.dump();
+    return out;
   }
   #add<M extends Metric<any>>(metric: M): M {
     this.#metrics.push(metric);
