@@ -1,6 +1,7 @@
-// `weft proxy`: assembles a sidecar — config stream, service table, outbound and inbound listeners,
-// registration of the local app once it accepts connections, and the admin listener — and shuts
-// it down in the order that loses no request: deregister, drain, close.
+// `weft proxy`: assembles a sidecar — config stream, the data plane (service table, outbound and
+// inbound listeners; one per worker thread with --workers), registration of the local app once it
+// accepts connections, and the admin listener — and shuts it down in the order that loses no
+// request: deregister, drain, close.
 
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -8,16 +9,11 @@ import type { NodeInfo } from '../config/snapshot-types.ts';
 import type { HealthCheckSpec } from '../config/catalog-types.ts';
 import { WEFT_VERSION } from '../config/version.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
-import { createWatch } from '../lib/watch.ts';
-import { ServiceTable } from './balance/service-table.ts';
 import { startStreamClient } from './discovery/stream-client.ts';
 import { startRegistration, type RegistrationHandle } from './discovery/registration.ts';
-import { UpstreamPool } from './transport/upstream-pool.ts';
-import { startOutboundListener } from './outbound/outbound-listener.ts';
-import { startInboundListener } from './inbound/inbound-listener.ts';
 import { startAdminServer } from './admin/admin-server.ts';
-import { createProxyMetrics } from './admin/proxy-metrics.ts';
-import type { Listener } from './transport/listener.ts';
+import { startDataPlane } from './data-plane.ts';
+import { WorkerPool } from './workers/worker-pool.ts';
 
 export interface ProxyOptions {
   readonly controlUrl: string;
@@ -42,6 +38,8 @@ export interface ProxyOptions {
   readonly healthPath?: string;
   /** Time between deregistering and closing listeners, so callers learn before we go. */
   readonly drainMs?: number;
+  /** Threads carrying traffic (default 1): the main thread plus N-1 workers sharing its ports. */
+  readonly workers?: number;
   readonly log?: Logger;
 }
 
@@ -77,9 +75,6 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const id = options.id ?? `${options.service}-${randomBytes(3).toString('hex')}`;
   const log = options.log ?? createLogger(`proxy[${id}]`);
   const bindHost = options.bindHost ?? '127.0.0.1';
-  const metrics = createProxyMetrics();
-  const pool = new UpstreamPool();
-  const inboundPool = new UpstreamPool();
   const node: NodeInfo = {
     id,
     service: options.service,
@@ -88,36 +83,44 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     upstreams: options.upstreams ?? [],
     weftVersion: WEFT_VERSION,
   };
+  const workers = options.workers ?? 1;
+  if (!Number.isInteger(workers) || workers < 1) throw new Error(`workers must be a whole number of at least 1, got ${workers}`);
+  const planeOptions = {
+    node,
+    proxyId: id,
+    bindHost,
+    outboundPort: options.outboundPort ?? 15001,
+    inboundPort: options.appPort === undefined ? undefined : options.inboundPort ?? 15006,
+    appHost: options.appHost ?? '127.0.0.1',
+    appPort: options.appPort,
+    reusePort: workers > 1,
+  };
+  const plane = await startDataPlane({ ...planeOptions, worker: 0 });
+  const metrics = plane.metrics;
+  // The workers take the ports the main thread got (which matters when asked for port 0).
+  const pool = workers > 1
+    ? await WorkerPool.start(workers - 1, { ...planeOptions, outboundPort: plane.outboundPort, inboundPort: plane.inboundPort }, log.child('workers')).catch((err) => {
+        plane.destroy();
+        throw err;
+      })
+    : undefined;
 
-  const table = createWatch<ServiceTable | undefined>(undefined);
-  const serviceTable = new ServiceTable();
-  let allowPassthrough = true;
   const stream = startStreamClient({
     controlUrl: options.controlUrl,
     token: options.token,
     node,
     log: log.child('stream'),
     accept: (snapshot) => {
-      serviceTable.update(snapshot);
-      allowPassthrough = snapshot.outboundTrafficPolicy !== 'REGISTRY_ONLY';
-      pool.retain(serviceTable.endpointKeys());
-      table.set(serviceTable);
+      plane.apply(snapshot);
+      pool?.apply(snapshot);
     },
     onUpdate: (result) => metrics.configUpdates.inc({ result }),
   });
 
-  let outboundPort = 0;
-  const outbound = await startOutboundListener(bindHost, options.outboundPort ?? 15001, { node, proxyId: id, table, pool, metrics, allowPassthrough: () => allowPassthrough, ownPort: () => outboundPort });
-  outboundPort = outbound.port;
-  let inbound: Listener | undefined;
-  if (options.appPort !== undefined) {
-    inbound = await startInboundListener(bindHost, options.inboundPort ?? 15006, { node, proxyId: id, appHost: options.appHost ?? '127.0.0.1', appPort: options.appPort, pool: inboundPool, metrics });
-  }
-
   let registration: RegistrationHandle | undefined;
   let stopping = false;
-  if (inbound && options.appPort !== undefined) {
-    const inboundPort = inbound.port;
+  const inboundPort = plane.inboundPort;
+  if (inboundPort !== undefined && options.appPort !== undefined) {
     const checks: HealthCheckSpec[] = options.healthPath
       ? [{ type: 'http', path: options.healthPath, port: inboundPort, intervalSeconds: 2, timeoutSeconds: 1, unhealthyThreshold: 1, healthyThreshold: 1 }]
       : [];
@@ -151,26 +154,27 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       if (stopping) return { ready: false, why: 'draining' };
       return { ready: true };
     },
-    metrics: () => {
+    metrics: async () => {
       metrics.controlConnected.set({}, stream.connected() ? 1 : 0);
-      return metrics.registry.render();
+      return metrics.registry.render(pool ? await pool.metrics() : []);
     },
     config: () => ({
       node,
       controlPlane: { url: options.controlUrl, connected: stream.connected(), lastError: stream.lastError() },
       registered: registration?.registered() ?? false,
-      listeners: { outbound: outbound.port, inbound: inbound?.port, admin: adminPort },
+      listeners: { outbound: plane.outboundPort, inbound: plane.inboundPort, admin: adminPort },
+      workers,
       version: stream.snapshot.get()?.version,
       snapshot: stream.snapshot.get(),
     }),
   });
   adminPort = admin.port;
-  log.info('proxy started', { outbound: outbound.port, inbound: inbound?.port, admin: admin.port, control: options.controlUrl });
+  log.info('proxy started', { outbound: plane.outboundPort, inbound: plane.inboundPort, admin: admin.port, workers, control: options.controlUrl });
 
   return {
     id,
-    inboundPort: inbound?.port,
-    outboundPort: outbound.port,
+    inboundPort: plane.inboundPort,
+    outboundPort: plane.outboundPort,
     adminPort: admin.port,
     async stop() {
       if (stopping) return;
@@ -182,12 +186,10 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       stream.close();
       // Give open requests up to 2 s to finish; the timer must not keep the process alive.
       let graceTimer: NodeJS.Timeout | undefined;
-      await Promise.race([Promise.all([outbound.close(), inbound?.close()]), new Promise((r) => (graceTimer = setTimeout(r, 2_000)))]);
+      await Promise.race([Promise.all([plane.close(), pool?.close()]), new Promise((r) => (graceTimer = setTimeout(r, 2_000)))]);
       clearTimeout(graceTimer);
-      outbound.destroy();
-      inbound?.destroy();
-      pool.close();
-      inboundPool.close();
+      plane.destroy();
+      pool?.destroy();
       await admin.close();
       log.info('proxy stopped');
     },

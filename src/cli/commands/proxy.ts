@@ -1,5 +1,6 @@
 // `weft proxy`: runs a sidecar until SIGINT/SIGTERM, then deregisters, drains and exits.
 
+import os from 'node:os';
 import { startProxy } from '../../proxy/proxy.ts';
 import { WeftError } from '../../lib/errors.ts';
 import { controlOption, controlUrl, int, labelsOption, parseCommand, str, token, type Command } from '../command.ts';
@@ -21,6 +22,7 @@ export const proxyOptions = {
   'ttl-seconds': { type: 'string' },
   'health-path': { type: 'string' },
   'drain-ms': { type: 'string' },
+  workers: { type: 'string' },
 } as const;
 
 export const proxyFlagsHelp = `  --control URL            control plane API (or WEFT_CONTROL; default http://127.0.0.1:7700)
@@ -39,7 +41,21 @@ export const proxyFlagsHelp = `  --control URL            control plane API (or 
   --health-path PATH       HTTP path the control plane checks through the inbound listener
   --weight N               load-balancing weight (default 1)
   --ttl-seconds N          heartbeat TTL (default 15)
-  --drain-ms N             wait between deregistering and closing (default 1500)`;
+  --drain-ms N             wait between deregistering and closing (default 1500)
+  --workers N|auto         threads carrying traffic, sharing the listener ports (default 1;
+                           auto = one per CPU). Config, registration and admin stay on one.`;
+
+const MAX_WORKERS = 64;
+
+/** --workers: a whole number from 1 to 64, or auto (one per CPU this process may use). */
+function workersOption(p: Parameters<typeof str>[0]): number | undefined {
+  const v = str(p, 'workers');
+  if (v === undefined) return undefined;
+  if (v === 'auto') return Math.min(MAX_WORKERS, os.availableParallelism());
+  const n = /^\d+$/.test(v) ? Number(v) : NaN;
+  if (!(n >= 1 && n <= MAX_WORKERS)) throw new WeftError('WEFT_ERR_CLI_USAGE', `--workers must be a whole number from 1 to ${MAX_WORKERS} or "auto", got ${JSON.stringify(v)}`, 2);
+  return n;
+}
 
 export function proxyOptionsFrom(p: Parameters<typeof str>[0]) {
   const upstreams = str(p, 'upstreams');
@@ -61,6 +77,7 @@ export function proxyOptionsFrom(p: Parameters<typeof str>[0]) {
     ttlSeconds: int(p, 'ttl-seconds'),
     healthPath: str(p, 'health-path'),
     drainMs: int(p, 'drain-ms'),
+    workers: workersOption(p),
   };
 }
 

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 
 export interface AdminSources {
   ready(): { ready: boolean; why?: string };
-  metrics(): string;
+  metrics(): string | Promise<string>;
   config(): unknown;
 }
 
@@ -19,8 +19,16 @@ export async function startAdminServer(host: string, port: number, sources: Admi
       res.writeHead(r.ready ? 200 : 503, { 'content-type': 'application/json' });
       res.end(body);
     } else if (path === '/metrics') {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
-      res.end(sources.metrics());
+      void Promise.resolve(sources.metrics()).then(
+        (text) => {
+          res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
+          res.end(text);
+        },
+        (err: Error) => {
+          res.writeHead(500, { 'content-type': 'application/json' });
+          res.end(JSON.stringify({ error: { message: `could not gather metrics: ${err.message}` } }) + '\n');
+        },
+      );
     } else if (path === '/config') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(sources.config(), null, 2) + '\n');

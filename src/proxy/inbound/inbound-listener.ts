@@ -6,10 +6,14 @@ import { createInboundHandler, type InboundDeps } from '../http/inbound-handler.
 export function startInboundListener(host: string, port: number, deps: InboundDeps, options: ListenOptions = {}): Promise<Listener> {
   const handler = createInboundHandler(deps);
   const labels = { listener: 'inbound' };
+  const acceptedLabels = { listener: 'inbound', worker: deps.metrics.worker };
   const handlers = {
     request: handler.request,
     upgrade: handler.upgrade,
-    connectionOpened: () => deps.metrics.connections.inc(labels),
+    connectionOpened: () => {
+      deps.metrics.connections.inc(labels);
+      deps.metrics.accepted.inc(acceptedLabels);
+    },
     connectionClosed: () => deps.metrics.connections.dec(labels),
   };
   return listen(host, port, handlers, options);

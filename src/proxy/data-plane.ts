@@ -1,0 +1,87 @@
+// The part of a sidecar that carries traffic: service table, connection pools, outbound and inbound
+// listeners and their metrics. The main thread runs one; with --workers N, each extra worker
+// thread runs another on the same ports (SO_REUSEPORT), fed the same snapshots.
+
+import type { NodeInfo, ProxySnapshot } from '../config/snapshot-types.ts';
+import { createWatch } from '../lib/watch.ts';
+import { ServiceTable } from './balance/service-table.ts';
+import { UpstreamPool } from './transport/upstream-pool.ts';
+import { startOutboundListener } from './outbound/outbound-listener.ts';
+import { startInboundListener } from './inbound/inbound-listener.ts';
+import { createProxyMetrics, type ProxyMetrics } from './admin/proxy-metrics.ts';
+import type { Listener } from './transport/listener.ts';
+
+export interface DataPlaneOptions {
+  readonly node: NodeInfo;
+  readonly proxyId: string;
+  readonly bindHost: string;
+  readonly outboundPort: number;
+  /** Absent: a client-only sidecar, no inbound listener. */
+  readonly inboundPort?: number;
+  readonly appHost: string;
+  readonly appPort?: number;
+  /** Share the ports with other data planes (worker threads). */
+  readonly reusePort: boolean;
+  /** 0 for the main thread; labels this data plane's accepted connections. */
+  readonly worker: number;
+}
+
+export interface DataPlane {
+  readonly outboundPort: number;
+  readonly inboundPort: number | undefined;
+  readonly metrics: ProxyMetrics;
+  /** Puts a snapshot in force; throws if it cannot (the proxy NACKs it). */
+  apply(snapshot: ProxySnapshot): void;
+  /** Stops accepting; open connections finish their requests. */
+  close(): Promise<void>;
+  /** Closes every connection and pool now. */
+  destroy(): void;
+}
+
+export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
+  const metrics = createProxyMetrics(o.worker);
+  const pool = new UpstreamPool();
+  const inboundPool = new UpstreamPool();
+  const table = createWatch<ServiceTable | undefined>(undefined);
+  const serviceTable = new ServiceTable();
+  let allowPassthrough = true;
+
+  let outboundPort = 0;
+  const outbound = await startOutboundListener(
+    o.bindHost,
+    o.outboundPort,
+    { node: o.node, proxyId: o.proxyId, table, pool, metrics, allowPassthrough: () => allowPassthrough, ownPort: () => outboundPort },
+    { reusePort: o.reusePort },
+  );
+  outboundPort = outbound.port;
+  let inbound: Listener | undefined;
+  if (o.appPort !== undefined && o.inboundPort !== undefined) {
+    inbound = await startInboundListener(
+      o.bindHost,
+      o.inboundPort,
+      { node: o.node, proxyId: o.proxyId, appHost: o.appHost, appPort: o.appPort, pool: inboundPool, metrics },
+      { reusePort: o.reusePort },
+    );
+  }
+
+  return {
+    outboundPort: outbound.port,
+    inboundPort: inbound?.port,
+    metrics,
+    apply(snapshot) {
+      serviceTable.update(snapshot);
+      allowPassthrough = snapshot.outboundTrafficPolicy !== 'REGISTRY_ONLY';
+      pool.retain(serviceTable.endpointKeys());
+      table.set(serviceTable);
+    },
+    async close() {
+      await Promise.all([outbound.close(), inbound?.close()]);
+    },
+    destroy() {
+      outbound.destroy();
+      inbound?.destroy();
+      pool.close();
+      inboundPool.close();
+    },
+  };
+}

@@ -1,0 +1,15 @@
+// What the main thread and data-plane worker threads say to each other (structured-cloned values).
+
+import type { ProxySnapshot } from '../../config/snapshot-types.ts';
+import type { RegistryDump } from '../../lib/metrics.ts';
+
+export type ToWorker =
+  | { readonly type: 'snapshot'; readonly snapshot: ProxySnapshot }
+  | { readonly type: 'metrics'; readonly id: number }
+  | { readonly type: 'close' };
+
+export type FromWorker =
+  | { readonly type: 'ready'; readonly outboundPort: number; readonly inboundPort: number | undefined }
+  | { readonly type: 'metrics'; readonly id: number; readonly dump: RegistryDump }
+  | { readonly type: 'apply-failed'; readonly version: string; readonly message: string }
+  | { readonly type: 'closed' };

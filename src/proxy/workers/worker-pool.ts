@@ -1,0 +1,138 @@
+// The main thread's side of --workers N: starts N-1 data-plane worker threads on the main data
+// plane's ports, forwards each accepted snapshot to them, gathers their metrics for /metrics,
+// restarts one that dies, and closes them with the sidecar.
+
+import { Worker } from 'node:worker_threads';
+import type { ProxySnapshot } from '../../config/snapshot-types.ts';
+import type { RegistryDump } from '../../lib/metrics.ts';
+import type { Logger } from '../../lib/log.ts';
+import type { DataPlaneOptions } from '../data-plane.ts';
+import type { FromWorker, ToWorker } from './messages.ts';
+
+// The worker's entry sits beside this file: .ts when running from src/, .js from dist/.
+const WORKER_ENTRY = new URL(`./data-plane-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
+const START_TIMEOUT_MS = 10_000;
+const METRICS_TIMEOUT_MS = 1_000;
+const RESTART_DELAY_MS = 1_000;
+
+interface Slot {
+  worker?: Worker;
+  ready: boolean;
+}
+
+export class WorkerPool {
+  readonly #options: Omit<DataPlaneOptions, 'worker'>;
+  readonly #log: Logger;
+  readonly #slots: Slot[] = [];
+  #latest?: ProxySnapshot;
+  #closing = false;
+  #nextRequest = 0;
+  readonly #pending = new Map<number, (dump: RegistryDump) => void>();
+
+  private constructor(options: Omit<DataPlaneOptions, 'worker'>, log: Logger) {
+    this.#options = options;
+    this.#log = log;
+  }
+
+  /** Starts `count` workers (numbered from 1: the main thread is worker 0) and waits until each listens. */
+  static async start(count: number, options: Omit<DataPlaneOptions, 'worker'>, log: Logger): Promise<WorkerPool> {
+    const pool = new WorkerPool(options, log);
+    try {
+      await Promise.all(Array.from({ length: count }, (_, i) => pool.#spawn(i)));
+    } catch (err) {
+      pool.destroy();
+      throw err;
+    }
+    return pool;
+  }
+
+  get size(): number {
+    return this.#slots.length;
+  }
+
+  /** Forwards a snapshot the main thread accepted; workers started later get the latest one. */
+  apply(snapshot: ProxySnapshot): void {
+    this.#latest = snapshot;
+    for (const slot of this.#slots) if (slot.ready) this.#post(slot, { type: 'snapshot', snapshot });
+  }
+
+  /** Each live worker's metrics; one that does not answer within a second is left out. */
+  async metrics(): Promise<RegistryDump[]> {
+    const answers = this.#slots.filter((s) => s.ready).map((slot) => new Promise<RegistryDump | undefined>((resolve) => {
+      const id = ++this.#nextRequest;
+      const timer = setTimeout(() => {
+        this.#pending.delete(id);
+        resolve(undefined);
+      }, METRICS_TIMEOUT_MS);
+      this.#pending.set(id, (dump) => {
+        clearTimeout(timer);
+        resolve(dump);
+      });
+      this.#post(slot, { type: 'metrics', id });
+    }));
+    return (await Promise.all(answers)).filter((d): d is RegistryDump => d !== undefined);
+  }
+
+  /** Asks every worker to stop accepting and finish its requests; resolves when all have. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    await Promise.all(this.#slots.map((slot) => new Promise<void>((resolve) => {
+      const w = slot.worker;
+      if (!w || !slot.ready) return resolve();
+      w.once('exit', () => resolve());
+      w.on('message', (m: FromWorker) => m.type === 'closed' && resolve());
+      this.#post(slot, { type: 'close' });
+    })));
+  }
+
+  /** Ends every worker now (their open connections with them). */
+  destroy(): void {
+    this.#closing = true;
+    for (const slot of this.#slots) void slot.worker?.terminate();
+  }
+
+  #post(slot: Slot, message: ToWorker): void {
+    slot.worker?.postMessage(message);
+  }
+
+  #spawn(index: number, slot: Slot = { ready: false }): Promise<void> {
+    if (!this.#slots.includes(slot)) this.#slots[index] = slot;
+    const workerNumber = index + 1;
+    const worker = new Worker(WORKER_ENTRY, { workerData: { ...this.#options, worker: workerNumber } satisfies DataPlaneOptions });
+    slot.worker = worker;
+    slot.ready = false;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        reject(new Error(`data-plane worker ${workerNumber} did not start listening within ${START_TIMEOUT_MS / 1000}s`));
+        void worker.terminate();
+      }, START_TIMEOUT_MS);
+      worker.on('message', (m: FromWorker) => {
+        if (m.type === 'ready') {
+          clearTimeout(timer);
+          slot.ready = true;
+          if (this.#latest) this.#post(slot, { type: 'snapshot', snapshot: this.#latest });
+          resolve();
+        } else if (m.type === 'metrics') {
+          this.#pending.get(m.id)?.(m.dump);
+          this.#pending.delete(m.id);
+        } else if (m.type === 'apply-failed') {
+          this.#log.error('a data-plane worker could not apply a snapshot the main thread accepted', { worker: workerNumber, version: m.version, err: m.message });
+        }
+      });
+      worker.on('error', (err) => {
+        clearTimeout(timer);
+        this.#log.error('data-plane worker failed', { worker: workerNumber, err: err.message });
+        reject(new Error(`data-plane worker ${workerNumber} failed to start: ${err.message}`));
+      });
+      worker.on('exit', (code) => {
+        slot.ready = false;
+        if (this.#closing || slot.worker !== worker) return;
+        // Its listeners went with it; the kernel sends new connections to the others meanwhile.
+        this.#log.error('data-plane worker exited; restarting it', { worker: workerNumber, code, inMs: RESTART_DELAY_MS });
+        setTimeout(() => {
+          if (!this.#closing) this.#spawn(index, slot).catch((err) => this.#log.error('could not restart a data-plane worker', { worker: workerNumber, err: (err as Error).message }));
+        }, RESTART_DELAY_MS).unref();
+      });
+    });
+  }
+}

@@ -1,0 +1,84 @@
+// Bar: `weft proxy --workers 2` carries traffic on two threads sharing its ports. Connections land on
+// both, /metrics adds the threads' counters up, every thread runs the newest snapshot, and a SIGTERM
+// stops it cleanly.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import { startControlPlane, startSidecar, waitForInSync, waitForPassing, type ControlPlaneProcess, type SidecarProcess } from '../support/mesh.ts';
+import { startEcho, getViaProxy, type EchoServer } from '../support/upstreams.ts';
+import { stopAll } from '../support/processes.ts';
+
+const REQUESTS = 60;
+let cp: ControlPlaneProcess;
+let echo: EchoServer;
+let outside: EchoServer;
+let client: SidecarProcess;
+
+before(async () => {
+  cp = await startControlPlane();
+  [echo, outside] = await Promise.all([startEcho('a'), startEcho('outside')]);
+  await startSidecar(cp.url, 'echo', ['--app-port', String(echo.port), '--workers', '2']);
+  client = await startSidecar(cp.url, 'client', ['--workers', '2']);
+  await waitForPassing(cp, 'echo', 1);
+  await waitForInSync(cp, 2);
+});
+
+after(async () => {
+  await stopAll();
+  await Promise.all([echo?.close(), outside?.close()]);
+  await cp?.cleanup();
+});
+
+/** One request on its own connection, so the kernel picks a thread for each. */
+function freshGet(url: string): Promise<{ status: number; body: string }> {
+  return getViaProxy(client.outboundPort, url, new http.Agent({ keepAlive: false }));
+}
+
+async function metrics(adminPort: number): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${adminPort}/metrics`);
+  assert.equal(res.status, 200);
+  return res.text();
+}
+
+function sample(text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}
+
+test('connections are spread over both threads and every request succeeds', async () => {
+  for (let i = 0; i < REQUESTS; i++) {
+    const res = await freshGet(`http://echo/n/${i}`);
+    assert.equal(res.status, 200, res.body);
+  }
+  const text = await metrics(client.adminPort);
+  const main = sample(text, 'weft_proxy_accepted_connections_total{listener="outbound",worker="0"}');
+  const worker = sample(text, 'weft_proxy_accepted_connections_total{listener="outbound",worker="1"}');
+  assert.ok(main > 0 && worker > 0, `both threads accepted connections: main ${main}, worker ${worker}`);
+  assert.ok(main + worker >= REQUESTS, `${main + worker} connections counted for ${REQUESTS} requests`);
+  // The threads' request counters are summed into one series, not listed twice.
+  const served = sample(text, 'weft_proxy_requests_total{direction="outbound",source="client",destination_service="echo.default",code="200",reason=""}');
+  assert.equal(served, REQUESTS);
+  assert.equal(text.match(/^# TYPE weft_proxy_requests_total /gm)?.length, 1);
+});
+
+test('a new snapshot reaches every thread: registry-only mode refuses passthrough on all of them', async () => {
+  const external = `http://127.0.0.1:${outside.port}/x`;
+  for (let i = 0; i < 10; i++) assert.equal((await freshGet(external)).status, 200, 'ALLOW_ANY passes traffic through');
+  const r = await cp.api('POST', '/v1/apply', {
+    items: [{ apiVersion: 'weft.dev/v1alpha1', kind: 'MeshConfig', metadata: { name: 'mesh', namespace: 'default' }, spec: { outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' } } }],
+  });
+  assert.ok(r.status === 200 || r.status === 201, JSON.stringify(r.body));
+  await waitForInSync(cp, 2);
+  const statuses = new Set<number>();
+  for (let i = 0; i < 30; i++) statuses.add((await freshGet(external)).status);
+  assert.deepEqual([...statuses], [404], 'no thread still lets traffic out');
+  const text = await metrics(client.adminPort);
+  assert.ok(sample(text, 'weft_proxy_accepted_connections_total{listener="outbound",worker="1"}') > 0);
+});
+
+test('SIGTERM stops a multi-threaded sidecar', async () => {
+  const extra = await startSidecar(cp.url, 'extra', ['--workers', '3']);
+  assert.equal((await getViaProxy(extra.outboundPort, 'http://echo/')).status, 200);
+  assert.equal(await extra.process.stop('SIGTERM'), 0);
+});
