@@ -162,7 +162,10 @@ try {
 async function measure(c: (typeof CONTENDERS)[number], env: BenchEnv, round: number): Promise<Sample> {
   let running;
   try {
-    running = await c.start(env);
+    // The multi-core contenders let the proxy and the load share every CPU (see Contender.cpus).
+    const allCpus = `0-${os.availableParallelism() - 1}`;
+    const loadCpu = c.cpus === 'all' ? allCpus : settings.loadCpu;
+    running = await c.start(c.cpus === 'all' ? { ...env, proxyCpu: allCpus } : env);
     const pick = (list: { role: string; rssKiB: number; hwmKiB: number }[]) => list.filter((m) => !running!.headlineRoles || running!.headlineRoles.includes(m.role));
     const headline = (): number => pick(running!.memory()).reduce((t, m) => t + m.hwmKiB, 0);
     const idleRssKiB = pick(running.memory()).reduce((t, m) => t + m.rssKiB, 0);
@@ -170,10 +173,10 @@ async function measure(c: (typeof CONTENDERS)[number], env: BenchEnv, round: num
     // The fixed rate comes first, on a fresh process, so its peak RSS is that of a proxy at a
     // moderate rate (the issue's memory target), not what is left over from saturating it.
     for (const m of running.memory()) resetPeak(m.pid);
-    const latency = await runFixedRate({ port: running.port, hostHeader: running.hostHeader, rate: settings.rate, seconds: settings.latencyDuration, connections: settings.latencyConnections, warmupSeconds: settings.warmup }, settings.loadCpu, nodeBin);
+    const latency = await runFixedRate({ port: running.port, hostHeader: running.hostHeader, rate: settings.rate, seconds: settings.latencyDuration, connections: settings.latencyConnections, warmupSeconds: settings.warmup }, loadCpu, nodeBin);
     const atRateHwmKiB = headline();
     await sleep(500);
-    const wrkBase = { url, host: running.hostHeader, threads: 1, connections: settings.connections, cpu: settings.loadCpu };
+    const wrkBase = { url, host: running.hostHeader, threads: c.cpus === 'all' ? 2 : 1, connections: settings.connections, cpu: loadCpu };
     if (settings.warmup > 0) await runWrk({ ...wrkBase, seconds: settings.warmup });
     const loadAverage = Math.round(os.loadavg()[0] * 100) / 100;
     const wrk = await runWrk({ ...wrkBase, seconds: settings.duration });

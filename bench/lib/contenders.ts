@@ -31,6 +31,11 @@ export interface Contender {
   readonly id: string;
   readonly label: string;
   readonly note?: string;
+  /**
+   * 'all': the multi-core comparison. The proxy and the load generator may use every CPU (the
+   * upstream stays on the load CPU), so the proxy can use more than one core if it can.
+   */
+  readonly cpus?: 'all';
   start(env: BenchEnv): Promise<RunningContender>;
 }
 
@@ -68,6 +73,23 @@ const weftSidecar: Contender = {
     };
   },
 };
+
+/** The one-hop sidecar with N worker threads, for the multi-core comparison. */
+function weftSidecarWorkers(workers: number): Contender {
+  return {
+    id: `weft-sidecar-${workers}w`,
+    label: `weft sidecar, --workers ${workers}, all CPUs`,
+    note: `as weft-sidecar, with ${workers} thread(s) carrying traffic; proxy and wrk share every CPU`,
+    cpus: 'all',
+    async start(env) {
+      const cp = await env.weft();
+      await registerInstance(cp, 'bench-upstream', 'upstream-1', env.upstreamPort);
+      const sc = await startSidecar(cp, `weft-sidecar-${workers}w`, 'bench-client', env.proxyCpu, ['--workers', String(workers)]);
+      await waitRoutes(sc.outboundPort, 'bench-upstream');
+      return { ...single(sc.proc, sc.outboundPort, 'sidecar'), hostHeader: 'bench-upstream', selfReport: async () => ({ sidecar: await scrapeRequests(sc.adminPort) }) };
+    },
+  };
+}
 
 const weftMesh: Contender = {
   id: 'weft-mesh',
@@ -146,4 +168,6 @@ export const CONTENDERS: readonly Contender[] = [
   haproxy,
   nodePeer('node-http-proxy', 'node-http-proxy (keep-alive agent)', 'node-http-proxy.mjs'),
   nodePeer('fastify', 'fastify + @fastify/reply-from', 'fastify.mjs'),
+  weftSidecarWorkers(1),
+  weftSidecarWorkers(2),
 ];

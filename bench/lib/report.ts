@@ -95,8 +95,27 @@ ${END}
 
 const fmt = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : 'n/a');
 
+/** The multi-core contenders (proxy and load share every CPU) get their own table. */
+const MULTI_CORE = /^weft-sidecar-(\d+)w$/;
+
+function multiCoreTable(r: BenchResult): string[] {
+  const rows = r.summary.filter((s) => MULTI_CORE.test(s.id));
+  if (!rows.length) return [];
+  const one = rows.find((s) => s.id === 'weft-sidecar-1w');
+  return [
+    '### Multi-core',
+    '',
+    `The sidecar with 1 and ${rows.length > 1 ? 'more' : 'one'} worker thread(s), the proxy and wrk (\`-t2\`) both allowed on every CPU, the upstream still on CPU ${r.settings.loadCpu}. On a 2-CPU machine the load generator and the upstream take a share of the same cores, so this shows whether throughput grows with workers, not how far it would on more cores.`,
+    '',
+    '| Contender | req/s (wrk) | × 1 worker | p99 ms at the fixed rate | peak RSS MiB at saturation (idle) |',
+    '|---|--:|--:|--:|--:|',
+    ...rows.map((s) => `| ${s.label} | ${fmt(s.rps)} | ${one && one.rps > 0 ? fmt(s.rps / one.rps, 2) : 'n/a'} | ${fmt(s.p99Ms, 2)} | ${fmt(s.peakRssMiB, 1)} (${fmt(s.idleRssMiB, 0)}) |`),
+    '',
+  ];
+}
+
 function dataPlaneTable(r: BenchResult): string {
-  const rows = r.summary.map((s) => {
+  const rows = r.summary.filter((s) => !MULTI_CORE.test(s.id)).map((s) => {
     const failed = s.failedRounds ? ` (${s.failedRounds}/${s.rounds} rounds failed)` : '';
     return `| ${s.label}${failed} | ${fmt(s.rps)} | ${fmt(s.rpsRatioToNginx, 2)} | ${fmt(s.p50Ms, 2)} | ${fmt(s.p99Ms, 2)} | ${fmt(s.p999Ms, 2)} | ${s.id === 'direct' ? '—' : fmt(s.addedP99Ms, 2)} | ${s.id === 'direct' ? '—' : `${fmt(s.peakRssAtRateMiB, 1)} / ${fmt(s.peakRssMiB, 1)} (${fmt(s.idleRssMiB, 0)})`} | ${fmt(s.wrkNon2xx)} / ${fmt(s.wrkSocketErrors)} | ${fmt(s.latencyNon2xx)} / ${fmt(s.latencyErrors)} |`;
   });
@@ -151,6 +170,7 @@ export function renderSection(r: BenchResult, chartFile: string, jsonFile: strin
     '',
     dataPlaneTable(r),
     '',
+    ...multiCoreTable(r),
     ...(notes.length ? ["What weft's sidecars counted besides 200s (their `weft_proxy_requests_total`; 499 means the client closed the connection with the request in flight, which wrk does when it stops):", '', ...notes, ''] : []),
     '### Control plane',
     '',
@@ -168,7 +188,7 @@ export function writeReport(r: BenchResult): string[] {
   const json = path.join(resultsDir, `${day}.json`);
   const svg = path.join(resultsDir, `${day}.svg`);
   writeFileSync(json, JSON.stringify(r, null, 2) + '\n');
-  writeFileSync(svg, renderChart(r.summary, `weft bench ${day}: one hop of HTTP/1.1, proxy pinned to one CPU`));
+  writeFileSync(svg, renderChart(r.summary.filter((s) => !MULTI_CORE.test(s.id)), `weft bench ${day}: one hop of HTTP/1.1, proxy pinned to one CPU`));
   const doc = path.join(repoRoot, 'docs', 'performance.md');
   let text = existsSync(doc) ? readFileSync(doc, 'utf8') : INTRO;
   if (!text.includes(START) || !text.includes(END)) text = `${text.trimEnd()}\n\n## Latest results\n\n${START}\n${END}\n`;
