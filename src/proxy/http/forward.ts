@@ -6,16 +6,20 @@ import type { IncomingMessage, ServerResponse, OutgoingHttpHeaders } from 'node:
 import { http } from '../../lib/node-http.ts';
 import type { Http2ServerRequest, Http2ServerResponse, ClientHttp2Stream, IncomingHttpHeaders as H2Headers } from 'node:http2';
 import type { Socket } from 'node:net';
+import type { EventEmitter } from 'node:events';
 import type { BackendPolicySpec } from '../../config/kinds/backend-policy.ts';
 import type { EndpointSnapshot } from '../../config/snapshot-types.ts';
 import type { Picker } from '../balance/picker.ts';
 import type { UpstreamPool } from '../transport/upstream-pool.ts';
 import { BODY_CHUNKED, BODY_NONE, BODY_RAW, requestHead, type H1Exchange, type H1Stage } from '../transport/h1-client.ts';
+import type { H1ServerRequest, H1ServerResponse } from '../transport/h1-server-message.ts';
 import { forwardableHeaders, wantsTrailers } from './headers.ts';
 import { REASON_HEADER, sendLocalReply, type LocalReplyReason } from './local-reply.ts';
 
-export type AnyRequest = IncomingMessage | Http2ServerRequest;
-export type AnyResponse = ServerResponse | Http2ServerResponse;
+export type AnyRequest = IncomingMessage | Http2ServerRequest | H1ServerRequest;
+export type AnyResponse = ServerResponse | Http2ServerResponse | H1ServerResponse;
+// An HTTP/1.1 request and response come from node:http's server or the lean one (h1-server.ts),
+// which has the same shape for what is used here; the code below names node:http's types for both.
 
 export interface ForwardTarget {
   readonly picker: Picker;
@@ -95,7 +99,7 @@ export function forwardRequest(req: AnyRequest, res: AnyResponse, target: Forwar
     : undefined;
 
   // The client went away: stop the upstream work too.
-  res.on('close', () => {
+  (res as EventEmitter).on('close', () => {
     if (!finished) {
       cancelAttempt?.();
       complete(499);

@@ -4,6 +4,7 @@
 import type { ServerResponse } from 'node:http';
 import { http } from '../../lib/node-http.ts';
 import type { Http2ServerResponse } from 'node:http2';
+import type { H1ServerResponse } from '../transport/h1-server-message.ts';
 
 export const REASON_HEADER = 'x-weft-reason';
 
@@ -18,9 +19,10 @@ export type LocalReplyReason =
   | 'upstream-connect-failure'
   | 'upstream-reset'
   | 'request-timeout'
-  | 'bad-request';
+  | 'bad-request'
+  | 'header-too-large';
 
-export type AnyResponse = ServerResponse | Http2ServerResponse;
+export type AnyResponse = ServerResponse | Http2ServerResponse | H1ServerResponse;
 
 export function sendLocalReply(res: AnyResponse, status: number, reason: LocalReplyReason, message: string, proxyId: string): void {
   if (res.headersSent) {
@@ -35,7 +37,7 @@ export function sendLocalReply(res: AnyResponse, status: number, reason: LocalRe
     [REASON_HEADER]: reason,
     'x-weft-proxy': proxyId,
   });
-  res.end(body);
+  (res as ServerResponse).end(body);
 }
 
 /**

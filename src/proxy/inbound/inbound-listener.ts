@@ -9,6 +9,7 @@ export function startInboundListener(host: string, port: number, deps: InboundDe
   const acceptedLabels = { listener: 'inbound', worker: deps.metrics.worker };
   const handlers = {
     request: handler.request,
+    proxyId: deps.proxyId,
     upgrade: handler.upgrade,
     connectionOpened: () => {
       deps.metrics.connections.inc(labels);

@@ -9,6 +9,7 @@ export function startOutboundListener(host: string, port: number, deps: Outbound
   const acceptedLabels = { listener: 'outbound', worker: deps.metrics.worker };
   const handlers = {
     request: handler.request,
+    proxyId: deps.proxyId,
     upgrade: (req: Parameters<typeof handler.upgrade>[0], socket: Parameters<typeof handler.upgrade>[1], head: Buffer) => void handler.upgrade(req, socket, head),
     connect: handler.connect,
     connectionOpened: () => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { H1ResponseParser } from './h1-parser.ts';
+import { H1RequestParser, H1ResponseParser, type RequestHead } from './h1-parser.ts';
 
 interface Parsed {
   status?: number;
@@ -225,4 +225,143 @@ test('the parser is reusable: start() expects the next response on the connectio
 test('latin1 bytes in header values pass through unchanged', () => {
   const r = parse(Buffer.concat([Buffer.from('HTTP/1.1 200 OK\r\nx-name: caf'), Buffer.from([0xe9]), Buffer.from('\r\ncontent-length: 0\r\n\r\n')]));
   assert.equal(r.headers?.[1], 'caf\u00e9');
+});
+
+// Request mode (the lean server's parser).
+
+interface ParsedRequest {
+  heads: RequestHead[];
+  bodies: string[];
+  complete: boolean;
+  error?: string;
+  errorStatus?: number;
+}
+
+/** Feeds `input` cut at `cuts`, the way h1-server.ts does: heads first, then bodies, message after message. */
+function parseRequests(input: string | Buffer, cuts: number[] = [], maxHead = 1024): ParsedRequest {
+  const bytes = typeof input === 'string' ? Buffer.from(input, 'latin1') : input;
+  const out: ParsedRequest = { heads: [], bodies: [], complete: false };
+  const parser = new H1RequestParser({
+    onRequest(head) {
+      out.heads.push(head);
+      out.bodies.push('');
+    },
+    onBody(chunk) {
+      out.bodies[out.bodies.length - 1] += chunk.toString('latin1');
+    },
+  }, maxHead);
+  parser.start();
+  let from = 0;
+  for (const cut of [...cuts, bytes.length]) {
+    if (cut < from) continue;
+    let piece = bytes.subarray(from, cut);
+    from = cut;
+    while (piece.length > 0) {
+      const n = parser.execute(piece);
+      if (n < 0) {
+        out.error = parser.error;
+        out.errorStatus = parser.errorStatus;
+        return out;
+      }
+      piece = piece.subarray(n);
+      if (parser.complete) parser.start();
+    }
+  }
+  out.complete = parser.complete || out.heads.length > 0 && !parser.inHead;
+  return out;
+}
+
+const GET = 'GET /path?q=1 HTTP/1.1\r\nHost: svc.ns\r\nUser-Agent: t\r\nX-Custom: A b\r\n\r\n';
+
+test('request: line, fields in order with names as sent and lower-cased, cut anywhere', () => {
+  const whole = parseRequests(GET);
+  assert.equal(whole.heads.length, 1);
+  const h = whole.heads[0];
+  assert.equal(h.method, 'GET');
+  assert.equal(h.url, '/path?q=1');
+  assert.equal(h.minor, 1);
+  assert.deepEqual(h.rawHeaders, ['Host', 'svc.ns', 'User-Agent', 't', 'X-Custom', 'A b']);
+  assert.deepEqual(h.names, ['host', 'user-agent', 'x-custom']);
+  assert.equal(h.contentLength, 0);
+  assert.equal(h.keepAlive, true);
+  for (let cut = 0; cut <= GET.length; cut++) assert.deepEqual(parseRequests(GET, [cut]).heads, whole.heads, `cut at ${cut}`);
+});
+
+test('request: pipelined messages with content-length and chunked bodies, cut at every byte', () => {
+  const text = `POST /a HTTP/1.1\r\nhost: h\r\ncontent-length: 5\r\n\r\nhello${GET}PUT /b HTTP/1.1\r\nhost: h\r\nTransfer-Encoding: Chunked\r\n\r\n3;x=y\r\nabc\r\n2\r\nde\r\n0\r\ntrailer: t\r\n\r\n\r\nDELETE /c HTTP/1.1\r\nhost: h\r\n\r\n`;
+  const whole = parseRequests(text);
+  assert.deepEqual(whole.heads.map((h) => `${h.method} ${h.url} ${h.contentLength}`), ['POST /a 5', 'GET /path?q=1 0', 'PUT /b -1', 'DELETE /c 0']);
+  assert.deepEqual(whole.bodies, ['hello', '', 'abcde', '']);
+  for (let cut = 0; cut <= text.length; cut++) {
+    const split = parseRequests(text, [cut]);
+    assert.deepEqual(split.bodies, whole.bodies, `cut at ${cut}`);
+    assert.deepEqual(split.heads.map((h) => h.url), whole.heads.map((h) => h.url));
+  }
+  const bytewise = parseRequests(text, Array.from({ length: text.length }, (_, i) => i));
+  assert.deepEqual(bytewise.bodies, whole.bodies);
+});
+
+test('request: keep-alive from the version and Connection; upgrade and expect are flagged', () => {
+  assert.equal(parseRequests('GET / HTTP/1.1\r\nconnection: close\r\n\r\n').heads[0].keepAlive, false);
+  assert.equal(parseRequests('GET / HTTP/1.0\r\n\r\n').heads[0].keepAlive, false);
+  assert.equal(parseRequests('GET / HTTP/1.0\r\nConnection: Keep-Alive\r\n\r\n').heads[0].keepAlive, true);
+  const up = parseRequests('GET / HTTP/1.1\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n').heads[0];
+  assert.equal(up.upgrade, true);
+  assert.equal(up.connection, 'upgrade');
+  assert.equal(parseRequests('POST / HTTP/1.1\r\nexpect: 100-continue\r\ncontent-length: 1\r\n\r\n').heads[0].expect, true);
+});
+
+test('request: anything two hops could frame or route differently is a 400 (no smuggling)', () => {
+  const bad: Record<string, string> = {
+    'both framings': 'POST / HTTP/1.1\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n',
+    'both framings, te first': 'POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\ncontent-length: 3\r\n\r\n',
+    'conflicting lengths': 'POST / HTTP/1.1\r\ncontent-length: 3\r\ncontent-length: 4\r\n\r\n',
+    'length list': 'POST / HTTP/1.1\r\ncontent-length: 3, 3\r\n\r\n',
+    'signed length': 'POST / HTTP/1.1\r\ncontent-length: +3\r\n\r\n',
+    'te not chunked': 'POST / HTTP/1.1\r\ntransfer-encoding: gzip\r\n\r\n',
+    'te chunked twice': 'POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\ntransfer-encoding: chunked\r\n\r\n',
+    'te chunked then gzip': 'POST / HTTP/1.1\r\ntransfer-encoding: chunked, gzip\r\n\r\n',
+    'te with a trailing garbage': 'POST / HTTP/1.1\r\ntransfer-encoding: xchunked\r\n\r\n',
+    'space before colon': 'POST / HTTP/1.1\r\ntransfer-encoding : chunked\r\n\r\n',
+    'obs-fold': 'GET / HTTP/1.1\r\nx: a\r\n b\r\n\r\n',
+    'bare LF': 'GET / HTTP/1.1\nhost: h\n\n',
+    'LF in value': 'GET / HTTP/1.1\r\nx: a\nb: c\r\n\r\n',
+    'NUL in value': 'GET / HTTP/1.1\r\nx: a\0b\r\n\r\n',
+    'two hosts': 'GET / HTTP/1.1\r\nhost: a\r\nHost: b\r\n\r\n',
+    'two spaces': 'GET  / HTTP/1.1\r\n\r\n',
+    'space in target': 'GET /a b HTTP/1.1\r\n\r\n',
+    'tab in target': 'GET /a\tb HTTP/1.1\r\n\r\n',
+    'no version': 'GET /\r\n\r\n',
+    'HTTP/2 text': 'GET / HTTP/2.0\r\n\r\n',
+    'bad method': 'G(T / HTTP/1.1\r\n\r\n',
+    'bad chunk size': 'POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n',
+    'negative chunk size': 'POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n-1\r\n',
+    'huge chunk size': 'POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\nfffffffffffffff\r\n',
+    'chunk longer than its size': 'POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n2\r\nabc\r\n',
+    'bare LF after chunk size': 'POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n2\nab\r\n',
+  };
+  for (const [what, text] of Object.entries(bad)) {
+    for (const cut of [0, 9, text.length - 2]) {
+      const r = parseRequests(text, [cut]);
+      assert.ok(r.error, `${what}: expected an error cut at ${cut}, got ${JSON.stringify(r.heads)}`);
+      assert.equal(r.errorStatus, 400, what);
+    }
+  }
+});
+
+test('request: a head over the limit is a 431, before its end arrives too', () => {
+  const big = `GET / HTTP/1.1\r\nx-big: ${'a'.repeat(2000)}`;
+  for (const text of [big, `${big}\r\n\r\n`]) {
+    const r = parseRequests(text, [500, 1000, 1500]);
+    assert.match(r.error ?? '', /too large/);
+    assert.equal(r.errorStatus, 431);
+  }
+  // Chunk extensions and trailers are bounded as well.
+  const ext = parseRequests(`POST / HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n1;${'e'.repeat(2000)}\r\n`);
+  assert.ok(ext.error);
+});
+
+test('request: the response parser is unchanged by request-only field kinds (host and upgrade stay hop-by-hop)', () => {
+  const r = parse('HTTP/1.1 200 OK\r\nhost: x\r\nupgrade: y\r\nexpect: z\r\ncontent-length: 0\r\n\r\n');
+  assert.deepEqual(r.headers, ['expect', 'z', 'content-length', '0']);
 });

@@ -1,12 +1,41 @@
-// The HTTP/1.1 response parser of the sidecar's upstream client (h1-client.ts): status line and
-// headers, then the body's framing (RFC 9112 §6.3), fed the socket's bytes as they arrive. It hands
-// the end-to-end headers on as a flat [name, value, …] list, ready for ServerResponse.writeHead.
+// HTTP/1.1 message parsers, fed a socket's bytes as they arrive: responses for the upstream client
+// (h1-client.ts; end-to-end headers handed on as a flat [name, value, …] list, ready for writeHead)
+// and requests for the lean server (h1-server.ts). Head, then the body's framing (RFC 9112 §6.3).
 
 /** What the parser reports; called synchronously from `execute`. */
 export interface ResponseSink {
   /** A final (non-1xx) response head. `headers` excludes hop-by-hop fields; names are lower case. */
   onHead(status: number, headers: string[]): void;
   /** De-chunked body bytes (views on the fed buffer). `last`: this chunk ends the body. */
+  onBody(chunk: Buffer, last: boolean): void;
+}
+
+/** A parsed request head (request mode). */
+export interface RequestHead {
+  readonly method: string;
+  /** The request target as sent (origin-form, absolute-form, authority-form or `*`). */
+  readonly url: string;
+  /** 0 or 1 (HTTP/1.0, HTTP/1.1). */
+  readonly minor: number;
+  /** Every field, names as sent: [name, value, …]. */
+  readonly rawHeaders: string[];
+  /** The field names lower-cased, one per field (parallel to rawHeaders' names). */
+  readonly names: string[];
+  /** Body length: -1 for chunked, 0 for none. */
+  readonly contentLength: number;
+  /** The Connection field's value(s), joined. */
+  readonly connection: string | undefined;
+  /** The connection may carry another request after this one (HTTP version and Connection). */
+  readonly keepAlive: boolean;
+  /** An Upgrade or Expect field was sent: the lean server leaves such requests to node:http. */
+  readonly upgrade: boolean;
+  readonly expect: boolean;
+}
+
+/** What the request parser reports; called synchronously from `execute`. */
+export interface RequestSink {
+  onRequest(head: RequestHead): void;
+  /** Body bytes, de-chunked (views on the fed buffer). `last`: the body's end (Content-Length framing). */
   onBody(chunk: Buffer, last: boolean): void;
 }
 
@@ -26,6 +55,10 @@ const F_HOP = 1;
 const F_CONTENT_LENGTH = 2;
 const F_TRANSFER_ENCODING = 3;
 const F_CONNECTION = 4;
+/** Hop-by-hop in a response; the request parser looks at them. */
+const F_HOST = 5;
+const F_UPGRADE = 6;
+const F_EXPECT = 7;
 
 interface KnownName {
   readonly name: string;
@@ -41,11 +74,18 @@ const KNOWN: KnownName[][] = [];
 function known(name: string, kind: number): void {
   (KNOWN[name.length] ??= []).push({ name, bytes: Buffer.from(name, 'latin1'), kind });
 }
-for (const n of ['keep-alive', 'proxy-connection', 'upgrade', 'te', 'trailer', 'proxy-authorization', 'proxy-authenticate', 'http2-settings', 'host']) known(n, F_HOP);
+for (const n of ['keep-alive', 'proxy-connection', 'te', 'trailer', 'proxy-authorization', 'proxy-authenticate', 'http2-settings']) known(n, F_HOP);
+known('host', F_HOST);
+known('upgrade', F_UPGRADE);
+known('expect', F_EXPECT);
 known('content-length', F_CONTENT_LENGTH);
 known('transfer-encoding', F_TRANSFER_ENCODING);
 known('connection', F_CONNECTION);
 for (const n of ['content-type', 'date', 'server', 'cache-control', 'etag', 'last-modified', 'vary', 'location', 'set-cookie', 'expires', 'accept-ranges', 'content-encoding', 'x-weft-reason', 'x-weft-proxy', 'access-control-allow-origin', 'x-content-type-options', 'strict-transport-security', 'age', 'x-request-id', 'grpc-status', 'grpc-message']) known(n, F_PLAIN);
+// Common request fields: their lower-case names come without a string of their own.
+for (const n of ['user-agent', 'accept', 'accept-encoding', 'accept-language', 'authorization', 'cookie', 'x-weft-source', 'origin', 'referer', 'content-type', 'if-none-match', 'if-modified-since', 'x-forwarded-for', 'traceparent', 'tracestate', 'pragma']) {
+  if (!KNOWN[n.length]?.some((k) => k.name === n)) known(n, F_PLAIN);
+}
 
 /** The known name at buf[start, end), or undefined. Bytes were checked to be token characters. */
 function knownName(buf: Buffer, start: number, end: number): KnownName | undefined {
@@ -99,8 +139,11 @@ function hexValue(c: number): number {
   return -1;
 }
 
-export class H1ResponseParser {
-  readonly #sink: ResponseSink;
+/** The parser of both kinds of message; H1ResponseParser and H1RequestParser below choose one. */
+class H1Parser {
+  readonly #sink: { onBody(chunk: Buffer, last: boolean): void };
+  readonly #responseSink: ResponseSink | undefined;
+  readonly #requestSink: RequestSink | undefined;
   readonly #maxHeadBytes: number;
   #state = S_DONE;
   #noBody = false;
@@ -129,14 +172,18 @@ export class H1ResponseParser {
   bytesReceived = false;
   status = 0;
   error = '';
+  /** The status a server answers a malformed request with: 431 for a head too large, else 400. */
+  errorStatus = 400;
 
-  constructor(sink: ResponseSink, maxHeadBytes = 64 * 1024) {
-    this.#sink = sink;
+  constructor(response: ResponseSink | undefined, request: RequestSink | undefined, maxHeadBytes: number) {
+    this.#sink = (response ?? request)!;
+    this.#responseSink = response;
+    this.#requestSink = request;
     this.#maxHeadBytes = maxHeadBytes;
   }
 
-  /** Expects a new response; `noBody` for the answer to a HEAD request. */
-  start(noBody: boolean): void {
+  /** Expects a new message; `noBody` for the answer to a HEAD request. */
+  start(noBody = false): void {
     this.#state = S_HEAD;
     this.#noBody = noBody;
     this.#resetHead();
@@ -145,6 +192,12 @@ export class H1ResponseParser {
     this.bytesReceived = false;
     this.status = 0;
     this.error = '';
+    this.errorStatus = 400;
+  }
+
+  /** A head has begun but not ended (a request's first bytes are in). */
+  get inHead(): boolean {
+    return this.#state === S_HEAD && (this.#headBuf !== undefined || this.#scanPos > 0);
   }
 
   /** The response is complete. */
@@ -168,12 +221,18 @@ export class H1ResponseParser {
     while (i < len) {
       switch (this.#state) {
         case S_HEAD: {
+          if (this.#requestSink !== undefined && this.#headBuf === undefined && this.#scanPos === 0) {
+            // A server ignores empty lines before a request line (RFC 9112 §2.2), e.g. after a body.
+            while (i < len && (buf[i] === CR || buf[i] === LF)) i++;
+            if (i === len) return len;
+          }
           const n = this.#head(buf, i);
           // (#head may have moved the state on; TypeScript's narrowing by the switch does not know.)
           const state = this.#state as number;
           if (n < 0) return state === S_ERROR ? -1 : len;
           i = n;
-          if (state === S_DONE) return i;
+          // A request's head is handed over before its body: the server decides what to do with it.
+          if (state === S_DONE || this.#requestSink !== undefined) return i;
           break;
         }
         case S_BODY_LENGTH: {
@@ -217,8 +276,9 @@ export class H1ResponseParser {
     return this.#state === S_DONE;
   }
 
-  #fail(why: string): number {
+  #fail(why: string, status = 400): number {
     this.#state = S_ERROR;
+    this.errorStatus = status;
     this.error = why;
     this.#headBuf = undefined;
     return -1;
@@ -303,7 +363,7 @@ export class H1ResponseParser {
       // Continue a head begun in earlier reads: append (amortised doubling) and scan on.
       kept = this.#headLen;
       const add = input.length - start;
-      if (kept + add > this.#maxHeadBytes + 4) return this.#fail('response head too large');
+      if (kept + add > this.#maxHeadBytes + 4) return this.#fail('head too large', 431);
       if (kept + add > this.#headBuf.length) {
         const grown = Buffer.allocUnsafe(Math.min(Math.max(this.#headBuf.length * 2, kept + add), this.#maxHeadBytes + 4));
         this.#headBuf.copy(grown, 0, 0, kept);
@@ -318,7 +378,7 @@ export class H1ResponseParser {
     const headEnd = this.#scan(buf, h0, h0 + this.#scanPos, end);
     if (headEnd === -2) return -1;
     if (headEnd === -1) {
-      if (end - h0 > this.#maxHeadBytes) return this.#fail('response head too large');
+      if (end - h0 > this.#maxHeadBytes) return this.#fail('head too large', 431);
       if (this.#headBuf === undefined) {
         // Copy: the socket's buffer is not ours to hold.
         this.#headBuf = Buffer.allocUnsafe(Math.min(Math.max(1024, (end - h0) * 2), this.#maxHeadBytes + 4));
@@ -327,7 +387,7 @@ export class H1ResponseParser {
       }
       return -1;
     }
-    if (headEnd - h0 > this.#maxHeadBytes + 4) return this.#fail('response head too large');
+    if (headEnd - h0 > this.#maxHeadBytes + 4) return this.#fail('head too large', 431);
     if (this.#parseHead(buf, h0, headEnd) < 0) return -1;
     // Offsets past what was kept map back onto `input`.
     return buf === input ? headEnd : start + (headEnd - kept);
@@ -412,6 +472,10 @@ export class H1ResponseParser {
 
   /** Makes sense of a scanned head buf[h0, headEnd). */
   #parseHead(buf: Buffer, h0: number, headEnd: number): number {
+    return this.#requestSink !== undefined ? this.#parseRequestHead(this.#requestSink, buf, h0, headEnd) : this.#parseResponseHead(this.#responseSink!, buf, h0, headEnd);
+  }
+
+  #parseResponseHead(sink: ResponseSink, buf: Buffer, h0: number, headEnd: number): number {
     // Status line: HTTP/1.x SP 3DIGIT [SP reason]
     const statusEnd = this.#statusEnd;
     if (statusEnd < 12 || buf[h0] !== 72 || buf[h0 + 1] !== 84 || buf[h0 + 2] !== 84 || buf[h0 + 3] !== 80 || buf[h0 + 4] !== 47 || buf[h0 + 5] !== 49 || buf[h0 + 6] !== 46 || buf[h0 + 8] !== 32) {
@@ -441,6 +505,8 @@ export class H1ResponseParser {
       }
       switch (k.kind) {
         case F_HOP:
+        case F_HOST:
+        case F_UPGRADE:
           continue;
         case F_TRANSFER_ENCODING:
           te = te === undefined ? value : `${te}, ${value}`;
@@ -518,7 +584,120 @@ export class H1ResponseParser {
       keepAlive = false;
     }
     this.keepAlive = keepAlive;
-    this.#sink.onHead(status, headers);
+    sink.onHead(status, headers);
     return 0;
+  }
+
+  #parseRequestHead(sink: RequestSink, buf: Buffer, h0: number, headEnd: number): number {
+    // Request line: method SP request-target SP HTTP/1.x, one space each (RFC 9112 §3).
+    const lineEnd = h0 + this.#statusEnd;
+    let i = h0;
+    while (i < lineEnd && TOKEN_CHAR[buf[i]] === 1) i++;
+    if (i === h0 || i === lineEnd || buf[i] !== 32) return this.#fail('bad method');
+    const methodEnd = i++;
+    const targetStart = i;
+    // Visible ASCII and obs-text; no spaces or controls, which would let the line be read two ways.
+    while (i < lineEnd && buf[i] > 32 && buf[i] !== 127) i++;
+    if (i === targetStart || buf[i] !== 32) return this.#fail('bad request target');
+    const targetEnd = i++;
+    if (lineEnd - i !== 8 || buf[i] !== 72 || buf[i + 1] !== 84 || buf[i + 2] !== 84 || buf[i + 3] !== 80 || buf[i + 4] !== 47 || buf[i + 5] !== 49 || buf[i + 6] !== 46) {
+      return this.#fail('bad HTTP version');
+    }
+    const minor = buf[i + 7] - 48;
+    if (minor !== 0 && minor !== 1) return this.#fail('unsupported HTTP version');
+
+    const fields = this.#fields;
+    const rawHeaders: string[] = [];
+    const names: string[] = [];
+    let contentLength = -1;
+    let te: string | undefined;
+    let connection: string | undefined;
+    let hosts = 0;
+    let upgrade = false;
+    let expect = false;
+    const text = buf.toString('latin1', h0, headEnd);
+    const method = text.slice(0, methodEnd - h0);
+    const url = text.slice(targetStart - h0, targetEnd - h0);
+    for (let f = 0; f < fields.length; f += 4) {
+      const k = knownName(buf, h0 + fields[f], h0 + fields[f + 1]);
+      const name = text.slice(fields[f], fields[f + 1]);
+      const value = text.slice(fields[f + 2], fields[f + 3]);
+      rawHeaders.push(name, value);
+      names.push(k === undefined ? name.toLowerCase() : k.name);
+      if (k === undefined) continue;
+      switch (k.kind) {
+        case F_HOST:
+          // Two Hosts could route one request two ways (RFC 9112 §3.2).
+          if (++hosts > 1) return this.#fail('more than one host');
+          break;
+        case F_UPGRADE:
+          upgrade = true;
+          break;
+        case F_EXPECT:
+          expect = true;
+          break;
+        case F_TRANSFER_ENCODING:
+          te = te === undefined ? value : `${te}, ${value}`;
+          break;
+        case F_CONNECTION:
+          connection = connection === undefined ? value : `${connection}, ${value}`;
+          break;
+        case F_CONTENT_LENGTH: {
+          if (!DIGITS.test(value)) return this.#fail('bad content-length');
+          const n = Number(value);
+          if (contentLength !== -1 && contentLength !== n) return this.#fail('conflicting content-length');
+          contentLength = n;
+        }
+      }
+    }
+    this.#resetHead();
+
+    // Framing (RFC 9112 §6.3). Anything two hops could read two ways is refused, never guessed:
+    // that is how requests are smuggled.
+    if (te !== undefined) {
+      if (contentLength !== -1) return this.#fail('both content-length and transfer-encoding');
+      if (te.trim().toLowerCase() !== 'chunked') return this.#fail('unsupported transfer-encoding (only chunked)');
+      this.#state = S_CHUNK_SIZE;
+      this.#sizeDigits = 0;
+      this.#remaining = 0;
+      this.#trailerBytes = 0;
+      contentLength = -1;
+    } else if (contentLength > 0) {
+      this.#state = S_BODY_LENGTH;
+      this.#remaining = contentLength;
+    } else {
+      this.#state = S_DONE;
+      contentLength = 0;
+    }
+
+    let keepAlive = minor === 1;
+    if (connection !== undefined) {
+      for (let t of connection.toLowerCase().split(',')) {
+        t = t.trim();
+        if (t === 'close') {
+          keepAlive = false;
+          break;
+        }
+        if (t === 'keep-alive') keepAlive = true;
+      }
+    }
+    this.keepAlive = keepAlive;
+    this.headReceived = true;
+    sink.onRequest({ method, url, minor, rawHeaders, names, contentLength, connection, keepAlive, upgrade, expect });
+    return 0;
+  }
+}
+
+/** Parses responses for the upstream client; start() before each. */
+export class H1ResponseParser extends H1Parser {
+  constructor(sink: ResponseSink, maxHeadBytes = 64 * 1024) {
+    super(sink, undefined, maxHeadBytes);
+  }
+}
+
+/** Parses requests for the lean server; start() before each (the default head limit is node:http's). */
+export class H1RequestParser extends H1Parser {
+  constructor(sink: RequestSink, maxHeadBytes = 16 * 1024) {
+    super(undefined, sink, maxHeadBytes);
   }
 }

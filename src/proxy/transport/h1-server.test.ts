@@ -1,0 +1,251 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { once } from 'node:events';
+import { H1ServerConnection } from './h1-server.ts';
+import type { H1ServerRequest, H1ServerResponse } from './h1-server-message.ts';
+import { H1ResponseParser } from './h1-parser.ts';
+
+type Handler = (req: H1ServerRequest, res: H1ServerResponse) => void;
+
+interface Server {
+  port: number;
+  fallbacks: Buffer[];
+  close(): Promise<void>;
+}
+
+async function serve(handler: Handler): Promise<Server> {
+  const fallbacks: Buffer[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    sockets.add(socket);
+    socket.on('error', () => socket.destroy());
+    new H1ServerConnection(socket, {
+      onRequest: handler,
+      fallback: (s, unread) => {
+        fallbacks.push(unread);
+        s.end('HTTP/1.1 418 Fallback\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
+      },
+      proxyId: 'test-proxy',
+      onDone: () => {},
+    });
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    fallbacks,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    },
+  };
+}
+
+interface Response {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** Sends `chunks` (with a pause between them) and reads `count` responses, or until the server closes. */
+async function talk(port: number, chunks: (string | Buffer)[], count: number, method = 'GET'): Promise<{ responses: Response[]; closed: boolean; raw: string }> {
+  const socket = net.connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  const responses: Response[] = [];
+  let current: Response | undefined;
+  let raw = '';
+  const parser = new H1ResponseParser({
+    onHead(status, headers) {
+      current = { status, headers: {}, body: '' };
+      for (let i = 0; i < headers.length; i += 2) current.headers[headers[i]] = headers[i + 1];
+    },
+    onBody(chunk) {
+      current!.body += chunk.toString('latin1');
+    },
+  });
+  parser.start(method === 'HEAD');
+  let closed = false;
+  const done = new Promise<void>((resolve) => {
+    socket.on('data', (data: Buffer) => {
+      raw += data.toString('latin1');
+      let buf = data;
+      while (buf.length > 0) {
+        const n = parser.execute(buf);
+        assert.ok(n >= 0, `malformed response: ${parser.error}`);
+        buf = buf.subarray(n);
+        if (parser.complete) {
+          responses.push(current!);
+          if (responses.length === count) resolve();
+          parser.start(method === 'HEAD');
+        }
+      }
+    });
+    socket.on('close', () => {
+      closed = true;
+      if (parser.finish() && current && !responses.includes(current)) responses.push(current);
+      resolve();
+    });
+    socket.on('error', () => {});
+  });
+  for (const c of chunks) {
+    socket.write(c);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  await done;
+  // Give a close that follows the last response a moment to arrive.
+  if (!closed) await Promise.race([once(socket, 'close'), new Promise((r) => setTimeout(r, 50))]);
+  closed ||= socket.destroyed || socket.readableEnded;
+  socket.destroy();
+  return { responses, closed, raw };
+}
+
+function readBody(req: H1ServerRequest): Promise<string> {
+  return new Promise((resolve) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString('latin1')));
+    req.once('end', () => resolve(body));
+  });
+}
+
+test('pipelined requests are answered in order, each after the one before, bodies included', async () => {
+  const delays: Record<string, number> = { '/slow': 30, '/fast': 0 };
+  const srv = await serve((req, res) => {
+    void readBody(req).then((body) => {
+      setTimeout(() => res.writeHead(200, ['content-type', 'text/plain']).end(`${req.method} ${req.url} ${body}`), delays[req.url] ?? 1);
+    });
+    if (req.complete) req.resume();
+  });
+  const text = 'GET /slow HTTP/1.1\r\nhost: h\r\n\r\nPOST /fast HTTP/1.1\r\nhost: h\r\ncontent-length: 4\r\n\r\nbodyPUT /c HTTP/1.1\r\nhost: h\r\ntransfer-encoding: chunked\r\n\r\n2\r\nab\r\n1\r\nc\r\n0\r\n\r\n';
+  const { responses } = await talk(srv.port, [text], 3);
+  assert.deepEqual(responses.map((r) => r.body), ['GET /slow ', 'POST /fast body', 'PUT /c abc']);
+  assert.equal(responses[0].headers['content-length'], '10', 'a body given whole to end() goes out with a length');
+  assert.ok(responses[0].headers.date);
+  // The same, a byte at a time.
+  const bytes = [...Buffer.from(text)].map((b) => Buffer.from([b]));
+  const slow = await talk(srv.port, bytes.length > 200 ? [Buffer.concat(bytes.slice(0, 40)), ...bytes.slice(40, 80), Buffer.concat(bytes.slice(80))] : bytes, 3);
+  assert.deepEqual(slow.responses.map((r) => r.body), ['GET /slow ', 'POST /fast body', 'PUT /c abc']);
+  await srv.close();
+});
+
+test('a request body streams with back-pressure: data waits while paused, and the body arrives before a listener is added', async () => {
+  const srv = await serve((req, res) => {
+    req.pause();
+    setTimeout(() => {
+      let n = 0;
+      req.on('data', (c: Buffer) => {
+        n += c.length;
+        req.pause();
+        setTimeout(() => req.resume(), 1);
+      });
+      req.once('end', () => res.writeHead(200, ['x-n', String(n)]).end());
+      req.resume();
+    }, 20);
+  });
+  const body = Buffer.alloc(300_000, 'x');
+  const { responses } = await talk(srv.port, [`POST / HTTP/1.1\r\nhost: h\r\ncontent-length: ${body.length}\r\n\r\n`, body], 1);
+  assert.equal(responses[0].headers['x-n'], String(body.length));
+  await srv.close();
+});
+
+test('without a length the response is chunked; HEAD and 204 carry no body; Connection: close closes after the answer', async () => {
+  const srv = await serve((req, res) => {
+    if (req.url === '/stream') {
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      res.write('one,');
+      setTimeout(() => res.end('two'), 5);
+    } else if (req.url === '/empty') {
+      res.writeHead(204, []).end();
+    } else {
+      res.writeHead(200, ['content-length', '5']).end(req.method === 'HEAD' ? undefined : 'hello');
+    }
+  });
+  const stream = await talk(srv.port, ['GET /stream HTTP/1.1\r\nhost: h\r\n\r\n'], 1);
+  assert.equal(stream.responses[0].body, 'one,two');
+  assert.equal(stream.responses[0].headers['content-type'], 'text/plain');
+  assert.match(stream.raw, /transfer-encoding: chunked/);
+  const head = await talk(srv.port, ['HEAD / HTTP/1.1\r\nhost: h\r\n\r\n'], 1, 'HEAD');
+  assert.equal(head.responses[0].headers['content-length'], '5');
+  assert.ok(head.raw.endsWith('\r\n\r\n'), 'no body after the head');
+  const empty = await talk(srv.port, ['GET /empty HTTP/1.1\r\nhost: h\r\n\r\nGET / HTTP/1.1\r\nhost: h\r\nconnection: close\r\n\r\nGET /never HTTP/1.1\r\nhost: h\r\n\r\n'], 3);
+  assert.equal(empty.responses.length, 2, 'nothing after the request that asked to close');
+  assert.equal(empty.responses[0].status, 204);
+  assert.equal(empty.responses[1].body, 'hello');
+  assert.match(empty.raw, /connection: close/);
+  assert.equal(empty.closed, true);
+  await srv.close();
+});
+
+test('malformed and hostile requests get a local reply that says why, and the connection closes', async () => {
+  let reached = 0;
+  const srv = await serve((_req, res) => {
+    reached++;
+    res.writeHead(200, ['content-length', '0']).end();
+  });
+  const cases: [string, number, string][] = [
+    ['POST / HTTP/1.1\r\nhost: h\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n', 400, 'bad-request'],
+    ['GET / HTTP/1.1\r\nhost: a\r\nhost: b\r\n\r\n', 400, 'bad-request'],
+    ['GET /\r\n\r\n', 400, 'bad-request'],
+    [`GET / HTTP/1.1\r\nhost: h\r\nx-big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, 'header-too-large'],
+  ];
+  for (const [text, status, reason] of cases) {
+    const { responses, closed } = await talk(srv.port, [text], 1);
+    assert.equal(responses[0]?.status, status, text.slice(0, 60));
+    assert.equal(responses[0].headers['x-weft-reason'], reason);
+    assert.equal(JSON.parse(responses[0].body).error.proxy, 'test-proxy');
+    assert.equal(closed, true);
+  }
+  assert.equal(reached, 0);
+  // A bad chunk after the head reached the handler: 400 if nothing was answered yet, then close.
+  const srv2 = await serve((req) => req.resume());
+  const bad = await talk(srv2.port, ['POST / HTTP/1.1\r\nhost: h\r\ntransfer-encoding: chunked\r\n\r\n', '5\r\nabc\r\nzz\r\n'], 1);
+  assert.equal(bad.responses[0]?.status, 400);
+  assert.equal(bad.closed, true);
+  await srv.close();
+  await srv2.close();
+});
+
+test('upgrades, CONNECT, Expect and HTTP/1.0 go to the fallback with every byte not yet handled', async () => {
+  const srv = await serve((req, res) => res.writeHead(200, ['content-length', '2']).end('ok'));
+  const upgrade = 'GET /ws HTTP/1.1\r\nhost: h\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\nFRAME';
+  const first = 'GET / HTTP/1.1\r\nhost: h\r\n\r\n';
+  const r = await talk(srv.port, [first + upgrade.slice(0, 20), upgrade.slice(20)], 2);
+  assert.deepEqual(r.responses.map((x) => x.status), [200, 418]);
+  assert.equal(srv.fallbacks.at(-1)?.toString('latin1'), upgrade);
+  for (const text of ['CONNECT a:1 HTTP/1.1\r\nhost: a:1\r\n\r\n', 'POST / HTTP/1.1\r\nhost: h\r\nexpect: 100-continue\r\ncontent-length: 1\r\n\r\n', 'GET / HTTP/1.0\r\n\r\n']) {
+    const x = await talk(srv.port, [text], 1);
+    assert.equal(x.responses[0].status, 418, text);
+    assert.equal(srv.fallbacks.at(-1)?.toString('latin1'), text);
+  }
+  await srv.close();
+});
+
+test('a client that goes away mid-request: the request and the response hear "close"', async () => {
+  const events: string[] = [];
+  let seen!: () => void;
+  const reached = new Promise<void>((r) => (seen = r));
+  const srv = await serve((req, res) => {
+    req.on('close', () => events.push('req close'));
+    res.on('close', () => events.push('res close'));
+    req.resume();
+    seen();
+  });
+  const socket = net.connect(srv.port, '127.0.0.1');
+  socket.write('POST / HTTP/1.1\r\nhost: h\r\ncontent-length: 100\r\n\r\npartial');
+  await reached;
+  socket.destroy();
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(events.sort(), ['req close', 'res close']);
+  await srv.close();
+});
+
+test('headers: duplicates combine as node:http combines them', async () => {
+  let headers: Record<string, unknown> = {};
+  const srv = await serve((req, res) => {
+    headers = { ...req.headers };
+    res.end();
+  });
+  await talk(srv.port, ['GET / HTTP/1.1\r\nHost: h\r\nAccept: a\r\naccept: b\r\nCookie: x=1\r\ncookie: y=2\r\nSet-Cookie: s=1\r\nset-cookie: s=2\r\nContent-Type: a\r\ncontent-type: b\r\n\r\n'], 1);
+  assert.deepEqual(headers, { host: 'h', accept: 'a, b', cookie: 'x=1; y=2', 'set-cookie': ['s=1', 's=2'], 'content-type': 'a' });
+  await srv.close();
+});
