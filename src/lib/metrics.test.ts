@@ -51,3 +51,18 @@ test('dumps of other registries (worker threads) are summed in, series by series
   assert.match(main.r.render(), /^lat_seconds_count\{svc="a"\} 1$/m);
   assert.equal((main.r.render().match(/# TYPE reqs_total/g) ?? []).length, 1);
 });
+
+test('bound series count into the same series as labelled calls', () => {
+  const { r, requests, latency } = registry();
+  const ok = requests.bind({ code: '200' });
+  ok.inc();
+  ok.inc(2);
+  requests.inc({ code: '200' });
+  const fast = latency.bind({ svc: 'a' });
+  fast.observe(0.05);
+  latency.observe({ svc: 'a' }, 0.5);
+  assert.equal(requests.get({ code: '200' }), 4);
+  const text = r.render();
+  assert.match(text, /lat_seconds_bucket\{svc="a",le="0.1"\} 1\n/);
+  assert.match(text, /lat_seconds_count\{svc="a"\} 2\n/);
+});

@@ -86,6 +86,15 @@ export class Counter extends Metric<number> {
   get(labels: Labels = {}): number {
     return this.series.get(labelKey(this.labelNames, labels))?.value ?? 0;
   }
+  /** One series, looked up once: for hot paths that count the same labels again and again. */
+  bind(labels: Labels = {}): { inc(by?: number): void } {
+    const s = this.seriesFor(labels);
+    return {
+      inc: (by = 1) => {
+        s.value += by;
+      },
+    };
+  }
   protected add(into: number, value: number): number {
     return into + value;
   }
@@ -140,7 +149,14 @@ export class Histogram extends Metric<HistogramValue> {
     return { counts: new Array(this.buckets.length).fill(0), sum: 0, count: 0 };
   }
   observe(labels: Labels, value: number): void {
-    const h = this.seriesFor(labels).value;
+    this.#record(this.seriesFor(labels).value, value);
+  }
+  /** One series, looked up once (see Counter.bind). */
+  bind(labels: Labels): { observe(value: number): void } {
+    const s = this.seriesFor(labels);
+    return { observe: (value) => this.#record(s.value, value) };
+  }
+  #record(h: HistogramValue, value: number): void {
     h.sum += value;
     h.count++;
     for (let i = 0; i < this.buckets.length; i++) {
