@@ -12,6 +12,7 @@ import { tunnel } from '../transport/tunnel.ts';
 import { staticPicker } from '../balance/static-picker.ts';
 import { forwardRequest, type AnyRequest, type AnyResponse } from './forward.ts';
 import { rawLocalReply } from './local-reply.ts';
+import { createRequestRecorder } from './request-metrics.ts';
 
 export interface InboundDeps {
   readonly node: NodeInfo;
@@ -35,6 +36,7 @@ export function createInboundHandler(deps: InboundDeps) {
   const picker = staticPicker(deps.appHost, deps.appPort);
   const destination = `${deps.node.service}.${deps.node.namespace}`;
   const authority = `${deps.appHost}:${deps.appPort}`;
+  const recorder = createRequestRecorder(deps.metrics, 'inbound');
 
   const request = (req: AnyRequest, res: AnyResponse): void => {
     const started = performance.now();
@@ -46,8 +48,7 @@ export function createInboundHandler(deps: InboundDeps) {
       proxyId: deps.proxyId,
       onComplete: (status, reason) => {
         // Bounded labels: the source is a mesh service name the peer sidecar set, or `unknown`.
-        deps.metrics.requests.inc({ direction: 'inbound', source, destination_service: destination, code: String(status), reason: reason ?? '' });
-        deps.metrics.duration.observe({ direction: 'inbound', destination_service: destination }, (performance.now() - started) / 1000);
+        recorder.record(source, destination, status, reason, (performance.now() - started) / 1000);
       },
     });
   };

@@ -10,13 +10,13 @@ import { DEFAULT_BACKEND_POLICY } from '../../config/kinds/backend-policy.ts';
 import type { NodeInfo } from '../../config/snapshot-types.ts';
 import type { Watch } from '../../lib/watch.ts';
 import type { ServicePortEntry, ServiceTable } from '../balance/service-table.ts';
-import type { Picker } from '../balance/picker.ts';
 import type { ProxyMetrics } from '../admin/proxy-metrics.ts';
 import type { UpstreamPool } from '../transport/upstream-pool.ts';
 import { tunnel } from '../transport/tunnel.ts';
 import { forwardRequest, type AnyRequest, type AnyResponse } from './forward.ts';
 import { rawLocalReply, sendLocalReply, type LocalReplyReason } from './local-reply.ts';
 import { staticPicker } from '../balance/static-picker.ts';
+import { createRequestRecorder } from './request-metrics.ts';
 
 export interface OutboundDeps {
   readonly node: NodeInfo;
@@ -92,8 +92,12 @@ export function createOutboundHandler(deps: OutboundDeps) {
     return host ?? undefined;
   };
 
-  const resolve = (req: AnyRequest): Resolution => {
-    const t = target(req);
+  // Mesh routes by authority under the table in force (a new snapshot clears them): most requests
+  // name one of a few hosts, and this skips parsing the host and the table lookup.
+  const routes = new Map<string, { readonly entry: ServicePortEntry; readonly destination: string }>();
+  deps.table.subscribe(() => routes.clear());
+
+  const resolve = (req: AnyRequest, t = target(req)): Resolution => {
     if (!t) return { kind: 'error', status: 400, reason: 'bad-request', message: 'request names no host (absolute-form URL or Host header)' };
     const table = deps.table.get();
     if (!table) return { kind: 'error', status: 503, reason: 'no-snapshot', message: 'this sidecar has not received its configuration from the control plane yet' };
@@ -118,28 +122,43 @@ export function createOutboundHandler(deps: OutboundDeps) {
     return { kind: 'mesh', entry, authority: t.authority, path: t.path };
   };
 
+  const recorder = createRequestRecorder(metrics, 'outbound');
   const record = (destination: string, started: number) => (status: number, reason: LocalReplyReason | undefined) => {
-    metrics.requests.inc({ direction: 'outbound', source, destination_service: destination, code: String(status), reason: reason ?? '' });
-    metrics.duration.observe({ direction: 'outbound', destination_service: destination }, (performance.now() - started) / 1000);
+    recorder.record(source, destination, status, reason, (performance.now() - started) / 1000);
   };
 
   const request = (req: AnyRequest, res: AnyResponse): void => {
     const started = performance.now();
-    const r = resolve(req);
+    const t = target(req);
+    const route = t && routes.get(t.authority);
+    if (route) {
+      forwardMesh(req, res, route.entry, route.destination, t.authority, t.path, started);
+      return;
+    }
+    const r = resolve(req, t);
     if (r.kind === 'error') {
       sendLocalReply(res, r.status, r.reason, r.message, deps.proxyId);
       record('unknown', started)(r.status, r.reason);
       return;
     }
-    const destination = r.kind === 'mesh' ? `${r.entry.service.name}.${r.entry.service.namespace}` : 'passthrough';
-    const picker: Picker = r.kind === 'mesh' ? r.entry.balancer.picker() : staticPicker(r.host, r.port);
-    forwardRequest(req, res, {
-      picker,
-      policy: r.kind === 'mesh' ? r.entry.policy : DEFAULT_BACKEND_POLICY,
-      authority: r.authority,
-      path: r.path,
-      addHeaders: r.kind === 'mesh' ? meshAddHeaders : undefined,
-    }, {
+    if (r.kind === 'mesh') {
+      const destination = `${r.entry.service.name}.${r.entry.service.namespace}`;
+      if (routes.size >= 1024) routes.clear();
+      routes.set(r.authority, { entry: r.entry, destination });
+      forwardMesh(req, res, r.entry, destination, r.authority, r.path, started);
+      return;
+    }
+    const destination = 'passthrough';
+    forwardRequest(req, res, { picker: staticPicker(r.host, r.port), policy: DEFAULT_BACKEND_POLICY, authority: r.authority, path: r.path }, {
+      pool: deps.pool,
+      proxyId: deps.proxyId,
+      onComplete: record(destination, started),
+      onRetry: (reason) => metrics.retries.inc({ destination_service: destination, reason }),
+    });
+  };
+
+  const forwardMesh = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, destination: string, authority: string, path: string, started: number): void => {
+    forwardRequest(req, res, { picker: entry.balancer.picker(), policy: entry.policy, authority, path, addHeaders: meshAddHeaders }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
       onComplete: record(destination, started),
