@@ -161,6 +161,8 @@ class H1Parser {
   #fValueEnd = 0;
   /** Offsets of the fields scanned so far, four per field. */
   readonly #fields: number[] = [];
+  /** How many of #fields' entries belong to this head (the array is reused, never shrunk). */
+  #fieldsLen = 0;
   #remaining = 0;
   #sizeDigits = 0;
   #trailerBytes = 0;
@@ -347,7 +349,7 @@ class H1Parser {
     this.#headLen = 0;
     this.#phase = H_STATUS;
     this.#scanPos = 0;
-    this.#fields.length = 0;
+    this.#fieldsLen = 0;
   }
 
   /**
@@ -415,7 +417,15 @@ class H1Parser {
         case H_STATUS_LF:
         case H_VALUE_LF:
           if (buf[i] !== LF) return this.#fail('bad line end') - 1;
-          if (phase === H_VALUE_LF) this.#fields.push(this.#fNameStart, this.#fNameEnd, this.#fValueStart, this.#fValueEnd);
+          if (phase === H_VALUE_LF) {
+            const f = this.#fields;
+            const n = this.#fieldsLen;
+            f[n] = this.#fNameStart;
+            f[n + 1] = this.#fNameEnd;
+            f[n + 2] = this.#fValueStart;
+            f[n + 3] = this.#fValueEnd;
+            this.#fieldsLen = n + 4;
+          }
           phase = H_LINE;
           i++;
           break;
@@ -490,13 +500,14 @@ class H1Parser {
     const status = d0 * 100 + d1 * 10 + d2;
 
     const fields = this.#fields;
+    const fieldsLen = this.#fieldsLen;
     const headers: string[] = [];
     let contentLength = -1;
     let te: string | undefined;
     let connection: string | undefined;
     // One string for the head; names and values are slices of it.
-    const text = fields.length === 0 ? '' : buf.toString('latin1', h0, headEnd);
-    for (let f = 0; f < fields.length; f += 4) {
+    const text = fieldsLen === 0 ? '' : buf.toString('latin1', h0, headEnd);
+    for (let f = 0; f < fieldsLen; f += 4) {
       const k = knownName(buf, h0 + fields[f], h0 + fields[f + 1]);
       const value = text.slice(fields[f + 2], fields[f + 3]);
       if (k === undefined) {
@@ -607,6 +618,7 @@ class H1Parser {
     if (minor !== 0 && minor !== 1) return this.#fail('unsupported HTTP version');
 
     const fields = this.#fields;
+    const fieldsLen = this.#fieldsLen;
     const rawHeaders: string[] = [];
     const names: string[] = [];
     let contentLength = -1;
@@ -618,7 +630,7 @@ class H1Parser {
     const text = buf.toString('latin1', h0, headEnd);
     const method = text.slice(0, methodEnd - h0);
     const url = text.slice(targetStart - h0, targetEnd - h0);
-    for (let f = 0; f < fields.length; f += 4) {
+    for (let f = 0; f < fieldsLen; f += 4) {
       const k = knownName(buf, h0 + fields[f], h0 + fields[f + 1]);
       const name = text.slice(fields[f], fields[f + 1]);
       const value = text.slice(fields[f + 2], fields[f + 3]);
