@@ -308,12 +308,16 @@ export class H1ServerResponse extends EventEmitter {
 
   #flushHead(tail: string): boolean {
     const text = this.#takeHead() + tail;
-    return text.length === 0 || this.#owner.socket.write(text, 'latin1');
+    const socket = this.#owner.socket;
+    // A client gone meanwhile: nothing to write to (its 'close' reaches the handler).
+    if (text.length === 0 || socket.destroyed) return false;
+    return socket.write(text, 'latin1');
   }
 
   /** prefix + body + suffix in one write when small (the prefix may carry the head). */
   #send(prefix: string, body: Buffer, suffix: string): boolean {
     const socket = this.#owner.socket;
+    if (socket.destroyed) return false;
     const total = prefix.length + body.length + suffix.length;
     if (total <= COALESCE_BYTES) {
       const out = Buffer.allocUnsafe(total);
