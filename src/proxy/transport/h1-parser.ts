@@ -457,14 +457,17 @@ class H1Parser {
           phase = H_VALUE;
           break;
         case H_VALUE: {
-          let valueEnd = this.#fValueEnd + h0;
           while (i < end && (c = buf[i]) !== CR) {
             if (FIELD_CHAR[c] !== 1) return this.#fail('control characters in a header value') - 1;
             i++;
-            if (c !== 32 && c !== 9) valueEnd = i;
           }
-          this.#fValueEnd = valueEnd - h0;
           if (i === end) break;
+          // The whole value is in `buf` now (a head that spans reads is scanned in the kept copy):
+          // trailing whitespace is trimmed once, not tracked byte by byte.
+          let valueEnd = i;
+          const valueStart = h0 + this.#fValueStart;
+          while (valueEnd > valueStart && ((c = buf[valueEnd - 1]) === 32 || c === 9)) valueEnd--;
+          this.#fValueEnd = valueEnd - h0;
           phase = H_VALUE_LF;
           i++;
           break;
