@@ -35,8 +35,10 @@ export interface ForwardTarget {
 export interface ForwardContext {
   readonly pool: UpstreamPool;
   readonly proxyId: string;
-  /** Called once with the final status (local replies included) and whether it was a local reply. */
-  readonly onComplete: (status: number, reason: LocalReplyReason | undefined, attempts: number) => void;
+  /** When the request arrived (performance.now()): the first attempt's latency counts from there. */
+  readonly startedAt?: number;
+  /** Called once with the final status (local replies included), whether it was a local reply, and when (performance.now()). */
+  readonly onComplete: (status: number, reason: LocalReplyReason | undefined, attempts: number, endedAt: number) => void;
   readonly onRetry?: (reason: FailureKind) => void;
 }
 
@@ -80,11 +82,11 @@ export function forwardRequest(req: AnyRequest, res: AnyResponse, target: Forwar
   let finished = false;
   let cancelAttempt: (() => void) | undefined;
 
-  const complete = (status: number, reason?: LocalReplyReason): void => {
+  const complete = (status: number, reason?: LocalReplyReason, at = performance.now()): void => {
     if (finished) return;
     finished = true;
     clearTimeout(requestTimer);
-    ctx.onComplete(status, reason, attempts);
+    ctx.onComplete(status, reason, attempts, at);
   };
   const reply = (status: number, reason: LocalReplyReason, message: string): void => {
     sendLocalReply(res, status, reason, message, ctx.proxyId);
@@ -148,12 +150,17 @@ export function forwardRequest(req: AnyRequest, res: AnyResponse, target: Forwar
     }
     attempts++;
     lastEndpointId = pick.endpoint.id;
-    const started = performance.now();
+    // Clock readings are not free on this path: the request's arrival and the response's end serve
+    // both the balancer's latency and the handler's duration metric.
+    const started = attempts === 1 && ctx.startedAt !== undefined ? ctx.startedAt : performance.now();
     let reported = false;
-    const report = (ok: boolean, connectFailure = false): void => {
-      if (reported) return;
+    /** Reports the attempt's outcome to the balancer (once); returns the time it read. */
+    const report = (ok: boolean, connectFailure = false): number => {
+      const now = performance.now();
+      if (reported) return now;
       reported = true;
-      pick.done({ ok, connectFailure, latencyMs: performance.now() - started });
+      pick.done({ ok, connectFailure, latencyMs: now - started });
+      return now;
     };
     const onFailure = (kind: FailureKind, detail: string): void => {
       if (reported) return; // an attempt fails once, however many events report it
@@ -183,7 +190,7 @@ export function forwardRequest(req: AnyRequest, res: AnyResponse, target: Forwar
   let h1Head: string | undefined;
   const h1Body = !hasBody ? BODY_NONE : req.headers['transfer-encoding'] !== undefined ? BODY_CHUNKED : BODY_RAW;
 
-  const attemptH1 = (ep: EndpointSnapshot, report: (ok: boolean) => void, onFailure: (k: FailureKind, d: string) => void): void => {
+  const attemptH1 = (ep: EndpointSnapshot, report: (ok: boolean) => number, onFailure: (k: FailureKind, d: string) => void): void => {
     const incoming = req as IncomingMessage;
     const out = res as ServerResponse;
     let status = 0;
@@ -244,8 +251,7 @@ export function forwardRequest(req: AnyRequest, res: AnyResponse, target: Forwar
       },
       onEnd() {
         out.end(lastChunk);
-        report(status < 500);
-        complete(status);
+        complete(status, undefined, report(status < 500));
       },
       onError(err, stage: H1Stage) {
         if (finished) return;

@@ -46,9 +46,10 @@ export function createInboundHandler(deps: InboundDeps) {
     forwardRequest(req, res, { picker, policy: INBOUND_POLICY, authority: (req.headers[':authority'] as string | undefined) ?? req.headers.host ?? authority, path: req.url ?? '/' }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
-      onComplete: (status, reason) => {
+      startedAt: started,
+      onComplete: (status, reason, _attempts, endedAt) => {
         // Bounded labels: the source is a mesh service name the peer sidecar set, or `unknown`.
-        recorder.record(source, destination, status, reason, (performance.now() - started) / 1000);
+        recorder.record(source, destination, status, reason, (endedAt - started) / 1000);
       },
     });
   };

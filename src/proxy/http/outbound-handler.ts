@@ -123,8 +123,8 @@ export function createOutboundHandler(deps: OutboundDeps) {
   };
 
   const recorder = createRequestRecorder(metrics, 'outbound');
-  const record = (destination: string, started: number) => (status: number, reason: LocalReplyReason | undefined) => {
-    recorder.record(source, destination, status, reason, (performance.now() - started) / 1000);
+  const record = (destination: string, started: number) => (status: number, reason: LocalReplyReason | undefined, _attempts = 0, endedAt = performance.now()) => {
+    recorder.record(source, destination, status, reason, (endedAt - started) / 1000);
   };
 
   const request = (req: AnyRequest, res: AnyResponse): void => {
@@ -152,6 +152,7 @@ export function createOutboundHandler(deps: OutboundDeps) {
     forwardRequest(req, res, { picker: staticPicker(r.host, r.port), policy: DEFAULT_BACKEND_POLICY, authority: r.authority, path: r.path }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
+      startedAt: started,
       onComplete: record(destination, started),
       onRetry: (reason) => metrics.retries.inc({ destination_service: destination, reason }),
     });
@@ -161,6 +162,7 @@ export function createOutboundHandler(deps: OutboundDeps) {
     forwardRequest(req, res, { picker: entry.balancer.picker(), policy: entry.policy, authority, path, addHeaders: meshAddHeaders }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
+      startedAt: started,
       onComplete: record(destination, started),
       onRetry: (reason) => metrics.retries.inc({ destination_service: destination, reason }),
     });
