@@ -104,7 +104,7 @@ try {
 
   const samples: Sample[] = [];
   const total = settings.rounds * contenders.length;
-  const estimatePerRun = (settings.warmup + settings.duration + settings.latencyDuration + 1 + 4) * 1000;
+  const estimatePerRun = (3 * settings.warmup + settings.duration + 2 * settings.latencyDuration + 1 + 4) * 1000;
   const runTimes: number[] = [];
   for (let round = 1; round <= settings.rounds; round++) {
     for (const c of contenders) {
@@ -116,13 +116,13 @@ try {
       samples.push(sample);
       runTimes.push(Date.now() - started);
       if (sample.error) log(`  FAILED: ${sample.error.split('\n')[0]}`);
-      else log(`  ${Math.round(sample.wrk!.requestsPerSec)} req/s${sample.wrk!.non2xx3xx ? ` (${sample.wrk!.non2xx3xx} non-2xx/3xx!)` : ''}; at ${settings.rate}/s p50 ${sample.latency!.p50Ms} ms p99 ${sample.latency!.p99Ms} ms p99.9 ${sample.latency!.p999Ms} ms${sample.latency!.errors + sample.latency!.non2xx ? ` (${sample.latency!.errors} errors, ${sample.latency!.non2xx} non-2xx!)` : ''}; peak RSS ${Math.round((sample.memory?.atRateHwmKiB ?? 0) / 1024)} MiB at the fixed rate, ${Math.round((sample.memory?.headlineHwmKiB ?? 0) / 1024)} MiB at saturation (idle ${Math.round((sample.memory?.idleRssKiB ?? 0) / 1024)})`);
+      else log(`  ${Math.round(sample.wrk!.requestsPerSec)} req/s${sample.wrk!.non2xx3xx ? ` (${sample.wrk!.non2xx3xx} non-2xx/3xx!)` : ''}; at ${settings.rate}/s p50 ${sample.latency!.p50Ms} ms p99 ${sample.latency!.p99Ms} ms p99.9 ${sample.latency!.p999Ms} ms (fresh process: p99 ${sample.coldLatency?.p99Ms} ms)${sample.latency!.errors + sample.latency!.non2xx ? ` (${sample.latency!.errors} errors, ${sample.latency!.non2xx} non-2xx!)` : ''}; peak RSS ${Math.round((sample.memory?.atRateHwmKiB ?? 0) / 1024)} MiB at the fixed rate, ${Math.round((sample.memory?.headlineHwmKiB ?? 0) / 1024)} MiB at saturation (idle ${Math.round((sample.memory?.idleRssKiB ?? 0) / 1024)})`);
     }
   }
   if (control) await (await control).proc.stop();
   await upstream.proc.stop();
   const summary = summarize(contenders, samples);
-  console.table(summary.map((s) => ({ contender: s.id, 'req/s': s.rps, 'vs nginx': s.rpsRatioToNginx, 'p50 ms': s.p50Ms, 'p99 ms': s.p99Ms, 'p99.9 ms': s.p999Ms, '+p99 ms': s.addedP99Ms, 'RSS@rate MiB': s.peakRssAtRateMiB, 'RSS@max MiB': s.peakRssMiB, 'idle MiB': s.idleRssMiB, 'non-2xx': s.wrkNon2xx + s.latencyNon2xx, errors: s.wrkSocketErrors + s.latencyErrors })));
+  console.table(summary.map((s) => ({ contender: s.id, 'req/s': s.rps, 'vs nginx': s.rpsRatioToNginx, 'p50 ms': s.p50Ms, 'p99 ms': s.p99Ms, 'p99.9 ms': s.p999Ms, '+p99 ms': s.addedP99Ms, 'cold p99': s.coldP99Ms, 'RSS@rate MiB': s.peakRssAtRateMiB, 'RSS@max MiB': s.peakRssMiB, 'idle MiB': s.idleRssMiB, 'non-2xx': s.wrkNon2xx + s.latencyNon2xx, errors: s.wrkSocketErrors + s.latencyErrors })));
 
   let controlPlane: ControlPlaneResult | { error: string } | undefined;
   if (!v['skip-control']) {
@@ -170,20 +170,25 @@ async function measure(c: (typeof CONTENDERS)[number], env: BenchEnv, round: num
     const headline = (): number => pick(running!.memory()).reduce((t, m) => t + m.hwmKiB, 0);
     const idleRssKiB = pick(running.memory()).reduce((t, m) => t + m.rssKiB, 0);
     const url = `http://127.0.0.1:${running.port}/`;
-    // The fixed rate comes first, on a fresh process, so its peak RSS is that of a proxy at a
-    // moderate rate (the issue's memory target), not what is left over from saturating it.
+    const fixedRate = () => runFixedRate({ port: running!.port, hostHeader: running!.hostHeader, rate: settings.rate, seconds: settings.latencyDuration, connections: settings.latencyConnections, warmupSeconds: settings.warmup }, loadCpu, nodeBin);
+    // First the fixed rate on the fresh process: its peak RSS is that of a proxy at a moderate rate
+    // (the memory target), not what is left over from saturating it. Its latency is kept as
+    // `coldLatency`: a process still compiling its hot code is slower than it will be for good.
     for (const m of running.memory()) resetPeak(m.pid);
-    const latency = await runFixedRate({ port: running.port, hostHeader: running.hostHeader, rate: settings.rate, seconds: settings.latencyDuration, connections: settings.latencyConnections, warmupSeconds: settings.warmup }, loadCpu, nodeBin);
+    const coldLatency = await fixedRate();
     const atRateHwmKiB = headline();
     await sleep(500);
     const wrkBase = { url, host: running.hostHeader, threads: c.cpus === 'all' ? 2 : 1, connections: settings.connections, cpu: loadCpu };
     if (settings.warmup > 0) await runWrk({ ...wrkBase, seconds: settings.warmup });
     const loadAverage = Math.round(os.loadavg()[0] * 100) / 100;
     const wrk = await runWrk({ ...wrkBase, seconds: settings.duration });
+    await sleep(500);
+    // The headline latency: the same rate on the now warm process, as a sidecar runs for good.
+    const latency = await fixedRate();
     const processes = running.memory();
     const memory = { headlineHwmKiB: pick(processes).reduce((t, m) => t + m.hwmKiB, 0), atRateHwmKiB, idleRssKiB, processes };
     const selfReport = await running.selfReport?.();
-    return { contender: c.id, round, loadAverage, wrk, latency, memory, selfReport };
+    return { contender: c.id, round, loadAverage, wrk, latency, coldLatency, memory, selfReport };
   } catch (err) {
     return { contender: c.id, round, loadAverage: os.loadavg()[0], error: String((err as Error).stack ?? err) };
   } finally {

@@ -43,14 +43,16 @@ table below is the latest run that was committed.
 - **Latency** is measured at a fixed 1,000 requests/s by an open-loop generator
   (\`bench/lib/fixed-rate.ts\`, 16 keep-alive connections): every latency counts from the request's
   *scheduled* send time, so a proxy that stalls cannot hide it by slowing the load.
-- **Order.** Each fresh contender first gets the fixed rate (after its own warm-up at that rate),
-  then wrk's warm-up and measurement.
+- **Order.** Each fresh contender first gets the fixed rate (after its own warm-up at that rate;
+  this phase gives the peak RSS at that rate and a "fresh process" p99), then wrk's warm-up and
+  measurement, then the fixed rate again: the latency columns come from this last phase, a warm
+  process as a sidecar runs for good. A Node process still compiling its hot code answers
+  slower: the fresh-process p99 is listed apart.
 - **Memory** is the proxy's peak resident set (VmHWM from \`/proc\`, restarted from the current RSS
   before the fixed-rate phase through \`clear_refs\`): first its peak at the fixed 1,000 requests/s,
   then its peak by the end of saturation, and in brackets its resident set right after start; for
   nginx the worker's, for the mesh path both sidecars together. weft runs its compiled \`dist/\`
-  (what \`bin/weft\` runs); the Node peers run TypeScript through Node's type stripping, which
-  alone costs them about 17 MiB. RSS counts the pages of the \`node\` binary a process touches
+  (what \`bin/weft\` runs) and the Node peers are plain JavaScript. RSS counts the pages of the \`node\` binary a process touches
   (about 35 MiB for an idle \`node\`), which every Node process on a host shares.
 - **Interleaving and medians.** Rounds run every contender in turn (A B C …, A B C …) so drift on
   the machine hits all of them alike; the tables show medians over rounds.
@@ -117,11 +119,11 @@ function multiCoreTable(r: BenchResult): string[] {
 function dataPlaneTable(r: BenchResult): string {
   const rows = r.summary.filter((s) => !MULTI_CORE.test(s.id)).map((s) => {
     const failed = s.failedRounds ? ` (${s.failedRounds}/${s.rounds} rounds failed)` : '';
-    return `| ${s.label}${failed} | ${fmt(s.rps)} | ${fmt(s.rpsRatioToNginx, 2)} | ${fmt(s.p50Ms, 2)} | ${fmt(s.p99Ms, 2)} | ${fmt(s.p999Ms, 2)} | ${s.id === 'direct' ? '—' : fmt(s.addedP99Ms, 2)} | ${s.id === 'direct' ? '—' : `${fmt(s.peakRssAtRateMiB, 1)} / ${fmt(s.peakRssMiB, 1)} (${fmt(s.idleRssMiB, 0)})`} | ${fmt(s.wrkNon2xx)} / ${fmt(s.wrkSocketErrors)} | ${fmt(s.latencyNon2xx)} / ${fmt(s.latencyErrors)} |`;
+    return `| ${s.label}${failed} | ${fmt(s.rps)} | ${fmt(s.rpsRatioToNginx, 2)} | ${fmt(s.p50Ms, 2)} | ${fmt(s.p99Ms, 2)} | ${fmt(s.p999Ms, 2)} | ${s.id === 'direct' ? '—' : fmt(s.addedP99Ms, 2)} | ${fmt(s.coldP99Ms, 2)} | ${s.id === 'direct' ? '—' : `${fmt(s.peakRssAtRateMiB, 1)} / ${fmt(s.peakRssMiB, 1)} (${fmt(s.idleRssMiB, 0)})`} | ${fmt(s.wrkNon2xx)} / ${fmt(s.wrkSocketErrors)} | ${fmt(s.latencyNon2xx)} / ${fmt(s.latencyErrors)} |`;
   });
   return [
-    '| Contender | req/s (wrk) | × nginx | p50 ms | p99 ms | p99.9 ms | added p99 ms | peak RSS MiB at the fixed rate / at saturation (idle) | wrk non-2xx / socket errors | fixed-rate non-2xx / errors |',
-    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+    '| Contender | req/s (wrk) | × nginx | p50 ms | p99 ms | p99.9 ms | added p99 ms | p99 ms, fresh process | peak RSS MiB at the fixed rate / at saturation (idle) | wrk non-2xx / socket errors | fixed-rate non-2xx / errors |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
     ...rows,
   ].join('\n');
 }

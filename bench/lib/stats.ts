@@ -9,7 +9,10 @@ export interface Sample {
   readonly round: number;
   readonly loadAverage: number;
   readonly wrk?: WrkResult;
+  /** At the fixed rate on the warm process (after wrk): the headline latency. */
   readonly latency?: FixedRateResult;
+  /** At the fixed rate on the fresh process, before any other load (where its RSS is measured). */
+  readonly coldLatency?: FixedRateResult;
   /**
    * Summed over the contender's headline processes. idle: VmRSS before any load; atRate: the peak
    * during the fixed-rate phase (the first load the process sees); headline: the peak by the end of
@@ -31,6 +34,7 @@ export interface Summary {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly p999Ms: number;
+  readonly coldP99Ms: number;
   readonly addedP99Ms: number;
   readonly peakRssMiB: number;
   readonly peakRssAtRateMiB: number;
@@ -66,13 +70,14 @@ export function summarize(contenders: readonly { id: string; label: string; note
       p50Ms: r3(median(good.map((s) => s.latency?.p50Ms ?? NaN))),
       p99Ms: r3(median(good.map((s) => s.latency?.p99Ms ?? NaN))),
       p999Ms: r3(median(good.map((s) => s.latency?.p999Ms ?? NaN))),
+      coldP99Ms: r3(median(good.map((s) => s.coldLatency?.p99Ms ?? NaN))),
       peakRssMiB: r1(median(good.map((s) => (s.memory?.headlineHwmKiB ?? NaN) / 1024))),
       peakRssAtRateMiB: r1(median(good.map((s) => (s.memory?.atRateHwmKiB ?? NaN) / 1024))),
       idleRssMiB: r1(median(good.map((s) => (s.memory?.idleRssKiB ?? NaN) / 1024))),
       wrkNon2xx: sum((s) => s.wrk?.non2xx3xx ?? 0),
       wrkSocketErrors: sum((s) => (s.wrk ? Object.values(s.wrk.socketErrors).reduce((a, b) => a + b, 0) : 0)),
-      latencyNon2xx: sum((s) => s.latency?.non2xx ?? 0),
-      latencyErrors: sum((s) => (s.latency ? s.latency.errors + s.latency.unfinished : 0)),
+      latencyNon2xx: sum((s) => (s.latency?.non2xx ?? 0) + (s.coldLatency?.non2xx ?? 0)),
+      latencyErrors: sum((s) => (s.latency ? s.latency.errors + s.latency.unfinished : 0) + (s.coldLatency ? s.coldLatency.errors + s.coldLatency.unfinished : 0)),
     };
   });
   const nginx = base.find((b) => b.id === 'nginx');
