@@ -56,12 +56,18 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
   outboundPort = outbound.port;
   let inbound: Listener | undefined;
   if (o.appPort !== undefined && o.inboundPort !== undefined) {
-    inbound = await startInboundListener(
-      o.bindHost,
-      o.inboundPort,
-      { node: o.node, proxyId: o.proxyId, appHost: o.appHost, appPort: o.appPort, pool: inboundPool, metrics },
-      { reusePort: o.reusePort },
-    );
+    try {
+      inbound = await startInboundListener(
+        o.bindHost,
+        o.inboundPort,
+        { node: o.node, proxyId: o.proxyId, appHost: o.appHost, appPort: o.appPort, pool: inboundPool, metrics },
+        { reusePort: o.reusePort },
+      );
+    } catch (err) {
+      // A half-started data plane must not keep the outbound port.
+      outbound.destroy();
+      throw err;
+    }
   }
 
   return {
