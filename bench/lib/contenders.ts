@@ -57,21 +57,24 @@ const direct: Contender = {
   start: async (env) => ({ port: env.upstreamPort, memory: () => [], stop: async () => {} }),
 };
 
+/** One client-only sidecar in front of the upstream, registered by hand as `bench-upstream`. */
+async function startOneHop(env: BenchEnv, name: string, extra: string[] = []): Promise<RunningContender> {
+  const cp = await env.weft();
+  await registerInstance(cp, 'bench-upstream', 'upstream-1', env.upstreamPort);
+  const sc = await startSidecar(cp, name, 'bench-client', env.proxyCpu, extra);
+  await waitRoutes(sc.outboundPort, 'bench-upstream');
+  return {
+    ...single(sc.proc, sc.outboundPort, 'sidecar'),
+    hostHeader: 'bench-upstream',
+    selfReport: async () => ({ sidecar: await scrapeRequests(sc.adminPort) }),
+  };
+}
+
 const weftSidecar: Contender = {
   id: 'weft-sidecar',
   label: 'weft sidecar (one hop)',
   note: 'client → weft outbound (Host: bench-upstream) → upstream registered by hand',
-  async start(env) {
-    const cp = await env.weft();
-    await registerInstance(cp, 'bench-upstream', 'upstream-1', env.upstreamPort);
-    const sc = await startSidecar(cp, 'weft-sidecar', 'bench-client', env.proxyCpu);
-    await waitRoutes(sc.outboundPort, 'bench-upstream');
-    return {
-      ...single(sc.proc, sc.outboundPort, 'sidecar'),
-      hostHeader: 'bench-upstream',
-      selfReport: async () => ({ sidecar: await scrapeRequests(sc.adminPort) }),
-    };
-  },
+  start: (env) => startOneHop(env, 'weft-sidecar'),
 };
 
 /** The one-hop sidecar with N worker threads, for the multi-core comparison. */
@@ -81,13 +84,7 @@ function weftSidecarWorkers(workers: number): Contender {
     label: `weft sidecar, --workers ${workers}, all CPUs`,
     note: `as weft-sidecar, with ${workers} thread(s) carrying traffic; proxy and wrk share every CPU`,
     cpus: 'all',
-    async start(env) {
-      const cp = await env.weft();
-      await registerInstance(cp, 'bench-upstream', 'upstream-1', env.upstreamPort);
-      const sc = await startSidecar(cp, `weft-sidecar-${workers}w`, 'bench-client', env.proxyCpu, ['--workers', String(workers)]);
-      await waitRoutes(sc.outboundPort, 'bench-upstream');
-      return { ...single(sc.proc, sc.outboundPort, 'sidecar'), hostHeader: 'bench-upstream', selfReport: async () => ({ sidecar: await scrapeRequests(sc.adminPort) }) };
-    },
+    start: (env) => startOneHop(env, `weft-sidecar-${workers}w`, ['--workers', String(workers)]),
   };
 }
 
