@@ -47,6 +47,20 @@ const FIELD_CHAR = new Uint8Array(256);
 FIELD_CHAR[9] = 1;
 for (let c = 0x20; c <= 0xff; c++) if (c !== 0x7f) FIELD_CHAR[c] = 1;
 const DIGITS = /^\d{1,15}$/;
+const CL_BAD = -2;
+const CL_CONFLICT = -3;
+
+/**
+ * One Content-Length field on top of what earlier ones said (-1: none yet): the length, or CL_BAD /
+ * CL_CONFLICT. Equal repeats are allowed (RFC 9110 §8.6); requests and responses share this rule.
+ */
+function addContentLength(current: number, value: string): number {
+  if (!DIGITS.test(value)) return CL_BAD;
+  const n = Number(value);
+  return current !== -1 && current !== n ? CL_CONFLICT : n;
+}
+
+const clError = (code: number): string => (code === CL_BAD ? 'bad content-length' : 'conflicting content-length');
 
 // What a known field name means to the parser.
 const F_PLAIN = 0;
@@ -529,12 +543,10 @@ class H1Parser {
           connection = connection === undefined ? value : `${connection}, ${value}`;
           continue;
         case F_CONTENT_LENGTH: {
-          if (!DIGITS.test(value)) return this.#fail('bad content-length');
-          const n = Number(value);
-          if (contentLength !== -1) {
-            if (contentLength !== n) return this.#fail('conflicting content-length');
-            continue;
-          }
+          const n = addContentLength(contentLength, value);
+          if (n < -1) return this.#fail(clError(n));
+          // An equal repeat is forwarded once.
+          if (contentLength !== -1) continue;
           contentLength = n;
         }
       }
@@ -658,9 +670,8 @@ class H1Parser {
           connection = connection === undefined ? value : `${connection}, ${value}`;
           break;
         case F_CONTENT_LENGTH: {
-          if (!DIGITS.test(value)) return this.#fail('bad content-length');
-          const n = Number(value);
-          if (contentLength !== -1 && contentLength !== n) return this.#fail('conflicting content-length');
+          const n = addContentLength(contentLength, value);
+          if (n < -1) return this.#fail(clError(n));
           contentLength = n;
         }
       }
