@@ -1,5 +1,5 @@
-// `weft control`: assembles the store, catalog, snapshot cache, proxy streams and the HTTP API into
-// one server, and tears them down in order on close.
+// `weft control`: assembles the store, certificate authority, catalog, snapshot cache, proxy streams
+// and the HTTP API into one server, and tears them down in order on close.
 
 import { http } from '../lib/node-http.ts';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +16,7 @@ import { SnapshotCache } from './snapshot/cache.ts';
 import { ProxyRegistry } from './stream/proxy-registry.ts';
 import { createRoutes } from './api/routes.ts';
 import { sendError } from './api/http-util.ts';
+import { CertificateAuthority, checkCaSettings } from './ca/certificate-authority.ts';
 
 export interface ControlPlaneOptions {
   readonly host?: string;
@@ -26,6 +27,10 @@ export interface ControlPlaneOptions {
   readonly clock?: Clock;
   readonly log?: Logger;
   readonly store?: Store;
+  /** SPIFFE trust domain of the identities the CA issues (default `weft.local`). */
+  readonly trustDomain?: string;
+  /** Lifetime of issued workload certificates, 5 s to 30 days (default 24 h; below 10 minutes is for tests). */
+  readonly certificateTtlSeconds?: number;
 }
 
 export interface ControlPlane {
@@ -44,7 +49,16 @@ function bearerMatches(header: string | undefined, token: string): boolean {
 export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
   const clock = options.clock ?? systemClock;
   const log = options.log ?? createLogger('control');
+  // Bad settings fail here, before the store is opened or a port is taken.
+  const caSettings = checkCaSettings({ trustDomain: options.trustDomain, leafTtlSeconds: options.certificateTtlSeconds });
   const store = options.store ?? (await openSqliteStore(options.dataDir));
+  let ca: CertificateAuthority;
+  try {
+    ca = await CertificateAuthority.open({ dataDir: options.dataDir, ...caSettings, clock, log: log.child('ca') });
+  } catch (err) {
+    if (!options.store) await store.close();
+    throw err;
+  }
   const catalog = new Catalog({ store, clock, log: log.child('catalog') });
   const proxies = new ProxyRegistry();
   const cache = new SnapshotCache({
@@ -62,8 +76,22 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const apiRequests = metrics.counter('weft_control_api_requests_total', 'API requests by method and status code.', ['method', 'code']);
   const proxiesGauge = metrics.gauge('weft_control_proxies_connected', 'Proxies with an open stream.');
   const instancesGauge = metrics.gauge('weft_control_instances', 'Registered instances by health.', ['health']);
+  // Bound at start so that the series reads 0 before the first certificate rather than missing.
+  const certificatesIssued = metrics.counter('weft_control_certificates_issued_total', 'Workload certificates issued by the CA.').bind();
 
-  const routes = createRoutes({ store, catalog, cache, proxies, clock, log, version: WEFT_VERSION, startedAt: clock.now(), storeName: 'sqlite' });
+  const routes = createRoutes({
+    store,
+    catalog,
+    cache,
+    proxies,
+    clock,
+    log,
+    version: WEFT_VERSION,
+    startedAt: clock.now(),
+    storeName: 'sqlite',
+    ca,
+    onCertificateIssued: () => certificatesIssued.inc(),
+  });
 
   const server = http.createServer(async (req, res) => {
     res.on('finish', () => apiRequests.inc({ method: req.method ?? '', code: String(res.statusCode) }));

@@ -1,5 +1,6 @@
 // The control plane's HTTP API under /v1 (documented in docs/api.md): catalog, resources, proxy
-// status and the control plane's own health. Each handler validates, acts, and replies JSON.
+// status, workload certificates and the control plane's own health. Each handler validates, acts,
+// and replies JSON.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { WeftError, invalid } from '../../lib/errors.ts';
@@ -10,6 +11,8 @@ import { validateResource } from '../../config/validate-resource.ts';
 import { findResourceType } from '../../config/kinds/index.ts';
 import { validateRegistration } from '../../config/registration.ts';
 import { STREAM_PATH } from '../../config/stream-protocol.ts';
+import { CERTIFICATES_PATH, validateCertificateRequest, type IssuedCertificate } from '../../config/identity.ts';
+import type { CertificateAuthority } from '../ca/certificate-authority.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { Store } from '../store/store.ts';
 import type { SnapshotCache } from '../snapshot/cache.ts';
@@ -30,6 +33,9 @@ export interface ApiDeps {
   readonly version: string;
   readonly startedAt: number;
   readonly storeName: string;
+  readonly ca: CertificateAuthority;
+  /** Called after each certificate is issued (the control plane counts them). */
+  readonly onCertificateIssued?: (issued: IssuedCertificate) => void;
 }
 
 function resourceTypeParam(plural: string) {
@@ -189,6 +195,17 @@ export function createRoutes(deps: ApiDeps): Router {
     });
     sendJson(res, 200, { items });
   });
+  // ── certificates ───────────────────────────────────────────────────────────────────────────
+  router.add('POST', CERTIFICATES_PATH, async (req, res) => {
+    const result = validateCertificateRequest(await readJson(req));
+    if (!result.ok) throw invalid('WEFT_ERR_CA_INVALID_REQUEST', `invalid certificate request: ${result.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, result.errors);
+    // The key's own problems (unparsable, unsupported type or size) come back as the same 400, on `publicKey`.
+    const issued = deps.ca.issue(result.value);
+    deps.onCertificateIssued?.(issued);
+    sendJson(res, 200, issued);
+  });
+  router.add('GET', `${CERTIFICATES_PATH}/bundle`, (_req, res) => sendJson(res, 200, { trustDomain: deps.ca.trustDomain, trustBundle: deps.ca.trustBundle() }));
+
   router.add('POST', STREAM_PATH, (req: IncomingMessage, res: ServerResponse) => handleStream(req, res, { cache, registry: proxies, clock, log: deps.log.child('stream') }));
 
   return router;
