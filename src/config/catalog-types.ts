@@ -42,6 +42,11 @@ export interface InstanceRegistration {
   /** How long a critical instance is kept before it is removed. */
   readonly deregisterAfterSeconds: number;
   readonly checks: readonly HealthCheckSpec[];
+  /**
+   * The SPIFFE ID this instance's sidecar proves in mutual TLS (its certificate's URI SAN); absent
+   * for instances without a sidecar, which are called in plaintext.
+   */
+  readonly identity?: string;
 }
 
 export interface InstanceState extends InstanceRegistration {

@@ -5,6 +5,7 @@ import type { HealthCheckSpec, InstancePort, InstanceRegistration, ServiceProtoc
 import type { ValidationResult } from './resource.ts';
 import { Checker, DNS_LABEL, DNS_LABEL_HINT, join } from './validate.ts';
 import { DEFAULT_NAMESPACE } from './resource.ts';
+import { parseSpiffeId } from './identity.ts';
 
 const PROTOCOLS: readonly ServiceProtocol[] = ['http', 'http2', 'grpc', 'tcp'];
 const INSTANCE_ID = /^[A-Za-z0-9][-A-Za-z0-9_.:]{0,127}$/;
@@ -16,7 +17,7 @@ export function validateRegistration(raw: unknown): ValidationResult<InstanceReg
   const c = new Checker();
   const body = c.object(raw, '');
   if (!body) return { ok: false, errors: c.errors };
-  c.noUnknown(body, '', ['service', 'namespace', 'id', 'address', 'port', 'ports', 'labels', 'weight', 'ttlSeconds', 'deregisterAfterSeconds', 'checks']);
+  c.noUnknown(body, '', ['service', 'namespace', 'id', 'address', 'port', 'ports', 'labels', 'weight', 'ttlSeconds', 'deregisterAfterSeconds', 'checks', 'identity']);
 
   const service = c.string(body.service, 'service', { required: true, pattern: DNS_LABEL, patternHint: DNS_LABEL_HINT });
   const namespace = c.string(body.namespace, 'namespace', { pattern: DNS_LABEL, patternHint: DNS_LABEL_HINT }) ?? DEFAULT_NAMESPACE;
@@ -70,6 +71,14 @@ export function validateRegistration(raw: unknown): ValidationResult<InstanceReg
     checks.push(check);
   });
 
+  const identity = c.string(body.identity, 'identity', { max: 2048 });
+  if (identity !== undefined) {
+    const parsed = parseSpiffeId(identity);
+    if (!parsed) c.fail('identity', `must be a SPIFFE ID spiffe://<trust domain>/ns/<namespace>/svc/<service>, got ${JSON.stringify(identity)}`);
+    // A sidecar can only claim the identity of the service it registers: callers check exactly that.
+    else if (parsed.namespace !== namespace || parsed.service !== service) c.fail('identity', `names service ${parsed.service} in namespace ${parsed.namespace}, but the instance is of ${service} in ${namespace}`);
+  }
+
   if (c.errors.length || !service || !id || !address) return { ok: false, errors: c.errors };
   return {
     ok: true,
@@ -78,6 +87,7 @@ export function validateRegistration(raw: unknown): ValidationResult<InstanceReg
       // Like a Kubernetes pod, an instance carries `app: SERVICE` so Service selectors can find it.
       labels: { app: service, ...labels },
       weight, ttlSeconds, deregisterAfterSeconds, checks,
+      ...(identity !== undefined ? { identity } : {}),
     },
   };
 }

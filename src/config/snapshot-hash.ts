@@ -2,7 +2,7 @@
 // (proxy), so a proxy can check that a delta applied to its snapshot gives what the builder built.
 
 import { createHash } from 'node:crypto';
-import type { ProxySnapshot, ServiceSnapshot } from './snapshot-types.ts';
+import type { MtlsMode, ProxySnapshot, ServiceSnapshot } from './snapshot-types.ts';
 
 // Snapshots are immutable, so a service's digest can be remembered by identity: a delta leaves most
 // service objects in place, and only the upserted ones are serialized again.
@@ -23,6 +23,6 @@ export function serviceDigest(service: ServiceSnapshot): string {
  * (not one JSON of everything) so that checking a delta costs the changed services only: hashing a
  * whole 10,000-endpoint snapshot costs a proxy ~7 ms per change, a changed service ~0.1 ms.
  */
-export function snapshotHash(outboundTrafficPolicy: ProxySnapshot['outboundTrafficPolicy'], services: readonly ServiceSnapshot[]): string {
-  return createHash('sha256').update(JSON.stringify([outboundTrafficPolicy, services.map(serviceDigest)])).digest('hex').slice(0, 16);
+export function snapshotHash(outboundTrafficPolicy: ProxySnapshot['outboundTrafficPolicy'], services: readonly ServiceSnapshot[], mtlsMode: MtlsMode = 'PERMISSIVE'): string {
+  return createHash('sha256').update(JSON.stringify([outboundTrafficPolicy, mtlsMode, services.map(serviceDigest)])).digest('hex').slice(0, 16);
 }

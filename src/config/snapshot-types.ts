@@ -23,6 +23,8 @@ export interface EndpointSnapshot {
   readonly weight: number;
   readonly health: HealthStatus;
   readonly labels: Readonly<Record<string, string>>;
+  /** The SPIFFE ID the endpoint's sidecar proves in mutual TLS; absent: plaintext (no sidecar, or mTLS off). */
+  readonly identity?: string;
 }
 
 export interface ServicePortSnapshot {
@@ -40,9 +42,18 @@ export interface ServiceSnapshot {
   readonly policy: BackendPolicySpec;
 }
 
+/**
+ * MeshConfig `mtls.mode`: STRICT inbound listeners refuse plaintext; PERMISSIVE (the default) they
+ * accept both; DISABLE: no sidecar starts mutual TLS (endpoints carry no identity).
+ */
+export type MtlsMode = 'STRICT' | 'PERMISSIVE' | 'DISABLE';
+export const MTLS_MODES: readonly MtlsMode[] = ['STRICT', 'PERMISSIVE', 'DISABLE'];
+
 export interface ProxySnapshot {
   /** Whether hosts outside the mesh may be called through the outbound listener (MeshConfig). */
   readonly outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+  /** Absent means PERMISSIVE (a control plane older than mTLS). */
+  readonly mtlsMode?: MtlsMode;
   /** Opaque, increases with every change for this proxy's node key. */
   readonly version: string;
   /** Hash of the content; equal hashes mean equal snapshots. */

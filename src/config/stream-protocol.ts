@@ -30,6 +30,7 @@ export interface SnapshotDelta {
   readonly base: string;
   readonly hash: string;
   readonly outboundTrafficPolicy: ProxySnapshot['outboundTrafficPolicy'];
+  readonly mtlsMode?: ProxySnapshot['mtlsMode'];
   readonly upsert: readonly ServiceSnapshot[];
   readonly remove: readonly ServiceRef[];
 }

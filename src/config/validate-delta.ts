@@ -6,6 +6,7 @@ import type { ValidationResult } from './resource.ts';
 import { serviceKey } from './service-order.ts';
 import { Checker, join } from './validate.ts';
 import { checkServiceSnapshot, OUTBOUND_TRAFFIC_POLICIES } from './validate-snapshot.ts';
+import { MTLS_MODES } from './snapshot-types.ts';
 
 export function validateDelta(raw: unknown): ValidationResult<SnapshotDelta> {
   const c = new Checker();
@@ -16,6 +17,7 @@ export function validateDelta(raw: unknown): ValidationResult<SnapshotDelta> {
   // Required here (optional in a full snapshot): it is how a proxy knows the delta landed right.
   c.string(d.hash, 'delta.hash', { required: true });
   c.oneOf(d.outboundTrafficPolicy, 'delta.outboundTrafficPolicy', OUTBOUND_TRAFFIC_POLICIES, { required: true });
+  c.oneOf(d.mtlsMode, 'delta.mtlsMode', MTLS_MODES);
   const seen = new Map<string, string>();
   const once = (ref: Record<string, unknown>, path: string): void => {
     if (typeof ref.namespace !== 'string' || typeof ref.name !== 'string') return;

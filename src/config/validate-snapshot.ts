@@ -1,10 +1,11 @@
 // What a proxy checks before it runs a snapshot: the same field-path errors the API gives, so a
 // NACK says exactly what was wrong. A refused snapshot leaves the last good one in force.
 
-import type { ProxySnapshot } from './snapshot-types.ts';
+import { MTLS_MODES, type ProxySnapshot } from './snapshot-types.ts';
 import type { ValidationResult } from './resource.ts';
 import { Checker, join } from './validate.ts';
 import { LOAD_BALANCER_ALGORITHMS } from './kinds/backend-policy.ts';
+import { parseSpiffeId } from './identity.ts';
 
 export const OUTBOUND_TRAFFIC_POLICIES = ['ALLOW_ANY', 'REGISTRY_ONLY'] as const;
 
@@ -15,6 +16,7 @@ export function validateSnapshot(raw: unknown): ValidationResult<ProxySnapshot> 
   c.string(snap.version, 'snapshot.version', { required: true });
   c.string(snap.hash, 'snapshot.hash');
   c.oneOf(snap.outboundTrafficPolicy, 'snapshot.outboundTrafficPolicy', OUTBOUND_TRAFFIC_POLICIES, { required: true });
+  c.oneOf(snap.mtlsMode, 'snapshot.mtlsMode', MTLS_MODES);
   const services = c.array(snap.services, 'snapshot.services', { required: true }) ?? [];
   services.forEach((rawService, i) => checkServiceSnapshot(c, rawService, join('snapshot.services', i)));
   if (c.errors.length) return { ok: false, errors: c.errors };
@@ -51,6 +53,9 @@ export function checkServiceSnapshot(c: Checker, rawService: unknown, sp: string
       c.integer(e.port, join(ep, 'port'), { required: true, min: 1, max: 65535 });
       c.integer(e.weight, join(ep, 'weight'), { required: true, min: 0 });
       c.oneOf(e.health, join(ep, 'health'), ['passing', 'warning', 'critical'], { required: true });
+      if (e.identity !== undefined && (typeof e.identity !== 'string' || !parseSpiffeId(e.identity))) {
+        c.fail(join(ep, 'identity'), `must be a SPIFFE ID spiffe://<trust domain>/ns/<namespace>/svc/<service>, got ${JSON.stringify(e.identity)}`);
+      }
     });
   });
 }

@@ -21,16 +21,23 @@ function errorPaths(r: ValidationResult<unknown>): string[] {
 test('an empty spec gets every default', () => {
   assert.deepEqual(valid({}), {
     outboundTrafficPolicy: { mode: 'ALLOW_ANY' },
+    mtls: { mode: 'PERMISSIVE' },
     defaultBackendPolicy: { loadBalancer: DEFAULT_BACKEND_POLICY.loadBalancer, timeouts: DEFAULT_BACKEND_POLICY.timeouts, retries: DEFAULT_BACKEND_POLICY.retries },
   });
   assert.deepEqual(valid({}), DEFAULT_MESH_CONFIG);
   assert.equal('targetRefs' in DEFAULT_MESH_CONFIG.defaultBackendPolicy, false);
 });
 
+test('mtls.mode is kept as given', () => {
+  assert.deepEqual(valid({ mtls: { mode: 'STRICT' } }).mtls, { mode: 'STRICT' });
+  assert.deepEqual(valid({ mtls: { mode: 'DISABLE' } }).mtls, { mode: 'DISABLE' });
+});
+
 test('a partial default policy is completed from BackendPolicy defaults', () => {
   const spec = valid({ outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' }, defaultBackendPolicy: { loadBalancer: { algorithm: 'least-request' }, timeouts: { requestMs: 5000 } } });
   assert.deepEqual(spec, {
     outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' },
+    mtls: { mode: 'PERMISSIVE' },
     defaultBackendPolicy: {
       loadBalancer: { algorithm: 'least-request', choiceCount: 2 },
       timeouts: { connectMs: 2000, requestMs: 5000, idleMs: 60000 },
@@ -46,6 +53,8 @@ const cases: [string, unknown, string[]][] = [
   ['mode unknown', { outboundTrafficPolicy: { mode: 'DENY' } }, ['spec.outboundTrafficPolicy.mode']],
   ['outboundTrafficPolicy unknown field', { outboundTrafficPolicy: { mode: 'ALLOW_ANY', egress: [] } }, ['spec.outboundTrafficPolicy.egress']],
   ['outboundTrafficPolicy not an object', { outboundTrafficPolicy: 'ALLOW_ANY' }, ['spec.outboundTrafficPolicy']],
+  ['mtls mode unknown', { mtls: { mode: 'ON' } }, ['spec.mtls.mode']],
+  ['mtls unknown field', { mtls: { mode: 'STRICT', ports: [] } }, ['spec.mtls.ports']],
   ['defaultBackendPolicy not an object', { defaultBackendPolicy: [] }, ['spec.defaultBackendPolicy']],
   ['defaultBackendPolicy with targetRefs', { defaultBackendPolicy: { targetRefs: [{ kind: 'Service', name: 'a' }] } }, ['spec.defaultBackendPolicy.targetRefs']],
   ['defaultBackendPolicy bad algorithm', { defaultBackendPolicy: { loadBalancer: { algorithm: 'ring-hash' } } }, ['spec.defaultBackendPolicy.loadBalancer.algorithm']],

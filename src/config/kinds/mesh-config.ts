@@ -1,9 +1,11 @@
 // MeshConfig (weft.dev/v1alpha1): mesh-wide settings read by the snapshot builder — what proxies do
-// with traffic to unknown hosts, and the BackendPolicy in force for services no policy targets.
+// with traffic to unknown hosts, whether sidecars require mutual TLS, and the BackendPolicy in force
+// for services no policy targets.
 
 import type { ResourceType, ValidationResult } from '../resource.ts';
 import { Checker, join } from '../validate.ts';
 import { DEFAULT_BACKEND_POLICY, backendPolicyType, type BackendPolicySpec } from './backend-policy.ts';
+import { MTLS_MODES, type MtlsMode } from '../snapshot-types.ts';
 
 export type OutboundTrafficMode = 'ALLOW_ANY' | 'REGISTRY_ONLY';
 export const OUTBOUND_TRAFFIC_MODES: readonly OutboundTrafficMode[] = ['ALLOW_ANY', 'REGISTRY_ONLY'];
@@ -13,6 +15,7 @@ export type DefaultBackendPolicy = Omit<BackendPolicySpec, 'targetRefs'>;
 
 export interface MeshConfigSpec {
   readonly outboundTrafficPolicy: { readonly mode: OutboundTrafficMode };
+  readonly mtls: { readonly mode: MtlsMode };
   readonly defaultBackendPolicy: DefaultBackendPolicy;
 }
 
@@ -23,6 +26,7 @@ function withoutTargetRefs(spec: BackendPolicySpec): DefaultBackendPolicy {
 
 export const DEFAULT_MESH_CONFIG: MeshConfigSpec = {
   outboundTrafficPolicy: { mode: 'ALLOW_ANY' },
+  mtls: { mode: 'PERMISSIVE' },
   defaultBackendPolicy: withoutTargetRefs(DEFAULT_BACKEND_POLICY),
 };
 
@@ -34,7 +38,7 @@ function validateSpec(raw: unknown, path: string): ValidationResult<MeshConfigSp
   const c = new Checker();
   const spec = c.object(raw, path);
   if (!spec) return { ok: false, errors: c.errors };
-  c.noUnknown(spec, path, ['outboundTrafficPolicy', 'defaultBackendPolicy']);
+  c.noUnknown(spec, path, ['outboundTrafficPolicy', 'mtls', 'defaultBackendPolicy']);
 
   let outboundTrafficPolicy = DEFAULT_MESH_CONFIG.outboundTrafficPolicy;
   if (spec.outboundTrafficPolicy !== undefined) {
@@ -43,6 +47,16 @@ function validateSpec(raw: unknown, path: string): ValidationResult<MeshConfigSp
     if (o) {
       c.noUnknown(o, op, ['mode']);
       outboundTrafficPolicy = { mode: c.oneOf(o.mode, join(op, 'mode'), OUTBOUND_TRAFFIC_MODES) ?? 'ALLOW_ANY' };
+    }
+  }
+
+  let mtls = DEFAULT_MESH_CONFIG.mtls;
+  if (spec.mtls !== undefined) {
+    const mp = join(path, 'mtls');
+    const m = c.object(spec.mtls, mp);
+    if (m) {
+      c.noUnknown(m, mp, ['mode']);
+      mtls = { mode: c.oneOf(m.mode, join(mp, 'mode'), MTLS_MODES) ?? 'PERMISSIVE' };
     }
   }
 
@@ -61,7 +75,7 @@ function validateSpec(raw: unknown, path: string): ValidationResult<MeshConfigSp
   }
 
   if (c.errors.length) return { ok: false, errors: c.errors };
-  return { ok: true, value: { outboundTrafficPolicy, defaultBackendPolicy } };
+  return { ok: true, value: { outboundTrafficPolicy, mtls, defaultBackendPolicy } };
 }
 
 export const meshConfigType: ResourceType<MeshConfigSpec> = {

@@ -3,7 +3,7 @@
 
 import type { InstanceState } from '../../config/catalog-types.ts';
 import type { Resource } from '../../config/resource.ts';
-import type { EndpointSnapshot, ServicePortSnapshot, ServiceSnapshot } from '../../config/snapshot-types.ts';
+import type { EndpointSnapshot, MtlsMode, ServicePortSnapshot, ServiceSnapshot } from '../../config/snapshot-types.ts';
 import { DEFAULT_BACKEND_POLICY, type BackendPolicySpec } from '../../config/kinds/backend-policy.ts';
 import type { ServiceSpec } from '../../config/kinds/service.ts';
 import type { MeshConfigSpec } from '../../config/kinds/mesh-config.ts';
@@ -19,6 +19,7 @@ export interface BuildInput {
 export interface SnapshotContent {
   readonly hash: string;
   readonly outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+  readonly mtlsMode: MtlsMode;
   readonly services: readonly ServiceSnapshot[];
 }
 
@@ -98,6 +99,8 @@ function inScope(model: ServiceModel, scope: NodeScope): boolean {
 
 export function buildSnapshotContent(input: BuildInput, scope: NodeScope, models = serviceModels(input)): SnapshotContent {
   const meshDefault = meshDefaultPolicy(input.resources);
+  const mesh = meshConfig(input.resources);
+  const mtlsMode = mesh?.mtls.mode ?? 'PERMISSIVE';
   const services: ServiceSnapshot[] = [];
   for (const model of models) {
     if (!inScope(model, scope)) continue;
@@ -106,13 +109,15 @@ export function buildSnapshotContent(input: BuildInput, scope: NodeScope, models
       for (const inst of model.members) {
         const port = endpointPort(inst, p.targetPort);
         if (port === undefined) continue;
-        endpoints.push({ id: inst.id, address: inst.address, port, weight: inst.weight, health: inst.health, labels: inst.labels });
+        const endpoint: EndpointSnapshot = { id: inst.id, address: inst.address, port, weight: inst.weight, health: inst.health, labels: inst.labels };
+        // An identity is what makes the calling sidecar start mutual TLS: none when the mesh turned it off.
+        endpoints.push(inst.identity !== undefined && mtlsMode !== 'DISABLE' ? { ...endpoint, identity: inst.identity } : endpoint);
       }
       endpoints.sort((a, b) => a.id.localeCompare(b.id));
       return { name: p.name, port: p.port, protocol: p.protocol, endpoints };
     });
     services.push({ name: model.name, namespace: model.namespace, ports, policy: policyFor(model, input.resources, meshDefault) });
   }
-  const outboundTrafficPolicy = meshConfig(input.resources)?.outboundTrafficPolicy.mode ?? 'ALLOW_ANY';
-  return { hash: snapshotHash(outboundTrafficPolicy, services), outboundTrafficPolicy, services };
+  const outboundTrafficPolicy = mesh?.outboundTrafficPolicy.mode ?? 'ALLOW_ANY';
+  return { hash: snapshotHash(outboundTrafficPolicy, services, mtlsMode), outboundTrafficPolicy, mtlsMode, services };
 }
