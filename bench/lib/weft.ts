@@ -65,7 +65,9 @@ export async function startSidecar(cp: WeftControl, name: string, service: strin
   // (run.ts --weft-node-flags, e.g. --cpu-prof or --trace-gc, which NODE_OPTIONS would refuse).
   const flags = (process.env.WEFT_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   const args = [...flags, weftMain(), 'proxy', '--control', cp.url, '--service', service, '--id', name, '--outbound-port', '0', '--inbound-port', '0', '--admin-port', '0', '--drain-ms', '0', ...extra];
-  const proc = spawnPinned(name, nodeBin, args, { cpu, env: { WEFT_LOG_LEVEL: 'warn' } });
+  // Extra environment for the sidecar when asked for (WEFT_BENCH_ENV="K=V K2=V2", e.g. malloc tunables).
+  const extraEnv = Object.fromEntries((process.env.WEFT_BENCH_ENV ?? '').split(' ').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+  const proc = spawnPinned(name, nodeBin, args, { cpu, env: { WEFT_LOG_LEVEL: 'warn', ...extraEnv } });
   const m = await proc.waitForOutput(/(\{"event":"ready-to-serve".*\})/, 30_000);
   const info = JSON.parse(m[1]) as { id: string; outboundPort: number; inboundPort?: number; adminPort: number };
   // Ready means it holds its first snapshot: probing before that would only count 503 no-snapshot.
