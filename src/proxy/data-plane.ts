@@ -1,15 +1,17 @@
 // The part of a sidecar that carries traffic: service table, connection pools, outbound and inbound
-// listeners and their metrics. The main thread runs one; with --workers N, each extra worker
-// thread runs another on the same ports (SO_REUSEPORT), fed the same snapshots.
+// listeners, mutual TLS settings and their metrics. The main thread runs one; with --workers N,
+// each extra worker thread runs another on the same ports (SO_REUSEPORT), fed the same snapshots
+// and certificates.
 
-import type { NodeInfo, ProxySnapshot } from '../config/snapshot-types.ts';
+import type { MtlsMode, NodeInfo, ProxySnapshot } from '../config/snapshot-types.ts';
 import { createWatch } from '../lib/watch.ts';
 import { ServiceTable } from './balance/service-table.ts';
 import { UpstreamPool } from './transport/upstream-pool.ts';
 import { startOutboundListener } from './outbound/outbound-listener.ts';
 import { startInboundListener } from './inbound/inbound-listener.ts';
 import { createProxyMetrics, type ProxyMetrics } from './admin/proxy-metrics.ts';
-import type { Listener } from './transport/listener.ts';
+import type { InboundTls, Listener } from './transport/listener.ts';
+import { createMeshTls, type Credentials, type MeshTls } from './transport/mesh-tls.ts';
 
 export interface DataPlaneOptions {
   readonly node: NodeInfo;
@@ -32,6 +34,8 @@ export interface DataPlane {
   readonly metrics: ProxyMetrics;
   /** Puts a snapshot in force; throws if it cannot (the proxy NACKs it). */
   apply(snapshot: ProxySnapshot): void;
+  /** A new certificate: new connections (both ways) use it; open ones keep theirs. */
+  setCredentials(credentials: Credentials): void;
   /** Stops accepting; open connections finish their requests. */
   close(): Promise<void>;
   /** Closes every connection and pool now. */
@@ -45,6 +49,13 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
   const table = createWatch<ServiceTable | undefined>(undefined);
   const serviceTable = new ServiceTable();
   let allowPassthrough = true;
+  let meshTls: MeshTls | undefined;
+  let mtlsMode: MtlsMode = 'PERMISSIVE';
+  const inboundTls: InboundTls = {
+    current: () => meshTls,
+    strict: () => mtlsMode === 'STRICT',
+    onConnection: (security) => metrics.inboundSecurity.inc({ security }),
+  };
 
   let outboundPort = 0;
   const outbound = await startOutboundListener(
@@ -60,8 +71,8 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
       inbound = await startInboundListener(
         o.bindHost,
         o.inboundPort,
-        { node: o.node, proxyId: o.proxyId, appHost: o.appHost, appPort: o.appPort, pool: inboundPool, metrics },
-        { reusePort: o.reusePort },
+        { node: o.node, proxyId: o.proxyId, appHost: o.appHost, appPort: o.appPort, pool: inboundPool, metrics, tls: inboundTls.current },
+        { reusePort: o.reusePort, tls: inboundTls },
       );
     } catch (err) {
       // A half-started data plane must not keep the outbound port.
@@ -77,8 +88,13 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
     apply(snapshot) {
       serviceTable.update(snapshot);
       allowPassthrough = snapshot.outboundTrafficPolicy !== 'REGISTRY_ONLY';
+      mtlsMode = snapshot.mtlsMode ?? 'PERMISSIVE';
       pool.retain(serviceTable.endpointKeys());
       table.set(serviceTable);
+    },
+    setCredentials(credentials) {
+      meshTls = createMeshTls(credentials);
+      pool.tls = meshTls;
     },
     async close() {
       await Promise.all([outbound.close(), inbound?.close()]);

@@ -1,7 +1,7 @@
-// `weft proxy`: assembles a sidecar — config stream, the data plane (service table, outbound and
-// inbound listeners; one per worker thread with --workers), registration of the local app once it
-// accepts connections, and the admin listener — and shuts it down in the order that loses no
-// request: deregister, drain, close.
+// `weft proxy`: assembles a sidecar — config stream, certificate (renewed at half its life), the data
+// plane (service table, outbound and inbound listeners; one per worker thread with --workers),
+// registration of the local app once it accepts connections and the certificate is in hand, and the
+// admin listener — and shuts it down in the order that loses no request: deregister, drain, close.
 
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -11,7 +11,9 @@ import { WEFT_VERSION } from '../config/version.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { startStreamClient } from './discovery/stream-client.ts';
 import { startRegistration, type RegistrationHandle } from './discovery/registration.ts';
-import { startAdminServer } from './admin/admin-server.ts';
+import { startCertificateClient } from './discovery/certificate-client.ts';
+import type { Credentials } from './transport/mesh-tls.ts';
+import { APP_HEALTH_PATH, startAdminServer } from './admin/admin-server.ts';
 import { startDataPlane } from './data-plane.ts';
 import { WorkerPool } from './workers/worker-pool.ts';
 
@@ -117,21 +119,77 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     onUpdate: (result) => metrics.configUpdates.inc({ result }),
   });
 
+  // The certificate (and its renewals) reach every data plane; until the first one, not ready.
+  let firstCredentials: (c: Credentials) => void = () => {};
+  const credentialsReady = new Promise<Credentials>((resolve) => (firstCredentials = resolve));
+  const certificates = startCertificateClient({
+    controlUrl: options.controlUrl,
+    token: options.token,
+    node,
+    log: log.child('identity'),
+    onCredentials: (credentials) => {
+      plane.setCredentials(credentials);
+      pool?.setCredentials(credentials);
+      metrics.certificateExpiry.set({}, Math.round(credentials.notAfter / 1000));
+      firstCredentials(credentials);
+    },
+  });
+
   let registration: RegistrationHandle | undefined;
   let stopping = false;
+  let adminPort = 0;
   const inboundPort = plane.inboundPort;
+  const appHost = options.appHost ?? '127.0.0.1';
+  const admin = await startAdminServer(bindHost, options.adminPort ?? 15000, {
+    ready: () => {
+      if (!stream.snapshot.get()) return { ready: false, why: `no configuration from the control plane yet${stream.lastError() ? ` (${stream.lastError()})` : ''}` };
+      if (!certificates.current()) return { ready: false, why: `no certificate yet${certificates.lastError() ? ` (${certificates.lastError()})` : ''}` };
+      if (stopping) return { ready: false, why: 'draining' };
+      return { ready: true };
+    },
+    metrics: async () => {
+      metrics.controlConnected.set({}, stream.connected() ? 1 : 0);
+      return metrics.registry.render(pool ? await pool.metrics() : []);
+    },
+    config: () => {
+      const credentials = certificates.current();
+      return {
+        node,
+        controlPlane: { url: options.controlUrl, connected: stream.connected(), lastError: stream.lastError() },
+        registered: registration?.registered() ?? false,
+        listeners: { outbound: plane.outboundPort, inbound: plane.inboundPort, admin: adminPort },
+        workers,
+        identity: credentials
+          ? { id: credentials.identity, serial: credentials.serial, notBefore: new Date(credentials.notBefore).toISOString(), notAfter: new Date(credentials.notAfter).toISOString(), lastError: certificates.lastError() }
+          : { lastError: certificates.lastError() },
+        version: stream.snapshot.get()?.version,
+        snapshot: stream.snapshot.get(),
+      };
+    },
+    appHealth: options.appPort !== undefined && options.healthPath ? { host: appHost, port: options.appPort, path: options.healthPath } : undefined,
+  }).catch((err) => {
+    certificates.stop();
+    stream.close();
+    plane.destroy();
+    pool?.destroy();
+    throw err;
+  });
+  adminPort = admin.port;
+
   if (inboundPort !== undefined && options.appPort !== undefined) {
+    // Checked through the admin listener, which asks the app: the inbound port may accept only mutual TLS.
     const checks: HealthCheckSpec[] = options.healthPath
-      ? [{ type: 'http', path: options.healthPath, port: inboundPort, intervalSeconds: 2, timeoutSeconds: 1, unhealthyThreshold: 1, healthyThreshold: 1 }]
+      ? [{ type: 'http', path: APP_HEALTH_PATH, port: adminPort, intervalSeconds: 2, timeoutSeconds: 1, unhealthyThreshold: 1, healthyThreshold: 1 }]
       : [];
-    // Register only once the app accepts connections: no caller is sent to an app still starting.
-    void waitForPort(options.appHost ?? '127.0.0.1', options.appPort, () => stopping).then(() => {
+    // Register only once the app accepts connections (no caller is sent to an app still starting)
+    // and the certificate is in hand (callers find an identity they can check).
+    void Promise.all([waitForPort(appHost, options.appPort, () => stopping), credentialsReady]).then(([, credentials]) => {
       if (stopping) return;
       registration = startRegistration({
         controlUrl: options.controlUrl,
         token: options.token,
         log: log.child('registration'),
-        appAlive: () => portAccepts(options.appHost ?? '127.0.0.1', options.appPort!),
+        appAlive: () => portAccepts(appHost, options.appPort!),
         registration: {
           service: options.service,
           namespace,
@@ -142,33 +200,12 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
           weight: options.weight ?? 1,
           ttlSeconds: options.ttlSeconds ?? 15,
           checks,
+          identity: credentials.identity,
         },
       });
     });
   }
 
-  let adminPort = 0;
-  const admin = await startAdminServer(bindHost, options.adminPort ?? 15000, {
-    ready: () => {
-      if (!stream.snapshot.get()) return { ready: false, why: `no configuration from the control plane yet${stream.lastError() ? ` (${stream.lastError()})` : ''}` };
-      if (stopping) return { ready: false, why: 'draining' };
-      return { ready: true };
-    },
-    metrics: async () => {
-      metrics.controlConnected.set({}, stream.connected() ? 1 : 0);
-      return metrics.registry.render(pool ? await pool.metrics() : []);
-    },
-    config: () => ({
-      node,
-      controlPlane: { url: options.controlUrl, connected: stream.connected(), lastError: stream.lastError() },
-      registered: registration?.registered() ?? false,
-      listeners: { outbound: plane.outboundPort, inbound: plane.inboundPort, admin: adminPort },
-      workers,
-      version: stream.snapshot.get()?.version,
-      snapshot: stream.snapshot.get(),
-    }),
-  });
-  adminPort = admin.port;
   log.info('proxy started', { outbound: plane.outboundPort, inbound: plane.inboundPort, admin: admin.port, workers, control: options.controlUrl });
 
   return {
@@ -184,6 +221,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         await new Promise((r) => setTimeout(r, options.drainMs ?? 1_500));
       }
       stream.close();
+      certificates.stop();
       // Give open requests up to 2 s to finish; the timer must not keep the process alive.
       let graceTimer: NodeJS.Timeout | undefined;
       await Promise.race([Promise.all([plane.close(), pool?.close()]), new Promise((r) => (graceTimer = setTimeout(r, 2_000)))]);

@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { startControlPlane, startSidecar, waitForInSync, waitForPassing, type ControlPlaneProcess, type SidecarProcess } from '../support/mesh.ts';
+import { adminMetrics, metricSample, startControlPlane, startSidecar, waitForInSync, waitForPassing, type ControlPlaneProcess, type SidecarProcess } from '../support/mesh.ts';
 import { startEcho, getViaProxy, type EchoServer } from '../support/upstreams.ts';
 import { stopAll } from '../support/processes.ts';
 
@@ -35,29 +35,18 @@ function freshGet(url: string): Promise<{ status: number; body: string }> {
   return getViaProxy(client.outboundPort, url, new http.Agent({ keepAlive: false }));
 }
 
-async function metrics(adminPort: number): Promise<string> {
-  const res = await fetch(`http://127.0.0.1:${adminPort}/metrics`);
-  assert.equal(res.status, 200);
-  return res.text();
-}
-
-function sample(text: string, series: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line ? Number(line.slice(series.length + 1)) : 0;
-}
-
 test('connections are spread over both threads and every request succeeds', async () => {
   for (let i = 0; i < REQUESTS; i++) {
     const res = await freshGet(`http://echo/n/${i}`);
     assert.equal(res.status, 200, res.body);
   }
-  const text = await metrics(client.adminPort);
-  const main = sample(text, 'weft_proxy_accepted_connections_total{listener="outbound",worker="0"}');
-  const worker = sample(text, 'weft_proxy_accepted_connections_total{listener="outbound",worker="1"}');
+  const text = await adminMetrics(client.adminPort);
+  const main = metricSample(text, 'weft_proxy_accepted_connections_total{listener="outbound",worker="0"}');
+  const worker = metricSample(text, 'weft_proxy_accepted_connections_total{listener="outbound",worker="1"}');
   assert.ok(main > 0 && worker > 0, `both threads accepted connections: main ${main}, worker ${worker}`);
   assert.ok(main + worker >= REQUESTS, `${main + worker} connections counted for ${REQUESTS} requests`);
   // The threads' request counters are summed into one series, not listed twice.
-  const served = sample(text, 'weft_proxy_requests_total{direction="outbound",source="client",destination_service="echo.default",code="200",reason=""}');
+  const served = metricSample(text, 'weft_proxy_requests_total{direction="outbound",source="client",destination_service="echo.default",code="200",reason=""}');
   assert.equal(served, REQUESTS);
   assert.equal(text.match(/^# TYPE weft_proxy_requests_total /gm)?.length, 1);
 });
@@ -73,8 +62,8 @@ test('a new snapshot reaches every thread: registry-only mode refuses passthroug
   const statuses = new Set<number>();
   for (let i = 0; i < 30; i++) statuses.add((await freshGet(external)).status);
   assert.deepEqual([...statuses], [404], 'no thread still lets traffic out');
-  const text = await metrics(client.adminPort);
-  assert.ok(sample(text, 'weft_proxy_accepted_connections_total{listener="outbound",worker="1"}') > 0);
+  const text = await adminMetrics(client.adminPort);
+  assert.ok(metricSample(text, 'weft_proxy_accepted_connections_total{listener="outbound",worker="1"}') > 0);
 });
 
 test('SIGTERM stops a multi-threaded sidecar', async () => {

@@ -78,3 +78,16 @@ export function waitForInSync(cp: ControlPlaneProcess, expectedProxies: number, 
     return connected.length === expectedProxies && connected.every((p: { inSync: boolean }) => p.inSync);
   }, timeoutMs);
 }
+
+/** A sidecar's Prometheus text from its admin listener. */
+export async function adminMetrics(adminPort: number): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${adminPort}/metrics`);
+  if (res.status !== 200) throw new Error(`GET /metrics on admin port ${adminPort}: ${res.status}`);
+  return res.text();
+}
+
+/** The value of one series (name and labels exactly as rendered) in Prometheus text; 0 when absent. */
+export function metricSample(text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.slice(series.length + 1)) : 0;
+}

@@ -1,13 +1,32 @@
 // The admin listener: /ready for `weft run` and orchestrators, /metrics for Prometheus, /config for
-// people asking "what is this sidecar running?". Loopback by default; never on the data path.
+// people asking "what is this sidecar running?", /app-health for the control plane's health check
+// of the app (the inbound port may accept only mutual TLS). Loopback by default; never on the data path.
 
 import { http } from '../../lib/node-http.ts';
 import type { AddressInfo } from 'node:net';
+import { errorMessage } from '../../lib/errors.ts';
+import { httpCall } from '../../lib/http-call.ts';
+
+export const APP_HEALTH_PATH = '/app-health';
 
 export interface AdminSources {
   ready(): { ready: boolean; why?: string };
   metrics(): string | Promise<string>;
   config(): unknown;
+  /** Where /app-health asks the app (GET; 2xx/3xx is healthy); absent: /app-health answers 404. */
+  appHealth?: { readonly host: string; readonly port: number; readonly path: string };
+}
+
+/** Asks the app itself and answers 200 or 503 with why, so the checker learns what the app said. */
+async function checkApp(target: NonNullable<AdminSources['appHealth']>): Promise<{ status: number; body: unknown }> {
+  const url = `http://${target.host.includes(':') ? `[${target.host}]` : target.host}:${target.port}${target.path}`;
+  try {
+    const res = await httpCall(url, { method: 'GET', timeoutMs: 1_000 });
+    if (res.status >= 200 && res.status < 400) return { status: 200, body: { healthy: true, app: res.status } };
+    return { status: 503, body: { healthy: false, why: `the app answered ${res.status} on GET ${target.path}` } };
+  } catch (err) {
+    return { status: 503, body: { healthy: false, why: `the app did not answer GET ${url}: ${errorMessage(err)}` } };
+  }
 }
 
 export async function startAdminServer(host: string, port: number, sources: AdminSources): Promise<{ port: number; close(): Promise<void> }> {
@@ -29,12 +48,17 @@ export async function startAdminServer(host: string, port: number, sources: Admi
           res.end(JSON.stringify({ error: { message: `could not gather metrics: ${err.message}` } }) + '\n');
         },
       );
+    } else if (path === APP_HEALTH_PATH && sources.appHealth) {
+      void checkApp(sources.appHealth).then(({ status, body }) => {
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end(JSON.stringify(body) + '\n');
+      });
     } else if (path === '/config') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(sources.config(), null, 2) + '\n');
     } else {
       res.writeHead(404, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: { message: 'admin endpoints: /ready, /metrics, /config' } }) + '\n');
+      res.end(JSON.stringify({ error: { message: `admin endpoints: /ready, /metrics, /config${sources.appHealth ? `, ${APP_HEALTH_PATH}` : ''}` } }) + '\n');
     }
   });
   await new Promise<void>((resolve, reject) => {

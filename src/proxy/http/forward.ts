@@ -28,7 +28,7 @@ export interface ForwardTarget {
   readonly authority: string;
   /** Origin-form path to send upstream. */
   readonly path: string;
-  /** Extra request headers this hop adds (e.g. x-weft-source). */
+  /** Extra request headers this hop adds (e.g. x-weft-source); an undefined value removes the incoming field. */
   readonly addHeaders?: OutgoingHttpHeaders;
 }
 
@@ -47,6 +47,8 @@ export type FailureKind = 'connect' | 'reset-before-response' | 'peer-app-unreac
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'WEFT_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN']);
+/** Errors of a TLS handshake that failed (bad chain, wrong identity): the request never left. */
+const TLS_HANDSHAKE_ERROR = /^(ERR_TLS_|ERR_SSL_|WEFT_TLS_|UNABLE_TO_|CERT_|DEPTH_ZERO_|SELF_SIGNED_)/;
 /** WEFT_H1_CLIENT=node: HTTP/1.1 upstream through node:http's client (the old path, kept for comparison). */
 const NODE_H1_CLIENT = process.env.WEFT_H1_CLIENT === 'node';
 
@@ -167,8 +169,11 @@ export function forwardRequest(req: AnyRequest, res: AnyResponse, target: Forwar
       report(false, kind === 'connect');
       fail(kind, pick.endpoint, detail);
     };
-    if (isH2) attemptH2(pick.endpoint, report, onFailure);
-    else if (NODE_H1_CLIENT) attemptH1Node(pick.endpoint, report, onFailure);
+    if (pick.endpoint.identity !== undefined && ctx.pool.tls === undefined) {
+      // Fail closed: an endpoint behind a sidecar is never called in plaintext by this one.
+      onFailure('connect', 'this sidecar has no certificate yet for mutual TLS (see its /ready)');
+    } else if (isH2) attemptH2(pick.endpoint, report, onFailure);
+    else if (NODE_H1_CLIENT && pick.endpoint.identity === undefined) attemptH1Node(pick.endpoint, report, onFailure);
     else attemptH1(pick.endpoint, report, onFailure);
     // A cancelled attempt (client gone, request timeout) still reports back, or least-request
     // would count it as active forever.
@@ -182,7 +187,12 @@ export function forwardRequest(req: AnyRequest, res: AnyResponse, target: Forwar
   const upstreamHeaders = (): OutgoingHttpHeaders => {
     const headers = forwardableHeaders(req.headers);
     if (wantsTrailers(req.headers)) headers.te = 'trailers';
-    if (target.addHeaders) Object.assign(headers, target.addHeaders);
+    // An undefined value drops the incoming field (as requestHead does for HTTP/1.1).
+    if (target.addHeaders) for (const name in target.addHeaders) {
+      const value = target.addHeaders[name];
+      if (value === undefined) delete headers[name];
+      else headers[name] = value;
+    }
     return headers;
   };
 
@@ -197,7 +207,8 @@ export function forwardRequest(req: AnyRequest, res: AnyResponse, target: Forwar
     let lastChunk: Buffer | undefined;
     let waitingDrain = false;
     const timeouts = target.policy.timeouts;
-    const ex: H1Exchange = ctx.pool.h1(ep.address, ep.port).request({
+    const tls = ep.identity === undefined ? undefined : { context: ctx.pool.tls!.context, identity: ep.identity };
+    const ex: H1Exchange = ctx.pool.h1(ep.address, ep.port, ep.identity).request({
       onReady(ex) {
         h1Head ??= requestHead(method, target.path, target.authority, incoming.rawHeaders, {
           connection: incoming.headers.connection,
@@ -261,10 +272,11 @@ export function forwardRequest(req: AnyRequest, res: AnyResponse, target: Forwar
           return;
         }
         const code = err.code ?? '';
-        if (CONNECT_ERRORS.has(code) && !bodyStarted) onFailure('connect', `${code} ${err.message}`);
+        // Stage `connect`: the connection (TCP, and TLS with the peer's identity) never came up.
+        if ((stage === 'connect' || CONNECT_ERRORS.has(code)) && !bodyStarted) onFailure('connect', `${code} ${err.message}`);
         else onFailure(ex.reused || !bodyStarted ? 'reset-before-response' : 'reset-after-response', `${code} ${err.message}`);
       },
-    }, { connectMs: timeouts.connectMs, idleMs: timeouts.idleMs, noResponseBody: method === 'HEAD' });
+    }, { connectMs: timeouts.connectMs, idleMs: timeouts.idleMs, noResponseBody: method === 'HEAD', tls });
     cancelAttempt = () => ex.destroy();
   };
 
@@ -353,7 +365,7 @@ export function forwardRequest(req: AnyRequest, res: AnyResponse, target: Forwar
   };
 
   const attemptH2 = (ep: EndpointSnapshot, report: (ok: boolean) => void, onFailure: (k: FailureKind, d: string) => void): void => {
-    const session = ctx.pool.session(ep.address, ep.port);
+    const session = ctx.pool.session(ep.address, ep.port, ep.identity);
     const wasConnected = !session.connecting;
     const headers = upstreamHeaders() as Record<string, string | string[]>;
     let stream: ClientHttp2Stream;
@@ -387,7 +399,7 @@ export function forwardRequest(req: AnyRequest, res: AnyResponse, target: Forwar
         return;
       }
       const code = err.code ?? '';
-      const neverConnected = !wasConnected && !session.encrypted && (CONNECT_ERRORS.has(code) || code === 'ERR_HTTP2_STREAM_CANCEL');
+      const neverConnected = !wasConnected && (CONNECT_ERRORS.has(code) || code === 'ERR_HTTP2_STREAM_CANCEL' || TLS_HANDSHAKE_ERROR.test(code));
       onFailure(neverConnected && !bodyStarted ? 'connect' : 'reset-before-response', `${code} ${err.message}`);
     });
     stream.on('response', (h: H2Headers) => {

@@ -1,6 +1,8 @@
 // The inbound path: a request from another sidecar (or any client) for the local app. There is one
 // endpoint, so nothing to balance; if the app cannot be reached the reply says
 // `upstream-connect-failure`, which tells the calling sidecar the request never reached an app.
+// Over mutual TLS the caller's identity is proven: it names the source and reaches the app in
+// `x-forwarded-client-cert`, which a plaintext caller can never set.
 
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -13,6 +15,8 @@ import { staticPicker } from '../balance/static-picker.ts';
 import { forwardRequest, type AnyRequest, type AnyResponse } from './forward.ts';
 import { rawLocalReply } from './local-reply.ts';
 import { createRequestRecorder } from './request-metrics.ts';
+import { parseSpiffeId } from '../../config/identity.ts';
+import { peerIdentity, type MeshTls } from '../transport/mesh-tls.ts';
 
 export interface InboundDeps {
   readonly node: NodeInfo;
@@ -21,7 +25,19 @@ export interface InboundDeps {
   readonly appPort: number;
   readonly pool: UpstreamPool;
   readonly metrics: ProxyMetrics;
+  /** This sidecar's TLS identity, once it holds a certificate (names it in x-forwarded-client-cert). */
+  readonly tls: () => MeshTls | undefined;
 }
+
+export const XFCC_HEADER = 'x-forwarded-client-cert';
+/** Plaintext requests: whatever a caller wrote in x-forwarded-client-cert is dropped, never believed. */
+const PLAINTEXT_HEADERS = Object.freeze({ [XFCC_HEADER]: undefined });
+/** Per peer identity: the metrics source and the headers for the app (bounded by the mesh's services). */
+interface PeerInfo {
+  readonly source: string;
+  readonly headers: Readonly<Record<string, string>>;
+}
+const MAX_PEERS = 4096;
 
 /** Retrying is the caller's job (it can go to another instance); here a failure is reported at once. */
 const INBOUND_POLICY: BackendPolicySpec = {
@@ -38,12 +54,37 @@ export function createInboundHandler(deps: InboundDeps) {
   const authority = `${deps.appHost}:${deps.appPort}`;
   const recorder = createRequestRecorder(deps.metrics, 'inbound');
 
+  const peers = new Map<string, PeerInfo>();
+  const peerInfo = (identity: string): PeerInfo => {
+    let info = peers.get(identity);
+    if (info === undefined) {
+      const id = parseSpiffeId(identity);
+      const own = deps.tls()?.identity;
+      // Envoy's format, which apps and frameworks already parse: By= this workload, URI= the caller.
+      info = { source: id ? `${id.service}.${id.namespace}` : 'unknown', headers: { [XFCC_HEADER]: own ? `By=${own};URI=${identity}` : `URI=${identity}` } };
+      if (peers.size >= MAX_PEERS) peers.clear();
+      peers.set(identity, info);
+    }
+    return info;
+  };
+
   const request = (req: AnyRequest, res: AnyResponse): void => {
     const started = performance.now();
-    // The label must stay bounded: only a well-formed `service.namespace` counts as a source.
-    const header = req.headers['x-weft-source'];
-    const source = typeof header === 'string' && SOURCE.test(header) ? header : 'unknown';
-    forwardRequest(req, res, { picker, policy: INBOUND_POLICY, authority: (req.headers[':authority'] as string | undefined) ?? req.headers.host ?? authority, path: req.url ?? '/' }, {
+    const peer = peerIdentity(req.socket);
+    let source: string;
+    let addHeaders: Readonly<Record<string, string | undefined>>;
+    if (peer !== undefined) {
+      const info = peerInfo(peer);
+      source = info.source;
+      addHeaders = info.headers;
+    } else {
+      // Unauthenticated: the caller's word. The label must stay bounded: only a well-formed
+      // `service.namespace` counts as a source.
+      const header = req.headers['x-weft-source'];
+      source = typeof header === 'string' && SOURCE.test(header) ? header : 'unknown';
+      addHeaders = PLAINTEXT_HEADERS;
+    }
+    forwardRequest(req, res, { picker, policy: INBOUND_POLICY, authority: (req.headers[':authority'] as string | undefined) ?? req.headers.host ?? authority, path: req.url ?? '/', addHeaders }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
       startedAt: started,
@@ -55,7 +96,9 @@ export function createInboundHandler(deps: InboundDeps) {
   };
 
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    tunnel(req, socket, head, deps.appHost, deps.appPort, req.url ?? '/', {}, INBOUND_POLICY.timeouts.connectMs).catch(() => {
+    const peer = peerIdentity(req.socket);
+    const headers = peer === undefined ? PLAINTEXT_HEADERS : peerInfo(peer).headers;
+    tunnel(req, socket, head, deps.appHost, deps.appPort, req.url ?? '/', headers, INBOUND_POLICY.timeouts.connectMs).catch(() => {
       socket.end(rawLocalReply(503, 'upstream-connect-failure', `could not connect to the app at ${authority}`, deps.proxyId));
     });
   };

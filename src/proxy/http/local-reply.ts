@@ -20,7 +20,9 @@ export type LocalReplyReason =
   | 'upstream-reset'
   | 'request-timeout'
   | 'bad-request'
-  | 'header-too-large';
+  | 'header-too-large'
+  | 'mtls-required'
+  | 'no-certificate';
 
 export type AnyResponse = ServerResponse | Http2ServerResponse | H1ServerResponse;
 

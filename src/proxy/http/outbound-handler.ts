@@ -190,7 +190,10 @@ export function createOutboundHandler(deps: OutboundDeps) {
       tried.add(pick.endpoint.id);
       const started = performance.now();
       try {
-        await tunnel(req, socket, head, pick.endpoint.address, pick.endpoint.port, r.path, { host: r.authority, 'x-weft-source': `${source}.${node.namespace}` }, policy.timeouts.connectMs);
+        const identity = pick.endpoint.identity;
+        const tls = identity === undefined ? undefined : deps.pool.tls && { context: deps.pool.tls.context, identity };
+        if (identity !== undefined && !tls) throw new Error('this sidecar has no certificate yet for mutual TLS');
+        await tunnel(req, socket, head, pick.endpoint.address, pick.endpoint.port, r.path, { host: r.authority, 'x-weft-source': `${source}.${node.namespace}` }, policy.timeouts.connectMs, tls);
         pick.done({ ok: true, latencyMs: performance.now() - started });
         return;
       } catch {

@@ -4,6 +4,7 @@
 
 import net from 'node:net';
 import { H1ResponseParser, type ResponseSink } from './h1-parser.ts';
+import { dialEndpoint, type EndpointTls } from './mesh-tls.ts';
 
 /** Where an exchange was when it failed: forward.ts turns this into its retry decision. */
 export type H1Stage = 'connect' | 'before-head' | 'after-head';
@@ -114,13 +115,23 @@ export class H1Connection implements ResponseSink {
   /** How long this connection may idle, from the policy of its latest exchange. */
   idleMs = 60_000;
 
-  constructor(owner: H1Owner, host: string, port: number, connectMs: number) {
+  /** `tls`: mutual TLS to a sidecar that must prove `identity`; absent: plaintext. */
+  constructor(owner: H1Owner, host: string, port: number, connectMs: number, tls?: EndpointTls) {
     this.#owner = owner;
     this.#parser = new H1ResponseParser(this);
-    const socket = net.connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 1000, onread: { buffer: READ_BUFFER, callback: this.#onRead } });
+    let socket: net.Socket;
+    if (tls === undefined) {
+      socket = net.connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 1000, onread: { buffer: READ_BUFFER, callback: this.#onRead } });
+      socket.on('connect', this.#onConnect);
+    } else {
+      // TLS sockets have no `onread`: decrypted bytes come as data events, each its own buffer.
+      socket = dialEndpoint({ host, port, tls: { ...tls, alpn: 'http/1.1' } }).socket;
+      socket.setKeepAlive(true, 1000);
+      socket.on('data', this.#onData);
+      socket.on('secureConnect', this.#onConnect);
+    }
     this.socket = socket;
     // Listeners are set once for the connection's life; events go to the exchange of the moment.
-    socket.on('connect', this.#onConnect);
     socket.on('end', this.#onEnd);
     socket.on('error', this.#onError);
     socket.on('close', this.#onClose);
@@ -205,6 +216,10 @@ export class H1Connection implements ResponseSink {
   readonly #onConnectTimeout = (): void => {
     this.#connectTimer = undefined;
     if (!this.#connected) this.#fail(httpError('connect timeout', 'WEFT_CONNECT_TIMEOUT'));
+  };
+
+  readonly #onData = (chunk: Buffer): void => {
+    this.#onRead(chunk.length, chunk);
   };
 
   readonly #onRead = (nread: number, shared: Buffer): boolean => {

@@ -3,6 +3,7 @@
 // response are over. Idle connections close after the policy's idleMs, or when the peer closes them.
 
 import { H1Connection, H1Exchange, type H1Handler, type H1Owner } from './h1-client.ts';
+import type { EndpointTls } from './mesh-tls.ts';
 
 export interface H1PoolOptions {
   /** Idle connections kept beyond this are closed. */
@@ -14,11 +15,15 @@ export interface H1RequestOptions {
   readonly idleMs: number;
   /** The response has no body whatever its head says (a HEAD request). */
   readonly noResponseBody: boolean;
+  /** Mutual TLS for new connections (the pool's endpoint has an identity); the latest certificate wins. */
+  readonly tls?: EndpointTls;
 }
 
 export class H1Pool implements H1Owner {
   readonly host: string;
   readonly port: number;
+  /** The SPIFFE ID the endpoint's sidecar must prove; undefined for plaintext. */
+  readonly identity: string | undefined;
   readonly #maxIdle: number;
   /** LIFO: the hottest connections stay busy, the rest idle out. */
   readonly #idle: H1Connection[] = [];
@@ -28,9 +33,10 @@ export class H1Pool implements H1Owner {
   #timerAt = Infinity;
   #closed = false;
 
-  constructor(host: string, port: number, options: H1PoolOptions = {}) {
+  constructor(host: string, port: number, options: H1PoolOptions = {}, identity?: string) {
     this.host = host;
     this.port = port;
+    this.identity = identity;
     this.#maxIdle = options.maxIdle ?? 256;
   }
 
@@ -48,7 +54,7 @@ export class H1Pool implements H1Owner {
     while (conn !== undefined && conn.dead) conn = this.#idle.pop();
     const reused = conn !== undefined;
     if (conn === undefined) {
-      conn = new H1Connection(this, this.host, this.port, options.connectMs);
+      conn = new H1Connection(this, this.host, this.port, options.connectMs, options.tls);
       // A drained pool still serves its caller once, then keeps nothing (release kills it).
       if (!this.#closed) this.#all.add(conn);
     } else {

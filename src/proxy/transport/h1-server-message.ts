@@ -43,6 +43,11 @@ export class H1ServerRequest extends EventEmitter {
   #paused = false;
   #flushScheduled = false;
 
+  /** The connection (node:http's IncomingMessage has it too): a TLS socket carries the peer's identity. */
+  get socket(): import('node:net').Socket {
+    return this.#owner.socket;
+  }
+
   constructor(owner: H1ServerOwner, head: RequestHead) {
     super();
     this.#owner = owner;

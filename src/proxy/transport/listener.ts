@@ -1,16 +1,24 @@
-// A plaintext listener that speaks HTTP/1.1 and HTTP/2 (h2c with prior knowledge) on one port: it
-// peeks at the first bytes of each connection and hands the socket to the matching server. HTTP/1.1
-// goes to the lean server (h1-server.ts), which passes what it does not handle on to node:http.
+// A listener that speaks HTTP/1.1 and HTTP/2 on one port: it peeks at the first bytes of each
+// connection and hands the socket to the matching server, after terminating mutual TLS when the
+// bytes are a TLS handshake (inbound listeners). HTTP/1.1 goes to the lean server (h1-server.ts),
+// which passes what it does not handle on to node:http.
 
 import net from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { http } from '../../lib/node-http.ts';
 import type { Http2Server, Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { Duplex } from 'node:stream';
+import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import { H1ServerConnection } from './h1-server.ts';
 import type { H1ServerRequest, H1ServerResponse } from './h1-server-message.ts';
+import { markPeerIdentity, setPeerIdentity, type MeshTls } from './mesh-tls.ts';
+import { rawLocalReply } from '../http/local-reply.ts';
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+/** A TLS record of type handshake: every TLS connection starts with one (the ClientHello). */
+const TLS_HANDSHAKE = 0x16;
+/** A peer that starts a handshake and stalls is dropped after this. */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
 
 /** WEFT_H1_SERVER=node: every HTTP/1.1 connection goes to node:http's server (the old path, kept for comparison). */
 const NODE_H1_SERVER = process.env.WEFT_H1_SERVER === 'node';
@@ -41,6 +49,19 @@ export interface Listener {
 export interface ListenOptions {
   /** SO_REUSEPORT: several listeners (one per worker thread) share the port; the kernel spreads connections. */
   readonly reusePort?: boolean;
+  /** Mutual TLS on this port (inbound): connections that open with a TLS handshake are terminated here. */
+  readonly tls?: InboundTls;
+}
+
+export type InboundSecurity = 'mtls' | 'plaintext' | 'refused-plaintext' | 'handshake-failed';
+
+export interface InboundTls {
+  /** This sidecar's certificate and trust bundle; undefined until the CA has issued one. */
+  readonly current: () => MeshTls | undefined;
+  /** MeshConfig mtls.mode STRICT: plaintext connections get a 403 `mtls-required` and are closed. */
+  readonly strict: () => boolean;
+  /** How each connection went, for the metrics. */
+  readonly onConnection?: (security: InboundSecurity) => void;
 }
 
 export async function listen(host: string, port: number, handlers: ListenerHandlers, options: ListenOptions = {}): Promise<Listener> {
@@ -83,6 +104,62 @@ export async function listen(host: string, port: number, handlers: ListenerHandl
   }, SWEEP_MS);
   sweep.unref();
 
+  const proxyId = handlers.proxyId ?? 'weft';
+  const serveHttp1 = (socket: net.Socket): void => {
+    if (NODE_H1_SERVER) h1.emit('connection', socket);
+    else lean.add(new H1ServerConnection(socket, leanOptions));
+  };
+  // The TLS side is a tls.Server that never listens: it is handed the sockets that open with a
+  // handshake. (A bare TLSSocket would not reject a client certificate that fails verification.)
+  let tlsServer: TlsServer | undefined;
+  let tlsServerHas: MeshTls | undefined;
+  const tlsServerFor = (mesh: MeshTls, tls: InboundTls): TlsServer => {
+    if (tlsServer === undefined) {
+      tlsServer = process.getBuiltinModule('node:tls').createServer({ ...mesh.options, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['h2', 'http/1.1'], handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, (secure) => onMutualTls(secure, tls));
+      tlsServer.on('tlsClientError', (_err, secure) => {
+        tls.onConnection?.('handshake-failed');
+        secure.destroy();
+      });
+    } else if (tlsServerHas !== mesh) {
+      // A renewed certificate: new handshakes use it, established connections keep theirs.
+      tlsServer.setSecureContext(mesh.options);
+    }
+    tlsServerHas = mesh;
+    return tlsServer;
+  };
+  const acceptMutualTls = (socket: net.Socket, tls: InboundTls): void => {
+    const mesh = tls.current();
+    if (!mesh) {
+      // No certificate yet, so no handshake can succeed: say so by closing rather than hanging.
+      tls.onConnection?.('handshake-failed');
+      socket.destroy();
+      return;
+    }
+    tlsServerFor(mesh, tls).emit('connection', socket);
+  };
+  const onMutualTls = (secure: TLSSocket, tls: InboundTls): void => {
+    // Errors after the handshake (a reset) only end the connection.
+    secure.on('error', () => secure.destroy());
+    {
+      const peer = markPeerIdentity(secure);
+      if (peer === undefined) {
+        // Signed by the mesh's CA but naming no workload: not a sidecar of this mesh.
+        tls.onConnection?.('handshake-failed');
+        secure.destroy();
+        return;
+      }
+      tls.onConnection?.('mtls');
+      if (secure.alpnProtocol === 'h2') {
+        // http2 on a TLS socket whose raw socket was paused for the peek reads nothing: give it a JS duplex.
+        const duplex = Duplex.from({ readable: secure, writable: secure });
+        setPeerIdentity(duplex, peer);
+        h2().emit('connection', duplex);
+      } else {
+        serveHttp1(secure);
+      }
+    }
+  };
+
   const server = net.createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     handlers.connectionOpened?.();
@@ -94,16 +171,28 @@ export async function listen(host: string, port: number, handlers: ListenerHandl
     socket.once('data', (first: Buffer) => {
       socket.pause();
       socket.unshift(first);
+      const tls = options.tls;
+      if (tls && first[0] === TLS_HANDSHAKE) {
+        // Not resumed: the TLS socket takes the bytes unshifted above, then reads the handle itself.
+        acceptMutualTls(socket, tls);
+        return;
+      }
       const n = Math.min(first.length, H2_PREFACE.length);
       const isH2 = n > 0 && first.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+      if (tls?.strict()) {
+        tls.onConnection?.('refused-plaintext');
+        // An HTTP/1.1 caller learns why; an h2c one only sees the connection close.
+        if (isH2) socket.destroy();
+        else socket.end(rawLocalReply(403, 'mtls-required', 'this sidecar accepts only mutual TLS (MeshConfig mtls.mode is STRICT); call it through your own sidecar', proxyId));
+        return;
+      }
+      tls?.onConnection?.('plaintext');
       if (isH2) {
         // http2 reads the native handle directly and would miss the unshifted preface; a JS
         // duplex over the socket makes it read through the stream, which still holds those bytes.
         h2().emit('connection', Duplex.from({ readable: socket, writable: socket }));
-      } else if (NODE_H1_SERVER) {
-        h1.emit('connection', socket);
       } else {
-        lean.add(new H1ServerConnection(socket, leanOptions));
+        serveHttp1(socket);
       }
       socket.resume();
     });

@@ -1,11 +1,13 @@
 // Connections to endpoints, reused across requests: one pool of kept-alive connections per endpoint
 // for HTTP/1.1 (h1-pool.ts; or a keep-alive Agent when WEFT_H1_CLIENT=node) and one HTTP/2
-// session per endpoint for h2c/gRPC, reopened when it closes.
+// session per endpoint for h2c/gRPC, reopened when it closes. Endpoints with an identity (a
+// sidecar) are dialled in mutual TLS with this sidecar's certificate.
 
 import type { Agent } from 'node:http';
 import { http } from '../../lib/node-http.ts';
 import type http2 from 'node:http2';
 import { H1Pool } from './h1-pool.ts';
+import { expectIdentity, type MeshTls } from './mesh-tls.ts';
 
 export interface PoolSettings {
   /** An idle kept-alive connection is closed after this. */
@@ -16,8 +18,10 @@ export class UpstreamPool {
   readonly #agents = new Map<string, Agent>();
   /** By address, then port: no key string is built per request. */
   readonly #h1 = new Map<string, Map<number, H1Pool>>();
-  readonly #sessions = new Map<string, http2.ClientHttp2Session>();
+  readonly #sessions = new Map<string, { session: http2.ClientHttp2Session; identity: string | undefined }>();
   #closed = false;
+  /** This sidecar's certificate for mutual TLS; undefined until the CA issued one. */
+  tls: MeshTls | undefined;
 
   agent(address: string, port: number, settings: PoolSettings): Agent {
     const key = `${address}:${port}`;
@@ -30,12 +34,18 @@ export class UpstreamPool {
     return agent;
   }
 
-  /** The raw HTTP/1.1 connection pool of one endpoint. */
-  h1(address: string, port: number): H1Pool {
+  /** The raw HTTP/1.1 connection pool of one endpoint (its `identity` decides plaintext or mutual TLS). */
+  h1(address: string, port: number, identity?: string): H1Pool {
     let byPort = this.#h1.get(address);
     let pool = byPort?.get(port);
+    if (pool !== undefined && pool.identity !== identity) {
+      // The address now belongs to another workload (or turned mTLS on or off): start afresh.
+      pool.drain();
+      byPort!.delete(port);
+      pool = undefined;
+    }
     if (pool === undefined) {
-      pool = new H1Pool(address, port);
+      pool = new H1Pool(address, port, {}, identity);
       if (this.#closed) pool.drain();
       else {
         if (byPort === undefined) this.#h1.set(address, (byPort = new Map()));
@@ -45,21 +55,29 @@ export class UpstreamPool {
     return pool;
   }
 
-  session(address: string, port: number): http2.ClientHttp2Session {
+  /** The HTTP/2 session to one endpoint: h2c, or h2 over mutual TLS when the endpoint has an identity (this.tls must be set then). */
+  session(address: string, port: number, identity?: string): http2.ClientHttp2Session {
     const key = `${address}:${port}`;
     const existing = this.#sessions.get(key);
-    if (existing && !existing.closed && !existing.destroyed) return existing;
+    if (existing && !existing.session.closed && !existing.session.destroyed) {
+      if (existing.identity === identity) return existing.session;
+      existing.session.close();
+    }
+    const host = address.includes(':') ? `[${address}]` : address;
     // Loaded on first use: node:http2 (and the TLS code it pulls in) costs ~13 MB of RSS.
-    const session = process.getBuiltinModule('node:http2').connect(`http://${address.includes(':') ? `[${address}]` : address}:${port}`);
+    const http2Module = process.getBuiltinModule('node:http2');
+    const session = identity === undefined
+      ? http2Module.connect(`http://${host}:${port}`)
+      : http2Module.connect(`https://${host}:${port}`, { secureContext: this.tls?.context, ALPNProtocols: ['h2'], checkServerIdentity: expectIdentity(identity) });
     session.unref();
     const forget = (): void => {
-      if (this.#sessions.get(key) === session) this.#sessions.delete(key);
+      if (this.#sessions.get(key)?.session === session) this.#sessions.delete(key);
     };
     session.on('close', forget);
     session.on('goaway', forget);
     // Errors reach the streams that were using the session; the pool only forgets it.
     session.on('error', forget);
-    this.#sessions.set(key, session);
+    this.#sessions.set(key, { session, identity });
     return session;
   }
 
@@ -81,7 +99,7 @@ export class UpstreamPool {
       }
       if (byPort.size === 0) this.#h1.delete(address);
     }
-    for (const [key, session] of this.#sessions) {
+    for (const [key, { session }] of this.#sessions) {
       if (!liveKeys.has(key)) {
         session.close();
         this.#sessions.delete(key);
@@ -93,7 +111,7 @@ export class UpstreamPool {
     if (this.#closed) return;
     this.#closed = true;
     for (const agent of this.#agents.values()) agent.destroy();
-    for (const session of this.#sessions.values()) session.destroy();
+    for (const { session } of this.#sessions.values()) session.destroy();
     for (const byPort of this.#h1.values()) for (const pool of byPort.values()) pool.close();
     this.#h1.clear();
     this.#agents.clear();

@@ -19,6 +19,8 @@ port.on('message', (m: ToWorker) => {
       // The main thread accepted this snapshot with the same code; say so rather than diverge quietly.
       send({ type: 'apply-failed', version: m.snapshot.version, message: errorMessage(err) });
     }
+  } else if (m.type === 'credentials') {
+    plane.setCredentials(m.credentials);
   } else if (m.type === 'metrics') {
     send({ type: 'metrics', id: m.id, dump: plane.metrics.registry.dump() });
   } else if (m.type === 'close') {

@@ -2,9 +2,11 @@
 
 import type { ProxySnapshot } from '../../config/snapshot-types.ts';
 import type { RegistryDump } from '../../lib/metrics.ts';
+import type { Credentials } from '../transport/mesh-tls.ts';
 
 export type ToWorker =
   | { readonly type: 'snapshot'; readonly snapshot: ProxySnapshot }
+  | { readonly type: 'credentials'; readonly credentials: Credentials }
   | { readonly type: 'metrics'; readonly id: number }
   | { readonly type: 'close' };
 

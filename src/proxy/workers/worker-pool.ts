@@ -4,6 +4,7 @@
 
 import { Worker } from 'node:worker_threads';
 import type { ProxySnapshot } from '../../config/snapshot-types.ts';
+import type { Credentials } from '../transport/mesh-tls.ts';
 import type { RegistryDump } from '../../lib/metrics.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { DataPlaneOptions } from '../data-plane.ts';
@@ -25,6 +26,7 @@ export class WorkerPool {
   readonly #log: Logger;
   readonly #slots: Slot[] = [];
   #latest?: ProxySnapshot;
+  #credentials?: Credentials;
   #closing = false;
   #nextRequest = 0;
   readonly #pending = new Map<number, (dump: RegistryDump) => void>();
@@ -48,6 +50,12 @@ export class WorkerPool {
 
   get size(): number {
     return this.#slots.length;
+  }
+
+  /** Forwards a new certificate (and its private key: worker threads share the process). */
+  setCredentials(credentials: Credentials): void {
+    this.#credentials = credentials;
+    for (const slot of this.#slots) if (slot.ready) this.#post(slot, { type: 'credentials', credentials });
   }
 
   /** Forwards a snapshot the main thread accepted; workers started later get the latest one. */
@@ -110,6 +118,7 @@ export class WorkerPool {
         if (m.type === 'ready') {
           clearTimeout(timer);
           slot.ready = true;
+          if (this.#credentials) this.#post(slot, { type: 'credentials', credentials: this.#credentials });
           if (this.#latest) this.#post(slot, { type: 'snapshot', snapshot: this.#latest });
           resolve();
         } else if (m.type === 'metrics') {

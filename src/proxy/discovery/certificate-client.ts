@@ -1,0 +1,122 @@
+// The sidecar's side of workload identity: makes a fresh P-256 key, asks the control plane's CA to
+// certify it (POST /v1/certificates), checks what comes back, and renews at half the certificate's
+// life (or sooner after a failure), so rotation never lets a certificate expire under traffic.
+
+import { X509Certificate, createPublicKey, generateKeyPair, type KeyObject } from 'node:crypto';
+import { promisify } from 'node:util';
+import type { NodeInfo } from '../../config/snapshot-types.ts';
+import { CERTIFICATES_PATH, parseSpiffeId, type CertificateRequest, type IssuedCertificate } from '../../config/identity.ts';
+import { createBackoff } from '../../lib/backoff.ts';
+import { systemClock, type Clock, type Timer } from '../../lib/clock.ts';
+import { errorMessage } from '../../lib/errors.ts';
+import { httpCall } from '../../lib/http-call.ts';
+import type { Logger } from '../../lib/log.ts';
+import { certificateIdentity, type Credentials } from '../transport/mesh-tls.ts';
+
+export interface CertificateClientOptions {
+  readonly controlUrl: string;
+  readonly token?: string;
+  readonly node: NodeInfo;
+  readonly log: Logger;
+  readonly clock?: Clock;
+  /** Each new certificate, the first one and every renewal. */
+  readonly onCredentials: (credentials: Credentials) => void;
+  /** How far into a certificate's life it is renewed (default 0.5). */
+  readonly renewAt?: number;
+}
+
+export interface CertificateClient {
+  current(): Credentials | undefined;
+  /** Why the latest request failed, until one succeeds. */
+  lastError(): string | undefined;
+  stop(): void;
+}
+
+const generateKeyPairAsync = promisify(generateKeyPair);
+
+/** Throws with what is wrong when the CA's answer is not a certificate for this key and identity. */
+export function checkIssued(issued: IssuedCertificate, node: NodeInfo, publicKey: KeyObject, now: number): void {
+  const wanted = parseSpiffeId(issued.identity);
+  if (!wanted || wanted.namespace !== node.namespace || wanted.service !== node.service) {
+    throw new Error(`the CA issued identity ${JSON.stringify(issued.identity)}, not one for ${node.service} in ${node.namespace}`);
+  }
+  const cert = new X509Certificate(issued.certificate);
+  if (certificateIdentity({ subjectaltname: cert.subjectAltName }) !== issued.identity) throw new Error(`the certificate's SAN (${cert.subjectAltName}) does not name ${issued.identity}`);
+  if (!cert.publicKey.equals(publicKey)) throw new Error('the certificate is not for the key this sidecar sent');
+  const roots = splitPem(issued.trustBundle).map((pem) => new X509Certificate(pem));
+  if (roots.length === 0) throw new Error('the trust bundle holds no certificate');
+  if (!roots.some((root) => cert.checkIssued(root) && cert.verify(root.publicKey))) throw new Error('the certificate is not signed by the trust bundle');
+  if (Date.parse(cert.validTo) <= now) throw new Error(`the certificate expired at ${cert.validTo}`);
+}
+
+export function splitPem(bundle: string): string[] {
+  return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+}
+
+export function startCertificateClient(options: CertificateClientOptions): CertificateClient {
+  const clock = options.clock ?? systemClock;
+  const { log, node } = options;
+  const renewAt = options.renewAt ?? 0.5;
+  const backoff = createBackoff({ baseMs: 500, maxMs: 30_000 });
+  let current: Credentials | undefined;
+  let lastError: string | undefined;
+  let timer: Timer | undefined;
+  let stopped = false;
+
+  const schedule = (ms: number): void => {
+    timer?.cancel();
+    if (!stopped) timer = clock.setTimeout(() => void request(), ms);
+  };
+
+  const request = async (): Promise<void> => {
+    try {
+      const { publicKey, privateKey } = await generateKeyPairAsync('ec', { namedCurve: 'prime256v1' });
+      const body: CertificateRequest = {
+        namespace: node.namespace,
+        service: node.service,
+        proxyId: node.id,
+        publicKey: publicKey.export({ type: 'spki', format: 'pem' }) as string,
+      };
+      const headers: Record<string, string> = {};
+      if (options.token) headers.authorization = `Bearer ${options.token}`;
+      const res = await httpCall(new URL(CERTIFICATES_PATH, options.controlUrl), { method: 'POST', headers, json: body, timeoutMs: 10_000 });
+      if (!res.ok) throw new Error(`the CA answered ${res.status}: ${res.body.slice(0, 300)}`);
+      const issued = JSON.parse(res.body) as IssuedCertificate;
+      checkIssued(issued, node, createPublicKey(body.publicKey), clock.now());
+      if (stopped) return;
+      current = {
+        identity: issued.identity,
+        key: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string,
+        certificate: issued.certificate,
+        trustBundle: issued.trustBundle,
+        notBefore: issued.notBefore,
+        notAfter: issued.notAfter,
+        serial: issued.serial,
+      };
+      lastError = undefined;
+      backoff.reset();
+      log.info('certificate issued', { identity: issued.identity, serial: issued.serial, notAfter: new Date(issued.notAfter).toISOString() });
+      options.onCredentials(current);
+      const now = clock.now();
+      schedule(Math.max(1_000, issued.notBefore + (issued.notAfter - issued.notBefore) * renewAt - now));
+    } catch (err) {
+      if (stopped) return;
+      lastError = `could not get a certificate from ${options.controlUrl}: ${errorMessage(err)}`;
+      // Retry soon, but never later than what keeps the current certificate from expiring first.
+      let delay = backoff.next();
+      if (current) delay = Math.min(delay, Math.max(1_000, (current.notAfter - clock.now()) / 4));
+      log.warn('certificate request failed', { err: errorMessage(err), retryInMs: delay, expiresAt: current ? new Date(current.notAfter).toISOString() : undefined });
+      schedule(delay);
+    }
+  };
+
+  void request();
+  return {
+    current: () => current,
+    lastError: () => lastError,
+    stop() {
+      stopped = true;
+      timer?.cancel();
+    },
+  };
+}

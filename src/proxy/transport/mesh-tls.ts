@@ -1,0 +1,115 @@
+// Mutual TLS between sidecars: the TLS settings made from this sidecar's certificate (one secure
+// context serves both the inbound and the outbound end), the check that a peer's certificate names
+// the SPIFFE ID expected of it, and the identity a peer proved on an inbound connection.
+
+import type { PeerCertificate, SecureContext, SecureContextOptions, TLSSocket } from 'node:tls';
+import { parseSpiffeId } from '../../config/identity.ts';
+
+/** This sidecar's certificate as the CA issued it: plain strings, so it crosses to worker threads. */
+export interface Credentials {
+  readonly identity: string;
+  /** Private key, PEM (PKCS#8). Never leaves the sidecar's process. */
+  readonly key: string;
+  readonly certificate: string;
+  readonly trustBundle: string;
+  readonly notBefore: number;
+  readonly notAfter: number;
+  readonly serial: string;
+}
+
+export interface MeshTls {
+  readonly identity: string;
+  readonly context: SecureContext;
+  /** What `context` was made from: a tls.Server takes options, not a context (setSecureContext). */
+  readonly options: SecureContextOptions;
+}
+
+/** Loaded on first use: node:tls costs a sidecar that never sees a certificate several MB of RSS. */
+function tlsModule(): typeof import('node:tls') {
+  return process.getBuiltinModule('node:tls');
+}
+
+export function createMeshTls(credentials: Credentials): MeshTls {
+  // TLS 1.3 only: both ends are weft sidecars, and 1.3 needs one round trip less per handshake.
+  const options: SecureContextOptions = { key: credentials.key, cert: credentials.certificate, ca: credentials.trustBundle, minVersion: 'TLSv1.3' };
+  return { identity: credentials.identity, context: tlsModule().createSecureContext(options), options };
+}
+
+/** The URI SANs of a certificate as Node reports them (`URI:a, DNS:b, ...`; quoted when escaped). */
+export function uriSans(subjectaltname: string | undefined): string[] {
+  if (!subjectaltname) return [];
+  const uris: string[] = [];
+  for (const entry of subjectaltname.split(', ')) {
+    if (!entry.startsWith('URI:')) continue;
+    const value = entry.slice(4);
+    uris.push(value.startsWith('"') ? (JSON.parse(value) as string) : value);
+  }
+  return uris;
+}
+
+/** The SPIFFE ID a certificate names: exactly one URI SAN, and a well-formed weft identity. */
+export function certificateIdentity(cert: Pick<PeerCertificate, 'subjectaltname'> | undefined): string | undefined {
+  const uris = uriSans(cert?.subjectaltname);
+  if (uris.length !== 1 || !parseSpiffeId(uris[0]!)) return undefined;
+  return uris[0];
+}
+
+/**
+ * For tls.connect's checkServerIdentity: the chain is already verified against the trust bundle;
+ * this checks that the certificate belongs to the service the snapshot says is there (a host name
+ * means nothing in the mesh: endpoints are addresses).
+ */
+export function expectIdentity(expected: string): (host: string, cert: PeerCertificate) => Error | undefined {
+  return (_host, cert) => {
+    const got = certificateIdentity(cert);
+    if (got === expected) return undefined;
+    return Object.assign(new Error(`peer certificate names ${got ?? `no SPIFFE ID (SAN ${JSON.stringify(cert.subjectaltname ?? '')})`}, expected ${expected}`), { code: 'WEFT_TLS_WRONG_IDENTITY' });
+  };
+}
+
+const PEER_IDENTITY = Symbol('weft.peerIdentity');
+type MarkedSocket = { [PEER_IDENTITY]?: string };
+
+/** Remembers the identity a peer proved on this connection (read per request by peerIdentity). */
+export function markPeerIdentity(socket: TLSSocket): string | undefined {
+  const identity = certificateIdentity(socket.getPeerCertificate());
+  setPeerIdentity(socket, identity);
+  return identity;
+}
+
+/** For a stream that stands in for the TLS socket (HTTP/2 reads through a JS duplex). */
+export function setPeerIdentity(socket: object, identity: string | undefined): void {
+  (socket as MarkedSocket)[PEER_IDENTITY] = identity;
+}
+
+/** The peer's SPIFFE ID on a mutual-TLS connection; undefined for plaintext. */
+export function peerIdentity(socket: object | undefined | null): string | undefined {
+  // HTTP/2 hands out a proxy of the session's socket, which forwards property reads to it.
+  return socket ? (socket as MarkedSocket)[PEER_IDENTITY] : undefined;
+}
+
+/** How to reach one endpoint's sidecar in mutual TLS: this sidecar's context, the identity expected there. */
+export interface EndpointTls {
+  readonly context: SecureContext;
+  readonly identity: string;
+}
+
+export interface DialOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly tls?: EndpointTls & { readonly alpn: string };
+}
+
+/** A connection to an endpoint, plaintext or mutual TLS, and the event that says it is ready for bytes. */
+export function dialEndpoint(o: DialOptions): { socket: import('node:net').Socket; ready: 'connect' | 'secureConnect' } {
+  if (!o.tls) return { socket: process.getBuiltinModule('node:net').connect({ host: o.host, port: o.port, noDelay: true }), ready: 'connect' };
+  const socket = tlsModule().connect({
+    host: o.host,
+    port: o.port,
+    secureContext: o.tls.context,
+    ALPNProtocols: [o.tls.alpn],
+    checkServerIdentity: expectIdentity(o.tls.identity),
+  });
+  socket.setNoDelay(true);
+  return { socket, ready: 'secureConnect' };
+}
