@@ -88,32 +88,52 @@ function weftSidecarWorkers(workers: number): Contender {
   };
 }
 
+/** MeshConfig mtls.mode for the mesh contenders; the default (PERMISSIVE) means sidecars talk mutual TLS. */
+async function setMtlsMode(cp: WeftControl, mode: 'PERMISSIVE' | 'DISABLE'): Promise<void> {
+  const r = await cp.api('POST', '/v1/apply', { items: [{ apiVersion: 'weft.dev/v1alpha1', kind: 'MeshConfig', metadata: { name: 'mesh', namespace: 'default' }, spec: { mtls: { mode } } }] });
+  if (r.status !== 200) throw new Error(`could not set mtls.mode ${mode}: ${r.status} ${JSON.stringify(r.body)}`);
+}
+
+/** Client sidecar → server sidecar → upstream; `mode` DISABLE takes mutual TLS out, to show what it costs. */
+async function startMesh(env: BenchEnv, mode: 'PERMISSIVE' | 'DISABLE'): Promise<RunningContender> {
+  const cp = await env.weft();
+  // Set before the sidecars start, so their first snapshot already says it.
+  await setMtlsMode(cp, mode);
+  const suffix = mode === 'DISABLE' ? '-plaintext' : '';
+  const server = await startSidecar(cp, `weft-mesh${suffix}-server`, 'bench-mesh', env.proxyCpu, ['--app-port', String(env.upstreamPort), '--ttl-seconds', '60']);
+  await settleInstances(cp, 'bench-mesh', [server.id]);
+  const client = await startSidecar(cp, `weft-mesh${suffix}-client`, 'bench-client', env.proxyCpu);
+  await waitRoutes(client.outboundPort, 'bench-mesh');
+  return {
+    port: client.outboundPort,
+    hostHeader: 'bench-mesh',
+    memory() {
+      return [
+        { ...readMemory(client.proc.pid)!, role: 'client sidecar' },
+        { ...readMemory(server.proc.pid)!, role: 'server sidecar' },
+      ].filter((m) => m.pid);
+    },
+    selfReport: async () => ({ client: await scrapeRequests(client.adminPort), server: await scrapeRequests(server.adminPort) }),
+    async stop() {
+      await client.proc.stop();
+      await server.proc.stop();
+      await setMtlsMode(cp, 'PERMISSIVE');
+    },
+  };
+}
+
 const weftMesh: Contender = {
   id: 'weft-mesh',
-  label: 'weft mesh path, plaintext (mTLS not built yet)',
-  note: 'client → client sidecar outbound → server sidecar inbound → upstream; both sidecars on the proxy CPU',
-  async start(env) {
-    const cp = await env.weft();
-    const server = await startSidecar(cp, 'weft-mesh-server', 'bench-mesh', env.proxyCpu, ['--app-port', String(env.upstreamPort), '--ttl-seconds', '60']);
-    await settleInstances(cp, 'bench-mesh', [server.id]);
-    const client = await startSidecar(cp, 'weft-mesh-client', 'bench-client', env.proxyCpu);
-    await waitRoutes(client.outboundPort, 'bench-mesh');
-    return {
-      port: client.outboundPort,
-      hostHeader: 'bench-mesh',
-      memory() {
-        return [
-          { ...readMemory(client.proc.pid)!, role: 'client sidecar' },
-          { ...readMemory(server.proc.pid)!, role: 'server sidecar' },
-        ].filter((m) => m.pid);
-      },
-      selfReport: async () => ({ client: await scrapeRequests(client.adminPort), server: await scrapeRequests(server.adminPort) }),
-      async stop() {
-        await client.proc.stop();
-        await server.proc.stop();
-      },
-    };
-  },
+  label: 'weft mesh path, mutual TLS',
+  note: 'client → client sidecar outbound → mutual TLS (certificates from the control plane\'s CA) → server sidecar inbound → upstream; both sidecars on the proxy CPU',
+  start: (env) => startMesh(env, 'PERMISSIVE'),
+};
+
+const weftMeshPlaintext: Contender = {
+  id: 'weft-mesh-plaintext',
+  label: 'weft mesh path, plaintext (mtls.mode DISABLE)',
+  note: 'as weft-mesh with MeshConfig mtls.mode DISABLE: what mutual TLS costs',
+  start: (env) => startMesh(env, 'DISABLE'),
 };
 
 const nginx: Contender = {
@@ -161,6 +181,7 @@ export const CONTENDERS: readonly Contender[] = [
   direct,
   weftSidecar,
   weftMesh,
+  weftMeshPlaintext,
   nginx,
   haproxy,
   nodePeer('node-http-proxy', 'node-http-proxy (keep-alive agent)', 'node-http-proxy.mjs'),

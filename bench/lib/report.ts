@@ -38,7 +38,9 @@ table below is the latest run that was committed.
 - **Every contender starts fresh each round.** weft's one-hop sidecar is a client-only \`weft proxy\`
   whose outbound listener gets \`Host: bench-upstream\`, a service whose one instance (the upstream
   itself) is registered by hand with no TTL; the mesh path adds a server sidecar in front of the
-  upstream, registered as sidecars register. Neither runs mTLS yet.
+  upstream, registered as sidecars register; the two sidecars talk mutual TLS (TLS 1.3, P-256
+  certificates from the control plane's CA, pooled keep-alive connections), as a mesh runs by
+  default. The plaintext mesh row is the same path with MeshConfig \`mtls.mode: DISABLE\`.
 - **Throughput** is \`wrk -t1 -c64\` at saturation, after an unmeasured warm-up.
 - **Latency** is measured at a fixed 1,000 requests/s by an open-loop generator
   (\`bench/lib/fixed-rate.ts\`, 16 keep-alive connections): every latency counts from the request's
