@@ -64,3 +64,18 @@ test('MeshConfig sets the outbound traffic policy proxies enforce', () => {
   assert.equal(buildSnapshotContent({ resources: [mesh], instances: [] }, all).outboundTrafficPolicy, 'REGISTRY_ONLY');
   assert.equal(buildSnapshotContent({ resources: [], instances: [] }, all).outboundTrafficPolicy, 'ALLOW_ANY');
 });
+
+test('endpoints carry the identity their sidecar registered; MeshConfig mtls.mode DISABLE leaves it out', () => {
+  const identity = 'spiffe://weft.local/ns/default/svc/reviews';
+  const instances = [instance('reviews', 'r1', {}, { identity }), instance('reviews', 'r2')];
+  const endpoints = (c: ReturnType<typeof buildSnapshotContent>) => c.services[0].ports[0].endpoints.map((e) => [e.id, e.identity]);
+  const permissive = buildSnapshotContent({ resources: [], instances }, all);
+  assert.equal(permissive.mtlsMode, 'PERMISSIVE');
+  assert.deepEqual(endpoints(permissive), [['r1', identity], ['r2', undefined]]);
+  const mesh = (mode: string) => resource({ apiVersion: 'weft.dev/v1alpha1', kind: 'MeshConfig', metadata: { name: 'mesh' }, spec: { mtls: { mode } } });
+  const disabled = buildSnapshotContent({ resources: [mesh('DISABLE')], instances }, all);
+  assert.deepEqual(endpoints(disabled), [['r1', undefined], ['r2', undefined]]);
+  const strict = buildSnapshotContent({ resources: [mesh('STRICT')], instances }, all);
+  assert.equal(strict.mtlsMode, 'STRICT');
+  assert.notEqual(strict.hash, permissive.hash, 'the mode is part of the hash, so a change reaches proxies');
+});

@@ -32,16 +32,28 @@ function tlsModule(): typeof import('node:tls') {
 export function createMeshTls(credentials: Credentials): MeshTls {
   // TLS 1.3 only: both ends are weft sidecars, and 1.3 needs one round trip less per handshake.
   const options: SecureContextOptions = { key: credentials.key, cert: credentials.certificate, ca: credentials.trustBundle, minVersion: 'TLSv1.3' };
-  return { identity: credentials.identity, context: tlsModule().createSecureContext(options), options };
+  let context: SecureContext | undefined;
+  return {
+    identity: credentials.identity,
+    options,
+    // Made at the first mutual-TLS connection: a sidecar that only calls plaintext endpoints never loads node:tls.
+    get context() {
+      return (context ??= tlsModule().createSecureContext(options));
+    },
+  };
 }
 
-/** The URI SANs of a certificate as Node reports them (`URI:a, DNS:b, ...`; quoted when escaped). */
+/** One SAN entry as Node writes them: `TYPE:value`, the value JSON-quoted when it has special characters. */
+const SAN_ENTRY = /([A-Za-z][A-Za-z ]*):("(?:[^"\\]|\\.)*"|[^,]*)(?:, |$)/gy;
+
+/** The URI SANs of a certificate as Node reports them (`URI:a, DNS:b, ...`). */
 export function uriSans(subjectaltname: string | undefined): string[] {
   if (!subjectaltname) return [];
   const uris: string[] = [];
-  for (const entry of subjectaltname.split(', ')) {
-    if (!entry.startsWith('URI:')) continue;
-    const value = entry.slice(4);
+  SAN_ENTRY.lastIndex = 0;
+  for (let m = SAN_ENTRY.exec(subjectaltname); m !== null && m[0] !== ''; m = SAN_ENTRY.exec(subjectaltname)) {
+    if (m[1] !== 'URI') continue;
+    const value = m[2]!;
     uris.push(value.startsWith('"') ? (JSON.parse(value) as string) : value);
   }
   return uris;

@@ -1,0 +1,12 @@
+// What a proxy refuses before it runs a snapshot: the mTLS fields (endpoint identity, mode).
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { validateSnapshot } from './validate-snapshot.ts';
+
+test('validateSnapshot refuses an endpoint identity that is not a SPIFFE ID, and an unknown mtlsMode', () => {
+  const snap = { version: '1', hash: '', outboundTrafficPolicy: 'ALLOW_ANY', mtlsMode: 'SOMETIMES', services: [{ name: 'a', namespace: 'default', policy: { loadBalancer: { algorithm: 'round-robin' }, timeouts: { connectMs: 1, requestMs: 1, idleMs: 1 }, retries: { attempts: 0 } }, ports: [{ port: 80, protocol: 'http', endpoints: [{ id: 'a1', address: '127.0.0.1', port: 1, weight: 1, health: 'passing', labels: {}, identity: 'https://x' }] }] }] };
+  const r = validateSnapshot(snap);
+  assert.ok(!r.ok);
+  assert.deepEqual(r.errors.map((e) => e.path).sort(), ['snapshot.mtlsMode', 'snapshot.services[0].ports[0].endpoints[0].identity']);
+});

@@ -1,0 +1,129 @@
+// The sidecar's certificate client against a CA that stands in for the control plane (real HTTP,
+// real certificates from an openssl CA): first certificate, renewal at half life on the injected
+// clock, retry after a failure, and every answer it must refuse.
+
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import type { NodeInfo } from '../../config/snapshot-types.ts';
+import type { CertificateRequest, IssuedCertificate } from '../../config/identity.ts';
+import { ManualClock } from '../../lib/clock.ts';
+import { createLogger } from '../../lib/log.ts';
+import { checkIssued, startCertificateClient } from './certificate-client.ts';
+import type { Credentials } from '../transport/mesh-tls.ts';
+import { createTestCa } from '../../../test/support/test-ca.ts';
+
+const ORDERS = 'spiffe://weft.local/ns/default/svc/orders';
+const node: NodeInfo = { id: 'orders-1', service: 'orders', namespace: 'default', labels: {}, upstreams: [], weftVersion: 'test' };
+const ca = createTestCa();
+after(() => ca.remove());
+
+interface FakeCa {
+  readonly url: string;
+  readonly requests: CertificateRequest[];
+  failWith: number | undefined;
+  close(): void;
+}
+
+/** Certifies the key it is sent for 60 s of the manual clock's time. */
+async function startFakeCa(clock: ManualClock): Promise<FakeCa> {
+  const state: FakeCa = { url: '', requests: [], failWith: undefined, close: () => server.close() };
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c));
+    req.on('end', () => {
+      if (state.failWith) return void res.writeHead(state.failWith).end('{"error":{"message":"CA down"}}');
+      const request = JSON.parse(body) as CertificateRequest;
+      state.requests.push(request);
+      const leaf = ca.issue(`URI:${ORDERS}`, request.publicKey);
+      const issued: IssuedCertificate = { identity: ORDERS, certificate: leaf.cert, trustBundle: ca.rootPem, notBefore: clock.now(), notAfter: clock.now() + 60_000, serial: String(state.requests.length) };
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(issued));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  return Object.assign(state, { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+}
+
+/** The next credentials the client delivers. */
+function collector(): { next(): Promise<Credentials>; onCredentials(c: Credentials): void } {
+  const waiting: ((c: Credentials) => void)[] = [];
+  const ready: Credentials[] = [];
+  return {
+    next: () => new Promise((resolve) => (ready.length ? resolve(ready.shift()!) : waiting.push(resolve))),
+    onCredentials: (c) => (waiting.length ? waiting.shift()!(c) : ready.push(c)),
+  };
+}
+
+const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 50));
+
+test('gets a certificate for a fresh key and renews it, with a new key, at half its life', async () => {
+  const clock = new ManualClock();
+  const fake = await startFakeCa(clock);
+  const got = collector();
+  const client = startCertificateClient({ controlUrl: fake.url, node, clock, log: createLogger('test', () => {}), onCredentials: got.onCredentials });
+  try {
+    const first = await got.next();
+    assert.equal(first.identity, ORDERS);
+    assert.deepEqual(fake.requests.map((r) => [r.service, r.namespace, r.proxyId]), [['orders', 'default', 'orders-1']]);
+    assert.ok(createPublicKey(fake.requests[0]!.publicKey).equals(createPublicKey(first.key)), 'the key sent is the key kept');
+    clock.advance(29_000);
+    await settle();
+    assert.equal(fake.requests.length, 1, 'not renewed before half its life');
+    clock.advance(1_000);
+    const second = await got.next();
+    assert.equal(second.serial, '2');
+    assert.notEqual(second.key, first.key, 'every renewal makes a new key');
+    assert.equal(client.current(), second);
+  } finally {
+    client.stop();
+    fake.close();
+  }
+});
+
+test('a failed request is retried with backoff, and says why meanwhile', async () => {
+  const clock = new ManualClock();
+  const fake = await startFakeCa(clock);
+  fake.failWith = 503;
+  const got = collector();
+  const client = startCertificateClient({ controlUrl: fake.url, node, clock, log: createLogger('test', () => {}), onCredentials: got.onCredentials });
+  try {
+    await waitUntil(() => client.lastError() !== undefined);
+    assert.match(client.lastError()!, /the CA answered 503/);
+    assert.equal(client.current(), undefined);
+    fake.failWith = undefined;
+    clock.advance(30_000); // past any backoff
+    assert.equal((await got.next()).identity, ORDERS);
+    assert.equal(client.lastError(), undefined);
+  } finally {
+    client.stop();
+    fake.close();
+  }
+});
+
+async function waitUntil(condition: () => boolean): Promise<void> {
+  for (let i = 0; i < 100 && !condition(); i++) await settle();
+  assert.ok(condition(), 'condition never held');
+}
+
+test('checkIssued refuses a certificate for another service, another key, another CA or another SAN', () => {
+  const pair = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const publicPem = pair.publicKey.export({ type: 'spki', format: 'pem' }) as string;
+  const good = ca.issue(`URI:${ORDERS}`, publicPem);
+  const issued: IssuedCertificate = { identity: ORDERS, certificate: good.cert, trustBundle: ca.rootPem, notBefore: 0, notAfter: 0, serial: '1' };
+  const now = Date.now();
+  assert.doesNotThrow(() => checkIssued(issued, node, pair.publicKey, now));
+
+  assert.throws(() => checkIssued({ ...issued, identity: 'spiffe://weft.local/ns/default/svc/payments' }, node, pair.publicKey, now), /not one for orders in default/);
+  assert.throws(() => checkIssued(issued, node, generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey, now), /not for the key this sidecar sent/);
+  const other = createTestCa('another root');
+  try {
+    assert.throws(() => checkIssued({ ...issued, trustBundle: other.rootPem }, node, pair.publicKey, now), /not signed by the trust bundle/);
+  } finally {
+    other.remove();
+  }
+  const wrongSan = ca.issue('URI:spiffe://weft.local/ns/default/svc/payments', publicPem);
+  assert.throws(() => checkIssued({ ...issued, certificate: wrongSan.cert }, node, pair.publicKey, now), /SAN .* does not name/);
+  assert.throws(() => checkIssued({ ...issued, trustBundle: '' }, node, pair.publicKey, now), /holds no certificate/);
+});

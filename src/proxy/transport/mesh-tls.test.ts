@@ -1,0 +1,73 @@
+// Mutual TLS helpers: reading SPIFFE IDs from SANs, and a real TLS connection that is refused when
+// the peer's certificate names another service or comes from another CA.
+
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import tls from 'node:tls';
+import type { AddressInfo } from 'node:net';
+import { certificateIdentity, createMeshTls, dialEndpoint, expectIdentity, uriSans, type Credentials } from './mesh-tls.ts';
+import { createTestCa, type TestCa } from '../../../test/support/test-ca.ts';
+
+const A = 'spiffe://weft.local/ns/default/svc/a';
+const B = 'spiffe://weft.local/ns/default/svc/b';
+const cas: TestCa[] = [];
+after(() => cas.forEach((ca) => ca.remove()));
+
+function credentials(ca: TestCa, identity: string): Credentials {
+  const leaf = ca.issue(`URI:${identity}`);
+  return { identity, key: leaf.key, certificate: leaf.cert, trustBundle: ca.rootPem, notBefore: 0, notAfter: 0, serial: '01' };
+}
+
+test('uriSans reads URI entries, quoted ones included, and skips the rest', () => {
+  assert.deepEqual(uriSans(undefined), []);
+  assert.deepEqual(uriSans(`DNS:a.example, URI:${A}, IP Address:127.0.0.1`), [A]);
+  assert.deepEqual(uriSans(`URI:${JSON.stringify('spiffe://weft.local/ns/default/svc/x, y')}`), ['spiffe://weft.local/ns/default/svc/x, y']);
+});
+
+test('certificateIdentity needs exactly one URI SAN, and a weft SPIFFE ID', () => {
+  assert.equal(certificateIdentity({ subjectaltname: `URI:${A}` }), A);
+  assert.equal(certificateIdentity({ subjectaltname: `URI:${A}, URI:${B}` }), undefined, 'two identities: neither');
+  assert.equal(certificateIdentity({ subjectaltname: 'URI:https://a.example/' }), undefined);
+  assert.equal(certificateIdentity({ subjectaltname: 'DNS:a.example' }), undefined);
+  assert.equal(certificateIdentity(undefined), undefined);
+});
+
+test('expectIdentity accepts the expected identity and names both in its error otherwise', () => {
+  const check = expectIdentity(A);
+  assert.equal(check('127.0.0.1', { subjectaltname: `URI:${A}` } as tls.PeerCertificate), undefined);
+  const err = check('127.0.0.1', { subjectaltname: `URI:${B}` } as tls.PeerCertificate) as NodeJS.ErrnoException;
+  assert.equal(err.code, 'WEFT_TLS_WRONG_IDENTITY');
+  assert.match(err.message, /names spiffe:\/\/weft\.local\/ns\/default\/svc\/b, expected spiffe:\/\/weft\.local\/ns\/default\/svc\/a/);
+});
+
+/** A mutual-TLS server presenting `server` credentials; resolves with its port. */
+async function tlsServer(server: Credentials): Promise<{ port: number; close(): void }> {
+  const mesh = createMeshTls(server);
+  const srv = tls.createServer({ ...mesh.options, requestCert: true, rejectUnauthorized: true }, (s) => s.end('hello'));
+  srv.on('tlsClientError', () => {});
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', () => resolve()));
+  return { port: (srv.address() as AddressInfo).port, close: () => srv.close() };
+}
+
+function dial(port: number, client: Credentials, expected: string): Promise<string> {
+  const mesh = createMeshTls(client);
+  const { socket, ready } = dialEndpoint({ host: '127.0.0.1', port, tls: { context: mesh.context, identity: expected, alpn: 'http/1.1' } });
+  return new Promise((resolve) => {
+    socket.once(ready, () => socket.once('data', (d: Buffer) => resolve(`ok ${d.toString()}`)));
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(`error ${err.code}`));
+  });
+}
+
+test('dialEndpoint: mutual TLS succeeds only with the expected identity, from the same CA', async () => {
+  const ca = createTestCa();
+  const other = createTestCa('another root');
+  cas.push(ca, other);
+  const server = await tlsServer(credentials(ca, B));
+  try {
+    assert.equal(await dial(server.port, credentials(ca, A), B), 'ok hello');
+    assert.equal(await dial(server.port, credentials(ca, A), A), 'error WEFT_TLS_WRONG_IDENTITY', 'the server is b, not a');
+    assert.match(await dial(server.port, credentials(other, A), B), /^error /, 'a client (and trust bundle) from another CA');
+  } finally {
+    server.close();
+  }
+});
