@@ -8,6 +8,8 @@ import { DEFAULT_NAMESPACE } from './resource.ts';
 
 export const DEFAULT_TRUST_DOMAIN = 'weft.local';
 export const CERTIFICATES_PATH = '/v1/certificates';
+/** GET: `{ trustDomain, trustBundle }`. */
+export const CERTIFICATES_BUNDLE_PATH = '/v1/certificates/bundle';
 /** Trust domains are DNS-like names (SPIFFE: lower-case letters, digits, dots, dashes, underscores). */
 export const TRUST_DOMAIN = /^[a-z0-9]([-a-z0-9_.]{0,251}[a-z0-9])?$/;
 

@@ -117,6 +117,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       pool?.apply(snapshot);
     },
     onUpdate: (result) => metrics.configUpdates.inc({ result }),
+    // A control plane back from a restart may hold a new CA: then every certificate must be renewed.
+    onReconnect: () => void certificates.checkTrust(),
   });
 
   // The certificate (and its renewals) reach every data plane; until the first one, not ready.

@@ -2,7 +2,7 @@
 // configuration; the app learns the caller's proven identity (x-forwarded-client-cert) and no
 // plaintext caller can forge it; MeshConfig mtls.mode STRICT refuses plaintext, DISABLE turns mTLS
 // off; a sidecar refuses an endpoint whose certificate names another service; certificates rotate
-// under traffic.
+// under traffic, and are replaced at once when the control plane comes back with a new CA.
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +12,8 @@ import type { AddressInfo } from 'node:net';
 import { generateKeyPairSync } from 'node:crypto';
 import { adminMetrics, metricSample, startControlPlane, startSidecar, waitForInSync, waitForPassing, type ControlPlaneProcess, type SidecarProcess } from '../support/mesh.ts';
 import { getViaProxy } from '../support/upstreams.ts';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import { stopAll, waitFor } from '../support/processes.ts';
 
 /** The app behind `orders`: answers with the identity headers it was given. */
@@ -189,6 +191,30 @@ test('certificates rotate at half their life without failing a request', async (
   assert.ok(rotated >= 2, `the certificate was replaced ${rotated} time(s) in 8 s with a 6 s lifetime`);
   const expiry = metricSample(await adminMetrics(web.adminPort), 'weft_proxy_certificate_expiry_timestamp_seconds');
   assert.ok(expiry * 1000 > Date.now(), 'the certificate in force has not expired');
+});
+
+test('a control plane back with a new CA: sidecars renew when their stream reconnects, and calls work again', { timeout: 60_000 }, async () => {
+  // Day-long certificates here: only the reconnect, not the clock, can explain a renewal.
+  const cp2 = await startControlPlane();
+  const app2 = await startIdentityApp();
+  try {
+    const server = await startSidecar(cp2.url, 'orders', ['--app-port', String(app2.port)]);
+    const client = await startSidecar(cp2.url, 'web');
+    await waitForPassing(cp2, 'orders', 1);
+    const call = () => getViaProxy(client.outboundPort, 'http://orders/whoami', new http.Agent({ keepAlive: false }));
+    await waitFor('a first call', async () => (await call()).status === 200);
+    const serials = async () => Promise.all([server, client].map(async (s) => (await sidecarConfig(s)).identity.serial as string));
+    const before = await serials();
+
+    await cp2.stop();
+    await rm(path.join(cp2.dataDir, 'ca'), { recursive: true, force: true });
+    await cp2.restart();
+    await waitFor('both sidecars renewed', async () => (await serials()).every((serial, i) => serial !== before[i]), 30_000);
+    await waitFor('a call across the new CA', async () => (await call()).status === 200, 15_000);
+  } finally {
+    await app2.close();
+    await cp2.cleanup();
+  }
 });
 
 /** What any outsider can make: a self-signed certificate (openssl) even naming a mesh identity. */

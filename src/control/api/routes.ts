@@ -11,7 +11,7 @@ import { validateResource } from '../../config/validate-resource.ts';
 import { findResourceType } from '../../config/kinds/index.ts';
 import { validateRegistration } from '../../config/registration.ts';
 import { STREAM_PATH } from '../../config/stream-protocol.ts';
-import { CERTIFICATES_PATH, validateCertificateRequest, type IssuedCertificate } from '../../config/identity.ts';
+import { CERTIFICATES_BUNDLE_PATH, CERTIFICATES_PATH, validateCertificateRequest, type IssuedCertificate } from '../../config/identity.ts';
 import type { CertificateAuthority } from '../ca/certificate-authority.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { Store } from '../store/store.ts';
@@ -204,7 +204,7 @@ export function createRoutes(deps: ApiDeps): Router {
     deps.onCertificateIssued?.(issued);
     sendJson(res, 200, issued);
   });
-  router.add('GET', `${CERTIFICATES_PATH}/bundle`, (_req, res) => sendJson(res, 200, { trustDomain: deps.ca.trustDomain, trustBundle: deps.ca.trustBundle() }));
+  router.add('GET', CERTIFICATES_BUNDLE_PATH, (_req, res) => sendJson(res, 200, { trustDomain: deps.ca.trustDomain, trustBundle: deps.ca.trustBundle() }));
 
   router.add('POST', STREAM_PATH, (req: IncomingMessage, res: ServerResponse) => handleStream(req, res, { cache, registry: proxies, clock, log: deps.log.child('stream') }));
 

@@ -4,7 +4,7 @@
 
 import { X509Certificate, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { NodeInfo } from '../../config/snapshot-types.ts';
-import { CERTIFICATES_PATH, parseSpiffeId, type CertificateRequest, type IssuedCertificate } from '../../config/identity.ts';
+import { CERTIFICATES_BUNDLE_PATH, CERTIFICATES_PATH, parseSpiffeId, type CertificateRequest, type IssuedCertificate } from '../../config/identity.ts';
 import { createBackoff } from '../../lib/backoff.ts';
 import { systemClock, type Clock, type Timer } from '../../lib/clock.ts';
 import { errorMessage } from '../../lib/errors.ts';
@@ -26,6 +26,11 @@ export interface CertificateClientOptions {
 
 export interface CertificateClient {
   current(): Credentials | undefined;
+  /**
+   * Asks the CA for its trust bundle and renews at once if it is not the one this sidecar holds (a
+   * control plane restarted with a new CA): called when the config stream comes back.
+   */
+  checkTrust(): Promise<void>;
   /** Why the latest request failed, until one succeeds. */
   lastError(): string | undefined;
   stop(): void;
@@ -65,10 +70,12 @@ export function startCertificateClient(options: CertificateClientOptions): Certi
     if (!stopped) timer = clock.setTimeout(() => void request(), ms);
   };
 
+  const authHeaders = (): Record<string, string> => (options.token ? { authorization: `Bearer ${options.token}` } : {});
+
   const request = async (): Promise<void> => {
     try {
       // Synchronous on purpose: a P-256 key takes well under a millisecond, and the async form would
-      // start libuv's thread pool (four threads, ~2 MB of RSS) in a process that never needs it.
+      // start libuv's thread pool (four more threads) in a process that otherwise never needs it.
       const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
       const body: CertificateRequest = {
         namespace: node.namespace,
@@ -76,9 +83,7 @@ export function startCertificateClient(options: CertificateClientOptions): Certi
         proxyId: node.id,
         publicKey: publicKey.export({ type: 'spki', format: 'pem' }) as string,
       };
-      const headers: Record<string, string> = {};
-      if (options.token) headers.authorization = `Bearer ${options.token}`;
-      const res = await httpCall(new URL(CERTIFICATES_PATH, options.controlUrl), { method: 'POST', headers, json: body, timeoutMs: 10_000 });
+      const res = await httpCall(new URL(CERTIFICATES_PATH, options.controlUrl), { method: 'POST', headers: authHeaders(), json: body, timeoutMs: 10_000 });
       if (!res.ok) throw new Error(`the CA answered ${res.status}: ${res.body.slice(0, 300)}`);
       const issued = JSON.parse(res.body) as IssuedCertificate;
       checkIssued(issued, node, createPublicKey(body.publicKey), clock.now());
@@ -109,9 +114,25 @@ export function startCertificateClient(options: CertificateClientOptions): Certi
     }
   };
 
+  const checkTrust = async (): Promise<void> => {
+    if (!current || stopped) return;
+    try {
+      const res = await httpCall(new URL(CERTIFICATES_BUNDLE_PATH, options.controlUrl), { method: 'GET', headers: authHeaders(), timeoutMs: 10_000 });
+      if (!res.ok) throw new Error(`the CA answered ${res.status}: ${res.body.slice(0, 300)}`);
+      const { trustBundle } = JSON.parse(res.body) as { trustBundle: string };
+      if (current && trustBundle.trim() !== current.trustBundle.trim()) {
+        log.warn('the CA has a new trust bundle; renewing the certificate now');
+        schedule(0);
+      }
+    } catch (err) {
+      log.warn('could not check the CA trust bundle', { err: errorMessage(err) });
+    }
+  };
+
   void request();
   return {
     current: () => current,
+    checkTrust,
     lastError: () => lastError,
     stop() {
       stopped = true;

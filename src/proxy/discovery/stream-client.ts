@@ -20,6 +20,8 @@ export interface StreamClientOptions {
   /** Extra check before ACK (e.g. building balancers); a thrown error becomes a NACK. */
   readonly accept?: (snapshot: ProxySnapshot) => void;
   readonly onUpdate?: (result: 'ack' | 'nack') => void;
+  /** Each time the stream is up again after it was lost (not the first time). */
+  readonly onReconnect?: () => void;
 }
 
 export interface StreamClient {
@@ -35,6 +37,7 @@ export function startStreamClient(options: StreamClientOptions): StreamClient {
   const snapshot = createWatch<ProxySnapshot | undefined>(undefined);
   const backoff = createBackoff({ baseMs: 200, maxMs: 5_000 });
   let isConnected = false;
+  let everConnected = false;
   let lastError: string | undefined;
   let closed = false;
   let current: ClientRequest | undefined;
@@ -87,6 +90,8 @@ export function startStreamClient(options: StreamClientOptions): StreamClient {
       lastError = undefined;
       backoff.reset();
       log.info('connected to the control plane', { url: options.controlUrl });
+      if (everConnected) options.onReconnect?.();
+      everConnected = true;
       resetSilence();
       // Deltas apply only to what was accepted on this stream: a new stream starts with a full snapshot.
       const receiver = createSnapshotReceiver(options.accept);
