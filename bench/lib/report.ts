@@ -175,7 +175,7 @@ export function renderSection(r: BenchResult, chartFile: string, jsonFile: strin
     dataPlaneTable(r),
     '',
     ...multiCoreTable(r),
-    ...(notes.length ? ["What weft's sidecars counted besides 200s (their `weft_proxy_requests_total`; 499 means the client closed the connection with the request in flight, which wrk does when it stops):", '', ...notes, ''] : []),
+    ...(notes.length ? ["What weft's sidecars counted besides 200s (their `weft_proxy_requests_total`; 499 means the client closed the connection with the request in flight, which wrk does when it stops), and how the mesh server sidecar's inbound connections were secured (`weft_proxy_inbound_connections_total`):", '', ...notes, ''] : []),
     '### Control plane',
     '',
     cp ? ('error' in cp ? `The control-plane bench failed: \`${cp.error.split('\n')[0]}\`` : controlTable(cp)) : 'Not run (`--skip-control`).',

@@ -340,6 +340,8 @@ async function main(): Promise<void> {
     `  shop page (frontend, via its sidecar)  ${frontUrl}/`,
     `  product API                            ${frontUrl}/api/product/1`,
     `  control plane API                      ${controlUrl}/v1/health   ${controlUrl}/v1/catalog/services   ${controlUrl}/v1/proxies`,
+    '  sidecars call each other in mutual TLS, with SPIFFE certificates from the control plane\'s CA',
+    '  (each sidecar\'s /config shows its identity; the apps see the caller in x-forwarded-client-cert)',
     '  sidecar admin (also /config and /ready):',
     ...units.map((u) => `    ${u.name.padEnd(11)} http://127.0.0.1:${u.adminPort}/metrics`),
     '  from another terminal:',
