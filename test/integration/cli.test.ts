@@ -267,7 +267,8 @@ test('services, endpoints and status give tables with headers and parseable JSON
   assert.ok(epRow, endpointsT.stdout);
   assert.match(epRow, /\bversion=v1\b/);
   assert.match(epRow, /\bpassing\b/);
-  assert.deepEqual(header(wide.stdout), ['SERVICE', 'ID', 'ADDRESS', 'LABELS', 'WEIGHT', 'HEALTH', 'HEARTBEAT', 'WHY']);
+  assert.deepEqual(header(wide.stdout), ['SERVICE', 'ID', 'ADDRESS', 'LABELS', 'WEIGHT', 'HEALTH', 'HEARTBEAT', 'IDENTITY', 'WHY']);
+  assert.match(wide.stdout.split('\n').find((l) => l.includes(id)) ?? '', /spiffe:\/\/weft\.local\/ns\/default\/svc\/web/, 'wide shows the identity the sidecar registered');
   assert.deepEqual(header(statusT.stdout), ['PROXY', 'SERVICE', 'STATUS', 'ACKED', 'CURRENT', 'CONNECTED']);
   const stRow = statusT.stdout.split('\n').find((l) => l.startsWith(id));
   assert.ok(stRow, statusT.stdout);

@@ -1,4 +1,5 @@
-// `weft endpoints [SERVICE]`: the registered instances with address, labels, health and why.
+// `weft endpoints [SERVICE]`: the registered instances with address, labels, health and why (and,
+// wide, the identity their sidecar proves in mutual TLS).
 
 import type { InstanceState } from '../../config/catalog-types.ts';
 import { ApiClient } from '../api-client.ts';
@@ -23,7 +24,7 @@ export const endpointsCommand: Command = {
       list.items.length === 0
         ? 'No instances registered.\n'
         : renderTable(
-            ['SERVICE', 'ID', 'ADDRESS', 'LABELS', 'WEIGHT', 'HEALTH', 'HEARTBEAT', ...(format === 'wide' ? ['WHY'] : [])],
+            ['SERVICE', 'ID', 'ADDRESS', 'LABELS', 'WEIGHT', 'HEALTH', 'HEARTBEAT', ...(format === 'wide' ? ['IDENTITY', 'WHY'] : [])],
             list.items.map((i) => [
               `${i.service}.${i.namespace}`,
               i.id,
@@ -32,7 +33,7 @@ export const endpointsCommand: Command = {
               String(i.weight),
               i.health,
               i.ttlSeconds ? `${age(i.lastHeartbeat, now)} ago` : '-',
-              ...(format === 'wide' ? [i.healthReason] : []),
+              ...(format === 'wide' ? [i.identity ?? 'none (plaintext)', i.healthReason] : []),
             ]),
           ),
     );

@@ -140,23 +140,21 @@ export async function listen(host: string, port: number, handlers: ListenerHandl
   const onMutualTls = (secure: TLSSocket, tls: InboundTls): void => {
     // Errors after the handshake (a reset) only end the connection.
     secure.on('error', () => secure.destroy());
-    {
-      const peer = markPeerIdentity(secure);
-      if (peer === undefined) {
-        // Signed by the mesh's CA but naming no workload: not a sidecar of this mesh.
-        tls.onConnection?.('handshake-failed');
-        secure.destroy();
-        return;
-      }
-      tls.onConnection?.('mtls');
-      if (secure.alpnProtocol === 'h2') {
-        // http2 on a TLS socket whose raw socket was paused for the peek reads nothing: give it a JS duplex.
-        const duplex = Duplex.from({ readable: secure, writable: secure });
-        setPeerIdentity(duplex, peer);
-        h2().emit('connection', duplex);
-      } else {
-        serveHttp1(secure);
-      }
+    const peer = markPeerIdentity(secure);
+    if (peer === undefined) {
+      // Signed by the mesh's CA but naming no workload: not a sidecar of this mesh.
+      tls.onConnection?.('handshake-failed');
+      secure.destroy();
+      return;
+    }
+    tls.onConnection?.('mtls');
+    if (secure.alpnProtocol === 'h2') {
+      // http2 on a TLS socket whose raw socket was paused for the peek reads nothing: give it a JS duplex.
+      const duplex = Duplex.from({ readable: secure, writable: secure });
+      setPeerIdentity(duplex, peer);
+      h2().emit('connection', duplex);
+    } else {
+      serveHttp1(secure);
     }
   };
 
