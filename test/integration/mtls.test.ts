@@ -154,6 +154,7 @@ test('STRICT refuses plaintext with 403 mtls-required while mesh traffic and hea
   const refused = await plaintextToInbound();
   assert.equal(refused.status, 403);
   assert.equal(refused.headers['x-weft-reason'], 'mtls-required');
+  assert.equal(metricSample(await adminMetrics(orders.adminPort), 'weft_proxy_requests_total{direction="inbound",source="unknown",destination_service="unknown",code="403",reason="mtls-required"}'), 1, 'a refusal is counted like any answer');
   assert.equal((await callOrders()).status, 200);
   // Health checks reach the app through the admin listener, not the (now mTLS-only) inbound port.
   await new Promise((r) => setTimeout(r, 2_500));

@@ -2,21 +2,16 @@
 
 import { listen, type Listener, type ListenOptions } from '../transport/listener.ts';
 import { createOutboundHandler, type OutboundDeps } from '../http/outbound-handler.ts';
+import { listenerMetricHandlers } from '../admin/listener-metrics.ts';
 
 export function startOutboundListener(host: string, port: number, deps: OutboundDeps, options: ListenOptions = {}): Promise<Listener> {
   const handler = createOutboundHandler(deps);
-  const labels = { listener: 'outbound' };
-  const acceptedLabels = { listener: 'outbound', worker: deps.metrics.worker };
   const handlers = {
     request: handler.request,
     proxyId: deps.proxyId,
     upgrade: (req: Parameters<typeof handler.upgrade>[0], socket: Parameters<typeof handler.upgrade>[1], head: Buffer) => void handler.upgrade(req, socket, head),
     connect: handler.connect,
-    connectionOpened: () => {
-      deps.metrics.connections.inc(labels);
-      deps.metrics.accepted.inc(acceptedLabels);
-    },
-    connectionClosed: () => deps.metrics.connections.dec(labels),
+    ...listenerMetricHandlers(deps.metrics, 'outbound'),
   };
   return listen(host, port, handlers, options);
 }

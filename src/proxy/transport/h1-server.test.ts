@@ -11,11 +11,14 @@ type Handler = (req: H1ServerRequest, res: H1ServerResponse) => void;
 interface Server {
   port: number;
   fallbacks: Buffer[];
+  /** `status reason` of each request the server refused (its onRefused). */
+  refused: string[];
   close(): Promise<void>;
 }
 
 async function serve(handler: Handler): Promise<Server> {
   const fallbacks: Buffer[] = [];
+  const refused: string[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     sockets.add(socket);
@@ -27,6 +30,7 @@ async function serve(handler: Handler): Promise<Server> {
         s.end('HTTP/1.1 418 Fallback\r\ncontent-length: 0\r\nconnection: close\r\n\r\n');
       },
       proxyId: 'test-proxy',
+      onRefused: (status, reason) => refused.push(`${status} ${reason}`),
       onDone: () => {},
     });
   });
@@ -35,6 +39,7 @@ async function serve(handler: Handler): Promise<Server> {
   return {
     port: (server.address() as net.AddressInfo).port,
     fallbacks,
+    refused,
     close: async () => {
       for (const s of sockets) s.destroy();
       server.close();
@@ -196,6 +201,7 @@ test('malformed and hostile requests get a local reply that says why, and the co
     assert.equal(closed, true);
   }
   assert.equal(reached, 0);
+  assert.deepEqual(srv.refused, cases.map(([, status, reason]) => `${status} ${reason}`), 'each refusal is reported (it is counted in requests_total)');
   // A bad chunk after the head reached the handler: 400 if nothing was answered yet, then close.
   const srv2 = await serve((req) => req.resume());
   const bad = await talk(srv2.port, ['POST / HTTP/1.1\r\nhost: h\r\ntransfer-encoding: chunked\r\n\r\n', '5\r\nabc\r\nzz\r\n'], 1);

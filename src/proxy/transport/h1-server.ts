@@ -13,6 +13,8 @@ export interface H1ServerOptions {
   readonly fallback: (socket: net.Socket, unread: Buffer) => void;
   /** Names this proxy in the replies to malformed requests. */
   readonly proxyId: string;
+  /** Each request answered here (400, 408, 431) because it never could reach onRequest. */
+  readonly onRefused?: (status: number, reason: 'bad-request' | 'header-too-large' | 'request-timeout') => void;
   /** Called once, when the connection is closed or handed to the fallback. */
   readonly onDone: (conn: H1ServerConnection) => void;
 }
@@ -210,6 +212,7 @@ export class H1ServerConnection implements RequestSink, H1ServerOwner {
   /** A reply of our own to a request that never reached a handler; then the connection closes. */
   #refuse(status: number, reason: 'bad-request' | 'header-too-large' | 'request-timeout', message: string): void {
     this.#done = true;
+    this.#options.onRefused?.(status, reason);
     this.socket.end(rawLocalReply(status, reason, message, this.#options.proxyId), 'latin1');
     this.socket.destroySoon();
   }

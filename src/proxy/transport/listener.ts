@@ -12,7 +12,7 @@ import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import { H1ServerConnection } from './h1-server.ts';
 import type { H1ServerRequest, H1ServerResponse } from './h1-server-message.ts';
 import { markPeerIdentity, setPeerIdentity, type MeshTls } from './mesh-tls.ts';
-import { rawLocalReply } from '../http/local-reply.ts';
+import { rawLocalReply, type LocalReplyReason } from '../http/local-reply.ts';
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 /** A TLS record of type handshake: every TLS connection starts with one (the ClientHello). */
@@ -34,6 +34,8 @@ export interface ListenerHandlers {
   readonly connect?: (req: IncomingMessage, socket: Duplex, head: Buffer, adopt: (socket: Duplex) => void) => void;
   readonly connectionOpened?: () => void;
   readonly connectionClosed?: () => void;
+  /** A request answered by the listener itself, before any handler (400, 408, 431, 403 mtls-required). */
+  readonly requestRefused?: (status: number, reason: LocalReplyReason) => void;
   /** Names this proxy in replies to malformed requests. */
   readonly proxyId?: string;
 }
@@ -90,6 +92,7 @@ export async function listen(host: string, port: number, handlers: ListenerHandl
       socket.resume();
     },
     proxyId: handlers.proxyId ?? 'weft',
+    onRefused: handlers.requestRefused,
     onDone: (conn: H1ServerConnection) => lean.delete(conn),
   };
   // One timer for every lean connection, instead of one per socket refreshed at every read and write.
@@ -180,8 +183,12 @@ export async function listen(host: string, port: number, handlers: ListenerHandl
       if (tls?.strict()) {
         tls.onConnection?.('refused-plaintext');
         // An HTTP/1.1 caller learns why; an h2c one only sees the connection close.
-        if (isH2) socket.destroy();
-        else socket.end(rawLocalReply(403, 'mtls-required', 'this sidecar accepts only mutual TLS (MeshConfig mtls.mode is STRICT); call it through your own sidecar', proxyId));
+        if (isH2) {
+          socket.destroy();
+        } else {
+          handlers.requestRefused?.(403, 'mtls-required');
+          socket.end(rawLocalReply(403, 'mtls-required', 'this sidecar accepts only mutual TLS (MeshConfig mtls.mode is STRICT); call it through your own sidecar', proxyId));
+        }
         return;
       }
       tls?.onConnection?.('plaintext');
