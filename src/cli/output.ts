@@ -24,6 +24,14 @@ export function print(format: OutputFormat, data: unknown, table: () => string):
   else process.stdout.write(table());
 }
 
+/** Time left until `iso` ("11h left"), or `expired`. */
+export function timeLeft(iso: string | undefined, now = Date.now()): string {
+  if (iso === undefined) return '-';
+  const t = Date.parse(iso);
+  if (!Number.isFinite(t)) return '-';
+  return t <= now ? 'expired' : `${age(now, t)} left`;
+}
+
 export function age(iso: string | number | undefined, now = Date.now()): string {
   if (iso === undefined) return '-';
   const t = typeof iso === 'number' ? iso : Date.parse(iso);

@@ -269,11 +269,13 @@ test('services, endpoints and status give tables with headers and parseable JSON
   assert.match(epRow, /\bpassing\b/);
   assert.deepEqual(header(wide.stdout), ['SERVICE', 'ID', 'ADDRESS', 'LABELS', 'WEIGHT', 'HEALTH', 'HEARTBEAT', 'IDENTITY', 'WHY']);
   assert.match(wide.stdout.split('\n').find((l) => l.includes(id)) ?? '', /spiffe:\/\/weft\.local\/ns\/default\/svc\/web/, 'wide shows the identity the sidecar registered');
-  assert.deepEqual(header(statusT.stdout), ['PROXY', 'SERVICE', 'STATUS', 'ACKED', 'CURRENT', 'CONNECTED']);
+  assert.deepEqual(header(statusT.stdout), ['PROXY', 'SERVICE', 'STATUS', 'ACKED', 'CURRENT', 'CONNECTED', 'CERT']);
   const stRow = statusT.stdout.split('\n').find((l) => l.startsWith(id));
   assert.ok(stRow, statusT.stdout);
   assert.match(stRow, /\bSYNCED\b/);
+  assert.match(stRow, /\b2[34]h left\b/, 'the certificate issued at start has about a day left');
   assert.match(yaml.stdout, new RegExp(`id: ${id}`));
+  assert.match(yaml.stdout, /identity: spiffe:\/\/weft\.local\/ns\/default\/svc\/web/);
 
   // A client-only sidecar shows in status but registers no endpoint.
   const client = await startSidecar(cp.url, 'client');

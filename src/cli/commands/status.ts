@@ -1,8 +1,9 @@
-// `weft status`: every proxy with the config version it acknowledged, and whether it is in sync.
+// `weft status`: every proxy with the config version it acknowledged, whether it is in sync, and
+// how long its certificate has left.
 
 import { ApiClient } from '../api-client.ts';
 import { controlOption, controlUrl, outputOption, parseCommand, str, token, type Command } from '../command.ts';
-import { age, outputFormat, print, renderTable } from '../output.ts';
+import { age, outputFormat, print, renderTable, timeLeft } from '../output.ts';
 
 interface ProxyRow {
   id: string;
@@ -15,6 +16,8 @@ interface ProxyRow {
   nackedVersion?: string;
   nackErrors?: { path: string; message: string }[];
   inSync: boolean;
+  /** The certificate the CA last issued this proxy. */
+  certificate?: { identity: string; serial: string; notAfter: string };
 }
 
 function state(p: ProxyRow): string {
@@ -35,7 +38,10 @@ export const statusCommand: Command = {
     const list = await api.request<{ items: ProxyRow[] }>('GET', '/v1/proxies');
     print(format, list, () => {
       if (list.items.length === 0) return 'No proxies connected.\n';
-      let out = renderTable(['PROXY', 'SERVICE', 'STATUS', 'ACKED', 'CURRENT', 'CONNECTED'], list.items.map((x) => [x.id, `${x.service}.${x.namespace}`, state(x), x.ackedVersion ?? '-', x.currentVersion ?? '-', x.connected ? age(x.connectedAt) : '-']));
+      let out = renderTable(
+        ['PROXY', 'SERVICE', 'STATUS', 'ACKED', 'CURRENT', 'CONNECTED', 'CERT'],
+        list.items.map((x) => [x.id, `${x.service}.${x.namespace}`, state(x), x.ackedVersion ?? '-', x.currentVersion ?? '-', x.connected ? age(x.connectedAt) : '-', timeLeft(x.certificate?.notAfter)]),
+      );
       for (const x of list.items) if (x.nackErrors?.length) out += `\n${x.id} rejected v${x.nackedVersion}:\n${x.nackErrors.map((e) => `  ${e.path}: ${e.message}`).join('\n')}\n`;
       return out;
     });

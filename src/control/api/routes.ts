@@ -174,6 +174,10 @@ export function createRoutes(deps: ApiDeps): Router {
   });
 
   // ── proxies ────────────────────────────────────────────────────────────────────────────────
+  const certificateOf = (proxyId: string) => {
+    const c = proxies.certificate(proxyId);
+    return c && { identity: c.identity, serial: c.serial, notAfter: new Date(c.notAfter).toISOString() };
+  };
   router.add('GET', '/v1/proxies', (_req, res) => {
     const items = proxies.list(clock.now()).map((s) => {
       const current = cache.currentVersion(nodeScope(s.node));
@@ -189,6 +193,7 @@ export function createRoutes(deps: ApiDeps): Router {
         ackedVersion: s.ackedVersion,
         nackedVersion: s.nackedVersion,
         nackErrors: s.nackErrors,
+        certificate: certificateOf(s.node.id),
         // While a rebuild is pending, the current version is about to change: nobody is in sync.
         inSync: s.connected && current !== undefined && s.ackedVersion === current && !cache.pending(),
       };
@@ -201,6 +206,7 @@ export function createRoutes(deps: ApiDeps): Router {
     if (!result.ok) throw invalid('WEFT_ERR_CA_INVALID_REQUEST', `invalid certificate request: ${result.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, result.errors);
     // The key's own problems (unparsable, unsupported type or size) come back as the same 400, on `publicKey`.
     const issued = deps.ca.issue(result.value);
+    proxies.certificateIssued(result.value.proxyId, { identity: issued.identity, serial: issued.serial, notAfter: issued.notAfter });
     deps.onCertificateIssued?.(issued);
     sendJson(res, 200, issued);
   });
