@@ -8,6 +8,7 @@ import { systemClock, type Clock } from '../lib/clock.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { WeftError } from '../lib/errors.ts';
 import { Registry } from '../lib/metrics.ts';
+import { registerProcessMetrics } from '../lib/process-metrics.ts';
 import { WEFT_VERSION } from '../config/version.ts';
 import { openSqliteStore } from './store/sqlite-store.ts';
 import type { Store } from './store/store.ts';
@@ -76,6 +77,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const apiRequests = metrics.counter('weft_control_api_requests_total', 'API requests by method and status code.', ['method', 'code']);
   const proxiesGauge = metrics.gauge('weft_control_proxies_connected', 'Proxies with an open stream.');
   const instancesGauge = metrics.gauge('weft_control_instances', 'Registered instances by health.', ['health']);
+  const updateProcessMetrics = registerProcessMetrics(metrics);
   // Bound at start so that the series reads 0 before the first certificate rather than missing.
   const certificatesIssued = metrics.counter('weft_control_certificates_issued_total', 'Workload certificates issued by the CA.').bind();
 
@@ -100,6 +102,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       if (url.pathname === '/metrics' && req.method === 'GET') {
         proxiesGauge.set({}, proxies.connectedCount());
         for (const h of ['passing', 'warning', 'critical']) instancesGauge.set({ health: h }, catalog.list().filter((i) => i.health === h).length);
+        updateProcessMetrics();
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
         res.end(metrics.render());
         return;

@@ -16,6 +16,7 @@ import type { Credentials } from './transport/mesh-tls.ts';
 import { APP_HEALTH_PATH, startAdminServer } from './admin/admin-server.ts';
 import { startDataPlane } from './data-plane.ts';
 import { WorkerPool } from './workers/worker-pool.ts';
+import { registerProcessMetrics } from '../lib/process-metrics.ts';
 
 export interface ProxyOptions {
   readonly controlUrl: string;
@@ -99,6 +100,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   };
   const plane = await startDataPlane({ ...planeOptions, worker: 0 });
   const metrics = plane.metrics;
+  // On the main thread's registry only: the workers share the process, and their registries are summed in.
+  const updateProcessMetrics = registerProcessMetrics(metrics.registry);
   // The workers take the ports the main thread got (which matters when asked for port 0).
   const pool = workers > 1
     ? await WorkerPool.start(workers - 1, { ...planeOptions, outboundPort: plane.outboundPort, inboundPort: plane.inboundPort }, log.child('workers')).catch((err) => {
@@ -151,6 +154,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     },
     metrics: async () => {
       metrics.controlConnected.set({}, stream.connected() ? 1 : 0);
+      updateProcessMetrics();
       return metrics.registry.render(pool ? await pool.metrics() : []);
     },
     config: () => {

@@ -4,6 +4,7 @@
 
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import { adminMetrics, metricSample, startControlPlane, startSidecar, waitForInSync, waitForPassing, type ControlPlaneProcess, type SidecarProcess } from '../support/mesh.ts';
 import { startEcho, getViaProxy, type EchoServer } from '../support/upstreams.ts';
@@ -49,6 +50,11 @@ test('connections are spread over both threads and every request succeeds', asyn
   const served = metricSample(text, 'weft_proxy_requests_total{direction="outbound",source="client",destination_service="echo.default",code="200",reason=""}');
   assert.equal(served, REQUESTS);
   assert.equal(text.match(/^# TYPE weft_proxy_requests_total /gm)?.length, 1);
+  // The process's memory is the process's, once: the main thread reports it, workers do not add to it.
+  assert.equal(text.match(/^process_resident_memory_bytes /gm)?.length, 1);
+  const rss = metricSample(text, 'process_resident_memory_bytes');
+  const own = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${client.process.child.pid}/status`, 'utf8'))![1]) * 1024;
+  assert.ok(Math.abs(rss - own) < own / 2, `reported ${rss} bytes, /proc says ${own}`);
 });
 
 test('a new snapshot reaches every thread: registry-only mode refuses passthrough on all of them', async () => {
