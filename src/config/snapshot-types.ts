@@ -3,6 +3,7 @@
 
 import type { HealthStatus, ServiceProtocol } from './catalog-types.ts';
 import type { BackendPolicySpec } from './kinds/backend-policy.ts';
+import type { AuthorizationAction, AuthorizationRule } from './kinds/authorization-policy.ts';
 
 export interface NodeInfo {
   /** Unique per proxy process, e.g. `catalog-7f3a`. */
@@ -40,6 +41,15 @@ export interface ServiceSnapshot {
   readonly ports: readonly ServicePortSnapshot[];
   /** The BackendPolicy in force (defaults filled in when none targets the service). */
   readonly policy: BackendPolicySpec;
+  /** AuthorizationPolicies targeting the service, oldest first; the service's own sidecars enforce them. Absent: none. */
+  readonly authorization?: readonly AuthorizationSnapshot[];
+}
+
+export interface AuthorizationSnapshot {
+  /** `namespace/name` of the AuthorizationPolicy, named in the 403 it causes. */
+  readonly name: string;
+  readonly action: AuthorizationAction;
+  readonly rules: readonly AuthorizationRule[];
 }
 
 /**

@@ -5,6 +5,7 @@ import { MTLS_MODES, type ProxySnapshot } from './snapshot-types.ts';
 import type { ValidationResult } from './resource.ts';
 import { Checker, join } from './validate.ts';
 import { LOAD_BALANCER_ALGORITHMS } from './kinds/backend-policy.ts';
+import { AUTHORIZATION_ACTIONS } from './kinds/authorization-policy.ts';
 import { parseSpiffeId } from './identity.ts';
 
 export const OUTBOUND_TRAFFIC_POLICIES = ['ALLOW_ANY', 'REGISTRY_ONLY'] as const;
@@ -38,6 +39,15 @@ export function checkServiceSnapshot(c: Checker, rawService: unknown, sp: string
     const r = c.object(policy.retries, join(sp, 'policy.retries'));
     if (r) c.integer(r.attempts, join(sp, 'policy.retries.attempts'), { required: true, min: 0, max: 10 });
   }
+  (c.array(svc.authorization, join(sp, 'authorization')) ?? []).forEach((rawPolicy, j) => {
+    const ap = join(join(sp, 'authorization'), j);
+    const p = c.object(rawPolicy, ap);
+    if (!p) return;
+    c.string(p.name, join(ap, 'name'), { required: true });
+    c.oneOf(p.action, join(ap, 'action'), AUTHORIZATION_ACTIONS, { required: true });
+    // Rules were validated by the API as the resource was stored; here only their shape.
+    (c.array(p.rules, join(ap, 'rules'), { required: true }) ?? []).forEach((rule, k) => c.object(rule, join(join(ap, 'rules'), k)));
+  });
   (c.array(svc.ports, join(sp, 'ports'), { required: true }) ?? []).forEach((rawPort, j) => {
     const pp = join(join(sp, 'ports'), j);
     const port = c.object(rawPort, pp);

@@ -12,6 +12,7 @@ import { startInboundListener } from './inbound/inbound-listener.ts';
 import { createProxyMetrics, type ProxyMetrics } from './admin/proxy-metrics.ts';
 import type { InboundTls, Listener } from './transport/listener.ts';
 import { createMeshTls, type Credentials, type MeshTls } from './transport/mesh-tls.ts';
+import { createAuthorizer, type Authorizer } from './http/authorizer.ts';
 
 export interface DataPlaneOptions {
   readonly node: NodeInfo;
@@ -51,6 +52,7 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
   let allowPassthrough = true;
   let meshTls: MeshTls | undefined;
   let mtlsMode: MtlsMode = 'PERMISSIVE';
+  let authorizer: Authorizer | undefined;
   const inboundTls: InboundTls = {
     current: () => meshTls,
     strict: () => mtlsMode === 'STRICT',
@@ -71,7 +73,7 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
       inbound = await startInboundListener(
         o.bindHost,
         o.inboundPort,
-        { node: o.node, proxyId: o.proxyId, appHost: o.appHost, appPort: o.appPort, pool: inboundPool, metrics, tls: inboundTls.current },
+        { node: o.node, proxyId: o.proxyId, appHost: o.appHost, appPort: o.appPort, pool: inboundPool, metrics, tls: inboundTls.current, authorizer: () => authorizer },
         { reusePort: o.reusePort, tls: inboundTls },
       );
     } catch (err) {
@@ -89,6 +91,9 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
       serviceTable.update(snapshot);
       allowPassthrough = snapshot.outboundTrafficPolicy !== 'REGISTRY_ONLY';
       mtlsMode = snapshot.mtlsMode ?? 'PERMISSIVE';
+      // The policies of this sidecar's own service, compiled once per snapshot.
+      const own = snapshot.services.find((s) => s.name === o.node.service && s.namespace === o.node.namespace);
+      authorizer = createAuthorizer(own?.authorization);
       pool.retain(serviceTable.endpointKeys());
       table.set(serviceTable);
     },

@@ -40,16 +40,10 @@ export const DEFAULT_BACKEND_POLICY: BackendPolicySpec = {
   retries: { attempts: 2 },
 };
 
-function validateSpec(raw: unknown, path: string): ValidationResult<BackendPolicySpec> {
-  const c = new Checker();
-  const spec = c.object(raw, path);
-  if (!spec) return { ok: false, errors: c.errors };
-  c.noUnknown(spec, path, ['targetRefs', 'loadBalancer', 'timeouts', 'retries']);
-  const d = DEFAULT_BACKEND_POLICY;
-
+/** The Services a policy attaches to (Gateway API policy attachment): at least one. Shared by every policy kind. */
+export function readTargetRefs(c: Checker, raw: unknown, refsPath: string): TargetRef[] {
   const targetRefs: TargetRef[] = [];
-  const refsPath = join(path, 'targetRefs');
-  const refs = c.array(spec.targetRefs, refsPath, { required: true, min: 1 }) ?? [];
+  const refs = c.array(raw, refsPath, { required: true, min: 1 }) ?? [];
   refs.forEach((rawRef, i) => {
     const refPath = join(refsPath, i);
     const ref = c.object(rawRef, refPath);
@@ -59,6 +53,17 @@ function validateSpec(raw: unknown, path: string): ValidationResult<BackendPolic
     const name = c.string(ref.name, join(refPath, 'name'), { required: true, pattern: DNS_LABEL, patternHint: DNS_LABEL_HINT });
     if (name) targetRefs.push({ kind: 'Service', name });
   });
+  return targetRefs;
+}
+
+function validateSpec(raw: unknown, path: string): ValidationResult<BackendPolicySpec> {
+  const c = new Checker();
+  const spec = c.object(raw, path);
+  if (!spec) return { ok: false, errors: c.errors };
+  c.noUnknown(spec, path, ['targetRefs', 'loadBalancer', 'timeouts', 'retries']);
+  const d = DEFAULT_BACKEND_POLICY;
+
+  const targetRefs = readTargetRefs(c, spec.targetRefs, join(path, 'targetRefs'));
 
   let loadBalancer = d.loadBalancer;
   if (spec.loadBalancer !== undefined) {

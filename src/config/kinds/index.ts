@@ -2,13 +2,14 @@
 // types (`weft get svc`), and validateResource finds the one validator for a document's kind.
 
 import type { ResourceType } from '../resource.ts';
+import { authorizationPolicyType } from './authorization-policy.ts';
 import { backendPolicyType } from './backend-policy.ts';
 import { grpcRouteType } from './grpc-route.ts';
 import { httpRouteType } from './http-route.ts';
 import { meshConfigType } from './mesh-config.ts';
 import { serviceType } from './service.ts';
 
-export const resourceTypes: readonly ResourceType[] = [backendPolicyType, serviceType, httpRouteType, grpcRouteType, meshConfigType];
+export const resourceTypes: readonly ResourceType[] = [backendPolicyType, serviceType, httpRouteType, grpcRouteType, meshConfigType, authorizationPolicyType];
 
 /** By kind, plural or alias, ignoring case: `HTTPRoute`, `httproutes`, `route`, `SVC`. */
 export function findResourceType(name: string): ResourceType | undefined {

@@ -79,3 +79,16 @@ test('endpoints carry the identity their sidecar registered; MeshConfig mtls.mod
   assert.equal(strict.mtlsMode, 'STRICT');
   assert.notEqual(strict.hash, permissive.hash, 'the mode is part of the hash, so a change reaches proxies');
 });
+
+test('AuthorizationPolicies travel with the service they target, oldest first; other services carry none', () => {
+  const authz = (name: string, action: string, creationTimestamp: string): Resource => {
+    const r = resource({ apiVersion: 'weft.dev/v1alpha1', kind: 'AuthorizationPolicy', metadata: { name }, spec: { targetRefs: [{ kind: 'Service', name: 'reviews' }], action, rules: [{ to: [{ methods: ['GET'] }] }] } });
+    return { ...r, metadata: { ...r.metadata, creationTimestamp } };
+  };
+  const resources = [authz('b-deny', 'DENY', '2026-01-02T00:00:00Z'), authz('a-allow', 'ALLOW', '2026-01-01T00:00:00Z')];
+  const content = buildSnapshotContent({ resources, instances: [instance('reviews', 'r1'), instance('catalog', 'c1')] }, all);
+  const reviews = content.services.find((s) => s.name === 'reviews')!;
+  assert.deepEqual(reviews.authorization?.map((p) => [p.name, p.action]), [['default/a-allow', 'ALLOW'], ['default/b-deny', 'DENY']]);
+  assert.deepEqual(reviews.authorization?.[0].rules, [{ to: [{ methods: ['GET'] }] }]);
+  assert.equal('authorization' in content.services.find((s) => s.name === 'catalog')!, false);
+});

@@ -7,6 +7,7 @@ import type { EndpointSnapshot, MtlsMode, ServicePortSnapshot, ServiceSnapshot }
 import { DEFAULT_BACKEND_POLICY, type BackendPolicySpec } from '../../config/kinds/backend-policy.ts';
 import type { ServiceSpec } from '../../config/kinds/service.ts';
 import type { MeshConfigSpec } from '../../config/kinds/mesh-config.ts';
+import type { AuthorizationPolicySpec } from '../../config/kinds/authorization-policy.ts';
 import { compareServices } from '../../config/service-order.ts';
 import { snapshotHash } from '../../config/snapshot-hash.ts';
 import type { NodeScope } from './node-key.ts';
@@ -79,6 +80,19 @@ function policyFor(model: ServiceModel, resources: readonly Resource[], meshDefa
   return candidates.length ? (candidates[0].spec as BackendPolicySpec) : meshDefault;
 }
 
+/** The AuthorizationPolicies that target the service, oldest first (then by name). */
+function authorizationFor(model: ServiceModel, resources: readonly Resource[]): ServiceSnapshot['authorization'] {
+  const policies = resources
+    .filter((r) => r.kind === 'AuthorizationPolicy' && r.metadata.namespace === model.namespace)
+    .filter((r) => (r.spec as AuthorizationPolicySpec).targetRefs.some((t) => t.name === model.name))
+    .sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || a.metadata.name.localeCompare(b.metadata.name))
+    .map((r) => {
+      const spec = r.spec as AuthorizationPolicySpec;
+      return { name: `${r.metadata.namespace}/${r.metadata.name}`, action: spec.action, rules: spec.rules };
+    });
+  return policies.length ? policies : undefined;
+}
+
 function meshConfig(resources: readonly Resource[]): MeshConfigSpec | undefined {
   return resources.find((r) => r.kind === 'MeshConfig')?.spec as MeshConfigSpec | undefined;
 }
@@ -116,7 +130,9 @@ export function buildSnapshotContent(input: BuildInput, scope: NodeScope, models
       endpoints.sort((a, b) => a.id.localeCompare(b.id));
       return { name: p.name, port: p.port, protocol: p.protocol, endpoints };
     });
-    services.push({ name: model.name, namespace: model.namespace, ports, policy: policyFor(model, input.resources, meshDefault) });
+    const authorization = authorizationFor(model, input.resources);
+    const service: ServiceSnapshot = { name: model.name, namespace: model.namespace, ports, policy: policyFor(model, input.resources, meshDefault) };
+    services.push(authorization ? { ...service, authorization } : service);
   }
   const outboundTrafficPolicy = mesh?.outboundTrafficPolicy.mode ?? 'ALLOW_ANY';
   return { hash: snapshotHash(outboundTrafficPolicy, services, mtlsMode), outboundTrafficPolicy, mtlsMode, services };

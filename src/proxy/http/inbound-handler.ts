@@ -13,10 +13,11 @@ import type { UpstreamPool } from '../transport/upstream-pool.ts';
 import { tunnel } from '../transport/tunnel.ts';
 import { staticPicker } from '../balance/static-picker.ts';
 import { forwardRequest, type AnyRequest, type AnyResponse } from './forward.ts';
-import { rawLocalReply } from './local-reply.ts';
+import { rawLocalReply, sendLocalReply } from './local-reply.ts';
 import { createRequestRecorder } from './request-metrics.ts';
 import { parseSpiffeId } from '../../config/identity.ts';
 import { peerIdentity, type MeshTls } from '../transport/mesh-tls.ts';
+import type { Authorizer } from './authorizer.ts';
 
 export interface InboundDeps {
   readonly node: NodeInfo;
@@ -27,6 +28,8 @@ export interface InboundDeps {
   readonly metrics: ProxyMetrics;
   /** This sidecar's TLS identity, once it holds a certificate (names it in x-forwarded-client-cert). */
   readonly tls: () => MeshTls | undefined;
+  /** The AuthorizationPolicies of this service in force; undefined when none targets it. */
+  readonly authorizer: () => Authorizer | undefined;
 }
 
 export const XFCC_HEADER = 'x-forwarded-client-cert';
@@ -47,6 +50,13 @@ const INBOUND_POLICY: BackendPolicySpec = {
 };
 
 const SOURCE = /^[a-z0-9-]{1,63}\.[a-z0-9-]{1,63}$/;
+
+/** The path policies match on: the request target without its query. */
+function pathOf(url: string | undefined): string {
+  if (url === undefined) return '/';
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
 
 export function createInboundHandler(deps: InboundDeps) {
   const picker = staticPicker(deps.appHost, deps.appPort);
@@ -84,6 +94,12 @@ export function createInboundHandler(deps: InboundDeps) {
       source = typeof header === 'string' && SOURCE.test(header) ? header : 'unknown';
       addHeaders = PLAINTEXT_HEADERS;
     }
+    const denied = deps.authorizer()?.check(peer, req.method ?? 'GET', pathOf(req.url));
+    if (denied !== undefined) {
+      sendLocalReply(res, 403, 'authz-denied', denied, deps.proxyId);
+      recorder.record(source, destination, 403, 'authz-denied', (performance.now() - started) / 1000);
+      return;
+    }
     forwardRequest(req, res, { picker, policy: INBOUND_POLICY, authority: (req.headers[':authority'] as string | undefined) ?? req.headers.host ?? authority, path: req.url ?? '/', addHeaders }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
@@ -97,6 +113,11 @@ export function createInboundHandler(deps: InboundDeps) {
 
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const peer = peerIdentity(req.socket);
+    const denied = deps.authorizer()?.check(peer, req.method ?? 'GET', pathOf(req.url));
+    if (denied !== undefined) {
+      socket.end(rawLocalReply(403, 'authz-denied', denied, deps.proxyId));
+      return;
+    }
     const headers = peer === undefined ? PLAINTEXT_HEADERS : peerInfo(peer).headers;
     tunnel(req, socket, head, deps.appHost, deps.appPort, req.url ?? '/', headers, INBOUND_POLICY.timeouts.connectMs).catch(() => {
       socket.end(rawLocalReply(503, 'upstream-connect-failure', `could not connect to the app at ${authority}`, deps.proxyId));

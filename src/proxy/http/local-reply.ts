@@ -22,6 +22,7 @@ export type LocalReplyReason =
   | 'bad-request'
   | 'header-too-large'
   | 'mtls-required'
+  | 'authz-denied'
   | 'no-certificate';
 
 export type AnyResponse = ServerResponse | Http2ServerResponse | H1ServerResponse;
