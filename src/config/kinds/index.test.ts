@@ -4,8 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { findResourceType, resourceTypeForKind, resourceTypes } from './index.ts';
 
-test('lists the five kinds', () => {
-  assert.deepEqual(resourceTypes.map((t) => t.kind), ['BackendPolicy', 'Service', 'HTTPRoute', 'GRPCRoute', 'MeshConfig']);
+test('lists the six kinds', () => {
+  assert.deepEqual(resourceTypes.map((t) => t.kind), ['BackendPolicy', 'Service', 'HTTPRoute', 'GRPCRoute', 'MeshConfig', 'AuthorizationPolicy']);
 });
 
 test('findResourceType accepts kind, plural and alias in any case', () => {
@@ -18,6 +18,8 @@ test('findResourceType accepts kind, plural and alias in any case', () => {
     ['SERVICES', 'Service'],
     ['bp', 'BackendPolicy'],
     ['meshconfigs', 'MeshConfig'],
+    ['authz', 'AuthorizationPolicy'],
+    ['AuthorizationPolicies', 'AuthorizationPolicy'],
   ]) {
     assert.equal(findResourceType(name)?.kind, kind, name);
   }
