@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createAuthorizer } from './authorizer.ts';
+import { authorizationPath, createAuthorizer } from './authorizer.ts';
 import type { AuthorizationSnapshot } from '../../config/snapshot-types.ts';
 
 const WEB = 'spiffe://weft.local/ns/default/svc/web';
@@ -44,4 +44,20 @@ test('DENY wins over ALLOW and names the rule; identity prefixes match', () => {
 test('a policy without rules matches nothing: ALLOW alone denies all, DENY alone denies nothing', () => {
   assert.ok(createAuthorizer([{ name: 'default/lockdown', action: 'ALLOW', rules: [] }])!.check(WEB, 'GET', '/'));
   assert.equal(createAuthorizer([{ name: 'default/nothing', action: 'DENY', rules: [] }])!.check(WEB, 'GET', '/'), undefined);
+});
+
+test('policies judge the normalized path, so dot segments, doubled slashes and encodings do not slip past', () => {
+  for (const [url, path] of [
+    ['/api/orders?x=1', '/api/orders'],
+    ['/api/../admin/users', '/admin/users'],
+    ['//admin//users', '/admin/users'],
+    ['/%61dmin/%2e%2e/admin/x', '/admin/x'],
+    ['/a/./b/', '/a/b/'],
+    ['/a/b/..', '/a/'],
+    ['/../../etc', '/etc'],
+    ['/files/a%2Fb', '/files/a%2Fb'],
+    ['', '/'],
+  ] as const) assert.equal(authorizationPath(url), path, url);
+  const a = createAuthorizer([{ name: 'default/no-admin', action: 'DENY', rules: [{ to: [{ paths: ['/admin/*'] }] }] }])!;
+  for (const url of ['/admin/x', '/api/../admin/x', '//admin/x', '/%61dmin/x', '/./admin/x']) assert.ok(a.check(WEB, 'GET', authorizationPath(url)), url);
 });

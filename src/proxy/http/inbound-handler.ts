@@ -17,7 +17,7 @@ import { rawLocalReply, sendLocalReply } from './local-reply.ts';
 import { createRequestRecorder } from './request-metrics.ts';
 import { parseSpiffeId } from '../../config/identity.ts';
 import { peerIdentity, type MeshTls } from '../transport/mesh-tls.ts';
-import type { Authorizer } from './authorizer.ts';
+import { authorizationPath, type Authorizer } from './authorizer.ts';
 
 export interface InboundDeps {
   readonly node: NodeInfo;
@@ -51,12 +51,7 @@ const INBOUND_POLICY: BackendPolicySpec = {
 
 const SOURCE = /^[a-z0-9-]{1,63}\.[a-z0-9-]{1,63}$/;
 
-/** The path policies match on: the request target without its query. */
-function pathOf(url: string | undefined): string {
-  if (url === undefined) return '/';
-  const q = url.indexOf('?');
-  return q === -1 ? url : url.slice(0, q);
-}
+
 
 export function createInboundHandler(deps: InboundDeps) {
   const picker = staticPicker(deps.appHost, deps.appPort);
@@ -94,7 +89,7 @@ export function createInboundHandler(deps: InboundDeps) {
       source = typeof header === 'string' && SOURCE.test(header) ? header : 'unknown';
       addHeaders = PLAINTEXT_HEADERS;
     }
-    const denied = deps.authorizer()?.check(peer, req.method ?? 'GET', pathOf(req.url));
+    const denied = deps.authorizer()?.check(peer, req.method ?? 'GET', authorizationPath(req.url));
     if (denied !== undefined) {
       sendLocalReply(res, 403, 'authz-denied', denied, deps.proxyId);
       recorder.record(source, destination, 403, 'authz-denied', (performance.now() - started) / 1000);
@@ -113,7 +108,7 @@ export function createInboundHandler(deps: InboundDeps) {
 
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const peer = peerIdentity(req.socket);
-    const denied = deps.authorizer()?.check(peer, req.method ?? 'GET', pathOf(req.url));
+    const denied = deps.authorizer()?.check(peer, req.method ?? 'GET', authorizationPath(req.url));
     if (denied !== undefined) {
       socket.end(rawLocalReply(403, 'authz-denied', denied, deps.proxyId));
       return;
