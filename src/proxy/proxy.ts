@@ -37,7 +37,7 @@ export interface ProxyOptions {
   readonly bindHost?: string;
   readonly weight?: number;
   readonly ttlSeconds?: number;
-  /** HTTP path the control plane checks through the inbound listener (absent: TTL only). */
+  /** HTTP path of the app the control plane checks, through the admin listener's /app-health (absent: TTL only). */
   readonly healthPath?: string;
   /** Time between deregistering and closing listeners, so callers learn before we go. */
   readonly drainMs?: number;

@@ -37,8 +37,8 @@ export const proxyFlagsHelp = `  --control URL            control plane API (or 
   --advertise-address A    address other sidecars use to reach the inbound listener
   --inbound-port N         where other sidecars reach this instance (default 15006; 0 = any)
   --outbound-port N        where the app sends its calls, HTTP_PROXY (default 15001; 0 = any)
-  --admin-port N           /ready, /metrics, /config (default 15000; 0 = any)
-  --health-path PATH       HTTP path the control plane checks through the inbound listener
+  --admin-port N           /ready, /metrics, /config, /app-health (default 15000; 0 = any)
+  --health-path PATH       app path the control plane checks (through the admin /app-health)
   --weight N               load-balancing weight (default 1)
   --ttl-seconds N          heartbeat TTL (default 15)
   --drain-ms N             wait between deregistering and closing (default 1500)
