@@ -65,6 +65,8 @@ export function createRoutes(deps: ApiDeps): Router {
       store: deps.storeName,
       instances: catalog.list().length,
       proxiesConnected: proxies.connectedCount(),
+      // No secret here (the endpoint is open): what an operator checks before the root runs out.
+      ca: { trustDomain: deps.ca.trustDomain, rootNotAfter: new Date(deps.ca.rootNotAfter).toISOString() },
     }),
   );
 

@@ -154,3 +154,12 @@ test('bad CA settings or a broken CA file stop the control plane before it liste
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('GET /v1/health (no token) names the trust domain and when the root expires, nothing secret', async () => {
+  const res = await call('GET', '/v1/health', undefined, null);
+  assert.equal(res.status, 200);
+  const bundle = await call('GET', '/v1/certificates/bundle');
+  assert.equal(res.body.ca.trustDomain, 'test.mesh');
+  assert.equal(Date.parse(res.body.ca.rootNotAfter), new X509Certificate(bundle.body.trustBundle).validToDate.getTime());
+  assert.deepEqual(Object.keys(res.body.ca).sort(), ['rootNotAfter', 'trustDomain']);
+});
