@@ -34,31 +34,23 @@ export const DEFAULT_MESH_CONFIG: MeshConfigSpec = {
 // rest: one set of rules and defaults for both kinds, and no copy that can drift.
 const PLACEHOLDER_TARGETS = [{ kind: 'Service', name: 'placeholder' }];
 
+/** A `{mode: ...}` setting (outboundTrafficPolicy, mtls): absent → the default; a bad mode is an error. */
+function readMode<M extends string>(c: Checker, raw: unknown, path: string, modes: readonly M[], fallback: { readonly mode: M }): { readonly mode: M } {
+  if (raw === undefined) return fallback;
+  const o = c.object(raw, path);
+  if (!o) return fallback;
+  c.noUnknown(o, path, ['mode']);
+  return { mode: c.oneOf(o.mode, join(path, 'mode'), modes) ?? fallback.mode };
+}
+
 function validateSpec(raw: unknown, path: string): ValidationResult<MeshConfigSpec> {
   const c = new Checker();
   const spec = c.object(raw, path);
   if (!spec) return { ok: false, errors: c.errors };
   c.noUnknown(spec, path, ['outboundTrafficPolicy', 'mtls', 'defaultBackendPolicy']);
 
-  let outboundTrafficPolicy = DEFAULT_MESH_CONFIG.outboundTrafficPolicy;
-  if (spec.outboundTrafficPolicy !== undefined) {
-    const op = join(path, 'outboundTrafficPolicy');
-    const o = c.object(spec.outboundTrafficPolicy, op);
-    if (o) {
-      c.noUnknown(o, op, ['mode']);
-      outboundTrafficPolicy = { mode: c.oneOf(o.mode, join(op, 'mode'), OUTBOUND_TRAFFIC_MODES) ?? 'ALLOW_ANY' };
-    }
-  }
-
-  let mtls = DEFAULT_MESH_CONFIG.mtls;
-  if (spec.mtls !== undefined) {
-    const mp = join(path, 'mtls');
-    const m = c.object(spec.mtls, mp);
-    if (m) {
-      c.noUnknown(m, mp, ['mode']);
-      mtls = { mode: c.oneOf(m.mode, join(mp, 'mode'), MTLS_MODES) ?? 'PERMISSIVE' };
-    }
-  }
+  const outboundTrafficPolicy = readMode(c, spec.outboundTrafficPolicy, join(path, 'outboundTrafficPolicy'), OUTBOUND_TRAFFIC_MODES, DEFAULT_MESH_CONFIG.outboundTrafficPolicy);
+  const mtls = readMode(c, spec.mtls, join(path, 'mtls'), MTLS_MODES, DEFAULT_MESH_CONFIG.mtls);
 
   let defaultBackendPolicy = DEFAULT_MESH_CONFIG.defaultBackendPolicy;
   if (spec.defaultBackendPolicy !== undefined) {
