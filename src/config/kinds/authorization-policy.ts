@@ -61,41 +61,40 @@ function pattern(s: string, what: string): string | undefined {
   return star !== -1 && star !== s.length - 1 ? `a ${what} pattern is ${PATTERN_HINT}, got ${JSON.stringify(s)}` : undefined;
 }
 
+type FieldCheck = (value: string) => string | undefined;
+
+/**
+ * `from` and `to` share a shape: a list of objects, each with two optional string lists of which at
+ * least one is given. Reads one such list; `names` says what an entry is, for the error.
+ */
+function readMatchers<A extends string, B extends string>(c: Checker, raw: unknown, path: string, names: string, a: [A, FieldCheck], b: [B, FieldCheck]): Partial<Record<A | B, string[]>>[] | undefined {
+  if (raw === undefined) return undefined;
+  const out: Partial<Record<A | B, string[]>>[] = [];
+  (c.array(raw, path, { min: 1, max: 32 }) ?? []).forEach((rawEntry, i) => {
+    const ep = join(path, i);
+    const e = c.object(rawEntry, ep);
+    if (!e) return;
+    c.noUnknown(e, ep, [a[0], b[0]]);
+    const first = stringList(c, e[a[0]], join(ep, a[0]), a[1]);
+    const second = stringList(c, e[b[0]], join(ep, b[0]), b[1]);
+    if (first === undefined && second === undefined) c.fail(ep, `names no ${names}: give ${a[0]}, ${b[0]} or both`);
+    out.push({ ...(first && { [a[0]]: first }), ...(second && { [b[0]]: second }) } as Partial<Record<A | B, string[]>>);
+  });
+  return out;
+}
+
+const checkIdentity: FieldCheck = (id) => (!id.startsWith('spiffe://') ? `must be a SPIFFE ID (spiffe://…), ${PATTERN_HINT}, got ${JSON.stringify(id)}` : pattern(id, 'identity'));
+const checkNamespace: FieldCheck = (ns) => (DNS_LABEL.test(ns) ? undefined : `must be ${DNS_LABEL_HINT}, got ${JSON.stringify(ns)}`);
+const checkMethod: FieldCheck = (m) => (METHOD.test(m) ? undefined : `must be an HTTP method in upper case, got ${JSON.stringify(m)}`);
+const checkPath: FieldCheck = (p) => (!p.startsWith('/') ? `must start with /, got ${JSON.stringify(p)}` : pattern(p, 'path'));
+
 function readRule(c: Checker, raw: unknown, path: string): AuthorizationRule | undefined {
   const r = c.object(raw, path);
   if (!r) return undefined;
   c.noUnknown(r, path, ['from', 'to']);
-  const rule: { from?: AuthorizationSource[]; to?: AuthorizationOperation[] } = {};
-  if (r.from !== undefined) {
-    const fromPath = join(path, 'from');
-    rule.from = [];
-    (c.array(r.from, fromPath, { min: 1, max: 32 }) ?? []).forEach((rawSource, i) => {
-      const sp = join(fromPath, i);
-      const s = c.object(rawSource, sp);
-      if (!s) return;
-      c.noUnknown(s, sp, ['identities', 'namespaces']);
-      const identities = stringList(c, s.identities, join(sp, 'identities'), (id) =>
-        !id.startsWith('spiffe://') ? `must be a SPIFFE ID (spiffe://…), ${PATTERN_HINT}, got ${JSON.stringify(id)}` : pattern(id, 'identity'));
-      const namespaces = stringList(c, s.namespaces, join(sp, 'namespaces'), (ns) => (DNS_LABEL.test(ns) ? undefined : `must be ${DNS_LABEL_HINT}, got ${JSON.stringify(ns)}`));
-      if (identities === undefined && namespaces === undefined) c.fail(sp, 'names no source: give identities, namespaces or both');
-      rule.from!.push({ ...(identities && { identities }), ...(namespaces && { namespaces }) });
-    });
-  }
-  if (r.to !== undefined) {
-    const toPath = join(path, 'to');
-    rule.to = [];
-    (c.array(r.to, toPath, { min: 1, max: 32 }) ?? []).forEach((rawOp, i) => {
-      const op = join(toPath, i);
-      const o = c.object(rawOp, op);
-      if (!o) return;
-      c.noUnknown(o, op, ['methods', 'paths']);
-      const methods = stringList(c, o.methods, join(op, 'methods'), (m) => (METHOD.test(m) ? undefined : `must be an HTTP method in upper case, got ${JSON.stringify(m)}`));
-      const paths = stringList(c, o.paths, join(op, 'paths'), (p) => (!p.startsWith('/') ? `must start with /, got ${JSON.stringify(p)}` : pattern(p, 'path')));
-      if (methods === undefined && paths === undefined) c.fail(op, 'names no operation: give methods, paths or both');
-      rule.to!.push({ ...(methods && { methods }), ...(paths && { paths }) });
-    });
-  }
-  return rule;
+  const from: AuthorizationSource[] | undefined = readMatchers(c, r.from, join(path, 'from'), 'source', ['identities', checkIdentity], ['namespaces', checkNamespace]);
+  const to: AuthorizationOperation[] | undefined = readMatchers(c, r.to, join(path, 'to'), 'operation', ['methods', checkMethod], ['paths', checkPath]);
+  return { ...(from && { from }), ...(to && { to }) };
 }
 
 function validateSpec(raw: unknown, path: string): ValidationResult<AuthorizationPolicySpec> {
