@@ -14,6 +14,7 @@ import { resetPeak } from './lib/rss.ts';
 import { summarize, type Sample } from './lib/stats.ts';
 import { writeReport } from './lib/report.ts';
 import { startWeftControl, type WeftControl } from './lib/weft.ts';
+import { stealMeter } from './lib/steal.ts';
 import { CONTROL_DEFAULTS, runControlPlaneBench, type ControlPlaneResult } from './control-plane.ts';
 
 const HELP = `Usage: npm run bench -- [options]
@@ -116,13 +117,13 @@ try {
       samples.push(sample);
       runTimes.push(Date.now() - started);
       if (sample.error) log(`  FAILED: ${sample.error.split('\n')[0]}`);
-      else log(`  ${Math.round(sample.wrk!.requestsPerSec)} req/s${sample.wrk!.non2xx3xx ? ` (${sample.wrk!.non2xx3xx} non-2xx/3xx!)` : ''}; at ${settings.rate}/s p50 ${sample.latency!.p50Ms} ms p99 ${sample.latency!.p99Ms} ms p99.9 ${sample.latency!.p999Ms} ms (fresh process: p99 ${sample.coldLatency?.p99Ms} ms)${sample.latency!.errors + sample.latency!.non2xx ? ` (${sample.latency!.errors} errors, ${sample.latency!.non2xx} non-2xx!)` : ''}; peak RSS ${Math.round((sample.memory?.atRateHwmKiB ?? 0) / 1024)} MiB at the fixed rate, ${Math.round((sample.memory?.headlineHwmKiB ?? 0) / 1024)} MiB at saturation (idle ${Math.round((sample.memory?.idleRssKiB ?? 0) / 1024)})`);
+      else log(`  ${Math.round(sample.wrk!.requestsPerSec)} req/s${sample.wrk!.non2xx3xx ? ` (${sample.wrk!.non2xx3xx} non-2xx/3xx!)` : ''}; at ${settings.rate}/s p50 ${sample.latency!.p50Ms} ms p99 ${sample.latency!.p99Ms} ms p99.9 ${sample.latency!.p999Ms} ms (fresh process: p99 ${sample.coldLatency?.p99Ms} ms)${sample.latency!.errors + sample.latency!.non2xx ? ` (${sample.latency!.errors} errors, ${sample.latency!.non2xx} non-2xx!)` : ''}; peak RSS ${Math.round((sample.memory?.atRateHwmKiB ?? 0) / 1024)} MiB at the fixed rate, ${Math.round((sample.memory?.headlineHwmKiB ?? 0) / 1024)} MiB at saturation (idle ${Math.round((sample.memory?.idleRssKiB ?? 0) / 1024)}); CPU steal during the fixed rate ${sample.steal?.latencyProxyCpuPct}% on the proxy CPU, ${sample.steal?.latencyLoadCpuPct}% on the load CPU`);
     }
   }
   if (control) await (await control).proc.stop();
   await upstream.proc.stop();
   const summary = summarize(contenders, samples);
-  console.table(summary.map((s) => ({ contender: s.id, 'req/s': s.rps, 'vs nginx': s.rpsRatioToNginx, 'p50 ms': s.p50Ms, 'p99 ms': s.p99Ms, 'p99.9 ms': s.p999Ms, '+p99 ms': s.addedP99Ms, 'cold p99': s.coldP99Ms, 'RSS@rate MiB': s.peakRssAtRateMiB, 'RSS@max MiB': s.peakRssMiB, 'idle MiB': s.idleRssMiB, 'non-2xx': s.wrkNon2xx + s.latencyNon2xx, errors: s.wrkSocketErrors + s.latencyErrors })));
+  console.table(summary.map((s) => ({ contender: s.id, 'req/s': s.rps, 'vs nginx': s.rpsRatioToNginx, 'p50 ms': s.p50Ms, 'p99 ms': s.p99Ms, 'p99.9 ms': s.p999Ms, '+p99 ms': s.addedP99Ms, 'steal %': s.stealPct, 'cold p99': s.coldP99Ms, 'RSS@rate MiB': s.peakRssAtRateMiB, 'RSS@max MiB': s.peakRssMiB, 'idle MiB': s.idleRssMiB, 'non-2xx': s.wrkNon2xx + s.latencyNon2xx, errors: s.wrkSocketErrors + s.latencyErrors })));
 
   let controlPlane: ControlPlaneResult | { error: string } | undefined;
   if (!v['skip-control']) {
@@ -165,6 +166,7 @@ async function measure(c: (typeof CONTENDERS)[number], env: BenchEnv, round: num
     // The multi-core contenders let the proxy and the load share every CPU (see Contender.cpus).
     const allCpus = `0-${os.availableParallelism() - 1}`;
     const loadCpu = c.cpus === 'all' ? allCpus : settings.loadCpu;
+    const proxyCpu = c.cpus === 'all' ? allCpus : settings.proxyCpu;
     running = await c.start(c.cpus === 'all' ? { ...env, proxyCpu: allCpus } : env);
     const pick = (list: { role: string; rssKiB: number; hwmKiB: number }[]) => list.filter((m) => !running!.headlineRoles || running!.headlineRoles.includes(m.role));
     const headline = (): number => pick(running!.memory()).reduce((t, m) => t + m.hwmKiB, 0);
@@ -181,14 +183,18 @@ async function measure(c: (typeof CONTENDERS)[number], env: BenchEnv, round: num
     const wrkBase = { url, host: running.hostHeader, threads: c.cpus === 'all' ? 2 : 1, connections: settings.connections, cpu: loadCpu };
     if (settings.warmup > 0) await runWrk({ ...wrkBase, seconds: settings.warmup });
     const loadAverage = Math.round(os.loadavg()[0] * 100) / 100;
+    const wrkSteal = stealMeter(proxyCpu);
     const wrk = await runWrk({ ...wrkBase, seconds: settings.duration });
+    const stealAtSaturation = wrkSteal();
     await sleep(500);
     // The headline latency: the same rate on the now warm process, as a sidecar runs for good.
+    const [proxySteal, loadSteal] = [stealMeter(proxyCpu), stealMeter(loadCpu)];
     const latency = await fixedRate();
+    const steal = { latencyProxyCpuPct: proxySteal(), latencyLoadCpuPct: loadSteal(), saturationProxyCpuPct: stealAtSaturation };
     const processes = running.memory();
     const memory = { headlineHwmKiB: pick(processes).reduce((t, m) => t + m.hwmKiB, 0), atRateHwmKiB, idleRssKiB, processes };
     const selfReport = await running.selfReport?.();
-    return { contender: c.id, round, loadAverage, wrk, latency, coldLatency, memory, selfReport };
+    return { contender: c.id, round, loadAverage, wrk, latency, coldLatency, memory, steal, selfReport };
   } catch (err) {
     return { contender: c.id, round, loadAverage: os.loadavg()[0], error: String((err as Error).stack ?? err) };
   } finally {

@@ -177,6 +177,37 @@ function nodePeer(id: string, label: string, script: string): Contender {
   };
 }
 
+/**
+ * The runtime's floor: `hops` processes on the proxy CPU, each piping TCP bytes to the next (the last
+ * to the upstream) with no HTTP at all. No Node proxy can use less memory or add less latency per hop.
+ */
+function nodeFloor(hops: 1 | 2): Contender {
+  const id = hops === 1 ? 'node-floor' : 'node-floor-2hops';
+  return {
+    id,
+    label: hops === 1 ? 'Node floor: TCP bytes piped, no HTTP (one hop)' : 'Node floor, two hops (two piping processes)',
+    note: hops === 1 ? 'bench/peers/node-pipe.mjs: what any Node proxy costs at least' : 'two node-pipe processes in a row: the floor of the mesh path on this runtime',
+    async start(env) {
+      const procs: BenchProcess[] = [];
+      let next = env.upstreamPort;
+      for (let i = hops; i >= 1; i--) {
+        const port = await freePort();
+        const proc = spawnPinned(`${id}-${i}`, nodeBin, [path.join(benchDir, 'peers', 'node-pipe.mjs'), String(port), String(next)], { cpu: env.proxyCpu });
+        procs.unshift(proc);
+        await waitForPort(port, 20_000, proc);
+        next = port;
+      }
+      return {
+        port: next,
+        memory: () => procs.map((p, i) => ({ ...readMemory(p.pid)!, role: `pipe ${i + 1}` })).filter((m) => m.pid),
+        async stop() {
+          for (const p of procs) await p.stop();
+        },
+      };
+    },
+  };
+}
+
 export const CONTENDERS: readonly Contender[] = [
   direct,
   weftSidecar,
@@ -186,6 +217,8 @@ export const CONTENDERS: readonly Contender[] = [
   haproxy,
   nodePeer('node-http-proxy', 'node-http-proxy (keep-alive agent)', 'node-http-proxy.mjs'),
   nodePeer('fastify', 'fastify + @fastify/reply-from', 'fastify.mjs'),
+  nodeFloor(1),
+  nodeFloor(2),
   weftSidecarWorkers(1),
   weftSidecarWorkers(2),
 ];

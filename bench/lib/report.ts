@@ -60,6 +60,13 @@ table below is the latest run that was committed.
   the machine hits all of them alike; the tables show medians over rounds.
 - **Comparisons.** Throughput is also given as a ratio to nginx; latency as p99 *added* over the
   direct path (load generator straight to the upstream).
+- **The Node floor.** Two rows are not proxies but the least a Node process can do here:
+  \`bench/peers/node-pipe.mjs\` pipes each client connection's bytes to its own upstream connection,
+  with no HTTP at all; "two hops" chains two of them on the proxy CPU, like the mesh path. Their
+  memory and added latency are what any proxy on this runtime pays before doing its work.
+- **CPU steal** (\`/proc/stat\`): the share of time the hypervisor ran something else while this
+  VM's proxy CPU wanted to run, measured during each headline fixed-rate phase. On a shared VM,
+  steal of a few percent comes in pauses of milliseconds, which is what a p99 sees.
 - Errors are part of the result: wrk's "Non-2xx or 3xx responses" and socket errors, and the
   fixed-rate generator's non-2xx answers and failed requests, are counted per contender.
 
@@ -121,11 +128,11 @@ function multiCoreTable(r: BenchResult): string[] {
 function dataPlaneTable(r: BenchResult): string {
   const rows = r.summary.filter((s) => !MULTI_CORE.test(s.id)).map((s) => {
     const failed = s.failedRounds ? ` (${s.failedRounds}/${s.rounds} rounds failed)` : '';
-    return `| ${s.label}${failed} | ${fmt(s.rps)} | ${fmt(s.rpsRatioToNginx, 2)} | ${fmt(s.p50Ms, 2)} | ${fmt(s.p99Ms, 2)} | ${fmt(s.p999Ms, 2)} | ${s.id === 'direct' ? '—' : fmt(s.addedP99Ms, 2)} | ${fmt(s.coldP99Ms, 2)} | ${s.id === 'direct' ? '—' : `${fmt(s.peakRssAtRateMiB, 1)} / ${fmt(s.peakRssMiB, 1)} (${fmt(s.idleRssMiB, 0)})`} | ${fmt(s.wrkNon2xx)} / ${fmt(s.wrkSocketErrors)} | ${fmt(s.latencyNon2xx)} / ${fmt(s.latencyErrors)} |`;
+    return `| ${s.label}${failed} | ${fmt(s.rps)} | ${fmt(s.rpsRatioToNginx, 2)} | ${fmt(s.p50Ms, 2)} | ${fmt(s.p99Ms, 2)} | ${fmt(s.p999Ms, 2)} | ${s.id === 'direct' ? '—' : fmt(s.addedP99Ms, 2)} | ${fmt(s.stealPct, 1)} | ${fmt(s.coldP99Ms, 2)} | ${s.id === 'direct' ? '—' : `${fmt(s.peakRssAtRateMiB, 1)} / ${fmt(s.peakRssMiB, 1)} (${fmt(s.idleRssMiB, 0)})`} | ${fmt(s.wrkNon2xx)} / ${fmt(s.wrkSocketErrors)} | ${fmt(s.latencyNon2xx)} / ${fmt(s.latencyErrors)} |`;
   });
   return [
-    '| Contender | req/s (wrk) | × nginx | p50 ms | p99 ms | p99.9 ms | added p99 ms | p99 ms, fresh process | peak RSS MiB at the fixed rate / at saturation (idle) | wrk non-2xx / socket errors | fixed-rate non-2xx / errors |',
-    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+    '| Contender | req/s (wrk) | × nginx | p50 ms | p99 ms | p99.9 ms | added p99 ms | CPU steal % at the fixed rate | p99 ms, fresh process | peak RSS MiB at the fixed rate / at saturation (idle) | wrk non-2xx / socket errors | fixed-rate non-2xx / errors |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
     ...rows,
   ].join('\n');
 }

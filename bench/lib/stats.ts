@@ -19,6 +19,8 @@ export interface Sample {
    * the wrk saturation phase.
    */
   readonly memory?: { headlineHwmKiB: number; atRateHwmKiB?: number; idleRssKiB: number; processes: { pid: number; role: string; hwmKiB: number; rssKiB: number }[] };
+  /** CPU steal (percent of the phase's time) during the headline fixed-rate phase and during wrk. */
+  readonly steal?: { latencyProxyCpuPct: number; latencyLoadCpuPct: number; saturationProxyCpuPct: number };
   readonly selfReport?: Record<string, unknown>;
   readonly error?: string;
 }
@@ -36,6 +38,8 @@ export interface Summary {
   readonly p999Ms: number;
   readonly coldP99Ms: number;
   readonly addedP99Ms: number;
+  /** Median CPU steal on the proxy CPU during the headline fixed-rate phase, percent. */
+  readonly stealPct: number;
   readonly peakRssMiB: number;
   readonly peakRssAtRateMiB: number;
   readonly idleRssMiB: number;
@@ -71,6 +75,7 @@ export function summarize(contenders: readonly { id: string; label: string; note
       p99Ms: r3(median(good.map((s) => s.latency?.p99Ms ?? NaN))),
       p999Ms: r3(median(good.map((s) => s.latency?.p999Ms ?? NaN))),
       coldP99Ms: r3(median(good.map((s) => s.coldLatency?.p99Ms ?? NaN))),
+      stealPct: r1(median(good.map((s) => s.steal?.latencyProxyCpuPct ?? NaN))),
       peakRssMiB: r1(median(good.map((s) => (s.memory?.headlineHwmKiB ?? NaN) / 1024))),
       peakRssAtRateMiB: r1(median(good.map((s) => (s.memory?.atRateHwmKiB ?? NaN) / 1024))),
       idleRssMiB: r1(median(good.map((s) => (s.memory?.idleRssKiB ?? NaN) / 1024))),
