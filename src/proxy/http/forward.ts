@@ -9,9 +9,9 @@ import type { Socket } from 'node:net';
 import type { EventEmitter } from 'node:events';
 import type { BackendPolicySpec } from '../../config/kinds/backend-policy.ts';
 import type { EndpointSnapshot } from '../../config/snapshot-types.ts';
-import type { Picker } from '../balance/picker.ts';
+import type { Pick, Picker } from '../balance/picker.ts';
 import type { UpstreamPool } from '../transport/upstream-pool.ts';
-import { BODY_CHUNKED, BODY_NONE, BODY_RAW, requestHead, type H1Exchange, type H1Stage } from '../transport/h1-client.ts';
+import { BODY_CHUNKED, BODY_NONE, BODY_RAW, requestHead, type H1Exchange, type H1Handler, type H1Stage } from '../transport/h1-client.ts';
 import type { H1ServerRequest, H1ServerResponse } from '../transport/h1-server-message.ts';
 import { forwardableHeaders, wantsTrailers } from './headers.ts';
 import { REASON_HEADER, sendLocalReply, type LocalReplyReason } from './local-reply.ts';
@@ -72,217 +72,148 @@ function peerFailureKind(status: number, reason: unknown): FailureKind | undefin
 }
 
 export function forwardRequest(req: AnyRequest, res: AnyResponse, target: ForwardTarget, ctx: ForwardContext): void {
-  const method = req.method ?? 'GET';
-  const hasBody = requestHasBody(req);
-  const isH2 = req.httpVersionMajor === 2;
-  // Endpoints already tried, built only when there is a retry (most requests have one attempt).
-  let tried: Set<string> | undefined;
-  let lastEndpointId: string | undefined;
-  const maxAttempts = 1 + target.policy.retries.attempts;
-  let attempts = 0;
-  let bodyStarted = false;
-  let finished = false;
-  let cancelAttempt: (() => void) | undefined;
+  new Forwarding(req, res, target, ctx).attempt();
+}
 
-  const complete = (status: number, reason?: LocalReplyReason, at = performance.now()): void => {
-    if (finished) return;
-    finished = true;
-    clearTimeout(requestTimer);
-    ctx.onComplete(status, reason, attempts, at);
-  };
-  const reply = (status: number, reason: LocalReplyReason, message: string): void => {
-    sendLocalReply(res, status, reason, message, ctx.proxyId);
-    complete(status, reason);
-  };
+type EndpointPick = Extract<Pick, { kind: 'endpoint' }>;
 
-  const requestTimer = target.policy.timeouts.requestMs > 0
-    ? setTimeout(() => {
-        cancelAttempt?.();
-        reply(504, 'request-timeout', `no complete response within ${target.policy.timeouts.requestMs}ms`);
-      }, target.policy.timeouts.requestMs)
-    : undefined;
+/**
+ * One request on its way upstream: its attempts, whether a failed one may go again, and the final
+ * answer. Its steps are methods, not closures made per request: on the hot HTTP/1.1 path a request
+ * costs this object and one per attempt.
+ */
+class Forwarding {
+  readonly req: AnyRequest;
+  readonly res: AnyResponse;
+  readonly target: ForwardTarget;
+  readonly ctx: ForwardContext;
+  readonly method: string;
+  readonly hasBody: boolean;
+  readonly maxAttempts: number;
+  /** Endpoints already tried, built only when there is a retry (most requests have one attempt). */
+  tried: Set<string> | undefined = undefined;
+  lastEndpointId: string | undefined = undefined;
+  attempts = 0;
+  bodyStarted = false;
+  finished = false;
+  /** The attempt in flight: the client going away or the request timeout cancels it. */
+  current: Attempt | undefined = undefined;
+  lastFailure: { kind: FailureKind; endpoint: EndpointSnapshot; detail: string } | undefined = undefined;
+  readonly requestTimer: NodeJS.Timeout | undefined;
+  /** The HTTP/1.1 request head is the same for every attempt: built once, on the first. */
+  h1Head: string | undefined = undefined;
+  readonly h1Body: number;
 
-  // The client went away: stop the upstream work too.
-  (res as EventEmitter).on('close', () => {
-    if (!finished) {
-      cancelAttempt?.();
-      complete(499);
-    }
-  });
+  constructor(req: AnyRequest, res: AnyResponse, target: ForwardTarget, ctx: ForwardContext) {
+    this.req = req;
+    this.res = res;
+    this.target = target;
+    this.ctx = ctx;
+    this.method = req.method ?? 'GET';
+    this.hasBody = requestHasBody(req);
+    this.maxAttempts = 1 + target.policy.retries.attempts;
+    this.h1Body = !this.hasBody ? BODY_NONE : req.headers['transfer-encoding'] !== undefined ? BODY_CHUNKED : BODY_RAW;
+    const requestMs = target.policy.timeouts.requestMs;
+    this.requestTimer = requestMs > 0 ? setTimeout(onRequestTimeout, requestMs, this) : undefined;
+    // The client went away: stop the upstream work too.
+    (res as EventEmitter).on('close', () => {
+      if (!this.finished) {
+        this.current?.cancel();
+        this.complete(499);
+      }
+    });
+  }
 
-  const canRetry = (kind: FailureKind): boolean => {
-    if (attempts >= maxAttempts || finished) return false;
-    if (kind === 'connect') return !bodyStarted;
+  complete(status: number, reason?: LocalReplyReason, at = performance.now()): void {
+    if (this.finished) return;
+    this.finished = true;
+    clearTimeout(this.requestTimer);
+    this.ctx.onComplete(status, reason, this.attempts, at);
+  }
+
+  reply(status: number, reason: LocalReplyReason, message: string): void {
+    sendLocalReply(this.res, status, reason, message, this.ctx.proxyId);
+    this.complete(status, reason);
+  }
+
+  canRetry(kind: FailureKind): boolean {
+    if (this.attempts >= this.maxAttempts || this.finished) return false;
+    if (kind === 'connect') return !this.bodyStarted;
     // The peer sidecar could not connect to its app, so no app saw the request: any method may go
     // again, as long as there is no body (it was streamed to the peer and cannot be sent twice).
-    if (kind === 'peer-app-unreachable') return !hasBody;
-    if (kind === 'reset-before-response' || kind === 'peer-app-reset') return !hasBody && IDEMPOTENT.has(method);
+    if (kind === 'peer-app-unreachable') return !this.hasBody;
+    if (kind === 'reset-before-response' || kind === 'peer-app-reset') return !this.hasBody && IDEMPOTENT.has(this.method);
     return false;
-  };
+  }
 
-  let lastFailure: { kind: FailureKind; endpoint: EndpointSnapshot; detail: string } | undefined;
-  const fail = (kind: FailureKind, endpoint: EndpointSnapshot, detail: string): void => {
-    if (finished) return;
-    lastFailure = { kind, endpoint, detail };
-    if (canRetry(kind)) {
-      ctx.onRetry?.(kind);
-      attempt();
+  fail(kind: FailureKind, endpoint: EndpointSnapshot, detail: string): void {
+    if (this.finished) return;
+    this.lastFailure = { kind, endpoint, detail };
+    if (this.canRetry(kind)) {
+      this.ctx.onRetry?.(kind);
+      this.attempt();
       return;
     }
-    replyFailure(kind, endpoint, detail);
-  };
+    this.replyFailure(kind, endpoint, detail);
+  }
 
-  const replyFailure = (kind: FailureKind, endpoint: EndpointSnapshot, detail: string): void => {
+  replyFailure(kind: FailureKind, endpoint: EndpointSnapshot, detail: string): void {
     const where = `${endpoint.address}:${endpoint.port}`;
-    if (kind === 'connect') reply(503, 'upstream-connect-failure', `could not connect to ${where} after ${attempts} attempt(s): ${detail}`);
-    else if (kind === 'timeout') reply(504, 'request-timeout', `upstream ${where} did not answer in time`);
-    else if (kind === 'peer-app-unreachable') reply(503, 'upstream-connect-failure', `the sidecar at ${where} could not reach its app: ${detail}`);
-    else if (kind === 'peer-app-reset') reply(502, 'upstream-reset', `the app behind ${where} closed the connection before responding: ${detail}`);
-    else reply(502, 'upstream-reset', `upstream ${where} closed the connection before responding: ${detail}`);
-  };
+    if (kind === 'connect') this.reply(503, 'upstream-connect-failure', `could not connect to ${where} after ${this.attempts} attempt(s): ${detail}`);
+    else if (kind === 'timeout') this.reply(504, 'request-timeout', `upstream ${where} did not answer in time`);
+    else if (kind === 'peer-app-unreachable') this.reply(503, 'upstream-connect-failure', `the sidecar at ${where} could not reach its app: ${detail}`);
+    else if (kind === 'peer-app-reset') this.reply(502, 'upstream-reset', `the app behind ${where} closed the connection before responding: ${detail}`);
+    else this.reply(502, 'upstream-reset', `upstream ${where} closed the connection before responding: ${detail}`);
+  }
 
-  const attempt = (): void => {
-    if (lastEndpointId !== undefined) (tried ??= new Set()).add(lastEndpointId);
-    const pick = target.picker.pick(tried ? { exclude: tried } : undefined);
+  attempt(): void {
+    if (this.lastEndpointId !== undefined) (this.tried ??= new Set()).add(this.lastEndpointId);
+    const pick = this.target.picker.pick(this.tried ? { exclude: this.tried } : undefined);
     if (pick.kind === 'fail') {
       // Nowhere left to retry: the last attempt's failure is the honest answer.
-      if (lastFailure) replyFailure(lastFailure.kind, lastFailure.endpoint, `${lastFailure.detail}; ${pick.message}`);
-      else reply(503, pick.reason, pick.message);
+      const last = this.lastFailure;
+      if (last) this.replyFailure(last.kind, last.endpoint, `${last.detail}; ${pick.message}`);
+      else this.reply(503, pick.reason, pick.message);
       return;
     }
-    attempts++;
-    lastEndpointId = pick.endpoint.id;
+    this.attempts++;
+    const ep = pick.endpoint;
+    this.lastEndpointId = ep.id;
     // Clock readings are not free on this path: the request's arrival and the response's end serve
     // both the balancer's latency and the handler's duration metric.
-    const started = attempts === 1 && ctx.startedAt !== undefined ? ctx.startedAt : performance.now();
-    let reported = false;
-    /** Reports the attempt's outcome to the balancer (once); returns the time it read. */
-    const report = (ok: boolean, connectFailure = false): number => {
-      const now = performance.now();
-      if (reported) return now;
-      reported = true;
-      pick.done({ ok, connectFailure, latencyMs: now - started });
-      return now;
-    };
-    const onFailure = (kind: FailureKind, detail: string): void => {
-      if (reported) return; // an attempt fails once, however many events report it
-      report(false, kind === 'connect');
-      fail(kind, pick.endpoint, detail);
-    };
-    if (pick.endpoint.identity !== undefined && ctx.pool.tls === undefined) {
+    const started = this.attempts === 1 && this.ctx.startedAt !== undefined ? this.ctx.startedAt : performance.now();
+    // Each attempt becomes current before its transport starts: a failure reported at once may
+    // already start the next attempt, which must not be overwritten.
+    if (ep.identity !== undefined && this.ctx.pool.tls === undefined) {
       // Fail closed: an endpoint behind a sidecar is never called in plaintext by this one.
-      onFailure('connect', 'this sidecar has no certificate yet for mutual TLS (see its /ready)');
-    } else if (isH2) attemptH2(pick.endpoint, report, onFailure);
-    else if (NODE_H1_CLIENT && pick.endpoint.identity === undefined) attemptH1Node(pick.endpoint, report, onFailure);
-    else attemptH1(pick.endpoint, report, onFailure);
-    // A cancelled attempt (client gone, request timeout) still reports back, or least-request
-    // would count it as active forever.
-    const cancelTransport = cancelAttempt;
-    cancelAttempt = () => {
-      report(false);
-      cancelTransport?.();
-    };
-  };
+      const a = (this.current = new Attempt(this, pick, started));
+      a.onFailure('connect', 'this sidecar has no certificate yet for mutual TLS (see its /ready)');
+    } else if (this.req.httpVersionMajor === 2) {
+      attemptH2(this, (this.current = new Attempt(this, pick, started)));
+    } else if (NODE_H1_CLIENT && ep.identity === undefined) {
+      attemptH1Node(this, (this.current = new Attempt(this, pick, started)));
+    } else {
+      const a = (this.current = new H1Attempt(this, pick, started));
+      a.start();
+    }
+  }
 
-  const upstreamHeaders = (): OutgoingHttpHeaders => {
-    const headers = forwardableHeaders(req.headers);
-    if (wantsTrailers(req.headers)) headers.te = 'trailers';
+  upstreamHeaders(): OutgoingHttpHeaders {
+    const headers = forwardableHeaders(this.req.headers);
+    if (wantsTrailers(this.req.headers)) headers.te = 'trailers';
     // An undefined value drops the incoming field (as requestHead does for HTTP/1.1).
-    if (target.addHeaders) for (const name in target.addHeaders) {
-      const value = target.addHeaders[name];
+    const add = this.target.addHeaders;
+    if (add) for (const name in add) {
+      const value = add[name];
       if (value === undefined) delete headers[name];
       else headers[name] = value;
     }
     return headers;
-  };
-
-  // The request head is the same for every attempt: built once, on the first.
-  let h1Head: string | undefined;
-  const h1Body = !hasBody ? BODY_NONE : req.headers['transfer-encoding'] !== undefined ? BODY_CHUNKED : BODY_RAW;
-
-  const attemptH1 = (ep: EndpointSnapshot, report: (ok: boolean) => number, onFailure: (k: FailureKind, d: string) => void): void => {
-    const incoming = req as IncomingMessage;
-    const out = res as ServerResponse;
-    let status = 0;
-    let lastChunk: Buffer | undefined;
-    let waitingDrain = false;
-    const timeouts = target.policy.timeouts;
-    const tls = ep.identity === undefined ? undefined : { context: ctx.pool.tls!.context, identity: ep.identity };
-    const ex: H1Exchange = ctx.pool.h1(ep.address, ep.port, ep.identity).request({
-      onReady(ex) {
-        h1Head ??= requestHead(method, target.path, target.authority, incoming.rawHeaders, {
-          connection: incoming.headers.connection,
-          teTrailers: wantsTrailers(incoming.headers),
-          extra: target.addHeaders as Record<string, string> | undefined,
-          chunked: h1Body === BODY_CHUNKED,
-        });
-        ex.writeHead(h1Head, h1Body);
-        if (h1Body !== BODY_NONE) {
-          bodyStarted = true;
-          pumpBody(ex);
-        }
-      },
-      onHead(st, headers) {
-        if (finished) {
-          ex.destroy();
-          return;
-        }
-        status = st;
-        if (st === 502 || st === 503) {
-          const reason = flatHeader(headers, REASON_HEADER);
-          const peerFailure = peerFailureKind(st, reason);
-          if (peerFailure && canRetry(peerFailure)) {
-            ex.discard();
-            onFailure(peerFailure, `peer sidecar answered ${st} ${reason}`);
-            return;
-          }
-        }
-        try {
-          out.writeHead(st, headers);
-        } catch (err) {
-          ex.destroy();
-          report(false);
-          reply(502, 'upstream-reset', `upstream ${ep.address}:${ep.port} sent a response head that cannot be forwarded: ${(err as Error).message}`);
-        }
-      },
-      onData(chunk, last) {
-        if (last) {
-          // The whole rest of the body: it goes out with the end.
-          lastChunk = chunk;
-          return;
-        }
-        if (!out.write(chunk) && !waitingDrain) {
-          waitingDrain = true;
-          ex.pause();
-          out.once('drain', () => {
-            waitingDrain = false;
-            ex.resume();
-          });
-        }
-      },
-      onEnd() {
-        out.end(lastChunk);
-        complete(status, undefined, report(status < 500));
-      },
-      onError(err, stage: H1Stage) {
-        if (finished) return;
-        if (stage === 'after-head') {
-          report(false);
-          out.destroy(err);
-          return;
-        }
-        const code = err.code ?? '';
-        // Stage `connect`: the connection (TCP, and TLS with the peer's identity) never came up.
-        if ((stage === 'connect' || CONNECT_ERRORS.has(code)) && !bodyStarted) onFailure('connect', `${code} ${err.message}`);
-        else onFailure(ex.reused || !bodyStarted ? 'reset-before-response' : 'reset-after-response', `${code} ${err.message}`);
-      },
-    }, { connectMs: timeouts.connectMs, idleMs: timeouts.idleMs, noResponseBody: method === 'HEAD', tls });
-    cancelAttempt = () => ex.destroy();
-  };
+  }
 
   /** Streams the request body to the exchange, with back-pressure both ways. */
-  const pumpBody = (ex: H1Exchange): void => {
-    const incoming = req as IncomingMessage;
+  pumpBody(ex: H1Exchange): void {
+    const incoming = this.req as IncomingMessage;
     ex.ondrain = () => incoming.resume();
     incoming.on('data', (chunk: Buffer) => {
       if (!ex.writeBody(chunk)) incoming.pause();
@@ -292,141 +223,289 @@ export function forwardRequest(req: AnyRequest, res: AnyResponse, target: Forwar
     incoming.on('close', () => {
       if (!incoming.complete) ex.destroy();
     });
-  };
+  }
+}
 
-  const attemptH1Node = (ep: EndpointSnapshot, report: (ok: boolean) => void, onFailure: (k: FailureKind, d: string) => void): void => {
-    const headers = upstreamHeaders();
-    headers.host = target.authority;
-    const upReq = http.request({
-      host: ep.address,
-      port: ep.port,
-      method,
-      path: target.path,
-      headers,
-      agent: ctx.pool.agent(ep.address, ep.port, { idleMs: target.policy.timeouts.idleMs }),
-    });
-    let connectTimer: NodeJS.Timeout | undefined;
-    let responded = false;
-    let reusedSocket = false;
-    cancelAttempt = () => upReq.destroy();
+function onRequestTimeout(f: Forwarding): void {
+  f.current?.cancel();
+  f.reply(504, 'request-timeout', `no complete response within ${f.target.policy.timeouts.requestMs}ms`);
+}
 
-    const sendBody = (): void => {
-      if (!hasBody) {
-        upReq.end();
-        return;
-      }
-      bodyStarted = true;
-      req.pipe(upReq);
-    };
-    upReq.on('socket', (socket: Socket) => {
-      reusedSocket = upReq.reusedSocket;
-      if (!socket.connecting) return sendBody();
-      connectTimer = setTimeout(() => {
-        const err = Object.assign(new Error(`connect timeout after ${target.policy.timeouts.connectMs}ms`), { code: 'WEFT_CONNECT_TIMEOUT' });
-        upReq.destroy(err);
-      }, target.policy.timeouts.connectMs);
-      socket.once('connect', () => {
-        clearTimeout(connectTimer);
-        sendBody();
-      });
-    });
-    upReq.on('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(connectTimer);
-      if (finished) return;
-      if (responded) {
-        report(false);
-        res.destroy(err);
-        return;
-      }
-      const code = err.code ?? '';
-      if (CONNECT_ERRORS.has(code) && !bodyStarted) onFailure('connect', `${code} ${err.message}`);
-      else onFailure(reusedSocket || !bodyStarted ? 'reset-before-response' : 'reset-after-response', `${code} ${err.message}`);
-    });
-    upReq.on('response', (upRes: IncomingMessage) => {
-      responded = true;
-      const status = upRes.statusCode ?? 502;
-      const peerFailure = peerFailureKind(status, upRes.headers[REASON_HEADER]);
-      if (peerFailure && canRetry(peerFailure)) {
-        upRes.resume();
-        onFailure(peerFailure, `peer sidecar answered ${status} ${upRes.headers[REASON_HEADER]}`);
-        return;
-      }
-      (res as ServerResponse).writeHead(status, forwardableHeaders(upRes.headers));
-      upRes.pipe(res as ServerResponse);
-      upRes.on('end', () => {
-        report(status < 500);
-        complete(status);
-      });
-      upRes.on('error', () => {
-        report(false);
-        res.destroy();
-      });
-    });
-  };
+/** One try at one endpoint: reports its outcome to the balancer once, and fails at most once. */
+class Attempt {
+  readonly fwd: Forwarding;
+  readonly pick: EndpointPick;
+  readonly started: number;
+  reported = false;
+  /** Stops the transport's work, once the transport has some. */
+  cancelTransport: (() => void) | undefined = undefined;
 
-  const attemptH2 = (ep: EndpointSnapshot, report: (ok: boolean) => void, onFailure: (k: FailureKind, d: string) => void): void => {
-    const session = ctx.pool.session(ep.address, ep.port, ep.identity);
-    const wasConnected = !session.connecting;
-    const headers = upstreamHeaders() as Record<string, string | string[]>;
-    let stream: ClientHttp2Stream;
-    try {
-      stream = session.request({ ...headers, ':method': method, ':path': target.path, ':authority': target.authority, ':scheme': 'http' }, { endStream: !hasBody });
-    } catch (err) {
-      onFailure('connect', (err as Error).message);
+  constructor(fwd: Forwarding, pick: EndpointPick, started: number) {
+    this.fwd = fwd;
+    this.pick = pick;
+    this.started = started;
+  }
+
+  /** Reports the outcome to the balancer (once); returns the time it read. */
+  report(ok: boolean, connectFailure = false): number {
+    const now = performance.now();
+    if (this.reported) return now;
+    this.reported = true;
+    this.pick.done({ ok, connectFailure, latencyMs: now - this.started });
+    return now;
+  }
+
+  onFailure(kind: FailureKind, detail: string): void {
+    if (this.reported) return; // an attempt fails once, however many events report it
+    this.report(false, kind === 'connect');
+    this.fwd.fail(kind, this.pick.endpoint, detail);
+  }
+
+  /** A cancelled attempt (client gone, request timeout) still reports back, or least-request would count it as active forever. */
+  cancel(): void {
+    this.report(false);
+    this.cancelTransport?.();
+  }
+}
+
+/** An attempt over the lean HTTP/1.1 client (h1-client.ts); it is its exchange's handler. */
+class H1Attempt extends Attempt implements H1Handler {
+  ex: H1Exchange | undefined = undefined;
+  status = 0;
+  lastChunk: Buffer | undefined = undefined;
+  waitingDrain = false;
+
+  start(): void {
+    const f = this.fwd;
+    const ep = this.pick.endpoint;
+    const timeouts = f.target.policy.timeouts;
+    const tls = ep.identity === undefined ? undefined : { context: f.ctx.pool.tls!.context, identity: ep.identity };
+    const ex = f.ctx.pool.h1(ep.address, ep.port, ep.identity).request(this, { connectMs: timeouts.connectMs, idleMs: timeouts.idleMs, noResponseBody: f.method === 'HEAD', tls });
+    this.ex ??= ex;
+  }
+
+  override cancel(): void {
+    this.report(false);
+    this.ex?.destroy();
+  }
+
+  onReady(ex: H1Exchange): void {
+    this.ex = ex;
+    const f = this.fwd;
+    const incoming = f.req as IncomingMessage;
+    f.h1Head ??= requestHead(f.method, f.target.path, f.target.authority, incoming.rawHeaders, {
+      connection: incoming.headers.connection,
+      teTrailers: wantsTrailers(incoming.headers),
+      extra: f.target.addHeaders as Record<string, string> | undefined,
+      chunked: f.h1Body === BODY_CHUNKED,
+    });
+    ex.writeHead(f.h1Head, f.h1Body);
+    if (f.h1Body !== BODY_NONE) {
+      f.bodyStarted = true;
+      f.pumpBody(ex);
+    }
+  }
+
+  onHead(status: number, headers: string[]): void {
+    const f = this.fwd;
+    const ex = this.ex!;
+    if (f.finished) {
+      ex.destroy();
       return;
     }
-    let responded = false;
-    cancelAttempt = () => stream.close();
-    const connectTimer = wasConnected
-      ? undefined
-      : setTimeout(() => {
-          if (session.connecting) session.destroy(Object.assign(new Error('connect timeout'), { code: 'WEFT_CONNECT_TIMEOUT' }));
-        }, target.policy.timeouts.connectMs);
-    if (hasBody) {
-      const start = (): void => {
-        bodyStarted = true;
-        req.pipe(stream);
-      };
-      if (session.connecting) session.once('connect', start);
-      else start();
+    this.status = status;
+    if (status === 502 || status === 503) {
+      const reason = flatHeader(headers, REASON_HEADER);
+      const peerFailure = peerFailureKind(status, reason);
+      if (peerFailure && f.canRetry(peerFailure)) {
+        ex.discard();
+        this.onFailure(peerFailure, `peer sidecar answered ${status} ${reason}`);
+        return;
+      }
     }
-    stream.on('error', (err: NodeJS.ErrnoException) => {
-      clearTimeout(connectTimer);
-      if (finished) return;
-      if (responded) {
-        report(false);
-        res.destroy(err);
-        return;
-      }
-      const code = err.code ?? '';
-      const neverConnected = !wasConnected && (CONNECT_ERRORS.has(code) || code === 'ERR_HTTP2_STREAM_CANCEL' || TLS_HANDSHAKE_ERROR.test(code));
-      onFailure(neverConnected && !bodyStarted ? 'connect' : 'reset-before-response', `${code} ${err.message}`);
-    });
-    stream.on('response', (h: H2Headers) => {
-      clearTimeout(connectTimer);
-      responded = true;
-      const status = Number(h[':status'] ?? 502);
-      const peerFailure = peerFailureKind(status, h[REASON_HEADER]);
-      if (peerFailure && canRetry(peerFailure)) {
-        stream.close();
-        onFailure(peerFailure, `peer sidecar answered ${status} ${h[REASON_HEADER]}`);
-        return;
-      }
-      (res as ServerResponse).writeHead(status, forwardableHeaders(h as never));
-      stream.on('trailers', (trailers: H2Headers) => {
-        if ('addTrailers' in res) res.addTrailers(forwardableHeaders(trailers) as never);
-      });
-      stream.pipe(res as Http2ServerResponse);
-      stream.on('end', () => {
-        report(status < 500);
-        complete(status);
-      });
-    });
-    stream.on('close', () => {
-      clearTimeout(connectTimer);
-      if (!responded && !finished) onFailure('reset-before-response', `stream closed with code ${stream.rstCode}`);
-    });
-  };
+    try {
+      (f.res as ServerResponse).writeHead(status, headers);
+    } catch (err) {
+      ex.destroy();
+      this.report(false);
+      const ep = this.pick.endpoint;
+      f.reply(502, 'upstream-reset', `upstream ${ep.address}:${ep.port} sent a response head that cannot be forwarded: ${(err as Error).message}`);
+    }
+  }
 
-  attempt();
+  onData(chunk: Buffer, last: boolean): void {
+    if (last) {
+      // The whole rest of the body: it goes out with the end.
+      this.lastChunk = chunk;
+      return;
+    }
+    const out = this.fwd.res as ServerResponse;
+    if (!out.write(chunk) && !this.waitingDrain) {
+      this.waitingDrain = true;
+      this.ex!.pause();
+      out.once('drain', () => {
+        this.waitingDrain = false;
+        this.ex!.resume();
+      });
+    }
+  }
+
+  onEnd(): void {
+    (this.fwd.res as ServerResponse).end(this.lastChunk);
+    this.fwd.complete(this.status, undefined, this.report(this.status < 500));
+  }
+
+  onError(err: NodeJS.ErrnoException, stage: H1Stage): void {
+    const f = this.fwd;
+    if (f.finished) return;
+    if (stage === 'after-head') {
+      this.report(false);
+      (f.res as ServerResponse).destroy(err);
+      return;
+    }
+    const code = err.code ?? '';
+    // Stage `connect`: the connection (TCP, and TLS with the peer's identity) never came up.
+    if ((stage === 'connect' || CONNECT_ERRORS.has(code)) && !f.bodyStarted) this.onFailure('connect', `${code} ${err.message}`);
+    else this.onFailure(this.ex?.reused || !f.bodyStarted ? 'reset-before-response' : 'reset-after-response', `${code} ${err.message}`);
+  }
+}
+
+/** An attempt through node:http's client (WEFT_H1_CLIENT=node, kept for comparison). */
+function attemptH1Node(f: Forwarding, a: Attempt): void {
+  const ep = a.pick.endpoint;
+  const { req, res, target, ctx, method, hasBody } = f;
+  const headers = f.upstreamHeaders();
+  headers.host = target.authority;
+  const upReq = http.request({
+    host: ep.address,
+    port: ep.port,
+    method,
+    path: target.path,
+    headers,
+    agent: ctx.pool.agent(ep.address, ep.port, { idleMs: target.policy.timeouts.idleMs }),
+  });
+  let connectTimer: NodeJS.Timeout | undefined;
+  let responded = false;
+  let reusedSocket = false;
+  a.cancelTransport = () => upReq.destroy();
+
+  const sendBody = (): void => {
+    if (!hasBody) {
+      upReq.end();
+      return;
+    }
+    f.bodyStarted = true;
+    req.pipe(upReq);
+  };
+  upReq.on('socket', (socket: Socket) => {
+    reusedSocket = upReq.reusedSocket;
+    if (!socket.connecting) return sendBody();
+    connectTimer = setTimeout(() => {
+      const err = Object.assign(new Error(`connect timeout after ${target.policy.timeouts.connectMs}ms`), { code: 'WEFT_CONNECT_TIMEOUT' });
+      upReq.destroy(err);
+    }, target.policy.timeouts.connectMs);
+    socket.once('connect', () => {
+      clearTimeout(connectTimer);
+      sendBody();
+    });
+  });
+  upReq.on('error', (err: NodeJS.ErrnoException) => {
+    clearTimeout(connectTimer);
+    if (f.finished) return;
+    if (responded) {
+      a.report(false);
+      res.destroy(err);
+      return;
+    }
+    const code = err.code ?? '';
+    if (CONNECT_ERRORS.has(code) && !f.bodyStarted) a.onFailure('connect', `${code} ${err.message}`);
+    else a.onFailure(reusedSocket || !f.bodyStarted ? 'reset-before-response' : 'reset-after-response', `${code} ${err.message}`);
+  });
+  upReq.on('response', (upRes: IncomingMessage) => {
+    responded = true;
+    const status = upRes.statusCode ?? 502;
+    const peerFailure = peerFailureKind(status, upRes.headers[REASON_HEADER]);
+    if (peerFailure && f.canRetry(peerFailure)) {
+      upRes.resume();
+      a.onFailure(peerFailure, `peer sidecar answered ${status} ${upRes.headers[REASON_HEADER]}`);
+      return;
+    }
+    (res as ServerResponse).writeHead(status, forwardableHeaders(upRes.headers));
+    upRes.pipe(res as ServerResponse);
+    upRes.on('end', () => {
+      a.report(status < 500);
+      f.complete(status);
+    });
+    upRes.on('error', () => {
+      a.report(false);
+      res.destroy();
+    });
+  });
+}
+
+/** An attempt as an HTTP/2 stream on the endpoint's session (h2c, or h2 inside mutual TLS). */
+function attemptH2(f: Forwarding, a: Attempt): void {
+  const ep = a.pick.endpoint;
+  const { req, res, target, ctx, method, hasBody } = f;
+  const session = ctx.pool.session(ep.address, ep.port, ep.identity);
+  const wasConnected = !session.connecting;
+  const headers = f.upstreamHeaders() as Record<string, string | string[]>;
+  let stream: ClientHttp2Stream;
+  try {
+    stream = session.request({ ...headers, ':method': method, ':path': target.path, ':authority': target.authority, ':scheme': 'http' }, { endStream: !hasBody });
+  } catch (err) {
+    a.onFailure('connect', (err as Error).message);
+    return;
+  }
+  let responded = false;
+  a.cancelTransport = () => stream.close();
+  const connectTimer = wasConnected
+    ? undefined
+    : setTimeout(() => {
+        if (session.connecting) session.destroy(Object.assign(new Error('connect timeout'), { code: 'WEFT_CONNECT_TIMEOUT' }));
+      }, target.policy.timeouts.connectMs);
+  if (hasBody) {
+    const start = (): void => {
+      f.bodyStarted = true;
+      req.pipe(stream);
+    };
+    if (session.connecting) session.once('connect', start);
+    else start();
+  }
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    clearTimeout(connectTimer);
+    if (f.finished) return;
+    if (responded) {
+      a.report(false);
+      res.destroy(err);
+      return;
+    }
+    const code = err.code ?? '';
+    const neverConnected = !wasConnected && (CONNECT_ERRORS.has(code) || code === 'ERR_HTTP2_STREAM_CANCEL' || TLS_HANDSHAKE_ERROR.test(code));
+    a.onFailure(neverConnected && !f.bodyStarted ? 'connect' : 'reset-before-response', `${code} ${err.message}`);
+  });
+  stream.on('response', (h: H2Headers) => {
+    clearTimeout(connectTimer);
+    responded = true;
+    const status = Number(h[':status'] ?? 502);
+    const peerFailure = peerFailureKind(status, h[REASON_HEADER]);
+    if (peerFailure && f.canRetry(peerFailure)) {
+      stream.close();
+      a.onFailure(peerFailure, `peer sidecar answered ${status} ${h[REASON_HEADER]}`);
+      return;
+    }
+    (res as ServerResponse).writeHead(status, forwardableHeaders(h as never));
+    stream.on('trailers', (trailers: H2Headers) => {
+      if ('addTrailers' in res) res.addTrailers(forwardableHeaders(trailers) as never);
+    });
+    stream.pipe(res as Http2ServerResponse);
+    stream.on('end', () => {
+      a.report(status < 500);
+      f.complete(status);
+    });
+  });
+  stream.on('close', () => {
+    clearTimeout(connectTimer);
+    if (!responded && !f.finished) a.onFailure('reset-before-response', `stream closed with code ${stream.rstCode}`);
+  });
 }
