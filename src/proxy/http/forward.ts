@@ -92,7 +92,6 @@ class Forwarding {
   readonly maxAttempts: number;
   /** Endpoints already tried, built only when there is a retry (most requests have one attempt). */
   tried: Set<string> | undefined = undefined;
-  lastEndpointId: string | undefined = undefined;
   attempts = 0;
   bodyStarted = false;
   finished = false;
@@ -167,7 +166,8 @@ class Forwarding {
   }
 
   attempt(): void {
-    if (this.lastEndpointId !== undefined) (this.tried ??= new Set()).add(this.lastEndpointId);
+    // The endpoint of the attempt before this one is not tried again.
+    if (this.current !== undefined) (this.tried ??= new Set()).add(this.current.pick.endpoint.id);
     const pick = this.target.picker.pick(this.tried ? { exclude: this.tried } : undefined);
     if (pick.kind === 'fail') {
       // Nowhere left to retry: the last attempt's failure is the honest answer.
@@ -178,7 +178,6 @@ class Forwarding {
     }
     this.attempts++;
     const ep = pick.endpoint;
-    this.lastEndpointId = ep.id;
     // Clock readings are not free on this path: the request's arrival and the response's end serve
     // both the balancer's latency and the handler's duration metric.
     const started = this.attempts === 1 && this.ctx.startedAt !== undefined ? this.ctx.startedAt : performance.now();
