@@ -4,6 +4,8 @@
 import type { HealthStatus, ServiceProtocol } from './catalog-types.ts';
 import type { BackendPolicySpec } from './kinds/backend-policy.ts';
 import type { AuthorizationAction, AuthorizationRule } from './kinds/authorization-policy.ts';
+import type { HTTPRouteFilter, HTTPRouteMatch, HTTPRouteTimeouts } from './kinds/http-route.ts';
+import type { GRPCRouteFilter, GRPCRouteMatch } from './kinds/grpc-route.ts';
 
 export interface NodeInfo {
   /** Unique per proxy process, e.g. `catalog-7f3a`. */
@@ -43,6 +45,48 @@ export interface ServiceSnapshot {
   readonly policy: BackendPolicySpec;
   /** AuthorizationPolicies targeting the service, oldest first; the service's own sidecars enforce them. Absent: none. */
   readonly authorization?: readonly AuthorizationSnapshot[];
+  /**
+   * The HTTPRoutes and GRPCRoutes that govern this proxy's calls to the service (GAMMA: producer
+   * routes, or the consumer routes of the proxy's namespace, which replace them), in the Gateway
+   * API's route order (oldest first, then namespace/name). Absent: none; calls are balanced over
+   * the service's endpoints as they are.
+   */
+  readonly routes?: readonly RouteSnapshot[];
+}
+
+/** One route attached to a service (Gateway API, mesh semantics), resolved for one proxy. */
+export interface RouteSnapshot {
+  /** `namespace/name` of the route: the metrics' `route` label and the reasons name it. */
+  readonly name: string;
+  readonly kind: 'HTTPRoute' | 'GRPCRoute';
+  /** The parentRef's Service port: the route governs only that port. Absent: every port. */
+  readonly port?: number;
+  readonly rules: readonly RouteRuleSnapshot[];
+}
+
+export interface RouteRuleSnapshot {
+  /** The rule's `name`, or its index as a string: the metrics' `rule` label. */
+  readonly name: string;
+  /** HTTPRoute matches (any one matches); never empty. */
+  readonly matches?: readonly HTTPRouteMatch[];
+  /** GRPCRoute matches (any one matches); never empty. */
+  readonly grpcMatches?: readonly GRPCRouteMatch[];
+  /** Applied in order, before the backend's own. */
+  readonly filters: readonly (HTTPRouteFilter | GRPCRouteFilter)[];
+  readonly backends: readonly RouteBackendSnapshot[];
+  readonly timeouts?: HTTPRouteTimeouts;
+}
+
+/**
+ * A backendRef resolved by the control plane: a Service of this snapshot (name, namespace, port),
+ * or why its share of requests gets 500 (Gateway API ResolvedRefs reasons).
+ */
+export interface RouteBackendSnapshot {
+  readonly weight: number;
+  readonly service?: { readonly name: string; readonly namespace: string; readonly port?: number };
+  readonly unresolved?: 'BackendNotFound' | 'RefNotPermitted' | 'InvalidKind';
+  /** `kind/namespace/name` as written, for the 500's message. */
+  readonly ref: string;
 }
 
 export interface AuthorizationSnapshot {

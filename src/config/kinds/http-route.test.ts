@@ -117,6 +117,15 @@ test('weight 0 and the weight upper bound are accepted', () => {
   assert.deepEqual(spec.rules[0].backendRefs.map((b) => b.weight), [0, 1_000_000]);
 });
 
+test('a backendRef in another namespace or of another kind is accepted: it is resolved (or given 500) when routes are built, as the specification says', () => {
+  const spec = valid(withRule({ backendRefs: [{ name: 'a', namespace: 'other', port: 80 }, { group: 'multicluster.x-k8s.io', kind: 'ServiceImport', name: 'b' }, { group: 'core', kind: 'Service', name: 'c' }] }));
+  assert.deepEqual(spec.rules[0].backendRefs, [
+    { kind: 'Service', name: 'a', namespace: 'other', port: 80, weight: 1 },
+    { group: 'multicluster.x-k8s.io', kind: 'ServiceImport', name: 'b', weight: 1 },
+    { kind: 'Service', name: 'c', weight: 1 },
+  ]);
+});
+
 test('a zero request timeout leaves backendRequest unbounded', () => {
   assert.deepEqual(valid(withRule({ timeouts: { request: '0s', backendRequest: '1h' } })).rules[0].timeouts, { request: '0s', backendRequest: '1h' });
 });
@@ -204,10 +213,11 @@ const cases: [string, unknown, string[]][] = [
   ['too many filters', withRule({ filters: Array.from({ length: 17 }, () => ({ type: 'RequestMirror', requestMirror: { backendRef: { name: 'a' } } })) }), [`${R}.filters`]],
   // backendRefs
   ['backendRef name missing', withRule({ backendRefs: [{ port: 80 }] }), [`${R}.backendRefs[0].name`]],
-  ['backendRef kind ServiceImport', withRule({ backendRefs: [{ kind: 'ServiceImport', name: 'a' }] }), [`${R}.backendRefs[0].kind`]],
+  ['backendRef kind not a kind name', withRule({ backendRefs: [{ kind: 'Service Import', name: 'a' }] }), [`${R}.backendRefs[0].kind`]],
+  ['backendRef Service name not a DNS label', withRule({ backendRefs: [{ name: 'A_b' }] }), [`${R}.backendRefs[0].name`]],
   ['backendRef weight negative', withRule({ backendRefs: [{ name: 'a', weight: -1 }] }), [`${R}.backendRefs[0].weight`]],
   ['backendRef weight too big', withRule({ backendRefs: [{ name: 'a', weight: 1_000_001 }] }), [`${R}.backendRefs[0].weight`]],
-  ['backendRef cross-namespace', withRule({ backendRefs: [{ name: 'a', namespace: 'other' }] }), [`${R}.backendRefs[0].namespace`]],
+  ['backendRef namespace not a DNS label', withRule({ backendRefs: [{ name: 'a', namespace: 'Other_ns' }] }), [`${R}.backendRefs[0].namespace`]],
   ['too many backendRefs', withRule({ backendRefs: Array.from({ length: 17 }, (_, i) => ({ name: `b${i}` })) }), [`${R}.backendRefs`]],
   // timeouts
   ['timeout with fraction', withRule({ timeouts: { request: '1.5s' } }), [`${R}.timeouts.request`]],

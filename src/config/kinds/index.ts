@@ -7,9 +7,10 @@ import { backendPolicyType } from './backend-policy.ts';
 import { grpcRouteType } from './grpc-route.ts';
 import { httpRouteType } from './http-route.ts';
 import { meshConfigType } from './mesh-config.ts';
+import { referenceGrantType } from './reference-grant.ts';
 import { serviceType } from './service.ts';
 
-export const resourceTypes: readonly ResourceType[] = [backendPolicyType, serviceType, httpRouteType, grpcRouteType, meshConfigType, authorizationPolicyType];
+export const resourceTypes: readonly ResourceType[] = [backendPolicyType, serviceType, httpRouteType, grpcRouteType, meshConfigType, authorizationPolicyType, referenceGrantType];
 
 /** By kind, plural or alias, ignoring case: `HTTPRoute`, `httproutes`, `route`, `SVC`. */
 export function findResourceType(name: string): ResourceType | undefined {

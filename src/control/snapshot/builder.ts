@@ -11,6 +11,8 @@ import type { AuthorizationPolicySpec } from '../../config/kinds/authorization-p
 import { compareServices } from '../../config/service-order.ts';
 import { snapshotHash } from '../../config/snapshot-hash.ts';
 import type { NodeScope } from './node-key.ts';
+import { routesFor, routeTargets, routingIndex } from './routes.ts';
+import type { RouteSnapshot } from '../../config/snapshot-types.ts';
 
 export interface BuildInput {
   readonly resources: readonly Resource[];
@@ -24,7 +26,7 @@ export interface SnapshotContent {
   readonly services: readonly ServiceSnapshot[];
 }
 
-interface ServiceModel {
+export interface ServiceModel {
   readonly name: string;
   readonly namespace: string;
   readonly ports: readonly { name: string; port: number; protocol: ServicePortSnapshot['protocol']; targetPort: number | string }[];
@@ -115,9 +117,25 @@ export function buildSnapshotContent(input: BuildInput, scope: NodeScope, models
   const meshDefault = meshDefaultPolicy(input.resources);
   const mesh = meshConfig(input.resources);
   const mtlsMode = mesh?.mtls.mode ?? 'PERMISSIVE';
-  const services: ServiceSnapshot[] = [];
+  // Routes attached to the services in scope, and the services they send traffic to: a backend
+  // is needed even when the proxy's upstream list does not name it.
+  const index = routingIndex(input.resources);
+  const servicePorts = new Map(models.map((m) => [`${m.namespace}/${m.name}`, m.ports.map((p) => p.port)]));
+  const needed = new Set<string>();
+  const routesByService = new Map<string, RouteSnapshot[]>();
   for (const model of models) {
     if (!inScope(model, scope)) continue;
+    const key = `${model.namespace}/${model.name}`;
+    needed.add(key);
+    const routes = index.routes.length ? routesFor(model.name, model.namespace, scope, index, servicePorts) : undefined;
+    if (!routes) continue;
+    routesByService.set(key, routes);
+    for (const target of routeTargets(routes)) needed.add(target);
+  }
+  const services: ServiceSnapshot[] = [];
+  for (const model of models) {
+    const key = `${model.namespace}/${model.name}`;
+    if (!needed.has(key)) continue;
     const ports: ServicePortSnapshot[] = model.ports.map((p) => {
       const endpoints: EndpointSnapshot[] = [];
       for (const inst of model.members) {
@@ -131,8 +149,11 @@ export function buildSnapshotContent(input: BuildInput, scope: NodeScope, models
       return { name: p.name, port: p.port, protocol: p.protocol, endpoints };
     });
     const authorization = authorizationFor(model, input.resources);
-    const service: ServiceSnapshot = { name: model.name, namespace: model.namespace, ports, policy: policyFor(model, input.resources, meshDefault) };
-    services.push(authorization ? { ...service, authorization } : service);
+    let service: ServiceSnapshot = { name: model.name, namespace: model.namespace, ports, policy: policyFor(model, input.resources, meshDefault) };
+    if (authorization) service = { ...service, authorization };
+    const routes = routesByService.get(key);
+    if (routes) service = { ...service, routes };
+    services.push(service);
   }
   const outboundTrafficPolicy = mesh?.outboundTrafficPolicy.mode ?? 'ALLOW_ANY';
   return { hash: snapshotHash(outboundTrafficPolicy, services, mtlsMode), outboundTrafficPolicy, mtlsMode, services };

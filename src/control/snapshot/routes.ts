@@ -1,0 +1,102 @@
+// Route attachment for the snapshot builder (Gateway API, mesh/GAMMA semantics): which HTTPRoutes and
+// GRPCRoutes govern one proxy's calls to one Service, with every backendRef resolved to a Service of
+// the snapshot or to the reason its share of requests gets 500. Pure: resources in, snapshot out.
+
+import type { Resource } from '../../config/resource.ts';
+import type { RouteBackendSnapshot, RouteRuleSnapshot, RouteSnapshot } from '../../config/snapshot-types.ts';
+import type { HTTPRouteSpec } from '../../config/kinds/http-route.ts';
+import type { GRPCRouteSpec } from '../../config/kinds/grpc-route.ts';
+import { isServiceRef, type BackendRef, type ParentRef } from '../../config/kinds/route-common.ts';
+import { grantsServiceReference, type ReferenceGrantSpec } from '../../config/kinds/reference-grant.ts';
+import type { NodeScope } from './node-key.ts';
+
+type RouteKind = 'HTTPRoute' | 'GRPCRoute';
+type RouteSpec = HTTPRouteSpec | GRPCRouteSpec;
+
+/** The Services a route can resolve against: `namespace/name` → its port numbers. */
+export type ServicePorts = ReadonlyMap<string, readonly number[]>;
+
+/** The routing resources of a build, sorted once: routes in the Gateway API's order, grants by namespace. */
+export interface RoutingIndex {
+  readonly routes: readonly Resource[];
+  readonly grants: readonly { namespace: string; spec: ReferenceGrantSpec }[];
+}
+
+export function routingIndex(resources: readonly Resource[]): RoutingIndex {
+  const routes = resources
+    .filter((r) => r.kind === 'HTTPRoute' || r.kind === 'GRPCRoute')
+    // Gateway API precedence across routes: the oldest first, then "{namespace}/{name}" alphabetically.
+    .sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`));
+  const grants = resources.filter((r) => r.kind === 'ReferenceGrant').map((r) => ({ namespace: r.metadata.namespace, spec: r.spec as ReferenceGrantSpec }));
+  return { routes, grants };
+}
+
+/** The parentRefs of `route` that attach it to the Service `namespace/name` (mesh parentRefs: kind Service). */
+export function parentRefsTo(route: Resource, name: string, namespace: string): ParentRef[] {
+  const spec = route.spec as RouteSpec;
+  return spec.parentRefs.filter((p) => p.kind === 'Service' && p.name === name && (p.namespace ?? route.metadata.namespace) === namespace);
+}
+
+/**
+ * The routes that govern calls from a proxy in `scope.namespace` to the Service `namespace/name`
+ * (GAMMA, GEP-1426): routes in the Service's namespace (producer routes) govern every client; routes
+ * in the client's own namespace (consumer routes) govern only that namespace's clients, and once one
+ * exists the producer routes no longer apply to them. A parentRef port the Service lacks attaches
+ * nothing. Undefined when no route is attached.
+ */
+export function routesFor(name: string, namespace: string, scope: NodeScope, index: RoutingIndex, services: ServicePorts): RouteSnapshot[] | undefined {
+  const ports = services.get(`${namespace}/${name}`) ?? [];
+  const attached = (route: Resource): ParentRef[] => parentRefsTo(route, name, namespace).filter((p) => p.port === undefined || ports.includes(p.port));
+  const consumer = scope.namespace !== namespace ? index.routes.filter((r) => r.metadata.namespace === scope.namespace && attached(r).length > 0) : [];
+  const governing = consumer.length > 0 ? consumer : index.routes.filter((r) => r.metadata.namespace === namespace && attached(r).length > 0);
+  if (governing.length === 0) return undefined;
+  const out: RouteSnapshot[] = [];
+  for (const route of governing) {
+    const rules = compileRules(route, index, services);
+    for (const parent of attached(route)) {
+      const snapshot: RouteSnapshot = { name: `${route.metadata.namespace}/${route.metadata.name}`, kind: route.kind as RouteKind, rules };
+      out.push(parent.port === undefined ? snapshot : { ...snapshot, port: parent.port });
+    }
+  }
+  return out;
+}
+
+function compileRules(route: Resource, index: RoutingIndex, services: ServicePorts): RouteRuleSnapshot[] {
+  const kind = route.kind as RouteKind;
+  const spec = route.spec as RouteSpec;
+  return spec.rules.map((rule, i) => {
+    const backends = rule.backendRefs.map((ref) => resolveBackend(ref, kind, route.metadata.namespace, index, services));
+    const base = { name: rule.name ?? String(i), filters: rule.filters, backends };
+    if (kind === 'GRPCRoute') return { ...base, grpcMatches: (rule as GRPCRouteSpec['rules'][number]).matches };
+    const httpRule = rule as HTTPRouteSpec['rules'][number];
+    return httpRule.timeouts ? { ...base, matches: httpRule.matches, timeouts: httpRule.timeouts } : { ...base, matches: httpRule.matches };
+  });
+}
+
+/**
+ * One backendRef (Gateway API BackendObjectReference) resolved: a core Service that exists, in the
+ * route's namespace or one whose ReferenceGrant allows it; otherwise the ResolvedRefs reason.
+ */
+export function resolveBackend(ref: BackendRef, routeKind: RouteKind, routeNamespace: string, index: RoutingIndex, services: ServicePorts): RouteBackendSnapshot {
+  const namespace = ref.namespace ?? routeNamespace;
+  const written = `${ref.group ? `${ref.group}/` : ''}${ref.kind}/${namespace}/${ref.name}${ref.port ? `:${ref.port}` : ''}`;
+  if (!isServiceRef(ref)) return { weight: ref.weight, ref: written, unresolved: 'InvalidKind' };
+  if (namespace !== routeNamespace && !grantsServiceReference(index.grants, routeKind, routeNamespace, namespace, ref.name)) {
+    return { weight: ref.weight, ref: written, unresolved: 'RefNotPermitted' };
+  }
+  const ports = services.get(`${namespace}/${ref.name}`);
+  if (ports === undefined || (ref.port !== undefined && !ports.includes(ref.port))) return { weight: ref.weight, ref: written, unresolved: 'BackendNotFound' };
+  const service = ref.port === undefined ? { name: ref.name, namespace } : { name: ref.name, namespace, port: ref.port };
+  return { weight: ref.weight, ref: written, service };
+}
+
+/** The Services that routes send traffic to (backends and mirrors): a proxy needs them even outside its upstream list. */
+export function routeTargets(routes: readonly RouteSnapshot[]): Set<string> {
+  const out = new Set<string>();
+  for (const route of routes) {
+    for (const rule of route.rules) {
+      for (const b of rule.backends) if (b.service) out.add(`${b.service.namespace}/${b.service.name}`);
+    }
+  }
+  return out;
+}
