@@ -23,7 +23,15 @@ export type LocalReplyReason =
   | 'header-too-large'
   | 'mtls-required'
   | 'authz-denied'
-  | 'no-certificate';
+  | 'no-certificate'
+  /** A Service with routes attached, and no rule matched (GAMMA: 404). */
+  | 'no-route'
+  /** A RequestRedirect filter answered (3xx with Location). */
+  | 'route-redirect'
+  /** The matched rule has no backend with weight above 0 (500). */
+  | 'no-backend'
+  /** The chosen backendRef names no usable Service (Gateway API ResolvedRefs false; 500). */
+  | 'backend-unresolved';
 
 export type AnyResponse = ServerResponse | Http2ServerResponse | H1ServerResponse;
 

@@ -1,0 +1,126 @@
+// What the outbound path does with a request to a Service that has routes: match it in the port's
+// route table, run the rule's filters (header modifiers, redirect, rewrite), and pick the backend
+// Service it goes to — or the local reply (404 no-route, 500 for a backend that cannot be used).
+
+import type { IncomingHttpHeaders } from 'node:http';
+import type { RouteRuleSnapshot } from '../../config/snapshot-types.ts';
+import type { ServicePortEntry, ServiceTable } from '../balance/service-table.ts';
+import type { LocalReplyReason } from '../http/local-reply.ts';
+import { compileHeaderModifier, type CompiledHeaderModifier, type HeaderEdits } from '../filters/request-header-modifier/header-modifier.ts';
+import { redirectLocation } from '../filters/request-redirect/redirect.ts';
+import { modifyPath } from '../filters/url-rewrite/path-modifier.ts';
+import type { HTTPRequestRedirect, HTTPURLRewrite } from '../../config/kinds/http-route.ts';
+
+/** The request as routing sees it: method, the normalized origin-form target, the Host, the headers. */
+export interface RoutedRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly authority: string;
+  readonly headers: IncomingHttpHeaders;
+}
+
+export type RouteDecision =
+  | {
+      readonly kind: 'forward';
+      /** The backend Service port the request is balanced over. */
+      readonly entry: ServicePortEntry;
+      readonly path: string;
+      readonly authority: string;
+      /** Upstream request edits (RequestHeaderModifier); undefined: none. */
+      readonly headers: HeaderEdits | undefined;
+      /** Edits of the response (ResponseHeaderModifier); undefined: none. */
+      readonly response: ((fields: readonly string[]) => string[]) | undefined;
+      /** `namespace/name` of the route and the rule's name, for metrics and reasons. */
+      readonly route: string;
+      readonly rule: string;
+    }
+  | {
+      readonly kind: 'reply';
+      readonly status: number;
+      readonly reason: LocalReplyReason;
+      readonly message: string;
+      /** Extra response fields (a redirect's Location). */
+      readonly headers?: Readonly<Record<string, string>>;
+      readonly route?: string;
+      readonly rule?: string;
+    };
+
+/** A rule's filters, compiled once per snapshot (rules are immutable snapshot values). */
+interface RulePlan {
+  readonly requestHeaders: readonly CompiledHeaderModifier[];
+  readonly responseHeaders: readonly CompiledHeaderModifier[];
+  readonly redirect: HTTPRequestRedirect | undefined;
+  readonly rewrite: HTTPURLRewrite | undefined;
+}
+
+const plans = new WeakMap<RouteRuleSnapshot, RulePlan>();
+
+function planOf(rule: RouteRuleSnapshot): RulePlan {
+  let plan = plans.get(rule);
+  if (plan !== undefined) return plan;
+  const requestHeaders: CompiledHeaderModifier[] = [];
+  const responseHeaders: CompiledHeaderModifier[] = [];
+  let redirect: HTTPRequestRedirect | undefined;
+  let rewrite: HTTPURLRewrite | undefined;
+  for (const f of rule.filters) {
+    if (f.type === 'RequestHeaderModifier') requestHeaders.push(compileHeaderModifier(f.requestHeaderModifier));
+    else if (f.type === 'ResponseHeaderModifier') responseHeaders.push(compileHeaderModifier(f.responseHeaderModifier));
+    else if (f.type === 'RequestRedirect') redirect = f.requestRedirect;
+    else if (f.type === 'URLRewrite') rewrite = f.urlRewrite;
+  }
+  plan = { requestHeaders, responseHeaders, redirect, rewrite };
+  plans.set(rule, plan);
+  return plan;
+}
+
+function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
+  const v = headers[name];
+  return v === undefined ? undefined : Array.isArray(v) ? v.join(', ') : v;
+}
+
+/** `host[:port]` → the host alone (brackets kept for IPv6 literals). */
+function hostnameOf(authority: string): string {
+  const colon = authority.lastIndexOf(':');
+  return colon > 0 && !authority.endsWith(']') ? authority.slice(0, colon) : authority;
+}
+
+/**
+ * Routes one request to a Service port whose `routes` table is set. GAMMA: a request that matches no
+ * rule of the attached routes gets 404 `no-route`; a rule whose backends all weigh 0 (or has none)
+ * gets 500 `no-backend`, and a backend the control plane could not resolve 500 `backend-unresolved`
+ * for its share of requests (Gateway API ResolvedRefs).
+ */
+export function routeRequest(table: ServiceTable, entry: ServicePortEntry, req: RoutedRequest): RouteDecision {
+  const service = `${entry.service.name}.${entry.service.namespace}:${entry.port.port}`;
+  const m = entry.routes!.match({ method: req.method, path: req.path, header: (name) => headerValue(req.headers, name) });
+  if (m === undefined) {
+    return { kind: 'reply', status: 404, reason: 'no-route', message: `no rule of the routes attached to ${service} matches ${req.method} ${req.path.split('?')[0]}` };
+  }
+  const route = m.route.name;
+  const rule = m.rule.name;
+  const plan = planOf(m.rule);
+  if (plan.redirect !== undefined) {
+    const location = redirectLocation(plan.redirect, { scheme: 'http', hostname: hostnameOf(req.authority), port: entry.port.port, target: req.path }, m.prefix);
+    return { kind: 'reply', status: plan.redirect.statusCode, reason: 'route-redirect', message: `redirected by ${route} rule ${rule}`, headers: { location }, route, rule };
+  }
+  const backend = m.pickBackend();
+  if (backend === undefined) return { kind: 'reply', status: 500, reason: 'no-backend', message: `rule ${rule} of ${route} has no backend with a weight above 0`, route, rule };
+  if (backend.service === undefined) {
+    return { kind: 'reply', status: 500, reason: 'backend-unresolved', message: `backend ${backend.ref} of ${route} rule ${rule} cannot be used: ${backend.unresolved}`, route, rule };
+  }
+  const port = backend.service.port ?? entry.port.port;
+  const target = table.lookup(backend.service.name, backend.service.namespace)?.ports.get(port);
+  if (target === undefined) {
+    return { kind: 'reply', status: 500, reason: 'backend-unresolved', message: `backend ${backend.ref} of ${route} rule ${rule} has no port ${port} in this proxy's snapshot`, route, rule };
+  }
+  let headers: HeaderEdits | undefined;
+  if (plan.requestHeaders.length > 0) {
+    headers = {};
+    for (const h of plan.requestHeaders) h.request(req.headers, headers);
+  }
+  const responseMods = plan.responseHeaders;
+  const response = responseMods.length === 0 ? undefined : (fields: readonly string[]) => responseMods.reduce<string[]>((acc, h) => h.response(acc), [...fields]);
+  const path = plan.rewrite?.path ? modifyPath(req.path, plan.rewrite.path, m.prefix) : req.path;
+  const authority = plan.rewrite?.hostname ?? req.authority;
+  return { kind: 'forward', entry: target, path, authority, headers, response, route, rule };
+}
