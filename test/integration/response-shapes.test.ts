@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import http2 from 'node:http2';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { startControlPlane, startSidecar, waitForInSync, waitForPassing, type ControlPlaneProcess, type SidecarProcess } from '../support/mesh.ts';
 import { stopAll } from '../support/processes.ts';
 import { h2Connect } from '../support/h2.ts';
@@ -307,4 +307,19 @@ test('h1: Expect: 100-continue: the app decides, and its 100 (or its refusal) is
   const refused = await h1Call('http://h1shapes/refuse', { method: 'POST', headers: { expect: '100-continue', 'content-length': '8' }, body: 'the body', waitForContinue: true });
   assert.deepEqual(refused.events, ['response 417']);
   assert.equal(h1app.bodies.has('/refuse'), false);
+});
+
+test('h1: an HTTP/1.0 client is sent no interim response, only the final one', { timeout: 60_000 }, async () => {
+  // HTTP/1.0 defines no 1xx (RFC 9110 §15.2): the 103 the app sends stops at the client sidecar.
+  const socket = net.connect(client.outboundPort, '127.0.0.1');
+  let raw = '';
+  socket.on('data', (d: Buffer) => (raw += d.toString('latin1')));
+  socket.write('GET http://h1shapes/early HTTP/1.0\r\nHost: h1shapes\r\n\r\n');
+  await new Promise<void>((resolve, reject) => {
+    socket.on('close', () => resolve());
+    socket.on('error', reject);
+  });
+  assert.match(raw, /^HTTP\/1\.1 200 /, 'the first line is the final status');
+  assert.doesNotMatch(raw, /\b103\b|Early Hints/i);
+  assert.ok(raw.endsWith('after hints'));
 });
