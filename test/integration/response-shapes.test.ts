@@ -98,6 +98,15 @@ async function startH1ShapesApp(): Promise<App> {
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', () => {
       bodies.set(req.url ?? '', body);
+      if (req.url === '/upload-then-hints') {
+        // Another interim head after the 100, then a chunked body with trailers.
+        res.writeEarlyHints({ link: '</next.css>; rel=preload' });
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('got ');
+        res.addTrailers({ 'x-checksum': 'def' });
+        res.end(body);
+        return;
+      }
       res.writeHead(200, { 'content-type': 'text/plain' }).end(`got ${body}`);
     });
   });
@@ -179,7 +188,11 @@ function h1Call(url: string, options: { method?: string; headers?: http.Outgoing
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ events, informational, status: res.statusCode ?? 0, headers: res.headers, body, rawTrailers: res.rawTrailers }));
+      res.on('end', () => {
+        // A request refused before its body was asked for is never finished: let it go.
+        if (!req.writableEnded) req.destroy();
+        resolve({ events, informational, status: res.statusCode ?? 0, headers: res.headers, body, rawTrailers: res.rawTrailers });
+      });
       res.on('error', reject);
     });
     req.on('information', (info) => {
@@ -302,6 +315,13 @@ test('h1: Expect: 100-continue: the app decides, and its 100 (or its refusal) is
   assert.equal(go.status, 200);
   assert.equal(go.body, 'got the body');
   assert.equal(h1app.bodies.get('/upload'), 'the body');
+
+  // Sidecars hand Expect requests to node:http's server: its responses carry 1xx and trailers too.
+  const hints = await h1Call('http://h1shapes/upload-then-hints', { method: 'POST', headers: { expect: '100-continue', 'content-length': '8', te: 'trailers' }, body: 'the body', waitForContinue: true });
+  assert.deepEqual(hints.events, ['continue', 'information 100', 'information 103', 'response 200']);
+  assert.equal(hints.informational[1].headers.link, '</next.css>; rel=preload');
+  assert.equal(hints.body, 'got the body');
+  assert.deepEqual(hints.rawTrailers, ['x-checksum', 'def']);
 
   // The app refuses without asking for the body: the client gets the final status and no 100.
   const refused = await h1Call('http://h1shapes/refuse', { method: 'POST', headers: { expect: '100-continue', 'content-length': '8' }, body: 'the body', waitForContinue: true });
