@@ -515,6 +515,9 @@ function attemptH2(f: Forwarding, a: Attempt): void {
     }
     if ((flags & H2_FLAG_END_STREAM) !== 0) {
       // Headers that end the stream (gRPC's trailers-only response) stay one frame that ends it.
+      // Nothing follows on the upstream stream; reading it lets it close.
+      stream.resume();
+      if (f.finished) return; // the client went away meanwhile
       try {
         respondEnded(req, res, status, forwardableHeaders(h as never));
       } catch (err) {
@@ -522,8 +525,6 @@ function attemptH2(f: Forwarding, a: Attempt): void {
         a.report(false);
         return;
       }
-      // Nothing follows on the upstream stream; reading it lets it close.
-      stream.resume();
       a.report(status < 500);
       f.complete(status);
       return;
