@@ -267,7 +267,7 @@ test('headers: duplicates combine as node:http combines them', async () => {
   await srv.close();
 });
 
-test('interim heads go out at once, ahead of the final one; 101 or after the head is refused', async () => {
+test('interim heads go out at once, ahead of the final one; 101 or after the head is refused', { timeout: 10_000 }, async () => {
   const errors: string[] = [];
   let release: () => void = () => {};
   const later = new Promise<void>((r) => (release = r));
