@@ -15,6 +15,8 @@ import { BODY_CHUNKED, BODY_NONE, BODY_RAW, requestHead, type H1Exchange, type H
 import type { H1ServerRequest, H1ServerResponse } from '../transport/h1-server-message.ts';
 import { forwardableHeaders, wantsTrailers } from './headers.ts';
 import { REASON_HEADER, sendLocalReply, type LocalReplyReason } from './local-reply.ts';
+import { forwardInterim, forwardTrailers, respondEnded } from './response-shapes.ts';
+import { forwardableTrailers } from '../transport/trailer-fields.ts';
 
 export type AnyRequest = IncomingMessage | Http2ServerRequest | H1ServerRequest;
 export type AnyResponse = ServerResponse | Http2ServerResponse | H1ServerResponse;
@@ -49,6 +51,8 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'WEFT_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN']);
 /** Errors of a TLS handshake that failed (bad chain, wrong identity): the request never left. */
 const TLS_HANDSHAKE_ERROR = /^(ERR_TLS_|ERR_SSL_|WEFT_TLS_|UNABLE_TO_|CERT_|DEPTH_ZERO_|SELF_SIGNED_)/;
+/** The END_STREAM flag of an HTTP/2 HEADERS frame (RFC 9113 §6.2), as node:http2 reports it with 'response'. */
+const H2_FLAG_END_STREAM = 0x1;
 /** WEFT_H1_CLIENT=node: HTTP/1.1 upstream through node:http's client (the old path, kept for comparison). */
 const NODE_H1_CLIENT = process.env.WEFT_H1_CLIENT === 'node';
 
@@ -272,6 +276,8 @@ class H1Attempt extends Attempt implements H1Handler {
   ex: H1Exchange | undefined = undefined;
   status = 0;
   lastChunk: Buffer | undefined = undefined;
+  /** The body's trailer fields for the client, held until the end (most responses have none). */
+  trailers: string[] | undefined = undefined;
   waitingDrain = false;
 
   start(): void {
@@ -303,6 +309,11 @@ class H1Attempt extends Attempt implements H1Handler {
       f.bodyStarted = true;
       f.pumpBody(ex);
     }
+  }
+
+  onInterim(status: number, headers: string[]): void {
+    const f = this.fwd;
+    if (!f.finished) forwardInterim(f.req, f.res, status, headers);
   }
 
   onHead(status: number, headers: string[]): void {
@@ -349,7 +360,12 @@ class H1Attempt extends Attempt implements H1Handler {
     }
   }
 
+  onTrailers(trailers: string[]): void {
+    this.trailers = trailers;
+  }
+
   onEnd(): void {
+    if (this.trailers !== undefined) forwardTrailers(this.fwd.req, this.fwd.res, this.trailers);
     (this.fwd.res as ServerResponse).end(this.lastChunk);
     this.fwd.complete(this.status, undefined, this.report(this.status < 500));
   }
@@ -483,7 +499,11 @@ function attemptH2(f: Forwarding, a: Attempt): void {
     const neverConnected = !wasConnected && (CONNECT_ERRORS.has(code) || code === 'ERR_HTTP2_STREAM_CANCEL' || TLS_HANDSHAKE_ERROR.test(code));
     a.onFailure(neverConnected && !f.bodyStarted ? 'connect' : 'reset-before-response', `${code} ${err.message}`);
   });
-  stream.on('response', (h: H2Headers) => {
+  // Interim 1xx heads (100 Continue, 103 Early Hints …) come as 'headers' before the response.
+  stream.on('headers', (h: H2Headers) => {
+    if (!responded && !f.finished) forwardInterim(req, res, Number(h[':status']), forwardableHeaders(h as never) as Record<string, string | string[]>);
+  });
+  stream.on('response', (h: H2Headers, flags: number) => {
     clearTimeout(connectTimer);
     responded = true;
     const status = Number(h[':status'] ?? 502);
@@ -493,9 +513,26 @@ function attemptH2(f: Forwarding, a: Attempt): void {
       a.onFailure(peerFailure, `peer sidecar answered ${status} ${h[REASON_HEADER]}`);
       return;
     }
+    if ((flags & H2_FLAG_END_STREAM) !== 0) {
+      // Headers that end the stream (gRPC's trailers-only response) stay one frame that ends it.
+      // Nothing follows on the upstream stream; reading it lets it close.
+      stream.resume();
+      if (f.finished) return; // the client went away meanwhile
+      try {
+        respondEnded(req, res, status, forwardableHeaders(h as never));
+      } catch (err) {
+        f.reply(502, 'upstream-reset', `upstream ${ep.address}:${ep.port} sent a response head that cannot be forwarded: ${(err as Error).message}`);
+        a.report(false);
+        return;
+      }
+      a.report(status < 500);
+      f.complete(status);
+      return;
+    }
     (res as ServerResponse).writeHead(status, forwardableHeaders(h as never));
     stream.on('trailers', (trailers: H2Headers) => {
-      if ('addTrailers' in res) res.addTrailers(forwardableHeaders(trailers) as never);
+      const forwardable = forwardableTrailers(trailers as Record<string, string | string[] | undefined>);
+      if (forwardable !== undefined) forwardTrailers(req, res, forwardable);
     });
     stream.pipe(res as Http2ServerResponse);
     stream.on('end', () => {

@@ -20,10 +20,14 @@ export const BODY_CHUNKED = 2;
 export interface H1Handler {
   /** The connection is ready for the request (just connected, or idle in the pool). */
   onReady(ex: H1Exchange): void;
-  /** The final response head (interim 1xx are skipped). */
+  /** An interim 1xx head (100, 102, 103), before onHead; a handler without this skips them. */
+  onInterim?(status: number, headers: string[]): void;
+  /** The final response head. */
   onHead(status: number, headers: string[]): void;
   /** Body bytes, de-chunked; `last`: nothing follows. */
   onData(chunk: Buffer, last: boolean): void;
+  /** A chunked body's trailer fields (those that may travel on), after the last body bytes and before onEnd. */
+  onTrailers?(trailers: string[]): void;
   /** The response is complete; the connection is already back in the pool (or closed). */
   onEnd(): void;
   onError(err: NodeJS.ErrnoException, stage: H1Stage): void;
@@ -194,9 +198,17 @@ export class H1Connection implements ResponseSink {
     this.#owner.forget(this);
   }
 
-  // ResponseSink, called by the parser inside #onRead.
+  // ResponseSink, called by the parser inside #onRead. The lists are the parser's own, not views.
+  onInterim(status: number, headers: string[]): void {
+    this.#exchange?.handler?.onInterim?.(status, headers);
+  }
+
   onHead(status: number, headers: string[]): void {
     this.#exchange?.handler?.onHead(status, headers);
+  }
+
+  onTrailers(trailers: string[]): void {
+    this.#exchange?.handler?.onTrailers?.(trailers);
   }
 
   onBody(chunk: Buffer, last: boolean): void {

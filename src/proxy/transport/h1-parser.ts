@@ -1,6 +1,9 @@
 // HTTP/1.1 message parsers, fed a socket's bytes as they arrive: responses for the upstream client
 // (h1-client.ts; end-to-end headers handed on as a flat [name, value, …] list, ready for writeHead)
-// and requests for the lean server (h1-server.ts). Head, then the body's framing (RFC 9112 §6.3).
+// and requests for the lean server (h1-server.ts). Head, then the body's framing (RFC 9112 §6.3);
+// a response's interim 1xx heads and chunked trailer fields are reported too.
+
+import { FORBIDDEN_TRAILERS } from './trailer-fields.ts';
 
 /** What the parser reports; called synchronously from `execute`. */
 export interface ResponseSink {
@@ -8,6 +11,17 @@ export interface ResponseSink {
   onHead(status: number, headers: string[]): void;
   /** De-chunked body bytes (views on the fed buffer). `last`: this chunk ends the body. */
   onBody(chunk: Buffer, last: boolean): void;
+  /**
+   * An interim 1xx head (100 Continue, 102 Processing, 103 Early Hints; RFC 9110 §15.2), before the
+   * final one: end-to-end fields as for onHead, Content-Length dropped (§8.6). 101 is an error here.
+   */
+  onInterim?(status: number, headers: string[]): void;
+  /**
+   * The trailer fields of a chunked body (RFC 9112 §7.1.2), once all have arrived and before the
+   * response completes: [name, value, …], names lower case, fields that may not travel in a trailer
+   * section dropped (trailer-fields.ts). Not called when the section is empty.
+   */
+  onTrailers?(trailers: string[]): void;
 }
 
 /** A parsed request head (request mode). */
@@ -180,6 +194,9 @@ class H1Parser {
   #remaining = 0;
   #sizeDigits = 0;
   #trailerBytes = 0;
+  /** A response's trailer section as it arrives (allocated only when it has a field), and its length. */
+  #trailerBuf: Buffer | undefined;
+  #trailerLen = 0;
   /** Whether the connection may carry another request after this response. */
   keepAlive = true;
   /** A final response head was parsed. */
@@ -203,6 +220,7 @@ class H1Parser {
     this.#state = S_HEAD;
     this.#noBody = noBody;
     this.#resetHead();
+    this.#trailerLen = 0;
     this.keepAlive = true;
     this.headReceived = false;
     this.bytesReceived = false;
@@ -341,21 +359,71 @@ class H1Parser {
         this.#trailerBytes = 0;
         return true;
       case S_TRAILER_START:
-        // Trailer fields are not forwarded (as before this client); only their end matters.
         if (c === CR) this.#state = S_TRAILER_END_LF;
         else if (c === LF) return this.#fail('bad trailer') > 0;
-        else this.#state = S_TRAILER_LINE;
+        else {
+          this.#state = S_TRAILER_LINE;
+          // A response's trailer fields are kept for onTrailers; a request's are not forwarded.
+          if (this.#responseSink !== undefined) this.#keepTrailerByte(c);
+        }
         return ++this.#trailerBytes <= this.#maxHeadBytes || this.#fail('trailers too large') > 0;
       case S_TRAILER_LINE:
         if (c === LF) this.#state = S_TRAILER_START;
+        if (this.#responseSink !== undefined) this.#keepTrailerByte(c);
         return ++this.#trailerBytes <= this.#maxHeadBytes || this.#fail('trailers too large') > 0;
       case S_TRAILER_END_LF:
         if (c !== LF) return this.#fail('bad end of chunked body') > 0;
+        if (this.#trailerLen > 0 && !this.#emitTrailers()) return false;
         this.#state = S_DONE;
         return true;
       default:
         return this.#fail('data after the end of the response') > 0;
     }
+  }
+
+  #keepTrailerByte(c: number): void {
+    let buf = this.#trailerBuf;
+    if (buf === undefined || this.#trailerLen === buf.length) {
+      // #trailerBytes bounds the section by the head limit, so this stays small.
+      const grown = Buffer.allocUnsafe(buf === undefined ? 256 : buf.length * 2);
+      if (buf !== undefined) buf.copy(grown, 0, 0, this.#trailerLen);
+      this.#trailerBuf = buf = grown;
+    }
+    buf[this.#trailerLen++] = c;
+  }
+
+  /**
+   * Parses the kept trailer section (field lines, each ending in CRLF; RFC 9112 §7.1.2, the field
+   * syntax of §5) and hands the fields that may travel on to the sink. False on a malformed line.
+   */
+  #emitTrailers(): boolean {
+    const buf = this.#trailerBuf!;
+    const end = this.#trailerLen;
+    this.#trailerLen = 0;
+    const trailers: string[] = [];
+    let i = 0;
+    while (i < end) {
+      const nameStart = i;
+      while (i < end && TOKEN_CHAR[buf[i]] === 1) i++;
+      // No name, whitespace before the colon, or obs-fold (a line that starts with whitespace).
+      if (i === nameStart || buf[i] !== 58 /* : */) return this.#fail('bad trailer field') > 0;
+      const nameEnd = i++;
+      while (i < end && (buf[i] === 32 || buf[i] === 9)) i++;
+      const valueStart = i;
+      while (i < end && buf[i] !== CR && buf[i] !== LF) {
+        if (FIELD_CHAR[buf[i]] !== 1) return this.#fail('control characters in a trailer field') > 0;
+        i++;
+      }
+      if (buf[i] !== CR || buf[i + 1] !== LF) return this.#fail('bad trailer line end') > 0;
+      let valueEnd = i;
+      while (valueEnd > valueStart && (buf[valueEnd - 1] === 32 || buf[valueEnd - 1] === 9)) valueEnd--;
+      i += 2;
+      const name = buf.toString('latin1', nameStart, nameEnd).toLowerCase();
+      if (FORBIDDEN_TRAILERS.has(name)) continue;
+      trailers.push(name, buf.toString('latin1', valueStart, valueEnd));
+    }
+    if (trailers.length > 0) this.#responseSink!.onTrailers?.(trailers);
+    return true;
   }
 
   #resetHead(): void {
@@ -553,13 +621,8 @@ class H1Parser {
       headers.push(k.name, value);
     }
     this.#resetHead();
-
-    if (status < 200) {
-      // 100 Continue, 102, 103: interim, skipped; 101 was never asked for.
-      if (status === 101) return this.#fail('unexpected 101 Switching Protocols');
-      this.#state = S_HEAD;
-      return 0;
-    }
+    // 101 was never asked for (upgrades do not come through this parser).
+    if (status === 101) return this.#fail('unexpected 101 Switching Protocols');
 
     let keepAlive = minor === 1;
     // The usual values, without splitting.
@@ -578,6 +641,15 @@ class H1Parser {
         // Fields named by Connection are hop-by-hop too.
         for (let i = headers.length - 2; i >= 0; i -= 2) if (extra.includes(headers[i])) headers.splice(i, 2);
       }
+    }
+
+    if (status < 200) {
+      // 100 Continue, 102, 103: interim; the final head follows on the same response. An interim
+      // head has no content, so no Content-Length (RFC 9110 §8.6).
+      if (contentLength !== -1) for (let i = 0; i < headers.length; i += 2) if (headers[i] === 'content-length') headers.splice(i, 2);
+      this.#state = S_HEAD;
+      sink.onInterim?.(status, headers);
+      return 0;
     }
 
     this.headReceived = true;

@@ -197,10 +197,31 @@ const FRAME_NONE = 0;
 const FRAME_LENGTH = 1;
 const FRAME_CHUNKED = 2;
 
+/** `name: value\r\n` lines of a flat [name, value, …] list (checked by the parser) or an object (checked here). */
+function fieldLines(fields: readonly string[] | OutgoingHttpHeaders): string {
+  let out = '';
+  if (Array.isArray(fields)) {
+    for (let i = 0; i < fields.length; i += 2) out += `${fields[i]}: ${fields[i + 1]}\r\n`;
+    return out;
+  }
+  const object = fields as OutgoingHttpHeaders;
+  for (const name in object) {
+    const value = object[name];
+    if (value === undefined) continue;
+    if (!TOKEN.test(name)) throw invalid('name', name);
+    for (const v of Array.isArray(value) ? value : [String(value)]) {
+      if (BAD_VALUE.test(v)) throw invalid('value', name);
+      out += `${name}: ${v}\r\n`;
+    }
+  }
+  return out;
+}
+
 /**
  * The response: writeHead takes a flat [name, value, …] list (as the upstream client parses it;
  * names lower case, already checked) or an object; the head goes out with the first body bytes.
- * Without a Content-Length the body is chunked, unless all of it comes with end().
+ * Without a Content-Length the body is chunked, unless all of it comes with end() and no trailers
+ * were added. Interim 1xx heads (writeInterim) go out at once, before the final head.
  */
 export class H1ServerResponse extends EventEmitter {
   headersSent = false;
@@ -212,6 +233,8 @@ export class H1ServerResponse extends EventEmitter {
   /** The head, until it is written. */
   #head: string | undefined;
   #frame = FRAME_NONE;
+  /** Trailer field lines for the end of a chunked body (addTrailers), if any. */
+  #trailers: string | undefined = undefined;
 
   constructor(owner: H1ServerOwner, method: string) {
     super();
@@ -261,6 +284,32 @@ export class H1ServerResponse extends EventEmitter {
     return this;
   }
 
+  /**
+   * Sends an interim 1xx head now (RFC 9110 §15.2: 100 Continue, 102 Processing, 103 Early Hints),
+   * ahead of the final one; `headers` as for writeHead. The lean server serves HTTP/1.1 clients
+   * only, to whom 1xx may be sent. Returns socket.write's answer (false: wait for 'drain').
+   * Throws ERR_HTTP_INVALID_STATUS_CODE for 101 (not interim: upgrades go elsewhere) or a non-1xx
+   * status, and ERR_HTTP_HEADERS_SENT after the final head.
+   */
+  writeInterim(status: number, headers?: readonly string[] | OutgoingHttpHeaders): boolean {
+    if (this.headersSent) throw Object.assign(new Error('headers already sent'), { code: 'ERR_HTTP_HEADERS_SENT' });
+    if (!Number.isInteger(status) || status < 100 || status > 199 || status === 101) throw Object.assign(new RangeError(`invalid interim status ${status}`), { code: 'ERR_HTTP_INVALID_STATUS_CODE' });
+    const socket = this.#owner.socket;
+    if (socket.destroyed) return false;
+    return socket.write(`${statusLine(status)}${headers === undefined ? '' : fieldLines(headers)}\r\n`, 'latin1');
+  }
+
+  /**
+   * Trailer fields for the end of the body (node:http's addTrailers): sent after the last chunk of
+   * a chunked body (RFC 9112 §7.1.2), so a response given trailers before its head went out stays
+   * chunked. A body framed by Content-Length, or none, cannot carry them: they are dropped. Whether
+   * the client accepts trailers (`TE: trailers`) is the caller's decision.
+   */
+  addTrailers(trailers: readonly string[] | OutgoingHttpHeaders): void {
+    const lines = fieldLines(trailers);
+    if (lines.length > 0) this.#trailers = this.#trailers === undefined ? lines : this.#trailers + lines;
+  }
+
   write(chunk: Buffer | string): boolean {
     if (this.finished) return false;
     if (!this.headersSent) this.writeHead(this.statusCode);
@@ -275,15 +324,17 @@ export class H1ServerResponse extends EventEmitter {
     const body = chunk === undefined ? undefined : typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     if (!this.headersSent) this.writeHead(this.statusCode, body ? { 'content-length': body.length } : { 'content-length': 0 });
     this.finished = true;
-    if (this.#head !== undefined && this.#frame === FRAME_CHUNKED) {
+    if (this.#head !== undefined && this.#frame === FRAME_CHUNKED && this.#trailers === undefined) {
       // The whole body is here and nothing went out yet: a length is simpler than chunks.
       this.#frame = FRAME_LENGTH;
       this.#head += `content-length: ${body?.length ?? 0}\r\n`;
     }
     const hasBody = body !== undefined && body.length > 0 && this.#frame !== FRAME_NONE;
     if (this.#frame === FRAME_CHUNKED) {
-      if (hasBody) this.#send(`${this.#takeHead()}${body.length.toString(16)}\r\n`, body, '\r\n0\r\n\r\n');
-      else this.#flushHead('0\r\n\r\n');
+      // The last chunk, then the trailer section (empty unless addTrailers was called).
+      const trailers = this.#trailers;
+      if (hasBody) this.#send(`${this.#takeHead()}${body.length.toString(16)}\r\n`, body, trailers === undefined ? '\r\n0\r\n\r\n' : `\r\n0\r\n${trailers}\r\n`);
+      else this.#flushHead(trailers === undefined ? '0\r\n\r\n' : `0\r\n${trailers}\r\n`);
     } else if (hasBody) {
       this.#send(this.#takeHead(), body, '');
     } else if (this.#head !== undefined) {
