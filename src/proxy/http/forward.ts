@@ -32,6 +32,26 @@ export interface ForwardTarget {
   readonly path: string;
   /** Extra request headers this hop adds (e.g. x-weft-source); an undefined value removes the incoming field. */
   readonly addHeaders?: OutgoingHttpHeaders;
+  /** Edits the upstream response's fields ([name, value, …], lower-case names) before they go to the client (ResponseHeaderModifier). */
+  readonly editResponse?: (fields: readonly string[]) => string[];
+}
+
+/** node:http2's header object as a flat list, edited, and back: the HTTP/2 path's use of editResponse. */
+function editObject(edit: (fields: readonly string[]) => string[], headers: OutgoingHttpHeaders): OutgoingHttpHeaders {
+  const flat: string[] = [];
+  for (const name in headers) {
+    const v = headers[name];
+    if (v === undefined) continue;
+    if (Array.isArray(v)) for (const x of v) flat.push(name, x);
+    else flat.push(name, String(v));
+  }
+  const edited = edit(flat);
+  const out: OutgoingHttpHeaders = {};
+  for (let i = 0; i < edited.length; i += 2) {
+    const seen = out[edited[i]];
+    out[edited[i]] = seen === undefined ? edited[i + 1] : [...(Array.isArray(seen) ? seen : [String(seen)]), edited[i + 1]];
+  }
+  return out;
 }
 
 export interface ForwardContext {
@@ -334,7 +354,8 @@ class H1Attempt extends Attempt implements H1Handler {
       }
     }
     try {
-      (f.res as ServerResponse).writeHead(status, headers);
+      const edit = f.target.editResponse;
+      (f.res as ServerResponse).writeHead(status, edit === undefined ? headers : edit(headers));
     } catch (err) {
       ex.destroy();
       this.report(false);
@@ -519,7 +540,8 @@ function attemptH2(f: Forwarding, a: Attempt): void {
       stream.resume();
       if (f.finished) return; // the client went away meanwhile
       try {
-        respondEnded(req, res, status, forwardableHeaders(h as never));
+        const ended = forwardableHeaders(h as never);
+        respondEnded(req, res, status, target.editResponse ? editObject(target.editResponse, ended) : ended);
       } catch (err) {
         f.reply(502, 'upstream-reset', `upstream ${ep.address}:${ep.port} sent a response head that cannot be forwarded: ${(err as Error).message}`);
         a.report(false);
@@ -529,7 +551,8 @@ function attemptH2(f: Forwarding, a: Attempt): void {
       f.complete(status);
       return;
     }
-    (res as ServerResponse).writeHead(status, forwardableHeaders(h as never));
+    const head = forwardableHeaders(h as never);
+    (res as ServerResponse).writeHead(status, target.editResponse ? editObject(target.editResponse, head) : head);
     stream.on('trailers', (trailers: H2Headers) => {
       const forwardable = forwardableTrailers(trailers as Record<string, string | string[] | undefined>);
       if (forwardable !== undefined) forwardTrailers(req, res, forwardable);

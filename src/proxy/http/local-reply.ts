@@ -51,6 +51,16 @@ export function sendLocalReply(res: AnyResponse, status: number, reason: LocalRe
   (res as ServerResponse).end(body);
 }
 
+/** A redirect answered by this proxy (RequestRedirect): status, Location, no body, and why. */
+export function sendRedirect(res: AnyResponse, status: number, location: string, proxyId: string): void {
+  if (res.headersSent) {
+    res.destroy?.();
+    return;
+  }
+  (res as ServerResponse).writeHead(status, { location, 'content-length': 0, [REASON_HEADER]: 'route-redirect', 'x-weft-proxy': proxyId });
+  (res as ServerResponse).end();
+}
+
 /**
  * The same reply for a raw socket (upgrades and CONNECT, where no ServerResponse exists): status,
  * reason header and JSON body, then the connection closes.

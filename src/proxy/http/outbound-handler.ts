@@ -14,9 +14,10 @@ import type { ProxyMetrics } from '../admin/proxy-metrics.ts';
 import type { UpstreamPool } from '../transport/upstream-pool.ts';
 import { tunnel } from '../transport/tunnel.ts';
 import { forwardRequest, type AnyRequest, type AnyResponse } from './forward.ts';
-import { rawLocalReply, sendLocalReply, type LocalReplyReason } from './local-reply.ts';
+import { rawLocalReply, sendLocalReply, sendRedirect, type LocalReplyReason } from './local-reply.ts';
 import { staticPicker } from '../balance/static-picker.ts';
 import { createRequestRecorder } from './request-metrics.ts';
+import { routeRequest } from '../routing/route-request.ts';
 
 export interface OutboundDeps {
   readonly node: NodeInfo;
@@ -159,7 +160,34 @@ export function createOutboundHandler(deps: OutboundDeps) {
   };
 
   const forwardMesh = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, destination: string, authority: string, path: string, started: number): void => {
+    if (entry.routes !== undefined) {
+      routed(req, res, entry, authority, path, started);
+      return;
+    }
     forwardRequest(req, res, { picker: entry.balancer.picker(), policy: entry.policy, authority, path, addHeaders: meshAddHeaders }, {
+      pool: deps.pool,
+      proxyId: deps.proxyId,
+      startedAt: started,
+      onComplete: record(destination, started),
+      onRetry: (reason) => metrics.retries.inc({ destination_service: destination, reason }),
+    });
+  };
+
+  /** A Service with routes attached: the route table decides the backend Service, the filters and the local replies. */
+  const routed = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, authority: string, path: string, started: number): void => {
+    const table = deps.table.get()!;
+    const decision = routeRequest(table, entry, { method: req.method ?? 'GET', path, authority, headers: req.headers });
+    if (decision.kind === 'reply') {
+      const destination = `${entry.service.name}.${entry.service.namespace}`;
+      if (decision.headers?.location !== undefined) sendRedirect(res, decision.status, decision.headers.location, deps.proxyId);
+      else sendLocalReply(res, decision.status, decision.reason, decision.message, deps.proxyId);
+      record(destination, started)(decision.status, decision.reason);
+      return;
+    }
+    const target = decision.entry;
+    const destination = `${target.service.name}.${target.service.namespace}`;
+    const addHeaders = decision.headers === undefined ? meshAddHeaders : { ...decision.headers, ...meshAddHeaders };
+    forwardRequest(req, res, { picker: target.balancer.picker(), policy: target.policy, authority: decision.authority, path: decision.path, addHeaders, editResponse: decision.response }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
       startedAt: started,
