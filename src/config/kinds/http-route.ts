@@ -16,6 +16,7 @@ import {
   checkHostnames,
   checkParentRefs,
   checkRegex,
+  checkExtensionRef,
   checkRequestMirror,
   checkRuleName,
   checkStringMatches,
@@ -26,6 +27,7 @@ import {
   type HeaderMatch,
   type HeaderModifier,
   type ParentRef,
+  type ExtensionRef,
   type RequestMirror,
 } from './route-common.ts';
 
@@ -73,7 +75,8 @@ export type HTTPRouteFilter =
   | { readonly type: 'ResponseHeaderModifier'; readonly responseHeaderModifier: HeaderModifier }
   | { readonly type: 'RequestRedirect'; readonly requestRedirect: HTTPRequestRedirect }
   | { readonly type: 'URLRewrite'; readonly urlRewrite: HTTPURLRewrite }
-  | { readonly type: 'RequestMirror'; readonly requestMirror: RequestMirror };
+  | { readonly type: 'RequestMirror'; readonly requestMirror: RequestMirror }
+  | { readonly type: 'ExtensionRef'; readonly extensionRef: ExtensionRef };
 
 export type HTTPRouteFilterType = HTTPRouteFilter['type'];
 
@@ -107,6 +110,7 @@ const FILTER_FIELDS = {
   RequestRedirect: 'requestRedirect',
   URLRewrite: 'urlRewrite',
   RequestMirror: 'requestMirror',
+  ExtensionRef: 'extensionRef',
 } as const satisfies Record<HTTPRouteFilterType, string>;
 
 /** Filters upstream allows at most once per rule (RequestMirror may repeat). */
@@ -237,6 +241,10 @@ function checkFilter(c: Checker, raw: unknown, path: string): HTTPRouteFilter | 
     case 'RequestMirror': {
       const m = checkRequestMirror(c, env.config, cp);
       return m && { type: env.type, requestMirror: m };
+    }
+    case 'ExtensionRef': {
+      const r = checkExtensionRef(c, env.config, cp);
+      return r && { type: env.type, extensionRef: r };
     }
   }
 }

@@ -93,6 +93,27 @@ export interface Fraction {
   readonly denominator: number;
 }
 
+/** Gateway API LocalObjectReference of an ExtensionRef filter: a resource in the route's namespace. */
+export interface ExtensionRef {
+  readonly group: string;
+  readonly kind: string;
+  readonly name: string;
+}
+
+/** ExtensionRef kinds weft implements (group weft.dev). */
+export const EXTENSION_KINDS: readonly string[] = ['FaultInjection'];
+
+/** An ExtensionRef filter's reference: group weft.dev and a kind weft implements. */
+export function checkExtensionRef(c: Checker, raw: unknown, path: string): ExtensionRef | undefined {
+  const ref = c.object(raw, path);
+  if (!ref) return undefined;
+  c.noUnknown(ref, path, ['group', 'kind', 'name']);
+  const group = c.oneOf(ref.group, join(path, 'group'), ['weft.dev'], { required: true });
+  const kind = c.oneOf(ref.kind, join(path, 'kind'), EXTENSION_KINDS, { required: true });
+  const name = c.string(ref.name, join(path, 'name'), { required: true, pattern: DNS_LABEL, patternHint: DNS_LABEL_HINT });
+  return group && kind && name ? { group, kind, name } : undefined;
+}
+
 export interface RequestMirror {
   readonly backendRef: ServiceRef;
   /** Only one of percent and fraction; neither means every request is mirrored. */
