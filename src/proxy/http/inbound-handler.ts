@@ -18,6 +18,7 @@ import { createRequestRecorder } from './request-metrics.ts';
 import { parseSpiffeId } from '../../config/identity.ts';
 import { peerIdentity, type MeshTls } from '../transport/mesh-tls.ts';
 import { authorizationPath, type Authorizer } from './authorizer.ts';
+import { requestTarget } from './request-target.ts';
 
 export interface InboundDeps {
   readonly node: NodeInfo;
@@ -89,13 +90,21 @@ export function createInboundHandler(deps: InboundDeps) {
       source = typeof header === 'string' && SOURCE.test(header) ? header : 'unknown';
       addHeaders = PLAINTEXT_HEADERS;
     }
-    const denied = deps.authorizer()?.check(peer, req.method ?? 'GET', authorizationPath(req.url));
+    // One target, parsed once: what the policy judges is what the app is sent (RFC 9112 §3.2).
+    const t = requestTarget(req);
+    if (typeof t === 'string') {
+      sendLocalReply(res, 400, 'bad-request', `bad request target: ${t}`, deps.proxyId);
+      recorder.record(source, destination, 400, 'bad-request', (performance.now() - started) / 1000);
+      return;
+    }
+    const denied = deps.authorizer()?.check(peer, req.method ?? 'GET', authorizationPath(t.path));
     if (denied !== undefined) {
       sendLocalReply(res, 403, 'authz-denied', denied, deps.proxyId);
       recorder.record(source, destination, 403, 'authz-denied', (performance.now() - started) / 1000);
       return;
     }
-    forwardRequest(req, res, { picker, policy: INBOUND_POLICY, authority: (req.headers[':authority'] as string | undefined) ?? req.headers.host ?? authority, path: req.url ?? '/', addHeaders }, {
+    const requestAuthority = t.authority ?? (req.headers[':authority'] as string | undefined) ?? req.headers.host ?? authority;
+    forwardRequest(req, res, { picker, policy: INBOUND_POLICY, authority: requestAuthority, path: t.path, addHeaders }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
       startedAt: started,
