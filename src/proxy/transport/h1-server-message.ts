@@ -253,7 +253,9 @@ export class H1ServerResponse extends EventEmitter {
         if (!TOKEN.test(name)) throw invalid('name', name);
         const lower = name.toLowerCase();
         if (lower === 'content-length') {
+          // The list form comes from the upstream parser, which checked its length; this one is checked here.
           length = String(Array.isArray(value) ? value[0] : value);
+          if (!LENGTH.test(length)) throw invalid('value', name);
           continue;
         }
         if (lower === 'date') date = true;
@@ -270,7 +272,6 @@ export class H1ServerResponse extends EventEmitter {
         }
       }
     }
-    if (length !== undefined && !LENGTH.test(length)) throw invalid('value', 'content-length');
     // 1xx and 204 carry no content and no Content-Length (RFC 9110 §8.6); a 304 and a HEAD
     // response may state the length of the content they do not carry.
     const contentless = status < 200 || status === 204;
