@@ -32,6 +32,10 @@ async function startRecordingApp(): Promise<RecordingApp> {
       req.socket.end('HTTP/1.1 204 No Content\r\ncontent-length: 5\r\nx-app: yes\r\n\r\nhello');
       return;
     }
+    if (req.url === '/connection-names-length') {
+      req.socket.end('HTTP/1.1 200 OK\r\nConnection: content-length, x-hop\r\nx-hop: 1\r\nContent-Length: 5\r\n\r\nhello');
+      return;
+    }
     let body = '';
     req.setEncoding('latin1');
     req.on('data', (c: string) => (body += c));
@@ -261,6 +265,11 @@ test('a request target is judged and forwarded as one origin-form value', async 
       assert.equal(r.responses[0].headers['x-weft-reason'], 'authz-denied');
     }
   }
+  // An upgrade request is judged by the same target.
+  for (const port of [web.outboundPort, orders.inboundPort!]) {
+    const r = await rawExchange(port, 'GET HTTP://orders/admin/ws HTTP/1.1\r\nHost: orders\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n');
+    assert.equal(r.responses[0]?.status, 403, `upgrade on port ${port}`);
+  }
   assert.ok(!app.received().includes('admin'), app.received());
   // An allowed absolute-form target reaches the app in origin-form, its authority as Host.
   const ok = await rawExchange(web.outboundPort, 'GET HTTPS://orders/public?q=1 HTTP/1.1\r\nHost: elsewhere\r\n\r\n');
@@ -282,6 +291,14 @@ test('an app’s 204 with a Content-Length and a body: the client gets neither, 
   const direct = await rawExchange(orders.inboundPort!, 'GET /no-content HTTP/1.1\r\nHost: orders\r\n\r\n');
   assert.equal(direct.responses[0]?.status, 204);
   assert.equal(direct.responses[0].headers['content-length'], undefined, direct.responses[0].head);
+});
+
+test('a response whose Connection names Content-Length keeps its length through both sidecars', async () => {
+  const r = await rawExchange(web.outboundPort, 'GET /connection-names-length HTTP/1.1\r\nHost: orders\r\n\r\n');
+  assert.equal(r.responses[0]?.status, 200);
+  assert.equal(r.responses[0].headers['content-length'], '5', r.responses[0].head);
+  assert.equal(r.responses[0].headers['x-hop'], undefined, 'the other field it names stays on its hop');
+  assert.equal(r.responses[0].body, 'hello');
 });
 
 test('an HTTP/0.9 request line is answered 400 as it ends, on both listeners', async () => {

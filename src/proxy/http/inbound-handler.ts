@@ -117,13 +117,19 @@ export function createInboundHandler(deps: InboundDeps) {
 
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const peer = peerIdentity(req.socket);
-    const denied = deps.authorizer()?.check(peer, req.method ?? 'GET', authorizationPath(req.url));
+    // The same one target as `request`: an absolute-form one is judged and sent as its path.
+    const t = requestTarget(req);
+    if (typeof t === 'string') {
+      socket.end(rawLocalReply(400, 'bad-request', `bad request target: ${t}`, deps.proxyId));
+      return;
+    }
+    const denied = deps.authorizer()?.check(peer, req.method ?? 'GET', authorizationPath(t.path));
     if (denied !== undefined) {
       socket.end(rawLocalReply(403, 'authz-denied', denied, deps.proxyId));
       return;
     }
     const headers = peer === undefined ? PLAINTEXT_HEADERS : peerInfo(peer).headers;
-    tunnel(req, socket, head, deps.appHost, deps.appPort, req.url ?? '/', headers, INBOUND_POLICY.timeouts.connectMs).catch(() => {
+    tunnel(req, socket, head, deps.appHost, deps.appPort, t.path, headers, INBOUND_POLICY.timeouts.connectMs).catch(() => {
       socket.end(rawLocalReply(503, 'upstream-connect-failure', `could not connect to the app at ${authority}`, deps.proxyId));
     });
   };
