@@ -12,6 +12,7 @@ import { once } from 'node:events';
 import { startControlPlane, startSidecar, waitForInSync, waitForPassing, type ControlPlaneProcess, type SidecarProcess } from '../support/mesh.ts';
 import { stopAll, tempDir } from '../support/processes.ts';
 import { hasStackTrace, runWeft, writeFixture } from '../support/cli.ts';
+import { h2Connect, h2Request } from '../support/h2.ts';
 
 /**
  * The app: node:http answers (method, path and body it read, as JSON), behind a TCP relay that
@@ -280,6 +281,19 @@ test('a request target is judged and forwarded as one origin-form value', async 
   assert.equal(JSON.parse(ok.responses[0].body).url, '/public?q=1');
   assert.ok(requestLines().includes('GET /public?q=1 HTTP/1.1'), app.received());
   assert.ok(requestLines().every((l) => !l.includes('://')), `no absolute-form reaches the app: ${app.received()}`);
+});
+
+test('HTTP/2: a :path with a fragment is refused by the same rule (nghttp2 passes it on)', async () => {
+  for (const port of [web.outboundPort, orders.inboundPort!]) {
+    const session = await h2Connect(port);
+    try {
+      const r = await h2Request(session, { ':method': 'GET', ':path': '/admin#x', ':authority': 'orders' });
+      assert.equal(r.headers[':status'], 400, `port ${port}`);
+      assert.equal(r.headers['x-weft-reason'], 'bad-request');
+    } finally {
+      session.close();
+    }
+  }
 });
 
 test('an app’s 204 with a Content-Length and a body: the client gets neither, and the connection stays in step', async () => {
