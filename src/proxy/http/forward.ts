@@ -13,7 +13,7 @@ import type { Pick, Picker } from '../balance/picker.ts';
 import type { UpstreamPool } from '../transport/upstream-pool.ts';
 import { BODY_CHUNKED, BODY_NONE, BODY_RAW, requestHead, type H1Exchange, type H1Handler, type H1Stage } from '../transport/h1-client.ts';
 import type { H1ServerRequest, H1ServerResponse } from '../transport/h1-server-message.ts';
-import { forwardableHeaders, wantsTrailers } from './headers.ts';
+import { forwardableHeaders, parsedContentLength, wantsTrailers } from './headers.ts';
 import { REASON_HEADER, sendLocalReply, type LocalReplyReason } from './local-reply.ts';
 import { forwardInterim, forwardTrailers, respondEnded } from './response-shapes.ts';
 import { forwardableTrailers } from '../transport/trailer-fields.ts';
@@ -82,10 +82,31 @@ function flatHeader(headers: readonly string[], name: string): string | undefine
   return undefined;
 }
 
-function requestHasBody(req: AnyRequest): boolean {
-  if (req.httpVersionMajor === 2) return !(req as Http2ServerRequest).stream.endAfterHeaders;
-  const len = req.headers['content-length'];
-  return (len !== undefined && len !== '0') || req.headers['transfer-encoding'] !== undefined;
+/**
+ * The request body's framing as the server side's parser decided it (RFC 9112 §6.3): -1 chunked,
+ * N ≥ 0 a Content-Length of N bytes, undefined no framing field. The lean parser and llhttp refuse
+ * what could be read two ways (both fields, bad or conflicting lengths); nghttp2 holds an HTTP/2
+ * request to its Content-Length. Each upstream writer emits its framing from this, never a copy.
+ */
+function requestFraming(req: AnyRequest): number | undefined {
+  if (req.httpVersionMajor !== 2 && req.headers['transfer-encoding'] !== undefined) return -1;
+  return parsedContentLength(req.headers['content-length']);
+}
+
+/**
+ * The Content-Length a response goes on with (RFC 9110 §8.6): none on 1xx and 204, none when the
+ * upstream body is chunked or close-delimited (the writer frames it); else the checked length.
+ */
+function responseContentLength(status: number, headers: { readonly [name: string]: string | string[] | undefined }): number | undefined {
+  if (status < 200 || status === 204 || headers['transfer-encoding'] !== undefined) return undefined;
+  return parsedContentLength(headers['content-length']);
+}
+
+/** A flat [name, value, …] response head without Content-Length, for 1xx and 204 (RFC 9110 §8.6). */
+function withoutContentLength(headers: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] !== 'content-length') out.push(headers[i], headers[i + 1]);
+  return out;
 }
 
 /** A peer sidecar's local reply that says its own app failed the request (not the app's own answer). */
@@ -112,6 +133,8 @@ class Forwarding {
   readonly target: ForwardTarget;
   readonly ctx: ForwardContext;
   readonly method: string;
+  /** The request body's framing (requestFraming): -1 chunked, N bytes, undefined none. */
+  readonly framing: number | undefined;
   readonly hasBody: boolean;
   readonly maxAttempts: number;
   /** Endpoints already tried, built only when there is a retry (most requests have one attempt). */
@@ -133,9 +156,10 @@ class Forwarding {
     this.target = target;
     this.ctx = ctx;
     this.method = req.method ?? 'GET';
-    this.hasBody = requestHasBody(req);
+    const framing = (this.framing = requestFraming(req));
+    this.hasBody = req.httpVersionMajor === 2 ? !(req as Http2ServerRequest).stream.endAfterHeaders : framing !== undefined && framing !== 0;
     this.maxAttempts = 1 + target.policy.retries.attempts;
-    this.h1Body = !this.hasBody ? BODY_NONE : req.headers['transfer-encoding'] !== undefined ? BODY_CHUNKED : BODY_RAW;
+    this.h1Body = !this.hasBody ? BODY_NONE : framing === -1 ? BODY_CHUNKED : BODY_RAW;
     const requestMs = target.policy.timeouts.requestMs;
     this.requestTimer = requestMs > 0 ? setTimeout(onRequestTimeout, requestMs, this) : undefined;
     // The client went away: stop the upstream work too.
@@ -222,11 +246,14 @@ class Forwarding {
   }
 
   upstreamHeaders(): OutgoingHttpHeaders {
-    const headers = forwardableHeaders(this.req.headers);
+    const framing = this.framing;
+    const headers = forwardableHeaders(this.req.headers, framing !== undefined && framing >= 0 ? framing : undefined);
     if (wantsTrailers(this.req.headers)) headers.te = 'trailers';
-    // An undefined value drops the incoming field (as requestHead does for HTTP/1.1).
+    // An undefined value drops the incoming field (as requestHead does for HTTP/1.1); the framing
+    // is not the hop's to change.
     const add = this.target.addHeaders;
     if (add) for (const name in add) {
+      if (name === 'content-length' || name === 'transfer-encoding') continue;
       const value = add[name];
       if (value === undefined) delete headers[name];
       else headers[name] = value;
@@ -322,7 +349,7 @@ class H1Attempt extends Attempt implements H1Handler {
       connection: incoming.headers.connection,
       teTrailers: wantsTrailers(incoming.headers),
       extra: f.target.addHeaders as Record<string, string> | undefined,
-      chunked: f.h1Body === BODY_CHUNKED,
+      bodyLength: f.framing,
     });
     ex.writeHead(f.h1Head, f.h1Body);
     if (f.h1Body !== BODY_NONE) {
@@ -355,7 +382,9 @@ class H1Attempt extends Attempt implements H1Handler {
     }
     try {
       const edit = f.target.editResponse;
-      (f.res as ServerResponse).writeHead(status, edit === undefined ? headers : edit(headers));
+      // node:http's writer would copy a Content-Length a 1xx or 204 may not carry (RFC 9110 §8.6).
+      const fields = status < 200 || status === 204 ? withoutContentLength(headers) : headers;
+      (f.res as ServerResponse).writeHead(status, edit === undefined ? fields : edit(fields));
     } catch (err) {
       ex.destroy();
       this.report(false);
@@ -412,6 +441,8 @@ function attemptH1Node(f: Forwarding, a: Attempt): void {
   const { req, res, target, ctx, method, hasBody } = f;
   const headers = f.upstreamHeaders();
   headers.host = target.authority;
+  // Chunked as the client's body was; node:http's client would not chunk a GET's body by itself.
+  if (f.framing === -1) headers['transfer-encoding'] = 'chunked';
   const upReq = http.request({
     host: ep.address,
     port: ep.port,
@@ -466,7 +497,7 @@ function attemptH1Node(f: Forwarding, a: Attempt): void {
       a.onFailure(peerFailure, `peer sidecar answered ${status} ${upRes.headers[REASON_HEADER]}`);
       return;
     }
-    (res as ServerResponse).writeHead(status, forwardableHeaders(upRes.headers));
+    (res as ServerResponse).writeHead(status, forwardableHeaders(upRes.headers, responseContentLength(status, upRes.headers)));
     upRes.pipe(res as ServerResponse);
     upRes.on('end', () => {
       a.report(status < 500);
@@ -551,7 +582,7 @@ function attemptH2(f: Forwarding, a: Attempt): void {
       f.complete(status);
       return;
     }
-    const head = forwardableHeaders(h as never);
+    const head = forwardableHeaders(h as never, responseContentLength(status, h));
     (res as ServerResponse).writeHead(status, target.editResponse ? editObject(target.editResponse, head) : head);
     stream.on('trailers', (trailers: H2Headers) => {
       const forwardable = forwardableTrailers(trailers as Record<string, string | string[] | undefined>);

@@ -18,6 +18,7 @@ import { createRequestRecorder } from './request-metrics.ts';
 import { parseSpiffeId } from '../../config/identity.ts';
 import { peerIdentity, type MeshTls } from '../transport/mesh-tls.ts';
 import { authorizationPath, type Authorizer } from './authorizer.ts';
+import { requestTarget } from './request-target.ts';
 
 export interface InboundDeps {
   readonly node: NodeInfo;
@@ -89,13 +90,21 @@ export function createInboundHandler(deps: InboundDeps) {
       source = typeof header === 'string' && SOURCE.test(header) ? header : 'unknown';
       addHeaders = PLAINTEXT_HEADERS;
     }
-    const denied = deps.authorizer()?.check(peer, req.method ?? 'GET', authorizationPath(req.url));
+    // One target, parsed once: what the policy judges is what the app is sent (RFC 9112 §3.2).
+    const t = requestTarget(req);
+    if (typeof t === 'string') {
+      sendLocalReply(res, 400, 'bad-request', `bad request target: ${t}`, deps.proxyId);
+      recorder.record(source, destination, 400, 'bad-request', (performance.now() - started) / 1000);
+      return;
+    }
+    const denied = deps.authorizer()?.check(peer, req.method ?? 'GET', authorizationPath(t.path));
     if (denied !== undefined) {
       sendLocalReply(res, 403, 'authz-denied', denied, deps.proxyId);
       recorder.record(source, destination, 403, 'authz-denied', (performance.now() - started) / 1000);
       return;
     }
-    forwardRequest(req, res, { picker, policy: INBOUND_POLICY, authority: (req.headers[':authority'] as string | undefined) ?? req.headers.host ?? authority, path: req.url ?? '/', addHeaders }, {
+    const requestAuthority = t.authority ?? (req.headers[':authority'] as string | undefined) ?? req.headers.host ?? authority;
+    forwardRequest(req, res, { picker, policy: INBOUND_POLICY, authority: requestAuthority, path: t.path, addHeaders }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
       startedAt: started,
@@ -108,13 +117,19 @@ export function createInboundHandler(deps: InboundDeps) {
 
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const peer = peerIdentity(req.socket);
-    const denied = deps.authorizer()?.check(peer, req.method ?? 'GET', authorizationPath(req.url));
+    // The same one target as `request`: an absolute-form one is judged and sent as its path.
+    const t = requestTarget(req);
+    if (typeof t === 'string') {
+      socket.end(rawLocalReply(400, 'bad-request', `bad request target: ${t}`, deps.proxyId));
+      return;
+    }
+    const denied = deps.authorizer()?.check(peer, req.method ?? 'GET', authorizationPath(t.path));
     if (denied !== undefined) {
       socket.end(rawLocalReply(403, 'authz-denied', denied, deps.proxyId));
       return;
     }
     const headers = peer === undefined ? PLAINTEXT_HEADERS : peerInfo(peer).headers;
-    tunnel(req, socket, head, deps.appHost, deps.appPort, req.url ?? '/', headers, INBOUND_POLICY.timeouts.connectMs).catch(() => {
+    tunnel(req, socket, head, deps.appHost, deps.appPort, t.path, headers, INBOUND_POLICY.timeouts.connectMs).catch(() => {
       socket.end(rawLocalReply(503, 'upstream-connect-failure', `could not connect to the app at ${authority}`, deps.proxyId));
     });
   };

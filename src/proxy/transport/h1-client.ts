@@ -317,7 +317,8 @@ export class H1Connection implements ResponseSink {
   }
 }
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authorization', 'proxy-authenticate', 'http2-settings', 'host']);
+/** Never copied: hop-by-hop fields (RFC 9110 §7.6.1), Host (written first), and the framing, which this writer emits itself. */
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'proxy-authorization', 'proxy-authenticate', 'http2-settings', 'host', 'content-length']);
 
 export type ExtraHeaders = Readonly<Record<string, string | number | readonly string[] | undefined>>;
 
@@ -325,9 +326,12 @@ export type ExtraHeaders = Readonly<Record<string, string | number | readonly st
  * The request head for one hop, as one string: the incoming request's end-to-end fields in their
  * order (hop-by-hop ones and those named by `Connection` dropped, as http/headers.ts does), then
  * `te: trailers` when asked, the hop's own fields (replacing incoming ones of the same name) and
- * the body framing.
+ * the body framing, written from the decision the server side's parser made (RFC 9112 §6.3):
+ * `bodyLength` -1 is `transfer-encoding: chunked`, N ≥ 0 is `content-length: N`, undefined writes
+ * neither (no body). No incoming field, `connection` option or `extra` entry can add, drop or
+ * change the framing.
  */
-export function requestHead(method: string, path: string, host: string, rawHeaders: readonly string[], options: { connection?: string; teTrailers?: boolean; extra?: ExtraHeaders; chunked?: boolean }): string {
+export function requestHead(method: string, path: string, host: string, rawHeaders: readonly string[], options: { connection?: string; teTrailers?: boolean; extra?: ExtraHeaders; bodyLength?: number }): string {
   const named = options.connection ? options.connection.toLowerCase().split(',').map((s) => s.trim()) : undefined;
   const extra = options.extra;
   let head = `${method} ${path} HTTP/1.1\r\nhost: ${host}\r\n`;
@@ -341,11 +345,12 @@ export function requestHead(method: string, path: string, host: string, rawHeade
   if (extra !== undefined) {
     for (const name in extra) {
       const value = extra[name];
-      if (value === undefined) continue;
+      if (value === undefined || HOP_BY_HOP.has(name)) continue;
       if (Array.isArray(value)) for (const v of value) head += `${name}: ${v}\r\n`;
       else head += `${name}: ${value}\r\n`;
     }
   }
-  if (options.chunked) head += 'transfer-encoding: chunked\r\n';
+  const bodyLength = options.bodyLength;
+  if (bodyLength !== undefined) head += bodyLength < 0 ? 'transfer-encoding: chunked\r\n' : `content-length: ${bodyLength}\r\n`;
   return head + '\r\n';
 }

@@ -440,3 +440,72 @@ test('request: the response parser is unchanged by request-only field kinds (hos
   const r = parse('HTTP/1.1 200 OK\r\nhost: x\r\nupgrade: y\r\nexpect: z\r\ncontent-length: 0\r\n\r\n');
   assert.deepEqual(r.headers, ['expect', 'z', 'content-length', '0']);
 });
+
+test('request: a Connection naming the framing or Host is a 400, so no hop drops what framed or routed the request', () => {
+  for (const connection of ['content-length', 'Content-Length', 'keep-alive, content-length', 'transfer-encoding', 'close,Transfer-Encoding', 'host', 'x-a, HOST']) {
+    // The smuggling shape of issue 10: the body is a second request that would travel unframed.
+    const text = `POST /x HTTP/1.1\r\nHost: echo\r\nConnection: ${connection}\r\nContent-Length: 38\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: echo\r\n\r\n`;
+    const r = parseRequests(text);
+    assert.equal(r.errorStatus, 400, connection);
+    assert.equal(r.heads.length, 0, connection);
+  }
+  // Two Connection fields are one list.
+  assert.equal(parseRequests('GET / HTTP/1.1\r\nConnection: keep-alive\r\nConnection: content-length\r\n\r\n').errorStatus, 400);
+  // Hop-by-hop names are still fine.
+  assert.equal(parseRequests('GET / HTTP/1.1\r\nConnection: keep-alive, x-private, upgrade\r\nx-private: 1\r\n\r\n').heads.length, 1);
+});
+
+test('request: each target form is parsed once into authority and origin-form path', () => {
+  const cases: [string, { authority: string | undefined; path: string }][] = [
+    ['GET /a/b?c=d HTTP/1.1', { authority: undefined, path: '/a/b?c=d' }],
+    ['GET http://echo/admin HTTP/1.1', { authority: 'echo', path: '/admin' }],
+    ['GET HTTP://echo/admin HTTP/1.1', { authority: 'echo', path: '/admin' }],
+    ['GET hTtPs://echo.ns:8080 HTTP/1.1', { authority: 'echo.ns:8080', path: '/' }],
+    ['GET http://echo?x=1 HTTP/1.1', { authority: 'echo', path: '/?x=1' }],
+    ['GET http://[::1]:80/p HTTP/1.1', { authority: '[::1]:80', path: '/p' }],
+    ['OPTIONS * HTTP/1.1', { authority: undefined, path: '*' }],
+    ['CONNECT echo:443 HTTP/1.1', { authority: 'echo:443', path: 'echo:443' }],
+  ];
+  for (const [line, target] of cases) {
+    const text = `${line}\r\nhost: h\r\n\r\n`;
+    const r = parseRequests(text);
+    assert.equal(r.error, undefined, line);
+    assert.deepEqual(r.heads[0].target, target, line);
+    // The same whichever way the line is cut.
+    for (let cut = 1; cut < line.length + 2; cut++) assert.deepEqual(parseRequests(text, [cut]).heads[0]?.target, target, `${line} cut at ${cut}`);
+  }
+});
+
+test('request: a target in a form its method does not allow is a 400 as soon as the line ends', () => {
+  const bad = [
+    'GET admin/secret HTTP/1.1',
+    'GET * HTTP/1.1',
+    'OPTIONS *x HTTP/1.1',
+    'CONNECT /x HTTP/1.1',
+    'CONNECT echo HTTP/1.1',
+    'GET echo:80 HTTP/1.1',
+    'GET /a#frag HTTP/1.1',
+    'GET http://echo/a#frag HTTP/1.1',
+    'GET http://user@echo/ HTTP/1.1',
+    'GET http:///x HTTP/1.1',
+    'GET http://echo:99999/ HTTP/1.1',
+    'GET http://ec"ho/ HTTP/1.1',
+    'GET ftp://echo/x HTTP/1.1',
+    'GET http:/echo/x HTTP/1.1',
+    // HTTP/0.9: a method and a target, no version.
+    'GET /',
+  ];
+  for (const line of bad) {
+    // Only the line and its CR: no header and no blank line is needed to refuse it.
+    const r = parseRequests(`${line}\r`);
+    assert.equal(r.errorStatus, 400, line);
+    assert.ok(r.error, line);
+  }
+});
+
+test('response: a Connection naming Content-Length does not take the length the body was read by', () => {
+  const r = parse('HTTP/1.1 200 OK\r\nConnection: content-length, x-a\r\nx-a: 1\r\ncontent-length: 5\r\n\r\nhello');
+  assert.deepEqual(r.headers, ['content-length', '5']);
+  assert.equal(r.body, 'hello');
+  assert.equal(r.complete, true);
+});

@@ -1,9 +1,12 @@
 // HTTP/1.1 message parsers, fed a socket's bytes as they arrive: responses for the upstream client
 // (h1-client.ts; end-to-end headers handed on as a flat [name, value, …] list, ready for writeHead)
-// and requests for the lean server (h1-server.ts). Head, then the body's framing (RFC 9112 §6.3);
-// a response's interim 1xx heads and chunked trailer fields are reported too.
+// and requests for the lean server (h1-server.ts). Head, then the body's framing (RFC 9112 §6.3),
+// decided here once: writers emit framing from this decision, never from copied fields. A
+// response's interim 1xx heads and chunked trailer fields are reported too.
 
 import { FORBIDDEN_TRAILERS } from './trailer-fields.ts';
+import { forbiddenConnectionOption } from '../http/headers.ts';
+import { parseRequestTarget, type RequestTarget } from '../http/request-target.ts';
 
 /** What the parser reports; called synchronously from `execute`. */
 export interface ResponseSink {
@@ -29,6 +32,8 @@ export interface RequestHead {
   readonly method: string;
   /** The request target as sent (origin-form, absolute-form, authority-form or `*`). */
   readonly url: string;
+  /** The target parsed (request-target.ts): what routing, authorization and the app see. */
+  readonly target: RequestTarget;
   /** 0 or 1 (HTTP/1.0, HTTP/1.1). */
   readonly minor: number;
   /** Every field, names as sent: [name, value, …]. */
@@ -192,6 +197,13 @@ class H1Parser {
   /** How many of #fields' entries belong to this head (the array is reused, never shrunk). */
   #fieldsLen = 0;
   #remaining = 0;
+  /** The request line, checked as it ended: method end, target start and end (relative), HTTP minor version. */
+  #methodEnd = 0;
+  #targetStart = 0;
+  #targetEnd = 0;
+  #minor = 0;
+  /** The parsed target when it is not the plain origin-form (`/…`, built later from the line). */
+  #target: RequestTarget | undefined;
   #sizeDigits = 0;
   #trailerBytes = 0;
   /** A response's trailer section as it arrives (allocated only when it has a field), and its length. */
@@ -219,6 +231,7 @@ class H1Parser {
   start(noBody = false): void {
     this.#state = S_HEAD;
     this.#noBody = noBody;
+    this.#target = undefined;
     this.#resetHead();
     this.#trailerLen = 0;
     this.keepAlive = true;
@@ -493,6 +506,8 @@ class H1Parser {
           }
           if (i === end) break;
           this.#statusEnd = i - h0;
+          // A request line that can never be valid is refused as it ends, not after a head that may never come.
+          if (this.#requestSink !== undefined && this.#requestLine(buf, h0, i) < 0) return -2;
           phase = H_STATUS_LF;
           i++;
           break;
@@ -638,8 +653,9 @@ class H1Parser {
         else if (t) (extra ??= []).push(t);
       }
       if (extra) {
-        // Fields named by Connection are hop-by-hop too.
-        for (let i = headers.length - 2; i >= 0; i -= 2) if (extra.includes(headers[i])) headers.splice(i, 2);
+        // Fields named by Connection are hop-by-hop too, but never the framing the body was read
+        // by (RFC 9110 §7.6.1): the writer of the next hop needs the length.
+        for (let i = headers.length - 2; i >= 0; i -= 2) if (extra.includes(headers[i]) && headers[i] !== 'content-length') headers.splice(i, 2);
       }
     }
 
@@ -686,24 +702,49 @@ class H1Parser {
     return 0;
   }
 
-  #parseRequestHead(sink: RequestSink, buf: Buffer, h0: number, headEnd: number): number {
-    // Request line: method SP request-target SP HTTP/1.x, one space each (RFC 9112 §3).
-    const lineEnd = h0 + this.#statusEnd;
+  /**
+   * Checks a request line buf[h0, lineEnd) as soon as it ends: method SP request-target SP
+   * HTTP/1.x, one space each (RFC 9112 §3), the target in a form its method allows (§3.2,
+   * request-target.ts). Returns 0, or -1 after failing (400).
+   */
+  #requestLine(buf: Buffer, h0: number, lineEnd: number): number {
     let i = h0;
     while (i < lineEnd && TOKEN_CHAR[buf[i]] === 1) i++;
     if (i === h0 || i === lineEnd || buf[i] !== 32) return this.#fail('bad method');
     const methodEnd = i++;
     const targetStart = i;
     // Visible ASCII and obs-text; no spaces or controls, which would let the line be read two ways.
-    while (i < lineEnd && buf[i] > 32 && buf[i] !== 127) i++;
-    if (i === targetStart || buf[i] !== 32) return this.#fail('bad request target');
+    let plain = buf[i] === 47; // origin-form, the common case: no string needed to judge it
+    while (i < lineEnd && buf[i] > 32 && buf[i] !== 127) {
+      if (buf[i] === 35 /* # */) plain = false;
+      i++;
+    }
+    if (i === targetStart) return this.#fail('bad request target');
+    // `GET /` and nothing more is HTTP/0.9, which has no headers to frame anything: refused.
+    if (i === lineEnd) return this.#fail('no HTTP version (HTTP/0.9 is not supported)');
+    if (buf[i] !== 32) return this.#fail('bad request target');
     const targetEnd = i++;
     if (lineEnd - i !== 8 || buf[i] !== 72 || buf[i + 1] !== 84 || buf[i + 2] !== 84 || buf[i + 3] !== 80 || buf[i + 4] !== 47 || buf[i + 5] !== 49 || buf[i + 6] !== 46) {
       return this.#fail('bad HTTP version');
     }
     const minor = buf[i + 7] - 48;
     if (minor !== 0 && minor !== 1) return this.#fail('unsupported HTTP version');
+    // CONNECT takes only the authority-form, so a `/` target is not plain for it.
+    if (plain && methodEnd - h0 === 7 && buf.toString('latin1', h0, methodEnd) === 'CONNECT') plain = false;
+    if (!plain) {
+      const target = parseRequestTarget(buf.toString('latin1', h0, methodEnd), buf.toString('latin1', targetStart, targetEnd));
+      if (typeof target === 'string') return this.#fail(target);
+      this.#target = target;
+    }
+    this.#methodEnd = methodEnd - h0;
+    this.#targetStart = targetStart - h0;
+    this.#targetEnd = targetEnd - h0;
+    this.#minor = minor;
+    return 0;
+  }
 
+  #parseRequestHead(sink: RequestSink, buf: Buffer, h0: number, headEnd: number): number {
+    const minor = this.#minor;
     const fields = this.#fields;
     const fieldsLen = this.#fieldsLen;
     const rawHeaders: string[] = [];
@@ -715,8 +756,10 @@ class H1Parser {
     let upgrade = false;
     let expect = false;
     const text = buf.toString('latin1', h0, headEnd);
-    const method = text.slice(0, methodEnd - h0);
-    const url = text.slice(targetStart - h0, targetEnd - h0);
+    const method = text.slice(0, this.#methodEnd);
+    const url = text.slice(this.#targetStart, this.#targetEnd);
+    const target = this.#target ?? { authority: undefined, path: url };
+    this.#target = undefined;
     for (let f = 0; f < fieldsLen; f += 4) {
       const k = knownName(buf, h0 + fields[f], h0 + fields[f + 1]);
       const name = text.slice(fields[f], fields[f + 1]);
@@ -750,6 +793,13 @@ class H1Parser {
     }
     this.#resetHead();
 
+    // Connection may name only hop-by-hop fields (RFC 9110 §7.6.1): one naming the framing or Host
+    // would have the next hop drop what framed or routed this request.
+    if (connection !== undefined) {
+      const named = forbiddenConnectionOption(connection);
+      if (named !== undefined) return this.#fail(`connection names ${named}`);
+    }
+
     // Framing (RFC 9112 §6.3). Anything two hops could read two ways is refused, never guessed:
     // that is how requests are smuggled.
     if (te !== undefined) {
@@ -781,7 +831,7 @@ class H1Parser {
     }
     this.keepAlive = keepAlive;
     this.headReceived = true;
-    sink.onRequest({ method, url, minor, rawHeaders, names, contentLength, connection, keepAlive, upgrade, expect });
+    sink.onRequest({ method, url, target, minor, rawHeaders, names, contentLength, connection, keepAlive, upgrade, expect });
     return 0;
   }
 }

@@ -273,9 +273,9 @@ test('request bodies: content-length bytes as they are, and chunked bodies re-ch
   const port = await listen(server);
   const pool = new H1Pool('127.0.0.1', port);
   try {
-    const raw = await exchange(pool, requestHead('POST', '/', 'u', ['Content-Length', '11'], {}), { mode: BODY_RAW, body: [Buffer.from('hello'), Buffer.from(' world')] });
+    const raw = await exchange(pool, requestHead('POST', '/', 'u', ['Content-Length', '11'], { bodyLength: 11 }), { mode: BODY_RAW, body: [Buffer.from('hello'), Buffer.from(' world')] });
     assert.deepEqual(JSON.parse(raw.body.toString()), { te: null, len: '11', body: 'hello world' });
-    const chunked = await exchange(pool, requestHead('POST', '/', 'u', ['Transfer-Encoding', 'chunked'], { chunked: true }), { mode: BODY_CHUNKED, body: [Buffer.from('a'.repeat(300)), Buffer.alloc(0), Buffer.from('tail')] });
+    const chunked = await exchange(pool, requestHead('POST', '/', 'u', ['Transfer-Encoding', 'chunked'], { bodyLength: -1 }), { mode: BODY_CHUNKED, body: [Buffer.from('a'.repeat(300)), Buffer.alloc(0), Buffer.from('tail')] });
     assert.deepEqual(JSON.parse(chunked.body.toString()), { te: 'chunked', len: null, body: `${'a'.repeat(300)}tail` });
     assert.equal(chunked.reused, true, 'the connection survived both bodies');
   } finally {
@@ -299,7 +299,7 @@ test('a response that ends before the request body: the connection waits for the
       let body = '';
       ex = pool.request({
         onReady(e) {
-          e.writeHead(requestHead('POST', '/', 'u', ['Content-Length', '4'], {}), BODY_RAW);
+          e.writeHead(requestHead('POST', '/', 'u', ['Content-Length', '4'], { bodyLength: 4 }), BODY_RAW);
           e.writeBody(Buffer.from('ab'));
         },
         onHead() {},
@@ -433,12 +433,18 @@ test('discard(): the response is read to its end without callbacks and the conne
   }
 });
 
-test('requestHead drops hop-by-hop fields and those Connection names, and the hop replaces its own', () => {
+test('requestHead drops hop-by-hop fields and those Connection names, and the hop replaces its own; framing comes from bodyLength only', () => {
   const head = requestHead('GET', '/p?q=1', 'svc', ['Host', 'client-host', 'Connection', 'keep-alive, X-Private', 'X-Private', 'p', 'Keep-Alive', '5', 'TE', 'trailers', 'Accept', 'a', 'accept', 'b', 'X-Weft-Source', 'forged', 'Content-Length', '3', 'Upgrade', 'h2c'], {
     connection: 'keep-alive, X-Private',
     teTrailers: true,
     extra: { 'x-weft-source': 'client.default' },
+    bodyLength: 3,
   });
-  assert.equal(head, 'GET /p?q=1 HTTP/1.1\r\nhost: svc\r\nAccept: a\r\naccept: b\r\nContent-Length: 3\r\nte: trailers\r\nx-weft-source: client.default\r\n\r\n');
-  assert.equal(requestHead('POST', '/', 'h', ['Transfer-Encoding', 'chunked'], { chunked: true }), 'POST / HTTP/1.1\r\nhost: h\r\ntransfer-encoding: chunked\r\n\r\n');
+  assert.equal(head, 'GET /p?q=1 HTTP/1.1\r\nhost: svc\r\nAccept: a\r\naccept: b\r\nte: trailers\r\nx-weft-source: client.default\r\ncontent-length: 3\r\n\r\n');
+  assert.equal(requestHead('POST', '/', 'h', ['Transfer-Encoding', 'chunked'], { bodyLength: -1 }), 'POST / HTTP/1.1\r\nhost: h\r\ntransfer-encoding: chunked\r\n\r\n');
+  // The smuggling shape (issue 10): Connection naming the framing, or a filter's extra field, never removes or changes it.
+  assert.equal(requestHead('POST', '/x', 'h', ['Connection', 'content-length', 'Content-Length', '38'], { connection: 'content-length', bodyLength: 38 }), 'POST /x HTTP/1.1\r\nhost: h\r\ncontent-length: 38\r\n\r\n');
+  assert.equal(requestHead('POST', '/x', 'h', ['Content-Length', '5'], { extra: { 'content-length': '0', 'transfer-encoding': 'chunked' }, bodyLength: 5 }), 'POST /x HTTP/1.1\r\nhost: h\r\ncontent-length: 5\r\n\r\n');
+  // No framing decision, no framing field, whatever came in.
+  assert.equal(requestHead('GET', '/', 'h', ['Content-Length', '0', 'Transfer-Encoding', 'chunked'], {}), 'GET / HTTP/1.1\r\nhost: h\r\n\r\n');
 });

@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { http } from '../../lib/node-http.ts';
 import type { RequestHead } from './h1-parser.ts';
+import type { RequestTarget } from '../http/request-target.ts';
 
 /** What a message needs from its connection. */
 export interface H1ServerOwner {
@@ -28,6 +29,8 @@ const FIRST_ONLY = new Set(['content-type', 'content-length', 'user-agent', 'ref
 export class H1ServerRequest extends EventEmitter {
   readonly method: string;
   readonly url: string;
+  /** The target as the parser judged it (request-target.ts). */
+  readonly target: RequestTarget;
   readonly httpVersionMajor = 1;
   readonly httpVersionMinor: number;
   readonly rawHeaders: string[];
@@ -53,6 +56,7 @@ export class H1ServerRequest extends EventEmitter {
     this.#owner = owner;
     this.method = head.method;
     this.url = head.url;
+    this.target = head.target;
     this.httpVersionMinor = head.minor;
     this.rawHeaders = head.rawHeaders;
     this.#names = head.names;
@@ -183,6 +187,7 @@ function statusLine(status: number): string {
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const LENGTH = /^\d{1,15}$/;
 const BAD_VALUE = /[\r\n\0]/;
 
 function invalid(what: string, name: string): Error {
@@ -222,6 +227,11 @@ function fieldLines(fields: readonly string[] | OutgoingHttpHeaders): string {
  * names lower case, already checked) or an object; the head goes out with the first body bytes.
  * Without a Content-Length the body is chunked, unless all of it comes with end() and no trailers
  * were added. Interim 1xx heads (writeInterim) go out at once, before the final head.
+ *
+ * Framing is this writer's own (RFC 9112 §6.3): a given Content-Length is read as the length, not
+ * copied, Transfer-Encoding and Connection are never copied, and a response that carries no content
+ * carries no framing it may not (RFC 9110 §8.6, §6.4.1): none on 1xx and 204, Content-Length but
+ * no Transfer-Encoding on 304, and a HEAD response keeps the length its GET would have.
  */
 export class H1ServerResponse extends EventEmitter {
   headersSent = false;
@@ -245,13 +255,17 @@ export class H1ServerResponse extends EventEmitter {
   writeHead(status: number, headers?: readonly string[] | OutgoingHttpHeaders): this {
     if (this.headersSent) throw Object.assign(new Error('headers already sent'), { code: 'ERR_HTTP_HEADERS_SENT' });
     let head = statusLine(status);
-    let length = false;
+    let length: string | undefined;
     let date = false;
     if (Array.isArray(headers)) {
       for (let i = 0; i < headers.length; i += 2) {
         const name = headers[i];
-        if (name === 'content-length') length = true;
-        else if (name === 'date') date = true;
+        if (name === 'content-length') {
+          length ??= headers[i + 1];
+          continue;
+        }
+        if (name === 'date') date = true;
+        else if (name === 'transfer-encoding' || name === 'connection') continue;
         head += `${name}: ${headers[i + 1]}\r\n`;
       }
     } else if (headers !== undefined) {
@@ -261,8 +275,14 @@ export class H1ServerResponse extends EventEmitter {
         if (value === undefined) continue;
         if (!TOKEN.test(name)) throw invalid('name', name);
         const lower = name.toLowerCase();
-        if (lower === 'content-length') length = true;
-        else if (lower === 'date') date = true;
+        if (lower === 'content-length') {
+          // The list form comes from the upstream parser, which checked its length; this one is checked here.
+          length = String(Array.isArray(value) ? value[0] : value);
+          if (!LENGTH.test(length)) throw invalid('value', name);
+          continue;
+        }
+        if (lower === 'date') date = true;
+        else if (lower === 'transfer-encoding' || lower === 'connection') continue;
         if (Array.isArray(value)) {
           for (const v of value) {
             if (BAD_VALUE.test(v)) throw invalid('value', name);
@@ -275,12 +295,16 @@ export class H1ServerResponse extends EventEmitter {
         }
       }
     }
+    // 1xx and 204 carry no content and no Content-Length (RFC 9110 §8.6); a 304 and a HEAD
+    // response may state the length of the content they do not carry.
+    const contentless = status < 200 || status === 204;
+    if (length !== undefined && !contentless) head += `content-length: ${length}\r\n`;
     if (!date) head += `date: ${httpDate()}\r\n`;
     if (this.#owner.closeAfterResponse) head += 'connection: close\r\n';
     this.statusCode = status;
     this.headersSent = true;
     this.#head = head;
-    this.#frame = this.#noBody || status === 204 || status === 304 || status < 200 ? FRAME_NONE : length ? FRAME_LENGTH : FRAME_CHUNKED;
+    this.#frame = this.#noBody || contentless || status === 304 ? FRAME_NONE : length !== undefined ? FRAME_LENGTH : FRAME_CHUNKED;
     return this;
   }
 

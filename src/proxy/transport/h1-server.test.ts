@@ -362,3 +362,57 @@ test('trailers given as an object are checked like header fields', async () => {
   assert.deepEqual(codes, ['ERR_INVALID_CHAR', 'ERR_INVALID_CHAR']);
   await srv.close();
 });
+
+test('the writer frames the response itself: no content on 1xx/204 means no Content-Length, 304 keeps one, HEAD keeps one; framing fields are never copied', async () => {
+  const srv = await serve((req, res) => {
+    const url = req.url;
+    if (url === '/204-list') res.writeHead(204, ['content-length', '5', 'x-a', '1']).end('hello');
+    else if (url === '/204-object') res.writeHead(204, { 'Content-Length': 5, 'x-a': '1' }).end('hello');
+    else if (url === '/304') res.writeHead(304, ['content-length', '5', 'etag', '"e"']).end();
+    else if (url === '/304-chunked') res.writeHead(304, { 'transfer-encoding': 'chunked', etag: '"e"' }).end();
+    else if (url === '/copied') res.writeHead(200, { 'Transfer-Encoding': 'gzip', Connection: 'content-length', 'content-length': '5' }).end('hello');
+    else if (url === '/bad-length') {
+      assert.throws(() => res.writeHead(200, { 'content-length': '5, 6' }), { code: 'ERR_INVALID_CHAR' });
+      res.writeHead(200, ['content-length', '2']).end('ok');
+    } else res.writeHead(200, ['content-length', '5']).end(req.method === 'HEAD' ? undefined : 'hello');
+  });
+  for (const path of ['/204-list', '/204-object']) {
+    const r = await talk(srv.port, [`GET ${path} HTTP/1.1\r\nhost: h\r\n\r\nGET /after HTTP/1.1\r\nhost: h\r\n\r\n`], 2);
+    assert.equal(r.responses[0].status, 204);
+    assert.equal(r.responses[0].headers['x-a'], '1');
+    assert.doesNotMatch(r.raw.slice(0, r.raw.indexOf('\r\n\r\n')), /content-length/i, `${path}: a 204 carries no Content-Length`);
+    assert.equal(r.raw.split('\r\n\r\n')[1].startsWith('HTTP/1.1 200'), true, `${path}: no body after the 204's head`);
+    assert.equal(r.responses[1].body, 'hello');
+  }
+  const notModified = await talk(srv.port, ['GET /304 HTTP/1.1\r\nhost: h\r\n\r\n'], 1);
+  assert.equal(notModified.responses[0].headers['content-length'], '5');
+  assert.ok(notModified.raw.endsWith('\r\n\r\n'));
+  const notChunked = await talk(srv.port, ['GET /304-chunked HTTP/1.1\r\nhost: h\r\n\r\n'], 1);
+  assert.doesNotMatch(notChunked.raw, /transfer-encoding/i);
+  assert.ok(notChunked.raw.endsWith('\r\n\r\n'));
+  const head = await talk(srv.port, ['HEAD / HTTP/1.1\r\nhost: h\r\n\r\n'], 1, 'HEAD');
+  assert.equal(head.responses[0].headers['content-length'], '5');
+  const copied = await talk(srv.port, ['GET /copied HTTP/1.1\r\nhost: h\r\n\r\n'], 1);
+  assert.doesNotMatch(copied.raw, /transfer-encoding|connection: content-length/i);
+  assert.match(copied.raw, /content-length: 5\r\n/);
+  assert.equal(copied.responses[0].body, 'hello');
+  assert.equal((await talk(srv.port, ['GET /bad-length HTTP/1.1\r\nhost: h\r\n\r\n'], 1)).responses[0].body, 'ok');
+  await srv.close();
+});
+
+test('a request line that can never be valid is answered 400 as it ends, without waiting for a head', async () => {
+  let reached = 0;
+  const srv = await serve((_req, res) => {
+    reached++;
+    res.writeHead(200, ['content-length', '0']).end();
+  });
+  // HTTP/0.9's `GET /` and one CRLF; then a target no form allows. Nothing else is sent: the reply must come anyway.
+  for (const line of ['GET /\r\n', 'GET admin/secret HTTP/1.1\r\n', 'POST /x HTTP/1.1\r\nConnection: content-length\r\nContent-Length: 1\r\n\r\n']) {
+    const r = await talk(srv.port, [line], 1);
+    assert.equal(r.responses[0]?.status, 400, line);
+    assert.equal(r.responses[0].headers['x-weft-reason'], 'bad-request');
+    assert.equal(r.closed, true);
+  }
+  assert.equal(reached, 0);
+  await srv.close();
+});
