@@ -6,6 +6,7 @@ import type { BackendPolicySpec } from './kinds/backend-policy.ts';
 import type { AuthorizationAction, AuthorizationRule } from './kinds/authorization-policy.ts';
 import type { HTTPRouteFilter, HTTPRouteMatch, HTTPRouteTimeouts } from './kinds/http-route.ts';
 import type { GRPCRouteFilter, GRPCRouteMatch } from './kinds/grpc-route.ts';
+import type { FaultInjectionSpec } from './kinds/fault-injection.ts';
 
 export interface NodeInfo {
   /** Unique per proxy process, e.g. `catalog-7f3a`. */
@@ -71,11 +72,21 @@ export interface RouteRuleSnapshot {
   readonly matches?: readonly HTTPRouteMatch[];
   /** GRPCRoute matches (any one matches); never empty. */
   readonly grpcMatches?: readonly GRPCRouteMatch[];
-  /** Applied in order, before the backend's own. */
-  readonly filters: readonly (HTTPRouteFilter | GRPCRouteFilter)[];
+  /** Applied in order. ExtensionRef filters arrive resolved (FaultInjection) or marked unresolved. */
+  readonly filters: readonly SnapshotRouteFilter[];
   readonly backends: readonly RouteBackendSnapshot[];
   readonly timeouts?: HTTPRouteTimeouts;
 }
+
+/**
+ * A rule filter as a proxy runs it: the route's own filters, with each ExtensionRef replaced by the
+ * resource it names (weft's FaultInjection), or marked unresolved — then the rule's requests get 500,
+ * as the Gateway API asks ("MUST NOT be skipped").
+ */
+export type SnapshotRouteFilter =
+  | Exclude<HTTPRouteFilter | GRPCRouteFilter, { type: 'ExtensionRef' }>
+  | { readonly type: 'FaultInjection'; readonly faultInjection: FaultInjectionSpec; readonly ref: string }
+  | { readonly type: 'UnresolvedExtensionRef'; readonly ref: string };
 
 /**
  * A backendRef resolved by the control plane: a Service of this snapshot (name, namespace, port),

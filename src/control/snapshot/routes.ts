@@ -3,9 +3,10 @@
 // the snapshot or to the reason its share of requests gets 500. Pure: resources in, snapshot out.
 
 import type { Resource } from '../../config/resource.ts';
-import type { RouteBackendSnapshot, RouteRuleSnapshot, RouteSnapshot } from '../../config/snapshot-types.ts';
-import type { HTTPRouteSpec } from '../../config/kinds/http-route.ts';
-import type { GRPCRouteSpec } from '../../config/kinds/grpc-route.ts';
+import type { RouteBackendSnapshot, RouteRuleSnapshot, RouteSnapshot, SnapshotRouteFilter } from '../../config/snapshot-types.ts';
+import type { HTTPRouteFilter, HTTPRouteSpec } from '../../config/kinds/http-route.ts';
+import type { GRPCRouteFilter, GRPCRouteSpec } from '../../config/kinds/grpc-route.ts';
+import type { FaultInjectionSpec } from '../../config/kinds/fault-injection.ts';
 import { isServiceRef, type BackendRef, type ParentRef } from '../../config/kinds/route-common.ts';
 import { grantsServiceReference, type ReferenceGrantSpec } from '../../config/kinds/reference-grant.ts';
 import type { NodeScope } from './node-key.ts';
@@ -19,6 +20,8 @@ export type ServicePorts = ReadonlyMap<string, readonly number[]>;
 /** The routing resources of a build, sorted once: routes in the Gateway API's order, grants by namespace. */
 export interface RoutingIndex {
   readonly routes: readonly Resource[];
+  /** FaultInjection specs by `namespace/name`, for ExtensionRef filters. */
+  readonly faults: ReadonlyMap<string, FaultInjectionSpec>;
   readonly grants: readonly { namespace: string; spec: ReferenceGrantSpec }[];
 }
 
@@ -28,7 +31,16 @@ export function routingIndex(resources: readonly Resource[]): RoutingIndex {
     // Gateway API precedence across routes: the oldest first, then "{namespace}/{name}" alphabetically.
     .sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`));
   const grants = resources.filter((r) => r.kind === 'ReferenceGrant').map((r) => ({ namespace: r.metadata.namespace, spec: r.spec as ReferenceGrantSpec }));
-  return { routes, grants };
+  const faults = new Map(resources.filter((r) => r.kind === 'FaultInjection').map((r) => [`${r.metadata.namespace}/${r.metadata.name}`, r.spec as FaultInjectionSpec]));
+  return { routes, grants, faults };
+}
+
+/** An ExtensionRef filter replaced by the FaultInjection it names (in the route's namespace), or marked unresolved. */
+function resolveFilter(filter: HTTPRouteFilter | GRPCRouteFilter, namespace: string, index: RoutingIndex): SnapshotRouteFilter {
+  if (filter.type !== 'ExtensionRef') return filter;
+  const ref = `${filter.extensionRef.kind}/${namespace}/${filter.extensionRef.name}`;
+  const fault = filter.extensionRef.kind === 'FaultInjection' ? index.faults.get(`${namespace}/${filter.extensionRef.name}`) : undefined;
+  return fault === undefined ? { type: 'UnresolvedExtensionRef', ref } : { type: 'FaultInjection', faultInjection: fault, ref };
 }
 
 /** The parentRefs of `route` that attach it to the Service `namespace/name` (mesh parentRefs: kind Service). */
@@ -66,7 +78,7 @@ function compileRules(route: Resource, index: RoutingIndex, services: ServicePor
   const spec = route.spec as RouteSpec;
   return spec.rules.map((rule, i) => {
     const backends = rule.backendRefs.map((ref) => resolveBackend(ref, kind, route.metadata.namespace, index, services));
-    const base = { name: rule.name ?? String(i), filters: rule.filters, backends };
+    const base = { name: rule.name ?? String(i), filters: rule.filters.map((f) => resolveFilter(f, route.metadata.namespace, index)), backends };
     if (kind === 'GRPCRoute') return { ...base, grpcMatches: (rule as GRPCRouteSpec['rules'][number]).matches };
     const httpRule = rule as HTTPRouteSpec['rules'][number];
     return httpRule.timeouts ? { ...base, matches: httpRule.matches, timeouts: httpRule.timeouts } : { ...base, matches: httpRule.matches };

@@ -31,7 +31,11 @@ export type LocalReplyReason =
   /** The matched rule has no backend with weight above 0 (500). */
   | 'no-backend'
   /** The chosen backendRef names no usable Service (Gateway API ResolvedRefs false; 500). */
-  | 'backend-unresolved';
+  | 'backend-unresolved'
+  /** A FaultInjection abort (the configured status or gRPC code). */
+  | 'fault-abort'
+  /** A rule's ExtensionRef filter names no existing resource (500, the Gateway API's rule). */
+  | 'filter-unresolved';
 
 export type AnyResponse = ServerResponse | Http2ServerResponse | H1ServerResponse;
 
@@ -59,6 +63,24 @@ export function sendRedirect(res: AnyResponse, status: number, location: string,
   }
   (res as ServerResponse).writeHead(status, { location, 'content-length': 0, [REASON_HEADER]: 'route-redirect', 'x-weft-proxy': proxyId });
   (res as ServerResponse).end();
+}
+
+/**
+ * A gRPC local reply: HTTP 200 with `grpc-status`/`grpc-message` in a trailers-only response (one
+ * HEADERS frame that ends the stream, as gRPC's HTTP/2 protocol defines errors), plus the reason.
+ */
+export function sendGrpcReply(res: AnyResponse, grpcStatus: number, reason: LocalReplyReason, message: string, proxyId: string): void {
+  if (res.headersSent) {
+    res.destroy?.();
+    return;
+  }
+  const headers = { 'content-type': 'application/grpc', 'grpc-status': String(grpcStatus), 'grpc-message': encodeURIComponent(message), [REASON_HEADER]: reason, 'x-weft-proxy': proxyId };
+  const h2 = res as Http2ServerResponse;
+  if (h2.stream !== undefined && typeof h2.stream.respond === 'function') h2.stream.respond({ ':status': 200, ...headers }, { endStream: true });
+  else {
+    (res as ServerResponse).writeHead(200, { ...headers, 'content-length': 0 });
+    (res as ServerResponse).end();
+  }
 }
 
 /**

@@ -5,6 +5,7 @@
 import net from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { EventEmitter } from 'node:events';
 import { parseMeshHost, type MeshHost } from '../../config/mesh-host.ts';
 import { DEFAULT_BACKEND_POLICY } from '../../config/kinds/backend-policy.ts';
 import type { NodeInfo } from '../../config/snapshot-types.ts';
@@ -14,10 +15,10 @@ import type { ProxyMetrics } from '../admin/proxy-metrics.ts';
 import type { UpstreamPool } from '../transport/upstream-pool.ts';
 import { tunnel } from '../transport/tunnel.ts';
 import { forwardRequest, type AnyRequest, type AnyResponse } from './forward.ts';
-import { rawLocalReply, sendLocalReply, sendRedirect, type LocalReplyReason } from './local-reply.ts';
+import { rawLocalReply, sendGrpcReply, sendLocalReply, sendRedirect, type LocalReplyReason } from './local-reply.ts';
 import { staticPicker } from '../balance/static-picker.ts';
 import { createRequestRecorder } from './request-metrics.ts';
-import { routeRequest } from '../routing/route-request.ts';
+import { routeRequest, type RouteDecision } from '../routing/route-request.ts';
 import { requestTarget } from './request-target.ts';
 
 export interface OutboundDeps {
@@ -176,9 +177,25 @@ export function createOutboundHandler(deps: OutboundDeps) {
   const routed = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, authority: string, path: string, started: number): void => {
     const table = deps.table.get()!;
     const decision = routeRequest(table, entry, { method: req.method ?? 'GET', path, authority, headers: req.headers });
+    if (decision.delayMs !== undefined && decision.delayMs > 0) {
+      // FaultInjection's delay: the request waits here, then goes on as decided (a client that
+      // leaves meanwhile gets nothing more).
+      const delayed = { ...decision, delayMs: 0 } as typeof decision;
+      let gone = false;
+      (res as EventEmitter).once('close', () => (gone = true));
+      setTimeout(() => {
+        if (!gone) carryOut(req, res, entry, delayed, started);
+      }, decision.delayMs);
+      return;
+    }
+    carryOut(req, res, entry, decision, started);
+  };
+
+  const carryOut = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, decision: RouteDecision, started: number): void => {
     if (decision.kind === 'reply') {
       const destination = `${entry.service.name}.${entry.service.namespace}`;
       if (decision.headers?.location !== undefined) sendRedirect(res, decision.status, decision.headers.location, deps.proxyId);
+      else if (decision.grpcStatus !== undefined) sendGrpcReply(res, decision.grpcStatus, decision.reason, decision.message, deps.proxyId);
       else sendLocalReply(res, decision.status, decision.reason, decision.message, deps.proxyId);
       record(destination, started)(decision.status, decision.reason);
       return;

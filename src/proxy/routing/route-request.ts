@@ -10,6 +10,7 @@ import { compileHeaderModifier, type CompiledHeaderModifier, type HeaderEdits } 
 import { redirectLocation } from '../filters/request-redirect/redirect.ts';
 import { modifyPath } from '../filters/url-rewrite/path-modifier.ts';
 import type { HTTPRequestRedirect, HTTPURLRewrite } from '../../config/kinds/http-route.ts';
+import { compileFault, type FaultDecision } from '../filters/fault-injection/fault.ts';
 
 /** The request as routing sees it: method, the normalized origin-form target, the Host, the headers. */
 export interface RoutedRequest {
@@ -33,9 +34,15 @@ export type RouteDecision =
       /** `namespace/name` of the route and the rule's name, for metrics and reasons. */
       readonly route: string;
       readonly rule: string;
+      /** FaultInjection's delay before the request goes on, in ms (0: none). */
+      readonly delayMs: number;
     }
   | {
       readonly kind: 'reply';
+      /** A FaultInjection abort of a gRPC call: answer 200 with this grpc-status (trailers-only). */
+      readonly grpcStatus?: number;
+      /** FaultInjection's delay before the reply, in ms. */
+      readonly delayMs?: number;
       readonly status: number;
       readonly reason: LocalReplyReason;
       readonly message: string;
@@ -51,6 +58,9 @@ interface RulePlan {
   readonly responseHeaders: readonly CompiledHeaderModifier[];
   readonly redirect: HTTPRequestRedirect | undefined;
   readonly rewrite: HTTPURLRewrite | undefined;
+  readonly faults: readonly { readonly draw: () => FaultDecision; readonly ref: string }[];
+  /** An ExtensionRef the control plane could not resolve: the rule answers 500. */
+  readonly unresolved: string | undefined;
 }
 
 const plans = new WeakMap<RouteRuleSnapshot, RulePlan>();
@@ -62,13 +72,17 @@ function planOf(rule: RouteRuleSnapshot): RulePlan {
   const responseHeaders: CompiledHeaderModifier[] = [];
   let redirect: HTTPRequestRedirect | undefined;
   let rewrite: HTTPURLRewrite | undefined;
+  const faults: { draw: () => FaultDecision; ref: string }[] = [];
+  let unresolved: string | undefined;
   for (const f of rule.filters) {
     if (f.type === 'RequestHeaderModifier') requestHeaders.push(compileHeaderModifier(f.requestHeaderModifier));
     else if (f.type === 'ResponseHeaderModifier') responseHeaders.push(compileHeaderModifier(f.responseHeaderModifier));
     else if (f.type === 'RequestRedirect') redirect = f.requestRedirect;
     else if (f.type === 'URLRewrite') rewrite = f.urlRewrite;
+    else if (f.type === 'FaultInjection') faults.push({ draw: compileFault(f.faultInjection), ref: f.ref });
+    else if (f.type === 'UnresolvedExtensionRef') unresolved ??= f.ref;
   }
-  plan = { requestHeaders, responseHeaders, redirect, rewrite };
+  plan = { requestHeaders, responseHeaders, redirect, rewrite, faults, unresolved };
   plans.set(rule, plan);
   return plan;
 }
@@ -76,6 +90,12 @@ function planOf(rule: RouteRuleSnapshot): RulePlan {
 function headerValue(headers: IncomingHttpHeaders, name: string): string | undefined {
   const v = headers[name];
   return v === undefined ? undefined : Array.isArray(v) ? v.join(', ') : v;
+}
+
+/** A gRPC call (RFC-less but universal: content-type application/grpc, optionally +proto etc.). */
+function isGrpc(headers: IncomingHttpHeaders): boolean {
+  const type = headers['content-type'];
+  return typeof type === 'string' && type.startsWith('application/grpc');
 }
 
 /** `host[:port]` → the host alone (brackets kept for IPv6 literals). */
@@ -99,6 +119,19 @@ export function routeRequest(table: ServiceTable, entry: ServicePortEntry, req: 
   const route = m.route.name;
   const rule = m.rule.name;
   const plan = planOf(m.rule);
+  if (plan.unresolved !== undefined) {
+    return { kind: 'reply', status: 500, reason: 'filter-unresolved', message: `filter ${plan.unresolved} of ${route} rule ${rule} does not exist; the rule's requests fail until it does`, route, rule };
+  }
+  let delayMs = 0;
+  for (const fault of plan.faults) {
+    const d = fault.draw();
+    delayMs += d.delayMs;
+    if (d.abort !== undefined) {
+      const grpc = d.abort.grpcStatus !== undefined && isGrpc(req.headers) ? d.abort.grpcStatus : undefined;
+      const status = grpc !== undefined ? 200 : d.abort.httpStatus ?? 500;
+      return { kind: 'reply', status, grpcStatus: grpc, reason: 'fault-abort', message: `aborted by ${fault.ref} (${route} rule ${rule})`, route, rule, delayMs };
+    }
+  }
   if (plan.redirect !== undefined) {
     const location = redirectLocation(plan.redirect, { scheme: 'http', hostname: hostnameOf(req.authority), port: entry.port.port, target: req.path }, m.prefix);
     return { kind: 'reply', status: plan.redirect.statusCode, reason: 'route-redirect', message: `redirected by ${route} rule ${rule}`, headers: { location }, route, rule };
@@ -122,5 +155,5 @@ export function routeRequest(table: ServiceTable, entry: ServicePortEntry, req: 
   const response = responseMods.length === 0 ? undefined : (fields: readonly string[]) => responseMods.reduce<string[]>((acc, h) => h.response(acc), [...fields]);
   const path = plan.rewrite?.path ? modifyPath(req.path, plan.rewrite.path, m.prefix) : req.path;
   const authority = plan.rewrite?.hostname ?? req.authority;
-  return { kind: 'forward', entry: target, path, authority, headers, response, route, rule };
+  return { kind: 'forward', entry: target, path, authority, headers, response, route, rule, delayMs };
 }
