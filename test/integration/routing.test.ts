@@ -191,3 +191,34 @@ test("a consumer route governs its own namespace's clients only", async () => {
   assert.deepEqual([...fromDefault].sort(), ['v1', 'v2'], 'clients in default are not governed by the shop route');
   await remove('httproutes', 'shop-to-v2', 'shop');
 });
+
+test('fault injection aborts and delays the configured share (±5 points over 1,000 requests); a missing FaultInjection fails its rule with 500', { timeout: 120_000 }, async () => {
+  await apply([
+    { apiVersion: 'weft.dev/v1alpha1', kind: 'FaultInjection', metadata: { name: 'flaky' }, spec: { abort: { percentage: 30, httpStatus: 503 }, delay: { percentage: 20, fixedDelay: '40ms' } } },
+    route('faults', { parentRefs: [{ name: 'reviews' }], rules: [
+      { matches: [{ path: { type: 'PathPrefix', value: '/flaky' } }], filters: [{ type: 'ExtensionRef', extensionRef: { group: 'weft.dev', kind: 'FaultInjection', name: 'flaky' } }], backendRefs: [backend('reviews-v1')] },
+      { matches: [{ path: { type: 'PathPrefix', value: '/ghost' } }], filters: [{ type: 'ExtensionRef', extensionRef: { group: 'weft.dev', kind: 'FaultInjection', name: 'ghost' } }], backendRefs: [backend('reviews-v1')] },
+    ] }),
+  ]);
+  let aborted = 0;
+  let slow = 0;
+  for (let i = 0; i < 1000; i++) {
+    const t0 = performance.now();
+    const r = await call(web, 'http://reviews/flaky');
+    const ms = performance.now() - t0;
+    if (r.status === 503) {
+      assert.equal(r.headers['x-weft-reason'], 'fault-abort');
+      aborted++;
+    } else {
+      assert.equal(r.status, 200);
+    }
+    // The delay is 40 ms: a request that took 35 ms or more was delayed (an undelayed one takes ~1 ms here).
+    if (ms >= 35) slow++;
+  }
+  assert.ok(aborted >= 250 && aborted <= 350, `aborted ${aborted} of 1000 (want 300 ± 50)`);
+  assert.ok(slow >= 150 && slow <= 260, `delayed ${slow} of 1000 (want 200 ± 50, allowing a few slow ones on a busy machine)`);
+  const ghost = await call(web, 'http://reviews/ghost');
+  assert.equal(ghost.status, 500);
+  assert.equal(ghost.headers['x-weft-reason'], 'filter-unresolved');
+  await remove('httproutes', 'faults');
+});
