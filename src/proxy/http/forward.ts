@@ -612,12 +612,13 @@ function attemptH2(f: Forwarding, a: Attempt): void {
   if (hasBody) {
     const start = (): void => {
       f.bodyStarted = true;
+      // Listened to only now: a 'data' listener starts the flow, which must wait for the session.
+      req.on('data', () => f.activity++);
+      req.on('end', () => f.requestEnded());
       req.pipe(stream);
     };
     if (session.connecting) session.once('connect', start);
     else start();
-    req.on('data', () => f.activity++);
-    req.on('end', () => f.requestEnded());
   }
   stream.on('error', (err: NodeJS.ErrnoException) => {
     clearTimeout(connectTimer);
