@@ -6,10 +6,12 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import http2 from 'node:http2';
 import net, { type AddressInfo } from 'node:net';
 import { adminMetrics, metricSample, startControlPlane, startSidecar, waitForInSync, waitForPassing, type ControlPlaneProcess, type SidecarProcess } from '../support/mesh.ts';
 import { getViaProxy } from '../support/upstreams.ts';
 import { stopAll, waitFor } from '../support/processes.ts';
+import { h2Connect, h2Request } from '../support/h2.ts';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -87,7 +89,53 @@ function parseRaw(raw: Buffer): RawResponse {
   return { status, headers, body: rest, complete: length >= 0 && Buffer.byteLength(rest, 'latin1') === length };
 }
 
+/**
+ * An h2c app: `/stall` answers a head and one DATA frame, then nothing; any other path answers
+ * 200 on the first stream of a session and destroys the session when a second stream arrives (the
+ * HTTP/2 form of the app that closes a kept-alive connection as it is reused).
+ */
+async function startH2StallApp(): Promise<{ port: number; sessions(): number; close(): Promise<void> }> {
+  let sessions = 0;
+  const server = http2.createServer();
+  const streamsOf = new WeakMap<http2.Http2Session, number>();
+  server.on('session', () => sessions++);
+  server.on('stream', (stream, headers) => {
+    stream.on('error', () => {});
+    if (headers[':path'] === '/stall') {
+      stream.respond({ ':status': 200, 'content-type': 'text/plain' });
+      stream.write('first\n');
+      return;
+    }
+    const n = streamsOf.get(stream.session!) ?? 0;
+    streamsOf.set(stream.session!, n + 1);
+    if (n > 0) {
+      stream.session!.destroy();
+      return;
+    }
+    stream.respond({ ':status': 200 });
+    stream.end('h2 ok');
+  });
+  server.on('sessionError', () => {});
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  const open = new Set<http2.ServerHttp2Session>();
+  server.on('session', (s) => {
+    open.add(s);
+    s.on('close', () => open.delete(s));
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    sessions: () => sessions,
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of open) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
 let cp: ControlPlaneProcess;
+let h2stall: Awaited<ReturnType<typeof startH2StallApp>>;
+let h2Sidecar: SidecarProcess;
 let oneshot: Awaited<ReturnType<typeof startApp>>;
 let streams: Awaited<ReturnType<typeof startApp>>;
 let oneshotSidecar: SidecarProcess;
@@ -142,15 +190,25 @@ before(async () => {
     if (req.url === '/no-head') return; // never answers
     res.end('ok');
   });
+  h2stall = await startH2StallApp();
   const sidecars = await Promise.all([
     startSidecar(cp.url, 'oneshot', ['--app-port', String(oneshot.port)]),
     startSidecar(cp.url, 'sse', ['--app-port', String(streams.port)]),
     startSidecar(cp.url, 'stall', ['--app-port', String(streams.port)]),
     startSidecar(cp.url, 'client'),
+    startSidecar(cp.url, 'h2stall', ['--app-port', String(h2stall.port)]),
   ]);
   oneshotSidecar = sidecars[0];
   client = sidecars[3];
-  for (const s of ['oneshot', 'sse', 'stall']) await waitForPassing(cp, s, 1);
+  h2Sidecar = sidecars[4];
+  for (const s of ['oneshot', 'sse', 'stall', 'h2stall']) await waitForPassing(cp, s, 1);
+  const h2put = await cp.api('PUT', '/v1/resources/backendpolicies/default/h2stall-timers', {
+    apiVersion: 'weft.dev/v1alpha1',
+    kind: 'BackendPolicy',
+    metadata: { name: 'h2stall-timers', namespace: 'default' },
+    spec: { targetRefs: [{ kind: 'Service', name: 'h2stall' }], timeouts: { streamIdleMs: 1_000 } },
+  });
+  assert.ok(h2put.status === 200 || h2put.status === 201, JSON.stringify(h2put.body));
   // Tight timers for `stall` only (the head timer below the idle one, so it is the one that fires
   // on /no-head); `sse` and `oneshot` keep the defaults.
   const put = await cp.api('PUT', '/v1/resources/backendpolicies/default/stall-timers', {
@@ -163,14 +221,14 @@ before(async () => {
   await waitFor('the client sidecar to hold the stall policy', async () => {
     const res = await fetch(`http://127.0.0.1:${client.adminPort}/config`);
     const snap = ((await res.json()) as { snapshot?: { services: { name: string; policy: { timeouts: { streamIdleMs?: number } } }[] } }).snapshot;
-    return snap?.services.find((s) => s.name === 'stall')?.policy.timeouts.streamIdleMs === 1_000;
+    return snap?.services.find((s) => s.name === 'stall')?.policy.timeouts.streamIdleMs === 1_000 && snap?.services.find((s) => s.name === 'h2stall')?.policy.timeouts.streamIdleMs === 1_000;
   });
-  await waitForInSync(cp, 4);
+  await waitForInSync(cp, 5);
 }, { timeout: 120_000 });
 
 after(async () => {
   await stopAll();
-  await Promise.all([oneshot?.close(), streams?.close()]);
+  await Promise.all([oneshot?.close(), streams?.close(), h2stall?.close()]);
   await cp?.cleanup();
 });
 
@@ -259,4 +317,45 @@ test('timeouts.responseHeaderMs: no head from the app → 504 response-header-ti
   assert.equal(res.headers['x-weft-reason'], 'response-header-timeout');
   assert.equal(res.headers['x-weft-proxy'], client.id);
   assert.equal(JSON.parse(res.body).error.reason, 'response-header-timeout');
+});
+
+test('HTTP/2: a session the app closed as it was reused: two GETs both get 200, the server sidecar retrying on a new session', { timeout: 60_000 }, async () => {
+  const staleBefore = metricSample(await adminMetrics(h2Sidecar.adminPort), series('weft_proxy_upstream_retries_total', { destination_service: 'h2stall.default', reason: 'stale-connection' }));
+  const session = await h2Connect(client.outboundPort);
+  try {
+    const first = await h2Request(session, { ':method': 'GET', ':path': '/a', ':authority': 'h2stall' });
+    await sleep(200);
+    const second = await h2Request(session, { ':method': 'GET', ':path': '/b', ':authority': 'h2stall' });
+    assert.equal(first.headers[':status'], 200);
+    assert.equal(second.headers[':status'], 200);
+    assert.equal(second.body.toString(), 'h2 ok');
+  } finally {
+    session.close();
+  }
+  const server = await adminMetrics(h2Sidecar.adminPort);
+  assert.equal(metricSample(server, series('weft_proxy_upstream_retries_total', { destination_service: 'h2stall.default', reason: 'stale-connection' })) - staleBefore, 1);
+  assert.equal(sumWhere(await adminMetrics(client.adminPort), 'weft_proxy_upstream_retries_total', { destination_service: 'h2stall.default' }), 0);
+});
+
+test('HTTP/2: timeouts.streamIdleMs resets a stalled stream (RST_STREAM), never a clean end', { timeout: 60_000 }, async () => {
+  const session = await h2Connect(client.outboundPort);
+  try {
+    const outcome = await new Promise<{ status: unknown; body: string; ended: boolean; rstCode: number }>((resolve) => {
+      const stream = session.request({ ':method': 'GET', ':path': '/stall', ':authority': 'h2stall' });
+      let status: unknown;
+      let body = '';
+      let ended = false;
+      stream.on('response', (h) => (status = h[':status']));
+      stream.on('data', (c: Buffer) => (body += c.toString()));
+      stream.on('end', () => (ended = true));
+      stream.on('error', () => {});
+      stream.on('close', () => resolve({ status, body, ended, rstCode: stream.rstCode ?? -1 }));
+    });
+    assert.equal(outcome.status, 200);
+    assert.equal(outcome.body, 'first\n');
+    assert.equal(outcome.ended, false, 'no END_STREAM');
+    assert.equal(outcome.rstCode, http2.constants.NGHTTP2_INTERNAL_ERROR);
+  } finally {
+    session.close();
+  }
 });
