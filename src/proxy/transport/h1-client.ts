@@ -332,11 +332,11 @@ export class H1Connection implements ResponseSink {
   /**
    * The connection failed: the exchange on it (if its response is not over) hears why, unless it
    * may go again on a new connection. A kept-alive connection can be closed by the server just as
-   * a request is written on it (RFC 9112 §9.3.1): a request without a body that the caller marked
-   * retryable (idempotent, RFC 9110 §9.2.2), on a reused connection, with no byte of a response
-   * back, is sent once more on a new connection to the same endpoint (RFC 9112 §9.3.1 allows it
-   * for idempotent requests; Go's http.Transport does so on its own, Envoy with its
-   * `reset-before-request` retry condition). The endpoint is not at fault: the handler hears no error.
+   * a request is written on it: a request without a body that the caller marked retryable
+   * (idempotent, RFC 9110 §9.2.2), on a reused connection, with no byte of a response back, is
+   * sent once more on a new connection to the same endpoint (RFC 9112 §9.3.1 allows it; Go's
+   * http.Transport does so on its own, Envoy with its `reset-before-request` retry condition).
+   * The endpoint is not at fault: the handler hears no error.
    */
   #fail(err: NodeJS.ErrnoException): void {
     const ex = this.#exchange;

@@ -189,8 +189,9 @@ class H1Parser {
   /** Whether the connection may carry another request after this response. */
   keepAlive = true;
   /**
-   * A response's `Keep-Alive: timeout=N` in ms (how long the server keeps the idle connection,
-   * RFC 2068 §19.7.1.1, still sent by Node and Apache), or -1. The field itself stays on this hop.
+   * A response's `Keep-Alive: timeout=N` in ms (how long the server keeps an idle connection; a
+   * de facto parameter, sent by Node's http server and Apache), or -1. The field itself stays on
+   * this hop (it is hop-by-hop, RFC 9110 §7.6.1).
    */
   keepAliveTimeoutMs = -1;
   /** A final response head was parsed. */
