@@ -326,7 +326,7 @@ test('keepAliveIdleMs: a little before the server\'s timeout; timeout=0 means no
 
 test('Keep-Alive: timeout=0: the connection is not kept', async () => {
   const server = net.createServer((socket) => {
-    socket.on('data', () => socket.write('HTTP/1.1 200 OK\r\nKeep-Alive: timeout=0\r\ncontent-length: 2\r\n\r\nok'));
+    socket.on('data', () => socket.write('HTTP/1.1 200 OK\r\nKeep-Alive: max=5, timeout=0\r\ncontent-length: 2\r\n\r\nok'));
     socket.on('error', () => {});
   });
   const port = await listen(server);
