@@ -10,3 +10,12 @@ test('validateSnapshot refuses an endpoint identity that is not a SPIFFE ID, and
   assert.ok(!r.ok);
   assert.deepEqual(r.errors.map((e) => e.path).sort(), ['snapshot.mtlsMode', 'snapshot.services[0].ports[0].endpoints[0].identity']);
 });
+
+test('validateSnapshot: responseHeaderMs and streamIdleMs may be absent (an older control plane), but not malformed', () => {
+  const snap = (timeouts: Record<string, unknown>) => ({ version: '1', hash: '', outboundTrafficPolicy: 'ALLOW_ANY', mtlsMode: 'PERMISSIVE', services: [{ name: 'a', namespace: 'default', policy: { loadBalancer: { algorithm: 'round-robin' }, timeouts, retries: { attempts: 0 } }, ports: [{ port: 80, protocol: 'http', endpoints: [] }] }] });
+  const old = validateSnapshot(snap({ connectMs: 1, requestMs: 0, idleMs: 1 }));
+  assert.ok(old.ok, JSON.stringify(!old.ok && old.errors));
+  const bad = validateSnapshot(snap({ connectMs: 1, requestMs: 0, idleMs: 1, responseHeaderMs: -1, streamIdleMs: 'long' }));
+  assert.ok(!bad.ok);
+  assert.deepEqual(bad.errors.map((e) => e.path).sort(), ['snapshot.services[0].policy.timeouts.responseHeaderMs', 'snapshot.services[0].policy.timeouts.streamIdleMs']);
+});

@@ -35,7 +35,11 @@ export function checkServiceSnapshot(c: Checker, rawService: unknown, sp: string
     const lb = c.object(policy.loadBalancer, join(sp, 'policy.loadBalancer'));
     if (lb) c.oneOf(lb.algorithm, join(sp, 'policy.loadBalancer.algorithm'), LOAD_BALANCER_ALGORITHMS, { required: true });
     const t = c.object(policy.timeouts, join(sp, 'policy.timeouts'));
-    if (t) for (const k of ['connectMs', 'requestMs', 'idleMs']) c.integer(t[k], join(sp, `policy.timeouts.${k}`), { required: true, min: 0 });
+    if (t) {
+      for (const k of ['connectMs', 'requestMs', 'idleMs']) c.integer(t[k], join(sp, `policy.timeouts.${k}`), { required: true, min: 0 });
+      // Newer fields: a control plane that predates them leaves them out, and the proxy uses their defaults.
+      for (const k of ['responseHeaderMs', 'streamIdleMs']) c.integer(t[k], join(sp, `policy.timeouts.${k}`), { min: 0 });
+    }
     const r = c.object(policy.retries, join(sp, 'policy.retries'));
     if (r) c.integer(r.attempts, join(sp, 'policy.retries.attempts'), { required: true, min: 0, max: 10 });
   }

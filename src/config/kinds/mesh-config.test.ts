@@ -40,7 +40,7 @@ test('a partial default policy is completed from BackendPolicy defaults', () => 
     mtls: { mode: 'PERMISSIVE' },
     defaultBackendPolicy: {
       loadBalancer: { algorithm: 'least-request', choiceCount: 2 },
-      timeouts: { connectMs: 2000, requestMs: 5000, idleMs: 60000 },
+      timeouts: { connectMs: 2000, responseHeaderMs: 30000, streamIdleMs: 300000, requestMs: 5000, idleMs: 4000 },
       retries: { attempts: 2 },
     },
   });

@@ -92,3 +92,16 @@ test('AuthorizationPolicies travel with the service they target, oldest first; o
   assert.deepEqual(reviews.authorization?.[0].rules, [{ to: [{ methods: ['GET'] }] }]);
   assert.equal('authorization' in content.services.find((s) => s.name === 'catalog')!, false);
 });
+
+test('a BackendPolicy stored before responseHeaderMs and streamIdleMs existed reaches proxies with their defaults', () => {
+  // As the store holds one applied under the old defaults: validated then, every field then known filled in.
+  const stored: Resource = {
+    apiVersion: 'weft.dev/v1alpha1',
+    kind: 'BackendPolicy',
+    metadata: { name: 'old', namespace: 'default', creationTimestamp: '2025-01-01T00:00:00.000Z' },
+    spec: { targetRefs: [{ kind: 'Service', name: 'reviews' }], loadBalancer: { algorithm: 'round-robin', choiceCount: 2 }, timeouts: { connectMs: 2000, requestMs: 30000, idleMs: 60000 }, retries: { attempts: 2 } },
+  } as Resource;
+  const content = buildSnapshotContent({ resources: [stored], instances: [instance('reviews', 'r1')] }, all);
+  // The stored values stay (a 30 s total is what that policy says); the new fields get their defaults.
+  assert.deepEqual(content.services[0].policy.timeouts, { connectMs: 2000, responseHeaderMs: 30000, streamIdleMs: 300000, requestMs: 30000, idleMs: 60000 });
+});

@@ -4,7 +4,7 @@
 import type { InstanceState } from '../../config/catalog-types.ts';
 import type { Resource } from '../../config/resource.ts';
 import type { EndpointSnapshot, MtlsMode, ServicePortSnapshot, ServiceSnapshot } from '../../config/snapshot-types.ts';
-import { DEFAULT_BACKEND_POLICY, type BackendPolicySpec } from '../../config/kinds/backend-policy.ts';
+import { DEFAULT_BACKEND_POLICY, completeTimeouts, type BackendPolicySpec } from '../../config/kinds/backend-policy.ts';
 import type { ServiceSpec } from '../../config/kinds/service.ts';
 import type { MeshConfigSpec } from '../../config/kinds/mesh-config.ts';
 import type { AuthorizationPolicySpec } from '../../config/kinds/authorization-policy.ts';
@@ -77,7 +77,13 @@ function policyFor(model: ServiceModel, resources: readonly Resource[], meshDefa
     .filter((r) => r.kind === 'BackendPolicy' && r.metadata.namespace === model.namespace)
     .filter((r) => (r.spec as BackendPolicySpec).targetRefs.some((t) => t.name === model.name))
     .sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || a.metadata.name.localeCompare(b.metadata.name));
-  return candidates.length ? (candidates[0].spec as BackendPolicySpec) : meshDefault;
+  return candidates.length ? withAllTimeouts(candidates[0].spec as BackendPolicySpec) : meshDefault;
+}
+
+/** A policy stored before a timeout field existed gets that field's default (the same object when it lacks none). */
+function withAllTimeouts(policy: BackendPolicySpec): BackendPolicySpec {
+  const timeouts = completeTimeouts(policy.timeouts);
+  return timeouts === policy.timeouts ? policy : { ...policy, timeouts };
 }
 
 /** The AuthorizationPolicies that target the service, oldest first (then by name). */
@@ -99,7 +105,7 @@ function meshConfig(resources: readonly Resource[]): MeshConfigSpec | undefined 
 
 function meshDefaultPolicy(resources: readonly Resource[]): BackendPolicySpec {
   const override = meshConfig(resources)?.defaultBackendPolicy;
-  return override ? { ...DEFAULT_BACKEND_POLICY, ...override, targetRefs: [] } : DEFAULT_BACKEND_POLICY;
+  return override ? withAllTimeouts({ ...DEFAULT_BACKEND_POLICY, ...override, targetRefs: [] }) : DEFAULT_BACKEND_POLICY;
 }
 
 function inScope(model: ServiceModel, scope: NodeScope): boolean {

@@ -43,11 +43,15 @@ interface PeerInfo {
 }
 const MAX_PEERS = 4096;
 
-/** Retrying is the caller's job (it can go to another instance); here a failure is reported at once. */
+/**
+ * Retrying is the caller's job (it can go to another instance); here a failure is reported at once.
+ * The one exception is a stale pooled connection to the app, which this hop owns and so retries
+ * itself (forward.ts). The caller's timers govern the exchange: none runs here but connect.
+ */
 const INBOUND_POLICY: BackendPolicySpec = {
   ...DEFAULT_BACKEND_POLICY,
   retries: { attempts: 0 },
-  timeouts: { ...DEFAULT_BACKEND_POLICY.timeouts, connectMs: 1_000, requestMs: 0 },
+  timeouts: { ...DEFAULT_BACKEND_POLICY.timeouts, connectMs: 1_000, responseHeaderMs: 0, streamIdleMs: 0, requestMs: 0 },
 };
 
 const SOURCE = /^[a-z0-9-]{1,63}\.[a-z0-9-]{1,63}$/;
@@ -112,6 +116,8 @@ export function createInboundHandler(deps: InboundDeps) {
         // Bounded labels: the source is a mesh service name the peer sidecar set, or `unknown`.
         recorder.record(source, destination, status, reason, (endedAt - started) / 1000);
       },
+      // Only `stale-connection` can happen here (no policy retries).
+      onRetry: (reason) => deps.metrics.retries.inc({ destination_service: destination, reason }),
     });
   };
 

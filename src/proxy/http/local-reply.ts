@@ -19,6 +19,8 @@ export type LocalReplyReason =
   | 'upstream-connect-failure'
   | 'upstream-reset'
   | 'request-timeout'
+  | 'response-header-timeout'
+  | 'stream-idle-timeout'
   | 'bad-request'
   | 'header-too-large'
   | 'mtls-required'
