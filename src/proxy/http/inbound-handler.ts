@@ -17,7 +17,8 @@ import { rawLocalReply, sendLocalReply } from './local-reply.ts';
 import { createRequestRecorder } from './request-metrics.ts';
 import { parseSpiffeId } from '../../config/identity.ts';
 import { peerIdentity, type MeshTls } from '../transport/mesh-tls.ts';
-import { authorizationPath, type Authorizer } from './authorizer.ts';
+import { authorizationPath } from './authorizer.ts';
+import { createInboundRequest, runInboundFilters, type FilterReply, type InboundFilter, type InboundRequest } from '../filters/inbound-filter.ts';
 
 export interface InboundDeps {
   readonly node: NodeInfo;
@@ -28,8 +29,8 @@ export interface InboundDeps {
   readonly metrics: ProxyMetrics;
   /** This sidecar's TLS identity, once it holds a certificate (names it in x-forwarded-client-cert). */
   readonly tls: () => MeshTls | undefined;
-  /** The AuthorizationPolicies of this service in force; undefined when none targets it. */
-  readonly authorizer: () => Authorizer | undefined;
+  /** The inbound filters in force (jwt-authn, authz); undefined when no policy applies to this service. */
+  readonly filters: () => readonly InboundFilter[] | undefined;
 }
 
 export const XFCC_HEADER = 'x-forwarded-client-cert';
@@ -51,7 +52,17 @@ const INBOUND_POLICY: BackendPolicySpec = {
 
 const SOURCE = /^[a-z0-9-]{1,63}\.[a-z0-9-]{1,63}$/;
 
+/** The filters' header edits on top of this hop's own (x-forwarded-client-cert), which win. */
+function mergeHeaders(own: Readonly<Record<string, string | undefined>>, filtered: InboundRequest): Readonly<Record<string, string | undefined>> {
+  return filtered.headerEdits === undefined ? own : { ...filtered.headerEdits, ...own };
+}
 
+/** Runs the filters: `done` gets the reply (or undefined to pass on) synchronously when no filter waits. */
+function filterRequest(filters: readonly InboundFilter[], ir: InboundRequest, done: (reply: FilterReply | undefined) => void): void {
+  const r = runInboundFilters(filters, ir);
+  if (r instanceof Promise) r.then(done, (err: unknown) => done({ status: 500, reason: 'filter-error', message: `an inbound filter failed: ${err instanceof Error ? err.message : String(err)}` }));
+  else done(r);
+}
 
 export function createInboundHandler(deps: InboundDeps) {
   const picker = staticPicker(deps.appHost, deps.appPort);
@@ -89,13 +100,18 @@ export function createInboundHandler(deps: InboundDeps) {
       source = typeof header === 'string' && SOURCE.test(header) ? header : 'unknown';
       addHeaders = PLAINTEXT_HEADERS;
     }
-    const denied = deps.authorizer()?.check(peer, req.method ?? 'GET', authorizationPath(req.url));
-    if (denied !== undefined) {
-      sendLocalReply(res, 403, 'authz-denied', denied, deps.proxyId);
-      recorder.record(source, destination, 403, 'authz-denied', (performance.now() - started) / 1000);
-      return;
-    }
-    forwardRequest(req, res, { picker, policy: INBOUND_POLICY, authority: (req.headers[':authority'] as string | undefined) ?? req.headers.host ?? authority, path: req.url ?? '/', addHeaders }, {
+    const filters = deps.filters();
+    if (filters === undefined) return forward(req, res, source, addHeaders, req.url ?? '/', started);
+    const ir = createInboundRequest(req.method ?? 'GET', authorizationPath(req.url), req.url ?? '/', req.headers, peer, deps.appPort);
+    filterRequest(filters, ir, (reply) => {
+      if (reply === undefined) return forward(req, res, source, mergeHeaders(addHeaders, ir), ir.target, started);
+      sendLocalReply(res, reply.status, reply.reason, reply.message, deps.proxyId);
+      recorder.record(source, destination, reply.status, reply.reason, (performance.now() - started) / 1000);
+    });
+  };
+
+  const forward = (req: AnyRequest, res: AnyResponse, source: string, addHeaders: Readonly<Record<string, string | undefined>>, path: string, started: number): void => {
+    forwardRequest(req, res, { picker, policy: INBOUND_POLICY, authority: (req.headers[':authority'] as string | undefined) ?? req.headers.host ?? authority, path, addHeaders }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
       startedAt: started,
@@ -108,14 +124,18 @@ export function createInboundHandler(deps: InboundDeps) {
 
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const peer = peerIdentity(req.socket);
-    const denied = deps.authorizer()?.check(peer, req.method ?? 'GET', authorizationPath(req.url));
-    if (denied !== undefined) {
-      socket.end(rawLocalReply(403, 'authz-denied', denied, deps.proxyId));
-      return;
-    }
     const headers = peer === undefined ? PLAINTEXT_HEADERS : peerInfo(peer).headers;
-    tunnel(req, socket, head, deps.appHost, deps.appPort, req.url ?? '/', headers, INBOUND_POLICY.timeouts.connectMs).catch(() => {
-      socket.end(rawLocalReply(503, 'upstream-connect-failure', `could not connect to the app at ${authority}`, deps.proxyId));
+    const open = (addHeaders: Readonly<Record<string, string | undefined>>, path: string): void => {
+      tunnel(req, socket, head, deps.appHost, deps.appPort, path, addHeaders, INBOUND_POLICY.timeouts.connectMs).catch(() => {
+        socket.end(rawLocalReply(503, 'upstream-connect-failure', `could not connect to the app at ${authority}`, deps.proxyId));
+      });
+    };
+    const filters = deps.filters();
+    if (filters === undefined) return open(headers, req.url ?? '/');
+    const ir = createInboundRequest(req.method ?? 'GET', authorizationPath(req.url), req.url ?? '/', req.headers, peer, deps.appPort);
+    filterRequest(filters, ir, (reply) => {
+      if (reply === undefined) open(mergeHeaders(headers, ir), ir.target);
+      else socket.end(rawLocalReply(reply.status, reply.reason, reply.message, deps.proxyId));
     });
   };
 

@@ -23,6 +23,8 @@ export type LocalReplyReason =
   | 'header-too-large'
   | 'mtls-required'
   | 'authz-denied'
+  | 'jwt-invalid'
+  | 'filter-error'
   | 'no-certificate';
 
 export type AnyResponse = ServerResponse | Http2ServerResponse | H1ServerResponse;
