@@ -32,6 +32,8 @@ export interface JwksEntry {
   refetchForUnknownKid(): Promise<boolean>;
   /** The last fetch's error (for the 401's message), undefined after a success. */
   lastError(): string | undefined;
+  /** Resolves when no fetch is in flight (tests wait on it instead of on time). */
+  idle(): Promise<void>;
 }
 
 /** Checks a fetched document: `{keys: [...]}` with at least one object. Keys it cannot use are skipped later by jose. */
@@ -108,6 +110,10 @@ class RemoteEntry implements JwksEntry {
 
   ready(): Promise<void> {
     return this.current ? Promise.resolve() : this.first;
+  }
+
+  async idle(): Promise<void> {
+    while (this.inflight) await this.inflight;
   }
 
   /** One fetch at a time; schedules the next (refresh, or retry while keys are missing). */
@@ -188,5 +194,5 @@ export class JwksCache {
 
 /** An inline key set as an entry: always ready, never refetched. */
 export function staticJwks(keys: JsonWebKeySet): JwksEntry {
-  return { keys: () => keys, ready: () => Promise.resolve(), refetchForUnknownKid: () => Promise.resolve(false), lastError: () => undefined };
+  return { keys: () => keys, ready: () => Promise.resolve(), refetchForUnknownKid: () => Promise.resolve(false), lastError: () => undefined, idle: () => Promise.resolve() };
 }
