@@ -62,7 +62,7 @@ test('valid tokens (ES256, RS256, EdDSA) pass with principal iss/sub and claims;
 
 test('a missing token passes without a principal; a non-Bearer Authorization is not a token', async () => {
   const f = filterFor(rules([{ issuer: ISSUER, jwks: jwksOf(es) }]));
-  for (const headers of [{}, { authorization: 'Basic dXNlcjpwYXNz' }]) {
+  for (const headers of [{}, { authorization: 'Basic dXNlcjpwYXNz' }] as Record<string, string>[]) {
     const req = request(headers);
     assert.equal(await run(f, req), undefined);
     assert.equal(req.auth, undefined);
