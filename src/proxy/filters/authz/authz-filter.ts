@@ -37,10 +37,14 @@ function positiveNegative(values: readonly string[] | undefined, notValues: read
   return (v) => (!yes || yes(v)) && (!no || !no(v));
 }
 
-/** Like positiveNegative, for a value that may be a list (a list claim, several audiences): one entry matching is enough. */
-function anyOf(m: Match, values: readonly string[] | undefined): boolean {
-  if (values === undefined || values.length === 0) return m(undefined);
-  return values.some((v) => m(v));
+/**
+ * positiveNegative for a value that may be a list (a list claim, several audiences), as Istio
+ * matches list claims: `values` needs one entry matching, `notValues` needs no entry matching.
+ */
+function listMatch(values: readonly string[] | undefined, notValues: readonly string[] | undefined): (list: readonly string[] | undefined) => boolean {
+  const yes = values && patternMatch(values);
+  const no = notValues && patternMatch(notValues);
+  return (list) => (!yes || (list !== undefined && list.some((v) => yes(v)))) && (!no || list === undefined || !list.some((v) => no(v)));
 }
 
 const peerNamespace = (peer: string | undefined): string | undefined => (peer === undefined ? undefined : parseSpiffeId(peer)?.namespace);
@@ -93,17 +97,18 @@ function claimValues(r: InboundRequest, path: readonly string[]): string[] | und
 function conditionMatch(cond: AuthorizationCondition): RequestMatch {
   const key = parseConditionKey(cond.key);
   const m = positiveNegative(cond.values, cond.notValues) ?? (() => true);
+  const list = listMatch(cond.values, cond.notValues);
   switch (key?.kind) {
     case 'header':
       return (r) => m(headerValue(r, key.name));
     case 'claim':
-      return (r) => anyOf(m, claimValues(r, key.path));
+      return (r) => list(claimValues(r, key.path));
     case 'request.auth.principal':
       return (r) => m(r.auth?.principal);
     case 'request.auth.audiences':
-      return (r) => anyOf(m, claimValues(r, ['aud']));
+      return (r) => list(claimValues(r, ['aud']));
     case 'request.auth.presenter':
-      return (r) => anyOf(m, claimValues(r, ['azp']));
+      return (r) => list(claimValues(r, ['azp']));
     case 'source.principal':
       return (r) => m(r.peer);
     case 'source.namespace':
