@@ -98,7 +98,8 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
       // every service, so it holds even before this sidecar's own service is in the snapshot.
       const own = snapshot.services.find((s) => s.name === o.node.service && s.namespace === o.node.namespace);
       const defaultDeny = (own ?? snapshot.services[0])?.authorizationDefault === 'DENY';
-      inboundFilters = createInboundChain({ own, defaultDeny, jwks, audits: metrics.authzAudits });
+      // A client-only sidecar has no inbound side: nothing to check, no JWKS to fetch.
+      if (inbound) inboundFilters = createInboundChain({ own, defaultDeny, jwks, audits: metrics.authzAudits });
       pool.retain(serviceTable.endpointKeys());
       table.set(serviceTable);
     },

@@ -11,7 +11,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { adminMetrics, metricSample, startControlPlane, startSidecar, waitForInSync, waitForPassing, type ControlPlaneProcess, type SidecarProcess } from '../support/mesh.ts';
 import { stopAll } from '../support/processes.ts';
-import { epochS, jwksOf, testKey, type TestKey } from '../../src/proxy/filters/jwt-authn/jwt-test-keys.ts';
+import { epochS, jwksOf, testKey, type TestKey } from '../../src/proxy/filters/jwt-authn/fixtures.ts';
 
 const ISSUER = 'https://issuer.test';
 const PROXIES = 4;

@@ -8,7 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ManualClock } from '../../../lib/clock.ts';
 import { JWKS_REFRESH_MS, JWKS_RETRY_MS, JWKS_UNKNOWN_KID_COOLDOWN_MS, JwksCache } from './jwks-cache.ts';
-import { jwksOf, testKey } from './jwt-test-keys.ts';
+import { jwksOf, testKey } from './fixtures.ts';
 
 /** A JWKS server whose answer the test sets; counts requests. */
 async function jwksServer(): Promise<{ url: string; set(status: number, body: unknown): void; hits(): number; close(): Promise<void> }> {

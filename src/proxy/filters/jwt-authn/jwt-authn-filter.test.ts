@@ -15,7 +15,7 @@ import type { RequestAuthenticationSnapshot } from '../../../config/snapshot-typ
 import { createInboundRequest, type FilterReply, type InboundRequest } from '../inbound-filter.ts';
 import { JwksCache } from './jwks-cache.ts';
 import { createJwtAuthnFilter, parseJwtAuthnConfig } from './jwt-authn-filter.ts';
-import { epochS, jwksOf, testKey, type TestKey } from './jwt-test-keys.ts';
+import { epochS, jwksOf, testKey, type TestKey } from './fixtures.ts';
 
 const ISSUER = 'https://issuer.example';
 const NOW = 1_800_000_000_000;
