@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createAuthorizer, createAuthzFilter, patternMatch } from './authz-filter.ts';
 import { createInboundRequest, type InboundRequest } from '../inbound-filter.ts';
+import { authorizationPath } from '../../http/authorizer.ts';
 import type { AuthorizationRule } from '../../../config/kinds/authorization-policy.ts';
 import type { AuthorizationSnapshot } from '../../../config/snapshot-types.ts';
 
@@ -160,4 +161,9 @@ test('the filter answers 403 authz-denied with the reason, and reports AUDIT mat
   const reply = f.run(req({ method: 'POST' }));
   assert.deepEqual(reply && { status: 'status' in reply ? reply.status : 0, reason: 'reason' in reply ? reply.reason : '' }, { status: 403, reason: 'authz-denied' });
   assert.deepEqual(audits, [['default/audit', false], ['default/audit', true]]);
+});
+
+test('policies judge the normalized path, so dot segments, doubled slashes and encodings do not slip past', () => {
+  const a = createAuthorizer([{ name: 'default/no-admin', action: 'DENY', rules: [{ to: [{ paths: ['/admin/*'] }] }] }])!;
+  for (const url of ['/admin/x', '/api/../admin/x', '//admin/x', '/%61dmin/x', '/./admin/x']) assert.ok(a.check(req({ peer: WEB, path: authorizationPath(url) })).denied, url);
 });
