@@ -134,6 +134,14 @@ test('forwardOriginalToken keeps the token; fromParams reads and strips a query 
   assert.equal((await run(custom, request(bearer(token)))), undefined, 'Authorization is not read when fromHeaders names another header');
 });
 
+test('a token counts only where its issuer\'s rule reads tokens', async () => {
+  const f = filterFor(rules([{ issuer: ISSUER, jwks: jwksOf(es) }, { issuer: 'https://other.example', jwks: jwksOf(rs), fromHeaders: [{ name: 'x-other-token' }] }]));
+  assert.equal(await run(f, request({ 'x-other-token': await rs.sign(claims({ iss: 'https://other.example' })) })), undefined);
+  const misplaced = await run(f, request({ 'x-other-token': await es.sign(claims()) }));
+  assert.equal(misplaced?.status, 401);
+  assert.match(misplaced!.message, /wrong issuer .*not read from the header x-other-token/);
+});
+
 test('two different tokens in one request are refused', async () => {
   const f = filterFor(rules([{ issuer: ISSUER, jwks: jwksOf(es), fromHeaders: [{ name: 'authorization', prefix: 'Bearer ' }, { name: 'x-token' }] }]));
   const reply = await run(f, request({ ...bearer(await es.sign(claims())), 'x-token': await es.sign(claims({ sub: 'bob' })) }));

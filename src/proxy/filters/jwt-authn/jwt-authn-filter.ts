@@ -16,10 +16,20 @@ export const MAX_TOKEN_BYTES = 8 * 1024;
 interface CompiledRule {
   readonly rule: JwtRule;
   readonly keys: JwksEntry;
+  /** The locations this rule reads (locationKey): a token elsewhere is not this issuer's. */
+  readonly locations: ReadonlySet<string>;
 }
 
 /** Where a token may be: a header (with its prefix) or a query parameter. */
 type Location = { readonly header: string; readonly prefix: string | undefined } | { readonly param: string };
+
+function locationKey(l: Location): string {
+  return 'header' in l ? `h:${l.header}:${l.prefix ?? ''}` : `p:${l.param}`;
+}
+
+function describeLocation(l: Location): string {
+  return 'header' in l ? `header ${l.header}` : `query parameter ${l.param}`;
+}
 
 /** The parsed config: every location, the rules by issuer, the claim headers. */
 export interface JwtAuthnConfig {
@@ -38,19 +48,14 @@ export function parseJwtAuthnConfig(policies: readonly RequestAuthenticationSnap
   const seen = new Set<string>();
   for (const p of policies) {
     for (const rule of p.jwtRules) {
+      const own: Location[] = [...rule.fromHeaders.map((h) => ({ header: h.name, prefix: h.prefix })), ...rule.fromParams.map((param) => ({ param }))];
       // Two policies naming one issuer: the oldest one's rule is used (policies come oldest first).
-      if (!byIssuer.has(rule.issuer)) byIssuer.set(rule.issuer, { rule, keys: rule.jwks ? staticJwks(rule.jwks) : cache.get(rule.jwksUri!) });
-      for (const h of rule.fromHeaders) {
-        const key = `h:${h.name}:${h.prefix ?? ''}`;
+      if (!byIssuer.has(rule.issuer)) byIssuer.set(rule.issuer, { rule, keys: rule.jwks ? staticJwks(rule.jwks) : cache.get(rule.jwksUri!), locations: new Set(own.map(locationKey)) });
+      for (const l of own) {
+        const key = locationKey(l);
         if (!seen.has(key)) {
           seen.add(key);
-          locations.push({ header: h.name, prefix: h.prefix });
-        }
-      }
-      for (const param of rule.fromParams) {
-        if (!seen.has(`p:${param}`)) {
-          seen.add(`p:${param}`);
-          locations.push({ param });
+          locations.push(l);
         }
       }
       for (const o of rule.outputClaimToHeaders) outputHeaders.add(o.header);
@@ -179,6 +184,7 @@ export function createJwtAuthnFilter(config: JwtAuthnConfig, clock: Clock = syst
       if (peek === undefined) return invalid('malformed', 'not a signed JWT (header.payload.signature)');
       const compiled = peek.iss === undefined ? undefined : config.byIssuer.get(peek.iss);
       if (!compiled) return invalid('wrong issuer', peek.iss === undefined ? 'no iss claim' : `issuer ${JSON.stringify(peek.iss.slice(0, 100))} is not trusted here`);
+      if (!compiled.locations.has(locationKey(found.location))) return invalid('wrong issuer', `tokens of issuer ${JSON.stringify(compiled.rule.issuer)} are not read from the ${describeLocation(found.location)}`);
       return verify(req, found, compiled);
     },
   };
