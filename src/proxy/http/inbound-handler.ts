@@ -2,7 +2,8 @@
 // endpoint, so nothing to balance; if the app cannot be reached the reply says
 // `upstream-connect-failure`, which tells the calling sidecar the request never reached an app.
 // Over mutual TLS the caller's identity is proven: it names the source and reaches the app in
-// `x-forwarded-client-cert`, which a plaintext caller can never set.
+// `x-forwarded-client-cert`, which a plaintext caller can never set. The inbound filters
+// (src/proxy/filters/: jwt-authn, authz) judge a request before it is forwarded.
 
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -100,18 +101,20 @@ export function createInboundHandler(deps: InboundDeps) {
       source = typeof header === 'string' && SOURCE.test(header) ? header : 'unknown';
       addHeaders = PLAINTEXT_HEADERS;
     }
+    const requestAuthority = (req.headers[':authority'] as string | undefined) ?? req.headers.host ?? authority;
     const filters = deps.filters();
-    if (filters === undefined) return forward(req, res, source, addHeaders, req.url ?? '/', started);
+    if (filters === undefined) return forward(req, res, source, addHeaders, requestAuthority, req.url ?? '/', started);
+    // jwt-authn, then authz: they judge the normalized path; the app gets the target (minus a token parameter).
     const ir = createInboundRequest(req.method ?? 'GET', authorizationPath(req.url), req.url ?? '/', req.headers, peer, deps.appPort);
     filterRequest(filters, ir, (reply) => {
-      if (reply === undefined) return forward(req, res, source, mergeHeaders(addHeaders, ir), ir.target, started);
+      if (reply === undefined) return forward(req, res, source, mergeHeaders(addHeaders, ir), requestAuthority, ir.target, started);
       sendLocalReply(res, reply.status, reply.reason, reply.message, deps.proxyId);
       recorder.record(source, destination, reply.status, reply.reason, (performance.now() - started) / 1000);
     });
   };
 
-  const forward = (req: AnyRequest, res: AnyResponse, source: string, addHeaders: Readonly<Record<string, string | undefined>>, path: string, started: number): void => {
-    forwardRequest(req, res, { picker, policy: INBOUND_POLICY, authority: (req.headers[':authority'] as string | undefined) ?? req.headers.host ?? authority, path, addHeaders }, {
+  const forward = (req: AnyRequest, res: AnyResponse, source: string, addHeaders: Readonly<Record<string, string | undefined>>, requestAuthority: string, path: string, started: number): void => {
+    forwardRequest(req, res, { picker, policy: INBOUND_POLICY, authority: requestAuthority, path, addHeaders }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
       startedAt: started,
