@@ -177,6 +177,7 @@ test('JWT: valid passes with claims as headers and the token stripped; every bad
     const r = await call(web, '/a', bearer(token));
     assert.equal(r.status, 401, why);
     assert.equal(r.headers['x-weft-reason'], 'jwt-invalid', why);
+    assert.match(r.headers['www-authenticate'] ?? '', /^Bearer error="invalid_token"/, why);
     assert.match(r.message!, message, why);
     assert.ok(!r.body.includes(token), `${why}: the reply never echoes the token`);
   }

@@ -34,6 +34,8 @@ export interface FilterReply {
   readonly status: number;
   readonly reason: LocalReplyReason;
   readonly message: string;
+  /** Extra response fields, e.g. `www-authenticate` for a 401. */
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /** Undefined: pass on. A promise only when the filter has to wait (a JWT signature, the first JWKS). */

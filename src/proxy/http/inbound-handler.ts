@@ -108,7 +108,7 @@ export function createInboundHandler(deps: InboundDeps) {
     const ir = createInboundRequest(req.method ?? 'GET', authorizationPath(req.url), req.url ?? '/', req.headers, peer, deps.appPort);
     filterRequest(filters, ir, (reply) => {
       if (reply === undefined) return forward(req, res, source, mergeHeaders(addHeaders, ir), requestAuthority, ir.target, started);
-      sendLocalReply(res, reply.status, reply.reason, reply.message, deps.proxyId);
+      sendLocalReply(res, reply.status, reply.reason, reply.message, deps.proxyId, reply.headers);
       recorder.record(source, destination, reply.status, reply.reason, (performance.now() - started) / 1000);
     });
   };

@@ -90,6 +90,7 @@ test('each failure is 401 jwt-invalid naming what failed, never echoing the toke
     assert.equal(reply.status, 401, why);
     assert.equal(reply.reason, 'jwt-invalid', why);
     assert.match(reply.message, message, why);
+    assert.match(reply.headers?.['www-authenticate'] ?? '', /^Bearer error="invalid_token"/, why);
     assert.ok(!reply.message.includes(token), `${why}: the message must not echo the token`);
   }
 });

@@ -114,7 +114,13 @@ function findToken(config: JwtAuthnConfig, req: InboundRequest): Found | FilterR
 }
 
 function invalid(failure: JwtFailure | 'keys unavailable', detail?: string): FilterReply {
-  return { status: 401, reason: 'jwt-invalid', message: `the request's JWT is rejected: ${failure}${detail ? ` (${detail})` : ''}` };
+  return {
+    status: 401,
+    reason: 'jwt-invalid',
+    message: `the request's JWT is rejected: ${failure}${detail ? ` (${detail})` : ''}`,
+    // RFC 6750 §3: a rejected bearer token is answered with the challenge and error="invalid_token".
+    headers: { 'www-authenticate': `Bearer error="invalid_token", error_description="${failure}"` },
+  };
 }
 
 /** Printable ASCII only: a claim must never split or add a header line. */
