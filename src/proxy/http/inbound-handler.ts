@@ -7,6 +7,7 @@
 
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { EventEmitter } from 'node:events';
 import type { NodeInfo } from '../../config/snapshot-types.ts';
 import { DEFAULT_BACKEND_POLICY, type BackendPolicySpec } from '../../config/kinds/backend-policy.ts';
 import type { ProxyMetrics } from '../admin/proxy-metrics.ts';
@@ -58,11 +59,25 @@ function mergeHeaders(own: Readonly<Record<string, string | undefined>>, filtere
   return filtered.headerEdits === undefined ? own : { ...filtered.headerEdits, ...own };
 }
 
-/** Runs the filters: `done` gets the reply (or undefined to pass on) synchronously when no filter waits. */
-function filterRequest(filters: readonly InboundFilter[], ir: InboundRequest, done: (reply: FilterReply | undefined) => void): void {
+/**
+ * Runs the filters: `done` gets the reply (or undefined to pass on), synchronously when no filter
+ * waits. When one waits (a JWT signature, the first JWKS) and `client` closes meanwhile, `gone` is
+ * called instead: the request goes no further.
+ */
+function filterRequest(filters: readonly InboundFilter[], ir: InboundRequest, client: EventEmitter, done: (reply: FilterReply | undefined) => void, gone: () => void): void {
   const r = runInboundFilters(filters, ir);
-  if (r instanceof Promise) r.then(done, (err: unknown) => done({ status: 500, reason: 'filter-error', message: `an inbound filter failed: ${err instanceof Error ? err.message : String(err)}` }));
-  else done(r);
+  if (!(r instanceof Promise)) return done(r);
+  let closed = false;
+  const onClose = (): void => {
+    closed = true;
+  };
+  client.once('close', onClose);
+  const settle = (reply: FilterReply | undefined): void => {
+    client.off('close', onClose);
+    if (closed) gone();
+    else done(reply);
+  };
+  r.then(settle, (err: unknown) => settle({ status: 500, reason: 'filter-error', message: `an inbound filter failed: ${err instanceof Error ? err.message : String(err)}` }));
 }
 
 export function createInboundHandler(deps: InboundDeps) {
@@ -106,11 +121,11 @@ export function createInboundHandler(deps: InboundDeps) {
     if (filters === undefined) return forward(req, res, source, addHeaders, requestAuthority, req.url ?? '/', started);
     // jwt-authn, then authz: they judge the normalized path; the app gets the target (minus a token parameter).
     const ir = createInboundRequest(req.method ?? 'GET', authorizationPath(req.url), req.url ?? '/', req.headers, peer, deps.appPort);
-    filterRequest(filters, ir, (reply) => {
+    filterRequest(filters, ir, res as EventEmitter, (reply) => {
       if (reply === undefined) return forward(req, res, source, mergeHeaders(addHeaders, ir), requestAuthority, ir.target, started);
       sendLocalReply(res, reply.status, reply.reason, reply.message, deps.proxyId, reply.headers);
       recorder.record(source, destination, reply.status, reply.reason, (performance.now() - started) / 1000);
-    });
+    }, () => recorder.record(source, destination, 499, undefined, (performance.now() - started) / 1000));
   };
 
   const forward = (req: AnyRequest, res: AnyResponse, source: string, addHeaders: Readonly<Record<string, string | undefined>>, requestAuthority: string, path: string, started: number): void => {
@@ -136,10 +151,10 @@ export function createInboundHandler(deps: InboundDeps) {
     const filters = deps.filters();
     if (filters === undefined) return open(headers, req.url ?? '/');
     const ir = createInboundRequest(req.method ?? 'GET', authorizationPath(req.url), req.url ?? '/', req.headers, peer, deps.appPort);
-    filterRequest(filters, ir, (reply) => {
+    filterRequest(filters, ir, socket, (reply) => {
       if (reply === undefined) open(mergeHeaders(headers, ir), ir.target);
       else socket.end(rawLocalReply(reply.status, reply.reason, reply.message, deps.proxyId));
-    });
+    }, () => socket.destroy());
   };
 
   return { request, upgrade };
