@@ -7,6 +7,7 @@ import type { AuthorizationAction, AuthorizationRule } from './kinds/authorizati
 import type { HTTPRouteFilter, HTTPRouteMatch, HTTPRouteTimeouts } from './kinds/http-route.ts';
 import type { GRPCRouteFilter, GRPCRouteMatch } from './kinds/grpc-route.ts';
 import type { FaultInjectionSpec } from './kinds/fault-injection.ts';
+import type { JwtRule } from './kinds/request-authentication.ts';
 
 export interface NodeInfo {
   /** Unique per proxy process, e.g. `catalog-7f3a`. */
@@ -53,6 +54,16 @@ export interface ServiceSnapshot {
    * the service's endpoints as they are.
    */
   readonly routes?: readonly RouteSnapshot[];
+  /** MeshConfig `authorization.defaultAction: DENY`: with no ALLOW policy, the service takes no request. Absent: ALLOW. */
+  readonly authorizationDefault?: 'DENY';
+  /** RequestAuthentications targeting the service, oldest first; its own sidecars verify the JWTs. Absent: none. */
+  readonly requestAuthentication?: readonly RequestAuthenticationSnapshot[];
+}
+
+export interface RequestAuthenticationSnapshot {
+  /** `namespace/name` of the RequestAuthentication. */
+  readonly name: string;
+  readonly jwtRules: readonly JwtRule[];
 }
 
 /** One route attached to a service (Gateway API, mesh semantics), resolved for one proxy. */

@@ -9,9 +9,10 @@ import { grpcRouteType } from './grpc-route.ts';
 import { httpRouteType } from './http-route.ts';
 import { meshConfigType } from './mesh-config.ts';
 import { referenceGrantType } from './reference-grant.ts';
+import { requestAuthenticationType } from './request-authentication.ts';
 import { serviceType } from './service.ts';
 
-export const resourceTypes: readonly ResourceType[] = [backendPolicyType, serviceType, httpRouteType, grpcRouteType, meshConfigType, authorizationPolicyType, referenceGrantType, faultInjectionType];
+export const resourceTypes: readonly ResourceType[] = [backendPolicyType, serviceType, httpRouteType, grpcRouteType, meshConfigType, authorizationPolicyType, requestAuthenticationType, referenceGrantType, faultInjectionType];
 
 /** By kind, plural or alias, ignoring case: `HTTPRoute`, `httproutes`, `route`, `SVC`. */
 export function findResourceType(name: string): ResourceType | undefined {

@@ -1,13 +1,15 @@
 // Carries one request to an upstream endpoint and its response back, streaming both bodies. Each
 // attempt picks an endpoint; an attempt that provably never reached the app is retried elsewhere
-// (the retry rule in docs/concepts/retries-and-local-replies.md). HTTP/2 requests go upstream as h2c, others as HTTP/1.1.
+// (the retry rule in docs/concepts/retries-and-local-replies.md), and one that met a stale pooled
+// connection goes again to the same endpoint. One timer per request times the response head, idle
+// gaps and an optional total. HTTP/2 requests go upstream as h2c, others as HTTP/1.1.
 
 import type { IncomingMessage, ServerResponse, OutgoingHttpHeaders } from 'node:http';
 import { http } from '../../lib/node-http.ts';
 import type { Http2ServerRequest, Http2ServerResponse, ClientHttp2Stream, IncomingHttpHeaders as H2Headers } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { EventEmitter } from 'node:events';
-import type { BackendPolicySpec } from '../../config/kinds/backend-policy.ts';
+import { completeTimeouts, type BackendPolicySpec, type BackendTimeouts } from '../../config/kinds/backend-policy.ts';
 import type { EndpointSnapshot } from '../../config/snapshot-types.ts';
 import type { Pick, Picker } from '../balance/picker.ts';
 import type { UpstreamPool } from '../transport/upstream-pool.ts';
@@ -61,11 +63,16 @@ export interface ForwardContext {
   readonly startedAt?: number;
   /** Called once with the final status (local replies included), whether it was a local reply, and when (performance.now()). */
   readonly onComplete: (status: number, reason: LocalReplyReason | undefined, attempts: number, endedAt: number) => void;
-  readonly onRetry?: (reason: FailureKind) => void;
+  /** An extra attempt; `stale-connection`: the same endpoint again on a new connection, outside the policy's attempts. */
+  readonly onRetry?: (reason: RetryReason) => void;
 }
 
 /** Why an attempt failed, which decides whether another attempt is safe. */
 export type FailureKind = 'connect' | 'reset-before-response' | 'peer-app-unreachable' | 'peer-app-reset' | 'timeout' | 'reset-after-response';
+/** Why a request went again (the retries metric's `reason`). */
+export type RetryReason = FailureKind | 'stale-connection';
+/** The timers' local-reply reasons (504 before the response head; after it, the stream is cut). */
+type TimeoutReason = 'request-timeout' | 'response-header-timeout' | 'stream-idle-timeout';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'WEFT_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN']);
@@ -75,6 +82,10 @@ const TLS_HANDSHAKE_ERROR = /^(ERR_TLS_|ERR_SSL_|WEFT_TLS_|UNABLE_TO_|CERT_|DEPT
 const H2_FLAG_END_STREAM = 0x1;
 /** WEFT_H1_CLIENT=node: HTTP/1.1 upstream through node:http's client (the old path, kept for comparison). */
 const NODE_H1_CLIENT = process.env.WEFT_H1_CLIENT === 'node';
+/** RST_STREAM INTERNAL_ERROR (RFC 9113 §7): how an HTTP/2 response that was cut ends; http2.constants without loading node:http2. */
+const NGHTTP2_INTERNAL_ERROR = 2;
+/** HTTP/2 streams the server refused unprocessed (RFC 9113 §8.7): safe to send again, whatever the method. */
+const REFUSED_STREAM = 7;
 
 /** The value of a field in a flat [name, value, …] list with lower-case names. */
 function flatHeader(headers: readonly string[], name: string): string | undefined {
@@ -145,7 +156,23 @@ class Forwarding {
   /** The attempt in flight: the client going away or the request timeout cancels it. */
   current: Attempt | undefined = undefined;
   lastFailure: { kind: FailureKind; endpoint: EndpointSnapshot; detail: string } | undefined = undefined;
-  readonly requestTimer: NodeJS.Timeout | undefined;
+  // Timing (see onTimer): one timer per request, re-armed only when it fires or the request ends;
+  // the byte paths only bump `activity`, so a busy stream costs no timer work per chunk.
+  readonly timeouts: BackendTimeouts;
+  /** When the request arrived (performance.now()). */
+  readonly arrivedAt: number;
+  timer: NodeJS.Timeout | undefined = undefined;
+  /** When the armed timer fires. */
+  timerAt = Infinity;
+  /** Bumped by every byte-moving event: request body, response head and body, client drain. */
+  activity = 0;
+  /** `activity` at the last timer check, and since when it has not moved (a check's time). */
+  seenActivity = 0;
+  quietSince: number;
+  /** When the request had been sent in full (its arrival when it has no body); -1 before. */
+  requestEndedAt = -1;
+  /** A response head came from upstream (the response-head timer is over). */
+  responded = false;
   /** The HTTP/1.1 request head is the same for every attempt: built once, on the first. */
   h1Head: string | undefined = undefined;
   readonly h1Body: number;
@@ -160,8 +187,10 @@ class Forwarding {
     this.hasBody = req.httpVersionMajor === 2 ? !(req as Http2ServerRequest).stream.endAfterHeaders : framing !== undefined && framing !== 0;
     this.maxAttempts = 1 + target.policy.retries.attempts;
     this.h1Body = !this.hasBody ? BODY_NONE : framing === -1 ? BODY_CHUNKED : BODY_RAW;
-    const requestMs = target.policy.timeouts.requestMs;
-    this.requestTimer = requestMs > 0 ? setTimeout(onRequestTimeout, requestMs, this) : undefined;
+    this.timeouts = completeTimeouts(target.policy.timeouts);
+    this.arrivedAt = this.quietSince = ctx.startedAt ?? performance.now();
+    if (!this.hasBody) this.requestEndedAt = this.arrivedAt;
+    this.armTimer(this.arrivedAt, false);
     // The client went away: stop the upstream work too.
     (res as EventEmitter).on('close', () => {
       if (!this.finished) {
@@ -174,13 +203,55 @@ class Forwarding {
   complete(status: number, reason?: LocalReplyReason, at = performance.now()): void {
     if (this.finished) return;
     this.finished = true;
-    clearTimeout(this.requestTimer);
+    if (this.timer !== undefined) clearTimeout(this.timer);
     this.ctx.onComplete(status, reason, this.attempts, at);
   }
 
   reply(status: number, reason: LocalReplyReason, message: string): void {
     sendLocalReply(this.res, status, reason, message, this.ctx.proxyId);
     this.complete(status, reason);
+  }
+
+  /**
+   * Arms the timer for the next moment one of the timeouts may expire: the total deadline, the
+   * response head's, or the idle one. Right after activity was seen the idle check comes a quarter
+   * of streamIdleMs later, to learn whether the stream went quiet; a quiet stream is cut
+   * streamIdleMs after the check that first found it quiet, so between 1 and 1.25 × streamIdleMs
+   * after its last byte.
+   */
+  armTimer(now: number, sawActivity: boolean): void {
+    const t = this.timeouts;
+    let at = Infinity;
+    if (t.requestMs > 0) at = this.arrivedAt + t.requestMs;
+    if (t.responseHeaderMs > 0 && !this.responded && this.requestEndedAt >= 0) at = Math.min(at, this.requestEndedAt + t.responseHeaderMs);
+    if (t.streamIdleMs > 0) at = Math.min(at, sawActivity ? now + t.streamIdleMs / 4 : this.quietSince + t.streamIdleMs);
+    if (this.timer !== undefined) {
+      if (at >= this.timerAt) return; // the armed one comes first and re-arms
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    this.timerAt = at;
+    if (at !== Infinity) this.timer = setTimeout(onTimer, Math.max(1, at - now), this);
+  }
+
+  /** The request has been sent in full: the response head's timer starts. */
+  requestEnded(): void {
+    if (this.requestEndedAt >= 0 || this.finished) return;
+    this.requestEndedAt = performance.now();
+    this.activity++;
+    if (this.timeouts.responseHeaderMs > 0 && !this.responded) this.armTimer(this.requestEndedAt, false);
+  }
+
+  /** A timer expired: 504 when no response head went to the client; else the stream is cut, never ended cleanly. */
+  timeOut(reason: TimeoutReason, message: string): void {
+    this.current?.cancel();
+    if (!this.res.headersSent) {
+      this.reply(504, reason, message);
+      return;
+    }
+    const status = (this.res as ServerResponse).statusCode;
+    this.complete(status, reason);
+    cutResponse(this.res);
   }
 
   canRetry(kind: FailureKind): boolean {
@@ -266,9 +337,13 @@ class Forwarding {
     const incoming = this.req as IncomingMessage;
     ex.ondrain = () => incoming.resume();
     incoming.on('data', (chunk: Buffer) => {
+      this.activity++;
       if (!ex.writeBody(chunk)) incoming.pause();
     });
-    incoming.on('end', () => ex.endBody());
+    incoming.on('end', () => {
+      ex.endBody();
+      this.requestEnded();
+    });
     // The client went away mid-body: the upstream connection cannot be reused.
     incoming.on('close', () => {
       if (!incoming.complete) ex.destroy();
@@ -276,9 +351,41 @@ class Forwarding {
   }
 }
 
-function onRequestTimeout(f: Forwarding): void {
-  f.current?.cancel();
-  f.reply(504, 'request-timeout', `no complete response within ${f.target.policy.timeouts.requestMs}ms`);
+/** The request's timer: which timeout expired, if any; else arm for the next check. */
+function onTimer(f: Forwarding): void {
+  f.timer = undefined;
+  f.timerAt = Infinity;
+  if (f.finished) return;
+  const now = performance.now();
+  const sawActivity = f.activity !== f.seenActivity;
+  if (sawActivity) {
+    f.seenActivity = f.activity;
+    f.quietSince = now;
+  }
+  const t = f.timeouts;
+  if (t.requestMs > 0 && now >= f.arrivedAt + t.requestMs) {
+    f.timeOut('request-timeout', `no complete response within ${t.requestMs}ms (timeouts.requestMs)`);
+  } else if (t.responseHeaderMs > 0 && !f.responded && f.requestEndedAt >= 0 && now >= f.requestEndedAt + t.responseHeaderMs) {
+    f.timeOut('response-header-timeout', `no response head within ${t.responseHeaderMs}ms of the request (timeouts.responseHeaderMs)`);
+  } else if (t.streamIdleMs > 0 && !sawActivity && now >= f.quietSince + t.streamIdleMs) {
+    f.timeOut('stream-idle-timeout', `no bytes moved on the stream for ${t.streamIdleMs}ms (timeouts.streamIdleMs)`);
+  } else {
+    f.armTimer(now, sawActivity);
+  }
+}
+
+/**
+ * Ends a response whose head went out but whose body cannot be finished, so the client can tell:
+ * HTTP/1.1 closes the connection (a chunked body then lacks its last chunk, a Content-Length one
+ * is short); HTTP/2 resets the stream (RST_STREAM, no END_STREAM).
+ */
+function cutResponse(res: AnyResponse): void {
+  if ('stream' in res && res.stream !== undefined) {
+    const stream = (res as Http2ServerResponse).stream;
+    if (!stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR);
+    return;
+  }
+  (res as ServerResponse).destroy();
 }
 
 /** One try at one endpoint: reports its outcome to the balancer once, and fails at most once. */
@@ -287,6 +394,8 @@ class Attempt {
   readonly pick: EndpointPick;
   readonly started: number;
   reported = false;
+  /** Went once more to the same endpoint after meeting a stale pooled connection (at most once). */
+  staleRetried = false;
   /** Stops the transport's work, once the transport has some. */
   cancelTransport: (() => void) | undefined = undefined;
 
@@ -332,8 +441,16 @@ class H1Attempt extends Attempt implements H1Handler {
     const ep = this.pick.endpoint;
     const timeouts = f.target.policy.timeouts;
     const tls = ep.identity === undefined ? undefined : { context: f.ctx.pool.tls!.context, identity: ep.identity };
-    const ex = f.ctx.pool.h1(ep.address, ep.port, ep.identity).request(this, { connectMs: timeouts.connectMs, idleMs: timeouts.idleMs, noResponseBody: f.method === 'HEAD', tls });
+    // retryStale: an idempotent request without a body may go again on a new connection if the
+    // pooled one it was written on turns out closed (h1-client.ts decides, having seen no byte back).
+    const ex = f.ctx.pool.h1(ep.address, ep.port, ep.identity).request(this, { connectMs: timeouts.connectMs, idleMs: timeouts.idleMs, noResponseBody: f.method === 'HEAD', tls, retryStale: f.h1Body === BODY_NONE && IDEMPOTENT.has(f.method) });
     this.ex ??= ex;
+  }
+
+  /** The pool sends this exchange again on a new connection: not an endpoint failure, not one of the policy's attempts. */
+  onStaleRetry(): void {
+    this.staleRetried = true;
+    this.fwd.ctx.onRetry?.('stale-connection');
   }
 
   override cancel(): void {
@@ -370,6 +487,7 @@ class H1Attempt extends Attempt implements H1Handler {
       ex.destroy();
       return;
     }
+    f.activity++;
     this.status = status;
     if (status === 502 || status === 503) {
       const reason = flatHeader(headers, REASON_HEADER);
@@ -380,6 +498,7 @@ class H1Attempt extends Attempt implements H1Handler {
         return;
       }
     }
+    f.responded = true;
     try {
       const edit = f.target.editResponse;
       // node:http's writer would copy a Content-Length a 1xx or 204 may not carry (RFC 9110 §8.6).
@@ -399,11 +518,15 @@ class H1Attempt extends Attempt implements H1Handler {
       this.lastChunk = chunk;
       return;
     }
-    const out = this.fwd.res as ServerResponse;
+    const f = this.fwd;
+    f.activity++;
+    const out = f.res as ServerResponse;
     if (!out.write(chunk) && !this.waitingDrain) {
       this.waitingDrain = true;
       this.ex!.pause();
       out.once('drain', () => {
+        // A slow reader that drains is progress, not an idle stream.
+        f.activity++;
         this.waitingDrain = false;
         this.ex!.resume();
       });
@@ -462,6 +585,8 @@ function attemptH1Node(f: Forwarding, a: Attempt): void {
       return;
     }
     f.bodyStarted = true;
+    req.on('data', () => f.activity++);
+    req.on('end', () => f.requestEnded());
     req.pipe(upReq);
   };
   upReq.on('socket', (socket: Socket) => {
@@ -497,7 +622,10 @@ function attemptH1Node(f: Forwarding, a: Attempt): void {
       a.onFailure(peerFailure, `peer sidecar answered ${status} ${upRes.headers[REASON_HEADER]}`);
       return;
     }
+    f.responded = true;
+    f.activity++;
     (res as ServerResponse).writeHead(status, forwardableHeaders(upRes.headers, responseContentLength(status, upRes.headers)));
+    upRes.on('data', () => f.activity++);
     upRes.pipe(res as ServerResponse);
     upRes.on('end', () => {
       a.report(status < 500);
@@ -525,7 +653,25 @@ function attemptH2(f: Forwarding, a: Attempt): void {
     return;
   }
   let responded = false;
+  /** This stream failed on a stale session and the attempt went on on a new one: its events no longer count. */
+  let superseded = false;
   a.cancelTransport = () => stream.close();
+  /**
+   * The session was reused and has gone away (the peer closed it or sent GOAWAY) before any
+   * response on this stream: the request goes once more on a new session to the same endpoint if
+   * it has no body and is idempotent or was refused unprocessed (RFC 9113 §8.7), as for HTTP/1.1.
+   */
+  const retryStale = (): boolean => {
+    if (responded || !wasConnected || hasBody || a.staleRetried || f.finished) return false;
+    if (!session.closed && !session.destroyed) return false;
+    if (!IDEMPOTENT.has(method) && stream.rstCode !== REFUSED_STREAM) return false;
+    a.staleRetried = true;
+    superseded = true;
+    clearTimeout(connectTimer);
+    ctx.onRetry?.('stale-connection');
+    attemptH2(f, a);
+    return true;
+  };
   const connectTimer = wasConnected
     ? undefined
     : setTimeout(() => {
@@ -534,6 +680,9 @@ function attemptH2(f: Forwarding, a: Attempt): void {
   if (hasBody) {
     const start = (): void => {
       f.bodyStarted = true;
+      // Listened to only now: a 'data' listener starts the flow, which must wait for the session.
+      req.on('data', () => f.activity++);
+      req.on('end', () => f.requestEnded());
       req.pipe(stream);
     };
     if (session.connecting) session.once('connect', start);
@@ -541,7 +690,7 @@ function attemptH2(f: Forwarding, a: Attempt): void {
   }
   stream.on('error', (err: NodeJS.ErrnoException) => {
     clearTimeout(connectTimer);
-    if (f.finished) return;
+    if (f.finished || superseded) return;
     if (responded) {
       a.report(false);
       res.destroy(err);
@@ -549,6 +698,7 @@ function attemptH2(f: Forwarding, a: Attempt): void {
     }
     const code = err.code ?? '';
     const neverConnected = !wasConnected && (CONNECT_ERRORS.has(code) || code === 'ERR_HTTP2_STREAM_CANCEL' || TLS_HANDSHAKE_ERROR.test(code));
+    if (!neverConnected && retryStale()) return;
     a.onFailure(neverConnected && !f.bodyStarted ? 'connect' : 'reset-before-response', `${code} ${err.message}`);
   });
   // Interim 1xx heads (100 Continue, 103 Early Hints …) come as 'headers' before the response.
@@ -557,7 +707,9 @@ function attemptH2(f: Forwarding, a: Attempt): void {
   });
   stream.on('response', (h: H2Headers, flags: number) => {
     clearTimeout(connectTimer);
+    if (superseded) return;
     responded = true;
+    f.activity++;
     const status = Number(h[':status'] ?? 502);
     const peerFailure = peerFailureKind(status, h[REASON_HEADER]);
     if (peerFailure && f.canRetry(peerFailure)) {
@@ -565,6 +717,7 @@ function attemptH2(f: Forwarding, a: Attempt): void {
       a.onFailure(peerFailure, `peer sidecar answered ${status} ${h[REASON_HEADER]}`);
       return;
     }
+    f.responded = true;
     if ((flags & H2_FLAG_END_STREAM) !== 0) {
       // Headers that end the stream (gRPC's trailers-only response) stay one frame that ends it.
       // Nothing follows on the upstream stream; reading it lets it close.
@@ -588,6 +741,7 @@ function attemptH2(f: Forwarding, a: Attempt): void {
       const forwardable = forwardableTrailers(trailers as Record<string, string | string[] | undefined>);
       if (forwardable !== undefined) forwardTrailers(req, res, forwardable);
     });
+    stream.on('data', () => f.activity++);
     stream.pipe(res as Http2ServerResponse);
     stream.on('end', () => {
       a.report(status < 500);
@@ -596,6 +750,8 @@ function attemptH2(f: Forwarding, a: Attempt): void {
   });
   stream.on('close', () => {
     clearTimeout(connectTimer);
-    if (!responded && !f.finished) a.onFailure('reset-before-response', `stream closed with code ${stream.rstCode}`);
+    if (superseded || responded || f.finished) return;
+    if (retryStale()) return;
+    a.onFailure('reset-before-response', `stream closed with code ${stream.rstCode}`);
   });
 }

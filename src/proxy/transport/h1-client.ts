@@ -5,6 +5,7 @@
 import net from 'node:net';
 import { H1ResponseParser, type ResponseSink } from './h1-parser.ts';
 import { dialEndpoint, type EndpointTls } from './mesh-tls.ts';
+import type { H1RequestOptions } from './h1-pool.ts';
 
 /** Where an exchange was when it failed: forward.ts turns this into its retry decision. */
 export type H1Stage = 'connect' | 'before-head' | 'after-head';
@@ -31,12 +32,29 @@ export interface H1Handler {
   /** The response is complete; the connection is already back in the pool (or closed). */
   onEnd(): void;
   onError(err: NodeJS.ErrnoException, stage: H1Stage): void;
+  /**
+   * The reused connection was stale (closed by the server before any response byte) and the
+   * exchange goes again on a new connection to the same endpoint; `onReady` follows. Not a failure
+   * of the endpoint: for metrics only.
+   */
+  onStaleRetry?(): void;
 }
 
 /** The pool side of a connection. */
 export interface H1Owner {
   release(conn: H1Connection): void;
   forget(conn: H1Connection): void;
+  /** Moves `ex` to a new connection after a stale reused one failed (RFC 9112 §9.3.1); false if it cannot. */
+  retryStale(ex: H1Exchange, handler: H1Handler): boolean;
+}
+
+/**
+ * How long a connection may idle when the server said `Keep-Alive: timeout=N` (`serverMs`): a
+ * little less, so the proxy closes it before the server does and never writes a request onto a
+ * connection the server is closing (a quarter of it, at most 1 s, is kept as margin).
+ */
+export function keepAliveIdleMs(serverMs: number): number {
+  return serverMs - Math.min(1000, serverMs / 4);
 }
 
 /**
@@ -56,15 +74,21 @@ export class H1Exchange {
   conn: H1Connection | undefined;
   /** Callbacks, until the response ended or failed (or was discarded). */
   handler: H1Handler | undefined;
-  /** The connection had carried an earlier exchange (it may have been closed by the peer meanwhile). */
-  readonly reused: boolean;
+  /**
+   * The connection had carried an earlier exchange (it may have been closed by the peer meanwhile).
+   * Cleared when a stale retry moves the exchange to a new connection, so it goes again only once.
+   */
+  reused: boolean;
+  /** How the pool opened it; a stale retry opens its new connection with the same. */
+  readonly options: H1RequestOptions;
   /** Called when a body write that returned false has drained, or the body is no longer wanted. */
   ondrain: (() => void) | undefined = undefined;
 
-  constructor(conn: H1Connection, handler: H1Handler, reused: boolean) {
+  constructor(conn: H1Connection, handler: H1Handler, reused: boolean, options: H1RequestOptions) {
     this.conn = conn;
     this.handler = handler;
     this.reused = reused;
+    this.options = options;
   }
 
   /** Writes the request head (one string, ending in the blank line); BODY_NONE ends the request. */
@@ -111,6 +135,8 @@ export class H1Connection implements ResponseSink {
   #connected = false;
   #connectTimer: NodeJS.Timeout | undefined;
   #chunked = false;
+  /** The request of the exchange has no body: all of it went with the head. */
+  #bodyless = false;
   #requestDone = true;
   #responseDone = true;
   dead = false;
@@ -152,6 +178,7 @@ export class H1Connection implements ResponseSink {
     this.#exchange = ex;
     this.#requestDone = false;
     this.#responseDone = false;
+    this.#bodyless = false;
     this.#parser.start(noResponseBody);
     if (this.#connected) ex.handler?.onReady(ex);
   }
@@ -159,6 +186,7 @@ export class H1Connection implements ResponseSink {
   writeHead(ex: H1Exchange, head: string, body: number): void {
     this.socket.write(head, 'latin1');
     this.#chunked = body === BODY_CHUNKED;
+    this.#bodyless = body === BODY_NONE;
     if (body === BODY_NONE) this.endBody(ex);
   }
 
@@ -299,7 +327,13 @@ export class H1Connection implements ResponseSink {
     }
     this.#exchange = undefined;
     if (this.dead) return;
-    if (!this.#parser.keepAlive) {
+    const parser = this.#parser;
+    if (parser.keepAliveTimeoutMs >= 0) {
+      // The server said how long it keeps an idle connection: close it a little before that.
+      const idle = keepAliveIdleMs(parser.keepAliveTimeoutMs);
+      if (idle < this.idleMs) this.idleMs = idle;
+    }
+    if (!parser.keepAlive || this.idleMs <= 0) {
       this.kill();
       return;
     }
@@ -307,12 +341,22 @@ export class H1Connection implements ResponseSink {
     this.#owner.release(this);
   }
 
-  /** The connection failed: the exchange on it (if its response is not over) hears why. */
+  /**
+   * The connection failed: the exchange on it (if its response is not over) hears why, unless it
+   * may go again on a new connection. A kept-alive connection can be closed by the server just as
+   * a request is written on it: a request without a body that the caller marked retryable
+   * (idempotent, RFC 9110 §9.2.2), on a reused connection, with no byte of a response back, is
+   * sent once more on a new connection to the same endpoint (RFC 9112 §9.3.1 allows it; Go's
+   * http.Transport does so on its own, Envoy with its `reset-before-request` retry condition).
+   * The endpoint is not at fault: the handler hears no error.
+   */
   #fail(err: NodeJS.ErrnoException): void {
     const ex = this.#exchange;
     const handler = ex !== undefined && !this.#responseDone ? ex.handler : undefined;
     const stage: H1Stage = !this.#connected ? 'connect' : this.#parser.headReceived ? 'after-head' : 'before-head';
+    const stale = handler !== undefined && ex!.reused && ex!.options.retryStale === true && this.#bodyless && stage === 'before-head' && !this.#parser.bytesReceived;
     this.kill();
+    if (stale && this.#owner.retryStale(ex!, handler)) return;
     handler?.onError(err, stage);
   }
 }

@@ -136,6 +136,12 @@ function knownName(buf: Buffer, start: number, end: number): KnownName | undefin
   return undefined;
 }
 
+/** `timeout=N` (seconds) of a Keep-Alive field value such as `timeout=5, max=1000`, in ms; -1 if absent or malformed. */
+function keepAliveTimeout(value: string): number {
+  const m = /(?:^|[\s,])timeout\s*=\s*"?(\d{1,9})"?/i.exec(value);
+  return m === null ? -1 : Number(m[1]) * 1000;
+}
+
 // States.
 const S_HEAD = 0;
 const S_BODY_LENGTH = 1;
@@ -211,6 +217,12 @@ class H1Parser {
   #trailerLen = 0;
   /** Whether the connection may carry another request after this response. */
   keepAlive = true;
+  /**
+   * A response's `Keep-Alive: timeout=N` in ms (how long the server keeps an idle connection; a
+   * de facto parameter, sent by Node's http server and Apache), or -1. The field itself stays on
+   * this hop (it is hop-by-hop, RFC 9110 §7.6.1).
+   */
+  keepAliveTimeoutMs = -1;
   /** A final response head was parsed. */
   headReceived = false;
   /** Any byte of a response arrived. */
@@ -235,6 +247,7 @@ class H1Parser {
     this.#resetHead();
     this.#trailerLen = 0;
     this.keepAlive = true;
+    this.keepAliveTimeoutMs = -1;
     this.headReceived = false;
     this.bytesReceived = false;
     this.status = 0;
@@ -616,6 +629,8 @@ class H1Parser {
       }
       switch (k.kind) {
         case F_HOP:
+          if (k.name === 'keep-alive') this.keepAliveTimeoutMs = keepAliveTimeout(value);
+          continue;
         case F_HOST:
         case F_UPGRADE:
           continue;
