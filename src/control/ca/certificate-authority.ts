@@ -632,7 +632,14 @@ export class CertificateAuthority {
     return { ids: ids.sort(), deadline: Math.max(deadline, this.#phaseSince) };
   }
 
-  /** Moves the rotation on when nothing holds it back. */
+  /**
+   * Moves the rotation on when nothing holds it back; runs after every issue and every
+   * ROTATION_CHECK_MS while a rotation is in progress. Never throws (a failed step is logged and retried).
+   */
+  checkRotation(): Promise<void> {
+    return this.#check();
+  }
+
   #check(): Promise<void> {
     const step = this.#serial(async () => {
       if (this.#closed || this.#phase === 'idle') return;
