@@ -151,8 +151,10 @@ export function startCertificateClient(options: CertificateClientOptions): Certi
       backoff.reset();
       log.info('certificate issued', { identity: issued.identity, serial: issued.serial, notAfter: new Date(issued.notAfter).toISOString() });
       options.onCredentials(current);
+      // Half of the life left from now, not from notBefore: the CA backdates notBefore for clock
+      // skew (60 s), which would otherwise make a short-lived certificate renew at once.
       const now = clock.now();
-      schedule(Math.max(1_000, issued.notBefore + (issued.notAfter - issued.notBefore) * renewAt - now));
+      schedule(Math.max(1_000, (issued.notAfter - now) * renewAt));
       inFlight = false;
       // A trust change announced while this request was on its way may need another round; the
       // same announcement twice would loop (a CA that answers otherwise than it announces).
