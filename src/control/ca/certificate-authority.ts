@@ -233,12 +233,22 @@ async function loadRoot(keyPath: string, certPath: string, log: Logger): Promise
   return { cert, pem: cert.toString(), fingerprint: cert.fingerprint256, signer: await createSigner(key, [cert]) };
 }
 
+/**
+ * The root's common name: names the trust domain it was made for and, for a rotation's new root,
+ * when it was made, so that the two roots of a bundle have different names (ub-common-name: 64).
+ */
+function rootName(trustDomain: string, madeAt?: number): string {
+  const when = madeAt === undefined ? '' : ` ${new Date(madeAt).toISOString().replace(/\.\d+Z$/, 'Z')}`;
+  const full = `weft mesh root CA (${trustDomain})${when}`;
+  return full.length <= 64 ? full : `weft mesh root CA${when}`;
+}
+
 /** A fresh P-256 root, written key first (0600), then the certificate. */
-async function createRoot(keyPath: string, certPath: string, trustDomain: string, now: number): Promise<Root> {
+async function createRoot(keyPath: string, certPath: string, trustDomain: string, now: number, rotation = false): Promise<Root> {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const pem = await createRootCertificate({
     key: privateKey,
-    commonName: `weft mesh root CA (${trustDomain})`,
+    commonName: rootName(trustDomain, rotation ? now : undefined),
     notBefore: wholeSeconds(now - CLOCK_SKEW_MS),
     notAfter: wholeSeconds(now + ROOT_VALIDITY_DAYS * 86_400_000),
   });
@@ -580,7 +590,7 @@ export class CertificateAuthority {
     await this.#serial(async () => {
       if (this.#phase !== 'idle') throw new WeftError('WEFT_ERR_CA_ROTATION_IN_PROGRESS', `a root rotation is already in progress (phase ${this.#phase})`, 409);
       const now = this.#clock.now();
-      const next = await createRoot(join(this.#dir, NEXT_KEY_FILE), join(this.#dir, NEXT_CERT_FILE), this.trustDomain, now);
+      const next = await createRoot(join(this.#dir, NEXT_KEY_FILE), join(this.#dir, NEXT_CERT_FILE), this.trustDomain, now, true);
       await this.#writeRotation({ phase: 'distributing', startedAt: now, phaseSince: now, next: next.fingerprint });
       this.#next = next;
       this.#phase = 'distributing';

@@ -230,3 +230,12 @@ test('the rotation checks itself on the clock, without being asked', async () =>
   while (ca.status().phase === 'distributing') await new Promise((r) => setImmediate(r));
   assert.equal(ca.status().phase, 'reissuing');
 });
+
+test('the new root has a name of its own, so the two roots of a bundle are told apart by name too', async () => {
+  const clock = new ManualClock(Date.UTC(2030, 0, 1));
+  const { ca } = await newCa(clock);
+  await ca.rotate();
+  const [oldRoot, newRoot] = splitPem(ca.trustBundle()).map((p) => new X509Certificate(p));
+  assert.equal(oldRoot!.subject, 'O=weft\nCN=weft mesh root CA (weft.local)');
+  assert.equal(newRoot!.subject, 'O=weft\nCN=weft mesh root CA (weft.local) 2030-01-01T00:00:00Z');
+});
