@@ -42,6 +42,12 @@ export const ROOT_VALIDITY_DAYS = 3650;
 export const CLOCK_SKEW_MS = 60_000;
 /** How often a rotation in progress checks whether it can move on (besides after each issue). */
 export const ROTATION_CHECK_MS = 1_000;
+/**
+ * A phase moves on only this long after the last certificate it issued: the CA records a proxy as
+ * holding the new bundle when it answers, so this covers the answer's way back and the proxy putting
+ * it in force on every thread, before any peer may present a leaf of the new root.
+ */
+export const ROTATION_SETTLE_MS = 2_000;
 
 export const CA_DIR = 'ca';
 export const CA_KEY_FILE = 'ca-key.pem';
@@ -335,6 +341,8 @@ export class CertificateAuthority {
   #phase: RotationPhase = 'idle';
   #startedAt = 0;
   #phaseSince = 0;
+  /** When a proxy the phase waited for last got its certificate (epoch ms): the phase settles for ROTATION_SETTLE_MS after it. */
+  #lastUnblockedAt = 0;
   readonly #leaves = new Map<string, LeafRecord>();
   /** Leaves issued before this instant (a CA from before leaves.json) are unknown: a phase waits one TTL past it. */
   #trackedSince = 0;
@@ -563,6 +571,8 @@ export class CertificateAuthority {
       notAfter: notAfter.getTime(),
       serial: serialHex(serial),
     };
+    const previous = this.#leaves.get(request.proxyId);
+    if (previous && this.#blocks(previous)) this.#lastUnblockedAt = this.#clock.now();
     this.#leaves.set(request.proxyId, { roots: bundleRoots.map((r) => r.fingerprint), issuer: root.fingerprint, notAfter: notAfter.getTime() });
     this.#saveLeaves();
     this.#log.info('issued certificate', {
@@ -627,19 +637,24 @@ export class CertificateAuthority {
   #blocking(now: number): { ids: string[]; deadline: number } {
     const ids: string[] = [];
     let deadline = this.#trackedSince > 0 ? this.#trackedSince + this.leafTtlSeconds * 1000 : 0;
-    const next = this.#next?.fingerprint;
     for (const [id, r] of this.#leaves) {
       if (r.notAfter <= now) {
         this.#leaves.delete(id);
         continue;
       }
-      const blocks = this.#phase === 'distributing' ? !r.roots.includes(next!) : this.#phase === 'reissuing' ? r.issuer === this.#current.fingerprint : false;
-      if (blocks) {
+      if (this.#blocks(r)) {
         ids.push(id);
         deadline = Math.max(deadline, r.notAfter);
       }
     }
-    return { ids: ids.sort(), deadline: Math.max(deadline, this.#phaseSince) };
+    return { ids: ids.sort(), deadline: Math.max(deadline, this.#phaseSince, this.#lastUnblockedAt + ROTATION_SETTLE_MS) };
+  }
+
+  /** Whether a proxy's leaf holds the current phase back: no new root in its bundle (phase 1), a leaf of the old root (phase 2). */
+  #blocks(r: LeafRecord): boolean {
+    if (this.#phase === 'distributing') return !r.roots.includes(this.#next!.fingerprint);
+    if (this.#phase === 'reissuing') return r.issuer === this.#current.fingerprint;
+    return false;
   }
 
   /**

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { ManualClock } from '../../lib/clock.ts';
 import { createLogger } from '../../lib/log.ts';
 import { isWeftError } from '../../lib/errors.ts';
-import { CertificateAuthority, ROTATION_CHECK_MS, type TrustState } from './certificate-authority.ts';
+import { CertificateAuthority, ROTATION_CHECK_MS, ROTATION_SETTLE_MS, type TrustState } from './certificate-authority.ts';
 import { splitPem } from './certificate-builder.ts';
 
 const quiet = createLogger('test', () => {});
@@ -82,6 +82,11 @@ test('a rotation moves through its phases as proxies renew, and ends with only t
   assert.deepEqual(ca.status().rotation!.waitingFor, ['api-1']);
   await renew(ca, 'api-1');
   await ca.checkRotation();
+  // The answer may still be on its way to api-1: the phase settles before it moves on.
+  assert.equal(ca.status().phase, 'distributing');
+  assert.deepEqual(ca.status().rotation!.waitingFor, []);
+  clock.advance(ROTATION_SETTLE_MS);
+  await ca.checkRotation();
 
   // Phase 2: leaves come from the new root; the old root stays trusted until no proxy holds its leaf.
   assert.equal(ca.status().phase, 'reissuing');
@@ -95,6 +100,7 @@ test('a rotation moves through its phases as proxies renew, and ends with only t
   await ca.checkRotation();
   assert.deepEqual(ca.status().rotation!.waitingFor, ['api-1']);
   await renew(ca, 'api-1');
+  clock.advance(ROTATION_SETTLE_MS);
   await ca.checkRotation();
 
   // Phase 3: the old root is gone from the bundle and from the disk.
@@ -173,6 +179,7 @@ test('a restart in phase 1 and in phase 2 resumes the rotation where it was', as
   assert.equal(ca.trustBundle(), bundle);
   assert.deepEqual(ca.status().rotation!.waitingFor, ['api-1'], 'who has the new root survives the restart');
   await renew(ca, 'api-1');
+  clock.advance(ROTATION_SETTLE_MS);
   await ca.checkRotation();
   assert.equal(ca.status().phase, 'reissuing');
   const [, newRoot] = fingerprints(bundle);
@@ -183,6 +190,7 @@ test('a restart in phase 1 and in phase 2 resumes the rotation where it was', as
   assert.equal(ca.trustBundle(), bundle);
   assert.ok(issuedBy((await renew(ca, 'api-1')).leaf, bundle, newRoot!), 'still issuing under the new root');
   assert.ok(issuedBy(web.leaf, bundle, newRoot!));
+  clock.advance(ROTATION_SETTLE_MS);
   await ca.checkRotation();
   assert.equal(ca.status().phase, 'idle');
   assert.deepEqual(fingerprints(ca.trustBundle()), [newRoot]);
