@@ -1,5 +1,6 @@
 // Serves one proxy's stream: reads its hello, subscribes it to the snapshot cache for its node key,
-// writes each new snapshot as a delta or in full (snapshot-writer.ts), and records ACK/NACK.
+// writes each new snapshot as a delta or in full (snapshot-writer.ts), and records ACK/NACK; tells
+// the proxy the CA's roots and issuer at hello and at each change (root rotation).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock } from '../../lib/clock.ts';

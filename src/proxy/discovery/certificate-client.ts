@@ -1,6 +1,6 @@
 // The sidecar's side of workload identity: makes a fresh P-256 key, asks the control plane's CA to
-// certify it (POST /v1/certificates), checks what comes back, and renews at half the certificate's
-// life (or sooner after a failure), so rotation never lets a certificate expire under traffic; and
+// certify it (POST /v1/certificates), checks what comes back, and renews once half of the life it
+// had left has passed (or sooner after a failure), so no certificate expires under traffic; and
 // renews at once when the control plane announces new roots or a new issuer (a root rotation).
 
 import { X509Certificate, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
