@@ -399,6 +399,9 @@ export class CertificateAuthority {
       } catch (err) {
         throw loadError(rotationPath, `not valid JSON (${errorMessage(err)})`);
       }
+      if (!['distributing', 'reissuing', 'retiring'].includes(rotation?.phase) || typeof rotation.next !== 'string' || !Number.isFinite(rotation.startedAt) || !Number.isFinite(rotation.phaseSince)) {
+        throw loadError(rotationPath, 'is not a rotation state weft wrote (phase, next, startedAt, phaseSince)');
+      }
       if (rotation.phase === 'retiring') {
         await CertificateAuthority.#finishRetire(dir);
         rotation = undefined;

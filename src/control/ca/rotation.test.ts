@@ -5,7 +5,7 @@
 import { afterEach, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ManualClock } from '../../lib/clock.ts';
@@ -205,7 +205,6 @@ test('a restart in the middle of retiring the old root finishes it', async () =>
   await ca.close();
   open.pop();
   // As if the control plane died after recording phase 3 and moving the key, before the certificate.
-  const { writeFileSync, renameSync } = await import('node:fs');
   writeFileSync(join(dataDir, 'ca', 'rotation.json'), JSON.stringify({ ...rotation, phase: 'retiring' }));
   renameSync(join(dataDir, 'ca', 'next-key.pem'), join(dataDir, 'ca', 'ca-key.pem'));
   const reopened = (await newCa(clock, dataDir)).ca;
@@ -246,4 +245,18 @@ test('the new root has a name of its own, so the two roots of a bundle are told 
   const [oldRoot, newRoot] = splitPem(ca.trustBundle()).map((p) => new X509Certificate(p));
   assert.equal(oldRoot!.subject, 'O=weft\nCN=weft mesh root CA (weft.local)');
   assert.equal(newRoot!.subject, 'O=weft\nCN=weft mesh root CA (weft.local) 2030-01-01T00:00:00Z');
+});
+
+test('a damaged rotation state is refused with WEFT_ERR_CA_LOAD naming the file, and left as it was', async () => {
+  const clock = new ManualClock(Date.UTC(2030, 0, 1));
+  const { ca, dataDir } = await newCa(clock);
+  await ca.rotate();
+  await ca.close();
+  open.pop();
+  const path = join(dataDir, 'ca', 'rotation.json');
+  for (const bad of ['{not json', '{"phase":"sideways","next":"x","startedAt":1,"phaseSince":1}']) {
+    writeFileSync(path, bad);
+    await assert.rejects(CertificateAuthority.open({ dataDir, clock, log: quiet }), (err: unknown) => isWeftError(err) && err.code === 'WEFT_ERR_CA_LOAD' && err.message.includes(path));
+    assert.equal(readFileSync(path, 'utf8'), bad);
+  }
 });
