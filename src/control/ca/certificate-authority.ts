@@ -485,7 +485,11 @@ export class CertificateAuthority {
         this.#dirty = false;
         const now = this.#clock.now();
         const leaves: Record<string, LeafRecord> = {};
-        for (const [id, r] of this.#leaves) if (r.notAfter > now) leaves[id] = r;
+        // Expired leaves are forgotten here too, so the map stays bounded by the live proxies.
+        for (const [id, r] of this.#leaves) {
+          if (r.notAfter > now) leaves[id] = r;
+          else this.#leaves.delete(id);
+        }
         try {
           await writeFileAtomic(join(this.#dir, LEAVES_FILE), JSON.stringify({ trackedSince: this.#trackedSince, leaves }), 0o600);
         } catch (err) {
