@@ -236,7 +236,7 @@ async function loadRoot(keyPath: string, certPath: string, log: Logger): Promise
   }
   if (!cert.ca) throw loadError(certPath, 'is not a CA certificate (basicConstraints CA:TRUE missing)');
   if (!cert.checkPrivateKey(key)) throw loadError(certPath, `does not match the private key in ${keyPath}`);
-  return { cert, pem: cert.toString(), fingerprint: cert.fingerprint256, signer: await createSigner(key, [cert]) };
+  return { cert, pem: cert.toString(), fingerprint: cert.fingerprint256, signer: await createSigner(key, cert) };
 }
 
 /**
@@ -263,7 +263,7 @@ async function createRoot(keyPath: string, certPath: string, trustDomain: string
   await writeFileAtomic(keyPath, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, 0o600);
   await writeFileAtomic(certPath, pem, 0o644);
   const cert = new X509Certificate(pem);
-  return { cert, pem: cert.toString(), fingerprint: cert.fingerprint256, signer: await createSigner(privateKey, [cert]) };
+  return { cert, pem: cert.toString(), fingerprint: cert.fingerprint256, signer: await createSigner(privateKey, cert) };
 }
 
 /**
@@ -323,7 +323,7 @@ export async function loadOperatorCa(files: OperatorCaFiles, now: number): Promi
   }
   const intermediates = certs.slice(0, -1);
   return {
-    root: { cert: root, pem: root.toString(), fingerprint: root.fingerprint256, signer: await createSigner(key, certs.length > 1 ? intermediates : [root]) },
+    root: { cert: root, pem: root.toString(), fingerprint: root.fingerprint256, signer: await createSigner(key, signer, intermediates) },
     intermediates,
   };
 }
@@ -572,7 +572,7 @@ export class CertificateAuthority {
     });
     const issued: IssuedCertificate = {
       identity,
-      certificate: leaf + (this.#intermediates.length > 0 ? signer.chainPem : ''),
+      certificate: leaf + signer.chainPem,
       trustBundle: bundleRoots.map((r) => r.pem).join(''),
       notBefore: notBefore.getTime(),
       notAfter: notAfter.getTime(),

@@ -44,7 +44,7 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'weft-x509-'));
   rootKey = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey;
   rootPem = await createRootCertificate({ key: rootKey, commonName: 'test root', notBefore: new Date(now - hour), notAfter: new Date(now + 24 * hour) });
-  signer = await createSigner(rootKey, [new X509Certificate(rootPem)]);
+  signer = await createSigner(rootKey, new X509Certificate(rootPem));
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -145,12 +145,13 @@ test('a leaf signed by an RSA intermediate chains through it to the root', async
   openssl('req', '-new', '-key', interKeyPath, '-subj', '/O=ops/CN=ops intermediate', '-out', csr);
   openssl('x509', '-req', '-in', csr, '-CA', rootPath, '-CAkey', rootKeyPath, '-CAcreateserial', '-days', '1', '-extfile', ext, '-out', interPath);
   const inter = new X509Certificate(execFileSync(OPENSSL, ['x509', '-in', interPath]));
-  const interSigner = await createSigner(interKey, [inter]);
+  const interSigner = await createSigner(interKey, inter, [inter]);
   const pem = await leaf(spkiOf('ec', { namedCurve: 'P-256' }).spki, undefined, undefined, interSigner);
   assert.match(openssl('verify', '-CAfile', rootPath, '-untrusted', interPath, file(pem)), /: OK/);
   assert.throws(() => openssl('verify', '-CAfile', rootPath, file(pem)), 'without the intermediate there is no path');
   assert.match(openssl('x509', '-noout', '-text', '-in', file(pem)), /Signature Algorithm: sha256WithRSAEncryption/);
   assert.equal(splitPem(interSigner.chainPem).length, 1);
+  assert.equal(signer.chainPem, '', 'a root sends no chain');
 });
 
 test('validity from 2050 on is a GeneralizedTime and still parses', async () => {

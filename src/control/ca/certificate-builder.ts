@@ -20,7 +20,7 @@ export interface Signer {
   readonly algorithm: SigningAlgorithm;
   /** The signing CA certificate, as the library reads it (its subject Name and key id go into leaves). */
   readonly certificate: x509.X509Certificate;
-  /** PEM of the CA certificates between the signer and its root, signer first; empty when the signer is a root. */
+  /** PEM of the intermediates served after each leaf (the signer first, up to but not including the root); empty when the signer is a root. */
   readonly chainPem: string;
 }
 
@@ -146,10 +146,13 @@ export function splitPem(text: string): string[] {
   return text.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g)?.map((p) => p + '\n') ?? [];
 }
 
-/** Makes a Signer from a CA certificate chain (signer first, up to but not including the root) and its private key. */
-export async function createSigner(keyObject: KeyObject, chain: readonly X509Certificate[]): Promise<Signer> {
+/**
+ * Makes a Signer from a CA certificate and its private key; `intermediates` (the signer first, up to
+ * but not including the root) when the signer is not a root. Throws WEFT_ERR_CA_KEY as signingKey.
+ */
+export async function createSigner(keyObject: KeyObject, certificate: X509Certificate, intermediates: readonly X509Certificate[] = []): Promise<Signer> {
   const { key, algorithm } = await signingKey(keyObject);
-  return { key, algorithm, certificate: new x509.X509Certificate(chain[0]!.raw), chainPem: chain.map((c) => c.toString()).join('') };
+  return { key, algorithm, certificate: new x509.X509Certificate(certificate.raw), chainPem: intermediates.map((c) => c.toString()).join('') };
 }
 
 /** Whether a CA certificate may sign certificates: keyCertSign in its keyUsage, or no keyUsage at all (RFC 5280 4.2.1.3). */
