@@ -1,5 +1,5 @@
 // Bar: certificates rotate, and the CA root rotates, under steady load with zero failed requests.
-// A client sidecar calls a server sidecar in STRICT mutual TLS at ~100 req/s with 20-second leaves
+// A client sidecar calls a server sidecar in STRICT mutual TLS at ~75 req/s with 20-second leaves
 // (renewed every ~10 s during the test) and pooled connections that idle out after 5 ms, so new
 // handshakes happen all along; `weft ca rotate` runs in the middle.
 
