@@ -20,6 +20,7 @@ const verbs: Readonly<Record<string, () => Promise<Command>>> = {
   services: async () => (await import('./commands/services.ts')).servicesCommand,
   endpoints: async () => (await import('./commands/endpoints.ts')).endpointsCommand,
   status: async () => (await import('./commands/status.ts')).statusCommand,
+  ca: async () => (await import('./commands/ca.ts')).caCommand,
   version: async () => (await import('./commands/version.ts')).versionCommand,
 };
 
