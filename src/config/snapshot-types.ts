@@ -7,6 +7,7 @@ import type { AuthorizationAction, AuthorizationRule } from './kinds/authorizati
 import type { HTTPRouteFilter, HTTPRouteMatch, HTTPRouteTimeouts } from './kinds/http-route.ts';
 import type { GRPCRouteFilter, GRPCRouteMatch } from './kinds/grpc-route.ts';
 import type { FaultInjectionSpec } from './kinds/fault-injection.ts';
+import type { RequestMirror } from './kinds/route-common.ts';
 import type { JwtRule } from './kinds/request-authentication.ts';
 
 export interface NodeInfo {
@@ -95,7 +96,9 @@ export interface RouteRuleSnapshot {
  * as the Gateway API asks ("MUST NOT be skipped").
  */
 export type SnapshotRouteFilter =
-  | Exclude<HTTPRouteFilter | GRPCRouteFilter, { type: 'ExtensionRef' }>
+  | Exclude<HTTPRouteFilter | GRPCRouteFilter, { type: 'ExtensionRef' | 'RequestMirror' }>
+  /** RequestMirror with its backendRef resolved as a backend is (namespace, ReferenceGrant, existence). */
+  | { readonly type: 'RequestMirror'; readonly requestMirror: RequestMirror; readonly backend: RouteBackendSnapshot }
   | { readonly type: 'FaultInjection'; readonly faultInjection: FaultInjectionSpec; readonly ref: string }
   | { readonly type: 'UnresolvedExtensionRef'; readonly ref: string };
 

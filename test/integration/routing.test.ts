@@ -14,14 +14,24 @@ import { stopAll } from '../support/processes.ts';
 interface App {
   readonly port: number;
   hits(): number;
+  lastBody(): string;
+  lastHost(): string;
   close(): Promise<void>;
 }
 async function startApp(name: string): Promise<App> {
   let hits = 0;
+  let lastBody = '';
+  let lastHost = '';
   const server = http.createServer((req, res) => {
     if (req.url !== '/healthz') hits++;
-    req.resume();
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (c: string) => (body += c));
     req.on('end', () => {
+      if (req.url !== '/healthz') {
+        lastBody = body;
+        lastHost = req.headers.host ?? '';
+      }
       res.writeHead(200, { 'content-type': 'application/json', 'x-served-by': name, 'x-app-header': 'from-app' });
       res.end(JSON.stringify({ name, method: req.method, url: req.url, headers: req.headers }));
     });
@@ -30,6 +40,8 @@ async function startApp(name: string): Promise<App> {
   return {
     port: (server.address() as AddressInfo).port,
     hits: () => hits,
+    lastBody: () => lastBody,
+    lastHost: () => lastHost,
     close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
   };
 }
@@ -222,3 +234,31 @@ test('fault injection aborts and delays the configured share (±5 points over 1,
   assert.equal(ghost.headers['x-weft-reason'], 'filter-unresolved');
   await remove('httproutes', 'faults');
 });
+
+test('a mirror receives a copy of each mirrored request (body included) without changing the client response', async () => {
+  await apply([route('mirrored', { parentRefs: [{ name: 'reviews' }], rules: [{ filters: [{ type: 'RequestMirror', requestMirror: { backendRef: { name: 'reviews-v2', port: 80 } } }], backendRefs: [backend('reviews-v1')] }] })]);
+  const before = v2.hits();
+  for (let i = 0; i < 5; i++) {
+    const r = await call(web, 'http://reviews/mirror-me');
+    assert.equal(r.body.name, 'v1', 'the client gets the primary backend');
+  }
+  const posted = await new Promise<Reply>((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port: web.outboundPort, method: 'POST', path: 'http://reviews/with-body', headers: { 'content-type': 'text/plain' }, agent }, (res) => {
+      let text = '';
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: JSON.parse(text) }));
+    });
+    req.on('error', reject);
+    req.end('a body for both');
+  });
+  assert.equal(posted.body.name, 'v1');
+  await waitUntil(() => v2.hits() - before === 6, 'six mirrored copies reached v2');
+  assert.equal(v2.lastBody(), 'a body for both');
+  assert.match(v2.lastHost(), /^reviews-shadow/);
+  await remove('httproutes', 'mirrored');
+});
+
+async function waitUntil(check: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 100 && !check(); i++) await new Promise((r) => setTimeout(r, 50));
+  assert.ok(check(), what);
+}

@@ -36,7 +36,8 @@ export function routingIndex(resources: readonly Resource[]): RoutingIndex {
 }
 
 /** An ExtensionRef filter replaced by the FaultInjection it names (in the route's namespace), or marked unresolved. */
-function resolveFilter(filter: HTTPRouteFilter | GRPCRouteFilter, namespace: string, index: RoutingIndex): SnapshotRouteFilter {
+function resolveFilter(filter: HTTPRouteFilter | GRPCRouteFilter, kind: RouteKind, namespace: string, index: RoutingIndex, services: ServicePorts): SnapshotRouteFilter {
+  if (filter.type === 'RequestMirror') return { ...filter, backend: resolveBackend({ ...filter.requestMirror.backendRef, weight: 1 }, kind, namespace, index, services) };
   if (filter.type !== 'ExtensionRef') return filter;
   const ref = `${filter.extensionRef.kind}/${namespace}/${filter.extensionRef.name}`;
   const fault = filter.extensionRef.kind === 'FaultInjection' ? index.faults.get(`${namespace}/${filter.extensionRef.name}`) : undefined;
@@ -78,7 +79,7 @@ function compileRules(route: Resource, index: RoutingIndex, services: ServicePor
   const spec = route.spec as RouteSpec;
   return spec.rules.map((rule, i) => {
     const backends = rule.backendRefs.map((ref) => resolveBackend(ref, kind, route.metadata.namespace, index, services));
-    const base = { name: rule.name ?? String(i), filters: rule.filters.map((f) => resolveFilter(f, route.metadata.namespace, index)), backends };
+    const base = { name: rule.name ?? String(i), filters: rule.filters.map((f) => resolveFilter(f, kind, route.metadata.namespace, index, services)), backends };
     if (kind === 'GRPCRoute') return { ...base, grpcMatches: (rule as GRPCRouteSpec['rules'][number]).matches };
     const httpRule = rule as HTTPRouteSpec['rules'][number];
     return httpRule.timeouts ? { ...base, matches: httpRule.matches, timeouts: httpRule.timeouts } : { ...base, matches: httpRule.matches };
@@ -108,6 +109,7 @@ export function routeTargets(routes: readonly RouteSnapshot[]): Set<string> {
   for (const route of routes) {
     for (const rule of route.rules) {
       for (const b of rule.backends) if (b.service) out.add(`${b.service.namespace}/${b.service.name}`);
+      for (const f of rule.filters) if (f.type === 'RequestMirror' && f.backend.service) out.add(`${f.backend.service.namespace}/${f.backend.service.name}`);
     }
   }
   return out;

@@ -17,6 +17,7 @@ import { BODY_CHUNKED, BODY_NONE, BODY_RAW, requestHead, type H1Exchange, type H
 import type { H1ServerRequest, H1ServerResponse } from '../transport/h1-server-message.ts';
 import { forwardableHeaders, parsedContentLength, wantsTrailers } from './headers.ts';
 import { REASON_HEADER, sendLocalReply, type LocalReplyReason } from './local-reply.ts';
+import type { MirrorTee } from '../filters/request-mirror/mirror.ts';
 import { forwardInterim, forwardTrailers, respondEnded } from './response-shapes.ts';
 import { forwardableTrailers } from '../transport/trailer-fields.ts';
 
@@ -34,6 +35,8 @@ export interface ForwardTarget {
   readonly path: string;
   /** Extra request headers this hop adds (e.g. x-weft-source); an undefined value removes the incoming field. */
   readonly addHeaders?: OutgoingHttpHeaders;
+  /** A RequestMirror copy that takes the request body as it streams (HTTP/1.1 requests). */
+  readonly mirror?: MirrorTee;
   /** Edits the upstream response's fields ([name, value, …], lower-case names) before they go to the client (ResponseHeaderModifier). */
   readonly editResponse?: (fields: readonly string[]) => string[];
 }
@@ -336,11 +339,14 @@ class Forwarding {
   pumpBody(ex: H1Exchange): void {
     const incoming = this.req as IncomingMessage;
     ex.ondrain = () => incoming.resume();
+    const mirror = this.target.mirror;
     incoming.on('data', (chunk: Buffer) => {
       this.activity++;
+      mirror?.chunk(chunk);
       if (!ex.writeBody(chunk)) incoming.pause();
     });
     incoming.on('end', () => {
+      mirror?.end();
       ex.endBody();
       this.requestEnded();
     });

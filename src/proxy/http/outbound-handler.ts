@@ -19,6 +19,8 @@ import { rawLocalReply, sendGrpcReply, sendLocalReply, sendRedirect, type LocalR
 import { staticPicker } from '../balance/static-picker.ts';
 import { createRequestRecorder } from './request-metrics.ts';
 import { routeRequest, type RouteDecision } from '../routing/route-request.ts';
+import { startMirror, type MirrorTee } from '../filters/request-mirror/mirror.ts';
+import { parsedContentLength } from './headers.ts';
 import { requestTarget } from './request-target.ts';
 
 export interface OutboundDeps {
@@ -203,13 +205,29 @@ export function createOutboundHandler(deps: OutboundDeps) {
     const target = decision.entry;
     const destination = `${target.service.name}.${target.service.namespace}`;
     const addHeaders = decision.headers === undefined ? meshAddHeaders : { ...decision.headers, ...meshAddHeaders };
-    forwardRequest(req, res, { picker: target.balancer.picker(), policy: target.policy, authority: decision.authority, path: decision.path, addHeaders, editResponse: decision.response }, {
+    const mirror = decision.mirrors.length > 0 ? mirrorTee(req, decision.mirrors, decision.path, decision.authority, addHeaders) : undefined;
+    forwardRequest(req, res, { picker: target.balancer.picker(), policy: target.policy, authority: decision.authority, path: decision.path, addHeaders, editResponse: decision.response, mirror }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
       startedAt: started,
       onComplete: record(destination, started),
       onRetry: (reason) => metrics.retries.inc({ destination_service: destination, reason }),
     });
+  };
+
+  /**
+   * RequestMirror copies of an HTTP/1.1 request (an HTTP/2 one is not mirrored: the copy would need
+   * its own stream), one per mirror target, fed by one tee. Undefined when none could start.
+   */
+  const mirrorTee = (req: AnyRequest, targets: readonly ServicePortEntry[], path: string, authority: string, extra: Readonly<Record<string, string | string[] | undefined>>): MirrorTee | undefined => {
+    if (req.httpVersionMajor !== 1) return undefined;
+    const te = req.headers['transfer-encoding'];
+    const bodyLength = te !== undefined ? -1 : parsedContentLength(req.headers['content-length']);
+    const copy = { method: req.method ?? 'GET', path, authority, rawHeaders: req.rawHeaders, headers: req.headers, bodyLength: bodyLength === 0 ? undefined : bodyLength, extra };
+    const tees = targets.map((t) => startMirror(deps.pool, t, copy)).filter((t): t is MirrorTee => t !== undefined);
+    if (tees.length === 0) return undefined;
+    if (tees.length === 1) return tees[0];
+    return { chunk: (data) => tees.forEach((t) => t.chunk(data)), end: () => tees.forEach((t) => t.end()) };
   };
 
   /** WebSocket and other upgrades: pick an endpoint (trying others on connect failure) and tunnel. */

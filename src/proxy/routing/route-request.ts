@@ -36,6 +36,8 @@ export type RouteDecision =
       readonly rule: string;
       /** FaultInjection's delay before the request goes on, in ms (0: none). */
       readonly delayMs: number;
+      /** Service ports a copy goes to (RequestMirror; drawn for this request). */
+      readonly mirrors: readonly ServicePortEntry[];
     }
   | {
       readonly kind: 'reply';
@@ -59,11 +61,14 @@ interface RulePlan {
   readonly redirect: HTTPRequestRedirect | undefined;
   readonly rewrite: HTTPURLRewrite | undefined;
   readonly faults: readonly { readonly draw: () => FaultDecision; readonly ref: string }[];
+  /** RequestMirror targets that resolved, with the share of requests each gets (0–1). */
+  readonly mirrors: readonly { readonly service: { readonly name: string; readonly namespace: string; readonly port?: number }; readonly share: number }[];
   /** An ExtensionRef the control plane could not resolve: the rule answers 500. */
   readonly unresolved: string | undefined;
 }
 
 const plans = new WeakMap<RouteRuleSnapshot, RulePlan>();
+const NO_MIRRORS: ServicePortEntry[] = [];
 
 function planOf(rule: RouteRuleSnapshot): RulePlan {
   let plan = plans.get(rule);
@@ -73,16 +78,23 @@ function planOf(rule: RouteRuleSnapshot): RulePlan {
   let redirect: HTTPRequestRedirect | undefined;
   let rewrite: HTTPURLRewrite | undefined;
   const faults: { draw: () => FaultDecision; ref: string }[] = [];
+  const mirrors: RulePlan['mirrors'][number][] = [];
   let unresolved: string | undefined;
   for (const f of rule.filters) {
     if (f.type === 'RequestHeaderModifier') requestHeaders.push(compileHeaderModifier(f.requestHeaderModifier));
     else if (f.type === 'ResponseHeaderModifier') responseHeaders.push(compileHeaderModifier(f.responseHeaderModifier));
     else if (f.type === 'RequestRedirect') redirect = f.requestRedirect;
     else if (f.type === 'URLRewrite') rewrite = f.urlRewrite;
-    else if (f.type === 'FaultInjection') faults.push({ draw: compileFault(f.faultInjection), ref: f.ref });
+    else if (f.type === 'RequestMirror') {
+      // Gateway API: percent, or fraction (numerator/denominator), or neither (every request).
+      const m = f.requestMirror;
+      const share = m.percent !== undefined ? m.percent / 100 : m.fraction !== undefined ? m.fraction.numerator / m.fraction.denominator : 1;
+      // An unresolved mirror backend mirrors nothing: the original is never failed for it.
+      if (f.backend.service !== undefined && share > 0) mirrors.push({ service: f.backend.service, share });
+    } else if (f.type === 'FaultInjection') faults.push({ draw: compileFault(f.faultInjection), ref: f.ref });
     else if (f.type === 'UnresolvedExtensionRef') unresolved ??= f.ref;
   }
-  plan = { requestHeaders, responseHeaders, redirect, rewrite, faults, unresolved };
+  plan = { requestHeaders, responseHeaders, redirect, rewrite, faults, mirrors, unresolved };
   plans.set(rule, plan);
   return plan;
 }
@@ -155,5 +167,11 @@ export function routeRequest(table: ServiceTable, entry: ServicePortEntry, req: 
   const response = responseMods.length === 0 ? undefined : (fields: readonly string[]) => responseMods.reduce<string[]>((acc, h) => h.response(acc), [...fields]);
   const path = plan.rewrite?.path ? modifyPath(req.path, plan.rewrite.path, m.prefix) : req.path;
   const authority = plan.rewrite?.hostname ?? req.authority;
-  return { kind: 'forward', entry: target, path, authority, headers, response, route, rule, delayMs };
+  let mirrors: ServicePortEntry[] = NO_MIRRORS;
+  for (const m of plan.mirrors) {
+    if (m.share < 1 && Math.random() >= m.share) continue;
+    const mirrorEntry = table.lookup(m.service.name, m.service.namespace)?.ports.get(m.service.port ?? entry.port.port);
+    if (mirrorEntry !== undefined) (mirrors === NO_MIRRORS ? (mirrors = []) : mirrors).push(mirrorEntry);
+  }
+  return { kind: 'forward', entry: target, path, authority, headers, response, route, rule, delayMs, mirrors };
 }
