@@ -9,6 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startControlPlane, startSidecar, waitForInSync, waitForPassing, type ControlPlaneProcess, type SidecarProcess } from '../support/mesh.ts';
 import { stopAll } from '../support/processes.ts';
+import { runWeft } from '../support/cli.ts';
 
 /** An app that names itself and echoes what it received (method, target, headers). */
 interface App {
@@ -262,3 +263,23 @@ async function waitUntil(check: () => boolean, what: string): Promise<void> {
   for (let i = 0; i < 100 && !check(); i++) await new Promise((r) => setTimeout(r, 50));
   assert.ok(check(), what);
 }
+
+test('route status: Accepted and ResolvedRefs per parent, with the reasons, in the API and in weft get', async () => {
+  await apply([
+    route('status-ok', { parentRefs: [{ name: 'reviews', port: 80 }], rules: [{ backendRefs: [backend('reviews-v1')] }] }),
+    route('status-bad', { parentRefs: [{ name: 'reviews', port: 81 }, { name: 'ghost' }], rules: [{ backendRefs: [backend('nowhere')] }] }),
+  ]);
+  const ok = (await cp.api('GET', '/v1/resources/httproutes/default/status-ok')).body;
+  assert.deepEqual(ok.status.parents[0].conditions.map((c: { type: string; status: string; reason: string }) => `${c.type}=${c.status}/${c.reason}`), ['Accepted=True/Accepted', 'ResolvedRefs=True/ResolvedRefs']);
+  assert.equal(ok.status.parents[0].controllerName, 'weft.dev/mesh');
+  const bad = (await cp.api('GET', '/v1/resources/httproutes/default/status-bad')).body;
+  assert.deepEqual(bad.status.parents.map((p: { conditions: { type: string; status: string; reason: string }[] }) => p.conditions.map((c) => `${c.type}=${c.status}/${c.reason}`)), [
+    ['Accepted=False/NoMatchingParent', 'ResolvedRefs=False/BackendNotFound'],
+    ['Accepted=False/NoMatchingParent', 'ResolvedRefs=False/BackendNotFound'],
+  ]);
+  const table = await runWeft(['get', 'httproutes', '--control', cp.url]);
+  assert.match(table.stdout, /status-ok\s+True\s+True/);
+  assert.match(table.stdout, /status-bad\s+False \(NoMatchingParent\)\s+False \(BackendNotFound\)/);
+  await remove('httproutes', 'status-ok');
+  await remove('httproutes', 'status-bad');
+});

@@ -114,3 +114,65 @@ export function routeTargets(routes: readonly RouteSnapshot[]): Set<string> {
   }
   return out;
 }
+
+/** A Gateway API Condition as route status reports it. */
+export interface RouteCondition {
+  readonly type: 'Accepted' | 'ResolvedRefs';
+  readonly status: 'True' | 'False';
+  readonly reason: string;
+  readonly message: string;
+}
+
+/** Gateway API RouteStatus: one entry per parentRef, written by weft's mesh controller. */
+export interface RouteStatus {
+  readonly parents: readonly { readonly parentRef: ParentRef; readonly controllerName: string; readonly conditions: readonly RouteCondition[] }[];
+}
+
+export const CONTROLLER_NAME = 'weft.dev/mesh';
+
+/**
+ * The status of one HTTPRoute or GRPCRoute, computed from what is stored now (the Gateway API's
+ * conditions and reasons): per parentRef, Accepted (the Service and port exist: else
+ * NoMatchingParent) and ResolvedRefs (every backendRef and mirror resolves: else the first
+ * failure's reason, InvalidKind, RefNotPermitted or BackendNotFound, and ExtensionRef filters that
+ * name nothing as BackendNotFound too).
+ */
+export function routeStatus(route: Resource, index: RoutingIndex, services: ServicePorts): RouteStatus {
+  const kind = route.kind as RouteKind;
+  const spec = route.spec as RouteSpec;
+  const ns = route.metadata.namespace;
+  const problems: string[] = [];
+  let reason = 'ResolvedRefs';
+  for (const [i, rule] of spec.rules.entries()) {
+    const refs: { ref: BackendRef; where: string }[] = rule.backendRefs.map((ref, j) => ({ ref, where: `rules[${i}].backendRefs[${j}]` }));
+    rule.filters.forEach((f, j) => {
+      if (f.type === 'RequestMirror') refs.push({ ref: { ...f.requestMirror.backendRef, weight: 1 }, where: `rules[${i}].filters[${j}].requestMirror.backendRef` });
+      if (f.type === 'ExtensionRef' && resolveFilter(f, kind, ns, index, services).type === 'UnresolvedExtensionRef') {
+        if (reason === 'ResolvedRefs') reason = 'BackendNotFound';
+        problems.push(`rules[${i}].filters[${j}]: ${f.extensionRef.kind} ${ns}/${f.extensionRef.name} not found`);
+      }
+    });
+    for (const { ref, where } of refs) {
+      const resolved = resolveBackend(ref, kind, ns, index, services);
+      if (resolved.unresolved === undefined) continue;
+      if (reason === 'ResolvedRefs') reason = resolved.unresolved;
+      problems.push(`${where}: ${resolved.ref}: ${resolved.unresolved}`);
+    }
+  }
+  const resolvedRefs: RouteCondition = problems.length === 0
+    ? { type: 'ResolvedRefs', status: 'True', reason: 'ResolvedRefs', message: 'every reference resolves' }
+    : { type: 'ResolvedRefs', status: 'False', reason, message: problems.join('; ') };
+  return {
+    parents: spec.parentRefs.map((parentRef) => {
+      const target = `${parentRef.namespace ?? ns}/${parentRef.name}`;
+      const ports = services.get(target);
+      const accepted: RouteCondition =
+        ports === undefined
+          ? { type: 'Accepted', status: 'False', reason: 'NoMatchingParent', message: `Service ${target} does not exist` }
+          : parentRef.port !== undefined && !ports.includes(parentRef.port)
+            ? { type: 'Accepted', status: 'False', reason: 'NoMatchingParent', message: `Service ${target} has no port ${parentRef.port}` }
+            : { type: 'Accepted', status: 'True', reason: 'Accepted', message: `attached to Service ${target}${parentRef.port !== undefined ? ` port ${parentRef.port}` : ''}` };
+      return { parentRef, controllerName: CONTROLLER_NAME, conditions: [accepted, resolvedRefs] };
+    }),
+  };
+}
