@@ -10,14 +10,14 @@ import type { NodeInfo } from '../../config/snapshot-types.ts';
 import { DEFAULT_BACKEND_POLICY, type BackendPolicySpec } from '../../config/kinds/backend-policy.ts';
 import type { ProxyMetrics } from '../admin/proxy-metrics.ts';
 import type { UpstreamPool } from '../transport/upstream-pool.ts';
-import { tunnel } from '../transport/tunnel.ts';
 import { staticPicker } from '../balance/static-picker.ts';
 import { forwardRequest, type AnyRequest, type AnyResponse } from './forward.ts';
-import { rawLocalReply, sendLocalReply } from './local-reply.ts';
+import { sendLocalReply } from './local-reply.ts';
 import { createRequestRecorder } from './request-metrics.ts';
 import { parseSpiffeId } from '../../config/identity.ts';
 import { peerIdentity, type MeshTls } from '../transport/mesh-tls.ts';
 import { authorizationPath, type Authorizer } from './authorizer.ts';
+import { requestedUpgrade, upgradeEventResponse } from './upgrade.ts';
 
 export interface InboundDeps {
   readonly node: NodeInfo;
@@ -89,13 +89,21 @@ export function createInboundHandler(deps: InboundDeps) {
       source = typeof header === 'string' && SOURCE.test(header) ? header : 'unknown';
       addHeaders = PLAINTEXT_HEADERS;
     }
-    const denied = deps.authorizer()?.check(peer, req.method ?? 'GET', authorizationPath(req.url));
+    // The one request target of this request: authorization, the app and the metrics all see it.
+    const path = req.url ?? '/';
+    const denied = deps.authorizer()?.check(peer, req.method ?? 'GET', authorizationPath(path));
     if (denied !== undefined) {
       sendLocalReply(res, 403, 'authz-denied', denied, deps.proxyId);
       recorder.record(source, destination, 403, 'authz-denied', (performance.now() - started) / 1000);
       return;
     }
-    forwardRequest(req, res, { picker, policy: INBOUND_POLICY, authority: (req.headers[':authority'] as string | undefined) ?? req.headers.host ?? authority, path: req.url ?? '/', addHeaders }, {
+    const upgrade = requestedUpgrade(req, res);
+    if (typeof upgrade === 'object') {
+      sendLocalReply(res, 400, 'bad-request', upgrade.refuse, deps.proxyId);
+      recorder.record(source, destination, 400, 'bad-request', (performance.now() - started) / 1000);
+      return;
+    }
+    forwardRequest(req, res, { picker, policy: INBOUND_POLICY, authority: (req.headers[':authority'] as string | undefined) ?? req.headers.host ?? authority, path, addHeaders, upgrade }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
       startedAt: started,
@@ -106,17 +114,9 @@ export function createInboundHandler(deps: InboundDeps) {
     });
   };
 
+  /** An upgrade node:http took (its connection had gone to node:http): the same path as any request. */
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const peer = peerIdentity(req.socket);
-    const denied = deps.authorizer()?.check(peer, req.method ?? 'GET', authorizationPath(req.url));
-    if (denied !== undefined) {
-      socket.end(rawLocalReply(403, 'authz-denied', denied, deps.proxyId));
-      return;
-    }
-    const headers = peer === undefined ? PLAINTEXT_HEADERS : peerInfo(peer).headers;
-    tunnel(req, socket, head, deps.appHost, deps.appPort, req.url ?? '/', headers, INBOUND_POLICY.timeouts.connectMs).catch(() => {
-      socket.end(rawLocalReply(503, 'upstream-connect-failure', `could not connect to the app at ${authority}`, deps.proxyId));
-    });
+    request(req, upgradeEventResponse(req, socket, head));
   };
 
   return { request, upgrade };

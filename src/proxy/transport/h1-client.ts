@@ -3,6 +3,7 @@
 // parsed by h1-parser.ts). forward.ts drives it; h1-pool.ts keeps the idle connections.
 
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { H1ResponseParser, type ResponseSink } from './h1-parser.ts';
 import { dialEndpoint, type EndpointTls } from './mesh-tls.ts';
 
@@ -27,6 +28,12 @@ export interface H1Handler {
   /** The response is complete; the connection is already back in the pool (or closed). */
   onEnd(): void;
   onError(err: NodeJS.ErrnoException, stage: H1Stage): void;
+  /**
+   * A 101 to an upgrade request (H1RequestOptions.upgrade), once the request is completely sent:
+   * the head's fields (with `upgrade`), the socket, now the handler's alone, and the bytes of the
+   * new protocol that came with the head. Without this callback the socket is closed.
+   */
+  onUpgrade?(headers: string[], socket: Duplex, head: Buffer): void;
 }
 
 /** The pool side of a connection. */
@@ -110,17 +117,28 @@ export class H1Connection implements ResponseSink {
   #requestDone = true;
   #responseDone = true;
   dead = false;
+  /** Carries one upgrade exchange and is never pooled: bytes come as 'data' events, which a tunnel can pipe. */
+  readonly dedicated: boolean;
+  /** A 101 arrived before the request was completely sent: its fields and the bytes after it. */
+  #switching: { readonly headers: string[]; readonly rest: Buffer } | undefined;
+  #upgradeHeaders: string[] | undefined;
   /** When an idle connection is closed (performance.now() time), set by the pool. */
   idleDeadline = 0;
   /** How long this connection may idle, from the policy of its latest exchange. */
   idleMs = 60_000;
 
   /** `tls`: mutual TLS to a sidecar that must prove `identity`; absent: plaintext. */
-  constructor(owner: H1Owner, host: string, port: number, connectMs: number, tls?: EndpointTls) {
+  constructor(owner: H1Owner, host: string, port: number, connectMs: number, tls?: EndpointTls, dedicated = false) {
     this.#owner = owner;
     this.#parser = new H1ResponseParser(this);
+    this.dedicated = dedicated;
     let socket: net.Socket;
-    if (tls === undefined) {
+    if (tls === undefined && dedicated) {
+      // No `onread`: a socket that reads into a callback can never be piped afterwards.
+      socket = net.connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 1000 });
+      socket.on('data', this.#onData);
+      socket.on('connect', this.#onConnect);
+    } else if (tls === undefined) {
       socket = net.connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 1000, onread: { buffer: READ_BUFFER, callback: this.#onRead } });
       socket.on('connect', this.#onConnect);
     } else {
@@ -148,7 +166,7 @@ export class H1Connection implements ResponseSink {
     this.#exchange = ex;
     this.#requestDone = false;
     this.#responseDone = false;
-    this.#parser.start(noResponseBody);
+    this.#parser.start(noResponseBody, this.dedicated);
     if (this.#connected) ex.handler?.onReady(ex);
   }
 
@@ -174,7 +192,8 @@ export class H1Connection implements ResponseSink {
     if (this.#requestDone) return;
     if (this.#chunked && ex.conn === this) this.socket.write('0\r\n\r\n', 'latin1');
     this.#requestDone = true;
-    if (this.#responseDone) this.#finishExchange();
+    if (this.#switching !== undefined) this.#switchProtocols(this.#switching.headers, this.#switching.rest);
+    else if (this.#responseDone) this.#finishExchange();
   }
 
   /** Closes the connection; an exchange still on it gets no callback (its owner asked for this). */
@@ -196,7 +215,9 @@ export class H1Connection implements ResponseSink {
 
   // ResponseSink, called by the parser inside #onRead.
   onHead(status: number, headers: string[]): void {
-    this.#exchange?.handler?.onHead(status, headers);
+    // A 101 is handed over with the socket once the parser returns (#onRead).
+    if (status === 101) this.#upgradeHeaders = headers;
+    else this.#exchange?.handler?.onHead(status, headers);
   }
 
   onBody(chunk: Buffer, last: boolean): void {
@@ -236,6 +257,14 @@ export class H1Connection implements ResponseSink {
       this.#fail(httpError(`malformed response: ${parser.error}`, 'HPE_INVALID_RESPONSE'));
       return false;
     }
+    if (this.#upgradeHeaders !== undefined) {
+      const headers = this.#upgradeHeaders;
+      this.#upgradeHeaders = undefined;
+      // A copy: only dedicated connections see a 101, and they read into buffers of their own, but
+      // the rest must outlive this read either way.
+      this.#switchProtocols(headers, Buffer.from(buf.subarray(n)));
+      return false;
+    }
     if (parser.complete) {
       if (n < buf.length) parser.keepAlive = false;
       this.#completeResponse();
@@ -245,6 +274,11 @@ export class H1Connection implements ResponseSink {
   };
 
   readonly #onEnd = (): void => {
+    if (this.#switching !== undefined) {
+      // Closed after its 101 but before the request was sent: no tunnel to open.
+      this.#fail(httpError('socket hang up after 101', 'ECONNRESET'));
+      return;
+    }
     if (this.#exchange !== undefined && !this.#responseDone) {
       if (this.#parser.finish()) {
         this.#parser.keepAlive = false;
@@ -287,12 +321,48 @@ export class H1Connection implements ResponseSink {
     }
     this.#exchange = undefined;
     if (this.dead) return;
-    if (!this.#parser.keepAlive) {
+    if (!this.#parser.keepAlive || this.dedicated) {
       this.kill();
       return;
     }
     if (this.socket.isPaused()) this.socket.resume();
     this.#owner.release(this);
+  }
+
+  /**
+   * The 101 ends the HTTP exchange: the socket leaves this connection (and the pool) for the
+   * handler. A client may not switch mid-message (RFC 9110 §7.8), so while the request is still
+   * being sent the switch waits, the socket paused, for endBody.
+   */
+  #switchProtocols(headers: string[], rest: Buffer): void {
+    if (!this.#requestDone) {
+      this.#switching = { headers, rest };
+      this.socket.pause();
+      return;
+    }
+    this.#switching = undefined;
+    const ex = this.#exchange;
+    const handler = ex?.handler;
+    this.dead = true;
+    clearTimeout(this.#connectTimer);
+    const socket = this.socket;
+    socket.off('data', this.#onData);
+    socket.off('end', this.#onEnd);
+    socket.off('error', this.#onError);
+    socket.off('close', this.#onClose);
+    socket.off('drain', this.#onDrain);
+    this.#exchange = undefined;
+    if (ex !== undefined) {
+      ex.conn = undefined;
+      ex.handler = undefined;
+      ex.ondrain = undefined;
+    }
+    this.#owner.forget(this);
+    if (handler?.onUpgrade !== undefined) {
+      handler.onUpgrade(headers, socket, rest);
+    } else {
+      socket.destroy();
+    }
   }
 
   /** The connection failed: the exchange on it (if its response is not over) hears why. */

@@ -4,7 +4,10 @@
 
 /** What the parser reports; called synchronously from `execute`. */
 export interface ResponseSink {
-  /** A final (non-1xx) response head. `headers` excludes hop-by-hop fields; names are lower case. */
+  /**
+   * A final (non-1xx) response head, or a 101 to a request that asked to upgrade (it keeps its
+   * `upgrade` field). `headers` excludes hop-by-hop fields; names are lower case.
+   */
   onHead(status: number, headers: string[]): void;
   /** De-chunked body bytes (views on the fed buffer). `last`: this chunk ends the body. */
   onBody(chunk: Buffer, last: boolean): void;
@@ -161,6 +164,8 @@ class H1Parser {
   readonly #maxHeadBytes: number;
   #state = S_DONE;
   #noBody = false;
+  /** The request asked to upgrade: a 101 is its answer, not a malformed response (RFC 9110 §15.2.2). */
+  #upgrade = false;
   /** The head so far when it spans reads (its first #headLen bytes are used). */
   #headBuf: Buffer | undefined;
   #headLen = 0;
@@ -198,10 +203,11 @@ class H1Parser {
     this.#maxHeadBytes = maxHeadBytes;
   }
 
-  /** Expects a new message; `noBody` for the answer to a HEAD request. */
-  start(noBody = false): void {
+  /** Expects a new message; `noBody` for the answer to a HEAD request, `upgrade` to one that asked to upgrade. */
+  start(noBody = false, upgrade = false): void {
     this.#state = S_HEAD;
     this.#noBody = noBody;
+    this.#upgrade = upgrade;
     this.#resetHead();
     this.keepAlive = true;
     this.headReceived = false;
@@ -532,9 +538,12 @@ class H1Parser {
         continue;
       }
       switch (k.kind) {
+        case F_UPGRADE:
+          // A 101 names the protocol switched to; the caller checks it against the request's.
+          if (status === 101 && this.#upgrade) break;
+          continue;
         case F_HOP:
         case F_HOST:
-        case F_UPGRADE:
           continue;
         case F_TRANSFER_ENCODING:
           te = te === undefined ? value : `${te}, ${value}`;
@@ -555,8 +564,17 @@ class H1Parser {
     this.#resetHead();
 
     if (status < 200) {
-      // 100 Continue, 102, 103: interim, skipped; 101 was never asked for.
-      if (status === 101) return this.#fail('unexpected 101 Switching Protocols');
+      // 100 Continue, 102, 103: interim, skipped; 101 only answers a request that asked to upgrade.
+      if (status === 101) {
+        if (!this.#upgrade) return this.#fail('unexpected 101 Switching Protocols');
+        // The HTTP exchange ends with the head: what follows is the new protocol's, not a body.
+        this.headReceived = true;
+        this.status = 101;
+        this.keepAlive = false;
+        this.#state = S_DONE;
+        sink.onHead(101, headers);
+        return 0;
+      }
       this.#state = S_HEAD;
       return 0;
     }
