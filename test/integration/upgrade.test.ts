@@ -392,3 +392,37 @@ test('Upgrade on HTTP/1.0 is refused (400); Upgrade: h2c is stripped and the req
   assert.equal(seen[0].headers['http2-settings'], undefined);
   assert.notEqual(seen[0].headers.connection?.toLowerCase(), 'upgrade');
 });
+
+test('inside a CONNECT tunnel (node:http serves it): WebSocket works, and a refused upgrade closes the connection', { timeout: 60_000 }, async () => {
+  const open = async (): Promise<RawClient> => {
+    const c = new RawClient(client.outboundPort);
+    c.send('CONNECT gate:80 HTTP/1.1\r\nHost: gate:80\r\n\r\n');
+    assert.equal((await c.response()).status, 200);
+    return c;
+  };
+  const ws = await open();
+  try {
+    ws.send(upgradeRequest('/ws', 'gate'));
+    const switched = await ws.response();
+    assert.equal(switched.status, 101);
+    assert.equal(switched.headers['sec-websocket-accept'], wsAccept(KEY));
+    const frame = clientFrame('through CONNECT');
+    ws.send(frame);
+    assert.ok((await ws.bytes(frame.length)).equals(frame));
+  } finally {
+    ws.destroy();
+  }
+  const from = app.seen.length;
+  const c = await open();
+  try {
+    c.send(upgradeRequest('/public', 'gate'));
+    const refused = await c.response();
+    assert.equal(refused.status, 426);
+    assert.equal(refused.headers.connection, 'close');
+    c.send('GET /admin/secret HTTP/1.1\r\nHost: gate\r\n\r\n');
+    await waitFor('the connection to close', () => c.closed);
+    assert.deepEqual(seenSince(from).map((s) => s.line), ['GET /public HTTP/1.1'], 'the app never received /admin/secret');
+  } finally {
+    c.destroy();
+  }
+});
