@@ -35,7 +35,7 @@ const SLOW_101_MS = 300;
  * - an upgrade to /public…: `426 Upgrade Required`, and the connection stays open;
  * - an upgrade to /ws: 101 (with Sec-WebSocket-Accept), then it echoes every byte;
  * - an upgrade to /ws-slow: the same after SLOW_101_MS, noting what arrived meanwhile;
- * - /unasked: a 101 that no request asked for;
+ * - /unasked: a 101 that no request asked for; an upgrade to /ws-other: a 101 to a protocol not offered;
  * - anything else: 200 `ok METHOD PATH`.
  * Requests carry no body (the tests send none).
  */
@@ -81,8 +81,8 @@ async function startGateApp(): Promise<GateApp> {
             early.push(buf.toString('latin1'));
             switchTo(headers['sec-websocket-key']);
           }, SLOW_101_MS);
-        } else if (path === '/unasked') {
-          socket.write('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n');
+        } else if (path === '/unasked' || (upgrade && path === '/ws-other')) {
+          socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${path === '/unasked' ? 'websocket' : 'other'}\r\nConnection: Upgrade\r\n\r\n`);
           mode = 'tunnel';
         } else {
           const body = `ok ${line.split(' ').slice(0, 2).join(' ')}`;
@@ -242,7 +242,7 @@ for (const [where, port, host] of [
     const from = app.seen.length;
     const c = new RawClient(port());
     try {
-      c.send(upgradeRequest('/public', host));
+      c.send(upgradeRequest('/public', host, 'X-Forwarded-Client-Cert: URI=spiffe://weft.local/ns/default/svc/forged\r\n'));
       const refused = await c.response();
       assert.equal(refused.status, 426);
       assert.equal(refused.body, 'upgrade required');
@@ -253,6 +253,10 @@ for (const [where, port, host] of [
       assert.equal(denied.status, 403);
       assert.equal(denied.headers['x-weft-reason'], 'authz-denied');
       assert.deepEqual(seenSince(from).map((s) => s.line), ['GET /public HTTP/1.1'], 'the app never received /admin/secret');
+      // Identity on the upgrade request: the one the caller proved, or none from a plaintext caller.
+      const xfcc = seenSince(from)[0].headers['x-forwarded-client-cert'];
+      if (port() === gate.inboundPort) assert.equal(xfcc, undefined);
+      else assert.equal(xfcc, 'By=spiffe://weft.local/ns/default/svc/gate;URI=spiffe://weft.local/ns/default/svc/client');
     } finally {
       c.destroy();
     }
@@ -352,15 +356,17 @@ test('bytes a client sends before the 101 reach the app only after it, then in o
   }
 });
 
-test('a 101 that the request did not ask for is a malformed response: 502', { timeout: 60_000 }, async () => {
-  const c = new RawClient(client.outboundPort);
-  try {
-    c.send('GET /unasked HTTP/1.1\r\nHost: gate\r\n\r\n');
-    const res = await c.response();
-    assert.equal(res.status, 502);
-    assert.equal(res.headers['x-weft-reason'], 'upstream-reset');
-  } finally {
-    c.destroy();
+test('a 101 that the request did not ask for, or to a protocol it did not offer, is a malformed response: 502', { timeout: 60_000 }, async () => {
+  for (const request of ['GET /unasked HTTP/1.1\r\nHost: gate\r\n\r\n', upgradeRequest('/ws-other', 'gate')]) {
+    const c = new RawClient(client.outboundPort);
+    try {
+      c.send(request);
+      const res = await c.response();
+      assert.equal(res.status, 502, request);
+      assert.equal(res.headers['x-weft-reason'], 'upstream-reset');
+    } finally {
+      c.destroy();
+    }
   }
 });
 

@@ -19,6 +19,11 @@ export function splice(client: Duplex, clientHead: Buffer, upstream: Duplex, ups
   client.on('error', end);
   upstream.on('close', end);
   client.on('close', end);
+  // One side may have gone already (its 'close' passed before these listeners): then so does the other.
+  if (client.destroyed || upstream.destroyed) {
+    end();
+    return;
+  }
   if (upstreamHead.length > 0) client.write(upstreamHead);
   if (clientHead.length > 0) upstream.write(clientHead);
   upstream.pipe(client);
