@@ -399,7 +399,7 @@ test('Upgrade on HTTP/1.0 is refused (400); Upgrade: h2c is stripped and the req
   assert.notEqual(seen[0].headers.connection?.toLowerCase(), 'upgrade');
 });
 
-test('inside a CONNECT tunnel (node:http serves it): WebSocket works, and a refused upgrade closes the connection', { timeout: 60_000 }, async () => {
+test('inside a CONNECT tunnel (node:http serves it): WebSocket works, and after a refused upgrade the connection goes on as HTTP', { timeout: 60_000 }, async () => {
   const open = async (): Promise<RawClient> => {
     const c = new RawClient(client.outboundPort);
     c.send('CONNECT gate:80 HTTP/1.1\r\nHost: gate:80\r\n\r\n');
@@ -421,13 +421,17 @@ test('inside a CONNECT tunnel (node:http serves it): WebSocket works, and a refu
   const from = app.seen.length;
   const c = await open();
   try {
+    // Twice, and the second time with the next request sent right behind it (held until the answer).
     c.send(upgradeRequest('/public', 'gate'));
-    const refused = await c.response();
-    assert.equal(refused.status, 426);
-    assert.equal(refused.headers.connection, 'close');
-    c.send('GET /admin/secret HTTP/1.1\r\nHost: gate\r\n\r\n');
-    await waitFor('the connection to close', () => c.closed);
-    assert.deepEqual(seenSince(from).map((s) => s.line), ['GET /public HTTP/1.1'], 'the app never received /admin/secret');
+    assert.equal((await c.response()).status, 426);
+    c.send(upgradeRequest('/public/again', 'gate') + 'GET /admin/secret HTTP/1.1\r\nHost: gate\r\n\r\n');
+    assert.equal((await c.response()).status, 426);
+    const denied = await c.response();
+    assert.equal(denied.status, 403);
+    assert.equal(denied.headers['x-weft-reason'], 'authz-denied');
+    c.send('GET /public/last HTTP/1.1\r\nHost: gate\r\n\r\n');
+    assert.equal((await c.response()).body, 'ok GET /public/last');
+    assert.deepEqual(seenSince(from).map((s) => s.line), ['GET /public HTTP/1.1', 'GET /public/again HTTP/1.1', 'GET /public/last HTTP/1.1'], 'the app never received /admin/secret');
   } finally {
     c.destroy();
   }

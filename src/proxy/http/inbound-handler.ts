@@ -115,8 +115,8 @@ export function createInboundHandler(deps: InboundDeps) {
   };
 
   /** An upgrade node:http took (its connection had gone to node:http): the same path as any request. */
-  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    request(req, upgradeEventResponse(req, socket, head));
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, adopt: (socket: Duplex) => void): void => {
+    request(req, upgradeEventResponse(req, socket, head, adopt));
   };
 
   return { request, upgrade };

@@ -177,8 +177,8 @@ export function createOutboundHandler(deps: OutboundDeps) {
   };
 
   /** An upgrade node:http took (its connection had gone to node:http): the same path as any request. */
-  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    request(req, upgradeEventResponse(req, socket, head));
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, adopt: (socket: Duplex) => void): void => {
+    request(req, upgradeEventResponse(req, socket, head, adopt));
   };
 
   /**

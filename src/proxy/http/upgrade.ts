@@ -64,26 +64,42 @@ export function upgradeAccepted(offered: string, answered: string | undefined): 
 
 /**
  * A response for an upgrade request that node:http handed over as a raw socket (its 'upgrade'
- * event): written as the lean server writes, closing the connection after anything but a 101,
- * whose switch hands over `head` (the bytes node:http read past the request head).
+ * event), written as the lean server writes. A 101 hands over `head` (the bytes node:http read past
+ * the request head) with the socket; after any other answer `adopt` gives the socket, `head` put
+ * back, to node:http again, so the connection goes on as HTTP. It closes instead when the request
+ * said so (HTTP/1.0, `Connection: close`) or declared a body, which node:http left unread.
  */
-export function upgradeEventResponse(req: IncomingMessage, socket: Duplex, head: Buffer): H1ServerResponse {
+export function upgradeEventResponse(req: IncomingMessage, socket: Duplex, head: Buffer, adopt: (socket: Duplex) => void): H1ServerResponse {
   unframed.add(req);
   const raw = socket as Socket;
-  raw.on('error', () => raw.destroy());
-  let res: H1ServerResponse | undefined = undefined;
+  const length = req.headers['content-length'];
+  const body = (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
+  const close = body || req.httpVersionMinor === 0 || (req.headers.connection ?? '').toLowerCase().split(',').some((t) => t.trim() === 'close');
+  const onError = (): void => {
+    raw.destroy();
+  };
+  const onClose = (): void => {
+    if (!res.finished) res.abort();
+  };
   const owner = {
     socket: raw,
-    closeAfterResponse: true,
+    closeAfterResponse: close,
     requestDone: (): void => {},
     responseDone: (): void => {
-      raw.end();
+      if (close || raw.destroyed) {
+        raw.end();
+        return;
+      }
+      // Handed back: this exchange's listeners go, or a connection of many refused upgrades piles them up.
+      raw.off('error', onError);
+      raw.off('close', onClose);
+      if (head.length > 0) raw.unshift(head);
+      adopt(raw);
     },
     switchProtocols: (): Buffer => head,
   };
-  res = new H1ServerResponse(owner, req.method ?? 'GET');
-  raw.once('close', () => {
-    if (!res.finished) res.abort();
-  });
+  const res = new H1ServerResponse(owner, req.method ?? 'GET');
+  raw.on('error', onError);
+  raw.once('close', onClose);
   return res;
 }
