@@ -46,7 +46,7 @@ export function requestedUpgrade(req: AnyRequest, res: AnyResponse): string | un
   }
   if (protocols.length === 0) return undefined;
   if (req.httpVersionMinor === 0) return { refuse: 'Upgrade is not accepted on HTTP/1.0' };
-  // Only the lean server's responses (and switchedResponse's) can hand their socket over.
+  // Only the lean server's responses (and upgradeEventResponse's) can hand their socket over.
   if (!(res instanceof H1ServerResponse)) return undefined;
   return protocols.join(', ');
 }
