@@ -17,6 +17,7 @@ import { rawLocalReply, sendLocalReply, type LocalReplyReason } from './local-re
 import { staticPicker } from '../balance/static-picker.ts';
 import { createRequestRecorder } from './request-metrics.ts';
 import { requestedUpgrade, upgradeEventResponse } from './upgrade.ts';
+import { requestTarget } from './request-target.ts';
 
 export interface OutboundDeps {
   readonly node: NodeInfo;
@@ -57,19 +58,16 @@ interface Passthrough {
 }
 type Resolution = Resolved | Passthrough | { readonly kind: 'error'; readonly status: number; readonly reason: LocalReplyReason; readonly message: string };
 
-/** Splits a request target into authority and origin-form path. */
-function target(req: AnyRequest): { authority: string; path: string } | undefined {
-  const url = req.url ?? '/';
-  if (url.startsWith('http://') || url.startsWith('https://')) {
-    const afterScheme = url.indexOf('//') + 2;
-    const slash = url.indexOf('/', afterScheme);
-    const q = url.indexOf('?', afterScheme);
-    const end = slash === -1 ? (q === -1 ? url.length : q) : q !== -1 && q < slash ? q : slash;
-    const path = url.slice(end);
-    return { authority: url.slice(afterScheme, end), path: path.startsWith('?') ? `/${path}` : path || '/' };
-  }
-  const authority = (req.headers[':authority'] as string | undefined) ?? req.headers.host;
-  return authority ? { authority, path: url } : undefined;
+/**
+ * The request's authority and origin-form path (request-target.ts): an absolute-form target names
+ * the authority and wins over Host (RFC 9112 §3.2.2); otherwise Host or `:authority` names it.
+ * A string says why the request is invalid (400), undefined that it names no host.
+ */
+function target(req: AnyRequest): { authority: string; path: string } | string | undefined {
+  const t = requestTarget(req);
+  if (typeof t === 'string') return t;
+  const authority = t.authority ?? (req.headers[':authority'] as string | undefined) ?? req.headers.host;
+  return authority ? { authority, path: t.path } : undefined;
 }
 
 export function createOutboundHandler(deps: OutboundDeps) {
@@ -98,6 +96,7 @@ export function createOutboundHandler(deps: OutboundDeps) {
   deps.table.subscribe(() => routes.clear());
 
   const resolve = (req: AnyRequest, t = target(req)): Resolution => {
+    if (typeof t === 'string') return { kind: 'error', status: 400, reason: 'bad-request', message: `bad request target: ${t}` };
     if (!t) return { kind: 'error', status: 400, reason: 'bad-request', message: 'request names no host (absolute-form URL or Host header)' };
     const table = deps.table.get();
     if (!table) return { kind: 'error', status: 503, reason: 'no-snapshot', message: 'this sidecar has not received its configuration from the control plane yet' };
@@ -138,8 +137,8 @@ export function createOutboundHandler(deps: OutboundDeps) {
       record('unknown', started)(400, 'bad-request');
       return;
     }
-    const route = t && routes.get(t.authority);
-    if (route) {
+    const route = t !== undefined && typeof t !== 'string' ? routes.get(t.authority) : undefined;
+    if (route !== undefined && typeof t === 'object') {
       forwardMesh(req, res, route.entry, route.destination, t.authority, t.path, started, upgrade);
       return;
     }

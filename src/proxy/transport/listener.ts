@@ -72,6 +72,10 @@ export interface InboundTls {
 
 export async function listen(host: string, port: number, handlers: ListenerHandlers, options: ListenOptions = {}): Promise<Listener> {
   const h1 = http.createServer({ keepAliveTimeout: 60_000, requestTimeout: 0, headersTimeout: 30_000 }, handlers.request);
+  // `Expect: 100-continue` (the lean server hands such requests here): no 100 of node:http's own;
+  // the request goes on with its Expect and the app's 100, or its final answer, is relayed
+  // (RFC 9110 §10.1.1). A local reply answers at once with its final status.
+  h1.on('checkContinue', handlers.request);
   const upgrade = handlers.upgrade;
   if (upgrade) h1.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => upgrade(req, socket, head, (s) => h1.emit('connection', s)));
   const connect = handlers.connect;
@@ -83,6 +87,7 @@ export async function listen(host: string, port: number, handlers: ListenerHandl
     if (!h2server) {
       h2server = process.getBuiltinModule('node:http2').createServer({ settings: { maxConcurrentStreams: 1000 } }, handlers.request);
       h2server.on('sessionError', () => {});
+      h2server.on('checkContinue', handlers.request);
     }
     return h2server;
   };
