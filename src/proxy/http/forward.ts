@@ -8,6 +8,7 @@ import type { IncomingMessage, ServerResponse, OutgoingHttpHeaders } from 'node:
 import { http } from '../../lib/node-http.ts';
 import type { Http2ServerRequest, Http2ServerResponse, ClientHttp2Stream, IncomingHttpHeaders as H2Headers } from 'node:http2';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { EventEmitter } from 'node:events';
 import { completeTimeouts, type BackendPolicySpec, type BackendTimeouts } from '../../config/kinds/backend-policy.ts';
 import type { EndpointSnapshot } from '../../config/snapshot-types.ts';
@@ -18,6 +19,8 @@ import type { H1ServerRequest, H1ServerResponse } from '../transport/h1-server-m
 import { forwardableHeaders, parsedContentLength, wantsTrailers } from './headers.ts';
 import { REASON_HEADER, sendLocalReply, type LocalReplyReason } from './local-reply.ts';
 import type { MirrorTee } from '../filters/request-mirror/mirror.ts';
+import { splice } from '../transport/tunnel.ts';
+import { upgradeAccepted } from './upgrade.ts';
 import { forwardInterim, forwardTrailers, respondEnded } from './response-shapes.ts';
 import { forwardableTrailers } from '../transport/trailer-fields.ts';
 
@@ -35,6 +38,13 @@ export interface ForwardTarget {
   readonly path: string;
   /** Extra request headers this hop adds (e.g. x-weft-source); an undefined value removes the incoming field. */
   readonly addHeaders?: OutgoingHttpHeaders;
+  /**
+   * The protocols an HTTP/1.1 request asks to upgrade to (http/upgrade.ts): it goes upstream with
+   * `Connection: upgrade` and this `Upgrade`, on a connection of its own; a 101 naming one of them
+   * splices the two connections (the response must be an H1ServerResponse), any other answer is an
+   * ordinary response.
+   */
+  readonly upgrade?: string;
   /** A RequestMirror copy that takes the request body as it streams (HTTP/1.1 requests). */
   readonly mirror?: MirrorTee;
   /** Edits the upstream response's fields ([name, value, …], lower-case names) before they go to the client (ResponseHeaderModifier). */
@@ -311,7 +321,7 @@ class Forwarding {
       a.onFailure('connect', 'this sidecar has no certificate yet for mutual TLS (see its /ready)');
     } else if (this.req.httpVersionMajor === 2) {
       attemptH2(this, (this.current = new Attempt(this, pick, started)));
-    } else if (NODE_H1_CLIENT && ep.identity === undefined) {
+    } else if (NODE_H1_CLIENT && ep.identity === undefined && this.target.upgrade === undefined) {
       attemptH1Node(this, (this.current = new Attempt(this, pick, started)));
     } else {
       const a = (this.current = new H1Attempt(this, pick, started));
@@ -449,7 +459,9 @@ class H1Attempt extends Attempt implements H1Handler {
     const tls = ep.identity === undefined ? undefined : { context: f.ctx.pool.tls!.context, identity: ep.identity };
     // retryStale: an idempotent request without a body may go again on a new connection if the
     // pooled one it was written on turns out closed (h1-client.ts decides, having seen no byte back).
-    const ex = f.ctx.pool.h1(ep.address, ep.port, ep.identity).request(this, { connectMs: timeouts.connectMs, idleMs: timeouts.idleMs, noResponseBody: f.method === 'HEAD', tls, retryStale: f.h1Body === BODY_NONE && IDEMPOTENT.has(f.method) });
+    // An upgrade goes on a connection of its own, never a pooled one, so it is never stale.
+    const upgrade = f.target.upgrade !== undefined;
+    const ex = f.ctx.pool.h1(ep.address, ep.port, ep.identity).request(this, { connectMs: timeouts.connectMs, idleMs: timeouts.idleMs, noResponseBody: f.method === 'HEAD', tls, upgrade, retryStale: !upgrade && f.h1Body === BODY_NONE && IDEMPOTENT.has(f.method) });
     this.ex ??= ex;
   }
 
@@ -468,11 +480,14 @@ class H1Attempt extends Attempt implements H1Handler {
     this.ex = ex;
     const f = this.fwd;
     const incoming = f.req as IncomingMessage;
+    const upgrade = f.target.upgrade;
     f.h1Head ??= requestHead(f.method, f.target.path, f.target.authority, incoming.rawHeaders, {
       connection: incoming.headers.connection,
       teTrailers: wantsTrailers(incoming.headers),
       extra: f.target.addHeaders as Record<string, string> | undefined,
       bodyLength: f.framing,
+      // An upgrade carries its own Connection and Upgrade: the only hop-by-hop fields that go on.
+      upgrade,
     });
     ex.writeHead(f.h1Head, f.h1Body);
     if (f.h1Body !== BODY_NONE) {
@@ -547,6 +562,27 @@ class H1Attempt extends Attempt implements H1Handler {
     if (this.trailers !== undefined) forwardTrailers(this.fwd.req, this.fwd.res, this.trailers);
     (this.fwd.res as ServerResponse).end(this.lastChunk);
     this.fwd.complete(this.status, undefined, this.report(this.status < 500));
+  }
+
+  /** A 101 to the upgrade request, sent completely: check it, answer the client 101, splice. */
+  onUpgrade(headers: string[], socket: Duplex, head: Buffer): void {
+    const f = this.fwd;
+    if (f.finished) {
+      socket.destroy();
+      return;
+    }
+    const ep = this.pick.endpoint;
+    const res = f.res as H1ServerResponse;
+    if (!upgradeAccepted(f.target.upgrade ?? '', flatHeader(headers, 'upgrade')) || typeof res.switchProtocols !== 'function') {
+      // The app saw the request, so it is not tried again.
+      socket.destroy();
+      this.report(false);
+      f.reply(502, 'upstream-reset', `upstream ${ep.address}:${ep.port} switched protocols to ${JSON.stringify(flatHeader(headers, 'upgrade') ?? '')}, which the request did not offer (${f.target.upgrade})`);
+      return;
+    }
+    const client = res.switchProtocols(headers);
+    splice(client.socket, client.head, socket, head);
+    f.complete(101, undefined, this.report(true));
   }
 
   onError(err: NodeJS.ErrnoException, stage: H1Stage): void {

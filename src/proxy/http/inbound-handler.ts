@@ -12,14 +12,14 @@ import type { NodeInfo } from '../../config/snapshot-types.ts';
 import { DEFAULT_BACKEND_POLICY, type BackendPolicySpec } from '../../config/kinds/backend-policy.ts';
 import type { ProxyMetrics } from '../admin/proxy-metrics.ts';
 import type { UpstreamPool } from '../transport/upstream-pool.ts';
-import { tunnel } from '../transport/tunnel.ts';
 import { staticPicker } from '../balance/static-picker.ts';
 import { forwardRequest, type AnyRequest, type AnyResponse } from './forward.ts';
-import { rawLocalReply, sendLocalReply } from './local-reply.ts';
+import { sendLocalReply } from './local-reply.ts';
 import { createRequestRecorder } from './request-metrics.ts';
 import { parseSpiffeId } from '../../config/identity.ts';
 import { peerIdentity, type MeshTls } from '../transport/mesh-tls.ts';
 import { authorizationPath } from './authorizer.ts';
+import { requestedUpgrade, upgradeEventResponse } from './upgrade.ts';
 import { requestTarget } from './request-target.ts';
 import { createInboundRequest, runInboundFilters, type FilterReply, type InboundFilter, type InboundRequest } from '../filters/inbound-filter.ts';
 
@@ -128,20 +128,27 @@ export function createInboundHandler(deps: InboundDeps) {
       recorder.record(source, destination, 400, 'bad-request', (performance.now() - started) / 1000);
       return;
     }
+    // An upgrade goes through this same path: filters, identity headers, metrics; a tunnel only after the app's 101.
+    const upgrade = requestedUpgrade(req, res);
+    if (typeof upgrade === 'object') {
+      sendLocalReply(res, 400, 'bad-request', upgrade.refuse, deps.proxyId);
+      recorder.record(source, destination, 400, 'bad-request', (performance.now() - started) / 1000);
+      return;
+    }
     const requestAuthority = t.authority ?? (req.headers[':authority'] as string | undefined) ?? req.headers.host ?? authority;
     const filters = deps.filters();
-    if (filters === undefined) return forward(req, res, source, addHeaders, requestAuthority, t.path, started);
+    if (filters === undefined) return forward(req, res, source, addHeaders, requestAuthority, t.path, started, upgrade);
     // jwt-authn, then authz: they judge the normalized path; the app gets the target (minus a token parameter).
     const ir = createInboundRequest(req.method ?? 'GET', authorizationPath(t.path), t.path, req.headers, peer, deps.appPort);
     filterRequest(filters, ir, res as EventEmitter, (reply) => {
-      if (reply === undefined) return forward(req, res, source, mergeHeaders(addHeaders, ir), requestAuthority, ir.target, started);
+      if (reply === undefined) return forward(req, res, source, mergeHeaders(addHeaders, ir), requestAuthority, ir.target, started, upgrade);
       sendLocalReply(res, reply.status, reply.reason, reply.message, deps.proxyId, reply.headers);
       recorder.record(source, destination, reply.status, reply.reason, (performance.now() - started) / 1000);
     }, () => recorder.record(source, destination, 499, undefined, (performance.now() - started) / 1000));
   };
 
-  const forward = (req: AnyRequest, res: AnyResponse, source: string, addHeaders: Readonly<Record<string, string | undefined>>, requestAuthority: string, path: string, started: number): void => {
-    forwardRequest(req, res, { picker, policy: INBOUND_POLICY, authority: requestAuthority, path, addHeaders }, {
+  const forward = (req: AnyRequest, res: AnyResponse, source: string, addHeaders: Readonly<Record<string, string | undefined>>, requestAuthority: string, path: string, started: number, upgrade: string | undefined): void => {
+    forwardRequest(req, res, { picker, policy: INBOUND_POLICY, authority: requestAuthority, path, addHeaders, upgrade }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
       startedAt: started,
@@ -154,27 +161,9 @@ export function createInboundHandler(deps: InboundDeps) {
     });
   };
 
-  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const peer = peerIdentity(req.socket);
-    // The same one target as `request`: an absolute-form one is judged and sent as its path.
-    const t = requestTarget(req);
-    if (typeof t === 'string') {
-      socket.end(rawLocalReply(400, 'bad-request', `bad request target: ${t}`, deps.proxyId));
-      return;
-    }
-    const headers = peer === undefined ? PLAINTEXT_HEADERS : peerInfo(peer).headers;
-    const open = (addHeaders: Readonly<Record<string, string | undefined>>, path: string): void => {
-      tunnel(req, socket, head, deps.appHost, deps.appPort, path, addHeaders, INBOUND_POLICY.timeouts.connectMs).catch(() => {
-        socket.end(rawLocalReply(503, 'upstream-connect-failure', `could not connect to the app at ${authority}`, deps.proxyId));
-      });
-    };
-    const filters = deps.filters();
-    if (filters === undefined) return open(headers, t.path);
-    const ir = createInboundRequest(req.method ?? 'GET', authorizationPath(t.path), t.path, req.headers, peer, deps.appPort);
-    filterRequest(filters, ir, socket, (reply) => {
-      if (reply === undefined) open(mergeHeaders(headers, ir), ir.target);
-      else socket.end(rawLocalReply(reply.status, reply.reason, reply.message, deps.proxyId));
-    }, () => socket.destroy());
+  /** An upgrade node:http took (its connection had gone to node:http): the same path as any request. */
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, adopt: (socket: Duplex) => void): void => {
+    request(req, upgradeEventResponse(req, socket, head, adopt));
   };
 
   return { request, upgrade };

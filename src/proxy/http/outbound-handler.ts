@@ -13,7 +13,6 @@ import type { Watch } from '../../lib/watch.ts';
 import type { ServicePortEntry, ServiceTable } from '../balance/service-table.ts';
 import type { ProxyMetrics } from '../admin/proxy-metrics.ts';
 import type { UpstreamPool } from '../transport/upstream-pool.ts';
-import { tunnel } from '../transport/tunnel.ts';
 import { forwardRequest, type AnyRequest, type AnyResponse } from './forward.ts';
 import { rawLocalReply, sendGrpcReply, sendLocalReply, sendRedirect, type LocalReplyReason } from './local-reply.ts';
 import { staticPicker } from '../balance/static-picker.ts';
@@ -21,6 +20,7 @@ import { createRequestRecorder } from './request-metrics.ts';
 import { routeRequest, type RouteDecision } from '../routing/route-request.ts';
 import { startMirror, type MirrorTee } from '../filters/request-mirror/mirror.ts';
 import { parsedContentLength } from './headers.ts';
+import { requestedUpgrade, upgradeEventResponse } from './upgrade.ts';
 import { requestTarget } from './request-target.ts';
 
 export interface OutboundDeps {
@@ -132,10 +132,18 @@ export function createOutboundHandler(deps: OutboundDeps) {
 
   const request = (req: AnyRequest, res: AnyResponse): void => {
     const started = performance.now();
+    // The one request target of this request (authority and path): routing, the upstream and the
+    // metrics all see it.
     const t = target(req);
+    const upgrade = requestedUpgrade(req, res);
+    if (typeof upgrade === 'object') {
+      sendLocalReply(res, 400, 'bad-request', upgrade.refuse, deps.proxyId);
+      record('unknown', started)(400, 'bad-request');
+      return;
+    }
     const route = t !== undefined && typeof t !== 'string' ? routes.get(t.authority) : undefined;
     if (route !== undefined && typeof t === 'object') {
-      forwardMesh(req, res, route.entry, route.destination, t.authority, t.path, started);
+      forwardMesh(req, res, route.entry, route.destination, t.authority, t.path, started, upgrade);
       return;
     }
     const r = resolve(req, t);
@@ -148,11 +156,11 @@ export function createOutboundHandler(deps: OutboundDeps) {
       const destination = `${r.entry.service.name}.${r.entry.service.namespace}`;
       if (routes.size >= 1024) routes.clear();
       routes.set(r.authority, { entry: r.entry, destination });
-      forwardMesh(req, res, r.entry, destination, r.authority, r.path, started);
+      forwardMesh(req, res, r.entry, destination, r.authority, r.path, started, upgrade);
       return;
     }
     const destination = 'passthrough';
-    forwardRequest(req, res, { picker: staticPicker(r.host, r.port), policy: DEFAULT_BACKEND_POLICY, authority: r.authority, path: r.path }, {
+    forwardRequest(req, res, { picker: staticPicker(r.host, r.port), policy: DEFAULT_BACKEND_POLICY, authority: r.authority, path: r.path, upgrade }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
       startedAt: started,
@@ -161,12 +169,12 @@ export function createOutboundHandler(deps: OutboundDeps) {
     });
   };
 
-  const forwardMesh = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, destination: string, authority: string, path: string, started: number): void => {
+  const forwardMesh = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, destination: string, authority: string, path: string, started: number, upgrade: string | undefined): void => {
     if (entry.routes !== undefined) {
-      routed(req, res, entry, authority, path, started);
+      routed(req, res, entry, authority, path, started, upgrade);
       return;
     }
-    forwardRequest(req, res, { picker: entry.balancer.picker(), policy: entry.policy, authority, path, addHeaders: meshAddHeaders }, {
+    forwardRequest(req, res, { picker: entry.balancer.picker(), policy: entry.policy, authority, path, addHeaders: meshAddHeaders, upgrade }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
       startedAt: started,
@@ -176,7 +184,7 @@ export function createOutboundHandler(deps: OutboundDeps) {
   };
 
   /** A Service with routes attached: the route table decides the backend Service, the filters and the local replies. */
-  const routed = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, authority: string, path: string, started: number): void => {
+  const routed = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, authority: string, path: string, started: number, upgrade: string | undefined): void => {
     const table = deps.table.get()!;
     const decision = routeRequest(table, entry, { method: req.method ?? 'GET', path, authority, headers: req.headers });
     if (decision.delayMs !== undefined && decision.delayMs > 0) {
@@ -186,14 +194,14 @@ export function createOutboundHandler(deps: OutboundDeps) {
       let gone = false;
       (res as EventEmitter).once('close', () => (gone = true));
       setTimeout(() => {
-        if (!gone) carryOut(req, res, entry, delayed, started);
+        if (!gone) carryOut(req, res, entry, delayed, started, upgrade);
       }, decision.delayMs);
       return;
     }
-    carryOut(req, res, entry, decision, started);
+    carryOut(req, res, entry, decision, started, upgrade);
   };
 
-  const carryOut = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, decision: RouteDecision, started: number): void => {
+  const carryOut = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, decision: RouteDecision, started: number, upgrade: string | undefined): void => {
     if (decision.kind === 'reply') {
       const destination = `${entry.service.name}.${entry.service.namespace}`;
       if (decision.headers?.location !== undefined) sendRedirect(res, decision.status, decision.headers.location, deps.proxyId);
@@ -205,8 +213,8 @@ export function createOutboundHandler(deps: OutboundDeps) {
     const target = decision.entry;
     const destination = `${target.service.name}.${target.service.namespace}`;
     const addHeaders = decision.headers === undefined ? meshAddHeaders : { ...decision.headers, ...meshAddHeaders };
-    const mirror = decision.mirrors.length > 0 ? mirrorTee(req, decision.mirrors, decision.path, decision.authority, addHeaders) : undefined;
-    forwardRequest(req, res, { picker: target.balancer.picker(), policy: target.policy, authority: decision.authority, path: decision.path, addHeaders, editResponse: decision.response, mirror }, {
+    const mirror = decision.mirrors.length > 0 && upgrade === undefined ? mirrorTee(req, decision.mirrors, decision.path, decision.authority, addHeaders) : undefined;
+    forwardRequest(req, res, { picker: target.balancer.picker(), policy: target.policy, authority: decision.authority, path: decision.path, addHeaders, editResponse: decision.response, mirror, upgrade }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
       startedAt: started,
@@ -230,39 +238,9 @@ export function createOutboundHandler(deps: OutboundDeps) {
     return { chunk: (data) => tees.forEach((t) => t.chunk(data)), end: () => tees.forEach((t) => t.end()) };
   };
 
-  /** WebSocket and other upgrades: pick an endpoint (trying others on connect failure) and tunnel. */
-  const upgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
-    const r = resolve(req);
-    if (r.kind === 'error') {
-      socket.end(rawLocalReply(r.status, r.reason, r.message, deps.proxyId));
-      return;
-    }
-    const picker = r.kind === 'mesh' ? r.entry.balancer.picker() : staticPicker(r.host, r.port);
-    const policy = r.kind === 'mesh' ? r.entry.policy : DEFAULT_BACKEND_POLICY;
-    const tried = new Set<string>();
-    for (let attempt = 0; attempt <= policy.retries.attempts; attempt++) {
-      const pick = picker.pick({ exclude: tried });
-      if (pick.kind === 'fail') {
-        if (attempt === 0) {
-          socket.end(rawLocalReply(503, pick.reason, pick.message, deps.proxyId));
-          return;
-        }
-        break;
-      }
-      tried.add(pick.endpoint.id);
-      const started = performance.now();
-      try {
-        const identity = pick.endpoint.identity;
-        const tls = identity === undefined ? undefined : deps.pool.tls && { context: deps.pool.tls.context, identity };
-        if (identity !== undefined && !tls) throw new Error('this sidecar has no certificate yet for mutual TLS');
-        await tunnel(req, socket, head, pick.endpoint.address, pick.endpoint.port, r.path, { host: r.authority, 'x-weft-source': `${source}.${node.namespace}` }, policy.timeouts.connectMs, tls);
-        pick.done({ ok: true, latencyMs: performance.now() - started });
-        return;
-      } catch {
-        pick.done({ ok: false, connectFailure: true, latencyMs: performance.now() - started });
-      }
-    }
-    socket.end(rawLocalReply(503, 'upstream-connect-failure', `no endpoint accepted the upgrade after ${tried.size} attempt(s)`, deps.proxyId));
+  /** An upgrade node:http took (its connection had gone to node:http): the same path as any request. */
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, adopt: (socket: Duplex) => void): void => {
+    request(req, upgradeEventResponse(req, socket, head, adopt));
   };
 
   /**

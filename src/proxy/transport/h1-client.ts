@@ -3,6 +3,7 @@
 // parsed by h1-parser.ts). forward.ts drives it; h1-pool.ts keeps the idle connections.
 
 import net from 'node:net';
+import type { Duplex } from 'node:stream';
 import { H1ResponseParser, type ResponseSink } from './h1-parser.ts';
 import { dialEndpoint, type EndpointTls } from './mesh-tls.ts';
 import type { H1RequestOptions } from './h1-pool.ts';
@@ -38,6 +39,12 @@ export interface H1Handler {
    * of the endpoint: for metrics only.
    */
   onStaleRetry?(): void;
+  /**
+   * A 101 to an upgrade request (H1RequestOptions.upgrade), once the request is completely sent:
+   * the head's fields (with `upgrade`), the socket, now the handler's alone, and the bytes of the
+   * new protocol that came with the head. Without this callback the socket is closed.
+   */
+  onUpgrade?(headers: string[], socket: Duplex, head: Buffer): void;
 }
 
 /** The pool side of a connection. */
@@ -140,17 +147,28 @@ export class H1Connection implements ResponseSink {
   #requestDone = true;
   #responseDone = true;
   dead = false;
+  /** Carries one upgrade exchange and is never pooled: bytes come as 'data' events, which a tunnel can pipe. */
+  readonly dedicated: boolean;
+  /** A 101 arrived before the request was completely sent: its fields and the bytes after it. */
+  #switching: { readonly headers: string[]; readonly rest: Buffer } | undefined;
+  #upgradeHeaders: string[] | undefined;
   /** When an idle connection is closed (performance.now() time), set by the pool. */
   idleDeadline = 0;
   /** How long this connection may idle, from the policy of its latest exchange. */
   idleMs = 60_000;
 
   /** `tls`: mutual TLS to a sidecar that must prove `identity`; absent: plaintext. */
-  constructor(owner: H1Owner, host: string, port: number, connectMs: number, tls?: EndpointTls) {
+  constructor(owner: H1Owner, host: string, port: number, connectMs: number, tls?: EndpointTls, dedicated = false) {
     this.#owner = owner;
     this.#parser = new H1ResponseParser(this);
+    this.dedicated = dedicated;
     let socket: net.Socket;
-    if (tls === undefined) {
+    if (tls === undefined && dedicated) {
+      // No `onread`: a socket that reads into a callback can never be piped afterwards.
+      socket = net.connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 1000 });
+      socket.on('data', this.#onData);
+      socket.on('connect', this.#onConnect);
+    } else if (tls === undefined) {
       socket = net.connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: 1000, onread: { buffer: READ_BUFFER, callback: this.#onRead } });
       socket.on('connect', this.#onConnect);
     } else {
@@ -179,7 +197,7 @@ export class H1Connection implements ResponseSink {
     this.#requestDone = false;
     this.#responseDone = false;
     this.#bodyless = false;
-    this.#parser.start(noResponseBody);
+    this.#parser.start(noResponseBody, this.dedicated);
     if (this.#connected) ex.handler?.onReady(ex);
   }
 
@@ -206,7 +224,8 @@ export class H1Connection implements ResponseSink {
     if (this.#requestDone) return;
     if (this.#chunked && ex.conn === this) this.socket.write('0\r\n\r\n', 'latin1');
     this.#requestDone = true;
-    if (this.#responseDone) this.#finishExchange();
+    if (this.#switching !== undefined) this.#switchProtocols(this.#switching.headers, this.#switching.rest);
+    else if (this.#responseDone) this.#finishExchange();
   }
 
   /** Closes the connection; an exchange still on it gets no callback (its owner asked for this). */
@@ -232,7 +251,9 @@ export class H1Connection implements ResponseSink {
   }
 
   onHead(status: number, headers: string[]): void {
-    this.#exchange?.handler?.onHead(status, headers);
+    // A 101 is handed over with the socket once the parser returns (#onRead).
+    if (status === 101) this.#upgradeHeaders = headers;
+    else this.#exchange?.handler?.onHead(status, headers);
   }
 
   onTrailers(trailers: string[]): void {
@@ -276,6 +297,14 @@ export class H1Connection implements ResponseSink {
       this.#fail(httpError(`malformed response: ${parser.error}`, 'HPE_INVALID_RESPONSE'));
       return false;
     }
+    if (this.#upgradeHeaders !== undefined) {
+      const headers = this.#upgradeHeaders;
+      this.#upgradeHeaders = undefined;
+      // A copy: only dedicated connections see a 101, and they read into buffers of their own, but
+      // the rest must outlive this read either way.
+      this.#switchProtocols(headers, Buffer.from(buf.subarray(n)));
+      return false;
+    }
     if (parser.complete) {
       if (n < buf.length) parser.keepAlive = false;
       this.#completeResponse();
@@ -285,6 +314,11 @@ export class H1Connection implements ResponseSink {
   };
 
   readonly #onEnd = (): void => {
+    if (this.#switching !== undefined) {
+      // Closed after its 101 but before the request was sent: no tunnel to open.
+      this.#fail(httpError('socket hang up after 101', 'ECONNRESET'));
+      return;
+    }
     if (this.#exchange !== undefined && !this.#responseDone) {
       if (this.#parser.finish()) {
         this.#parser.keepAlive = false;
@@ -333,12 +367,48 @@ export class H1Connection implements ResponseSink {
       const idle = keepAliveIdleMs(parser.keepAliveTimeoutMs);
       if (idle < this.idleMs) this.idleMs = idle;
     }
-    if (!parser.keepAlive || this.idleMs <= 0) {
+    if (!parser.keepAlive || this.idleMs <= 0 || this.dedicated) {
       this.kill();
       return;
     }
     if (this.socket.isPaused()) this.socket.resume();
     this.#owner.release(this);
+  }
+
+  /**
+   * The 101 ends the HTTP exchange: the socket leaves this connection (and the pool) for the
+   * handler. A client may not switch mid-message (RFC 9110 §7.8), so while the request is still
+   * being sent the switch waits, the socket paused, for endBody.
+   */
+  #switchProtocols(headers: string[], rest: Buffer): void {
+    if (!this.#requestDone) {
+      this.#switching = { headers, rest };
+      this.socket.pause();
+      return;
+    }
+    this.#switching = undefined;
+    const ex = this.#exchange;
+    const handler = ex?.handler;
+    this.dead = true;
+    clearTimeout(this.#connectTimer);
+    const socket = this.socket;
+    socket.off('data', this.#onData);
+    socket.off('end', this.#onEnd);
+    socket.off('error', this.#onError);
+    socket.off('close', this.#onClose);
+    socket.off('drain', this.#onDrain);
+    this.#exchange = undefined;
+    if (ex !== undefined) {
+      ex.conn = undefined;
+      ex.handler = undefined;
+      ex.ondrain = undefined;
+    }
+    this.#owner.forget(this);
+    if (handler?.onUpgrade !== undefined) {
+      handler.onUpgrade(headers, socket, rest);
+    } else {
+      socket.destroy();
+    }
   }
 
   /**
@@ -373,9 +443,10 @@ export type ExtraHeaders = Readonly<Record<string, string | number | readonly st
  * the body framing, written from the decision the server side's parser made (RFC 9112 §6.3):
  * `bodyLength` -1 is `transfer-encoding: chunked`, N ≥ 0 is `content-length: N`, undefined writes
  * neither (no body). No incoming field, `connection` option or `extra` entry can add, drop or
- * change the framing.
+ * change the framing. `upgrade`: the protocols an upgrade request offers, written with
+ * `connection: upgrade`.
  */
-export function requestHead(method: string, path: string, host: string, rawHeaders: readonly string[], options: { connection?: string; teTrailers?: boolean; extra?: ExtraHeaders; bodyLength?: number }): string {
+export function requestHead(method: string, path: string, host: string, rawHeaders: readonly string[], options: { connection?: string; teTrailers?: boolean; extra?: ExtraHeaders; bodyLength?: number; upgrade?: string }): string {
   const named = options.connection ? options.connection.toLowerCase().split(',').map((s) => s.trim()) : undefined;
   const extra = options.extra;
   let head = `${method} ${path} HTTP/1.1\r\nhost: ${host}\r\n`;
@@ -394,6 +465,8 @@ export function requestHead(method: string, path: string, host: string, rawHeade
       else head += `${name}: ${value}\r\n`;
     }
   }
+  // The one hop-by-hop pair a hop writes itself: the protocols the request offers (RFC 9110 §7.8).
+  if (options.upgrade !== undefined) head += `connection: upgrade\r\nupgrade: ${options.upgrade}\r\n`;
   const bodyLength = options.bodyLength;
   if (bodyLength !== undefined) head += bodyLength < 0 ? 'transfer-encoding: chunked\r\n' : `content-length: ${bodyLength}\r\n`;
   return head + '\r\n';

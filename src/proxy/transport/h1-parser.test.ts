@@ -19,7 +19,7 @@ interface Parsed {
 }
 
 /** Feeds `input` in the pieces given (cut at `cuts`), then optionally the end of the connection. */
-function parse(input: string | Buffer, cuts: number[] = [], options: { noBody?: boolean; eof?: boolean } = {}): Parsed {
+function parse(input: string | Buffer, cuts: number[] = [], options: { noBody?: boolean; eof?: boolean; upgrade?: boolean } = {}): Parsed {
   const bytes = typeof input === 'string' ? Buffer.from(input, 'latin1') : input;
   const out: Parsed = { body: '', lastSeen: false, complete: false, keepAlive: true, consumed: 0, interim: [] };
   const parser = new H1ResponseParser({
@@ -43,7 +43,7 @@ function parse(input: string | Buffer, cuts: number[] = [], options: { noBody?: 
       out.lastSeen = last;
     },
   }, 1024);
-  parser.start(options.noBody ?? false);
+  parser.start(options.noBody ?? false, options.upgrade ?? false);
   let from = 0;
   for (const cut of [...cuts, bytes.length]) {
     if (cut < from) continue;
@@ -205,6 +205,26 @@ test('malformed trailer fields are errors, as in a head', () => {
   }
   // Bounded like a head: the parser's limit here is 1024 bytes.
   assert.ok(chunked(`x-big: ${'a'.repeat(2000)}\r\n`).error);
+});
+
+test('a 101 answers only a request that asked to upgrade: its head ends the exchange, the bytes after it are not consumed', () => {
+  const text = 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: abc\r\n\r\nFRAME';
+  for (let cut = 0; cut <= text.length; cut++) {
+    const r = parse(text, [cut], { upgrade: true });
+    assert.equal(r.status, 101, `cut at ${cut}`);
+    assert.deepEqual(r.headers, ['upgrade', 'websocket', 'sec-websocket-accept', 'abc'], 'upgrade kept, connection dropped');
+    assert.equal(r.complete, true);
+    assert.equal(r.keepAlive, false);
+    assert.equal(r.body, '');
+    assert.equal(r.consumed, text.length - 'FRAME'.length);
+  }
+  assert.ok(parse(text).error, 'not asked: malformed');
+  // Any other answer to an upgrade request is an ordinary response, without its Upgrade field.
+  const declined = parse('HTTP/1.1 426 Upgrade Required\r\nupgrade: websocket\r\ncontent-length: 2\r\n\r\nno', [], { upgrade: true });
+  assert.equal(declined.status, 426);
+  assert.deepEqual(declined.headers, ['content-length', '2']);
+  assert.equal(declined.body, 'no');
+  assert.equal(declined.keepAlive, true);
 });
 
 test('no length and not chunked: the body runs to the close, and the connection is not reused', () => {

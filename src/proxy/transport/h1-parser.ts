@@ -10,7 +10,10 @@ import { parseRequestTarget, type RequestTarget } from '../http/request-target.t
 
 /** What the parser reports; called synchronously from `execute`. */
 export interface ResponseSink {
-  /** A final (non-1xx) response head. `headers` excludes hop-by-hop fields; names are lower case. */
+  /**
+   * A final (non-1xx) response head, or a 101 to a request that asked to upgrade (it keeps its
+   * `upgrade` field). `headers` excludes hop-by-hop fields; names are lower case.
+   */
   onHead(status: number, headers: string[]): void;
   /** De-chunked body bytes (views on the fed buffer). `last`: this chunk ends the body. */
   onBody(chunk: Buffer, last: boolean): void;
@@ -186,6 +189,8 @@ class H1Parser {
   readonly #maxHeadBytes: number;
   #state = S_DONE;
   #noBody = false;
+  /** The request asked to upgrade: a 101 is its answer, not a malformed response (RFC 9110 §15.2.2). */
+  #upgrade = false;
   /** The head so far when it spans reads (its first #headLen bytes are used). */
   #headBuf: Buffer | undefined;
   #headLen = 0;
@@ -239,10 +244,11 @@ class H1Parser {
     this.#maxHeadBytes = maxHeadBytes;
   }
 
-  /** Expects a new message; `noBody` for the answer to a HEAD request. */
-  start(noBody = false): void {
+  /** Expects a new message; `noBody` for the answer to a HEAD request, `upgrade` to one that asked to upgrade. */
+  start(noBody = false, upgrade = false): void {
     this.#state = S_HEAD;
     this.#noBody = noBody;
+    this.#upgrade = upgrade;
     this.#target = undefined;
     this.#resetHead();
     this.#trailerLen = 0;
@@ -628,11 +634,14 @@ class H1Parser {
         continue;
       }
       switch (k.kind) {
+        case F_UPGRADE:
+          // A 101 names the protocol switched to; the caller checks it against the request's.
+          if (status === 101 && this.#upgrade) break;
+          continue;
         case F_HOP:
           if (k.name === 'keep-alive') this.keepAliveTimeoutMs = keepAliveTimeout(value);
           continue;
         case F_HOST:
-        case F_UPGRADE:
           continue;
         case F_TRANSFER_ENCODING:
           te = te === undefined ? value : `${te}, ${value}`;
@@ -651,8 +660,17 @@ class H1Parser {
       headers.push(k.name, value);
     }
     this.#resetHead();
-    // 101 was never asked for (upgrades do not come through this parser).
-    if (status === 101) return this.#fail('unexpected 101 Switching Protocols');
+    // 101 only answers a request that asked to upgrade (RFC 9110 §7.8).
+    if (status === 101) {
+      if (!this.#upgrade) return this.#fail('unexpected 101 Switching Protocols');
+      // The HTTP exchange ends with the head: what follows is the new protocol's, not a body.
+      this.headReceived = true;
+      this.status = 101;
+      this.keepAlive = false;
+      this.#state = S_DONE;
+      sink.onHead(101, headers);
+      return 0;
+    }
 
     let keepAlive = minor === 1;
     // The usual values, without splitting.

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { H1Pool } from './h1-pool.ts';
 import { BODY_CHUNKED, BODY_NONE, BODY_RAW, keepAliveIdleMs, requestHead, type H1Exchange, type H1Stage } from './h1-client.ts';
 
@@ -603,4 +604,72 @@ test('requestHead drops hop-by-hop fields and those Connection names, and the ho
   assert.equal(requestHead('POST', '/x', 'h', ['Content-Length', '5'], { extra: { 'content-length': '0', 'transfer-encoding': 'chunked' }, bodyLength: 5 }), 'POST /x HTTP/1.1\r\nhost: h\r\ncontent-length: 5\r\n\r\n');
   // No framing decision, no framing field, whatever came in.
   assert.equal(requestHead('GET', '/', 'h', ['Content-Length', '0', 'Transfer-Encoding', 'chunked'], {}), 'GET / HTTP/1.1\r\nhost: h\r\n\r\n');
+});
+
+test('upgrade: a new connection of its own; a 101 sent before the request body ends hands the socket over only after it, with the bytes that followed the 101', async () => {
+  let serverSide: net.Socket | undefined;
+  let received = '';
+  let switched = false;
+  const server = net.createServer((socket) => {
+    socket.on('error', () => {});
+    socket.on('data', (d: Buffer) => {
+      if (d.toString('latin1').startsWith('GET /warm ')) {
+        socket.write('HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n');
+        return;
+      }
+      serverSide = socket;
+      received += d.toString('latin1');
+      // Answers as soon as the head is in, before the body, and speaks the new protocol at once.
+      if (received.includes('\r\n\r\n') && !switched) {
+        switched = true;
+        socket.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: echo\r\nconnection: upgrade\r\n\r\nNEW-PROTOCOL');
+      }
+    });
+  });
+  const port = await listen(server);
+  const pool = new H1Pool('127.0.0.1', port);
+  try {
+    // A pooled connection stays idle: the upgrade does not take it.
+    assert.equal((await exchange(pool, get('/warm'))).status, 200);
+    const events: string[] = [];
+    let bodyEx!: H1Exchange;
+    const upgraded = new Promise<{ headers: string[]; socket: import('node:stream').Duplex; head: Buffer }>((resolve, reject) => {
+      pool.request({
+        onReady(ex) {
+          bodyEx = ex;
+          ex.writeHead(requestHead('POST', '/up', 'upstream', ['Content-Length', '4'], { extra: { connection: 'upgrade', upgrade: 'echo' } }), BODY_RAW);
+          ex.writeBody(Buffer.from('ab'));
+          events.push('half body');
+        },
+        onHead: () => reject(new Error('a 101 is not a final head')),
+        onData: () => {},
+        onEnd: () => reject(new Error('a 101 is not a response end')),
+        onError: (err) => reject(err),
+        onUpgrade(headers, socket, head) {
+          events.push('upgraded');
+          resolve({ headers, socket, head });
+        },
+      }, { connectMs: 2000, idleMs: 60_000, noResponseBody: false, upgrade: true });
+    });
+    while (!switched) await sleep(5);
+    await sleep(30);
+    assert.deepEqual(events, ['half body'], 'no switch while the request is still being sent');
+    bodyEx.writeBody(Buffer.from('cd'));
+    bodyEx.endBody();
+    const up = await upgraded;
+    assert.deepEqual(events, ['half body', 'upgraded']);
+    assert.deepEqual(up.headers, ['upgrade', 'echo']);
+    const more = up.head.length >= 'NEW-PROTOCOL'.length ? up.head : Buffer.concat([up.head, (await once(up.socket, 'data'))[0] as Buffer]);
+    assert.equal(more.toString('latin1'), 'NEW-PROTOCOL');
+    while (!received.endsWith('abcd')) await sleep(5); // the whole body, then the new protocol
+    const back = once(serverSide!, 'data');
+    up.socket.write('after');
+    assert.equal(((await back)[0] as Buffer).toString('latin1'), 'after');
+    assert.equal(pool.openCount, 1, 'the upgraded connection left the pool; the warm one stayed');
+    up.socket.destroy();
+  } finally {
+    pool.close();
+    serverSide?.destroy();
+    await closeServer(server);
+  }
 });

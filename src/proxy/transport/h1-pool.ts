@@ -25,6 +25,11 @@ export interface H1RequestOptions {
    * connection checks that no body was sent.
    */
   readonly retryStale?: boolean;
+  /**
+   * The request asks to upgrade (RFC 9110 §7.8): it goes on a new connection of its own, which a
+   * 101 turns into a tunnel (H1Handler.onUpgrade) and any other answer closes.
+   */
+  readonly upgrade?: boolean;
 }
 
 export class H1Pool implements H1Owner {
@@ -58,11 +63,12 @@ export class H1Pool implements H1Owner {
 
   /** Starts an exchange on an idle connection or a new one. */
   request(handler: H1Handler, options: H1RequestOptions): H1Exchange {
-    let conn = this.#idle.pop();
+    const upgrade = options.upgrade === true;
+    let conn = upgrade ? undefined : this.#idle.pop();
     while (conn !== undefined && conn.dead) conn = this.#idle.pop();
     const reused = conn !== undefined;
     if (conn === undefined) {
-      conn = new H1Connection(this, this.host, this.port, options.connectMs, options.tls);
+      conn = new H1Connection(this, this.host, this.port, options.connectMs, options.tls, upgrade);
       // A drained pool still serves its caller once, then keeps nothing (release kills it).
       if (!this.#closed) this.#all.add(conn);
     } else {

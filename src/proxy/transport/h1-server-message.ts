@@ -17,6 +17,11 @@ export interface H1ServerOwner {
   responseDone(): void;
   /** The response must close the connection (HTTP version, Connection: close, draining). */
   readonly closeAfterResponse: boolean;
+  /**
+   * A 101 went out: the connection stops speaking HTTP and gives up the socket. Returns the bytes
+   * the client sent after the request, held back until now.
+   */
+  switchProtocols(): Buffer;
 }
 
 // Duplicates of these are dropped (node:http's rule), cookies join with '; ', set-cookie is a list.
@@ -366,6 +371,25 @@ export class H1ServerResponse extends EventEmitter {
     }
     this.#owner.responseDone();
     return this;
+  }
+
+  /**
+   * Answers 101 Switching Protocols with `headers` (a flat list, names lower case, checked by the
+   * response parser; `upgrade` among them) and hands the socket over: the caller pipes it from now
+   * on, starting with `head`, the client's bytes read after the request.
+   */
+  switchProtocols(headers: readonly string[]): { socket: import('node:net').Socket; head: Buffer } {
+    if (this.headersSent) throw Object.assign(new Error('headers already sent'), { code: 'ERR_HTTP_HEADERS_SENT' });
+    let text = statusLine(101);
+    for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    text += 'connection: upgrade\r\n\r\n';
+    this.statusCode = 101;
+    this.headersSent = true;
+    this.finished = true;
+    const socket = this.#owner.socket;
+    const head = this.#owner.switchProtocols();
+    if (!socket.destroyed) socket.write(text, 'latin1');
+    return { socket, head };
   }
 
   /** Closes the connection: the only signal left once a head has gone out. */

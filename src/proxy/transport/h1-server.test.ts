@@ -222,18 +222,79 @@ test('malformed and hostile requests get a local reply that says why, and the co
   await srv2.close();
 });
 
-test('upgrades, CONNECT, Expect and HTTP/1.0 go to the fallback with every byte not yet handled', async () => {
+test('CONNECT, Expect and HTTP/1.0 go to the fallback with every byte not yet handled', async () => {
   const srv = await serve((req, res) => res.writeHead(200, ['content-length', '2']).end('ok'));
-  const upgrade = 'GET /ws HTTP/1.1\r\nhost: h\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\nFRAME';
+  const connect = 'CONNECT a:1 HTTP/1.1\r\nhost: a:1\r\n\r\nTUNNEL';
   const first = 'GET / HTTP/1.1\r\nhost: h\r\n\r\n';
-  const r = await talk(srv.port, [first + upgrade.slice(0, 20), upgrade.slice(20)], 2);
+  const r = await talk(srv.port, [first + connect.slice(0, 20), connect.slice(20)], 2);
   assert.deepEqual(r.responses.map((x) => x.status), [200, 418]);
-  assert.equal(srv.fallbacks.at(-1)?.toString('latin1'), upgrade);
-  for (const text of ['CONNECT a:1 HTTP/1.1\r\nhost: a:1\r\n\r\n', 'POST / HTTP/1.1\r\nhost: h\r\nexpect: 100-continue\r\ncontent-length: 1\r\n\r\n', 'GET / HTTP/1.0\r\n\r\n']) {
+  assert.equal(srv.fallbacks.at(-1)?.toString('latin1'), connect);
+  for (const text of ['POST / HTTP/1.1\r\nhost: h\r\nexpect: 100-continue\r\ncontent-length: 1\r\n\r\n', 'GET / HTTP/1.0\r\n\r\n', 'GET / HTTP/1.0\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n']) {
     const x = await talk(srv.port, [text], 1);
     assert.equal(x.responses[0].status, 418, text);
     assert.equal(srv.fallbacks.at(-1)?.toString('latin1'), text);
   }
+  await srv.close();
+});
+
+const UPGRADE = 'GET /ws HTTP/1.1\r\nhost: h\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n';
+
+test('an upgrade request is an ordinary exchange: bytes after it wait, and a non-101 answer lets them be read as the next request', async () => {
+  const seen: string[] = [];
+  let answer!: () => void;
+  const answered = new Promise<void>((r) => (answer = r));
+  const srv = await serve((req, res) => {
+    seen.push(`${req.method} ${req.url}`);
+    if (req.url === '/ws') {
+      // Held until the test has sent the next request on the same connection.
+      void answered.then(() => res.writeHead(426, ['content-length', '2']).end('no'));
+    } else {
+      res.writeHead(200, ['content-length', '2']).end('ok');
+    }
+  });
+  const socket = net.connect(srv.port, '127.0.0.1');
+  await once(socket, 'connect');
+  socket.write(UPGRADE);
+  socket.write('GET /after HTTP/1.1\r\nhost: h\r\n\r\n');
+  await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(seen, ['GET /ws'], 'nothing after the upgrade request is read before its answer');
+  let raw = '';
+  socket.on('data', (d: Buffer) => (raw += d.toString('latin1')));
+  answer();
+  while (!raw.includes('\r\n\r\nok')) await once(socket, 'data');
+  assert.deepEqual(seen, ['GET /ws', 'GET /after']);
+  assert.match(raw, /^HTTP\/1\.1 426 [^]*\r\n\r\nnoHTTP\/1\.1 200 /);
+  assert.equal(srv.fallbacks.length, 0);
+  socket.destroy();
+  await srv.close();
+});
+
+test('switchProtocols: the 101 goes out and the socket is handed over with the bytes held after the request', async () => {
+  let handed: { socket: net.Socket; head: Buffer } | undefined;
+  let got!: () => void;
+  const ready = new Promise<void>((r) => (got = r));
+  const srv = await serve((_req, res) => {
+    setTimeout(() => {
+      handed = res.switchProtocols(['upgrade', 'websocket', 'sec-websocket-accept', 'x']);
+      got();
+    }, 30);
+  });
+  const socket = net.connect(srv.port, '127.0.0.1');
+  await once(socket, 'connect');
+  let raw = '';
+  socket.on('data', (d: Buffer) => (raw += d.toString('latin1')));
+  socket.write(UPGRADE + 'EARLY');
+  await ready;
+  assert.equal(handed!.head.toString('latin1'), 'EARLY');
+  handed!.socket.write('FROM-SERVER');
+  while (!raw.includes('FROM-SERVER')) await once(socket, 'data');
+  assert.equal(raw, 'HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nsec-websocket-accept: x\r\nconnection: upgrade\r\n\r\nFROM-SERVER');
+  // The HTTP side has let go: what the client sends now is the new protocol's, for the new owner.
+  const late = once(handed!.socket, 'data');
+  handed!.socket.resume(); // left paused for the new owner (pipe resumes it)
+  socket.write('LATE');
+  assert.equal(((await late)[0] as Buffer).toString('latin1'), 'LATE');
+  socket.destroy();
   await srv.close();
 });
 
