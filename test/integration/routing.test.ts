@@ -7,7 +7,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { startControlPlane, startSidecar, waitForInSync, waitForPassing, type ControlPlaneProcess, type SidecarProcess } from '../support/mesh.ts';
+import { adminMetrics, metricSample, startControlPlane, startSidecar, waitForInSync, waitForPassing, type ControlPlaneProcess, type SidecarProcess } from '../support/mesh.ts';
 import { stopAll } from '../support/processes.ts';
 import { runWeft } from '../support/cli.ts';
 
@@ -126,6 +126,11 @@ test('a 90/10 split holds within ±3 points over 1,000 requests', { timeout: 120
     if (r.body.name === 'v2') v2count++;
   }
   assert.ok(v2count >= 70 && v2count <= 130, `v2 got ${v2count} of 1000 (want 100 ± 30)`);
+  // The route and rule are metric labels, with the backend Service that served.
+  const text = await adminMetrics(web.adminPort);
+  const served = (svc: string) => metricSample(text, `weft_proxy_route_requests_total{route="default/split",rule="0",destination_service="${svc}.default",code="200",reason=""}`);
+  assert.equal(served('reviews-v1') + served('reviews-v2'), 1000);
+  assert.equal(served('reviews-v2'), v2count);
   await remove('httproutes', 'split');
 });
 

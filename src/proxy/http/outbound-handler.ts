@@ -208,17 +208,23 @@ export function createOutboundHandler(deps: OutboundDeps) {
       else if (decision.grpcStatus !== undefined) sendGrpcReply(res, decision.grpcStatus, decision.reason, decision.message, deps.proxyId);
       else sendLocalReply(res, decision.status, decision.reason, decision.message, deps.proxyId);
       record(destination, started)(decision.status, decision.reason);
+      metrics.routeRequests.inc({ route: decision.route ?? 'none', rule: decision.rule ?? 'none', destination_service: destination, code: String(decision.status), reason: decision.reason });
       return;
     }
     const target = decision.entry;
     const destination = `${target.service.name}.${target.service.namespace}`;
+    const recordRoute = record(destination, started);
+    const onComplete = (status: number, reason: LocalReplyReason | undefined, attempts: number, endedAt: number): void => {
+      recordRoute(status, reason, attempts, endedAt);
+      metrics.routeRequests.inc({ route: decision.route, rule: decision.rule, destination_service: destination, code: String(status), reason: reason ?? '' });
+    };
     const addHeaders = decision.headers === undefined ? meshAddHeaders : { ...decision.headers, ...meshAddHeaders };
     const mirror = decision.mirrors.length > 0 && upgrade === undefined ? mirrorTee(req, decision.mirrors, decision.path, decision.authority, addHeaders) : undefined;
     forwardRequest(req, res, { picker: target.balancer.picker(), policy: target.policy, authority: decision.authority, path: decision.path, addHeaders, editResponse: decision.response, mirror, upgrade }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
       startedAt: started,
-      onComplete: record(destination, started),
+      onComplete,
       onRetry: (reason) => metrics.retries.inc({ destination_service: destination, reason }),
     });
   };
