@@ -117,7 +117,7 @@ before(async () => {
   web = await startSidecar(cp.url, 'web', ['--tcp-upstream', 'redis-a:6379=0', '--tcp-upstream', 'redis.default:6379=127.0.0.1:0']);
   await Promise.all([waitForPassing(cp, 'redis-a', 1), waitForPassing(cp, 'redis-b', 1)]);
   await waitForInSync(cp, 3);
-  const config = await (await fetch(`http://127.0.0.1:${web.adminPort}/config`)).json();
+  const config = (await (await fetch(`http://127.0.0.1:${web.adminPort}/config`)).json()) as { listeners: { tcpUpstreams: Record<string, string> } };
   const local = (key: string): number => Number(String(config.listeners.tcpUpstreams[key]).split(':').pop());
   toA = local('redis-a.default:6379');
   toSplit = local('redis.default:6379');
