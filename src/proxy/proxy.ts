@@ -90,7 +90,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     service: options.service,
     namespace,
     labels: { app: options.service, ...options.labels },
-    upstreams: options.upstreams ?? [],
+    // A narrowed snapshot must hold the TCP upstreams' services too (an empty list means every service).
+    upstreams: options.upstreams?.length ? [...new Set([...options.upstreams, ...(options.tcpUpstreams ?? []).map((u) => (u.namespace ? `${u.service}.${u.namespace}` : u.service))])] : [],
     weftVersion: WEFT_VERSION,
   };
   const workers = options.workers ?? 1;
