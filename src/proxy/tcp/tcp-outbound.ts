@@ -150,6 +150,12 @@ export function handleOutboundTcp(client: net.Socket, upstream: TcpUpstream, dep
       clearTimeout(timer);
       socket.off('error', failed);
       client.off('error', early);
+      if (client.destroyed) {
+        // The app gave up while the dial was in flight: nothing to carry.
+        socket.destroy();
+        pick.done({ ok: true, latencyMs: performance.now() - started });
+        return;
+      }
       const security = mesh ? 'mtls' : 'plaintext';
       metrics.tcpConnections.inc({ direction: 'outbound', destination_service: destination, security, result: 'established' });
       pipeSockets(client, socket, (r) => {

@@ -1,7 +1,8 @@
 // A listener that speaks HTTP/1.1 and HTTP/2 on one port: it peeks at the first bytes of each
 // connection and hands the socket to the matching server, after terminating mutual TLS when the
 // bytes are a TLS handshake (inbound listeners). HTTP/1.1 goes to the lean server (h1-server.ts),
-// which passes what it does not handle on to node:http.
+// which passes what it does not handle on to node:http; a TCP connection (ALPN weft-tcp, or any
+// connection when the app speaks TCP) goes to the TCP handler as bytes.
 
 import net from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
