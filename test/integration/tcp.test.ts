@@ -114,7 +114,8 @@ before(async () => {
   assert.equal(r.status, 200, JSON.stringify(r.body));
   sidecarA = await startSidecar(cp.url, 'redis-a', ['--app-port', String(redisA.port), '--app-protocol', 'tcp']);
   sidecarB = await startSidecar(cp.url, 'redis-b', ['--app-port', String(redisB.port), '--app-protocol', 'tcp']);
-  web = await startSidecar(cp.url, 'web', ['--tcp-upstream', 'redis-a:6379=0', '--tcp-upstream', 'redis.default:6379=127.0.0.1:0']);
+  // Two threads: the TCP listeners are shared with the worker (SO_REUSEPORT), each thread balancing its connections.
+  web = await startSidecar(cp.url, 'web', ['--workers', '2', '--tcp-upstream', 'redis-a:6379=0', '--tcp-upstream', 'redis.default:6379=127.0.0.1:0']);
   await Promise.all([waitForPassing(cp, 'redis-a', 1), waitForPassing(cp, 'redis-b', 1)]);
   await waitForInSync(cp, 3);
   const config = (await (await fetch(`http://127.0.0.1:${web.adminPort}/config`)).json()) as { listeners: { tcpUpstreams: Record<string, string> } };
