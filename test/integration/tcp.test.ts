@@ -156,6 +156,12 @@ test('a half-close passes through both sidecars: the reply still comes after the
   assert.equal(r.ended, 'end');
 });
 
+test('QUIT: the reply, then the server closing its side, reach the client as an orderly end', async () => {
+  const r = await talk(toA, [resp('QUIT')], true);
+  assert.deepEqual(r.replies, ['+OK\r\n']);
+  assert.equal(r.ended, 'end');
+});
+
 test('a TCPRoute splits connections 50/50 across two redis Services', async () => {
   await apply({
     apiVersion: 'gateway.networking.k8s.io/v1alpha2',
@@ -178,6 +184,21 @@ test('a TCPRoute splits connections 50/50 across two redis Services', async () =
   assert.ok(counts.a >= 76 && counts.a <= 124, JSON.stringify(counts));
   const status = (await cp.api('GET', '/v1/resources/tcproutes/default/redis-split')).body.status;
   assert.deepEqual(status.parents[0].conditions.map((c: { type: string; status: string }) => `${c.type}=${c.status}`), ['Accepted=True', 'ResolvedRefs=True']);
+});
+
+test('a TCPRoute backend that does not resolve gets its share of connections refused, and the route status says why', async () => {
+  await apply({
+    apiVersion: 'gateway.networking.k8s.io/v1alpha2',
+    kind: 'TCPRoute',
+    metadata: { name: 'redis-split', namespace: 'default' },
+    spec: { parentRefs: [{ kind: 'Service', name: 'redis', port: 6379 }], rules: [{ backendRefs: [{ name: 'redis-gone', port: 6379 }] }] },
+  });
+  const refusedBefore = metricSample(await adminMetrics(web.adminPort), 'weft_proxy_tcp_connections_total{direction="outbound",destination_service="redis.default",security="none",result="no-backend"}');
+  assert.equal((await talk(toSplit, [resp('PING')])).ended, 'closed-early');
+  assert.equal(metricSample(await adminMetrics(web.adminPort), 'weft_proxy_tcp_connections_total{direction="outbound",destination_service="redis.default",security="none",result="no-backend"}'), refusedBefore + 1);
+  const status = (await cp.api('GET', '/v1/resources/tcproutes/default/redis-split')).body.status;
+  const resolved = status.parents[0].conditions.find((c: { type: string }) => c.type === 'ResolvedRefs');
+  assert.equal(resolved.reason, 'BackendNotFound');
 });
 
 test('AuthorizationPolicy applies per connection: L4 rules are enforced, a rule with HTTP fields allows no TCP connection', async () => {
