@@ -84,11 +84,11 @@ export interface RouteSnapshot {
 
 /** One TCPRoute attached to a service, resolved for one proxy: the split its connections follow. */
 export interface TcpRouteSnapshot {
-  /** `namespace/name` of the TCPRoute: the metrics' `route` label. */
+  /** `namespace/name` of the TCPRoute. */
   readonly name: string;
   /** The parentRef's Service port: the route governs only that port. Absent: every port. */
   readonly port?: number;
-  /** The first rule's `name`, or `0`: a connection has nothing to match, so the first rule governs. */
+  /** The first rule's `name`, or `0` (its index): a connection has nothing to match, so the first rule governs. */
   readonly rule: string;
   /** The first rule's backendRefs, resolved as an HTTPRoute's are; each connection picks one by weight. */
   readonly backends: readonly RouteBackendSnapshot[];
