@@ -77,6 +77,53 @@ const weftSidecar: Contender = {
   start: (env) => startOneHop(env, 'weft-sidecar'),
 };
 
+/** The routed one-hop contender's table: 50 HTTPRoutes of 5 rules each, on the Service it calls. */
+export const BENCH_ROUTES = 50;
+export const BENCH_RULES = 5;
+
+/**
+ * HTTPRoutes attached to `service`: every rule but the very last matches a path prefix and a header
+ * no bench request carries, so a request to `/` is tested against all of them before it matches the
+ * last route's last rule (a catch-all), the worst case for the route table.
+ */
+export function benchRoutes(service: string): unknown[] {
+  return Array.from({ length: BENCH_ROUTES }, (_, i) => ({
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'HTTPRoute',
+    metadata: { name: `bench-route-${String(i).padStart(2, '0')}`, namespace: 'default' },
+    spec: {
+      parentRefs: [{ kind: 'Service', name: service }],
+      rules: Array.from({ length: BENCH_RULES }, (_, j) =>
+        i === BENCH_ROUTES - 1 && j === BENCH_RULES - 1
+          ? { name: 'catch-all', backendRefs: [{ name: service, port: 80 }] }
+          : { name: `rule-${j}`, matches: [{ path: { type: 'PathPrefix', value: `/route-${i}/rule-${j}` }, headers: [{ name: 'x-bench-route', value: `${i}-${j}` }] }], backendRefs: [{ name: service, port: 80 }] },
+      ),
+    },
+  }));
+}
+
+/** As weft-sidecar, with the 50×5 route table in front of the same upstream (its own Service name). */
+async function startRoutedOneHop(env: BenchEnv): Promise<RunningContender> {
+  const cp = await env.weft();
+  await registerInstance(cp, 'bench-routed', 'upstream-routed', env.upstreamPort);
+  const r = await cp.api('POST', '/v1/apply', { items: benchRoutes('bench-routed') });
+  if (r.status !== 200) throw new Error(`applying the bench routes: ${r.status} ${JSON.stringify(r.body).slice(0, 500)}`);
+  const sc = await startSidecar(cp, 'weft-sidecar-routes', 'bench-client', env.proxyCpu);
+  await waitRoutes(sc.outboundPort, 'bench-routed');
+  return {
+    ...single(sc.proc, sc.outboundPort, 'sidecar'),
+    hostHeader: 'bench-routed',
+    selfReport: async () => ({ sidecar: await scrapeRequests(sc.adminPort) }),
+  };
+}
+
+const weftSidecarRoutes: Contender = {
+  id: 'weft-sidecar-routes',
+  label: `weft sidecar (one hop), ${BENCH_ROUTES} HTTPRoutes × ${BENCH_RULES} rules`,
+  note: `as weft-sidecar, with ${BENCH_ROUTES} HTTPRoutes of ${BENCH_RULES} rules each attached to the Service called; every request matches only the last rule`,
+  start: (env) => startRoutedOneHop(env),
+};
+
 /** The one-hop sidecar with N worker threads, for the multi-core comparison. */
 function weftSidecarWorkers(workers: number): Contender {
   return {
@@ -211,6 +258,7 @@ function nodeFloor(hops: 1 | 2): Contender {
 export const CONTENDERS: readonly Contender[] = [
   direct,
   weftSidecar,
+  weftSidecarRoutes,
   weftMesh,
   weftMeshPlaintext,
   nginx,
