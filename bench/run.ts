@@ -125,10 +125,6 @@ try {
       else log(`  ${Math.round(sample.wrk!.requestsPerSec)} req/s${sample.wrk!.non2xx3xx ? ` (${sample.wrk!.non2xx3xx} non-2xx/3xx!)` : ''}; at ${settings.rate}/s p50 ${sample.latency!.p50Ms} ms p99 ${sample.latency!.p99Ms} ms p99.9 ${sample.latency!.p999Ms} ms (fresh process: p99 ${sample.coldLatency?.p99Ms} ms)${sample.latency!.errors + sample.latency!.non2xx ? ` (${sample.latency!.errors} errors, ${sample.latency!.non2xx} non-2xx!)` : ''}; peak RSS ${Math.round((sample.memory?.atRateHwmKiB ?? 0) / 1024)} MiB at the fixed rate, ${Math.round((sample.memory?.headlineHwmKiB ?? 0) / 1024)} MiB at saturation (idle ${Math.round((sample.memory?.idleRssKiB ?? 0) / 1024)}); CPU steal during the fixed rate ${sample.steal?.latencyProxyCpuPct}% on the proxy CPU, ${sample.steal?.latencyLoadCpuPct}% on the load CPU`);
     }
   }
-  const plain = summary.find((x) => x.id === 'weft-sidecar');
-  const routed = summary.find((x) => x.id === 'weft-sidecar-routes');
-  if (plain?.rps && routed?.rps) log(`route table cost: weft-sidecar-routes ${routed.rps} req/s vs weft-sidecar ${plain.rps} req/s = ${(routed.rps / plain.rps).toFixed(3)}× (bar: ≥ 0.9×), p99 ${routed.p99Ms} vs ${plain.p99Ms} ms`);
-
   let routeChange: RouteChangeResult | { error: string } | undefined;
   if (!v['skip-route-change']) {
     log('route-change bench: weft apply of an HTTPRoute change until all 6 client sidecars serve it');
@@ -144,6 +140,10 @@ try {
   await upstream.proc.stop();
   const summary = summarize(contenders, samples);
   console.table(summary.map((s) => ({ contender: s.id, 'req/s': s.rps, 'vs nginx': s.rpsRatioToNginx, 'p50 ms': s.p50Ms, 'p99 ms': s.p99Ms, 'p99.9 ms': s.p999Ms, '+p99 ms': s.addedP99Ms, 'steal %': s.stealPct, 'cold p99': s.coldP99Ms, 'RSS@rate MiB': s.peakRssAtRateMiB, 'RSS@max MiB': s.peakRssMiB, 'idle MiB': s.idleRssMiB, 'non-2xx': s.wrkNon2xx + s.latencyNon2xx, errors: s.wrkSocketErrors + s.latencyErrors })));
+  const plain = summary.find((x) => x.id === 'weft-sidecar');
+  const routed = summary.find((x) => x.id === 'weft-sidecar-routes');
+  if (plain?.rps && routed?.rps) log(`route table cost: weft-sidecar-routes ${routed.rps} req/s vs weft-sidecar ${plain.rps} req/s = ${(routed.rps / plain.rps).toFixed(3)}× (bar: ≥ 0.9×), p99 ${routed.p99Ms} vs ${plain.p99Ms} ms`);
+
 
   let controlPlane: ControlPlaneResult | { error: string } | undefined;
   if (!v['skip-control']) {
