@@ -11,10 +11,12 @@ import { createBackoff } from '../../lib/backoff.ts';
 import { createWatch, type Watch } from '../../lib/watch.ts';
 import type { Logger } from '../../lib/log.ts';
 import { errorMessage } from '../../lib/errors.ts';
+import type { ControlAuth } from './control-auth.ts';
 
 export interface StreamClientOptions {
   readonly controlUrl: string;
-  readonly token?: string;
+  /** The sidecar's credential (its certificate's proof), asked anew for each connection. */
+  readonly auth: ControlAuth;
   readonly node: NodeInfo;
   readonly log: Logger;
   /** Extra check before ACK (e.g. building balancers); a thrown error becomes a NACK. */
@@ -43,11 +45,19 @@ export function startStreamClient(options: StreamClientOptions): StreamClient {
   let current: ClientRequest | undefined;
   let retryTimer: NodeJS.Timeout | undefined;
 
-  const connect = (): void => {
+  const connect = async (): Promise<void> => {
     if (closed) return;
     const url = new URL(STREAM_PATH, options.controlUrl);
-    const headers: Record<string, string> = { 'content-type': 'application/x-ndjson', 'transfer-encoding': 'chunked' };
-    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    let auth: Record<string, string>;
+    try {
+      auth = await options.auth.headers('POST', url.pathname);
+    } catch (err) {
+      lastError = `cannot sign the stream request: ${errorMessage(err)}`;
+      retryTimer = setTimeout(() => void connect(), backoff.next());
+      return;
+    }
+    if (closed) return;
+    const headers: Record<string, string> = { 'content-type': 'application/x-ndjson', 'transfer-encoding': 'chunked', ...auth };
     const req = http.request(url, { method: 'POST', headers, agent: false });
     current = req;
     let silenceTimer: NodeJS.Timeout | undefined;
@@ -69,7 +79,7 @@ export function startStreamClient(options: StreamClientOptions): StreamClient {
       if (closed) return;
       const delay = backoff.next();
       log.debug('reconnecting to the control plane', { inMs: delay });
-      retryTimer = setTimeout(connect, delay);
+      retryTimer = setTimeout(() => void connect(), delay);
     };
 
     // A control plane that accepts the connection but never answers must not hold us forever.
@@ -118,7 +128,10 @@ export function startStreamClient(options: StreamClientOptions): StreamClient {
         if (msg === null || typeof msg !== 'object') return log.warn('ignoring a stream message that is not a JSON object');
         if (msg.type === 'snapshot') handle(receiver.snapshot(msg.snapshot));
         else if (msg.type === 'delta') handle(receiver.delta(msg));
-        else if (msg.type === 'error') log.error('control plane refused the stream', { code: msg.code, message: msg.message });
+        else if (msg.type === 'error') {
+          lastError = `control plane refused the stream: ${msg.code}: ${msg.message}`;
+          log.error('control plane refused the stream', { code: msg.code, message: msg.message });
+        }
       });
       res.on('data', (chunk: Buffer) => {
         resetSilence();
@@ -132,7 +145,7 @@ export function startStreamClient(options: StreamClientOptions): StreamClient {
     send({ type: 'hello', node: options.node });
   };
 
-  connect();
+  void connect();
   return {
     snapshot,
     connected: () => isConnected,
