@@ -149,6 +149,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       onUpdate: (result) => metrics.configUpdates.inc({ result }),
       // A control plane back from a restart may hold a new CA: then every certificate must be renewed.
       onReconnect: () => void certificates.checkTrust(),
+      // Refused as a credential (a control plane with a new CA): renew with the join token, if it still holds.
+      onUnauthorized: () => certificates.renewNow(),
     });
   });
   const closeStream = (): void => {

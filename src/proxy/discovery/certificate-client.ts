@@ -35,6 +35,8 @@ export interface CertificateClient {
    * control plane restarted with a new CA): called when the config stream comes back.
    */
   checkTrust(): Promise<void>;
+  /** Asks for a new certificate now (unless a request is under way): the control plane refused the current one. */
+  renewNow(): void;
   /** Why the latest request failed, until one succeeds. */
   lastError(): string | undefined;
   stop(): void;
@@ -87,7 +89,10 @@ export function startCertificateClient(options: CertificateClientOptions): Certi
     return res;
   };
 
+  let requesting = false;
   const request = async (): Promise<void> => {
+    if (requesting) return;
+    requesting = true;
     try {
       // Synchronous on purpose: a P-256 key takes well under a millisecond, and the async form would
       // start libuv's thread pool (four more threads) in a process that otherwise never needs it.
@@ -126,6 +131,8 @@ export function startCertificateClient(options: CertificateClientOptions): Certi
       if (current) delay = Math.min(delay, Math.max(1_000, (current.notAfter - clock.now()) / 4));
       log.warn('certificate request failed', { err: errorMessage(err), retryInMs: delay, expiresAt: current ? new Date(current.notAfter).toISOString() : undefined });
       schedule(delay);
+    } finally {
+      requesting = false;
     }
   };
 
@@ -148,6 +155,7 @@ export function startCertificateClient(options: CertificateClientOptions): Certi
   return {
     current: () => current,
     checkTrust,
+    renewNow: () => void request(),
     lastError: () => lastError,
     stop() {
       stopped = true;

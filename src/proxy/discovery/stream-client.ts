@@ -24,6 +24,8 @@ export interface StreamClientOptions {
   readonly onUpdate?: (result: 'ack' | 'nack') => void;
   /** Each time the stream is up again after it was lost (not the first time). */
   readonly onReconnect?: () => void;
+  /** The control plane refused this sidecar's credential (401): its certificate is no longer one it accepts. */
+  readonly onUnauthorized?: () => void;
 }
 
 export interface StreamClient {
@@ -91,6 +93,7 @@ export function startStreamClient(options: StreamClientOptions): StreamClient {
     req.on('response', (res) => {
       clearTimeout(answerTimer);
       if (res.statusCode !== 200) {
+        if (res.statusCode === 401) options.onUnauthorized?.();
         let body = '';
         res.on('data', (c) => (body += c));
         res.on('end', () => retry(`control plane answered ${res.statusCode}: ${body.trim().slice(0, 300)}`));
