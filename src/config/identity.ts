@@ -95,7 +95,8 @@ export function validateCertificateApiRequest(raw: unknown): ValidationResult<Ce
   const namespace = c.string(body.namespace, 'namespace', { pattern: DNS_LABEL, patternHint: DNS_LABEL_HINT }) ?? DEFAULT_NAMESPACE;
   const service = c.string(body.service, 'service', { required: true, pattern: DNS_LABEL, patternHint: DNS_LABEL_HINT });
   const proxyId = c.string(body.proxyId, 'proxyId', { required: true, max: 128 });
-  const csr = c.string(body.csr, 'csr', { max: 8192 });
+  // Its size is checked with the CSR itself (WEFT_ERR_CA_CSR_TOO_LARGE); the API's body cap bounds this.
+  const csr = c.string(body.csr, 'csr');
   const publicKey = c.string(body.publicKey, 'publicKey', { max: 16_384 });
   if (csr === undefined && publicKey === undefined && body.csr === undefined && body.publicKey === undefined) c.fail('csr', 'required: a PEM certificate signing request (-----BEGIN CERTIFICATE REQUEST-----)');
   if (csr !== undefined && publicKey !== undefined) c.fail('publicKey', 'give csr or publicKey, not both');
