@@ -8,8 +8,8 @@ export const PROOF_SCHEME = 'Weft-Proof';
 export const PROOF_TYPE = 'weft-proof+jwt';
 /** A proof is accepted this long after (and before, for clock skew) its `iat`, seconds. */
 export const PROOF_MAX_AGE_SECONDS = 60;
-/** A proof larger than this (a chain of three P-256 or RSA certificates fits well) is refused unread, bytes. */
-export const MAX_PROOF_BYTES = 16 * 1024;
+/** A proof larger than this (a chain of three P-256 or RSA certificates fits well; Node refuses heads over 16 KiB anyway) is refused unread, bytes. */
+export const MAX_PROOF_BYTES = 12 * 1024;
 /** Environment variable read by `weft proxy` and `weft run` for `--join-token`. */
 export const JOIN_TOKEN_ENV = 'WEFT_JOIN_TOKEN';
 
