@@ -29,8 +29,8 @@ export const tokenCommand: Command = {
   --role ROLE         admin: everything; read-only: GETs only
   --service NAME      a join token: a proxy of NAME (in NAMESPACE, default "default") gets its
                       first certificate with it (weft run/proxy --join-token or WEFT_JOIN_TOKEN)
-  --ttl DURATION      lifetime: seconds or 90s, 30m, 1h, 7d... (join tokens: default 1h;
-                      admin tokens: no expiry unless given; at most 30 days)
+  --ttl DURATION      lifetime: seconds or 90s, 30m, 1h, 168h... (join tokens: default 1h;
+                      admin tokens: no expiry unless given; at most 720h, 30 days)
 
 create prints the token once, alone on stdout (-o json adds its id and scope); the control plane
 keeps only its SHA-256. Needs an admin token in WEFT_TOKEN or --token.`,
