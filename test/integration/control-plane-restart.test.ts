@@ -97,7 +97,7 @@ test('restarting the control plane reconnects every proxy and `weft status` show
   await cp.restart();
   await waitForInSync(cp, 3, 30_000);
 
-  const status = await weftCli(['status', '-o', 'json'], { WEFT_CONTROL: cp.url });
+  const status = await weftCli(['status', '-o', 'json'], { WEFT_CONTROL: cp.url, WEFT_TOKEN: cp.adminToken });
   assert.equal(status.code, 0, status.stderr);
   const rows = (JSON.parse(status.stdout) as { items: { id: string; connected: boolean; inSync: boolean; ackedVersion?: string; currentVersion?: string }[] }).items;
   assert.deepEqual(rows.map((r) => r.id).sort(), [sidecarA.id, sidecarB.id, client.id].sort());

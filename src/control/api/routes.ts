@@ -258,7 +258,8 @@ export function createRoutes(deps: ApiDeps): Router {
       if (why !== undefined) throw new WeftError('WEFT_ERR_AUTH_PROXY_ID_TAKEN', `cannot issue a certificate to proxy ${proxyId}: ${why}`, 409);
     }
     // The key's own problems (unparsable, unsupported type or size) come back as a 400 on `publicKey`.
-    const issued = deps.ca.issue({ namespace, service, proxyId, publicKey });
+    // Awaited: the CA's issue may be asynchronous (its internals are being rewritten on another branch).
+    const issued = await deps.ca.issue({ namespace, service, proxyId, publicKey });
     proxies.bindProxyId(proxyId, issued.identity, keyIdOf(createPublicKey(publicKey)));
     proxies.certificateIssued(proxyId, { identity: issued.identity, serial: issued.serial, notAfter: issued.notAfter });
     deps.onCertificateIssued?.(issued);
