@@ -45,7 +45,8 @@ ${proxyFlagsHelp}
 Unlike \`weft proxy\`, \`weft run\` picks free ports for the listeners you do not name.
 
 The app gets HTTP_PROXY/http_proxy pointing at the sidecar (and NODE_USE_ENV_PROXY=1 so Node's
-fetch and http honor it), NO_PROXY for loopback, PORT, WEFT_SERVICE and WEFT_ADMIN_URL.`,
+fetch and http honor it), NO_PROXY for loopback, PORT, WEFT_SERVICE and WEFT_ADMIN_URL; WEFT_JOIN_TOKEN and WEFT_TOKEN are
+removed from its environment.`,
   async run(argv) {
     const p = parseCommand(this, argv, { ...proxyOptions, port: { type: 'string', short: 'p' }, 'ready-timeout-ms': { type: 'string' } });
     if (!p) return 0;
@@ -79,6 +80,9 @@ fetch and http honor it), NO_PROXY for loopback, PORT, WEFT_SERVICE and WEFT_ADM
       WEFT_ADMIN_URL: `http://127.0.0.1:${proxy.adminPort}`,
     };
     if (appPort !== undefined) env.PORT = String(appPort);
+    // The sidecar's credentials are not the app's: a join token or admin token stays with weft run.
+    delete env.WEFT_JOIN_TOKEN;
+    delete env.WEFT_TOKEN;
     const [command, ...args] = p.rest;
     const child = spawn(command, args, { stdio: 'inherit', env });
 
