@@ -330,6 +330,23 @@ test('malformed or oversized tokens, proofs and CSRs are refused with their code
   assert.equal(tokenReq.body.error.code, 'WEFT_ERR_AUTH_INVALID_TOKEN_REQUEST');
 });
 
+test('weft check flags proxy certificates and the CA root expiring within its thresholds', async () => {
+  // Day-long certificates and a ten-year root: within 48 h and 87600 h respectively.
+  const res = await runWeft(['check', '-o', 'json', '--cert-warn', '48h', '--root-warn', '87600h'], { control: cp.url });
+  assert.equal(res.code, 1, res.stderr);
+  const findings = (JSON.parse(res.stdout) as { findings: { check: string; subject: string }[] }).findings;
+  const proxies = findings.filter((f) => f.check === 'proxy-certificate').map((f) => f.subject);
+  assert.ok(proxies.includes(echo.id) && proxies.includes(web.id), JSON.stringify(findings));
+  assert.deepEqual(findings.filter((f) => f.check === 'ca-root').map((f) => f.subject), ['weft.local']);
+  // A read-only token is enough for it; nobody is not.
+  const readOnly = await cp.createAdminToken('read-only');
+  secrets.push(readOnly);
+  assert.equal((await runWeft(['check'], { control: cp.url, token: readOnly })).code, 0);
+  const anonymous = await runWeft(['check'], { control: cp.url, token: null });
+  assert.equal(anonymous.code, 1);
+  assert.match(anonymous.stderr, /WEFT_ERR_AUTH_REQUIRED/);
+});
+
 // ── openssl s_client against the echo sidecar's inbound port ────────────────────────────────
 
 /** A leaf signed by the mesh's own root (read from the control plane's data dir), with any URI SAN and validity. */
