@@ -27,11 +27,11 @@ export const checkCommand: Command = {
 
   --cert-warn DURATION   flag connected proxies whose certificate expires within it (default 1h;
                          sidecars renew at half life, so a certificate this close means renewal fails)
-  --root-warn DURATION   flag the mesh CA root expiring within it (default 30d)
+  --root-warn DURATION   flag the mesh CA root expiring within it (default 720h, 30 days)
 
 Checks: every registered instance proves its own service's SPIFFE ID (otherwise it receives no
-mesh traffic: none under STRICT, plaintext only under PERMISSIVE); proxy certificates; the CA root. Exit code 0 when
-all is well, 1 when something is flagged.`,
+mesh traffic: none under STRICT, plaintext only under PERMISSIVE); proxy certificates; the CA
+root. Exit code 0 when all is well, 1 when something is flagged. Needs a read-only token.`,
   async run(argv) {
     const p = parseCommand(this, argv, { ...controlOption, ...outputOption, 'cert-warn': { type: 'string' }, 'root-warn': { type: 'string' } });
     if (!p) return 0;
