@@ -330,6 +330,30 @@ test('malformed or oversized tokens, proofs and CSRs are refused with their code
   assert.equal(tokenReq.body.error.code, 'WEFT_ERR_AUTH_INVALID_TOKEN_REQUEST');
 });
 
+test('weft token: create prints the token once, list shows no secret, revoke takes effect at once; a read-only token cannot create', async () => {
+  const created = await runWeft(['token', 'create', '--service', 'cart', '-n', 'shop', '--ttl', '10m'], { control: cp.url });
+  assert.equal(created.code, 0, created.stderr);
+  const token = created.stdout.trim();
+  assert.match(token, /^weft-join\.[0-9a-f]{12}\.[A-Za-z0-9_-]{43}$/);
+  secrets.push(token);
+  const id = token.split('.')[1]!;
+  const list = await runWeft(['token', 'list', '-o', 'json'], { control: cp.url });
+  const row = (JSON.parse(list.stdout) as { items: { id: string; kind: string; service?: string; namespace?: string; expiresAt?: string }[] }).items.find((t) => t.id === id);
+  assert.deepEqual([row?.kind, row?.service, row?.namespace], ['join', 'cart', 'shop']);
+  assert.ok(row?.expiresAt);
+  assert.equal(list.stdout.includes(token.split('.')[2]!), false);
+  const { csr } = await newCsr();
+  assert.equal((await api(`Bearer ${token}`, 'POST', '/v1/certificates', { service: 'cart', namespace: 'shop', proxyId: 'cart-cli-1', csr })).status, 200);
+  assert.equal((await runWeft(['token', 'revoke', id], { control: cp.url })).code, 0);
+  assert.equal((await api(`Bearer ${token}`, 'POST', '/v1/certificates', { service: 'cart', namespace: 'shop', proxyId: 'cart-cli-2', csr })).body.error.code, 'WEFT_ERR_AUTH_BAD_TOKEN');
+  const readOnly = await cp.createAdminToken('read-only');
+  secrets.push(readOnly);
+  const refused = await runWeft(['token', 'create', '--role', 'admin'], { control: cp.url, token: readOnly });
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /WEFT_ERR_AUTH_FORBIDDEN/);
+  assert.equal((await runWeft(['token', 'create'], { control: cp.url })).code, 2, 'neither --role nor --service: a usage error');
+});
+
 test('weft check flags proxy certificates and the CA root expiring within its thresholds', async () => {
   // Day-long certificates and a ten-year root: within 48 h and 87600 h respectively.
   const res = await runWeft(['check', '-o', 'json', '--cert-warn', '48h', '--root-warn', '87600h'], { control: cp.url });
