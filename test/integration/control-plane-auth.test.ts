@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import { spawn } from 'node:child_process';
 import { createPrivateKey, generateKeyPairSync, randomBytes, webcrypto, type KeyObject } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
@@ -352,6 +352,25 @@ test('weft token: create prints the token once, list shows no secret, revoke tak
   assert.equal(refused.code, 1);
   assert.match(refused.stderr, /WEFT_ERR_AUTH_FORBIDDEN/);
   assert.equal((await runWeft(['token', 'create'], { control: cp.url })).code, 2, 'neither --role nor --service: a usage error');
+});
+
+test('the bootstrap admin token file is 0600 and written once; --insecure writes none, accepts anonymous callers, still refuses bad tokens', { timeout: 60_000 }, async () => {
+  assert.equal(statSync(path.join(cp.dataDir, 'admin-token')).mode & 0o777, 0o600);
+  assert.match(cp.process.output(), /wrote a bootstrap admin token to .*admin-token/);
+  const open = await startControlPlane(['--insecure']);
+  try {
+    assert.equal(existsSync(path.join(open.dataDir, 'admin-token')), false);
+    assert.match(open.process.output(), /--insecure/);
+    assert.equal((await open.apiAs(null, 'GET', '/v1/proxies')).status, 200);
+    assert.equal((await open.apiAs(null, 'PUT', '/v1/resources/meshconfigs/default/mesh', { apiVersion: 'weft.dev/v1alpha1', kind: 'MeshConfig', metadata: { name: 'mesh' }, spec: { mtls: { mode: 'STRICT' } } })).status, 201);
+    assert.equal((await open.apiAs('Bearer not-a-token', 'GET', '/v1/proxies')).body.error.code, 'WEFT_ERR_AUTH_BAD_TOKEN');
+    // Its second start keeps it insecure and still writes nothing.
+    await open.stop();
+    await open.restart();
+    assert.equal(existsSync(path.join(open.dataDir, 'admin-token')), false);
+  } finally {
+    await open.cleanup();
+  }
 });
 
 test('weft check flags proxy certificates and the CA root expiring within its thresholds', async () => {
