@@ -151,6 +151,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       onReconnect: () => void certificates.checkTrust(),
       // Refused as a credential (a control plane with a new CA): renew with the join token, if it still holds.
       onUnauthorized: () => certificates.renewNow(),
+      // A root rotation: trust the new root as soon as it is announced, renew under it when it issues.
+      onTrust: (trust) => certificates.trustChanged(trust),
     });
   });
   const closeStream = (): void => {

@@ -73,6 +73,27 @@ function forbidden(message: string): WeftError {
   return new WeftError('WEFT_ERR_AUTH_FORBIDDEN', message, 403);
 }
 
+/** GET /v1/ca: the CA's roots, intermediates and rotation phase. */
+export const CA_PATH = '/v1/ca';
+/** POST: start a root rotation (202 with the CA status). */
+export const CA_ROTATE_PATH = '/v1/ca/rotate';
+
+/**
+ * The CA part of /v1/health: the trust domain and the expiry of what an operator watches (`weft
+ * check` warns from these): the signing root (`rootNotAfter`), every root of the bundle and every
+ * intermediate, and the rotation phase. Nothing secret: the endpoint is open.
+ */
+function caHealth(ca: CertificateAuthority) {
+  const status = ca.status();
+  return {
+    trustDomain: ca.trustDomain,
+    rootNotAfter: new Date(ca.rootNotAfter).toISOString(),
+    roots: status.roots.map((r) => ({ subject: r.subject, fingerprint256: r.fingerprint256, notAfter: r.notAfter, signing: r.signing })),
+    intermediates: status.intermediates.map((c) => ({ subject: c.subject, fingerprint256: c.fingerprint256, notAfter: c.notAfter })),
+    rotationPhase: status.phase,
+  };
+}
+
 export function createRoutes(deps: ApiDeps): Router {
   const { store, catalog, cache, proxies, clock } = deps;
   const router = new Router();
@@ -86,9 +107,13 @@ export function createRoutes(deps: ApiDeps): Router {
       instances: catalog.list().length,
       proxiesConnected: proxies.connectedCount(),
       // No secret here (the endpoint is open): what an operator checks before the root runs out.
-      ca: { trustDomain: deps.ca.trustDomain, rootNotAfter: new Date(deps.ca.rootNotAfter).toISOString() },
+      ca: caHealth(deps.ca),
     }),
   );
+
+  // ── the CA: its roots and rotation ─────────────────────────────────────────────────────────
+  router.add('GET', CA_PATH, (_req, res) => sendJson(res, 200, deps.ca.status()));
+  router.add('POST', CA_ROTATE_PATH, async (_req, res) => sendJson(res, 202, await deps.ca.rotate()));
 
   // ── catalog ────────────────────────────────────────────────────────────────────────────────
   router.add('GET', '/v1/catalog/services', async (_req, res, _p, url) => {
@@ -274,6 +299,7 @@ export function createRoutes(deps: ApiDeps): Router {
       registry: proxies,
       clock,
       log: deps.log.child('stream'),
+      trust: deps.ca,
       // A proxy streams only as itself: its own service's snapshot, under a proxy id bound to its key.
       authorizeHello: (node) => {
         if (caller.kind !== 'proxy') return undefined;

@@ -5,7 +5,7 @@
 import type { ClientRequest } from 'node:http';
 import { http } from '../../lib/node-http.ts';
 import type { NodeInfo, ProxySnapshot } from '../../config/snapshot-types.ts';
-import { createLineSplitter, STREAM_PATH, STREAM_PING_MS, type ControlMessage, type ProxyMessage } from '../../config/stream-protocol.ts';
+import { createLineSplitter, STREAM_PATH, STREAM_PING_MS, type ControlMessage, type ProxyMessage, type TrustMessage } from '../../config/stream-protocol.ts';
 import { createSnapshotReceiver, type Received } from './snapshot-receiver.ts';
 import { createBackoff } from '../../lib/backoff.ts';
 import { createWatch, type Watch } from '../../lib/watch.ts';
@@ -26,6 +26,8 @@ export interface StreamClientOptions {
   readonly onReconnect?: () => void;
   /** The control plane refused this sidecar's credential (401): its certificate is no longer one it accepts. */
   readonly onUnauthorized?: () => void;
+  /** The CA's roots and issuer, at each connect and on every change (a root rotation). */
+  readonly onTrust?: (trust: TrustMessage) => void;
 }
 
 export interface StreamClient {
@@ -131,7 +133,9 @@ export function startStreamClient(options: StreamClientOptions): StreamClient {
         if (msg === null || typeof msg !== 'object') return log.warn('ignoring a stream message that is not a JSON object');
         if (msg.type === 'snapshot') handle(receiver.snapshot(msg.snapshot));
         else if (msg.type === 'delta') handle(receiver.delta(msg));
-        else if (msg.type === 'error') {
+        else if (msg.type === 'trust') {
+          if (typeof msg.trustBundle === 'string' && typeof msg.issuer === 'string') options.onTrust?.({ trustBundle: msg.trustBundle, issuer: msg.issuer });
+        } else if (msg.type === 'error') {
           lastError = `control plane refused the stream: ${msg.code}: ${msg.message}`;
           log.error('control plane refused the stream', { code: msg.code, message: msg.message });
         }
