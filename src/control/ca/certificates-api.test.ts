@@ -175,7 +175,7 @@ test('GET /v1/ca and POST /v1/ca/rotate need the token; a rotation shows in the 
   for (const [method, path] of [['GET', '/v1/ca'], ['POST', '/v1/ca/rotate']] as const) {
     const res = await call(method, path, undefined, null);
     assert.equal(res.status, 401);
-    assert.equal(res.body.error.code, 'WEFT_ERR_API_UNAUTHORIZED');
+    assert.equal(res.body.error.code, 'WEFT_ERR_AUTH_REQUIRED');
   }
   const before = await call('GET', '/v1/ca');
   assert.equal(before.status, 200);
