@@ -62,6 +62,12 @@ function addContentLength(current: number, value: string): number {
 
 const clError = (code: number): string => (code === CL_BAD ? 'bad content-length' : 'conflicting content-length');
 
+/**
+ * Whether a Proxy-Connection value says close. The field is obsolete, but llhttp (every node:http
+ * hop) reads it like Connection; a connection either side would close is not read on here.
+ */
+const proxyConnectionClose = (value: string): boolean => /(?:^|,)[ \t]*close[ \t]*(?:,|$)/i.test(value);
+
 // What a known field name means to the parser.
 const F_PLAIN = 0;
 /** Hop-by-hop (RFC 9110 §7.6.1), or one that stays on this hop; the same list as http/headers.ts. */
@@ -522,6 +528,7 @@ class H1Parser {
     let contentLength = -1;
     let te: string | undefined;
     let connection: string | undefined;
+    let proxyClose = false;
     // One string for the head; names and values are slices of it.
     const text = fieldsLen === 0 ? '' : buf.toString('latin1', h0, headEnd);
     for (let f = 0; f < fieldsLen; f += 4) {
@@ -533,6 +540,8 @@ class H1Parser {
       }
       switch (k.kind) {
         case F_HOP:
+          if (k.name === 'proxy-connection' && proxyConnectionClose(value)) proxyClose = true;
+          continue;
         case F_HOST:
         case F_UPGRADE:
           continue;
@@ -580,6 +589,7 @@ class H1Parser {
       }
     }
 
+    if (proxyClose) keepAlive = false;
     this.headReceived = true;
     this.status = status;
     if (this.#noBody || status === 204 || status === 304) {
@@ -640,6 +650,7 @@ class H1Parser {
     let te: string | undefined;
     let connection: string | undefined;
     let hosts = 0;
+    let proxyClose = false;
     let upgrade = false;
     let expect = false;
     const text = buf.toString('latin1', h0, headEnd);
@@ -653,6 +664,9 @@ class H1Parser {
       names.push(k === undefined ? name.toLowerCase() : k.name);
       if (k === undefined) continue;
       switch (k.kind) {
+        case F_HOP:
+          if (k.name === 'proxy-connection' && proxyConnectionClose(value)) proxyClose = true;
+          break;
         case F_HOST:
           // Two Hosts could route one request two ways (RFC 9112 §3.2).
           if (++hosts > 1) return this.#fail('more than one host');
@@ -707,6 +721,7 @@ class H1Parser {
         if (t === 'keep-alive') keepAlive = true;
       }
     }
+    if (proxyClose) keepAlive = false;
     this.keepAlive = keepAlive;
     this.headReceived = true;
     sink.onRequest({ method, url, minor, rawHeaders, names, contentLength, connection, keepAlive, upgrade, expect });
