@@ -149,6 +149,15 @@ const H_VALUE = 5;
 const H_VALUE_LF = 6;
 const H_END_LF = 7;
 
+// Where a chunk extension's scan is (S_CHUNK_EXT).
+const X_NAME_START = 0;
+const X_NAME = 1;
+const X_VALUE_START = 2;
+const X_TOKEN = 3;
+const X_QUOTED = 4;
+const X_QUOTED_PAIR = 5;
+const X_AFTER_QUOTE = 6;
+
 const CR = 13;
 const LF = 10;
 
@@ -185,6 +194,8 @@ class H1Parser {
   #fieldsLen = 0;
   #remaining = 0;
   #sizeDigits = 0;
+  /** Where in a chunk extension the last byte was (X_*). */
+  #extPhase = 0;
   #trailerBytes = 0;
   /** Whether the connection may carry another request after this response. */
   keepAlive = true;
@@ -316,15 +327,19 @@ class H1Parser {
           return true;
         }
         if (this.#sizeDigits === 0) return this.#fail('chunk size missing') > 0;
+        // No whitespace after the size: llhttp refuses it, and a hop that reads `5 ;x` otherwise
+        // would frame the body differently.
         if (c === CR) this.#state = S_CHUNK_SIZE_LF;
-        else if (c === 59 /* ; */ || c === 32 || c === 9) this.#state = S_CHUNK_EXT;
-        else return this.#fail('bad chunk size') > 0;
+        else if (c === 59 /* ; */) {
+          this.#state = S_CHUNK_EXT;
+          this.#extPhase = X_NAME_START;
+        } else return this.#fail('bad chunk size') > 0;
         return true;
       }
       case S_CHUNK_EXT:
-        // Extensions are ignored; they end at CRLF.
-        if (c === CR) this.#state = S_CHUNK_SIZE_LF;
-        else if (c === LF || ++this.#trailerBytes > this.#maxHeadBytes) return this.#fail('bad chunk extension') > 0;
+        // Extensions are ignored, but checked: anything but the grammar could end the line
+        // somewhere else for another hop.
+        if (++this.#trailerBytes > this.#maxHeadBytes || !this.#extByte(c)) return this.#fail('bad chunk extension') > 0;
         return true;
       case S_CHUNK_SIZE_LF:
         if (c !== LF) return this.#fail('bad chunk size line') > 0;
@@ -362,6 +377,50 @@ class H1Parser {
       default:
         return this.#fail('data after the end of the response') > 0;
     }
+  }
+
+  /**
+   * One byte of a chunk's extensions, after a ';': `name [= (token / quoted-string)]`, repeated
+   * after ';', up to the CR (RFC 9112 §7.1.1, without BWS, as llhttp reads them). False if invalid.
+   */
+  #extByte(c: number): boolean {
+    switch (this.#extPhase) {
+      case X_NAME_START:
+        if (TOKEN_CHAR[c] !== 1) return false;
+        this.#extPhase = X_NAME;
+        return true;
+      case X_NAME:
+        if (TOKEN_CHAR[c] === 1) return true;
+        if (c === 61 /* = */) this.#extPhase = X_VALUE_START;
+        else return this.#extEnd(c);
+        return true;
+      case X_VALUE_START:
+        if (c === 34 /* " */) this.#extPhase = X_QUOTED;
+        else if (TOKEN_CHAR[c] === 1) this.#extPhase = X_TOKEN;
+        else return this.#extEnd(c);
+        return true;
+      case X_TOKEN:
+        return TOKEN_CHAR[c] === 1 || this.#extEnd(c);
+      case X_QUOTED:
+        // qdtext: HTAB, SP, visible ASCII but '"' and '\', obs-text (RFC 9110 §5.6.4).
+        if (c === 34) this.#extPhase = X_AFTER_QUOTE;
+        else if (c === 92 /* \ */) this.#extPhase = X_QUOTED_PAIR;
+        else return FIELD_CHAR[c] === 1;
+        return true;
+      case X_QUOTED_PAIR:
+        this.#extPhase = X_QUOTED;
+        return FIELD_CHAR[c] === 1;
+      default:
+        return this.#extEnd(c);
+    }
+  }
+
+  /** The byte after an extension's name or value: ';' for another, CR for the line's end. */
+  #extEnd(c: number): boolean {
+    if (c === 59) this.#extPhase = X_NAME_START;
+    else if (c === CR) this.#state = S_CHUNK_SIZE_LF;
+    else return false;
+    return true;
   }
 
   #resetHead(): void {
