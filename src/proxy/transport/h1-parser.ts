@@ -711,6 +711,7 @@ class H1Parser {
     let te: string | undefined;
     let connection: string | undefined;
     let hosts = 0;
+    let clValue: string | undefined;
     let proxyClose = false;
     let upgrade = false;
     let expect = false;
@@ -745,6 +746,10 @@ class H1Parser {
           connection = connection === undefined ? value : `${connection}, ${value}`;
           break;
         case F_CONTENT_LENGTH: {
+          // A repeat must be the same bytes: `3` and `0003` are one number to weft, but a hop
+          // that compares the strings (or takes the first or the last) may not agree.
+          if (clValue !== undefined && value !== clValue) return this.#fail(clError(CL_CONFLICT));
+          clValue = value;
           const n = addContentLength(contentLength, value);
           if (n < -1) return this.#fail(clError(n));
           contentLength = n;
