@@ -495,9 +495,9 @@ export const KNOWN_REQUEST_DIFFERENCES: KnownDifference[] = [
   {
     id: 'http-versions-other-than-1x',
     direction: 'stricter',
-    error: /^(bad HTTP version|unsupported HTTP version|bad request target|bad method|control characters in the status line)$/,
+    error: /^(bad HTTP version|unsupported HTTP version|bad request target|bad method|control characters in the status line|no HTTP version \(HTTP\/0\.9 is not supported\))$/,
     applies: (text) => /(^|\n)[^\r\n]* HTTP\/(?!1\.[01]\r?\n)/.test(text) || /(^|\n)[!-~]+ [^ \r\n]+\r?\n/.test(text),
-    // TODO(request line validated early, HTTP/0.9-style lines): the request-line helper's class.
+    // (The request-line helper's branch refuses a version-less line as soon as it ends.)
     reason:
       'weft speaks HTTP/1.0 and HTTP/1.1 only (RFC 9112 §2.3); llhttp also accepts `HTTP/2.0`, `HTTP/1.2` and a version-less HTTP/0.9 line (`GET /x`), ' +
       'which no hop behind the sidecar should be asked to read.',
@@ -507,9 +507,9 @@ export const KNOWN_REQUEST_DIFFERENCES: KnownDifference[] = [
     direction: 'laxer',
     error: /^HPE_INVALID_(METHOD|VERSION)$/,
     applies: (_text, m) => m === undefined,
-    // TODO(request line validated early): the request-line helper's class; today weft refuses a
-    // bad method when the head ends (or times out), never forwarding it.
-    reason: 'llhttp refuses a bad method or version at its first bad byte; weft waits for the head to end before judging the line. Nothing is forwarded either way.',
+    // TODO(request line validated early): the request-line helper's class. weft judges the line
+    // when the head ends (with that branch: when the line ends), llhttp at its first bad byte.
+    reason: 'llhttp refuses a bad method or version at its first bad byte; weft waits for the line (or the head) to end before judging it. Nothing is forwarded either way.',
   },
   {
     id: 'request-target-forms',
@@ -517,7 +517,8 @@ export const KNOWN_REQUEST_DIFFERENCES: KnownDifference[] = [
     error: /^HPE_INVALID_URL$/,
     applies: (_text, m) => m === undefined || !/^\/[\x21-\x7e]*$/.test(m.url),
     // TODO(request-target forms): the request-line helper's class; weft accepts a target in none
-    // of the four forms (`a/b`) and obs-text bytes (0x80-0xff), which RFC 3986 does not.
+    // of the four forms (`a/b`; refused with that branch) and obs-text bytes (0x80-0xff) in a
+    // target (accepted there too), which RFC 3986 does not allow.
     reason: 'RFC 9112 §3.2 allows four target forms of URI characters; weft forwards any other target as one opaque string, so it cannot split a request, but it should be refused.',
   },
   {
@@ -530,6 +531,21 @@ export const KNOWN_REQUEST_DIFFERENCES: KnownDifference[] = [
     reason:
       'weft never forwards request trailers, and it writes the framing of what it forwards itself, so a trailer it misreads cannot reach the next hop; it should still be refused. ' +
       'llhttp also obeys `Connection: close` and `Transfer-Encoding` in trailers, which RFC 9110 §6.5.1 forbids a sender to put there; weft ignores them.',
+  },
+  {
+    id: 'connection-names-framing-or-host',
+    direction: 'stricter',
+    error: /^connection names (content-length|transfer-encoding|host)$/,
+    applies: () => true,
+    reason: 'Connection may name only hop-by-hop fields (RFC 9110 §7.6.1); one naming Content-Length, Transfer-Encoding or Host would have a next hop drop what framed or routed the request (issue 10, class 1). llhttp leaves it to the application.',
+  },
+  {
+    id: 'request-target-form-refused',
+    direction: 'stricter',
+    // request-target.ts' refusals, some prefixed with the form (`CONNECT target: …`).
+    error: /(request target|asterisk-form|authority|empty host|bad host|bad port|CONNECT needs host:port|absolute-form target)/,
+    applies: () => true,
+    reason: 'RFC 9112 §3.2: origin-form, absolute-form, authority-form for CONNECT, asterisk-form for OPTIONS, and no fragment; llhttp takes any URL-shaped target (a fragment, `a/b` for some methods) and leaves the form to the application.',
   },
   {
     id: 'chunk-size-digits',
