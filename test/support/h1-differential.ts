@@ -171,8 +171,12 @@ export interface ResponseCase {
 
 const STATUS_LINES = ['HTTP/1.1 200 OK', 'HTTP/1.0 200 OK', 'HTTP/1.1 204 No Content', 'HTTP/1.1 304 Not Modified', 'HTTP/1.1 404 Not Found', 'HTTP/1.1 200', 'HTTP/1.1 200 ', 'HTTP/1.1 500 a\tb', 'HTTP/1.1 099 X', 'HTTP/1.1 1000 X', 'HTTP/1.1 20 X', 'HTTP/1.2 200 OK', 'HTTP/2.0 200 OK', 'http/1.1 200 OK', 'HTTP/1.1  200 OK', 'HTTP/1.1 200 O\x01K', 'HTTP/1.1 299 X', 'HTTP/1.1 600 X', 'HTTP/1.1 205 Reset'];
 
+/** Interim 1xx heads before the final one (RFC 9110 §15.2): a parser must read past them. */
+const INTERIM = ['HTTP/1.1 100 Continue\r\n\r\n', 'HTTP/1.1 103 Early Hints\r\nLink: </a>; rel=preload\r\n\r\n', 'HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 100 Continue\r\n\r\n', 'HTTP/1.1 100 Continue\r\nContent-Length: 5\r\n\r\n'];
+
 const responseText: fc.Arbitrary<string> = fc
   .record({
+    interim: fc.oneof({ weight: 12, arbitrary: fc.constant('') }, fc.constantFrom(...INTERIM)),
     line: fc.oneof({ weight: 10, arbitrary: fc.constant('HTTP/1.1 200 OK') }, fc.constantFrom(...STATUS_LINES)),
     lineEol: EOL,
     fields: fc.array(fieldSpec, { maxLength: 5 }),
@@ -180,7 +184,7 @@ const responseText: fc.Arbitrary<string> = fc
     body: bodySpec,
     tail: fc.constantFrom('', 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n', 'xyz'),
   })
-  .map((r) => `${r.line}${r.lineEol}${r.fields.map(serialiseField).join('')}${r.endEol}${serialiseBody(r.body)}${r.tail}`);
+  .map((r) => `${r.interim}${r.line}${r.lineEol}${r.fields.map(serialiseField).join('')}${r.endEol}${serialiseBody(r.body)}${r.tail}`);
 
 export const responseCase: fc.Arbitrary<ResponseCase> = responseText.chain((text) =>
   fc.record({ text: fc.constant(text), cuts: cutsFor(text.length), method: fc.oneof({ weight: 5, arbitrary: fc.constant('GET' as const) }, fc.constant('HEAD' as const)) }),
@@ -698,9 +702,15 @@ export function compareResponses(text: string, w: ResponseOutcome, l: ResponseOu
 const TE_TRAILING_TABS = /(\ntransfer-encoding[ \t]*:[^\r\n]*?chunked)([ \t]*\t[ \t]*)(?=[\r\n]|$)/gi;
 
 function forLlhttp(text: string): { text: string; known?: string } {
-  // In the first head only: a body may carry anything.
-  const end = text.search(/\r?\n\r?\n/);
-  if (end < 0) return { text };
+  // In the first head only (past interim 1xx heads): a body may carry anything.
+  let end = -1;
+  for (let from = 0; ; ) {
+    const m = /\r?\n\r?\n/.exec(text.slice(from));
+    if (m === null) return { text };
+    end = from + m.index;
+    if (!/^HTTP\/1\.[01] 1\d\d/.test(text.slice(from))) break;
+    from = end + m[0].length;
+  }
   const normal = text.slice(0, end).replace(TE_TRAILING_TABS, (_m, before: string, ows: string) => before + ' '.repeat(ows.length)) + text.slice(end);
   return normal === text ? { text } : { text: normal, known: 'transfer-encoding-ows' };
 }
