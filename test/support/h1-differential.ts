@@ -537,6 +537,13 @@ export const KNOWN_REQUEST_DIFFERENCES: KnownDifference[] = [
       'llhttp also obeys `Connection: close` and `Transfer-Encoding` in trailers, which RFC 9110 §6.5.1 forbids a sender to put there; weft ignores them.',
   },
   {
+    id: 'method-pri',
+    direction: 'stricter',
+    error: /^bad method$/,
+    applies: (text) => /(^|\n)PRI /.test(text),
+    reason: 'PRI is the method of the HTTP/2 preface (RFC 9113 §3.4), never an HTTP/1.1 request; weft refuses it at once, llhttp only when the bytes after the head are not the rest of the preface (`SM`).',
+  },
+  {
     id: 'connection-names-framing-or-host',
     direction: 'stricter',
     error: /^connection names (content-length|transfer-encoding|host)$/,
