@@ -1,5 +1,6 @@
 // The long campaign of the differential parser test (src/proxy/transport/h1-parser.differential.test.ts):
-// `npm run fuzz:h1 -- [--runs N] [--seed S] [--kind request|response|both]`. Prints progress, a
+// `npm run fuzz:h1 -- [--runs N] [--seed S] [--kind request|response|both] [--path P]` (seed and
+// path replay a counterexample). Prints progress, a
 // tally of the known differences met, and the first counterexample (shrunk) with its seed and path.
 
 import { parseArgs } from 'node:util';
@@ -11,12 +12,13 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '100000' },
     seed: { type: 'string' },
     kind: { type: 'string', default: 'both' },
+    path: { type: 'string' },
   },
 });
 const runs = Number(values.runs);
 const seed = values.seed !== undefined ? Number(values.seed) : Date.now() ^ (Math.random() * 0x7fffffff);
 if (!Number.isInteger(runs) || runs <= 0 || !Number.isInteger(seed) || !['request', 'response', 'both'].includes(values.kind)) {
-  console.error('usage: npm run fuzz:h1 -- [--runs N] [--seed S] [--kind request|response|both]');
+  console.error('usage: npm run fuzz:h1 -- [--runs N] [--seed S] [--kind request|response|both] [--path P]');
   process.exit(2);
 }
 
@@ -33,12 +35,12 @@ function tally(v: Verdict): boolean {
 
 async function campaign(name: string, property: fc.IAsyncProperty<[unknown]>): Promise<boolean> {
   console.log(`${name}: ${runs} cases, seed ${seed}`);
-  const result = await fc.check(property, { numRuns: runs, seed });
+  const result = await fc.check(property, { numRuns: runs, seed, ...(values.path !== undefined ? { path: values.path } : {}) });
   if (!result.failed) return true;
   console.log(`\n${name}: COUNTEREXAMPLE after ${result.numRuns} cases (seed ${result.seed}, path ${result.counterexamplePath})`);
   console.log(JSON.stringify(result.counterexample?.[0], null, 2));
   console.log(result.errorInstance instanceof Error ? result.errorInstance.message : String(result.errorInstance));
-  console.log(`replay: npm run fuzz:h1 -- --kind ${name} --seed ${result.seed} --runs ${runs}`);
+  console.log(`replay: npm run fuzz:h1 -- --kind ${name} --seed ${result.seed} --path ${result.counterexamplePath}`);
   return false;
 }
 
