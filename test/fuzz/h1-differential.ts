@@ -1,7 +1,7 @@
 // The long campaign of the differential parser test (src/proxy/transport/h1-parser.differential.test.ts):
-// `npm run fuzz:h1 -- [--runs N] [--seed S] [--kind request|response|both] [--path P]` (seed and
-// path replay a counterexample). Prints progress, a
-// tally of the known differences met, and the first counterexample (shrunk) with its seed and path.
+// `npm run fuzz:h1 -- [--runs N] [--seed S] [--kind request|response|both] [--path P]`. Prints
+// progress, a tally of the known differences met, and the first counterexample (shrunk) with the
+// seed and path that replay it.
 
 import { parseArgs } from 'node:util';
 import fc from 'fast-check';
