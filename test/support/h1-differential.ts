@@ -72,7 +72,7 @@ const chunkSpec: fc.Arbitrary<ChunkSpec> = fc.record({
   data: fc.oneof(fc.constantFrom('abc', 'hello', 'x', '0\r\n\r\n', 'GET /s HTTP/1.1\r\nHost: s\r\n\r\n'), fc.string({ maxLength: 20 })),
   sizeDelta: fc.oneof({ weight: 10, arbitrary: fc.constant(0) }, fc.constantFrom(-1, 1, 5)),
   sizeSpelling: fc.oneof({ weight: 6, arbitrary: fc.constant('') }, fc.constantFrom('upper', '0', '00000000000000', 'ffffffffffffffff', '+', ' ', '0x', '-')),
-  ext: fc.oneof({ weight: 6, arbitrary: fc.constant('') }, fc.constantFrom(';a=b', ';a', ' ;a=b', ';a="b c"', ';a=\x00', '\t;x', ';a=b;c=d', ';' + 'e'.repeat(5000), ';a=b\nc', '; a = b ')),
+  ext: fc.oneof({ weight: 6, arbitrary: fc.constant('') }, fc.constantFrom(';a=b', ';a', ' ;a=b', ';a="b c"', ';a=\x00', '\t;x', ';a=b;c=d', ';' + 'e'.repeat(5000), ';a=b\nc', '; a = b ', ';a="\xe9"', ';a="\\\x01"', ';a=""', ';a="b"c', ';a="b";c', ';\xe9', ';a=\xe9', ';=b', ';a=')),
   eol: EOL,
   dataEol: EOL,
 });

@@ -690,7 +690,8 @@ class H1Parser {
     while (i < lineEnd && TOKEN_CHAR[buf[i]] === 1) i++;
     if (i === h0 || i === lineEnd || buf[i] !== 32) return this.#fail('bad method');
     const methodEnd = i++;
-    // PRI is the HTTP/2 preface's method (RFC 9113 §3.4), never a request; llhttp refuses it too.
+    // PRI is the HTTP/2 preface's method (RFC 9113 §3.4), never a request (llhttp takes it only as
+    // the start of the preface).
     if (methodEnd - h0 === 3 && buf[h0] === 80 && buf[h0 + 1] === 82 && buf[h0 + 2] === 73) return this.#fail('bad method');
     const targetStart = i;
     // Visible ASCII and obs-text; no spaces or controls, which would let the line be read two ways.
