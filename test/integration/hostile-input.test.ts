@@ -120,8 +120,8 @@ interface HostileCase {
   readonly bytes: string;
   /**
    * `refused`: the sidecar answers 400 and nothing of the request reaches the app.
-   * `one`: exactly one request reaches the app, framed by the sidecar (its body may carry text that
-   * looks like a request; it is body).
+   * `one`: exactly one request reaches the app, framed by the sidecar, its body (SMUGGLED, a
+   * request's text) whole: it is body.
    * `cut`: the head was fine and went on, the body was malformed: the app may see the one request,
    * cut short, and never anything after it.
    * `two`: the bytes are two requests by any reading; both reach the app, each framed by the sidecar.
@@ -250,13 +250,14 @@ for (const listener of ['outbound', 'inbound'] as const) {
         assert.ok(!bytes.includes(`/hostile/${id} `) && !bytes.includes(`/smuggled/${id} `), 'not one byte of it, either');
       } else if (c.expect === 'one') {
         assert.equal(reply.status, 200, reply.text.slice(0, 200));
-        assert.deepEqual(mine.map((q) => q.url), [`/hostile/${id}`], 'exactly the one request');
+        assert.deepEqual(mine.map((q) => [q.url, q.body]), [[`/hostile/${id}`, SMUGGLED.replaceAll('@@@', id)]], 'exactly the one request, its body whole');
       } else if (c.expect === 'two') {
         assert.equal(reply.status, 200, reply.text.slice(0, 200));
         await waitFor('the second request at the app', () => app.requests.some((q) => q.url === `/smuggled/${id}`));
         assert.deepEqual(app.requests.filter((q) => q.url === `/hostile/${id}` || q.url === `/smuggled/${id}`).map((q) => [q.url, q.body]), [[`/hostile/${id}`, '0\r\n\r\n'], [`/smuggled/${id}`, '']]);
       } else {
         assert.ok(mine.length <= 1, 'at most the one request, cut short');
+        assert.ok(!bytes.includes(`/smuggled/${id} `), 'nothing after the cut');
         assert.ok(reply.status === 400 || reply.status === 0 || reply.status === 502, `the client learns it failed: ${reply.text.slice(0, 200)}`);
       }
     });
