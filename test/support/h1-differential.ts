@@ -561,6 +561,13 @@ export const KNOWN_REQUEST_DIFFERENCES: KnownDifference[] = [
     reason: 'RFC 9112 §3.2: origin-form, absolute-form, authority-form for CONNECT, asterisk-form for OPTIONS, and no fragment; llhttp takes any URL-shaped target (a fragment, `a/b` for some methods) and leaves the form to the application.',
   },
   {
+    id: 'chunk-extension-without-name',
+    direction: 'stricter',
+    error: /^bad chunk extension$/,
+    applies: (text) => /\r?\n[0-9a-fA-F]+(;[^\r\n]*)?;=/.test(text),
+    reason: 'a chunk extension is `;` token [`=` value] (RFC 9112 §7.1.1); weft refuses `;=b`, which has no name, and llhttp takes it.',
+  },
+  {
     id: 'chunk-size-digits',
     direction: 'stricter',
     error: /^chunk size too large$/,
@@ -610,6 +617,13 @@ export const KNOWN_RESPONSE_DIFFERENCES: KnownDifference[] = [
     error: /^HPE_HEADER_OVERFLOW$/,
     applies: (text) => text.length > 16 * 1024 - 200,
     reason: "weft's response heads (and trailers) may be 64 KiB, the upstream client's limit; node:http's client stops at 16 KiB.",
+  },
+  {
+    id: 'chunk-extension-without-name',
+    direction: 'stricter',
+    error: /^bad chunk extension$/,
+    applies: (text) => /\r?\n[0-9a-fA-F]+(;[^\r\n]*)?;=/.test(text),
+    reason: 'a chunk extension is `;` token [`=` value] (RFC 9112 §7.1.1); weft refuses `;=b`, which has no name, and llhttp takes it.',
   },
   {
     id: 'chunk-size-digits',
@@ -713,7 +727,8 @@ const TE_TRAILING_TABS = /(\ntransfer-encoding[ \t]*:[^\r\n]*?chunked)([ \t]*\t[
 function forLlhttp(text: string): { text: string; known?: string } {
   // In the first head only (past interim 1xx heads): a body may carry anything.
   let end = -1;
-  for (let from = 0; ; ) {
+  // (A server skips empty lines before a request line, RFC 9112 §2.2.)
+  for (let from = /^[\r\n]*/.exec(text)![0].length; ; ) {
     const m = /\r?\n\r?\n/.exec(text.slice(from));
     if (m === null) return { text };
     end = from + m.index;
