@@ -657,10 +657,24 @@ export const KNOWN_RESPONSE_DIFFERENCES: KnownDifference[] = [
   },
 ];
 
-/** The head of a message: up to its first empty line. */
+/**
+ * Where the first final head of the input starts and ends: past empty lines before a request line
+ * (RFC 9112 §2.2) and interim 1xx heads; end is -1 if it has not ended.
+ */
+function finalHeadSpan(text: string): { start: number; end: number } {
+  for (let from = /^[\r\n]*/.exec(text)![0].length; ; ) {
+    const m = /\r?\n\r?\n/.exec(text.slice(from));
+    if (m === null) return { start: from, end: -1 };
+    const end = from + m.index;
+    if (!/^HTTP\/1\.[01] 1\d\d/.test(text.slice(from))) return { start: from, end };
+    from = end + m[0].length;
+  }
+}
+
+/** The first final head, each line after a LF (for matching `\nname:`). */
 function head(text: string): string {
-  const end = text.search(/\r?\n\r?\n/);
-  return `\n${end < 0 ? text : text.slice(0, end)}\n`;
+  const { start, end } = finalHeadSpan(text);
+  return `\n${text.slice(start, end < 0 ? text.length : end)}\n`;
 }
 
 
@@ -725,16 +739,9 @@ export function compareResponses(text: string, w: ResponseOutcome, l: ResponseOu
 const TE_TRAILING_TABS = /(\ntransfer-encoding[ \t]*:[^\r\n]*?chunked)([ \t]*\t[ \t]*)(?=[\r\n]|$)/gi;
 
 function forLlhttp(text: string): { text: string; known?: string } {
-  // In the first head only (past interim 1xx heads): a body may carry anything.
-  let end = -1;
-  // (A server skips empty lines before a request line, RFC 9112 §2.2.)
-  for (let from = /^[\r\n]*/.exec(text)![0].length; ; ) {
-    const m = /\r?\n\r?\n/.exec(text.slice(from));
-    if (m === null) return { text };
-    end = from + m.index;
-    if (!/^HTTP\/1\.[01] 1\d\d/.test(text.slice(from))) break;
-    from = end + m[0].length;
-  }
+  // In the first final head only: a body may carry anything.
+  const { end } = finalHeadSpan(text);
+  if (end < 0) return { text };
   const normal = text.slice(0, end).replace(TE_TRAILING_TABS, (_m, before: string, ows: string) => before + ' '.repeat(ows.length)) + text.slice(end);
   return normal === text ? { text } : { text: normal, known: 'transfer-encoding-ows' };
 }
