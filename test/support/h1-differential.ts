@@ -345,7 +345,7 @@ export async function llhttpRequests(text: string, cuts: readonly number[]): Pro
   await settle();
   socket.destroy();
   server.close();
-  if (errorBeforeEof !== undefined) return { messages: stopped ? messages : messages, error: errorBeforeEof, partial: false };
+  if (errorBeforeEof !== undefined) return { messages, error: errorBeforeEof, partial: false };
   return { messages, error: undefined, partial: bodyUnfinished || error === 'EOF' };
 }
 
