@@ -686,6 +686,8 @@ function known(list: KnownDifference[], direction: 'stricter' | 'laxer', error: 
 }
 
 const show = (v: unknown): string => JSON.stringify(v);
+/** For messages: long strings (bodies, huge values) cut to their first 200 characters. */
+const brief = (v: unknown): string => JSON.stringify(v, (_k, x: unknown) => (typeof x === 'string' && x.length > 200 ? `${x.slice(0, 200)}…(${x.length})` : x));
 
 /** Agrees, or differs only as a known difference says. */
 export function compareRequests(text: string, w: RequestOutcome, l: RequestOutcome): Verdict {
@@ -695,7 +697,7 @@ export function compareRequests(text: string, w: RequestOutcome, l: RequestOutco
     const b = l.messages[i];
     const headA = { method: a.method, url: a.url, version: a.version, rawHeaders: a.rawHeaders };
     const headB = { method: b.method, url: b.url, version: b.version, rawHeaders: b.rawHeaders };
-    if (show(headA) !== show(headB)) return { ok: false, why: `message ${i}: heads differ: weft ${show(headA)}, llhttp ${show(headB)}` };
+    if (show(headA) !== show(headB)) return { ok: false, why: `message ${i}: heads differ: weft ${brief(headA)}, llhttp ${brief(headB)}` };
     // From a hand-off on, node:http parses the connection for weft too.
     if (a.handedOff) return { ok: true };
     if (b.handedOff) return { ok: false, why: `message ${i}: llhttp hands the connection over (upgrade/CONNECT/Expect/1.0), weft does not` };
@@ -704,15 +706,15 @@ export function compareRequests(text: string, w: RequestOutcome, l: RequestOutco
     // weft has streamed them on (in framing it writes itself, then aborts): only the refusal counts.
     // And a message one side refuses partway is judged as a refusal, below.
     if (i === n - 1 && (w.error !== undefined || l.error !== undefined) && (!a.complete || !b.complete)) break;
-    if (a.body !== b.body) return { ok: false, why: `message ${i}: bodies differ: weft ${show(a.body)}, llhttp ${show(b.body)}` };
+    if (a.body !== b.body) return { ok: false, why: `message ${i}: bodies differ: weft ${brief(a.body)}, llhttp ${brief(b.body)}` };
     if (a.complete !== b.complete) return { ok: false, why: `message ${i}: complete weft ${a.complete}, llhttp ${b.complete}` };
   }
   if (w.messages.length < l.messages.length) {
-    if (w.error !== undefined) return known(KNOWN_REQUEST_DIFFERENCES, 'stricter', w.error, text, undefined, `weft refuses (${w.error}) message ${n} that llhttp accepts: ${show(l.messages[n])}`);
-    return { ok: false, why: `llhttp parsed message ${n} ${show(l.messages[n])}, weft did not (${w.partial ? 'waits for more' : 'no error'})` };
+    if (w.error !== undefined) return known(KNOWN_REQUEST_DIFFERENCES, 'stricter', w.error, text, undefined, `weft refuses (${w.error}) message ${n} that llhttp accepts: ${brief(l.messages[n])}`);
+    return { ok: false, why: `llhttp parsed message ${n} ${brief(l.messages[n])}, weft did not (${w.partial ? 'waits for more' : 'no error'})` };
   }
   if (w.messages.length > l.messages.length) {
-    const why = `weft parsed message ${n} ${show(w.messages[n])}; llhttp ${l.error !== undefined ? `refused it (${l.error})` : 'did not'}`;
+    const why = `weft parsed message ${n} ${brief(w.messages[n])}; llhttp ${l.error !== undefined ? `refused it (${l.error})` : 'did not'}`;
     return l.error !== undefined ? known(KNOWN_REQUEST_DIFFERENCES, 'laxer', l.error, text, w.messages[n], why) : { ok: false, why };
   }
   if (w.error !== undefined && l.error === undefined) return known(KNOWN_REQUEST_DIFFERENCES, 'stricter', w.error, text, undefined, `weft refuses (${w.error}) message ${n} that llhttp accepts`);
@@ -723,9 +725,9 @@ export function compareRequests(text: string, w: RequestOutcome, l: RequestOutco
 
 export function compareResponses(text: string, w: ResponseOutcome, l: ResponseOutcome): Verdict {
   if (w.error !== undefined && l.error !== undefined) return { ok: true };
-  if (w.error !== undefined) return known(KNOWN_RESPONSE_DIFFERENCES, 'stricter', w.error, text, undefined, `weft refuses (${w.error}) a response that llhttp accepts: ${show(l.response)}`);
-  if (l.error !== undefined) return known(KNOWN_RESPONSE_DIFFERENCES, 'laxer', l.error, text, undefined, `llhttp refuses the response (${l.error}); weft accepts it: ${show(w.response)}`);
-  if (show(w.response) !== show(l.response)) return { ok: false, why: `responses differ: weft ${show(w.response)}, llhttp ${show(l.response)}` };
+  if (w.error !== undefined) return known(KNOWN_RESPONSE_DIFFERENCES, 'stricter', w.error, text, undefined, `weft refuses (${w.error}) a response that llhttp accepts: ${brief(l.response)}`);
+  if (l.error !== undefined) return known(KNOWN_RESPONSE_DIFFERENCES, 'laxer', l.error, text, undefined, `llhttp refuses the response (${l.error}); weft accepts it: ${brief(w.response)}`);
+  if (show(w.response) !== show(l.response)) return { ok: false, why: `responses differ: weft ${brief(w.response)}, llhttp ${brief(l.response)}` };
   return { ok: true };
 }
 

@@ -48,3 +48,16 @@ for (const [name, text] of Object.entries(FOUND)) {
     }
   });
 }
+
+test('found by the campaign: a head split over reads, then a body bigger than the head limit in one read', async () => {
+  const body = 'x'.repeat(40 * 1024);
+  const request = `POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: ${body.length}\r\n\r\n${body}GET /next HTTP/1.1\r\nHost: b\r\n\r\n`;
+  const response = `HTTP/1.1 200 OK\r\nContent-Length: ${body.length * 2}\r\n\r\n${body}${body}`;
+  for (const cut of [1, 10, 40]) {
+    const v = await checkRequest({ text: request, cuts: [cut] });
+    assert.ok(v.ok && v.known === undefined, v.ok ? `known difference ${v.known}` : v.why);
+    // And with a response parser's larger limit, a body bigger still.
+    const r = await checkResponse({ text: response, cuts: [cut], method: 'GET' });
+    assert.ok(r.ok && r.known === undefined, r.ok ? `known difference ${r.known}` : r.why);
+  }
+});

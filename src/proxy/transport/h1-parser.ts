@@ -443,14 +443,15 @@ class H1Parser {
     if (this.#headBuf !== undefined) {
       // Continue a head begun in earlier reads: append (amortised doubling) and scan on.
       kept = this.#headLen;
-      const add = input.length - start;
-      if (kept + add > this.#maxHeadBytes + 4) return this.#fail('head too large', 431);
+      // Only what can still be head: the rest of this read may be a body, or further requests,
+      // which do not count towards the head's limit.
+      const add = Math.min(input.length - start, this.#maxHeadBytes + 4 - kept);
       if (kept + add > this.#headBuf.length) {
         const grown = Buffer.allocUnsafe(Math.min(Math.max(this.#headBuf.length * 2, kept + add), this.#maxHeadBytes + 4));
         this.#headBuf.copy(grown, 0, 0, kept);
         this.#headBuf = grown;
       }
-      input.copy(this.#headBuf, kept, start);
+      input.copy(this.#headBuf, kept, start, start + add);
       this.#headLen = kept + add;
       buf = this.#headBuf;
       h0 = 0;
