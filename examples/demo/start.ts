@@ -250,8 +250,13 @@ function runArgs(unit: Unit, controlUrl: string): string[] {
 async function waitUnitReady(unit: Unit): Promise<void> {
   const child = unit.child!;
   await waitFor(async () => ((await get(`http://127.0.0.1:${unit.adminPort}/ready`)).status === 200 ? true : undefined), 60_000, child);
-  // Through the sidecar's inbound listener, the way other services will reach it.
-  if (unit.serves) await waitFor(async () => ((await get(`http://127.0.0.1:${unit.inboundPort}/healthz`)).status === 200 ? true : undefined), 30_000, child);
+  if (!unit.serves) return;
+  // The app first, through the sidecar's admin /app-health (which asks the app directly): probing
+  // through the inbound listener before the app listens would put the demo's own 503
+  // upstream-connect-failure replies into every sidecar's metrics.
+  await waitFor(async () => ((await get(`http://127.0.0.1:${unit.adminPort}/app-health`)).status === 200 ? true : undefined), 30_000, child);
+  // Then once through the inbound listener, the way other services will reach it.
+  await waitFor(async () => ((await get(`http://127.0.0.1:${unit.inboundPort}/healthz`)).status === 200 ? true : undefined), 30_000, child);
 }
 
 async function main(): Promise<void> {

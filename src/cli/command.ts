@@ -3,6 +3,7 @@
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { WeftError } from '../lib/errors.ts';
+import { didYouMean } from './suggest.ts';
 
 export interface Command {
   readonly name: string;
@@ -34,13 +35,33 @@ export function parseCommand(command: Command, argv: string[], options: Options)
   try {
     parsed = parseArgs({ args: own, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
   } catch (err) {
-    throw new WeftError('WEFT_ERR_CLI_USAGE', `${(err as Error).message}\n\n${command.usage}`, 2);
+    throw new WeftError('WEFT_ERR_CLI_USAGE', `${usageProblem(err as NodeJS.ErrnoException, options)}\n\n${command.usage}`, 2);
   }
   if (parsed.values.help) {
     process.stdout.write(`${command.summary}\n\n${command.usage}\n`);
     return undefined;
   }
   return { values: parsed.values as Parsed['values'], positionals: parsed.positionals, rest };
+}
+
+/**
+ * One plain line for a parseArgs error (Node's own text suggests quoting with an unclosed quote):
+ * the option at fault and, for an unknown one, the closest known option.
+ */
+function usageProblem(err: NodeJS.ErrnoException, options: Options): string {
+  const flag = /'(?:-\w, )?(-{1,2}[^' ,]+)/.exec(err.message)?.[1];
+  switch (err.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': {
+      const known = ['--help', ...Object.keys(options).map((name) => `--${name}`)];
+      return `unknown option ${flag ?? err.message}${flag ? didYouMean(flag, known, (s) => s) : ''}`;
+    }
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      return /does not take an argument/.test(err.message) ? `option ${flag} takes no value` : `option ${flag} needs a value`;
+    case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL':
+      return `unexpected argument ${/'([^']*)'/.exec(err.message)?.[1] ?? ''}`.trimEnd();
+    default:
+      return err.message;
+  }
 }
 
 export function str(parsed: Parsed, name: string): string | undefined {

@@ -3,6 +3,8 @@
 
 import { isWeftError } from '../lib/errors.ts';
 import type { Command } from './command.ts';
+import { didYouMean } from './suggest.ts';
+import { formatCliError } from './output-error.ts';
 
 /**
  * Verbs load on demand: a sidecar process should not carry the control plane's modules (or the
@@ -18,6 +20,7 @@ const verbs: Readonly<Record<string, () => Promise<Command>>> = {
   services: async () => (await import('./commands/services.ts')).servicesCommand,
   endpoints: async () => (await import('./commands/endpoints.ts')).endpointsCommand,
   status: async () => (await import('./commands/status.ts')).statusCommand,
+  ca: async () => (await import('./commands/ca.ts')).caCommand,
   version: async () => (await import('./commands/version.ts')).versionCommand,
 };
 
@@ -43,7 +46,7 @@ async function main(argv: string[]): Promise<number> {
   if (verb === '--version') return (await verbs.version()).run([]);
   const load = Object.hasOwn(verbs, verb) ? verbs[verb] : undefined;
   if (!load) {
-    process.stderr.write(`weft: unknown command ${JSON.stringify(verb)}\n\n${await usage()}`);
+    process.stderr.write(`error: unknown command ${JSON.stringify(verb)}${didYouMean(verb, Object.keys(verbs))} [WEFT_ERR_CLI_UNKNOWN_COMMAND]\n  run 'weft --help' for the list of commands\n`);
     return 2;
   }
   return (await load()).run(rest);
@@ -55,8 +58,7 @@ main(process.argv.slice(2)).then(
   },
   (err: unknown) => {
     if (isWeftError(err)) {
-      process.stderr.write(`error: ${err.message} [${err.code}]\n`);
-      for (const d of err.details) process.stderr.write(`  ${d.path}: ${d.message}\n`);
+      process.stderr.write(formatCliError(err));
       process.exitCode = err.status === 2 ? 2 : 1;
     } else {
       process.stderr.write(`weft: unexpected failure: ${err instanceof Error ? err.stack : String(err)}\n`);

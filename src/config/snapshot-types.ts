@@ -4,6 +4,7 @@
 import type { HealthStatus, ServiceProtocol } from './catalog-types.ts';
 import type { BackendPolicySpec } from './kinds/backend-policy.ts';
 import type { AuthorizationAction, AuthorizationRule } from './kinds/authorization-policy.ts';
+import type { JwtRule } from './kinds/request-authentication.ts';
 
 export interface NodeInfo {
   /** Unique per proxy process, e.g. `catalog-7f3a`. */
@@ -43,6 +44,16 @@ export interface ServiceSnapshot {
   readonly policy: BackendPolicySpec;
   /** AuthorizationPolicies targeting the service, oldest first; the service's own sidecars enforce them. Absent: none. */
   readonly authorization?: readonly AuthorizationSnapshot[];
+  /** MeshConfig `authorization.defaultAction: DENY`: with no ALLOW policy, the service takes no request. Absent: ALLOW. */
+  readonly authorizationDefault?: 'DENY';
+  /** RequestAuthentications targeting the service, oldest first; its own sidecars verify the JWTs. Absent: none. */
+  readonly requestAuthentication?: readonly RequestAuthenticationSnapshot[];
+}
+
+export interface RequestAuthenticationSnapshot {
+  /** `namespace/name` of the RequestAuthentication. */
+  readonly name: string;
+  readonly jwtRules: readonly JwtRule[];
 }
 
 export interface AuthorizationSnapshot {

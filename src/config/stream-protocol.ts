@@ -40,7 +40,18 @@ export type ControlMessage =
   | { readonly type: 'snapshot'; readonly snapshot: ProxySnapshot }
   | ({ readonly type: 'delta' } & SnapshotDelta)
   | { readonly type: 'ping' }
+  | ({ readonly type: 'trust' } & TrustMessage)
   | { readonly type: 'error'; readonly code: string; readonly message: string };
+
+/**
+ * What a proxy must trust and hold, sent once a stream opens and again whenever the CA's roots
+ * change (a root rotation): the roots (PEM, concatenated) and the CA certificate (PEM) that issues
+ * leaves now. A proxy whose bundle differs, or whose leaf is not from `issuer`, renews at once.
+ */
+export interface TrustMessage {
+  readonly trustBundle: string;
+  readonly issuer: string;
+}
 
 /** Splits a byte stream into lines without assuming chunk boundaries match message boundaries. */
 export function createLineSplitter(onLine: (line: string) => void): (chunk: Buffer | string) => void {

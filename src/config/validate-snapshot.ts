@@ -5,7 +5,8 @@ import { MTLS_MODES, type ProxySnapshot } from './snapshot-types.ts';
 import type { ValidationResult } from './resource.ts';
 import { Checker, join } from './validate.ts';
 import { LOAD_BALANCER_ALGORITHMS } from './kinds/backend-policy.ts';
-import { AUTHORIZATION_ACTIONS } from './kinds/authorization-policy.ts';
+import { AUTHORIZATION_ACTIONS, readAuthorizationRules } from './kinds/authorization-policy.ts';
+import { readJwtRules } from './kinds/request-authentication.ts';
 import { parseSpiffeId } from './identity.ts';
 
 export const OUTBOUND_TRAFFIC_POLICIES = ['ALLOW_ANY', 'REGISTRY_ONLY'] as const;
@@ -35,7 +36,11 @@ export function checkServiceSnapshot(c: Checker, rawService: unknown, sp: string
     const lb = c.object(policy.loadBalancer, join(sp, 'policy.loadBalancer'));
     if (lb) c.oneOf(lb.algorithm, join(sp, 'policy.loadBalancer.algorithm'), LOAD_BALANCER_ALGORITHMS, { required: true });
     const t = c.object(policy.timeouts, join(sp, 'policy.timeouts'));
-    if (t) for (const k of ['connectMs', 'requestMs', 'idleMs']) c.integer(t[k], join(sp, `policy.timeouts.${k}`), { required: true, min: 0 });
+    if (t) {
+      for (const k of ['connectMs', 'requestMs', 'idleMs']) c.integer(t[k], join(sp, `policy.timeouts.${k}`), { required: true, min: 0 });
+      // Newer fields: a control plane that predates them leaves them out, and the proxy uses their defaults.
+      for (const k of ['responseHeaderMs', 'streamIdleMs']) c.integer(t[k], join(sp, `policy.timeouts.${k}`), { min: 0 });
+    }
     const r = c.object(policy.retries, join(sp, 'policy.retries'));
     if (r) c.integer(r.attempts, join(sp, 'policy.retries.attempts'), { required: true, min: 0, max: 10 });
   }
@@ -45,8 +50,17 @@ export function checkServiceSnapshot(c: Checker, rawService: unknown, sp: string
     if (!p) return;
     c.string(p.name, join(ap, 'name'), { required: true });
     c.oneOf(p.action, join(ap, 'action'), AUTHORIZATION_ACTIONS, { required: true });
-    // Rules were validated by the API as the resource was stored; here only their shape.
-    (c.array(p.rules, join(ap, 'rules'), { required: true }) ?? []).forEach((rule, k) => c.object(rule, join(join(ap, 'rules'), k)));
+    // The same rule reader the API used: a proxy never runs a rule it cannot understand.
+    if (p.rules === undefined) c.fail(join(ap, 'rules'), 'is required');
+    else readAuthorizationRules(c, p.rules, join(ap, 'rules'));
+  });
+  if (svc.authorizationDefault !== undefined) c.oneOf(svc.authorizationDefault, join(sp, 'authorizationDefault'), ['DENY']);
+  (c.array(svc.requestAuthentication, join(sp, 'requestAuthentication')) ?? []).forEach((rawRa, j) => {
+    const rp = join(join(sp, 'requestAuthentication'), j);
+    const ra = c.object(rawRa, rp);
+    if (!ra) return;
+    c.string(ra.name, join(rp, 'name'), { required: true });
+    readJwtRules(c, ra.jwtRules, join(rp, 'jwtRules'));
   });
   (c.array(svc.ports, join(sp, 'ports'), { required: true }) ?? []).forEach((rawPort, j) => {
     const pp = join(join(sp, 'ports'), j);

@@ -32,6 +32,9 @@ export interface ControlPlaneOptions {
   readonly trustDomain?: string;
   /** Lifetime of issued workload certificates, 5 s to 30 days (default 24 h; below 10 minutes is for tests). */
   readonly certificateTtlSeconds?: number;
+  /** The operator's CA (`--ca-cert`, `--ca-key`): signing CA first, then intermediates, then the root. Both or neither. */
+  readonly caCertFile?: string;
+  readonly caKeyFile?: string;
 }
 
 export interface ControlPlane {
@@ -52,10 +55,14 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const log = options.log ?? createLogger('control');
   // Bad settings fail here, before the store is opened or a port is taken.
   const caSettings = checkCaSettings({ trustDomain: options.trustDomain, leafTtlSeconds: options.certificateTtlSeconds });
+  if ((options.caCertFile === undefined) !== (options.caKeyFile === undefined)) {
+    throw new WeftError('WEFT_ERR_CA_CONFIG', 'an operator CA needs both the certificate (--ca-cert) and its key (--ca-key)', 400);
+  }
+  const operator = options.caCertFile !== undefined && options.caKeyFile !== undefined ? { certFile: options.caCertFile, keyFile: options.caKeyFile } : undefined;
   const store = options.store ?? (await openSqliteStore(options.dataDir));
   let ca: CertificateAuthority;
   try {
-    ca = await CertificateAuthority.open({ dataDir: options.dataDir, ...caSettings, clock, log: log.child('ca') });
+    ca = await CertificateAuthority.open({ dataDir: options.dataDir, ...caSettings, operator, clock, log: log.child('ca') });
   } catch (err) {
     if (!options.store) await store.close();
     throw err;
@@ -140,6 +147,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       unwatchCatalog();
       cache.stop();
       catalog.stop();
+      await ca.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await store.close();

@@ -12,7 +12,9 @@ import { startInboundListener } from './inbound/inbound-listener.ts';
 import { createProxyMetrics, type ProxyMetrics } from './admin/proxy-metrics.ts';
 import type { InboundTls, Listener } from './transport/listener.ts';
 import { createMeshTls, type Credentials, type MeshTls } from './transport/mesh-tls.ts';
-import { createAuthorizer, type Authorizer } from './http/authorizer.ts';
+import { createInboundChain } from './filters/inbound-chain.ts';
+import type { InboundFilter } from './filters/inbound-filter.ts';
+import { JwksCache } from './filters/jwt-authn/jwks-cache.ts';
 
 export interface DataPlaneOptions {
   readonly node: NodeInfo;
@@ -52,7 +54,8 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
   let allowPassthrough = true;
   let meshTls: MeshTls | undefined;
   let mtlsMode: MtlsMode = 'PERMISSIVE';
-  let authorizer: Authorizer | undefined;
+  let inboundFilters: readonly InboundFilter[] | undefined;
+  const jwks = new JwksCache();
   const inboundTls: InboundTls = {
     current: () => meshTls,
     strict: () => mtlsMode === 'STRICT',
@@ -73,7 +76,7 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
       inbound = await startInboundListener(
         o.bindHost,
         o.inboundPort,
-        { node: o.node, proxyId: o.proxyId, appHost: o.appHost, appPort: o.appPort, pool: inboundPool, metrics, tls: inboundTls.current, authorizer: () => authorizer },
+        { node: o.node, proxyId: o.proxyId, appHost: o.appHost, appPort: o.appPort, pool: inboundPool, metrics, tls: inboundTls.current, filters: () => inboundFilters },
         { reusePort: o.reusePort, tls: inboundTls },
       );
     } catch (err) {
@@ -91,9 +94,12 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
       serviceTable.update(snapshot);
       allowPassthrough = snapshot.outboundTrafficPolicy !== 'REGISTRY_ONLY';
       mtlsMode = snapshot.mtlsMode ?? 'PERMISSIVE';
-      // The policies of this sidecar's own service, compiled once per snapshot.
+      // The policies of this sidecar's own service, compiled once per snapshot. Default deny is set on
+      // every service, so it holds even before this sidecar's own service is in the snapshot.
       const own = snapshot.services.find((s) => s.name === o.node.service && s.namespace === o.node.namespace);
-      authorizer = createAuthorizer(own?.authorization);
+      const defaultDeny = (own ?? snapshot.services[0])?.authorizationDefault === 'DENY';
+      // A client-only sidecar has no inbound side: nothing to check, no JWKS to fetch.
+      if (inbound) inboundFilters = createInboundChain({ own, defaultDeny, jwks, audits: metrics.authzAudits });
       pool.retain(serviceTable.endpointKeys());
       table.set(serviceTable);
     },
@@ -105,6 +111,7 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
       await Promise.all([outbound.close(), inbound?.close()]);
     },
     destroy() {
+      jwks.close();
       outbound.destroy();
       inbound?.destroy();
       pool.close();

@@ -122,6 +122,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     onUpdate: (result) => metrics.configUpdates.inc({ result }),
     // A control plane back from a restart may hold a new CA: then every certificate must be renewed.
     onReconnect: () => void certificates.checkTrust(),
+    // A root rotation: trust the new root as soon as it is announced, renew under it when it issues.
+    onTrust: (trust) => certificates.trustChanged(trust),
   });
 
   // The certificate (and its renewals) reach every data plane; until the first one, not ready.

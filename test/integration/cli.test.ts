@@ -90,10 +90,13 @@ test('weft --help and every verb --help exit 0 with usage; an unknown verb exits
     assert.equal(r.stderr, '', `weft ${verb} --help writes nothing to stderr`);
   });
 
-  const [unknown, none, short] = await Promise.all([runWeft(['frobnicate']), runWeft([]), runWeft(['get', '-h'])]);
+  const [unknown, typo, none, short] = await Promise.all([runWeft(['frobnicate']), runWeft(['aply']), runWeft([]), runWeft(['get', '-h'])]);
   assert.equal(unknown.code, 2);
-  assert.match(unknown.stderr, /Usage: weft COMMAND/, 'an unknown verb shows the usage');
+  assert.match(unknown.stderr, /^error: unknown command "frobnicate" \[WEFT_ERR_CLI_UNKNOWN_COMMAND\]$/m, 'an unknown verb is named, with its code, and no guess when nothing is close');
+  assert.match(unknown.stderr, /weft --help/, 'and says where the list of commands is');
   assert.equal(unknown.stdout, '');
+  assert.equal(typo.code, 2);
+  assert.match(typo.stderr, /did you mean "apply"\?/, 'a mistyped verb gets a suggestion');
   assert.equal(none.code, 2, 'no verb at all is a usage error');
   assert.match(none.stdout, /Usage: weft COMMAND/);
   assert.equal(short.code, 0);
@@ -111,7 +114,14 @@ test('usage mistakes exit 2 with WEFT_ERR_CLI_USAGE', async () => {
     [['proxy'], 'proxy without --service'],
   ];
   const results = await pool(runs, 3, ([args]) => weft(...args));
-  runs.forEach(([, what], i) => assertFailed(results[i], 2, 'WEFT_ERR_CLI_USAGE', what));
+  runs.forEach(([, what], i) => {
+    assertFailed(results[i], 2, 'WEFT_ERR_CLI_USAGE', what);
+    assert.match(results[i].stderr.split('\n')[0], /^error: .*\[WEFT_ERR_CLI_USAGE\]$/, `${what}: the code is on the first line, before the usage`);
+  });
+  const flag = results[runs.findIndex(([, what]) => what === 'an unknown flag')];
+  assert.match(flag.stderr, /^error: unknown option --frobnicate \[WEFT_ERR_CLI_USAGE\]$/m, "Node's parseArgs text (with its unclosed quote) is not shown");
+  const typo = await weft('get', 'backendpolicies', '--outptu', 'yaml');
+  assert.match(typo.stderr, /did you mean --output\?/, 'a mistyped flag gets a suggestion');
 });
 
 test('weft apply -f creates, then reports unchanged; get lists and shows it; delete removes it', async () => {
@@ -196,6 +206,7 @@ spec:
   assert.ok(r.stderr.includes('items[1].spec.loadBalancer.algorithm'), r.stderr);
   assert.ok(r.stderr.includes('items[1].spec.targetRefs[0].name'), r.stderr);
   assert.ok(!r.stderr.includes('items[0].'), `the valid document is not blamed: ${r.stderr}`);
+  assert.equal(r.stderr.split('items[1].spec.loadBalancer.algorithm').length, 2, `each problem is printed once: ${r.stderr}`);
   assert.equal(r.stdout, '');
   for (const name of ['fine-policy', 'bad-policy']) {
     const res = await cp.api('GET', `/v1/resources/backendpolicies/default/${name}`);

@@ -14,6 +14,13 @@ test('the demo shop serves through the mesh and stops cleanly', { timeout: 180_0
   let out = '';
   child.stdout.on('data', (c) => (out += c));
   child.stderr.on('data', (c) => (out += c));
+  // While the demo runs: no sidecar's metrics may hold local replies that the demo's own start-up
+  // probes caused (503 upstream-connect-failure before an app listened).
+  const metricsSeen = (async () => {
+    while (!/\/metrics/.test(out) && child.exitCode === null) await new Promise((r) => setTimeout(r, 200));
+    const urls = [...out.matchAll(/http:\/\/127\.0\.0\.1:\d+\/metrics/g)].map((m) => m[0]);
+    return Promise.all(urls.map(async (url) => ({ url, text: await fetch(url).then((r) => r.text(), () => '') })));
+  })();
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   const summary = out.split('\n').find((l) => l.includes('demo summary')) ?? '';
   assert.equal(code, 0, out.slice(-3000));
@@ -22,5 +29,11 @@ test('the demo shop serves through the mesh and stops cleanly', { timeout: 180_0
   assert.ok(total, summary);
   assert.ok(Number(total[1]) > 10, `load ran: ${summary}`);
   assert.match(total[2].trim(), /^200×\d+$/, `only 200s: ${summary}`);
+  const metrics = await metricsSeen;
+  assert.ok(metrics.length >= 5, `the demo printed each sidecar's /metrics: ${metrics.length}`);
+  for (const { url, text } of metrics) {
+    assert.ok(text.includes('weft_proxy_requests_total'), `${url} answered with metrics`);
+    assert.ok(!text.includes('upstream-connect-failure'), `${url} holds no upstream-connect-failure from start-up probes`);
+  }
   for (const seen of ['catalog-1', 'catalog-2', 'v1', 'v2']) assert.match(summary, new RegExp(`${seen}×\\d+`), `${seen} served: ${summary}`);
 });

@@ -196,8 +196,8 @@ const CASES: HostileCase[] = [
   { name: 'a request pipelined behind a duplicate Host', bytes: `GET /hostile/@@@ HTTP/1.1\r\n${H}Host: other\r\n\r\n${SMUGGLED}`, expect: 'refused' },
   { name: 'a request pipelined behind a method PRI', bytes: `PRI /hostile/@@@ HTTP/1.1\r\n${H}\r\n${SMUGGLED}`, expect: 'refused' },
   // Issue 10, class 1: framing survives hop-by-hop handling.
-  { name: 'Connection: content-length', bytes: `POST /hostile/@@@ HTTP/1.1\r\n${H}Connection: content-length\r\nContent-Length: ${SMUGGLED.length}\r\n\r\n${SMUGGLED}`, expect: 'refused', todo: 'issue 10 class 1 (a Connection that names a framing header): fixed on another branch' },
-  { name: 'Connection: transfer-encoding', bytes: `POST /hostile/@@@ HTTP/1.1\r\n${H}Connection: transfer-encoding\r\nTransfer-Encoding: chunked\r\n\r\n${(SMUGGLED.length).toString(16)}\r\n${SMUGGLED}\r\n0\r\n\r\n`, expect: 'refused', todo: 'issue 10 class 1 (a Connection that names a framing header): fixed on another branch' },
+  { name: 'Connection: content-length', bytes: `POST /hostile/@@@ HTTP/1.1\r\n${H}Connection: content-length\r\nContent-Length: ${SMUGGLED.length}\r\n\r\n${SMUGGLED}`, expect: 'refused' },
+  { name: 'Connection: transfer-encoding', bytes: `POST /hostile/@@@ HTTP/1.1\r\n${H}Connection: transfer-encoding\r\nTransfer-Encoding: chunked\r\n\r\n${(SMUGGLED.length).toString(16)}\r\n${SMUGGLED}\r\n0\r\n\r\n`, expect: 'refused' },
 ];
 
 let cp: ControlPlaneProcess;

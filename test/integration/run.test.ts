@@ -3,6 +3,9 @@
 // ready, is registered, and on SIGTERM leaves the catalog before it is signalled; usage errors exit 2/127.
 
 import { after, before, test } from 'node:test';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import assert from 'node:assert/strict';
 import { startControlPlane, startSidecar, waitForPassing, type ControlPlaneProcess, type SidecarProcess } from '../support/mesh.ts';
 import { startEcho, getViaProxy, type EchoServer } from '../support/upstreams.ts';
@@ -75,6 +78,19 @@ for (const exitCode of [0, 3]) {
     assert.equal(body.source, 'job.default', 'the call went through the job sidecar');
   });
 }
+
+test("`weft run -- node …` runs the app on weft's own Node, even when an older node is first on PATH", { timeout: 60_000 }, async () => {
+  // A stand-in for an old system Node: first on PATH, it only says it was picked.
+  const dir = await mkdtemp(path.join(tmpdir(), 'weft-oldnode-'));
+  try {
+    await writeFile(path.join(dir, 'node'), '#!/bin/sh\necho NODE-VERSION old-system-node\n', { mode: 0o755 });
+    const run = spawnWeft(['run', '--control', cp.url, '--service', 'job', '--drain-ms', '100', '--', 'node', '-e', "console.log('NODE-VERSION ' + process.version)"], { PATH: `${dir}:${process.env.PATH}` });
+    assert.equal(await exitOf(run), 0, run.output().slice(-3000));
+    assert.match(line(run.output(), 'NODE-VERSION'), /^v24\./);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
 
 // A server: records whether its sidecar was ready when it started; on SIGTERM reports how many
 // instances of its service the catalog still lists, then exits 0.

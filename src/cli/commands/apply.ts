@@ -23,9 +23,20 @@ export async function readSource(file: string): Promise<string> {
   }
 }
 
-/** Parses YAML (JSON is YAML) into documents; a `kind: List` contributes its items. */
+/**
+ * Aliases one document may expand (the `yaml` package's maxAliasCount): real resources use a few,
+ * an alias bomb ("billion laughs") needs thousands to grow exponentially.
+ */
+export const MAX_YAML_ALIASES = 100;
+
+/**
+ * Parses YAML (JSON is YAML) into documents; a `kind: List` contributes its items. Raises
+ * WEFT_ERR_CLI_PARSE for invalid YAML and WEFT_ERR_CLI_YAML_ALIASES for a document whose aliases
+ * expand past MAX_YAML_ALIASES, each naming the file, line and column, and the document.
+ */
 export function parseDocuments(text: string, file: string): unknown[] {
-  const docs = YAML.parseAllDocuments(text);
+  const lineCounter = new YAML.LineCounter();
+  const docs = YAML.parseAllDocuments(text, { lineCounter });
   const out: unknown[] = [];
   docs.forEach((doc, i) => {
     if (doc.errors.length) {
@@ -33,7 +44,22 @@ export function parseDocuments(text: string, file: string): unknown[] {
       const line = e.linePos?.[0];
       throw new WeftError('WEFT_ERR_CLI_PARSE', `${file}${line ? `:${line.line}:${line.col}` : ''}: document ${i + 1} is not valid YAML: ${e.message.split('\n')[0]}`, 1);
     }
-    const value = doc.toJS();
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: MAX_YAML_ALIASES });
+    } catch (err) {
+      // The yaml package raises a ReferenceError for too many (or unresolvable) aliases: bad
+      // input, said as such, never a stack trace. Where: the document's first alias.
+      if (!(err instanceof ReferenceError)) throw err;
+      let at: { line: number; col: number } | undefined;
+      YAML.visit(doc, {
+        Alias(_key, node) {
+          if (node.range) at = lineCounter.linePos(node.range[0]);
+          return YAML.visit.BREAK;
+        },
+      });
+      throw new WeftError('WEFT_ERR_CLI_YAML_ALIASES', `${file}${at ? `:${at.line}:${at.col}` : ''}: document ${i + 1} expands its aliases more than ${MAX_YAML_ALIASES} times (an alias bomb?); write the values out instead`, 1);
+    }
     if (value === null || value === undefined) return;
     if (typeof value === 'object' && (value as { kind?: string }).kind === 'List' && Array.isArray((value as { items?: unknown }).items)) out.push(...(value as { items: unknown[] }).items);
     else out.push(value);

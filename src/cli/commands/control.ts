@@ -25,6 +25,7 @@ export const controlCommand: Command = {
   summary: 'Run the control plane: catalog, resource store, config streams, certificates and the HTTP API.',
   usage: `Usage: weft control [--listen HOST:PORT] [--data-dir DIR] [--token TOKEN]
                     [--trust-domain NAME] [--cert-ttl DURATION]
+                    [--ca-cert FILE --ca-key FILE]
 
   --listen HOST:PORT     where the API listens (default 127.0.0.1:7700)
   --data-dir DIR         where the embedded SQLite store and the mesh CA (DIR/ca/) live
@@ -32,7 +33,12 @@ export const controlCommand: Command = {
   --token TOKEN          require "Authorization: Bearer TOKEN" on the API (or WEFT_TOKEN)
   --trust-domain NAME    SPIFFE trust domain of workload identities (default weft.local)
   --cert-ttl DURATION    lifetime of workload certificates: seconds or 90s, 30m, 24h
-                         (default 24h; 5s to 30 days; below 10m only for tests)`,
+                         (default 24h; 5s to 30 days; below 10m only for tests)
+  --ca-cert FILE         sign with your own CA instead of weft's: PEM, the signing CA first,
+                         then any intermediates, then the root (the root goes to sidecars'
+                         trust bundle, the intermediates go with every leaf)
+  --ca-key FILE          the private key of the first certificate in --ca-cert (mode 0600;
+                         read where it is, never copied)`,
   async run(argv) {
     const p = parseCommand(this, argv, {
       listen: { type: 'string' },
@@ -40,6 +46,8 @@ export const controlCommand: Command = {
       token: { type: 'string' },
       'trust-domain': { type: 'string' },
       'cert-ttl': { type: 'string' },
+      'ca-cert': { type: 'string' },
+      'ca-key': { type: 'string' },
     });
     if (!p) return 0;
     const listen = str(p, 'listen') ?? '127.0.0.1:7700';
@@ -55,6 +63,11 @@ export const controlCommand: Command = {
         throw new WeftError('WEFT_ERR_CLI_USAGE', `${flag}: ${(err as Error).message}`, 2);
       }
     }
+    const caCertFile = str(p, 'ca-cert');
+    const caKeyFile = str(p, 'ca-key');
+    if ((caCertFile === undefined) !== (caKeyFile === undefined)) {
+      throw new WeftError('WEFT_ERR_CLI_USAGE', '--ca-cert and --ca-key go together: the CA certificate and its private key', 2);
+    }
     const cp = await startControlPlane({
       host: m[1].replace(/^\[|\]$/g, '') || '127.0.0.1',
       port: Number(m[2]),
@@ -62,6 +75,8 @@ export const controlCommand: Command = {
       token: str(p, 'token') ?? process.env.WEFT_TOKEN ?? undefined,
       trustDomain,
       certificateTtlSeconds,
+      caCertFile,
+      caKeyFile,
     });
     process.stdout.write(`weft control plane listening on ${cp.url}\n`);
     await new Promise<void>((resolve) => {

@@ -3,6 +3,7 @@
 // code becomes ours. Jobs (no --port) get the outbound side only.
 
 import { spawn } from 'node:child_process';
+import { delimiter, dirname } from 'node:path';
 import { startProxy } from '../../proxy/proxy.ts';
 import { WeftError } from '../../lib/errors.ts';
 import { httpCall } from '../../lib/http-call.ts';
@@ -45,7 +46,10 @@ ${proxyFlagsHelp}
 Unlike \`weft proxy\`, \`weft run\` picks free ports for the listeners you do not name.
 
 The app gets HTTP_PROXY/http_proxy pointing at the sidecar (and NODE_USE_ENV_PROXY=1 so Node's
-fetch and http honor it), NO_PROXY for loopback, PORT, WEFT_SERVICE and WEFT_ADMIN_URL.`,
+fetch and http honor it), NO_PROXY for loopback, PORT, WEFT_SERVICE and WEFT_ADMIN_URL. The
+directory of the Node that weft runs on (Node 24) goes first on the app's PATH, so
+\`weft run -- node app.js\` runs the app on that Node, not an older system one whose fetch
+ignores HTTP_PROXY.`,
   async run(argv) {
     const p = parseCommand(this, argv, { ...proxyOptions, port: { type: 'string', short: 'p' }, 'ready-timeout-ms': { type: 'string' } });
     if (!p) return 0;
@@ -77,6 +81,9 @@ fetch and http honor it), NO_PROXY for loopback, PORT, WEFT_SERVICE and WEFT_ADM
       NODE_USE_ENV_PROXY: '1',
       WEFT_SERVICE: opts.service,
       WEFT_ADMIN_URL: `http://127.0.0.1:${proxy.adminPort}`,
+      // The Node weft runs on goes first on PATH: `node app.js` must get a Node whose fetch honours
+      // HTTP_PROXY (NODE_USE_ENV_PROXY, Node 24), not an older system Node that ignores it.
+      PATH: [dirname(process.execPath), process.env.PATH].filter(Boolean).join(delimiter),
     };
     if (appPort !== undefined) env.PORT = String(appPort);
     const [command, ...args] = p.rest;

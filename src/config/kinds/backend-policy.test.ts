@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ValidationResult } from '../resource.ts';
-import { backendPolicyType, type BackendPolicySpec } from './backend-policy.ts';
+import { DEFAULT_BACKEND_POLICY, backendPolicyType, completeTimeouts, type BackendPolicySpec } from './backend-policy.ts';
 
 function valid(spec: unknown): BackendPolicySpec {
   const r = backendPolicyType.validateSpec(spec, 'spec');
@@ -22,15 +22,16 @@ test('fills every default', () => {
   assert.deepEqual(valid({ targetRefs: targets }), {
     targetRefs: [{ kind: 'Service', name: 'reviews' }],
     loadBalancer: { algorithm: 'round-robin', choiceCount: 2 },
-    timeouts: { connectMs: 2000, requestMs: 30000, idleMs: 60000 },
+    // Nothing total by default: a long stream that keeps moving is never cut (issue 10, class 6).
+    timeouts: { connectMs: 2000, responseHeaderMs: 30000, streamIdleMs: 300000, requestMs: 0, idleMs: 4000 },
     retries: { attempts: 2 },
   });
 });
 
 test('keeps given values and completes partial sections', () => {
-  const spec = valid({ targetRefs: targets, loadBalancer: { algorithm: 'least-request', choiceCount: 3 }, timeouts: { requestMs: 0 }, retries: { attempts: 0 } });
+  const spec = valid({ targetRefs: targets, loadBalancer: { algorithm: 'least-request', choiceCount: 3 }, timeouts: { requestMs: 30000, streamIdleMs: 0 }, retries: { attempts: 0 } });
   assert.deepEqual(spec.loadBalancer, { algorithm: 'least-request', choiceCount: 3 });
-  assert.deepEqual(spec.timeouts, { connectMs: 2000, requestMs: 0, idleMs: 60000 });
+  assert.deepEqual(spec.timeouts, { connectMs: 2000, responseHeaderMs: 30000, streamIdleMs: 0, requestMs: 30000, idleMs: 4000 });
   assert.deepEqual(spec.retries, { attempts: 0 });
 });
 
@@ -44,6 +45,11 @@ const cases: [string, unknown, string[]][] = [
   ['choiceCount too small', { targetRefs: targets, loadBalancer: { choiceCount: 1 } }, ['spec.loadBalancer.choiceCount']],
   ['connectMs zero', { targetRefs: targets, timeouts: { connectMs: 0 } }, ['spec.timeouts.connectMs']],
   ['requestMs as string', { targetRefs: targets, timeouts: { requestMs: '30s' } }, ['spec.timeouts.requestMs']],
+  ['responseHeaderMs negative', { targetRefs: targets, timeouts: { responseHeaderMs: -1 } }, ['spec.timeouts.responseHeaderMs']],
+  ['streamIdleMs fractional', { targetRefs: targets, timeouts: { streamIdleMs: 1.5 } }, ['spec.timeouts.streamIdleMs']],
+  ['streamIdleMs above a day', { targetRefs: targets, timeouts: { streamIdleMs: 86_400_001 } }, ['spec.timeouts.streamIdleMs']],
+  ['idleMs zero', { targetRefs: targets, timeouts: { idleMs: 0 } }, ['spec.timeouts.idleMs']],
+  ['unknown timeout (Envoy spelling)', { targetRefs: targets, timeouts: { stream_idle_timeout: 1000 } }, ['spec.timeouts.stream_idle_timeout']],
   ['attempts too many', { targetRefs: targets, retries: { attempts: 11 } }, ['spec.retries.attempts']],
   ['unknown field', { targetRefs: targets, circuitBreaker: {} }, ['spec.circuitBreaker']],
 ];
@@ -53,3 +59,13 @@ for (const [name, spec, expected] of cases) {
     assert.deepEqual(errorPaths(backendPolicyType.validateSpec(spec, 'spec')), expected);
   });
 }
+
+test('a policy stored before responseHeaderMs and streamIdleMs existed still validates, and gets their defaults', () => {
+  // What the store holds for a policy applied under the old defaults: every field then known, filled in.
+  const spec = valid({ targetRefs: targets, timeouts: { connectMs: 2000, requestMs: 30000, idleMs: 60000 } });
+  assert.deepEqual(spec.timeouts, { connectMs: 2000, responseHeaderMs: 30000, streamIdleMs: 300000, requestMs: 30000, idleMs: 60000 });
+  // The snapshot builder completes such a stored spec the same way, without validating it again.
+  assert.deepEqual(completeTimeouts({ connectMs: 2000, requestMs: 30000, idleMs: 60000 }), spec.timeouts);
+  const complete = DEFAULT_BACKEND_POLICY.timeouts;
+  assert.equal(completeTimeouts(complete), complete, 'a complete value is returned as is');
+});

@@ -1,5 +1,6 @@
 // BackendPolicy (weft.dev/v1alpha1): how a proxy talks to the endpoints of the services it targets:
-// load-balancing algorithm, timeouts and the connect-failure retry rule.
+// load-balancing algorithm, timeouts (connect, response head, stream idle, total; pool idle) and the
+// connect-failure retry rule.
 
 import type { ResourceType, ValidationResult } from '../resource.ts';
 import { Checker, DNS_LABEL, DNS_LABEL_HINT, join } from '../validate.ts';
@@ -19,26 +20,66 @@ export interface BackendPolicySpec {
     /** least-request: how many endpoints to sample before taking the least loaded. */
     readonly choiceCount: number;
   };
-  readonly timeouts: {
-    /** Time to open a connection to an endpoint. */
-    readonly connectMs: number;
-    /** Whole request, first byte sent to last byte received; 0 disables. */
-    readonly requestMs: number;
-    /** An idle pooled connection is closed after this. */
-    readonly idleMs: number;
-  };
+  readonly timeouts: BackendTimeouts;
   readonly retries: {
     /** Extra attempts, each on another endpoint, when the request provably never reached the app. */
     readonly attempts: number;
   };
 }
 
+/**
+ * What a proxy times on the way to an endpoint, all in milliseconds; 0 disables a timer (except
+ * connectMs and idleMs, which are at least 1). Each times what can hang, so a long stream that keeps
+ * moving is never cut by default; a total deadline is the user's choice.
+ */
+export interface BackendTimeouts {
+  /** Opening a connection (TCP, and TLS with the peer's identity) to one endpoint. Envoy: cluster `connect_timeout`. */
+  readonly connectMs: number;
+  /**
+   * Time to the response head: from the end of the request (its arrival, for a request without a
+   * body) to the response's status line and headers, connects and retries included. Envoy has no
+   * such field (its route timeout is total); Go's http.Transport calls it ResponseHeaderTimeout.
+   */
+  readonly responseHeaderMs: number;
+  /**
+   * Longest gap with no bytes moving on the stream: request body from the client, response head
+   * and body from the endpoint (a client that reads slowly counts as moving when it drains).
+   * Envoy: `stream_idle_timeout` (default 5 min).
+   */
+  readonly streamIdleMs: number;
+  /**
+   * The whole exchange, from the request's arrival to the response's last byte, all attempts
+   * included; 0 (the default) means none. Envoy: route `timeout`. Stored policies that carry 30000
+   * (the old default, filled in when they were applied) keep that total.
+   */
+  readonly requestMs: number;
+  /** An idle pooled connection to an endpoint is closed after this (sooner if the endpoint's `Keep-Alive: timeout=` says so). Envoy: `idle_timeout` of the upstream HTTP protocol options. */
+  readonly idleMs: number;
+}
+
+/** The timeout fields in the order docs and errors list them. */
+export const TIMEOUT_FIELDS = ['connectMs', 'responseHeaderMs', 'streamIdleMs', 'requestMs', 'idleMs'] as const;
+
 export const DEFAULT_BACKEND_POLICY: BackendPolicySpec = {
   targetRefs: [],
   loadBalancer: { algorithm: 'round-robin', choiceCount: 2 },
-  timeouts: { connectMs: 2_000, requestMs: 30_000, idleMs: 60_000 },
+  // idleMs 4 s: below the keep-alive timeout of common app servers (Node's http server and uvicorn
+  // 5 s, Apache 5 s), so the proxy, not the app, closes an idle connection, and a request is rarely
+  // written onto a connection the app is closing at that moment (RFC 9112 §9.3.1; the stale
+  // connection retry in forward.ts covers the rest).
+  timeouts: { connectMs: 2_000, responseHeaderMs: 30_000, streamIdleMs: 300_000, requestMs: 0, idleMs: 4_000 },
   retries: { attempts: 2 },
 };
+
+/**
+ * A policy's timeouts completed with today's defaults: a policy stored before a field existed
+ * lacks it (the store keeps what validation returned at apply time).
+ */
+export function completeTimeouts(timeouts: Partial<BackendTimeouts> | undefined): BackendTimeouts {
+  const d = DEFAULT_BACKEND_POLICY.timeouts;
+  if (timeouts !== undefined && timeouts.responseHeaderMs !== undefined && timeouts.streamIdleMs !== undefined && timeouts.connectMs !== undefined && timeouts.requestMs !== undefined && timeouts.idleMs !== undefined) return timeouts as BackendTimeouts;
+  return { ...d, ...timeouts };
+}
 
 /** The Services a policy attaches to (Gateway API policy attachment): at least one. Shared by every policy kind. */
 export function readTargetRefs(c: Checker, raw: unknown, refsPath: string): TargetRef[] {
@@ -83,9 +124,11 @@ function validateSpec(raw: unknown, path: string): ValidationResult<BackendPolic
     const tPath = join(path, 'timeouts');
     const t = c.object(spec.timeouts, tPath);
     if (t) {
-      c.noUnknown(t, tPath, ['connectMs', 'requestMs', 'idleMs']);
+      c.noUnknown(t, tPath, TIMEOUT_FIELDS);
       timeouts = {
         connectMs: c.integer(t.connectMs, join(tPath, 'connectMs'), { min: 1, max: 600_000 }) ?? d.timeouts.connectMs,
+        responseHeaderMs: c.integer(t.responseHeaderMs, join(tPath, 'responseHeaderMs'), { min: 0, max: 86_400_000 }) ?? d.timeouts.responseHeaderMs,
+        streamIdleMs: c.integer(t.streamIdleMs, join(tPath, 'streamIdleMs'), { min: 0, max: 86_400_000 }) ?? d.timeouts.streamIdleMs,
         requestMs: c.integer(t.requestMs, join(tPath, 'requestMs'), { min: 0, max: 86_400_000 }) ?? d.timeouts.requestMs,
         idleMs: c.integer(t.idleMs, join(tPath, 'idleMs'), { min: 1, max: 86_400_000 }) ?? d.timeouts.idleMs,
       };

@@ -4,8 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { findResourceType, resourceTypeForKind, resourceTypes } from './index.ts';
 
-test('lists the six kinds', () => {
-  assert.deepEqual(resourceTypes.map((t) => t.kind), ['BackendPolicy', 'Service', 'HTTPRoute', 'GRPCRoute', 'MeshConfig', 'AuthorizationPolicy']);
+test('lists the seven kinds', () => {
+  assert.deepEqual(resourceTypes.map((t) => t.kind), ['BackendPolicy', 'Service', 'HTTPRoute', 'GRPCRoute', 'MeshConfig', 'AuthorizationPolicy', 'RequestAuthentication']);
 });
 
 test('findResourceType accepts kind, plural and alias in any case', () => {
@@ -20,6 +20,8 @@ test('findResourceType accepts kind, plural and alias in any case', () => {
     ['meshconfigs', 'MeshConfig'],
     ['authz', 'AuthorizationPolicy'],
     ['AuthorizationPolicies', 'AuthorizationPolicy'],
+    ['requestauthentications', 'RequestAuthentication'],
+    ['jwt', 'RequestAuthentication'],
   ]) {
     assert.equal(findResourceType(name)?.kind, kind, name);
   }

@@ -7,9 +7,10 @@ import { backendPolicyType } from './backend-policy.ts';
 import { grpcRouteType } from './grpc-route.ts';
 import { httpRouteType } from './http-route.ts';
 import { meshConfigType } from './mesh-config.ts';
+import { requestAuthenticationType } from './request-authentication.ts';
 import { serviceType } from './service.ts';
 
-export const resourceTypes: readonly ResourceType[] = [backendPolicyType, serviceType, httpRouteType, grpcRouteType, meshConfigType, authorizationPolicyType];
+export const resourceTypes: readonly ResourceType[] = [backendPolicyType, serviceType, httpRouteType, grpcRouteType, meshConfigType, authorizationPolicyType, requestAuthenticationType];
 
 /** By kind, plural or alias, ignoring case: `HTTPRoute`, `httproutes`, `route`, `SVC`. */
 export function findResourceType(name: string): ResourceType | undefined {

@@ -23,6 +23,7 @@ test('an empty spec gets every default', () => {
     outboundTrafficPolicy: { mode: 'ALLOW_ANY' },
     mtls: { mode: 'PERMISSIVE' },
     defaultBackendPolicy: { loadBalancer: DEFAULT_BACKEND_POLICY.loadBalancer, timeouts: DEFAULT_BACKEND_POLICY.timeouts, retries: DEFAULT_BACKEND_POLICY.retries },
+    authorization: { defaultAction: 'ALLOW' },
   });
   assert.deepEqual(valid({}), DEFAULT_MESH_CONFIG);
   assert.equal('targetRefs' in DEFAULT_MESH_CONFIG.defaultBackendPolicy, false);
@@ -33,6 +34,11 @@ test('mtls.mode is kept as given', () => {
   assert.deepEqual(valid({ mtls: { mode: 'DISABLE' } }).mtls, { mode: 'DISABLE' });
 });
 
+test('authorization.defaultAction: ALLOW by default, DENY for a default-deny mesh', () => {
+  assert.deepEqual(valid({ authorization: { defaultAction: 'DENY' } }).authorization, { defaultAction: 'DENY' });
+  assert.deepEqual(valid({ authorization: {} }).authorization, { defaultAction: 'ALLOW' });
+});
+
 test('a partial default policy is completed from BackendPolicy defaults', () => {
   const spec = valid({ outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' }, defaultBackendPolicy: { loadBalancer: { algorithm: 'least-request' }, timeouts: { requestMs: 5000 } } });
   assert.deepEqual(spec, {
@@ -40,9 +46,10 @@ test('a partial default policy is completed from BackendPolicy defaults', () => 
     mtls: { mode: 'PERMISSIVE' },
     defaultBackendPolicy: {
       loadBalancer: { algorithm: 'least-request', choiceCount: 2 },
-      timeouts: { connectMs: 2000, requestMs: 5000, idleMs: 60000 },
+      timeouts: { connectMs: 2000, responseHeaderMs: 30000, streamIdleMs: 300000, requestMs: 5000, idleMs: 4000 },
       retries: { attempts: 2 },
     },
+    authorization: { defaultAction: 'ALLOW' },
   });
   assert.equal('targetRefs' in spec.defaultBackendPolicy, false);
 });
@@ -60,6 +67,8 @@ const cases: [string, unknown, string[]][] = [
   ['defaultBackendPolicy bad algorithm', { defaultBackendPolicy: { loadBalancer: { algorithm: 'ring-hash' } } }, ['spec.defaultBackendPolicy.loadBalancer.algorithm']],
   ['defaultBackendPolicy bad timeout', { defaultBackendPolicy: { timeouts: { connectMs: 0 } } }, ['spec.defaultBackendPolicy.timeouts.connectMs']],
   ['defaultBackendPolicy unknown field', { defaultBackendPolicy: { retry: {} } }, ['spec.defaultBackendPolicy.retry']],
+  ['authorization defaultAction unknown', { authorization: { defaultAction: 'AUDIT' } }, ['spec.authorization.defaultAction']],
+  ['authorization unknown field', { authorization: { defaultAction: 'DENY', mode: 'x' } }, ['spec.authorization.mode']],
 ];
 
 for (const [name, spec, expected] of cases) {

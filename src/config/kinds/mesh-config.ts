@@ -1,6 +1,6 @@
 // MeshConfig (weft.dev/v1alpha1): mesh-wide settings read by the snapshot builder — what proxies do
-// with traffic to unknown hosts, whether sidecars require mutual TLS, and the BackendPolicy in force
-// for services no policy targets.
+// with traffic to unknown hosts, whether sidecars require mutual TLS, the BackendPolicy in force
+// for services no policy targets, and what a sidecar does with a request no ALLOW policy speaks for.
 
 import type { ResourceType, ValidationResult } from '../resource.ts';
 import { Checker, join } from '../validate.ts';
@@ -13,10 +13,15 @@ export const OUTBOUND_TRAFFIC_MODES: readonly OutboundTrafficMode[] = ['ALLOW_AN
 /** A BackendPolicy spec without targetRefs: it applies to every service that no policy targets. */
 export type DefaultBackendPolicy = Omit<BackendPolicySpec, 'targetRefs'>;
 
+/** ALLOW: a service no ALLOW policy targets takes every request (Istio's behaviour); DENY: it takes none (default deny). */
+export type AuthorizationDefaultAction = 'ALLOW' | 'DENY';
+export const AUTHORIZATION_DEFAULT_ACTIONS: readonly AuthorizationDefaultAction[] = ['ALLOW', 'DENY'];
+
 export interface MeshConfigSpec {
   readonly outboundTrafficPolicy: { readonly mode: OutboundTrafficMode };
   readonly mtls: { readonly mode: MtlsMode };
   readonly defaultBackendPolicy: DefaultBackendPolicy;
+  readonly authorization: { readonly defaultAction: AuthorizationDefaultAction };
 }
 
 function withoutTargetRefs(spec: BackendPolicySpec): DefaultBackendPolicy {
@@ -28,6 +33,7 @@ export const DEFAULT_MESH_CONFIG: MeshConfigSpec = {
   outboundTrafficPolicy: { mode: 'ALLOW_ANY' },
   mtls: { mode: 'PERMISSIVE' },
   defaultBackendPolicy: withoutTargetRefs(DEFAULT_BACKEND_POLICY),
+  authorization: { defaultAction: 'ALLOW' },
 };
 
 // A placeholder target so BackendPolicy's own validator (which requires targetRefs) checks the
@@ -47,7 +53,7 @@ function validateSpec(raw: unknown, path: string): ValidationResult<MeshConfigSp
   const c = new Checker();
   const spec = c.object(raw, path);
   if (!spec) return { ok: false, errors: c.errors };
-  c.noUnknown(spec, path, ['outboundTrafficPolicy', 'mtls', 'defaultBackendPolicy']);
+  c.noUnknown(spec, path, ['outboundTrafficPolicy', 'mtls', 'defaultBackendPolicy', 'authorization']);
 
   const outboundTrafficPolicy = readMode(c, spec.outboundTrafficPolicy, join(path, 'outboundTrafficPolicy'), OUTBOUND_TRAFFIC_MODES, DEFAULT_MESH_CONFIG.outboundTrafficPolicy);
   const mtls = readMode(c, spec.mtls, join(path, 'mtls'), MTLS_MODES, DEFAULT_MESH_CONFIG.mtls);
@@ -66,8 +72,18 @@ function validateSpec(raw: unknown, path: string): ValidationResult<MeshConfigSp
     }
   }
 
+  let authorization = DEFAULT_MESH_CONFIG.authorization;
+  if (spec.authorization !== undefined) {
+    const ap = join(path, 'authorization');
+    const a = c.object(spec.authorization, ap);
+    if (a) {
+      c.noUnknown(a, ap, ['defaultAction']);
+      authorization = { defaultAction: c.oneOf(a.defaultAction, join(ap, 'defaultAction'), AUTHORIZATION_DEFAULT_ACTIONS) ?? authorization.defaultAction };
+    }
+  }
+
   if (c.errors.length) return { ok: false, errors: c.errors };
-  return { ok: true, value: { outboundTrafficPolicy, mtls, defaultBackendPolicy } };
+  return { ok: true, value: { outboundTrafficPolicy, mtls, defaultBackendPolicy, authorization } };
 }
 
 export const meshConfigType: ResourceType<MeshConfigSpec> = {

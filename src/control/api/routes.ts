@@ -53,6 +53,27 @@ function validateOrThrow(raw: unknown, prefix = ''): Resource {
   return result.value;
 }
 
+/** GET /v1/ca: the CA's roots, intermediates and rotation phase. */
+export const CA_PATH = '/v1/ca';
+/** POST: start a root rotation (202 with the CA status). */
+export const CA_ROTATE_PATH = '/v1/ca/rotate';
+
+/**
+ * The CA part of /v1/health: the trust domain and the expiry of what an operator watches (`weft
+ * check` warns from these): the signing root (`rootNotAfter`), every root of the bundle and every
+ * intermediate, and the rotation phase. Nothing secret: the endpoint is open.
+ */
+function caHealth(ca: CertificateAuthority) {
+  const status = ca.status();
+  return {
+    trustDomain: ca.trustDomain,
+    rootNotAfter: new Date(ca.rootNotAfter).toISOString(),
+    roots: status.roots.map((r) => ({ subject: r.subject, fingerprint256: r.fingerprint256, notAfter: r.notAfter, signing: r.signing })),
+    intermediates: status.intermediates.map((c) => ({ subject: c.subject, fingerprint256: c.fingerprint256, notAfter: c.notAfter })),
+    rotationPhase: status.phase,
+  };
+}
+
 export function createRoutes(deps: ApiDeps): Router {
   const { store, catalog, cache, proxies, clock } = deps;
   const router = new Router();
@@ -66,9 +87,13 @@ export function createRoutes(deps: ApiDeps): Router {
       instances: catalog.list().length,
       proxiesConnected: proxies.connectedCount(),
       // No secret here (the endpoint is open): what an operator checks before the root runs out.
-      ca: { trustDomain: deps.ca.trustDomain, rootNotAfter: new Date(deps.ca.rootNotAfter).toISOString() },
+      ca: caHealth(deps.ca),
     }),
   );
+
+  // ── the CA: its roots and rotation ─────────────────────────────────────────────────────────
+  router.add('GET', CA_PATH, (_req, res) => sendJson(res, 200, deps.ca.status()));
+  router.add('POST', CA_ROTATE_PATH, async (_req, res) => sendJson(res, 202, await deps.ca.rotate()));
 
   // ── catalog ────────────────────────────────────────────────────────────────────────────────
   router.add('GET', '/v1/catalog/services', async (_req, res, _p, url) => {
@@ -207,14 +232,14 @@ export function createRoutes(deps: ApiDeps): Router {
     const result = validateCertificateRequest(await readJson(req));
     if (!result.ok) throw invalid('WEFT_ERR_CA_INVALID_REQUEST', `invalid certificate request: ${result.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, result.errors);
     // The key's own problems (unparsable, unsupported type or size) come back as the same 400, on `publicKey`.
-    const issued = deps.ca.issue(result.value);
+    const issued = await deps.ca.issue(result.value);
     proxies.certificateIssued(result.value.proxyId, { identity: issued.identity, serial: issued.serial, notAfter: issued.notAfter });
     deps.onCertificateIssued?.(issued);
     sendJson(res, 200, issued);
   });
   router.add('GET', CERTIFICATES_BUNDLE_PATH, (_req, res) => sendJson(res, 200, { trustDomain: deps.ca.trustDomain, trustBundle: deps.ca.trustBundle() }));
 
-  router.add('POST', STREAM_PATH, (req: IncomingMessage, res: ServerResponse) => handleStream(req, res, { cache, registry: proxies, clock, log: deps.log.child('stream') }));
+  router.add('POST', STREAM_PATH, (req: IncomingMessage, res: ServerResponse) => handleStream(req, res, { cache, registry: proxies, clock, log: deps.log.child('stream'), trust: deps.ca }));
 
   return router;
 }

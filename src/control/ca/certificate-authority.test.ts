@@ -58,7 +58,7 @@ test('first open creates the CA files (key 0600) and a 10-year root; reopening l
   assert.equal(again.trustBundle(), ca.trustBundle());
   assert.equal(readFileSync(keyPath, 'utf8'), key);
   // Certificates from the reopened CA chain to the same root, with the same authority key id.
-  const leaf = new X509Certificate(again.issue(request()).certificate);
+  const leaf = new X509Certificate((await again.issue(request())).certificate);
   assert.ok(leaf.verify(root.publicKey));
   assert.ok(leaf.checkIssued(root));
 });
@@ -67,7 +67,7 @@ test('issue: SPIFFE identity, now-60s .. now+TTL, serial, the root as trust bund
   const clock = new ManualClock(Date.UTC(2030, 0, 1, 12, 0, 0, 500));
   const ca = await open(tempDir(), { clock, trustDomain: 'prod.example', leafTtlSeconds: 3600 });
   clock.advance(10_000);
-  const issued = ca.issue(request());
+  const issued = await ca.issue(request());
   assert.equal(issued.identity, 'spiffe://prod.example/ns/shop/svc/cart');
   // X.509 times have whole seconds: the half second is dropped, and reported as dropped.
   assert.equal(issued.notBefore, Date.UTC(2030, 0, 1, 12, 0, 10) - 60_000);
@@ -80,7 +80,7 @@ test('issue: SPIFFE identity, now-60s .. now+TTL, serial, the root as trust bund
   assert.match(issued.serial, /^[0-9A-F]+$/);
   assert.equal(cert.validFromDate.getTime(), issued.notBefore);
   assert.equal(cert.validToDate.getTime(), issued.notAfter);
-  assert.notEqual(ca.issue(request()).serial, issued.serial);
+  assert.notEqual((await ca.issue(request())).serial, issued.serial);
 });
 
 test('issued certificates pass openssl verify against the trust bundle', async () => {
@@ -89,7 +89,7 @@ test('issued certificates pass openssl verify against the trust bundle', async (
   const rootPath = join(dir, 'root.pem');
   const leafPath = join(dir, 'leaf.pem');
   writeFileSync(rootPath, ca.trustBundle());
-  const issued = ca.issue(request());
+  const issued = await ca.issue(request());
   writeFileSync(leafPath, issued.certificate);
   assert.match(execFileSync('/usr/bin/openssl', ['verify', '-CAfile', rootPath, leafPath], { encoding: 'utf8' }), /leaf.pem: OK/);
   const text = execFileSync('/usr/bin/openssl', ['x509', '-noout', '-text', '-in', leafPath], { encoding: 'utf8' });
@@ -104,18 +104,18 @@ test('the leaf TTL never reaches past the root', async () => {
   const rootEnd = start + ROOT_VALIDITY_DAYS * 86_400_000;
   assert.equal(ca.rootNotAfter, rootEnd);
   clock.advance(rootEnd - start - 86_400_000); // one day before the root expires
-  const issued = ca.issue(request());
+  const issued = await ca.issue(request());
   assert.equal(issued.notAfter, rootEnd);
   assert.equal(new X509Certificate(issued.certificate).validToDate.getTime(), rootEnd);
 
   clock.advance(86_400_000); // the root's last moment has passed
-  assert.throws(() => ca.issue(request()), (err) => code(err) === 'WEFT_ERR_CA_EXPIRED' && (err as { status: number }).status === 503);
+  await assert.rejects(ca.issue(request()), (err) => code(err) === 'WEFT_ERR_CA_EXPIRED' && (err as { status: number }).status === 503);
 });
 
 test('a short TTL (down to 5 s, for rotation tests) is honoured', async () => {
   const clock = new ManualClock(Date.UTC(2030, 0, 1));
   const ca = await open(tempDir(), { clock, leafTtlSeconds: 5 });
-  const issued = ca.issue(request());
+  const issued = await ca.issue(request());
   assert.equal(issued.notAfter - clock.now(), 5000);
 });
 
@@ -132,18 +132,18 @@ test('settings: trust domain and TTL are checked before anything is opened', asy
 test('unsupported public keys are refused with WEFT_ERR_CA_INVALID_REQUEST on publicKey', async () => {
   const ca = await open(tempDir());
   const ed = generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }) as string;
-  assert.throws(
-    () => ca.issue(request({ publicKey: ed })),
+  await assert.rejects(
+    ca.issue(request({ publicKey: ed })),
     (err) => code(err) === 'WEFT_ERR_CA_INVALID_REQUEST' && (err as { details: { path: string }[] }).details[0]!.path === 'publicKey',
   );
   const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }) as string;
-  assert.equal(new X509Certificate(ca.issue(request({ publicKey: rsa })).certificate).publicKey.asymmetricKeyType, 'rsa');
+  assert.equal(new X509Certificate((await ca.issue(request({ publicKey: rsa }))).certificate).publicKey.asymmetricKeyType, 'rsa');
 });
 
 test('each issue is logged with proxy, identity, serial and expiry', async () => {
   const lines: string[] = [];
   const ca = await CertificateAuthority.open({ dataDir: tempDir(), log: createLogger('ca', (l) => lines.push(l)) });
-  const issued = ca.issue(request({ proxyId: 'cart-7' }));
+  const issued = await ca.issue(request({ proxyId: 'cart-7' }));
   const line = lines.find((l) => l.includes('issued certificate'));
   assert.ok(line, lines.join(''));
   assert.match(line, /proxyId=cart-7/);

@@ -142,6 +142,8 @@ test('bad CA settings or a broken CA file stop the control plane before it liste
   try {
     await assert.rejects(startControlPlane({ port: 0, dataDir: dir, log: quiet, certificateTtlSeconds: 2 }), (err) => codeOf(err) === 'WEFT_ERR_CA_CONFIG');
     await assert.rejects(startControlPlane({ port: 0, dataDir: dir, log: quiet, trustDomain: 'Not Valid' }), (err) => codeOf(err) === 'WEFT_ERR_CA_CONFIG');
+    await assert.rejects(startControlPlane({ port: 0, dataDir: dir, log: quiet, caCertFile: join(dir, 'x.pem') }), (err) => codeOf(err) === 'WEFT_ERR_CA_CONFIG');
+    await assert.rejects(startControlPlane({ port: 0, dataDir: dir, log: quiet, caCertFile: join(dir, 'x.pem'), caKeyFile: join(dir, 'x.key') }), (err) => codeOf(err) === 'WEFT_ERR_CA_OPERATOR_FILE');
     const ok = await startControlPlane({ port: 0, dataDir: dir, log: quiet });
     await ok.close();
     writeFileSync(join(dir, 'ca', 'ca-cert.pem'), 'garbage\n');
@@ -161,5 +163,35 @@ test('GET /v1/health (no token) names the trust domain and when the root expires
   const bundle = await call('GET', '/v1/certificates/bundle');
   assert.equal(res.body.ca.trustDomain, 'test.mesh');
   assert.equal(Date.parse(res.body.ca.rootNotAfter), new X509Certificate(bundle.body.trustBundle).validToDate.getTime());
-  assert.deepEqual(Object.keys(res.body.ca).sort(), ['rootNotAfter', 'trustDomain']);
+  assert.deepEqual(Object.keys(res.body.ca).sort(), ['intermediates', 'rootNotAfter', 'roots', 'rotationPhase', 'trustDomain']);
+  assert.equal(res.body.ca.roots.length, 1);
+  assert.equal(res.body.ca.roots[0].notAfter, res.body.ca.rootNotAfter);
+  assert.equal(res.body.ca.roots[0].signing, true);
+  assert.equal(res.body.ca.rotationPhase, 'idle');
+  assert.ok(!JSON.stringify(res.body).includes('PRIVATE'));
+});
+
+test('GET /v1/ca and POST /v1/ca/rotate need the token; a rotation shows in the status, the bundle and /v1/health', async () => {
+  for (const [method, path] of [['GET', '/v1/ca'], ['POST', '/v1/ca/rotate']] as const) {
+    const res = await call(method, path, undefined, null);
+    assert.equal(res.status, 401);
+    assert.equal(res.body.error.code, 'WEFT_ERR_API_UNAUTHORIZED');
+  }
+  const before = await call('GET', '/v1/ca');
+  assert.equal(before.status, 200);
+  assert.equal(before.body.phase, 'idle');
+  assert.equal(before.body.source, 'weft');
+  const rotated = await call('POST', '/v1/ca/rotate');
+  assert.equal(rotated.status, 202);
+  // Earlier tests' certificates (600 s, their proxies never renew) hold phase 1 open.
+  assert.equal(rotated.body.phase, 'distributing');
+  assert.ok(rotated.body.rotation.waitingFor.includes('cart-1'));
+  const bundle = await call('GET', `${CERTIFICATES_PATH}/bundle`);
+  assert.equal(bundle.body.trustBundle.match(/BEGIN CERTIFICATE/g).length, 2);
+  const health = await call('GET', '/v1/health', undefined, null);
+  assert.equal(health.body.ca.rotationPhase, 'distributing');
+  assert.deepEqual(health.body.ca.roots.map((r: { fingerprint256: string }) => r.fingerprint256), rotated.body.roots.map((r: { fingerprint256: string }) => r.fingerprint256));
+  const again = await call('POST', '/v1/ca/rotate');
+  assert.equal(again.status, 409);
+  assert.equal(again.body.error.code, 'WEFT_ERR_CA_ROTATION_IN_PROGRESS');
 });

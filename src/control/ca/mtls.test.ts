@@ -25,9 +25,9 @@ async function newCa(trustDomain = 'weft.local'): Promise<CertificateAuthority> 
 }
 
 /** What a sidecar does: make a key, send the public half, keep the private half. */
-function credentials(ca: CertificateAuthority, service: string, keyType: 'ec' | 'rsa' = 'ec'): { key: string; cert: string; ca: string } {
+async function credentials(ca: CertificateAuthority, service: string, keyType: 'ec' | 'rsa' = 'ec'): Promise<{ key: string; cert: string; ca: string }> {
   const pair = keyType === 'ec' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const issued = ca.issue({ namespace: 'default', service, proxyId: `${service}-1`, publicKey: pair.publicKey.export({ type: 'spki', format: 'pem' }) as string });
+  const issued = await ca.issue({ namespace: 'default', service, proxyId: `${service}-1`, publicKey: pair.publicKey.export({ type: 'spki', format: 'pem' }) as string });
   return { key: pair.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, cert: issued.certificate, ca: issued.trustBundle };
 }
 
@@ -65,8 +65,8 @@ function connect(port: number, creds: { key: string; cert: string; ca: string },
 
 test('two leaves of one root complete a mutual-TLS handshake and see each other\'s SPIFFE IDs', async () => {
   const ca = await newCa();
-  const srv = await server(credentials(ca, 'reviews'));
-  const answer = await connect(srv.port, credentials(ca, 'frontend', 'rsa'), 'spiffe://weft.local/ns/default/svc/reviews');
+  const srv = await server(await credentials(ca, 'reviews'));
+  const answer = await connect(srv.port, await credentials(ca, 'frontend', 'rsa'), 'spiffe://weft.local/ns/default/svc/reviews');
   assert.equal(answer, 'hello from reviews\n');
   assert.deepEqual(srv.refused, []);
   assert.deepEqual(srv.peers, ['URI:spiffe://weft.local/ns/default/svc/frontend']);
@@ -76,9 +76,9 @@ test('a client certificate from another root is rejected by the server', async (
   const ca = await newCa();
   const stranger = await newCa();
   assert.notEqual(new X509Certificate(stranger.trustBundle()).fingerprint256, new X509Certificate(ca.trustBundle()).fingerprint256);
-  const srv = await server(credentials(ca, 'reviews'));
+  const srv = await server(await credentials(ca, 'reviews'));
   // The stranger trusts our root (so it would accept the server), but its own certificate is not ours.
-  const creds = { ...credentials(stranger, 'frontend'), ca: ca.trustBundle() };
+  const creds = { ...(await credentials(stranger, 'frontend')), ca: ca.trustBundle() };
   // In TLS 1.3 the client's side of the handshake is done before the server has judged the client's
   // certificate, so the client sees either an alert (error) or a connection closed without data.
   const outcome = await connect(srv.port, creds, 'spiffe://weft.local/ns/default/svc/reviews').catch((err: Error) => err);
@@ -89,8 +89,9 @@ test('a client certificate from another root is rejected by the server', async (
   assert.equal(srv.refused.length, 1);
 
   // Why it was refused, seen from a server that lets the connection through to look at it.
+  const reviews = await credentials(ca, 'reviews');
   const why = await new Promise<string | Error | undefined>((resolve) => {
-    const lenient = tls.createServer({ ...credentials(ca, 'reviews'), requestCert: true, rejectUnauthorized: false }, (socket) => {
+    const lenient = tls.createServer({ ...reviews, requestCert: true, rejectUnauthorized: false }, (socket) => {
       resolve(socket.authorized ? undefined : socket.authorizationError);
       socket.destroy();
     });
@@ -104,6 +105,6 @@ test('a client certificate from another root is rejected by the server', async (
 
 test('a client checking the server\'s SPIFFE ID refuses the wrong service', async () => {
   const ca = await newCa();
-  const srv = await server(credentials(ca, 'ratings'));
-  await assert.rejects(connect(srv.port, credentials(ca, 'frontend'), 'spiffe://weft.local/ns/default/svc/reviews'), /peer is URI:spiffe:\/\/weft.local\/ns\/default\/svc\/ratings/);
+  const srv = await server(await credentials(ca, 'ratings'));
+  await assert.rejects(connect(srv.port, await credentials(ca, 'frontend'), 'spiffe://weft.local/ns/default/svc/reviews'), /peer is URI:spiffe:\/\/weft.local\/ns\/default\/svc\/ratings/);
 });

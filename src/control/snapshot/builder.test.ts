@@ -92,3 +92,43 @@ test('AuthorizationPolicies travel with the service they target, oldest first; o
   assert.deepEqual(reviews.authorization?.[0].rules, [{ to: [{ methods: ['GET'] }] }]);
   assert.equal('authorization' in content.services.find((s) => s.name === 'catalog')!, false);
 });
+
+test('a BackendPolicy stored before responseHeaderMs and streamIdleMs existed reaches proxies with their defaults', () => {
+  // As the store holds one applied under the old defaults: validated then, every field then known filled in.
+  const stored: Resource = {
+    apiVersion: 'weft.dev/v1alpha1',
+    kind: 'BackendPolicy',
+    metadata: { name: 'old', namespace: 'default', creationTimestamp: '2025-01-01T00:00:00.000Z' },
+    spec: { targetRefs: [{ kind: 'Service', name: 'reviews' }], loadBalancer: { algorithm: 'round-robin', choiceCount: 2 }, timeouts: { connectMs: 2000, requestMs: 30000, idleMs: 60000 }, retries: { attempts: 2 } },
+  } as Resource;
+  const content = buildSnapshotContent({ resources: [stored], instances: [instance('reviews', 'r1')] }, all);
+  // The stored values stay (a 30 s total is what that policy says); the new fields get their defaults.
+  assert.deepEqual(content.services[0].policy.timeouts, { connectMs: 2000, responseHeaderMs: 30000, streamIdleMs: 300000, requestMs: 30000, idleMs: 60000 });
+});
+
+test('RequestAuthentications travel with the service they target, oldest first; other services carry none', () => {
+  const ra = (name: string, issuer: string, creationTimestamp: string): Resource => {
+    const r = resource({ apiVersion: 'weft.dev/v1alpha1', kind: 'RequestAuthentication', metadata: { name }, spec: { targetRefs: [{ kind: 'Service', name: 'reviews' }], jwtRules: [{ issuer, jwksUri: 'https://issuer.example/jwks.json' }] } });
+    return { ...r, metadata: { ...r.metadata, creationTimestamp } };
+  };
+  const resources = [ra('b', 'https://b.example', '2026-01-02T00:00:00Z'), ra('a', 'https://a.example', '2026-01-01T00:00:00Z')];
+  const content = buildSnapshotContent({ resources, instances: [instance('reviews', 'r1'), instance('catalog', 'c1')] }, all);
+  const reviews = content.services.find((s) => s.name === 'reviews')!;
+  assert.deepEqual(reviews.requestAuthentication?.map((p) => [p.name, p.jwtRules[0].issuer]), [['default/a', 'https://a.example'], ['default/b', 'https://b.example']]);
+  assert.deepEqual(reviews.requestAuthentication?.[0].jwtRules[0].fromHeaders, [{ name: 'authorization', prefix: 'Bearer ' }], 'the validated rule, defaults filled in');
+  assert.equal('requestAuthentication' in content.services.find((s) => s.name === 'catalog')!, false);
+  const without = buildSnapshotContent({ resources: [], instances: [instance('reviews', 'r1'), instance('catalog', 'c1')] }, all);
+  assert.notEqual(without.hash, content.hash, 'a RequestAuthentication is part of the hash, so a change reaches proxies');
+});
+
+test('MeshConfig authorization.defaultAction DENY marks every service default-deny; ALLOW or none marks nothing', () => {
+  const mesh = (defaultAction?: string) => resource({ apiVersion: 'weft.dev/v1alpha1', kind: 'MeshConfig', metadata: { name: 'mesh' }, spec: defaultAction ? { authorization: { defaultAction } } : {} });
+  const instances = [instance('reviews', 'r1'), instance('catalog', 'c1')];
+  const deny = buildSnapshotContent({ resources: [mesh('DENY')], instances }, all);
+  assert.deepEqual(deny.services.map((s) => s.authorizationDefault), ['DENY', 'DENY']);
+  for (const resources of [[mesh('ALLOW')], [mesh()], []]) {
+    const allow = buildSnapshotContent({ resources, instances }, all);
+    assert.equal(allow.services.some((s) => 'authorizationDefault' in s), false);
+    assert.notEqual(allow.hash, deny.hash);
+  }
+});

@@ -1,13 +1,15 @@
 // The snapshot builder: a pure function from stored resources, catalog instances and a node's scope
-// to the services that proxy needs (ports, endpoints, the BackendPolicy in force). No I/O, no clock.
+// to the services that proxy needs (ports, endpoints, the BackendPolicy in force, the authorization
+// and request-authentication policies its sidecars enforce). No I/O, no clock.
 
 import type { InstanceState } from '../../config/catalog-types.ts';
 import type { Resource } from '../../config/resource.ts';
 import type { EndpointSnapshot, MtlsMode, ServicePortSnapshot, ServiceSnapshot } from '../../config/snapshot-types.ts';
-import { DEFAULT_BACKEND_POLICY, type BackendPolicySpec } from '../../config/kinds/backend-policy.ts';
+import { DEFAULT_BACKEND_POLICY, completeTimeouts, type BackendPolicySpec } from '../../config/kinds/backend-policy.ts';
 import type { ServiceSpec } from '../../config/kinds/service.ts';
 import type { MeshConfigSpec } from '../../config/kinds/mesh-config.ts';
 import type { AuthorizationPolicySpec } from '../../config/kinds/authorization-policy.ts';
+import type { RequestAuthenticationSpec } from '../../config/kinds/request-authentication.ts';
 import { compareServices } from '../../config/service-order.ts';
 import { snapshotHash } from '../../config/snapshot-hash.ts';
 import type { NodeScope } from './node-key.ts';
@@ -77,20 +79,36 @@ function policyFor(model: ServiceModel, resources: readonly Resource[], meshDefa
     .filter((r) => r.kind === 'BackendPolicy' && r.metadata.namespace === model.namespace)
     .filter((r) => (r.spec as BackendPolicySpec).targetRefs.some((t) => t.name === model.name))
     .sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || a.metadata.name.localeCompare(b.metadata.name));
-  return candidates.length ? (candidates[0].spec as BackendPolicySpec) : meshDefault;
+  return candidates.length ? withAllTimeouts(candidates[0].spec as BackendPolicySpec) : meshDefault;
+}
+
+/** A policy stored before a timeout field existed gets that field's default (the same object when it lacks none). */
+function withAllTimeouts(policy: BackendPolicySpec): BackendPolicySpec {
+  const timeouts = completeTimeouts(policy.timeouts);
+  return timeouts === policy.timeouts ? policy : { ...policy, timeouts };
+}
+
+/** Resources of `kind` in the service's namespace whose targetRefs name it, oldest first (then by name). */
+function targeting(model: ServiceModel, resources: readonly Resource[], kind: string): Resource[] {
+  return resources
+    .filter((r) => r.kind === kind && r.metadata.namespace === model.namespace)
+    .filter((r) => (r.spec as { targetRefs: readonly { name: string }[] }).targetRefs.some((t) => t.name === model.name))
+    .sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || a.metadata.name.localeCompare(b.metadata.name));
 }
 
 /** The AuthorizationPolicies that target the service, oldest first (then by name). */
 function authorizationFor(model: ServiceModel, resources: readonly Resource[]): ServiceSnapshot['authorization'] {
-  const policies = resources
-    .filter((r) => r.kind === 'AuthorizationPolicy' && r.metadata.namespace === model.namespace)
-    .filter((r) => (r.spec as AuthorizationPolicySpec).targetRefs.some((t) => t.name === model.name))
-    .sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || a.metadata.name.localeCompare(b.metadata.name))
-    .map((r) => {
-      const spec = r.spec as AuthorizationPolicySpec;
-      return { name: `${r.metadata.namespace}/${r.metadata.name}`, action: spec.action, rules: spec.rules };
-    });
+  const policies = targeting(model, resources, 'AuthorizationPolicy').map((r) => {
+    const spec = r.spec as AuthorizationPolicySpec;
+    return { name: `${r.metadata.namespace}/${r.metadata.name}`, action: spec.action, rules: spec.rules };
+  });
   return policies.length ? policies : undefined;
+}
+
+/** The RequestAuthentications that target the service, oldest first (then by name). */
+function requestAuthenticationFor(model: ServiceModel, resources: readonly Resource[]): ServiceSnapshot['requestAuthentication'] {
+  const list = targeting(model, resources, 'RequestAuthentication').map((r) => ({ name: `${r.metadata.namespace}/${r.metadata.name}`, jwtRules: (r.spec as RequestAuthenticationSpec).jwtRules }));
+  return list.length ? list : undefined;
 }
 
 function meshConfig(resources: readonly Resource[]): MeshConfigSpec | undefined {
@@ -99,7 +117,7 @@ function meshConfig(resources: readonly Resource[]): MeshConfigSpec | undefined 
 
 function meshDefaultPolicy(resources: readonly Resource[]): BackendPolicySpec {
   const override = meshConfig(resources)?.defaultBackendPolicy;
-  return override ? { ...DEFAULT_BACKEND_POLICY, ...override, targetRefs: [] } : DEFAULT_BACKEND_POLICY;
+  return override ? withAllTimeouts({ ...DEFAULT_BACKEND_POLICY, ...override, targetRefs: [] }) : DEFAULT_BACKEND_POLICY;
 }
 
 function inScope(model: ServiceModel, scope: NodeScope): boolean {
@@ -115,6 +133,8 @@ export function buildSnapshotContent(input: BuildInput, scope: NodeScope, models
   const meshDefault = meshDefaultPolicy(input.resources);
   const mesh = meshConfig(input.resources);
   const mtlsMode = mesh?.mtls.mode ?? 'PERMISSIVE';
+  // A MeshConfig stored before `authorization` existed has none: ALLOW.
+  const defaultDeny = mesh?.authorization?.defaultAction === 'DENY';
   const services: ServiceSnapshot[] = [];
   for (const model of models) {
     if (!inScope(model, scope)) continue;
@@ -131,8 +151,16 @@ export function buildSnapshotContent(input: BuildInput, scope: NodeScope, models
       return { name: p.name, port: p.port, protocol: p.protocol, endpoints };
     });
     const authorization = authorizationFor(model, input.resources);
-    const service: ServiceSnapshot = { name: model.name, namespace: model.namespace, ports, policy: policyFor(model, input.resources, meshDefault) };
-    services.push(authorization ? { ...service, authorization } : service);
+    const requestAuthentication = requestAuthenticationFor(model, input.resources);
+    services.push({
+      name: model.name,
+      namespace: model.namespace,
+      ports,
+      policy: policyFor(model, input.resources, meshDefault),
+      ...(authorization && { authorization }),
+      ...(defaultDeny && { authorizationDefault: 'DENY' as const }),
+      ...(requestAuthentication && { requestAuthentication }),
+    });
   }
   const outboundTrafficPolicy = mesh?.outboundTrafficPolicy.mode ?? 'ALLOW_ANY';
   return { hash: snapshotHash(outboundTrafficPolicy, services, mtlsMode), outboundTrafficPolicy, mtlsMode, services };

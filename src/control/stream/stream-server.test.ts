@@ -11,6 +11,10 @@ import { applyDelta } from '../../config/apply-delta.ts';
 import { SnapshotCache } from '../snapshot/cache.ts';
 import { ProxyRegistry } from './proxy-registry.ts';
 import { handleStream } from './stream-server.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CertificateAuthority } from '../ca/certificate-authority.ts';
 
 const quiet = createLogger('test', () => {});
 const clock = new ManualClock();
@@ -119,4 +123,33 @@ test('after a refusing NACK the next change is sent in full', async () => {
   const next = await s.next();
   assert.equal(next.type, 'snapshot', 'no delta on top of a version the proxy refused');
   s.close();
+});
+
+test('with a CA, a stream is told its roots and issuer at hello and again when a rotation changes them', async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'weft-stream-trust-'));
+  const ca = await CertificateAuthority.open({ dataDir, clock, leafTtlSeconds: 60, log: quiet });
+  const withTrust = http.createServer((req, res) => handleStream(req, res, { cache, registry, clock, log: quiet, trust: ca }));
+  await new Promise<void>((r) => withTrust.listen(0, '127.0.0.1', r));
+  const saved = port;
+  port = (withTrust.address() as AddressInfo).port;
+  const s = openStream('trusting');
+  port = saved;
+  try {
+    const first = await s.next();
+    assert.equal(first.type, 'trust');
+    assert.equal(first.trustBundle, ca.trustBundle());
+    assert.equal(first.issuer.trim(), ca.trustBundle().trim(), 'the root issues leaves');
+    assert.equal((await s.next()).type, 'snapshot');
+    await ca.rotate();
+    const rotated = await s.next();
+    assert.equal(rotated.type, 'trust');
+    assert.equal(rotated.trustBundle.match(/BEGIN CERTIFICATE/g).length, 2);
+    assert.equal(rotated.trustBundle, ca.trustBundle());
+  } finally {
+    s.close();
+    await ca.close();
+    withTrust.closeAllConnections();
+    withTrust.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
 });

@@ -1,11 +1,12 @@
 // Serves one proxy's stream: reads its hello, subscribes it to the snapshot cache for its node key,
-// writes each new snapshot as a delta or in full (snapshot-writer.ts), and records ACK/NACK.
+// writes each new snapshot as a delta or in full (snapshot-writer.ts), and records ACK/NACK; tells
+// the proxy the CA's roots and issuer at hello and at each change (root rotation).
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/log.ts';
 import { errorMessage } from '../../lib/errors.ts';
-import { createLineSplitter, STREAM_PING_MS, type ProxyMessage } from '../../config/stream-protocol.ts';
+import { createLineSplitter, STREAM_PING_MS, type ProxyMessage, type TrustMessage } from '../../config/stream-protocol.ts';
 import { validateNodeInfo } from '../../config/node-info.ts';
 import type { SnapshotCache, CachedSnapshot } from '../snapshot/cache.ts';
 import { nodeScope } from '../snapshot/node-key.ts';
@@ -18,6 +19,8 @@ export interface StreamServerDeps {
   readonly clock: Clock;
   readonly log: Logger;
   readonly onAck?: (status: ProxyStatus) => void;
+  /** The CA's trust state, pushed to the proxy at hello and on every change (root rotation). */
+  readonly trust?: { trust(): TrustMessage; onTrustChange(listener: (trust: TrustMessage) => void): () => void };
 }
 
 const HELLO_TIMEOUT_MS = 10_000;
@@ -26,6 +29,7 @@ export function handleStream(req: IncomingMessage, res: ServerResponse, deps: St
   const { cache, registry, clock, log } = deps;
   let status: ProxyStatus | undefined;
   let unsubscribe: (() => void) | undefined;
+  let unsubscribeTrust: (() => void) | undefined;
   let closed = false;
 
   res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
@@ -60,6 +64,7 @@ export function handleStream(req: IncomingMessage, res: ServerResponse, deps: St
     clearTimeout(helloTimer);
     clearInterval(pingTimer);
     unsubscribe?.();
+    unsubscribeTrust?.();
     if (status) {
       registry.disconnected(status, clock.now());
       log.info('proxy disconnected', { proxy: status.node.id });
@@ -75,6 +80,14 @@ export function handleStream(req: IncomingMessage, res: ServerResponse, deps: St
       const s = registry.connected(node.value, `${req.socket.remoteAddress}:${req.socket.remotePort}`, clock.now());
       status = s;
       log.info('proxy connected', { proxy: s.node.id, service: s.node.service, namespace: s.node.namespace });
+      if (deps.trust) {
+        // One line, small and rare: written even while a snapshot waits for drain.
+        const sendTrust = (t: TrustMessage): void => {
+          if (!closed) res.write(JSON.stringify({ type: 'trust', trustBundle: t.trustBundle, issuer: t.issuer }) + '\n');
+        };
+        sendTrust(deps.trust.trust());
+        unsubscribeTrust = deps.trust.onTrustChange(sendTrust);
+      }
       cache
         .subscribe(nodeScope(s.node), (cached: CachedSnapshot) => {
           if (!closed) writer.push(cached);

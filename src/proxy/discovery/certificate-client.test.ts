@@ -7,6 +7,10 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { NodeInfo } from '../../config/snapshot-types.ts';
 import type { CertificateRequest, IssuedCertificate } from '../../config/identity.ts';
 import { ManualClock } from '../../lib/clock.ts';
@@ -126,4 +130,62 @@ test('checkIssued refuses a certificate for another service, another key, anothe
   const wrongSan = ca.issue('URI:spiffe://weft.local/ns/default/svc/payments', publicPem);
   assert.throws(() => checkIssued({ ...issued, certificate: wrongSan.cert }, node, pair.publicKey, now), /SAN .* does not name/);
   assert.throws(() => checkIssued({ ...issued, trustBundle: '' }, node, pair.publicKey, now), /holds no certificate/);
+});
+
+test('a trust announcement renews at once when the roots or the issuer differ, and only then', async () => {
+  const clock = new ManualClock();
+  const fake = await startFakeCa(clock);
+  const got = collector();
+  const client = startCertificateClient({ controlUrl: fake.url, node, clock, log: createLogger('test', () => {}), onCredentials: got.onCredentials });
+  const other = createTestCa('next root');
+  try {
+    await got.next();
+    // What it holds already: nothing to do.
+    client.trustChanged({ trustBundle: ca.rootPem, issuer: ca.rootPem });
+    clock.advance(1_000);
+    await settle();
+    assert.equal(fake.requests.length, 1);
+    // Phase 1 of a rotation: a second root joins the bundle.
+    client.trustChanged({ trustBundle: ca.rootPem + other.rootPem, issuer: ca.rootPem });
+    clock.advance(500);
+    await got.next();
+    assert.equal(fake.requests.length, 2);
+    // The fake CA still answers with one root: the same announcement does not make it ask again and again.
+    clock.advance(1_000);
+    await settle();
+    assert.equal(fake.requests.length, 2);
+    // Phase 2: another issuer (the leaf it holds is not from it): renew again.
+    client.trustChanged({ trustBundle: ca.rootPem, issuer: other.rootPem });
+    clock.advance(500);
+    await got.next();
+    assert.equal(fake.requests.length, 3);
+  } finally {
+    client.stop();
+    fake.close();
+    other.remove();
+  }
+});
+
+test('checkIssued follows a chain through an intermediate to the bundle', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'weft-chain-'));
+  try {
+    const file = (f: string): string => join(dir, f);
+    const run = (...args: string[]): void => void execFileSync('openssl', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    for (const k of ['root', 'inter', 'leaf']) run('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', file(`${k}.key`));
+    run('req', '-x509', '-new', '-key', file('root.key'), '-subj', '/CN=root', '-days', '1', '-out', file('root.pem'));
+    run('req', '-new', '-key', file('inter.key'), '-subj', '/CN=inter', '-out', file('inter.csr'));
+    writeFileSync(file('inter.ext'), 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n');
+    run('x509', '-req', '-in', file('inter.csr'), '-CA', file('root.pem'), '-CAkey', file('root.key'), '-CAcreateserial', '-days', '1', '-extfile', file('inter.ext'), '-out', file('inter.pem'));
+    run('req', '-new', '-key', file('leaf.key'), '-subj', '/CN=leaf', '-out', file('leaf.csr'));
+    writeFileSync(file('leaf.ext'), `subjectAltName=URI:${ORDERS}\nbasicConstraints=critical,CA:FALSE\n`);
+    run('x509', '-req', '-in', file('leaf.csr'), '-CA', file('inter.pem'), '-CAkey', file('inter.key'), '-CAcreateserial', '-days', '1', '-extfile', file('leaf.ext'), '-out', file('leaf.pem'));
+    const read = (f: string): string => readFileSync(file(f), 'utf8');
+    const publicKey = createPublicKey(read('leaf.key'));
+    const issued: IssuedCertificate = { identity: ORDERS, certificate: read('leaf.pem') + read('inter.pem'), trustBundle: read('root.pem'), notBefore: 0, notAfter: 0, serial: '1' };
+    assert.doesNotThrow(() => checkIssued(issued, node, publicKey, Date.now()));
+    assert.throws(() => checkIssued({ ...issued, certificate: read('leaf.pem') }, node, publicKey, Date.now()), /not signed by the trust bundle/);
+    assert.throws(() => checkIssued({ ...issued, certificate: read('leaf.pem') + read('root.pem') }, node, publicKey, Date.now()), /not issued by certificate 2/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

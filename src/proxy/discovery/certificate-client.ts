@@ -1,9 +1,11 @@
 // The sidecar's side of workload identity: makes a fresh P-256 key, asks the control plane's CA to
-// certify it (POST /v1/certificates), checks what comes back, and renews at half the certificate's
-// life (or sooner after a failure), so rotation never lets a certificate expire under traffic.
+// certify it (POST /v1/certificates), checks what comes back, and renews once half of the life it
+// had left has passed (or sooner after a failure), so no certificate expires under traffic; and
+// renews at once when the control plane announces new roots or a new issuer (a root rotation).
 
 import { X509Certificate, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { NodeInfo } from '../../config/snapshot-types.ts';
+import type { TrustMessage } from '../../config/stream-protocol.ts';
 import { CERTIFICATES_BUNDLE_PATH, CERTIFICATES_PATH, parseSpiffeId, type CertificateRequest, type IssuedCertificate } from '../../config/identity.ts';
 import { createBackoff } from '../../lib/backoff.ts';
 import { systemClock, type Clock, type Timer } from '../../lib/clock.ts';
@@ -31,6 +33,11 @@ export interface CertificateClient {
    * control plane restarted with a new CA): called when the config stream comes back.
    */
   checkTrust(): Promise<void>;
+  /**
+   * The control plane's trust state (stream message `trust`): renews at once (after a short jitter)
+   * when the bundle holds other roots than this sidecar's, or the leaf is not from `issuer`.
+   */
+  trustChanged(trust: TrustMessage): void;
   /** Why the latest request failed, until one succeeds. */
   lastError(): string | undefined;
   stop(): void;
@@ -42,17 +49,37 @@ export function checkIssued(issued: IssuedCertificate, node: NodeInfo, publicKey
   if (!wanted || wanted.namespace !== node.namespace || wanted.service !== node.service) {
     throw new Error(`the CA issued identity ${JSON.stringify(issued.identity)}, not one for ${node.service} in ${node.namespace}`);
   }
-  const cert = new X509Certificate(issued.certificate);
+  // The leaf, then any intermediates of an operator CA, each issued by the next.
+  const chain = splitPem(issued.certificate).map((pem) => new X509Certificate(pem));
+  const cert = chain[0];
+  if (!cert) throw new Error('the answer holds no certificate');
   if (certificateIdentity({ subjectaltname: cert.subjectAltName }) !== issued.identity) throw new Error(`the certificate's SAN (${cert.subjectAltName}) does not name ${issued.identity}`);
   if (!cert.publicKey.equals(publicKey)) throw new Error('the certificate is not for the key this sidecar sent');
   const roots = splitPem(issued.trustBundle).map((pem) => new X509Certificate(pem));
   if (roots.length === 0) throw new Error('the trust bundle holds no certificate');
-  if (!roots.some((root) => cert.checkIssued(root) && cert.verify(root.publicKey))) throw new Error('the certificate is not signed by the trust bundle');
+  for (let i = 0; i + 1 < chain.length; i++) {
+    if (!chain[i]!.checkIssued(chain[i + 1]!) || !chain[i]!.verify(chain[i + 1]!.publicKey)) throw new Error(`certificate ${i + 1} of the chain is not issued by certificate ${i + 2}`);
+  }
+  const top = chain[chain.length - 1]!;
+  if (!roots.some((root) => top.checkIssued(root) && top.verify(root.publicKey))) throw new Error('the certificate is not signed by the trust bundle');
   if (Date.parse(cert.validTo) <= now) throw new Error(`the certificate expired at ${cert.validTo}`);
 }
 
 export function splitPem(bundle: string): string[] {
   return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+}
+
+/** The roots of a bundle as a comparable key: their SHA-256 fingerprints, sorted. */
+function bundleKey(bundle: string): string {
+  return splitPem(bundle).map((pem) => new X509Certificate(pem).fingerprint256).sort().join(',');
+}
+
+/** Whether these credentials are what the control plane's trust state asks for. */
+export function matchesTrust(credentials: Pick<Credentials, 'certificate' | 'trustBundle'>, trust: TrustMessage): boolean {
+  if (bundleKey(credentials.trustBundle) !== bundleKey(trust.trustBundle)) return false;
+  const leaf = new X509Certificate(splitPem(credentials.certificate)[0] ?? credentials.certificate);
+  const issuer = new X509Certificate(trust.issuer);
+  return leaf.checkIssued(issuer) && leaf.verify(issuer.publicKey);
 }
 
 export function startCertificateClient(options: CertificateClientOptions): CertificateClient {
@@ -64,6 +91,12 @@ export function startCertificateClient(options: CertificateClientOptions): Certi
   let lastError: string | undefined;
   let timer: Timer | undefined;
   let stopped = false;
+  let inFlight = false;
+  /** The latest trust state announced; checked again after each issue. */
+  let trust: TrustMessage | undefined;
+  /** Counts trust announcements, so that a renewal that did not match is retried only for a newer one. */
+  let trustSeq = 0;
+  let requestSeq = -1;
 
   const schedule = (ms: number): void => {
     timer?.cancel();
@@ -72,7 +105,24 @@ export function startCertificateClient(options: CertificateClientOptions): Certi
 
   const authHeaders = (): Record<string, string> => (options.token ? { authorization: `Bearer ${options.token}` } : {});
 
+  /** Renew soon (jittered, so a rotation does not bring every sidecar to the CA in the same millisecond) unless the credentials already match. */
+  const renewIfStale = (): void => {
+    if (!current || !trust || inFlight || stopped) return;
+    let stale: boolean;
+    try {
+      stale = !matchesTrust(current, trust);
+    } catch (err) {
+      log.warn('cannot read the announced trust state', { err: errorMessage(err) });
+      return;
+    }
+    if (!stale) return;
+    log.info('the CA announced new roots or a new issuer; renewing the certificate now');
+    schedule(Math.floor(Math.random() * 500));
+  };
+
   const request = async (): Promise<void> => {
+    inFlight = true;
+    requestSeq = trustSeq;
     try {
       // Synchronous on purpose: a P-256 key takes well under a millisecond, and the async form would
       // start libuv's thread pool (four more threads) in a process that otherwise never needs it.
@@ -101,9 +151,16 @@ export function startCertificateClient(options: CertificateClientOptions): Certi
       backoff.reset();
       log.info('certificate issued', { identity: issued.identity, serial: issued.serial, notAfter: new Date(issued.notAfter).toISOString() });
       options.onCredentials(current);
+      // Half of the life left from now, not from notBefore: the CA backdates notBefore for clock
+      // skew (60 s), which would otherwise make a short-lived certificate renew at once.
       const now = clock.now();
-      schedule(Math.max(1_000, issued.notBefore + (issued.notAfter - issued.notBefore) * renewAt - now));
+      schedule(Math.max(1_000, (issued.notAfter - now) * renewAt));
+      inFlight = false;
+      // A trust change announced while this request was on its way may need another round; the
+      // same announcement twice would loop (a CA that answers otherwise than it announces).
+      if (requestSeq !== trustSeq) renewIfStale();
     } catch (err) {
+      inFlight = false;
       if (stopped) return;
       lastError = `could not get a certificate from ${options.controlUrl}: ${errorMessage(err)}`;
       // Retry soon, but never later than what keeps the current certificate from expiring first.
@@ -133,6 +190,11 @@ export function startCertificateClient(options: CertificateClientOptions): Certi
   return {
     current: () => current,
     checkTrust,
+    trustChanged(t) {
+      trust = t;
+      trustSeq++;
+      renewIfStale();
+    },
     lastError: () => lastError,
     stop() {
       stopped = true;

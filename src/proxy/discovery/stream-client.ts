@@ -5,7 +5,7 @@
 import type { ClientRequest } from 'node:http';
 import { http } from '../../lib/node-http.ts';
 import type { NodeInfo, ProxySnapshot } from '../../config/snapshot-types.ts';
-import { createLineSplitter, STREAM_PATH, STREAM_PING_MS, type ControlMessage, type ProxyMessage } from '../../config/stream-protocol.ts';
+import { createLineSplitter, STREAM_PATH, STREAM_PING_MS, type ControlMessage, type ProxyMessage, type TrustMessage } from '../../config/stream-protocol.ts';
 import { createSnapshotReceiver, type Received } from './snapshot-receiver.ts';
 import { createBackoff } from '../../lib/backoff.ts';
 import { createWatch, type Watch } from '../../lib/watch.ts';
@@ -22,6 +22,8 @@ export interface StreamClientOptions {
   readonly onUpdate?: (result: 'ack' | 'nack') => void;
   /** Each time the stream is up again after it was lost (not the first time). */
   readonly onReconnect?: () => void;
+  /** The CA's roots and issuer, at each connect and on every change (a root rotation). */
+  readonly onTrust?: (trust: TrustMessage) => void;
 }
 
 export interface StreamClient {
@@ -118,7 +120,9 @@ export function startStreamClient(options: StreamClientOptions): StreamClient {
         if (msg === null || typeof msg !== 'object') return log.warn('ignoring a stream message that is not a JSON object');
         if (msg.type === 'snapshot') handle(receiver.snapshot(msg.snapshot));
         else if (msg.type === 'delta') handle(receiver.delta(msg));
-        else if (msg.type === 'error') log.error('control plane refused the stream', { code: msg.code, message: msg.message });
+        else if (msg.type === 'trust') {
+          if (typeof msg.trustBundle === 'string' && typeof msg.issuer === 'string') options.onTrust?.({ trustBundle: msg.trustBundle, issuer: msg.issuer });
+        } else if (msg.type === 'error') log.error('control plane refused the stream', { code: msg.code, message: msg.message });
       });
       res.on('data', (chunk: Buffer) => {
         resetSilence();

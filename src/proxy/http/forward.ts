@@ -1,20 +1,27 @@
 // Carries one request to an upstream endpoint and its response back, streaming both bodies. Each
 // attempt picks an endpoint; an attempt that provably never reached the app is retried elsewhere
-// (the retry rule in docs/concepts/retries-and-local-replies.md). HTTP/2 requests go upstream as h2c, others as HTTP/1.1.
+// (the retry rule in docs/concepts/retries-and-local-replies.md), and one that met a stale pooled
+// connection goes again to the same endpoint. One timer per request times the response head, idle
+// gaps and an optional total. HTTP/2 requests go upstream as h2c, others as HTTP/1.1.
 
 import type { IncomingMessage, ServerResponse, OutgoingHttpHeaders } from 'node:http';
 import { http } from '../../lib/node-http.ts';
 import type { Http2ServerRequest, Http2ServerResponse, ClientHttp2Stream, IncomingHttpHeaders as H2Headers } from 'node:http2';
 import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { EventEmitter } from 'node:events';
-import type { BackendPolicySpec } from '../../config/kinds/backend-policy.ts';
+import { completeTimeouts, type BackendPolicySpec, type BackendTimeouts } from '../../config/kinds/backend-policy.ts';
 import type { EndpointSnapshot } from '../../config/snapshot-types.ts';
 import type { Pick, Picker } from '../balance/picker.ts';
 import type { UpstreamPool } from '../transport/upstream-pool.ts';
 import { BODY_CHUNKED, BODY_NONE, BODY_RAW, requestHead, type H1Exchange, type H1Handler, type H1Stage } from '../transport/h1-client.ts';
 import type { H1ServerRequest, H1ServerResponse } from '../transport/h1-server-message.ts';
-import { forwardableHeaders, wantsTrailers } from './headers.ts';
+import { forwardableHeaders, parsedContentLength, wantsTrailers } from './headers.ts';
 import { REASON_HEADER, sendLocalReply, type LocalReplyReason } from './local-reply.ts';
+import { splice } from '../transport/tunnel.ts';
+import { upgradeAccepted } from './upgrade.ts';
+import { forwardInterim, forwardTrailers, respondEnded } from './response-shapes.ts';
+import { forwardableTrailers } from '../transport/trailer-fields.ts';
 
 export type AnyRequest = IncomingMessage | Http2ServerRequest | H1ServerRequest;
 export type AnyResponse = ServerResponse | Http2ServerResponse | H1ServerResponse;
@@ -30,6 +37,13 @@ export interface ForwardTarget {
   readonly path: string;
   /** Extra request headers this hop adds (e.g. x-weft-source); an undefined value removes the incoming field. */
   readonly addHeaders?: OutgoingHttpHeaders;
+  /**
+   * The protocols an HTTP/1.1 request asks to upgrade to (http/upgrade.ts): it goes upstream with
+   * `Connection: upgrade` and this `Upgrade`, on a connection of its own; a 101 naming one of them
+   * splices the two connections (the response must be an H1ServerResponse), any other answer is an
+   * ordinary response.
+   */
+  readonly upgrade?: string;
 }
 
 export interface ForwardContext {
@@ -39,18 +53,29 @@ export interface ForwardContext {
   readonly startedAt?: number;
   /** Called once with the final status (local replies included), whether it was a local reply, and when (performance.now()). */
   readonly onComplete: (status: number, reason: LocalReplyReason | undefined, attempts: number, endedAt: number) => void;
-  readonly onRetry?: (reason: FailureKind) => void;
+  /** An extra attempt; `stale-connection`: the same endpoint again on a new connection, outside the policy's attempts. */
+  readonly onRetry?: (reason: RetryReason) => void;
 }
 
 /** Why an attempt failed, which decides whether another attempt is safe. */
 export type FailureKind = 'connect' | 'reset-before-response' | 'peer-app-unreachable' | 'peer-app-reset' | 'timeout' | 'reset-after-response';
+/** Why a request went again (the retries metric's `reason`). */
+export type RetryReason = FailureKind | 'stale-connection';
+/** The timers' local-reply reasons (504 before the response head; after it, the stream is cut). */
+type TimeoutReason = 'request-timeout' | 'response-header-timeout' | 'stream-idle-timeout';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'WEFT_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN']);
 /** Errors of a TLS handshake that failed (bad chain, wrong identity): the request never left. */
 const TLS_HANDSHAKE_ERROR = /^(ERR_TLS_|ERR_SSL_|WEFT_TLS_|UNABLE_TO_|CERT_|DEPTH_ZERO_|SELF_SIGNED_)/;
+/** The END_STREAM flag of an HTTP/2 HEADERS frame (RFC 9113 §6.2), as node:http2 reports it with 'response'. */
+const H2_FLAG_END_STREAM = 0x1;
 /** WEFT_H1_CLIENT=node: HTTP/1.1 upstream through node:http's client (the old path, kept for comparison). */
 const NODE_H1_CLIENT = process.env.WEFT_H1_CLIENT === 'node';
+/** RST_STREAM INTERNAL_ERROR (RFC 9113 §7): how an HTTP/2 response that was cut ends; http2.constants without loading node:http2. */
+const NGHTTP2_INTERNAL_ERROR = 2;
+/** HTTP/2 streams the server refused unprocessed (RFC 9113 §8.7): safe to send again, whatever the method. */
+const REFUSED_STREAM = 7;
 
 /** The value of a field in a flat [name, value, …] list with lower-case names. */
 function flatHeader(headers: readonly string[], name: string): string | undefined {
@@ -58,10 +83,31 @@ function flatHeader(headers: readonly string[], name: string): string | undefine
   return undefined;
 }
 
-function requestHasBody(req: AnyRequest): boolean {
-  if (req.httpVersionMajor === 2) return !(req as Http2ServerRequest).stream.endAfterHeaders;
-  const len = req.headers['content-length'];
-  return (len !== undefined && len !== '0') || req.headers['transfer-encoding'] !== undefined;
+/**
+ * The request body's framing as the server side's parser decided it (RFC 9112 §6.3): -1 chunked,
+ * N ≥ 0 a Content-Length of N bytes, undefined no framing field. The lean parser and llhttp refuse
+ * what could be read two ways (both fields, bad or conflicting lengths); nghttp2 holds an HTTP/2
+ * request to its Content-Length. Each upstream writer emits its framing from this, never a copy.
+ */
+function requestFraming(req: AnyRequest): number | undefined {
+  if (req.httpVersionMajor !== 2 && req.headers['transfer-encoding'] !== undefined) return -1;
+  return parsedContentLength(req.headers['content-length']);
+}
+
+/**
+ * The Content-Length a response goes on with (RFC 9110 §8.6): none on 1xx and 204, none when the
+ * upstream body is chunked or close-delimited (the writer frames it); else the checked length.
+ */
+function responseContentLength(status: number, headers: { readonly [name: string]: string | string[] | undefined }): number | undefined {
+  if (status < 200 || status === 204 || headers['transfer-encoding'] !== undefined) return undefined;
+  return parsedContentLength(headers['content-length']);
+}
+
+/** A flat [name, value, …] response head without Content-Length, for 1xx and 204 (RFC 9110 §8.6). */
+function withoutContentLength(headers: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) if (headers[i] !== 'content-length') out.push(headers[i], headers[i + 1]);
+  return out;
 }
 
 /** A peer sidecar's local reply that says its own app failed the request (not the app's own answer). */
@@ -88,6 +134,8 @@ class Forwarding {
   readonly target: ForwardTarget;
   readonly ctx: ForwardContext;
   readonly method: string;
+  /** The request body's framing (requestFraming): -1 chunked, N bytes, undefined none. */
+  readonly framing: number | undefined;
   readonly hasBody: boolean;
   readonly maxAttempts: number;
   /** Endpoints already tried, built only when there is a retry (most requests have one attempt). */
@@ -98,7 +146,23 @@ class Forwarding {
   /** The attempt in flight: the client going away or the request timeout cancels it. */
   current: Attempt | undefined = undefined;
   lastFailure: { kind: FailureKind; endpoint: EndpointSnapshot; detail: string } | undefined = undefined;
-  readonly requestTimer: NodeJS.Timeout | undefined;
+  // Timing (see onTimer): one timer per request, re-armed only when it fires or the request ends;
+  // the byte paths only bump `activity`, so a busy stream costs no timer work per chunk.
+  readonly timeouts: BackendTimeouts;
+  /** When the request arrived (performance.now()). */
+  readonly arrivedAt: number;
+  timer: NodeJS.Timeout | undefined = undefined;
+  /** When the armed timer fires. */
+  timerAt = Infinity;
+  /** Bumped by every byte-moving event: request body, response head and body, client drain. */
+  activity = 0;
+  /** `activity` at the last timer check, and since when it has not moved (a check's time). */
+  seenActivity = 0;
+  quietSince: number;
+  /** When the request had been sent in full (its arrival when it has no body); -1 before. */
+  requestEndedAt = -1;
+  /** A response head came from upstream (the response-head timer is over). */
+  responded = false;
   /** The HTTP/1.1 request head is the same for every attempt: built once, on the first. */
   h1Head: string | undefined = undefined;
   readonly h1Body: number;
@@ -109,11 +173,14 @@ class Forwarding {
     this.target = target;
     this.ctx = ctx;
     this.method = req.method ?? 'GET';
-    this.hasBody = requestHasBody(req);
+    const framing = (this.framing = requestFraming(req));
+    this.hasBody = req.httpVersionMajor === 2 ? !(req as Http2ServerRequest).stream.endAfterHeaders : framing !== undefined && framing !== 0;
     this.maxAttempts = 1 + target.policy.retries.attempts;
-    this.h1Body = !this.hasBody ? BODY_NONE : req.headers['transfer-encoding'] !== undefined ? BODY_CHUNKED : BODY_RAW;
-    const requestMs = target.policy.timeouts.requestMs;
-    this.requestTimer = requestMs > 0 ? setTimeout(onRequestTimeout, requestMs, this) : undefined;
+    this.h1Body = !this.hasBody ? BODY_NONE : framing === -1 ? BODY_CHUNKED : BODY_RAW;
+    this.timeouts = completeTimeouts(target.policy.timeouts);
+    this.arrivedAt = this.quietSince = ctx.startedAt ?? performance.now();
+    if (!this.hasBody) this.requestEndedAt = this.arrivedAt;
+    this.armTimer(this.arrivedAt, false);
     // The client went away: stop the upstream work too.
     (res as EventEmitter).on('close', () => {
       if (!this.finished) {
@@ -126,13 +193,55 @@ class Forwarding {
   complete(status: number, reason?: LocalReplyReason, at = performance.now()): void {
     if (this.finished) return;
     this.finished = true;
-    clearTimeout(this.requestTimer);
+    if (this.timer !== undefined) clearTimeout(this.timer);
     this.ctx.onComplete(status, reason, this.attempts, at);
   }
 
   reply(status: number, reason: LocalReplyReason, message: string): void {
     sendLocalReply(this.res, status, reason, message, this.ctx.proxyId);
     this.complete(status, reason);
+  }
+
+  /**
+   * Arms the timer for the next moment one of the timeouts may expire: the total deadline, the
+   * response head's, or the idle one. Right after activity was seen the idle check comes a quarter
+   * of streamIdleMs later, to learn whether the stream went quiet; a quiet stream is cut
+   * streamIdleMs after the check that first found it quiet, so between 1 and 1.25 × streamIdleMs
+   * after its last byte.
+   */
+  armTimer(now: number, sawActivity: boolean): void {
+    const t = this.timeouts;
+    let at = Infinity;
+    if (t.requestMs > 0) at = this.arrivedAt + t.requestMs;
+    if (t.responseHeaderMs > 0 && !this.responded && this.requestEndedAt >= 0) at = Math.min(at, this.requestEndedAt + t.responseHeaderMs);
+    if (t.streamIdleMs > 0) at = Math.min(at, sawActivity ? now + t.streamIdleMs / 4 : this.quietSince + t.streamIdleMs);
+    if (this.timer !== undefined) {
+      if (at >= this.timerAt) return; // the armed one comes first and re-arms
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    this.timerAt = at;
+    if (at !== Infinity) this.timer = setTimeout(onTimer, Math.max(1, at - now), this);
+  }
+
+  /** The request has been sent in full: the response head's timer starts. */
+  requestEnded(): void {
+    if (this.requestEndedAt >= 0 || this.finished) return;
+    this.requestEndedAt = performance.now();
+    this.activity++;
+    if (this.timeouts.responseHeaderMs > 0 && !this.responded) this.armTimer(this.requestEndedAt, false);
+  }
+
+  /** A timer expired: 504 when no response head went to the client; else the stream is cut, never ended cleanly. */
+  timeOut(reason: TimeoutReason, message: string): void {
+    this.current?.cancel();
+    if (!this.res.headersSent) {
+      this.reply(504, reason, message);
+      return;
+    }
+    const status = (this.res as ServerResponse).statusCode;
+    this.complete(status, reason);
+    cutResponse(this.res);
   }
 
   canRetry(kind: FailureKind): boolean {
@@ -189,7 +298,7 @@ class Forwarding {
       a.onFailure('connect', 'this sidecar has no certificate yet for mutual TLS (see its /ready)');
     } else if (this.req.httpVersionMajor === 2) {
       attemptH2(this, (this.current = new Attempt(this, pick, started)));
-    } else if (NODE_H1_CLIENT && ep.identity === undefined) {
+    } else if (NODE_H1_CLIENT && ep.identity === undefined && this.target.upgrade === undefined) {
       attemptH1Node(this, (this.current = new Attempt(this, pick, started)));
     } else {
       const a = (this.current = new H1Attempt(this, pick, started));
@@ -198,11 +307,14 @@ class Forwarding {
   }
 
   upstreamHeaders(): OutgoingHttpHeaders {
-    const headers = forwardableHeaders(this.req.headers);
+    const framing = this.framing;
+    const headers = forwardableHeaders(this.req.headers, framing !== undefined && framing >= 0 ? framing : undefined);
     if (wantsTrailers(this.req.headers)) headers.te = 'trailers';
-    // An undefined value drops the incoming field (as requestHead does for HTTP/1.1).
+    // An undefined value drops the incoming field (as requestHead does for HTTP/1.1); the framing
+    // is not the hop's to change.
     const add = this.target.addHeaders;
     if (add) for (const name in add) {
+      if (name === 'content-length' || name === 'transfer-encoding') continue;
       const value = add[name];
       if (value === undefined) delete headers[name];
       else headers[name] = value;
@@ -215,9 +327,13 @@ class Forwarding {
     const incoming = this.req as IncomingMessage;
     ex.ondrain = () => incoming.resume();
     incoming.on('data', (chunk: Buffer) => {
+      this.activity++;
       if (!ex.writeBody(chunk)) incoming.pause();
     });
-    incoming.on('end', () => ex.endBody());
+    incoming.on('end', () => {
+      ex.endBody();
+      this.requestEnded();
+    });
     // The client went away mid-body: the upstream connection cannot be reused.
     incoming.on('close', () => {
       if (!incoming.complete) ex.destroy();
@@ -225,9 +341,41 @@ class Forwarding {
   }
 }
 
-function onRequestTimeout(f: Forwarding): void {
-  f.current?.cancel();
-  f.reply(504, 'request-timeout', `no complete response within ${f.target.policy.timeouts.requestMs}ms`);
+/** The request's timer: which timeout expired, if any; else arm for the next check. */
+function onTimer(f: Forwarding): void {
+  f.timer = undefined;
+  f.timerAt = Infinity;
+  if (f.finished) return;
+  const now = performance.now();
+  const sawActivity = f.activity !== f.seenActivity;
+  if (sawActivity) {
+    f.seenActivity = f.activity;
+    f.quietSince = now;
+  }
+  const t = f.timeouts;
+  if (t.requestMs > 0 && now >= f.arrivedAt + t.requestMs) {
+    f.timeOut('request-timeout', `no complete response within ${t.requestMs}ms (timeouts.requestMs)`);
+  } else if (t.responseHeaderMs > 0 && !f.responded && f.requestEndedAt >= 0 && now >= f.requestEndedAt + t.responseHeaderMs) {
+    f.timeOut('response-header-timeout', `no response head within ${t.responseHeaderMs}ms of the request (timeouts.responseHeaderMs)`);
+  } else if (t.streamIdleMs > 0 && !sawActivity && now >= f.quietSince + t.streamIdleMs) {
+    f.timeOut('stream-idle-timeout', `no bytes moved on the stream for ${t.streamIdleMs}ms (timeouts.streamIdleMs)`);
+  } else {
+    f.armTimer(now, sawActivity);
+  }
+}
+
+/**
+ * Ends a response whose head went out but whose body cannot be finished, so the client can tell:
+ * HTTP/1.1 closes the connection (a chunked body then lacks its last chunk, a Content-Length one
+ * is short); HTTP/2 resets the stream (RST_STREAM, no END_STREAM).
+ */
+function cutResponse(res: AnyResponse): void {
+  if ('stream' in res && res.stream !== undefined) {
+    const stream = (res as Http2ServerResponse).stream;
+    if (!stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR);
+    return;
+  }
+  (res as ServerResponse).destroy();
 }
 
 /** One try at one endpoint: reports its outcome to the balancer once, and fails at most once. */
@@ -236,6 +384,8 @@ class Attempt {
   readonly pick: EndpointPick;
   readonly started: number;
   reported = false;
+  /** Went once more to the same endpoint after meeting a stale pooled connection (at most once). */
+  staleRetried = false;
   /** Stops the transport's work, once the transport has some. */
   cancelTransport: (() => void) | undefined = undefined;
 
@@ -272,6 +422,8 @@ class H1Attempt extends Attempt implements H1Handler {
   ex: H1Exchange | undefined = undefined;
   status = 0;
   lastChunk: Buffer | undefined = undefined;
+  /** The body's trailer fields for the client, held until the end (most responses have none). */
+  trailers: string[] | undefined = undefined;
   waitingDrain = false;
 
   start(): void {
@@ -279,8 +431,18 @@ class H1Attempt extends Attempt implements H1Handler {
     const ep = this.pick.endpoint;
     const timeouts = f.target.policy.timeouts;
     const tls = ep.identity === undefined ? undefined : { context: f.ctx.pool.tls!.context, identity: ep.identity };
-    const ex = f.ctx.pool.h1(ep.address, ep.port, ep.identity).request(this, { connectMs: timeouts.connectMs, idleMs: timeouts.idleMs, noResponseBody: f.method === 'HEAD', tls });
+    // retryStale: an idempotent request without a body may go again on a new connection if the
+    // pooled one it was written on turns out closed (h1-client.ts decides, having seen no byte back).
+    // An upgrade goes on a connection of its own, never a pooled one, so it is never stale.
+    const upgrade = f.target.upgrade !== undefined;
+    const ex = f.ctx.pool.h1(ep.address, ep.port, ep.identity).request(this, { connectMs: timeouts.connectMs, idleMs: timeouts.idleMs, noResponseBody: f.method === 'HEAD', tls, upgrade, retryStale: !upgrade && f.h1Body === BODY_NONE && IDEMPOTENT.has(f.method) });
     this.ex ??= ex;
+  }
+
+  /** The pool sends this exchange again on a new connection: not an endpoint failure, not one of the policy's attempts. */
+  onStaleRetry(): void {
+    this.staleRetried = true;
+    this.fwd.ctx.onRetry?.('stale-connection');
   }
 
   override cancel(): void {
@@ -292,17 +454,25 @@ class H1Attempt extends Attempt implements H1Handler {
     this.ex = ex;
     const f = this.fwd;
     const incoming = f.req as IncomingMessage;
+    const upgrade = f.target.upgrade;
     f.h1Head ??= requestHead(f.method, f.target.path, f.target.authority, incoming.rawHeaders, {
       connection: incoming.headers.connection,
       teTrailers: wantsTrailers(incoming.headers),
       extra: f.target.addHeaders as Record<string, string> | undefined,
-      chunked: f.h1Body === BODY_CHUNKED,
+      bodyLength: f.framing,
+      // An upgrade carries its own Connection and Upgrade: the only hop-by-hop fields that go on.
+      upgrade,
     });
     ex.writeHead(f.h1Head, f.h1Body);
     if (f.h1Body !== BODY_NONE) {
       f.bodyStarted = true;
       f.pumpBody(ex);
     }
+  }
+
+  onInterim(status: number, headers: string[]): void {
+    const f = this.fwd;
+    if (!f.finished) forwardInterim(f.req, f.res, status, headers);
   }
 
   onHead(status: number, headers: string[]): void {
@@ -312,6 +482,7 @@ class H1Attempt extends Attempt implements H1Handler {
       ex.destroy();
       return;
     }
+    f.activity++;
     this.status = status;
     if (status === 502 || status === 503) {
       const reason = flatHeader(headers, REASON_HEADER);
@@ -322,8 +493,10 @@ class H1Attempt extends Attempt implements H1Handler {
         return;
       }
     }
+    f.responded = true;
     try {
-      (f.res as ServerResponse).writeHead(status, headers);
+      // node:http's writer would copy a Content-Length a 1xx or 204 may not carry (RFC 9110 §8.6).
+      (f.res as ServerResponse).writeHead(status, status < 200 || status === 204 ? withoutContentLength(headers) : headers);
     } catch (err) {
       ex.destroy();
       this.report(false);
@@ -338,20 +511,50 @@ class H1Attempt extends Attempt implements H1Handler {
       this.lastChunk = chunk;
       return;
     }
-    const out = this.fwd.res as ServerResponse;
+    const f = this.fwd;
+    f.activity++;
+    const out = f.res as ServerResponse;
     if (!out.write(chunk) && !this.waitingDrain) {
       this.waitingDrain = true;
       this.ex!.pause();
       out.once('drain', () => {
+        // A slow reader that drains is progress, not an idle stream.
+        f.activity++;
         this.waitingDrain = false;
         this.ex!.resume();
       });
     }
   }
 
+  onTrailers(trailers: string[]): void {
+    this.trailers = trailers;
+  }
+
   onEnd(): void {
+    if (this.trailers !== undefined) forwardTrailers(this.fwd.req, this.fwd.res, this.trailers);
     (this.fwd.res as ServerResponse).end(this.lastChunk);
     this.fwd.complete(this.status, undefined, this.report(this.status < 500));
+  }
+
+  /** A 101 to the upgrade request, sent completely: check it, answer the client 101, splice. */
+  onUpgrade(headers: string[], socket: Duplex, head: Buffer): void {
+    const f = this.fwd;
+    if (f.finished) {
+      socket.destroy();
+      return;
+    }
+    const ep = this.pick.endpoint;
+    const res = f.res as H1ServerResponse;
+    if (!upgradeAccepted(f.target.upgrade ?? '', flatHeader(headers, 'upgrade')) || typeof res.switchProtocols !== 'function') {
+      // The app saw the request, so it is not tried again.
+      socket.destroy();
+      this.report(false);
+      f.reply(502, 'upstream-reset', `upstream ${ep.address}:${ep.port} switched protocols to ${JSON.stringify(flatHeader(headers, 'upgrade') ?? '')}, which the request did not offer (${f.target.upgrade})`);
+      return;
+    }
+    const client = res.switchProtocols(headers);
+    splice(client.socket, client.head, socket, head);
+    f.complete(101, undefined, this.report(true));
   }
 
   onError(err: NodeJS.ErrnoException, stage: H1Stage): void {
@@ -375,6 +578,8 @@ function attemptH1Node(f: Forwarding, a: Attempt): void {
   const { req, res, target, ctx, method, hasBody } = f;
   const headers = f.upstreamHeaders();
   headers.host = target.authority;
+  // Chunked as the client's body was; node:http's client would not chunk a GET's body by itself.
+  if (f.framing === -1) headers['transfer-encoding'] = 'chunked';
   const upReq = http.request({
     host: ep.address,
     port: ep.port,
@@ -394,6 +599,8 @@ function attemptH1Node(f: Forwarding, a: Attempt): void {
       return;
     }
     f.bodyStarted = true;
+    req.on('data', () => f.activity++);
+    req.on('end', () => f.requestEnded());
     req.pipe(upReq);
   };
   upReq.on('socket', (socket: Socket) => {
@@ -429,7 +636,10 @@ function attemptH1Node(f: Forwarding, a: Attempt): void {
       a.onFailure(peerFailure, `peer sidecar answered ${status} ${upRes.headers[REASON_HEADER]}`);
       return;
     }
-    (res as ServerResponse).writeHead(status, forwardableHeaders(upRes.headers));
+    f.responded = true;
+    f.activity++;
+    (res as ServerResponse).writeHead(status, forwardableHeaders(upRes.headers, responseContentLength(status, upRes.headers)));
+    upRes.on('data', () => f.activity++);
     upRes.pipe(res as ServerResponse);
     upRes.on('end', () => {
       a.report(status < 500);
@@ -457,7 +667,25 @@ function attemptH2(f: Forwarding, a: Attempt): void {
     return;
   }
   let responded = false;
+  /** This stream failed on a stale session and the attempt went on on a new one: its events no longer count. */
+  let superseded = false;
   a.cancelTransport = () => stream.close();
+  /**
+   * The session was reused and has gone away (the peer closed it or sent GOAWAY) before any
+   * response on this stream: the request goes once more on a new session to the same endpoint if
+   * it has no body and is idempotent or was refused unprocessed (RFC 9113 §8.7), as for HTTP/1.1.
+   */
+  const retryStale = (): boolean => {
+    if (responded || !wasConnected || hasBody || a.staleRetried || f.finished) return false;
+    if (!session.closed && !session.destroyed) return false;
+    if (!IDEMPOTENT.has(method) && stream.rstCode !== REFUSED_STREAM) return false;
+    a.staleRetried = true;
+    superseded = true;
+    clearTimeout(connectTimer);
+    ctx.onRetry?.('stale-connection');
+    attemptH2(f, a);
+    return true;
+  };
   const connectTimer = wasConnected
     ? undefined
     : setTimeout(() => {
@@ -466,6 +694,9 @@ function attemptH2(f: Forwarding, a: Attempt): void {
   if (hasBody) {
     const start = (): void => {
       f.bodyStarted = true;
+      // Listened to only now: a 'data' listener starts the flow, which must wait for the session.
+      req.on('data', () => f.activity++);
+      req.on('end', () => f.requestEnded());
       req.pipe(stream);
     };
     if (session.connecting) session.once('connect', start);
@@ -473,7 +704,7 @@ function attemptH2(f: Forwarding, a: Attempt): void {
   }
   stream.on('error', (err: NodeJS.ErrnoException) => {
     clearTimeout(connectTimer);
-    if (f.finished) return;
+    if (f.finished || superseded) return;
     if (responded) {
       a.report(false);
       res.destroy(err);
@@ -481,11 +712,18 @@ function attemptH2(f: Forwarding, a: Attempt): void {
     }
     const code = err.code ?? '';
     const neverConnected = !wasConnected && (CONNECT_ERRORS.has(code) || code === 'ERR_HTTP2_STREAM_CANCEL' || TLS_HANDSHAKE_ERROR.test(code));
+    if (!neverConnected && retryStale()) return;
     a.onFailure(neverConnected && !f.bodyStarted ? 'connect' : 'reset-before-response', `${code} ${err.message}`);
   });
-  stream.on('response', (h: H2Headers) => {
+  // Interim 1xx heads (100 Continue, 103 Early Hints …) come as 'headers' before the response.
+  stream.on('headers', (h: H2Headers) => {
+    if (!responded && !f.finished) forwardInterim(req, res, Number(h[':status']), forwardableHeaders(h as never) as Record<string, string | string[]>);
+  });
+  stream.on('response', (h: H2Headers, flags: number) => {
     clearTimeout(connectTimer);
+    if (superseded) return;
     responded = true;
+    f.activity++;
     const status = Number(h[':status'] ?? 502);
     const peerFailure = peerFailureKind(status, h[REASON_HEADER]);
     if (peerFailure && f.canRetry(peerFailure)) {
@@ -493,10 +731,29 @@ function attemptH2(f: Forwarding, a: Attempt): void {
       a.onFailure(peerFailure, `peer sidecar answered ${status} ${h[REASON_HEADER]}`);
       return;
     }
-    (res as ServerResponse).writeHead(status, forwardableHeaders(h as never));
+    f.responded = true;
+    if ((flags & H2_FLAG_END_STREAM) !== 0) {
+      // Headers that end the stream (gRPC's trailers-only response) stay one frame that ends it.
+      // Nothing follows on the upstream stream; reading it lets it close.
+      stream.resume();
+      if (f.finished) return; // the client went away meanwhile
+      try {
+        respondEnded(req, res, status, forwardableHeaders(h as never));
+      } catch (err) {
+        f.reply(502, 'upstream-reset', `upstream ${ep.address}:${ep.port} sent a response head that cannot be forwarded: ${(err as Error).message}`);
+        a.report(false);
+        return;
+      }
+      a.report(status < 500);
+      f.complete(status);
+      return;
+    }
+    (res as ServerResponse).writeHead(status, forwardableHeaders(h as never, responseContentLength(status, h)));
     stream.on('trailers', (trailers: H2Headers) => {
-      if ('addTrailers' in res) res.addTrailers(forwardableHeaders(trailers) as never);
+      const forwardable = forwardableTrailers(trailers as Record<string, string | string[] | undefined>);
+      if (forwardable !== undefined) forwardTrailers(req, res, forwardable);
     });
+    stream.on('data', () => f.activity++);
     stream.pipe(res as Http2ServerResponse);
     stream.on('end', () => {
       a.report(status < 500);
@@ -505,6 +762,8 @@ function attemptH2(f: Forwarding, a: Attempt): void {
   });
   stream.on('close', () => {
     clearTimeout(connectTimer);
-    if (!responded && !f.finished) a.onFailure('reset-before-response', `stream closed with code ${stream.rstCode}`);
+    if (superseded || responded || f.finished) return;
+    if (retryStale()) return;
+    a.onFailure('reset-before-response', `stream closed with code ${stream.rstCode}`);
   });
 }

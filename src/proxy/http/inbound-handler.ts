@@ -2,22 +2,26 @@
 // endpoint, so nothing to balance; if the app cannot be reached the reply says
 // `upstream-connect-failure`, which tells the calling sidecar the request never reached an app.
 // Over mutual TLS the caller's identity is proven: it names the source and reaches the app in
-// `x-forwarded-client-cert`, which a plaintext caller can never set.
+// `x-forwarded-client-cert`, which a plaintext caller can never set. The inbound filters
+// (src/proxy/filters/: jwt-authn, authz) judge a request before it is forwarded.
 
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { EventEmitter } from 'node:events';
 import type { NodeInfo } from '../../config/snapshot-types.ts';
 import { DEFAULT_BACKEND_POLICY, type BackendPolicySpec } from '../../config/kinds/backend-policy.ts';
 import type { ProxyMetrics } from '../admin/proxy-metrics.ts';
 import type { UpstreamPool } from '../transport/upstream-pool.ts';
-import { tunnel } from '../transport/tunnel.ts';
 import { staticPicker } from '../balance/static-picker.ts';
 import { forwardRequest, type AnyRequest, type AnyResponse } from './forward.ts';
-import { rawLocalReply, sendLocalReply } from './local-reply.ts';
+import { sendLocalReply } from './local-reply.ts';
 import { createRequestRecorder } from './request-metrics.ts';
 import { parseSpiffeId } from '../../config/identity.ts';
 import { peerIdentity, type MeshTls } from '../transport/mesh-tls.ts';
-import { authorizationPath, type Authorizer } from './authorizer.ts';
+import { authorizationPath } from './authorizer.ts';
+import { requestedUpgrade, upgradeEventResponse } from './upgrade.ts';
+import { requestTarget } from './request-target.ts';
+import { createInboundRequest, runInboundFilters, type FilterReply, type InboundFilter, type InboundRequest } from '../filters/inbound-filter.ts';
 
 export interface InboundDeps {
   readonly node: NodeInfo;
@@ -28,8 +32,8 @@ export interface InboundDeps {
   readonly metrics: ProxyMetrics;
   /** This sidecar's TLS identity, once it holds a certificate (names it in x-forwarded-client-cert). */
   readonly tls: () => MeshTls | undefined;
-  /** The AuthorizationPolicies of this service in force; undefined when none targets it. */
-  readonly authorizer: () => Authorizer | undefined;
+  /** The inbound filters in force (jwt-authn, authz); undefined when no policy applies to this service. */
+  readonly filters: () => readonly InboundFilter[] | undefined;
 }
 
 export const XFCC_HEADER = 'x-forwarded-client-cert';
@@ -42,16 +46,44 @@ interface PeerInfo {
 }
 const MAX_PEERS = 4096;
 
-/** Retrying is the caller's job (it can go to another instance); here a failure is reported at once. */
+/**
+ * Retrying is the caller's job (it can go to another instance); here a failure is reported at once.
+ * The one exception is a stale pooled connection to the app, which this hop owns and so retries
+ * itself (forward.ts). The caller's timers govern the exchange: none runs here but connect.
+ */
 const INBOUND_POLICY: BackendPolicySpec = {
   ...DEFAULT_BACKEND_POLICY,
   retries: { attempts: 0 },
-  timeouts: { ...DEFAULT_BACKEND_POLICY.timeouts, connectMs: 1_000, requestMs: 0 },
+  timeouts: { ...DEFAULT_BACKEND_POLICY.timeouts, connectMs: 1_000, responseHeaderMs: 0, streamIdleMs: 0, requestMs: 0 },
 };
 
 const SOURCE = /^[a-z0-9-]{1,63}\.[a-z0-9-]{1,63}$/;
 
+/** The filters' header edits on top of this hop's own (x-forwarded-client-cert), which win. */
+function mergeHeaders(own: Readonly<Record<string, string | undefined>>, filtered: InboundRequest): Readonly<Record<string, string | undefined>> {
+  return filtered.headerEdits === undefined ? own : { ...filtered.headerEdits, ...own };
+}
 
+/**
+ * Runs the filters: `done` gets the reply (or undefined to pass on), synchronously when no filter
+ * waits. When one waits (a JWT signature, the first JWKS) and `client` closes meanwhile, `gone` is
+ * called instead: the request goes no further.
+ */
+function filterRequest(filters: readonly InboundFilter[], ir: InboundRequest, client: EventEmitter, done: (reply: FilterReply | undefined) => void, gone: () => void): void {
+  const r = runInboundFilters(filters, ir);
+  if (!(r instanceof Promise)) return done(r);
+  let closed = false;
+  const onClose = (): void => {
+    closed = true;
+  };
+  client.once('close', onClose);
+  const settle = (reply: FilterReply | undefined): void => {
+    client.off('close', onClose);
+    if (closed) gone();
+    else done(reply);
+  };
+  r.then(settle, (err: unknown) => settle({ status: 500, reason: 'filter-error', message: `an inbound filter failed: ${err instanceof Error ? err.message : String(err)}` }));
+}
 
 export function createInboundHandler(deps: InboundDeps) {
   const picker = staticPicker(deps.appHost, deps.appPort);
@@ -89,13 +121,34 @@ export function createInboundHandler(deps: InboundDeps) {
       source = typeof header === 'string' && SOURCE.test(header) ? header : 'unknown';
       addHeaders = PLAINTEXT_HEADERS;
     }
-    const denied = deps.authorizer()?.check(peer, req.method ?? 'GET', authorizationPath(req.url));
-    if (denied !== undefined) {
-      sendLocalReply(res, 403, 'authz-denied', denied, deps.proxyId);
-      recorder.record(source, destination, 403, 'authz-denied', (performance.now() - started) / 1000);
+    // One target, parsed once: what the policies judge is what the app is sent (RFC 9112 §3.2).
+    const t = requestTarget(req);
+    if (typeof t === 'string') {
+      sendLocalReply(res, 400, 'bad-request', `bad request target: ${t}`, deps.proxyId);
+      recorder.record(source, destination, 400, 'bad-request', (performance.now() - started) / 1000);
       return;
     }
-    forwardRequest(req, res, { picker, policy: INBOUND_POLICY, authority: (req.headers[':authority'] as string | undefined) ?? req.headers.host ?? authority, path: req.url ?? '/', addHeaders }, {
+    // An upgrade goes through this same path: filters, identity headers, metrics; a tunnel only after the app's 101.
+    const upgrade = requestedUpgrade(req, res);
+    if (typeof upgrade === 'object') {
+      sendLocalReply(res, 400, 'bad-request', upgrade.refuse, deps.proxyId);
+      recorder.record(source, destination, 400, 'bad-request', (performance.now() - started) / 1000);
+      return;
+    }
+    const requestAuthority = t.authority ?? (req.headers[':authority'] as string | undefined) ?? req.headers.host ?? authority;
+    const filters = deps.filters();
+    if (filters === undefined) return forward(req, res, source, addHeaders, requestAuthority, t.path, started, upgrade);
+    // jwt-authn, then authz: they judge the normalized path; the app gets the target (minus a token parameter).
+    const ir = createInboundRequest(req.method ?? 'GET', authorizationPath(t.path), t.path, req.headers, peer, deps.appPort);
+    filterRequest(filters, ir, res as EventEmitter, (reply) => {
+      if (reply === undefined) return forward(req, res, source, mergeHeaders(addHeaders, ir), requestAuthority, ir.target, started, upgrade);
+      sendLocalReply(res, reply.status, reply.reason, reply.message, deps.proxyId, reply.headers);
+      recorder.record(source, destination, reply.status, reply.reason, (performance.now() - started) / 1000);
+    }, () => recorder.record(source, destination, 499, undefined, (performance.now() - started) / 1000));
+  };
+
+  const forward = (req: AnyRequest, res: AnyResponse, source: string, addHeaders: Readonly<Record<string, string | undefined>>, requestAuthority: string, path: string, started: number, upgrade: string | undefined): void => {
+    forwardRequest(req, res, { picker, policy: INBOUND_POLICY, authority: requestAuthority, path, addHeaders, upgrade }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
       startedAt: started,
@@ -103,20 +156,14 @@ export function createInboundHandler(deps: InboundDeps) {
         // Bounded labels: the source is a mesh service name the peer sidecar set, or `unknown`.
         recorder.record(source, destination, status, reason, (endedAt - started) / 1000);
       },
+      // Only `stale-connection` can happen here (no policy retries).
+      onRetry: (reason) => deps.metrics.retries.inc({ destination_service: destination, reason }),
     });
   };
 
-  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const peer = peerIdentity(req.socket);
-    const denied = deps.authorizer()?.check(peer, req.method ?? 'GET', authorizationPath(req.url));
-    if (denied !== undefined) {
-      socket.end(rawLocalReply(403, 'authz-denied', denied, deps.proxyId));
-      return;
-    }
-    const headers = peer === undefined ? PLAINTEXT_HEADERS : peerInfo(peer).headers;
-    tunnel(req, socket, head, deps.appHost, deps.appPort, req.url ?? '/', headers, INBOUND_POLICY.timeouts.connectMs).catch(() => {
-      socket.end(rawLocalReply(503, 'upstream-connect-failure', `could not connect to the app at ${authority}`, deps.proxyId));
-    });
+  /** An upgrade node:http took (its connection had gone to node:http): the same path as any request. */
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, adopt: (socket: Duplex) => void): void => {
+    request(req, upgradeEventResponse(req, socket, head, adopt));
   };
 
   return { request, upgrade };

@@ -19,15 +19,20 @@ export type LocalReplyReason =
   | 'upstream-connect-failure'
   | 'upstream-reset'
   | 'request-timeout'
+  | 'response-header-timeout'
+  | 'stream-idle-timeout'
   | 'bad-request'
   | 'header-too-large'
   | 'mtls-required'
   | 'authz-denied'
+  | 'jwt-invalid'
+  | 'filter-error'
   | 'no-certificate';
 
 export type AnyResponse = ServerResponse | Http2ServerResponse | H1ServerResponse;
 
-export function sendLocalReply(res: AnyResponse, status: number, reason: LocalReplyReason, message: string, proxyId: string): void {
+/** `extraHeaders`: fields a reply needs besides weft's own (e.g. `www-authenticate` on a 401, RFC 9110 §11.6.1). */
+export function sendLocalReply(res: AnyResponse, status: number, reason: LocalReplyReason, message: string, proxyId: string, extraHeaders?: Readonly<Record<string, string>>): void {
   if (res.headersSent) {
     // Too late for a reply: the only honest signal left is to cut the stream.
     res.destroy?.();
@@ -39,6 +44,7 @@ export function sendLocalReply(res: AnyResponse, status: number, reason: LocalRe
     'content-length': Buffer.byteLength(body),
     [REASON_HEADER]: reason,
     'x-weft-proxy': proxyId,
+    ...extraHeaders,
   });
   (res as ServerResponse).end(body);
 }

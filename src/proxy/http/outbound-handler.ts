@@ -12,11 +12,12 @@ import type { Watch } from '../../lib/watch.ts';
 import type { ServicePortEntry, ServiceTable } from '../balance/service-table.ts';
 import type { ProxyMetrics } from '../admin/proxy-metrics.ts';
 import type { UpstreamPool } from '../transport/upstream-pool.ts';
-import { tunnel } from '../transport/tunnel.ts';
 import { forwardRequest, type AnyRequest, type AnyResponse } from './forward.ts';
 import { rawLocalReply, sendLocalReply, type LocalReplyReason } from './local-reply.ts';
 import { staticPicker } from '../balance/static-picker.ts';
 import { createRequestRecorder } from './request-metrics.ts';
+import { requestedUpgrade, upgradeEventResponse } from './upgrade.ts';
+import { requestTarget } from './request-target.ts';
 
 export interface OutboundDeps {
   readonly node: NodeInfo;
@@ -57,19 +58,16 @@ interface Passthrough {
 }
 type Resolution = Resolved | Passthrough | { readonly kind: 'error'; readonly status: number; readonly reason: LocalReplyReason; readonly message: string };
 
-/** Splits a request target into authority and origin-form path. */
-function target(req: AnyRequest): { authority: string; path: string } | undefined {
-  const url = req.url ?? '/';
-  if (url.startsWith('http://') || url.startsWith('https://')) {
-    const afterScheme = url.indexOf('//') + 2;
-    const slash = url.indexOf('/', afterScheme);
-    const q = url.indexOf('?', afterScheme);
-    const end = slash === -1 ? (q === -1 ? url.length : q) : q !== -1 && q < slash ? q : slash;
-    const path = url.slice(end);
-    return { authority: url.slice(afterScheme, end), path: path.startsWith('?') ? `/${path}` : path || '/' };
-  }
-  const authority = (req.headers[':authority'] as string | undefined) ?? req.headers.host;
-  return authority ? { authority, path: url } : undefined;
+/**
+ * The request's authority and origin-form path (request-target.ts): an absolute-form target names
+ * the authority and wins over Host (RFC 9112 §3.2.2); otherwise Host or `:authority` names it.
+ * A string says why the request is invalid (400), undefined that it names no host.
+ */
+function target(req: AnyRequest): { authority: string; path: string } | string | undefined {
+  const t = requestTarget(req);
+  if (typeof t === 'string') return t;
+  const authority = t.authority ?? (req.headers[':authority'] as string | undefined) ?? req.headers.host;
+  return authority ? { authority, path: t.path } : undefined;
 }
 
 export function createOutboundHandler(deps: OutboundDeps) {
@@ -98,6 +96,7 @@ export function createOutboundHandler(deps: OutboundDeps) {
   deps.table.subscribe(() => routes.clear());
 
   const resolve = (req: AnyRequest, t = target(req)): Resolution => {
+    if (typeof t === 'string') return { kind: 'error', status: 400, reason: 'bad-request', message: `bad request target: ${t}` };
     if (!t) return { kind: 'error', status: 400, reason: 'bad-request', message: 'request names no host (absolute-form URL or Host header)' };
     const table = deps.table.get();
     if (!table) return { kind: 'error', status: 503, reason: 'no-snapshot', message: 'this sidecar has not received its configuration from the control plane yet' };
@@ -129,10 +128,18 @@ export function createOutboundHandler(deps: OutboundDeps) {
 
   const request = (req: AnyRequest, res: AnyResponse): void => {
     const started = performance.now();
+    // The one request target of this request (authority and path): routing, the upstream and the
+    // metrics all see it.
     const t = target(req);
-    const route = t && routes.get(t.authority);
-    if (route) {
-      forwardMesh(req, res, route.entry, route.destination, t.authority, t.path, started);
+    const upgrade = requestedUpgrade(req, res);
+    if (typeof upgrade === 'object') {
+      sendLocalReply(res, 400, 'bad-request', upgrade.refuse, deps.proxyId);
+      record('unknown', started)(400, 'bad-request');
+      return;
+    }
+    const route = t !== undefined && typeof t !== 'string' ? routes.get(t.authority) : undefined;
+    if (route !== undefined && typeof t === 'object') {
+      forwardMesh(req, res, route.entry, route.destination, t.authority, t.path, started, upgrade);
       return;
     }
     const r = resolve(req, t);
@@ -145,11 +152,11 @@ export function createOutboundHandler(deps: OutboundDeps) {
       const destination = `${r.entry.service.name}.${r.entry.service.namespace}`;
       if (routes.size >= 1024) routes.clear();
       routes.set(r.authority, { entry: r.entry, destination });
-      forwardMesh(req, res, r.entry, destination, r.authority, r.path, started);
+      forwardMesh(req, res, r.entry, destination, r.authority, r.path, started, upgrade);
       return;
     }
     const destination = 'passthrough';
-    forwardRequest(req, res, { picker: staticPicker(r.host, r.port), policy: DEFAULT_BACKEND_POLICY, authority: r.authority, path: r.path }, {
+    forwardRequest(req, res, { picker: staticPicker(r.host, r.port), policy: DEFAULT_BACKEND_POLICY, authority: r.authority, path: r.path, upgrade }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
       startedAt: started,
@@ -158,8 +165,8 @@ export function createOutboundHandler(deps: OutboundDeps) {
     });
   };
 
-  const forwardMesh = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, destination: string, authority: string, path: string, started: number): void => {
-    forwardRequest(req, res, { picker: entry.balancer.picker(), policy: entry.policy, authority, path, addHeaders: meshAddHeaders }, {
+  const forwardMesh = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, destination: string, authority: string, path: string, started: number, upgrade: string | undefined): void => {
+    forwardRequest(req, res, { picker: entry.balancer.picker(), policy: entry.policy, authority, path, addHeaders: meshAddHeaders, upgrade }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
       startedAt: started,
@@ -168,39 +175,9 @@ export function createOutboundHandler(deps: OutboundDeps) {
     });
   };
 
-  /** WebSocket and other upgrades: pick an endpoint (trying others on connect failure) and tunnel. */
-  const upgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
-    const r = resolve(req);
-    if (r.kind === 'error') {
-      socket.end(rawLocalReply(r.status, r.reason, r.message, deps.proxyId));
-      return;
-    }
-    const picker = r.kind === 'mesh' ? r.entry.balancer.picker() : staticPicker(r.host, r.port);
-    const policy = r.kind === 'mesh' ? r.entry.policy : DEFAULT_BACKEND_POLICY;
-    const tried = new Set<string>();
-    for (let attempt = 0; attempt <= policy.retries.attempts; attempt++) {
-      const pick = picker.pick({ exclude: tried });
-      if (pick.kind === 'fail') {
-        if (attempt === 0) {
-          socket.end(rawLocalReply(503, pick.reason, pick.message, deps.proxyId));
-          return;
-        }
-        break;
-      }
-      tried.add(pick.endpoint.id);
-      const started = performance.now();
-      try {
-        const identity = pick.endpoint.identity;
-        const tls = identity === undefined ? undefined : deps.pool.tls && { context: deps.pool.tls.context, identity };
-        if (identity !== undefined && !tls) throw new Error('this sidecar has no certificate yet for mutual TLS');
-        await tunnel(req, socket, head, pick.endpoint.address, pick.endpoint.port, r.path, { host: r.authority, 'x-weft-source': `${source}.${node.namespace}` }, policy.timeouts.connectMs, tls);
-        pick.done({ ok: true, latencyMs: performance.now() - started });
-        return;
-      } catch {
-        pick.done({ ok: false, connectFailure: true, latencyMs: performance.now() - started });
-      }
-    }
-    socket.end(rawLocalReply(503, 'upstream-connect-failure', `no endpoint accepted the upgrade after ${tried.size} attempt(s)`, deps.proxyId));
+  /** An upgrade node:http took (its connection had gone to node:http): the same path as any request. */
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, adopt: (socket: Duplex) => void): void => {
+    request(req, upgradeEventResponse(req, socket, head, adopt));
   };
 
   /**

@@ -9,7 +9,7 @@ export function startOutboundListener(host: string, port: number, deps: Outbound
   const handlers = {
     request: handler.request,
     proxyId: deps.proxyId,
-    upgrade: (req: Parameters<typeof handler.upgrade>[0], socket: Parameters<typeof handler.upgrade>[1], head: Buffer) => void handler.upgrade(req, socket, head),
+    upgrade: handler.upgrade,
     connect: handler.connect,
     ...listenerMetricHandlers(deps.metrics, 'outbound'),
   };

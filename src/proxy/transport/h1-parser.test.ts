@@ -11,13 +11,27 @@ interface Parsed {
   keepAlive: boolean;
   consumed: number;
   error?: string;
+  /** Interim heads as `status` and their fields, in order. */
+  interim: { status: number; headers: string[] }[];
+  trailers?: string[];
+  /** Whether the trailers came after the last body bytes and before the response completed. */
+  trailersInOrder?: boolean;
 }
 
 /** Feeds `input` in the pieces given (cut at `cuts`), then optionally the end of the connection. */
-function parse(input: string | Buffer, cuts: number[] = [], options: { noBody?: boolean; eof?: boolean } = {}): Parsed {
+function parse(input: string | Buffer, cuts: number[] = [], options: { noBody?: boolean; eof?: boolean; upgrade?: boolean } = {}): Parsed {
   const bytes = typeof input === 'string' ? Buffer.from(input, 'latin1') : input;
-  const out: Parsed = { body: '', lastSeen: false, complete: false, keepAlive: true, consumed: 0 };
+  const out: Parsed = { body: '', lastSeen: false, complete: false, keepAlive: true, consumed: 0, interim: [] };
   const parser = new H1ResponseParser({
+    onInterim(status, headers) {
+      assert.equal(out.status, undefined, 'interim heads come before the final one');
+      out.interim.push({ status, headers });
+    },
+    onTrailers(trailers) {
+      assert.equal(out.trailers, undefined, 'one trailer section');
+      out.trailers = trailers;
+      out.trailersInOrder = out.status !== undefined && !parser.complete;
+    },
     onHead(status, headers) {
       assert.equal(out.status, undefined, 'one head per response');
       out.status = status;
@@ -29,7 +43,7 @@ function parse(input: string | Buffer, cuts: number[] = [], options: { noBody?: 
       out.lastSeen = last;
     },
   }, 1024);
-  parser.start(options.noBody ?? false);
+  parser.start(options.noBody ?? false, options.upgrade ?? false);
   let from = 0;
   for (const cut of [...cuts, bytes.length]) {
     if (cut < from) continue;
@@ -121,15 +135,96 @@ test('the answer to HEAD, 204 and 304 have no body whatever their head says', ()
   }
 });
 
-test('interim 1xx responses are skipped, in one read or split', () => {
-  const text = 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\nok';
+test('interim 1xx responses are reported before the final head, in one read or split', () => {
+  const text = 'HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>; rel=preload\r\nConnection: x-hop\r\nX-Hop: 1\r\nContent-Length: 7\r\n\r\nHTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\nok';
   for (let cut = 0; cut <= text.length; cut++) {
     const r = parse(text, [cut]);
+    assert.deepEqual(r.interim, [
+      { status: 100, headers: [] },
+      // Hop-by-hop fields (and those Connection names) stay behind; a 1xx has no Content-Length.
+      { status: 103, headers: ['link', '</a>; rel=preload'] },
+      { status: 102, headers: [] },
+    ], `cut at ${cut}`);
     assert.equal(r.status, 201, `cut at ${cut}`);
     assert.deepEqual(r.headers, ['content-length', '2']);
     assert.equal(r.body, 'ok');
     assert.equal(r.complete, true);
+    assert.equal(r.keepAlive, true, 'Connection in an interim head does not decide the final one');
   }
+  // A 101 was never asked for on this path; an interim head cannot end the response either.
+  assert.match(parse('HTTP/1.1 101 Switching Protocols\r\nupgrade: x\r\n\r\n').error ?? '', /101/);
+  const onlyInterim = parse('HTTP/1.1 103 Early Hints\r\nlink: </a>\r\n\r\n', [], { eof: true });
+  assert.equal(onlyInterim.complete, false);
+  assert.equal(onlyInterim.status, undefined);
+});
+
+test('chunked trailer fields are reported after the body, forbidden ones dropped, cut at every byte', () => {
+  const text = 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ntrailer: grpc-status\r\n\r\n3\r\nabc\r\n0\r\nGrpc-Status: 5\r\ngrpc-message:  not found \t\r\nContent-Length: 99\r\nTransfer-Encoding: chunked\r\nHost: evil\r\nConnection: close\r\nContent-Type: text/html\r\nx-checksum: abc\r\nx-checksum: def\r\n\r\n';
+  const whole = parse(text);
+  assert.equal(whole.error, undefined);
+  assert.deepEqual(whole.headers, [], 'Trailer is hop-by-hop in the head');
+  assert.equal(whole.body, 'abc');
+  assert.deepEqual(whole.trailers, ['grpc-status', '5', 'grpc-message', 'not found', 'x-checksum', 'abc', 'x-checksum', 'def']);
+  assert.equal(whole.trailersInOrder, true);
+  assert.equal(whole.complete, true);
+  assert.equal(whole.keepAlive, true, 'a Connection trailer field does not close the connection');
+  assert.equal(whole.consumed, text.length);
+  for (let cut = 0; cut <= text.length; cut++) {
+    const split = parse(text, [cut]);
+    assert.deepEqual(split.trailers, whole.trailers, `cut at ${cut}`);
+    assert.equal(split.complete, true, `cut at ${cut}`);
+  }
+  const bytewise = parse(text, Array.from({ length: text.length }, (_, i) => i));
+  assert.deepEqual(bytewise.trailers, whole.trailers);
+
+  // No trailer section, or only forbidden fields: no call.
+  assert.equal(parse('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n').trailers, undefined);
+  const forbidden = parse('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\ncontent-length: 5\r\n\r\n');
+  assert.equal(forbidden.trailers, undefined);
+  assert.equal(forbidden.complete, true);
+
+  // The parser is reused for the next response on the connection: nothing of these trailers stays.
+  const seen: (string[] | undefined)[] = [];
+  let got: string[] | undefined;
+  const parser = new H1ResponseParser({ onHead: () => {}, onBody: () => {}, onTrailers: (t) => (got = t) });
+  for (const response of ['HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\nx-a: 1\r\n\r\n', 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n', 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\nx-b: 2\r\n\r\n']) {
+    got = undefined;
+    parser.start();
+    assert.equal(parser.execute(Buffer.from(response, 'latin1')), response.length);
+    seen.push(got);
+  }
+  assert.deepEqual(seen, [['x-a', '1'], undefined, ['x-b', '2']]);
+});
+
+test('malformed trailer fields are errors, as in a head', () => {
+  const chunked = (trailer: string) => parse(`HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n0\r\n${trailer}\r\n`);
+  for (const bad of ['no-colon\r\n', ': no-name\r\n', 'x-a : space-before-colon\r\n', 'x-a: 1\r\n folded\r\n', 'x-a: bare-lf\n', 'x-a: nul\0\r\n', 'x(a): 1\r\n']) {
+    const r = chunked(bad);
+    assert.ok(r.error, `${JSON.stringify(bad)} is an error`);
+    assert.equal(r.trailers, undefined);
+  }
+  // Bounded like a head: the parser's limit here is 1024 bytes.
+  assert.ok(chunked(`x-big: ${'a'.repeat(2000)}\r\n`).error);
+});
+
+test('a 101 answers only a request that asked to upgrade: its head ends the exchange, the bytes after it are not consumed', () => {
+  const text = 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: abc\r\n\r\nFRAME';
+  for (let cut = 0; cut <= text.length; cut++) {
+    const r = parse(text, [cut], { upgrade: true });
+    assert.equal(r.status, 101, `cut at ${cut}`);
+    assert.deepEqual(r.headers, ['upgrade', 'websocket', 'sec-websocket-accept', 'abc'], 'upgrade kept, connection dropped');
+    assert.equal(r.complete, true);
+    assert.equal(r.keepAlive, false);
+    assert.equal(r.body, '');
+    assert.equal(r.consumed, text.length - 'FRAME'.length);
+  }
+  assert.ok(parse(text).error, 'not asked: malformed');
+  // Any other answer to an upgrade request is an ordinary response, without its Upgrade field.
+  const declined = parse('HTTP/1.1 426 Upgrade Required\r\nupgrade: websocket\r\ncontent-length: 2\r\n\r\nno', [], { upgrade: true });
+  assert.equal(declined.status, 426);
+  assert.deepEqual(declined.headers, ['content-length', '2']);
+  assert.equal(declined.body, 'no');
+  assert.equal(declined.keepAlive, true);
 });
 
 test('no length and not chunked: the body runs to the close, and the connection is not reused', () => {
@@ -364,4 +459,73 @@ test('request: a head over the limit is a 431, before its end arrives too', () =
 test('request: the response parser is unchanged by request-only field kinds (host and upgrade stay hop-by-hop)', () => {
   const r = parse('HTTP/1.1 200 OK\r\nhost: x\r\nupgrade: y\r\nexpect: z\r\ncontent-length: 0\r\n\r\n');
   assert.deepEqual(r.headers, ['expect', 'z', 'content-length', '0']);
+});
+
+test('request: a Connection naming the framing or Host is a 400, so no hop drops what framed or routed the request', () => {
+  for (const connection of ['content-length', 'Content-Length', 'keep-alive, content-length', 'transfer-encoding', 'close,Transfer-Encoding', 'host', 'x-a, HOST']) {
+    // The smuggling shape of issue 10: the body is a second request that would travel unframed.
+    const text = `POST /x HTTP/1.1\r\nHost: echo\r\nConnection: ${connection}\r\nContent-Length: 38\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: echo\r\n\r\n`;
+    const r = parseRequests(text);
+    assert.equal(r.errorStatus, 400, connection);
+    assert.equal(r.heads.length, 0, connection);
+  }
+  // Two Connection fields are one list.
+  assert.equal(parseRequests('GET / HTTP/1.1\r\nConnection: keep-alive\r\nConnection: content-length\r\n\r\n').errorStatus, 400);
+  // Hop-by-hop names are still fine.
+  assert.equal(parseRequests('GET / HTTP/1.1\r\nConnection: keep-alive, x-private, upgrade\r\nx-private: 1\r\n\r\n').heads.length, 1);
+});
+
+test('request: each target form is parsed once into authority and origin-form path', () => {
+  const cases: [string, { authority: string | undefined; path: string }][] = [
+    ['GET /a/b?c=d HTTP/1.1', { authority: undefined, path: '/a/b?c=d' }],
+    ['GET http://echo/admin HTTP/1.1', { authority: 'echo', path: '/admin' }],
+    ['GET HTTP://echo/admin HTTP/1.1', { authority: 'echo', path: '/admin' }],
+    ['GET hTtPs://echo.ns:8080 HTTP/1.1', { authority: 'echo.ns:8080', path: '/' }],
+    ['GET http://echo?x=1 HTTP/1.1', { authority: 'echo', path: '/?x=1' }],
+    ['GET http://[::1]:80/p HTTP/1.1', { authority: '[::1]:80', path: '/p' }],
+    ['OPTIONS * HTTP/1.1', { authority: undefined, path: '*' }],
+    ['CONNECT echo:443 HTTP/1.1', { authority: 'echo:443', path: 'echo:443' }],
+  ];
+  for (const [line, target] of cases) {
+    const text = `${line}\r\nhost: h\r\n\r\n`;
+    const r = parseRequests(text);
+    assert.equal(r.error, undefined, line);
+    assert.deepEqual(r.heads[0].target, target, line);
+    // The same whichever way the line is cut.
+    for (let cut = 1; cut < line.length + 2; cut++) assert.deepEqual(parseRequests(text, [cut]).heads[0]?.target, target, `${line} cut at ${cut}`);
+  }
+});
+
+test('request: a target in a form its method does not allow is a 400 as soon as the line ends', () => {
+  const bad = [
+    'GET admin/secret HTTP/1.1',
+    'GET * HTTP/1.1',
+    'OPTIONS *x HTTP/1.1',
+    'CONNECT /x HTTP/1.1',
+    'CONNECT echo HTTP/1.1',
+    'GET echo:80 HTTP/1.1',
+    'GET /a#frag HTTP/1.1',
+    'GET http://echo/a#frag HTTP/1.1',
+    'GET http://user@echo/ HTTP/1.1',
+    'GET http:///x HTTP/1.1',
+    'GET http://echo:99999/ HTTP/1.1',
+    'GET http://ec"ho/ HTTP/1.1',
+    'GET ftp://echo/x HTTP/1.1',
+    'GET http:/echo/x HTTP/1.1',
+    // HTTP/0.9: a method and a target, no version.
+    'GET /',
+  ];
+  for (const line of bad) {
+    // Only the line and its CR: no header and no blank line is needed to refuse it.
+    const r = parseRequests(`${line}\r`);
+    assert.equal(r.errorStatus, 400, line);
+    assert.ok(r.error, line);
+  }
+});
+
+test('response: a Connection naming Content-Length does not take the length the body was read by', () => {
+  const r = parse('HTTP/1.1 200 OK\r\nConnection: content-length, x-a\r\nx-a: 1\r\ncontent-length: 5\r\n\r\nhello');
+  assert.deepEqual(r.headers, ['content-length', '5']);
+  assert.equal(r.body, 'hello');
+  assert.equal(r.complete, true);
 });

@@ -1,13 +1,33 @@
 // HTTP/1.1 message parsers, fed a socket's bytes as they arrive: responses for the upstream client
 // (h1-client.ts; end-to-end headers handed on as a flat [name, value, …] list, ready for writeHead)
-// and requests for the lean server (h1-server.ts). Head, then the body's framing (RFC 9112 §6.3).
+// and requests for the lean server (h1-server.ts). Head, then the body's framing (RFC 9112 §6.3),
+// decided here once: writers emit framing from this decision, never from copied fields. A
+// response's interim 1xx heads and chunked trailer fields are reported too.
+
+import { FORBIDDEN_TRAILERS } from './trailer-fields.ts';
+import { forbiddenConnectionOption } from '../http/headers.ts';
+import { parseRequestTarget, type RequestTarget } from '../http/request-target.ts';
 
 /** What the parser reports; called synchronously from `execute`. */
 export interface ResponseSink {
-  /** A final (non-1xx) response head. `headers` excludes hop-by-hop fields; names are lower case. */
+  /**
+   * A final (non-1xx) response head, or a 101 to a request that asked to upgrade (it keeps its
+   * `upgrade` field). `headers` excludes hop-by-hop fields; names are lower case.
+   */
   onHead(status: number, headers: string[]): void;
   /** De-chunked body bytes (views on the fed buffer). `last`: this chunk ends the body. */
   onBody(chunk: Buffer, last: boolean): void;
+  /**
+   * An interim 1xx head (100 Continue, 102 Processing, 103 Early Hints; RFC 9110 §15.2), before the
+   * final one: end-to-end fields as for onHead, Content-Length dropped (§8.6). 101 is an error here.
+   */
+  onInterim?(status: number, headers: string[]): void;
+  /**
+   * The trailer fields of a chunked body (RFC 9112 §7.1.2), once all have arrived and before the
+   * response completes: [name, value, …], names lower case, fields that may not travel in a trailer
+   * section dropped (trailer-fields.ts). Not called when the section is empty.
+   */
+  onTrailers?(trailers: string[]): void;
 }
 
 /** A parsed request head (request mode). */
@@ -15,6 +35,8 @@ export interface RequestHead {
   readonly method: string;
   /** The request target as sent (origin-form, absolute-form, authority-form or `*`). */
   readonly url: string;
+  /** The target parsed (request-target.ts): what routing, authorization and the app see. */
+  readonly target: RequestTarget;
   /** 0 or 1 (HTTP/1.0, HTTP/1.1). */
   readonly minor: number;
   /** Every field, names as sent: [name, value, …]. */
@@ -123,6 +145,12 @@ function knownName(buf: Buffer, start: number, end: number): KnownName | undefin
   return undefined;
 }
 
+/** `timeout=N` (seconds) of a Keep-Alive field value such as `timeout=5, max=1000`, in ms; -1 if absent or malformed. */
+function keepAliveTimeout(value: string): number {
+  const m = /(?:^|[\s,])timeout\s*=\s*"?(\d{1,9})"?/i.exec(value);
+  return m === null ? -1 : Number(m[1]) * 1000;
+}
+
 // States.
 const S_HEAD = 0;
 const S_BODY_LENGTH = 1;
@@ -176,6 +204,8 @@ class H1Parser {
   readonly #maxHeadBytes: number;
   #state = S_DONE;
   #noBody = false;
+  /** The request asked to upgrade: a 101 is its answer, not a malformed response (RFC 9110 §15.2.2). */
+  #upgrade = false;
   /** The head so far when it spans reads (its first #headLen bytes are used). */
   #headBuf: Buffer | undefined;
   #headLen = 0;
@@ -193,12 +223,28 @@ class H1Parser {
   /** How many of #fields' entries belong to this head (the array is reused, never shrunk). */
   #fieldsLen = 0;
   #remaining = 0;
+  /** The request line, checked as it ended: method end, target start and end (relative), HTTP minor version. */
+  #methodEnd = 0;
+  #targetStart = 0;
+  #targetEnd = 0;
+  #minor = 0;
+  /** The parsed target when it is not the plain origin-form (`/…`, built later from the line). */
+  #target: RequestTarget | undefined;
   #sizeDigits = 0;
   /** Where in a chunk extension the last byte was (X_*). */
   #extPhase = 0;
   #trailerBytes = 0;
+  /** A response's trailer section as it arrives (allocated only when it has a field), and its length. */
+  #trailerBuf: Buffer | undefined;
+  #trailerLen = 0;
   /** Whether the connection may carry another request after this response. */
   keepAlive = true;
+  /**
+   * A response's `Keep-Alive: timeout=N` in ms (how long the server keeps an idle connection; a
+   * de facto parameter, sent by Node's http server and Apache), or -1. The field itself stays on
+   * this hop (it is hop-by-hop, RFC 9110 §7.6.1).
+   */
+  keepAliveTimeoutMs = -1;
   /** A final response head was parsed. */
   headReceived = false;
   /** Any byte of a response arrived. */
@@ -215,12 +261,16 @@ class H1Parser {
     this.#maxHeadBytes = maxHeadBytes;
   }
 
-  /** Expects a new message; `noBody` for the answer to a HEAD request. */
-  start(noBody = false): void {
+  /** Expects a new message; `noBody` for the answer to a HEAD request, `upgrade` to one that asked to upgrade. */
+  start(noBody = false, upgrade = false): void {
     this.#state = S_HEAD;
     this.#noBody = noBody;
+    this.#upgrade = upgrade;
+    this.#target = undefined;
     this.#resetHead();
+    this.#trailerLen = 0;
     this.keepAlive = true;
+    this.keepAliveTimeoutMs = -1;
     this.headReceived = false;
     this.bytesReceived = false;
     this.status = 0;
@@ -362,16 +412,21 @@ class H1Parser {
         this.#trailerBytes = 0;
         return true;
       case S_TRAILER_START:
-        // Trailer fields are not forwarded (as before this client); only their end matters.
         if (c === CR) this.#state = S_TRAILER_END_LF;
         else if (c === LF) return this.#fail('bad trailer') > 0;
-        else this.#state = S_TRAILER_LINE;
+        else {
+          this.#state = S_TRAILER_LINE;
+          // A response's trailer fields are kept for onTrailers; a request's are not forwarded.
+          if (this.#responseSink !== undefined) this.#keepTrailerByte(c);
+        }
         return ++this.#trailerBytes <= this.#maxHeadBytes || this.#fail('trailers too large') > 0;
       case S_TRAILER_LINE:
         if (c === LF) this.#state = S_TRAILER_START;
+        if (this.#responseSink !== undefined) this.#keepTrailerByte(c);
         return ++this.#trailerBytes <= this.#maxHeadBytes || this.#fail('trailers too large') > 0;
       case S_TRAILER_END_LF:
         if (c !== LF) return this.#fail('bad end of chunked body') > 0;
+        if (this.#trailerLen > 0 && !this.#emitTrailers()) return false;
         this.#state = S_DONE;
         return true;
       default:
@@ -420,6 +475,51 @@ class H1Parser {
     if (c === 59) this.#extPhase = X_NAME_START;
     else if (c === CR) this.#state = S_CHUNK_SIZE_LF;
     else return false;
+    return true;
+  }
+
+  #keepTrailerByte(c: number): void {
+    let buf = this.#trailerBuf;
+    if (buf === undefined || this.#trailerLen === buf.length) {
+      // #trailerBytes bounds the section by the head limit, so this stays small.
+      const grown = Buffer.allocUnsafe(buf === undefined ? 256 : buf.length * 2);
+      if (buf !== undefined) buf.copy(grown, 0, 0, this.#trailerLen);
+      this.#trailerBuf = buf = grown;
+    }
+    buf[this.#trailerLen++] = c;
+  }
+
+  /**
+   * Parses the kept trailer section (field lines, each ending in CRLF; RFC 9112 §7.1.2, the field
+   * syntax of §5) and hands the fields that may travel on to the sink. False on a malformed line.
+   */
+  #emitTrailers(): boolean {
+    const buf = this.#trailerBuf!;
+    const end = this.#trailerLen;
+    this.#trailerLen = 0;
+    const trailers: string[] = [];
+    let i = 0;
+    while (i < end) {
+      const nameStart = i;
+      while (i < end && TOKEN_CHAR[buf[i]] === 1) i++;
+      // No name, whitespace before the colon, or obs-fold (a line that starts with whitespace).
+      if (i === nameStart || buf[i] !== 58 /* : */) return this.#fail('bad trailer field') > 0;
+      const nameEnd = i++;
+      while (i < end && (buf[i] === 32 || buf[i] === 9)) i++;
+      const valueStart = i;
+      while (i < end && buf[i] !== CR && buf[i] !== LF) {
+        if (FIELD_CHAR[buf[i]] !== 1) return this.#fail('control characters in a trailer field') > 0;
+        i++;
+      }
+      if (buf[i] !== CR || buf[i + 1] !== LF) return this.#fail('bad trailer line end') > 0;
+      let valueEnd = i;
+      while (valueEnd > valueStart && (buf[valueEnd - 1] === 32 || buf[valueEnd - 1] === 9)) valueEnd--;
+      i += 2;
+      const name = buf.toString('latin1', nameStart, nameEnd).toLowerCase();
+      if (FORBIDDEN_TRAILERS.has(name)) continue;
+      trailers.push(name, buf.toString('latin1', valueStart, valueEnd));
+    }
+    if (trailers.length > 0) this.#responseSink!.onTrailers?.(trailers);
     return true;
   }
 
@@ -491,6 +591,8 @@ class H1Parser {
           }
           if (i === end) break;
           this.#statusEnd = i - h0;
+          // A request line that can never be valid is refused as it ends, not after a head that may never come.
+          if (this.#requestSink !== undefined && this.#requestLine(buf, h0, i) < 0) return -2;
           phase = H_STATUS_LF;
           i++;
           break;
@@ -599,11 +701,15 @@ class H1Parser {
         continue;
       }
       switch (k.kind) {
+        case F_UPGRADE:
+          // A 101 names the protocol switched to; the caller checks it against the request's.
+          if (status === 101 && this.#upgrade) break;
+          continue;
         case F_HOP:
-          if (k.name === 'proxy-connection' && proxyConnectionClose(value)) proxyClose = true;
+          if (k.name === 'keep-alive') this.keepAliveTimeoutMs = keepAliveTimeout(value);
+          else if (k.name === 'proxy-connection' && proxyConnectionClose(value)) proxyClose = true;
           continue;
         case F_HOST:
-        case F_UPGRADE:
           continue;
         case F_TRANSFER_ENCODING:
           te = te === undefined ? value : `${te}, ${value}`;
@@ -622,11 +728,15 @@ class H1Parser {
       headers.push(k.name, value);
     }
     this.#resetHead();
-
-    if (status < 200) {
-      // 100 Continue, 102, 103: interim, skipped; 101 was never asked for.
-      if (status === 101) return this.#fail('unexpected 101 Switching Protocols');
-      this.#state = S_HEAD;
+    // 101 only answers a request that asked to upgrade (RFC 9110 §7.8).
+    if (status === 101) {
+      if (!this.#upgrade) return this.#fail('unexpected 101 Switching Protocols');
+      // The HTTP exchange ends with the head: what follows is the new protocol's, not a body.
+      this.headReceived = true;
+      this.status = 101;
+      this.keepAlive = false;
+      this.#state = S_DONE;
+      sink.onHead(101, headers);
       return 0;
     }
 
@@ -644,9 +754,19 @@ class H1Parser {
         else if (t) (extra ??= []).push(t);
       }
       if (extra) {
-        // Fields named by Connection are hop-by-hop too.
-        for (let i = headers.length - 2; i >= 0; i -= 2) if (extra.includes(headers[i])) headers.splice(i, 2);
+        // Fields named by Connection are hop-by-hop too, but never the framing the body was read
+        // by (RFC 9110 §7.6.1): the writer of the next hop needs the length.
+        for (let i = headers.length - 2; i >= 0; i -= 2) if (extra.includes(headers[i]) && headers[i] !== 'content-length') headers.splice(i, 2);
       }
+    }
+
+    if (status < 200) {
+      // 100 Continue, 102, 103: interim; the final head follows on the same response. An interim
+      // head has no content, so no Content-Length (RFC 9110 §8.6).
+      if (contentLength !== -1) for (let i = 0; i < headers.length; i += 2) if (headers[i] === 'content-length') headers.splice(i, 2);
+      this.#state = S_HEAD;
+      sink.onInterim?.(status, headers);
+      return 0;
     }
 
     if (proxyClose) keepAlive = false;
@@ -684,9 +804,12 @@ class H1Parser {
     return 0;
   }
 
-  #parseRequestHead(sink: RequestSink, buf: Buffer, h0: number, headEnd: number): number {
-    // Request line: method SP request-target SP HTTP/1.x, one space each (RFC 9112 §3).
-    const lineEnd = h0 + this.#statusEnd;
+  /**
+   * Checks a request line buf[h0, lineEnd) as soon as it ends: method SP request-target SP
+   * HTTP/1.x, one space each (RFC 9112 §3), the target in a form its method allows (§3.2,
+   * request-target.ts). Returns 0, or -1 after failing (400).
+   */
+  #requestLine(buf: Buffer, h0: number, lineEnd: number): number {
     let i = h0;
     while (i < lineEnd && TOKEN_CHAR[buf[i]] === 1) i++;
     if (i === h0 || i === lineEnd || buf[i] !== 32) return this.#fail('bad method');
@@ -696,15 +819,37 @@ class H1Parser {
     if (methodEnd - h0 === 3 && buf[h0] === 80 && buf[h0 + 1] === 82 && buf[h0 + 2] === 73) return this.#fail('bad method');
     const targetStart = i;
     // Visible ASCII and obs-text; no spaces or controls, which would let the line be read two ways.
-    while (i < lineEnd && buf[i] > 32 && buf[i] !== 127) i++;
-    if (i === targetStart || buf[i] !== 32) return this.#fail('bad request target');
+    let plain = buf[i] === 47; // origin-form, the common case: no string needed to judge it
+    while (i < lineEnd && buf[i] > 32 && buf[i] !== 127) {
+      if (buf[i] === 35 /* # */) plain = false;
+      i++;
+    }
+    if (i === targetStart) return this.#fail('bad request target');
+    // `GET /` and nothing more is HTTP/0.9, which has no headers to frame anything: refused.
+    if (i === lineEnd) return this.#fail('no HTTP version (HTTP/0.9 is not supported)');
+    if (buf[i] !== 32) return this.#fail('bad request target');
     const targetEnd = i++;
     if (lineEnd - i !== 8 || buf[i] !== 72 || buf[i + 1] !== 84 || buf[i + 2] !== 84 || buf[i + 3] !== 80 || buf[i + 4] !== 47 || buf[i + 5] !== 49 || buf[i + 6] !== 46) {
       return this.#fail('bad HTTP version');
     }
     const minor = buf[i + 7] - 48;
     if (minor !== 0 && minor !== 1) return this.#fail('unsupported HTTP version');
+    // CONNECT takes only the authority-form, so a `/` target is not plain for it.
+    if (plain && methodEnd - h0 === 7 && buf.toString('latin1', h0, methodEnd) === 'CONNECT') plain = false;
+    if (!plain) {
+      const target = parseRequestTarget(buf.toString('latin1', h0, methodEnd), buf.toString('latin1', targetStart, targetEnd));
+      if (typeof target === 'string') return this.#fail(target);
+      this.#target = target;
+    }
+    this.#methodEnd = methodEnd - h0;
+    this.#targetStart = targetStart - h0;
+    this.#targetEnd = targetEnd - h0;
+    this.#minor = minor;
+    return 0;
+  }
 
+  #parseRequestHead(sink: RequestSink, buf: Buffer, h0: number, headEnd: number): number {
+    const minor = this.#minor;
     const fields = this.#fields;
     const fieldsLen = this.#fieldsLen;
     const rawHeaders: string[] = [];
@@ -718,8 +863,10 @@ class H1Parser {
     let upgrade = false;
     let expect = false;
     const text = buf.toString('latin1', h0, headEnd);
-    const method = text.slice(0, methodEnd - h0);
-    const url = text.slice(targetStart - h0, targetEnd - h0);
+    const method = text.slice(0, this.#methodEnd);
+    const url = text.slice(this.#targetStart, this.#targetEnd);
+    const target = this.#target ?? { authority: undefined, path: url };
+    this.#target = undefined;
     for (let f = 0; f < fieldsLen; f += 4) {
       const k = knownName(buf, h0 + fields[f], h0 + fields[f + 1]);
       const name = text.slice(fields[f], fields[f + 1]);
@@ -760,6 +907,13 @@ class H1Parser {
     }
     this.#resetHead();
 
+    // Connection may name only hop-by-hop fields (RFC 9110 §7.6.1): one naming the framing or Host
+    // would have the next hop drop what framed or routed this request.
+    if (connection !== undefined) {
+      const named = forbiddenConnectionOption(connection);
+      if (named !== undefined) return this.#fail(`connection names ${named}`);
+    }
+
     // Framing (RFC 9112 §6.3). Anything two hops could read two ways is refused, never guessed:
     // that is how requests are smuggled.
     if (te !== undefined) {
@@ -792,7 +946,7 @@ class H1Parser {
     if (proxyClose) keepAlive = false;
     this.keepAlive = keepAlive;
     this.headReceived = true;
-    sink.onRequest({ method, url, minor, rawHeaders, names, contentLength, connection, keepAlive, upgrade, expect });
+    sink.onRequest({ method, url, target, minor, rawHeaders, names, contentLength, connection, keepAlive, upgrade, expect });
     return 0;
   }
 }

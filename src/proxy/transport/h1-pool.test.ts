@@ -3,14 +3,17 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { H1Pool } from './h1-pool.ts';
-import { BODY_CHUNKED, BODY_NONE, BODY_RAW, requestHead, type H1Exchange, type H1Stage } from './h1-client.ts';
+import { BODY_CHUNKED, BODY_NONE, BODY_RAW, keepAliveIdleMs, requestHead, type H1Exchange, type H1Stage } from './h1-client.ts';
 
 interface Result {
   status: number;
   headers: string[];
   body: Buffer;
   reused: boolean;
+  /** How many times the pool moved the exchange off a stale connection. */
+  staleRetries: number;
 }
 
 class ExchangeError extends Error {
@@ -26,8 +29,9 @@ class ExchangeError extends Error {
 }
 
 /** One exchange through the pool; `body` chunks are written after connect. */
-function exchange(pool: H1Pool, head: string, options: { body?: Buffer[]; mode?: number; method?: string; connectMs?: number; idleMs?: number; onHead?: (ex: H1Exchange) => void } = {}): Promise<Result> {
+function exchange(pool: H1Pool, head: string, options: { body?: Buffer[]; mode?: number; method?: string; connectMs?: number; idleMs?: number; retryStale?: boolean; onHead?: (ex: H1Exchange) => void } = {}): Promise<Result> {
   return new Promise((resolve, reject) => {
+    let staleRetries = 0;
     let status = 0;
     let headers: string[] = [];
     const chunks: Buffer[] = [];
@@ -48,12 +52,15 @@ function exchange(pool: H1Pool, head: string, options: { body?: Buffer[]; mode?:
         chunks.push(Buffer.from(chunk));
       },
       onEnd() {
-        resolve({ status, headers, body: Buffer.concat(chunks), reused: ex.reused });
+        resolve({ status, headers, body: Buffer.concat(chunks), reused: ex.reused, staleRetries });
       },
       onError(err, stage) {
         reject(new ExchangeError(err, stage, ex.reused));
       },
-    }, { connectMs: options.connectMs ?? 2000, idleMs: options.idleMs ?? 60_000, noResponseBody: options.method === 'HEAD' });
+      onStaleRetry() {
+        staleRetries++;
+      },
+    }, { connectMs: options.connectMs ?? 2000, idleMs: options.idleMs ?? 60_000, noResponseBody: options.method === 'HEAD', retryStale: options.retryStale });
   });
 }
 
@@ -185,6 +192,156 @@ test('a reused connection that dies before any response byte fails before-head, 
   }
 });
 
+/**
+ * Issue 10's app, on raw sockets: it answers the first request on each connection and closes the
+ * connection when a second one arrives (an app's keep-alive timer firing as the proxy reuses it).
+ * `replyFirst`: what it writes before closing, on the second request (default nothing).
+ */
+async function oneRequestPerConnection(replyFirst = ''): Promise<{ server: net.Server; port: number; connections(): number; requests(): number }> {
+  let connections = 0;
+  let requests = 0;
+  const server = net.createServer((socket) => {
+    connections++;
+    let served = 0;
+    socket.on('data', () => {
+      requests++;
+      if (served++ === 0) socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+      else socket.end(replyFirst);
+    });
+    socket.on('error', () => {});
+  });
+  const port = await listen(server);
+  return { server, port, connections: () => connections, requests: () => requests };
+}
+
+test('stale retry: a GET without body that meets a reused connection closed before any response byte goes once more on a new connection', async () => {
+  const app = await oneRequestPerConnection();
+  const pool = new H1Pool('127.0.0.1', app.port);
+  try {
+    const first = await exchange(pool, get('/'), { retryStale: true });
+    assert.equal(first.staleRetries, 0);
+    const second = await exchange(pool, get('/'), { retryStale: true });
+    assert.equal(second.status, 200);
+    assert.equal(second.body.toString(), 'ok');
+    assert.equal(second.staleRetries, 1);
+    assert.equal(second.reused, false, 'it ended on a new connection');
+    assert.equal(app.connections(), 2);
+    assert.equal(app.requests(), 3, 'the request reached the app twice: once on the stale connection, once on the new one');
+  } finally {
+    pool.close();
+    await closeServer(app.server);
+  }
+});
+
+test('stale retry: only once; a second stale failure is an error', async () => {
+  // The first connection serves one request and dies on the next; every later one dies at once.
+  let connections = 0;
+  const server = net.createServer((socket) => {
+    const n = connections++;
+    let served = 0;
+    socket.on('data', () => {
+      if (n === 0 && served++ === 0) socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+      else socket.destroy();
+    });
+    socket.on('error', () => {});
+  });
+  const port = await listen(server);
+  const pool = new H1Pool('127.0.0.1', port);
+  try {
+    await exchange(pool, get('/'), { retryStale: true });
+    await assert.rejects(exchange(pool, get('/'), { retryStale: true }), (err: ExchangeError) => err.stage === 'before-head' && err.reused === false);
+    assert.equal(connections, 2, 'one retry, not a loop');
+  } finally {
+    pool.close();
+    await closeServer(server);
+  }
+});
+
+test('stale retry: not for a request the caller did not mark retryable (a POST), nor with a body', async () => {
+  const app = await oneRequestPerConnection();
+  const pool = new H1Pool('127.0.0.1', app.port);
+  try {
+    await exchange(pool, get('/'));
+    // Not marked: the error reaches the caller, which decides (forward.ts: a POST is not replayed).
+    await assert.rejects(exchange(pool, requestHead('POST', '/', 'u', [], {})), (err: ExchangeError) => err.stage === 'before-head' && err.reused === true);
+    await exchange(pool, get('/'));
+    // Marked, but a body went with it: it cannot be sent again.
+    await assert.rejects(
+      exchange(pool, requestHead('PUT', '/', 'u', ['Content-Length', '5'], {}), { retryStale: true, mode: BODY_RAW, body: [Buffer.from('hello')] }),
+      (err: ExchangeError) => err.stage === 'before-head' && err.reused === true,
+    );
+    assert.equal(app.connections(), 2);
+  } finally {
+    pool.close();
+    await closeServer(app.server);
+  }
+});
+
+test('stale retry: not once any byte of a response came back', async () => {
+  // The app starts a response on the reused connection, then closes: the request was processed.
+  const app = await oneRequestPerConnection('HTTP/1.1 500 Inter');
+  const pool = new H1Pool('127.0.0.1', app.port);
+  try {
+    await exchange(pool, get('/'), { retryStale: true });
+    await assert.rejects(exchange(pool, get('/'), { retryStale: true }), (err: ExchangeError) => err.stage === 'before-head' && err.reused === true);
+    assert.equal(app.connections(), 1);
+  } finally {
+    pool.close();
+    await closeServer(app.server);
+  }
+});
+
+test('Keep-Alive: timeout=N from the server: the idle connection closes a little before N, whatever idleMs says', async () => {
+  let clientClosedFirst = false;
+  let closed = false;
+  // Node's server closes an idle connection after 2 s and says so (keep-alive: timeout=2).
+  const server = http.createServer((_req, res) => res.end('ok'));
+  server.keepAliveTimeout = 2_000;
+  server.on('connection', (s) => {
+    // A FIN from the pool arrives as 'end'; the server's own timer destroys the socket without one.
+    s.on('end', () => (clientClosedFirst = true));
+    s.on('close', () => (closed = true));
+  });
+  const port = await listen(server);
+  const pool = new H1Pool('127.0.0.1', port);
+  try {
+    const r = await exchange(pool, get('/'), { idleMs: 60_000 });
+    assert.equal(r.headers.includes('keep-alive'), false, 'the field itself stays on this hop');
+    assert.equal(pool.idleCount, 1);
+    // keepAliveIdleMs(2000) = 1500: the pool closes it before the server's 2 s.
+    while (!closed) await sleep(20);
+    assert.equal(pool.openCount, 0);
+    assert.equal(clientClosedFirst, true, 'the pool closed the connection, not the server');
+  } finally {
+    pool.close();
+    await closeServer(server);
+  }
+});
+
+test('keepAliveIdleMs: a little before the server\'s timeout; timeout=0 means no reuse', () => {
+  assert.equal(keepAliveIdleMs(5_000), 4_000);
+  assert.equal(keepAliveIdleMs(60_000), 59_000);
+  assert.equal(keepAliveIdleMs(1_000), 750);
+  assert.equal(keepAliveIdleMs(0), 0);
+});
+
+test('Keep-Alive: timeout=0: the connection is not kept', async () => {
+  const server = net.createServer((socket) => {
+    socket.on('data', () => socket.write('HTTP/1.1 200 OK\r\nKeep-Alive: max=5, timeout=0\r\ncontent-length: 2\r\n\r\nok'));
+    socket.on('error', () => {});
+  });
+  const port = await listen(server);
+  const pool = new H1Pool('127.0.0.1', port);
+  try {
+    await exchange(pool, get('/'));
+    assert.equal(pool.idleCount, 0);
+    assert.equal(pool.openCount, 0);
+  } finally {
+    pool.close();
+    await closeServer(server);
+  }
+});
+
 test('a connection closed in the middle of a body fails after-head', async () => {
   const server = net.createServer((socket) => {
     socket.on('data', () => socket.end('HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nabc'));
@@ -273,9 +430,9 @@ test('request bodies: content-length bytes as they are, and chunked bodies re-ch
   const port = await listen(server);
   const pool = new H1Pool('127.0.0.1', port);
   try {
-    const raw = await exchange(pool, requestHead('POST', '/', 'u', ['Content-Length', '11'], {}), { mode: BODY_RAW, body: [Buffer.from('hello'), Buffer.from(' world')] });
+    const raw = await exchange(pool, requestHead('POST', '/', 'u', ['Content-Length', '11'], { bodyLength: 11 }), { mode: BODY_RAW, body: [Buffer.from('hello'), Buffer.from(' world')] });
     assert.deepEqual(JSON.parse(raw.body.toString()), { te: null, len: '11', body: 'hello world' });
-    const chunked = await exchange(pool, requestHead('POST', '/', 'u', ['Transfer-Encoding', 'chunked'], { chunked: true }), { mode: BODY_CHUNKED, body: [Buffer.from('a'.repeat(300)), Buffer.alloc(0), Buffer.from('tail')] });
+    const chunked = await exchange(pool, requestHead('POST', '/', 'u', ['Transfer-Encoding', 'chunked'], { bodyLength: -1 }), { mode: BODY_CHUNKED, body: [Buffer.from('a'.repeat(300)), Buffer.alloc(0), Buffer.from('tail')] });
     assert.deepEqual(JSON.parse(chunked.body.toString()), { te: 'chunked', len: null, body: `${'a'.repeat(300)}tail` });
     assert.equal(chunked.reused, true, 'the connection survived both bodies');
   } finally {
@@ -299,7 +456,7 @@ test('a response that ends before the request body: the connection waits for the
       let body = '';
       ex = pool.request({
         onReady(e) {
-          e.writeHead(requestHead('POST', '/', 'u', ['Content-Length', '4'], {}), BODY_RAW);
+          e.writeHead(requestHead('POST', '/', 'u', ['Content-Length', '4'], { bodyLength: 4 }), BODY_RAW);
           e.writeBody(Buffer.from('ab'));
         },
         onHead() {},
@@ -433,12 +590,86 @@ test('discard(): the response is read to its end without callbacks and the conne
   }
 });
 
-test('requestHead drops hop-by-hop fields and those Connection names, and the hop replaces its own', () => {
+test('requestHead drops hop-by-hop fields and those Connection names, and the hop replaces its own; framing comes from bodyLength only', () => {
   const head = requestHead('GET', '/p?q=1', 'svc', ['Host', 'client-host', 'Connection', 'keep-alive, X-Private', 'X-Private', 'p', 'Keep-Alive', '5', 'TE', 'trailers', 'Accept', 'a', 'accept', 'b', 'X-Weft-Source', 'forged', 'Content-Length', '3', 'Upgrade', 'h2c'], {
     connection: 'keep-alive, X-Private',
     teTrailers: true,
     extra: { 'x-weft-source': 'client.default' },
+    bodyLength: 3,
   });
-  assert.equal(head, 'GET /p?q=1 HTTP/1.1\r\nhost: svc\r\nAccept: a\r\naccept: b\r\nContent-Length: 3\r\nte: trailers\r\nx-weft-source: client.default\r\n\r\n');
-  assert.equal(requestHead('POST', '/', 'h', ['Transfer-Encoding', 'chunked'], { chunked: true }), 'POST / HTTP/1.1\r\nhost: h\r\ntransfer-encoding: chunked\r\n\r\n');
+  assert.equal(head, 'GET /p?q=1 HTTP/1.1\r\nhost: svc\r\nAccept: a\r\naccept: b\r\nte: trailers\r\nx-weft-source: client.default\r\ncontent-length: 3\r\n\r\n');
+  assert.equal(requestHead('POST', '/', 'h', ['Transfer-Encoding', 'chunked'], { bodyLength: -1 }), 'POST / HTTP/1.1\r\nhost: h\r\ntransfer-encoding: chunked\r\n\r\n');
+  // The smuggling shape (issue 10): Connection naming the framing, or a filter's extra field, never removes or changes it.
+  assert.equal(requestHead('POST', '/x', 'h', ['Connection', 'content-length', 'Content-Length', '38'], { connection: 'content-length', bodyLength: 38 }), 'POST /x HTTP/1.1\r\nhost: h\r\ncontent-length: 38\r\n\r\n');
+  assert.equal(requestHead('POST', '/x', 'h', ['Content-Length', '5'], { extra: { 'content-length': '0', 'transfer-encoding': 'chunked' }, bodyLength: 5 }), 'POST /x HTTP/1.1\r\nhost: h\r\ncontent-length: 5\r\n\r\n');
+  // No framing decision, no framing field, whatever came in.
+  assert.equal(requestHead('GET', '/', 'h', ['Content-Length', '0', 'Transfer-Encoding', 'chunked'], {}), 'GET / HTTP/1.1\r\nhost: h\r\n\r\n');
+});
+
+test('upgrade: a new connection of its own; a 101 sent before the request body ends hands the socket over only after it, with the bytes that followed the 101', async () => {
+  let serverSide: net.Socket | undefined;
+  let received = '';
+  let switched = false;
+  const server = net.createServer((socket) => {
+    socket.on('error', () => {});
+    socket.on('data', (d: Buffer) => {
+      if (d.toString('latin1').startsWith('GET /warm ')) {
+        socket.write('HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n');
+        return;
+      }
+      serverSide = socket;
+      received += d.toString('latin1');
+      // Answers as soon as the head is in, before the body, and speaks the new protocol at once.
+      if (received.includes('\r\n\r\n') && !switched) {
+        switched = true;
+        socket.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: echo\r\nconnection: upgrade\r\n\r\nNEW-PROTOCOL');
+      }
+    });
+  });
+  const port = await listen(server);
+  const pool = new H1Pool('127.0.0.1', port);
+  try {
+    // A pooled connection stays idle: the upgrade does not take it.
+    assert.equal((await exchange(pool, get('/warm'))).status, 200);
+    const events: string[] = [];
+    let bodyEx!: H1Exchange;
+    const upgraded = new Promise<{ headers: string[]; socket: import('node:stream').Duplex; head: Buffer }>((resolve, reject) => {
+      pool.request({
+        onReady(ex) {
+          bodyEx = ex;
+          ex.writeHead(requestHead('POST', '/up', 'upstream', ['Content-Length', '4'], { extra: { connection: 'upgrade', upgrade: 'echo' } }), BODY_RAW);
+          ex.writeBody(Buffer.from('ab'));
+          events.push('half body');
+        },
+        onHead: () => reject(new Error('a 101 is not a final head')),
+        onData: () => {},
+        onEnd: () => reject(new Error('a 101 is not a response end')),
+        onError: (err) => reject(err),
+        onUpgrade(headers, socket, head) {
+          events.push('upgraded');
+          resolve({ headers, socket, head });
+        },
+      }, { connectMs: 2000, idleMs: 60_000, noResponseBody: false, upgrade: true });
+    });
+    while (!switched) await sleep(5);
+    await sleep(30);
+    assert.deepEqual(events, ['half body'], 'no switch while the request is still being sent');
+    bodyEx.writeBody(Buffer.from('cd'));
+    bodyEx.endBody();
+    const up = await upgraded;
+    assert.deepEqual(events, ['half body', 'upgraded']);
+    assert.deepEqual(up.headers, ['upgrade', 'echo']);
+    const more = up.head.length >= 'NEW-PROTOCOL'.length ? up.head : Buffer.concat([up.head, (await once(up.socket, 'data'))[0] as Buffer]);
+    assert.equal(more.toString('latin1'), 'NEW-PROTOCOL');
+    while (!received.endsWith('abcd')) await sleep(5); // the whole body, then the new protocol
+    const back = once(serverSide!, 'data');
+    up.socket.write('after');
+    assert.equal(((await back)[0] as Buffer).toString('latin1'), 'after');
+    assert.equal(pool.openCount, 1, 'the upgraded connection left the pool; the warm one stayed');
+    up.socket.destroy();
+  } finally {
+    pool.close();
+    serverSide?.destroy();
+    await closeServer(server);
+  }
 });

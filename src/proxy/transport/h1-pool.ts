@@ -1,6 +1,8 @@
 // Kept-alive HTTP/1.1 connections to one endpoint (h1-client.ts): an exchange takes the most
 // recently used idle connection or opens one, and gives it back when both its request and its
-// response are over. Idle connections close after the policy's idleMs, or when the peer closes them.
+// response are over. Idle connections close after the policy's idleMs (sooner when the endpoint's
+// `Keep-Alive: timeout=` says so), or when the peer closes them; a request that meets a stale one
+// goes again on a new connection (h1-client.ts, #fail).
 
 import { H1Connection, H1Exchange, type H1Handler, type H1Owner } from './h1-client.ts';
 import type { EndpointTls } from './mesh-tls.ts';
@@ -17,6 +19,17 @@ export interface H1RequestOptions {
   readonly noResponseBody: boolean;
   /** Mutual TLS for new connections (the pool's endpoint has an identity); the latest certificate wins. */
   readonly tls?: EndpointTls;
+  /**
+   * The request may be sent again on a new connection if a reused one turns out stale (closed
+   * before any response byte): the caller says so for idempotent requests (RFC 9110 §9.2.2); the
+   * connection checks that no body was sent.
+   */
+  readonly retryStale?: boolean;
+  /**
+   * The request asks to upgrade (RFC 9110 §7.8): it goes on a new connection of its own, which a
+   * 101 turns into a tunnel (H1Handler.onUpgrade) and any other answer closes.
+   */
+  readonly upgrade?: boolean;
 }
 
 export class H1Pool implements H1Owner {
@@ -50,20 +63,40 @@ export class H1Pool implements H1Owner {
 
   /** Starts an exchange on an idle connection or a new one. */
   request(handler: H1Handler, options: H1RequestOptions): H1Exchange {
-    let conn = this.#idle.pop();
+    const upgrade = options.upgrade === true;
+    let conn = upgrade ? undefined : this.#idle.pop();
     while (conn !== undefined && conn.dead) conn = this.#idle.pop();
     const reused = conn !== undefined;
     if (conn === undefined) {
-      conn = new H1Connection(this, this.host, this.port, options.connectMs, options.tls);
+      conn = new H1Connection(this, this.host, this.port, options.connectMs, options.tls, upgrade);
       // A drained pool still serves its caller once, then keeps nothing (release kills it).
       if (!this.#closed) this.#all.add(conn);
     } else {
       conn.socket.ref();
     }
     conn.idleMs = options.idleMs;
-    const ex = new H1Exchange(conn, handler, reused);
+    const ex = new H1Exchange(conn, handler, reused, options);
     conn.begin(ex, options.noResponseBody);
     return ex;
+  }
+
+  /**
+   * A stale reused connection failed `ex` before any response byte: it goes again, once, on a new
+   * connection (not an idle one, which may be as stale), as if it had just started.
+   */
+  retryStale(ex: H1Exchange, handler: H1Handler): boolean {
+    const options = ex.options;
+    const conn = new H1Connection(this, this.host, this.port, options.connectMs, options.tls);
+    if (!this.#closed) this.#all.add(conn);
+    conn.idleMs = options.idleMs;
+    ex.conn = conn;
+    ex.handler = handler;
+    ex.reused = false;
+    handler.onStaleRetry?.();
+    // The handler may have cancelled the exchange in its callback.
+    if (ex.handler !== undefined) conn.begin(ex, options.noResponseBody);
+    else conn.kill();
+    return true;
   }
 
   release(conn: H1Connection): void {

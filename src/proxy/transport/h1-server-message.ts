@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { http } from '../../lib/node-http.ts';
 import type { RequestHead } from './h1-parser.ts';
+import type { RequestTarget } from '../http/request-target.ts';
 
 /** What a message needs from its connection. */
 export interface H1ServerOwner {
@@ -16,6 +17,11 @@ export interface H1ServerOwner {
   responseDone(): void;
   /** The response must close the connection (HTTP version, Connection: close, draining). */
   readonly closeAfterResponse: boolean;
+  /**
+   * A 101 went out: the connection stops speaking HTTP and gives up the socket. Returns the bytes
+   * the client sent after the request, held back until now.
+   */
+  switchProtocols(): Buffer;
 }
 
 // Duplicates of these are dropped (node:http's rule), cookies join with '; ', set-cookie is a list.
@@ -28,6 +34,8 @@ const FIRST_ONLY = new Set(['content-type', 'content-length', 'user-agent', 'ref
 export class H1ServerRequest extends EventEmitter {
   readonly method: string;
   readonly url: string;
+  /** The target as the parser judged it (request-target.ts). */
+  readonly target: RequestTarget;
   readonly httpVersionMajor = 1;
   readonly httpVersionMinor: number;
   readonly rawHeaders: string[];
@@ -53,6 +61,7 @@ export class H1ServerRequest extends EventEmitter {
     this.#owner = owner;
     this.method = head.method;
     this.url = head.url;
+    this.target = head.target;
     this.httpVersionMinor = head.minor;
     this.rawHeaders = head.rawHeaders;
     this.#names = head.names;
@@ -183,6 +192,7 @@ function statusLine(status: number): string {
 }
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const LENGTH = /^\d{1,15}$/;
 const BAD_VALUE = /[\r\n\0]/;
 
 function invalid(what: string, name: string): Error {
@@ -197,10 +207,36 @@ const FRAME_NONE = 0;
 const FRAME_LENGTH = 1;
 const FRAME_CHUNKED = 2;
 
+/** `name: value\r\n` lines of a flat [name, value, …] list (checked by the parser) or an object (checked here). */
+function fieldLines(fields: readonly string[] | OutgoingHttpHeaders): string {
+  let out = '';
+  if (Array.isArray(fields)) {
+    for (let i = 0; i < fields.length; i += 2) out += `${fields[i]}: ${fields[i + 1]}\r\n`;
+    return out;
+  }
+  const object = fields as OutgoingHttpHeaders;
+  for (const name in object) {
+    const value = object[name];
+    if (value === undefined) continue;
+    if (!TOKEN.test(name)) throw invalid('name', name);
+    for (const v of Array.isArray(value) ? value : [String(value)]) {
+      if (BAD_VALUE.test(v)) throw invalid('value', name);
+      out += `${name}: ${v}\r\n`;
+    }
+  }
+  return out;
+}
+
 /**
  * The response: writeHead takes a flat [name, value, …] list (as the upstream client parses it;
  * names lower case, already checked) or an object; the head goes out with the first body bytes.
- * Without a Content-Length the body is chunked, unless all of it comes with end().
+ * Without a Content-Length the body is chunked, unless all of it comes with end() and no trailers
+ * were added. Interim 1xx heads (writeInterim) go out at once, before the final head.
+ *
+ * Framing is this writer's own (RFC 9112 §6.3): a given Content-Length is read as the length, not
+ * copied, Transfer-Encoding and Connection are never copied, and a response that carries no content
+ * carries no framing it may not (RFC 9110 §8.6, §6.4.1): none on 1xx and 204, Content-Length but
+ * no Transfer-Encoding on 304, and a HEAD response keeps the length its GET would have.
  */
 export class H1ServerResponse extends EventEmitter {
   headersSent = false;
@@ -212,6 +248,8 @@ export class H1ServerResponse extends EventEmitter {
   /** The head, until it is written. */
   #head: string | undefined;
   #frame = FRAME_NONE;
+  /** Trailer field lines for the end of a chunked body (addTrailers), if any. */
+  #trailers: string | undefined = undefined;
 
   constructor(owner: H1ServerOwner, method: string) {
     super();
@@ -222,13 +260,17 @@ export class H1ServerResponse extends EventEmitter {
   writeHead(status: number, headers?: readonly string[] | OutgoingHttpHeaders): this {
     if (this.headersSent) throw Object.assign(new Error('headers already sent'), { code: 'ERR_HTTP_HEADERS_SENT' });
     let head = statusLine(status);
-    let length = false;
+    let length: string | undefined;
     let date = false;
     if (Array.isArray(headers)) {
       for (let i = 0; i < headers.length; i += 2) {
         const name = headers[i];
-        if (name === 'content-length') length = true;
-        else if (name === 'date') date = true;
+        if (name === 'content-length') {
+          length ??= headers[i + 1];
+          continue;
+        }
+        if (name === 'date') date = true;
+        else if (name === 'transfer-encoding' || name === 'connection') continue;
         head += `${name}: ${headers[i + 1]}\r\n`;
       }
     } else if (headers !== undefined) {
@@ -238,8 +280,14 @@ export class H1ServerResponse extends EventEmitter {
         if (value === undefined) continue;
         if (!TOKEN.test(name)) throw invalid('name', name);
         const lower = name.toLowerCase();
-        if (lower === 'content-length') length = true;
-        else if (lower === 'date') date = true;
+        if (lower === 'content-length') {
+          // The list form comes from the upstream parser, which checked its length; this one is checked here.
+          length = String(Array.isArray(value) ? value[0] : value);
+          if (!LENGTH.test(length)) throw invalid('value', name);
+          continue;
+        }
+        if (lower === 'date') date = true;
+        else if (lower === 'transfer-encoding' || lower === 'connection') continue;
         if (Array.isArray(value)) {
           for (const v of value) {
             if (BAD_VALUE.test(v)) throw invalid('value', name);
@@ -252,13 +300,43 @@ export class H1ServerResponse extends EventEmitter {
         }
       }
     }
+    // 1xx and 204 carry no content and no Content-Length (RFC 9110 §8.6); a 304 and a HEAD
+    // response may state the length of the content they do not carry.
+    const contentless = status < 200 || status === 204;
+    if (length !== undefined && !contentless) head += `content-length: ${length}\r\n`;
     if (!date) head += `date: ${httpDate()}\r\n`;
     if (this.#owner.closeAfterResponse) head += 'connection: close\r\n';
     this.statusCode = status;
     this.headersSent = true;
     this.#head = head;
-    this.#frame = this.#noBody || status === 204 || status === 304 || status < 200 ? FRAME_NONE : length ? FRAME_LENGTH : FRAME_CHUNKED;
+    this.#frame = this.#noBody || contentless || status === 304 ? FRAME_NONE : length !== undefined ? FRAME_LENGTH : FRAME_CHUNKED;
     return this;
+  }
+
+  /**
+   * Sends an interim 1xx head now (RFC 9110 §15.2: 100 Continue, 102 Processing, 103 Early Hints),
+   * ahead of the final one; `headers` as for writeHead. The lean server serves HTTP/1.1 clients
+   * only, to whom 1xx may be sent. Returns socket.write's answer (false: wait for 'drain').
+   * Throws ERR_HTTP_INVALID_STATUS_CODE for 101 (not interim: upgrades go elsewhere) or a non-1xx
+   * status, and ERR_HTTP_HEADERS_SENT after the final head.
+   */
+  writeInterim(status: number, headers?: readonly string[] | OutgoingHttpHeaders): boolean {
+    if (this.headersSent) throw Object.assign(new Error('headers already sent'), { code: 'ERR_HTTP_HEADERS_SENT' });
+    if (!Number.isInteger(status) || status < 100 || status > 199 || status === 101) throw Object.assign(new RangeError(`invalid interim status ${status}`), { code: 'ERR_HTTP_INVALID_STATUS_CODE' });
+    const socket = this.#owner.socket;
+    if (socket.destroyed) return false;
+    return socket.write(`${statusLine(status)}${headers === undefined ? '' : fieldLines(headers)}\r\n`, 'latin1');
+  }
+
+  /**
+   * Trailer fields for the end of the body (node:http's addTrailers): sent after the last chunk of
+   * a chunked body (RFC 9112 §7.1.2), so a response given trailers before its head went out stays
+   * chunked. A body framed by Content-Length, or none, cannot carry them: they are dropped. Whether
+   * the client accepts trailers (`TE: trailers`) is the caller's decision.
+   */
+  addTrailers(trailers: readonly string[] | OutgoingHttpHeaders): void {
+    const lines = fieldLines(trailers);
+    if (lines.length > 0) this.#trailers = this.#trailers === undefined ? lines : this.#trailers + lines;
   }
 
   write(chunk: Buffer | string): boolean {
@@ -275,15 +353,17 @@ export class H1ServerResponse extends EventEmitter {
     const body = chunk === undefined ? undefined : typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     if (!this.headersSent) this.writeHead(this.statusCode, body ? { 'content-length': body.length } : { 'content-length': 0 });
     this.finished = true;
-    if (this.#head !== undefined && this.#frame === FRAME_CHUNKED) {
+    if (this.#head !== undefined && this.#frame === FRAME_CHUNKED && this.#trailers === undefined) {
       // The whole body is here and nothing went out yet: a length is simpler than chunks.
       this.#frame = FRAME_LENGTH;
       this.#head += `content-length: ${body?.length ?? 0}\r\n`;
     }
     const hasBody = body !== undefined && body.length > 0 && this.#frame !== FRAME_NONE;
     if (this.#frame === FRAME_CHUNKED) {
-      if (hasBody) this.#send(`${this.#takeHead()}${body.length.toString(16)}\r\n`, body, '\r\n0\r\n\r\n');
-      else this.#flushHead('0\r\n\r\n');
+      // The last chunk, then the trailer section (empty unless addTrailers was called).
+      const trailers = this.#trailers;
+      if (hasBody) this.#send(`${this.#takeHead()}${body.length.toString(16)}\r\n`, body, trailers === undefined ? '\r\n0\r\n\r\n' : `\r\n0\r\n${trailers}\r\n`);
+      else this.#flushHead(trailers === undefined ? '0\r\n\r\n' : `0\r\n${trailers}\r\n`);
     } else if (hasBody) {
       this.#send(this.#takeHead(), body, '');
     } else if (this.#head !== undefined) {
@@ -291,6 +371,25 @@ export class H1ServerResponse extends EventEmitter {
     }
     this.#owner.responseDone();
     return this;
+  }
+
+  /**
+   * Answers 101 Switching Protocols with `headers` (a flat list, names lower case, checked by the
+   * response parser; `upgrade` among them) and hands the socket over: the caller pipes it from now
+   * on, starting with `head`, the client's bytes read after the request.
+   */
+  switchProtocols(headers: readonly string[]): { socket: import('node:net').Socket; head: Buffer } {
+    if (this.headersSent) throw Object.assign(new Error('headers already sent'), { code: 'ERR_HTTP_HEADERS_SENT' });
+    let text = statusLine(101);
+    for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
+    text += 'connection: upgrade\r\n\r\n';
+    this.statusCode = 101;
+    this.headersSent = true;
+    this.finished = true;
+    const socket = this.#owner.socket;
+    const head = this.#owner.switchProtocols();
+    if (!socket.destroyed) socket.write(text, 'latin1');
+    return { socket, head };
   }
 
   /** Closes the connection: the only signal left once a head has gone out. */

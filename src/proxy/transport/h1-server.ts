@@ -1,6 +1,7 @@
 // The lean HTTP/1.1 server side of a listener (listener.ts): parses request heads straight from the
 // socket (h1-parser.ts) and answers through H1ServerResponse, one exchange at a time (pipelined
-// requests wait their turn). What it does not handle (Upgrade, CONNECT, Expect, HTTP/1.0) goes to node:http.
+// requests wait their turn). What it does not handle (CONNECT, Expect, HTTP/1.0) goes to node:http.
+// An Upgrade request is an ordinary exchange until the handler answers 101 (switchProtocols).
 
 import type net from 'node:net';
 import { H1RequestParser, type RequestHead, type RequestSink } from './h1-parser.ts';
@@ -134,7 +135,7 @@ export class H1ServerConnection implements RequestSink, H1ServerOwner {
           this.#head = undefined;
           const headBytes = rest.subarray(0, n);
           off += n;
-          if (head.upgrade || head.expect || head.method === 'CONNECT' || head.minor === 0) {
+          if (head.expect || head.method === 'CONNECT' || head.minor === 0) {
             const parts = this.#partialHead ?? [];
             parts.push(headBytes, buf.subarray(off));
             this.#handOff(Buffer.concat(parts));
@@ -252,4 +253,17 @@ export class H1ServerConnection implements RequestSink, H1ServerOwner {
   readonly #onDrain = (): void => {
     this.#res?.emit('drain');
   };
+
+  // H1ServerOwner: the response was a 101. The socket is the handler's from now on, with the
+  // bytes read after the request (held back, as a pipelined request would be, until this answer).
+  switchProtocols(): Buffer {
+    this.#done = true;
+    this.#detach();
+    this.#options.onDone(this);
+    const pending = this.#pending;
+    this.#pending = undefined;
+    this.#req = undefined;
+    this.#res = undefined;
+    return pending ?? Buffer.alloc(0);
+  }
 }

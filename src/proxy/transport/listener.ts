@@ -29,7 +29,11 @@ const HEAD_TICKS = 6; // 30 s, node:http's headersTimeout here
 
 export interface ListenerHandlers {
   readonly request: (req: IncomingMessage | Http2ServerRequest | H1ServerRequest, res: ServerResponse | Http2ServerResponse | H1ServerResponse) => void;
-  readonly upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+  /**
+   * An upgrade request node:http took (on a connection it serves); `adopt` hands the socket back to
+   * it after a non-101 answer, so the connection goes on as HTTP.
+   */
+  readonly upgrade?: (req: IncomingMessage, socket: Duplex, head: Buffer, adopt: (socket: Duplex) => void) => void;
   /** HTTP CONNECT; `adopt` hands the tunnelled socket back to this listener's HTTP/1.1 server. */
   readonly connect?: (req: IncomingMessage, socket: Duplex, head: Buffer, adopt: (socket: Duplex) => void) => void;
   readonly connectionOpened?: () => void;
@@ -68,7 +72,12 @@ export interface InboundTls {
 
 export async function listen(host: string, port: number, handlers: ListenerHandlers, options: ListenOptions = {}): Promise<Listener> {
   const h1 = http.createServer({ keepAliveTimeout: 60_000, requestTimeout: 0, headersTimeout: 30_000 }, handlers.request);
-  if (handlers.upgrade) h1.on('upgrade', handlers.upgrade);
+  // `Expect: 100-continue` (the lean server hands such requests here): no 100 of node:http's own;
+  // the request goes on with its Expect and the app's 100, or its final answer, is relayed
+  // (RFC 9110 §10.1.1). A local reply answers at once with its final status.
+  h1.on('checkContinue', handlers.request);
+  const upgrade = handlers.upgrade;
+  if (upgrade) h1.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => upgrade(req, socket, head, (s) => h1.emit('connection', s)));
   const connect = handlers.connect;
   if (connect) h1.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => connect(req, socket, head, (s) => h1.emit('connection', s)));
   // Created at the first h2c connection: node:http2 (and the TLS code it pulls in) costs ~13 MB of
@@ -78,6 +87,7 @@ export async function listen(host: string, port: number, handlers: ListenerHandl
     if (!h2server) {
       h2server = process.getBuiltinModule('node:http2').createServer({ settings: { maxConcurrentStreams: 1000 } }, handlers.request);
       h2server.on('sessionError', () => {});
+      h2server.on('checkContinue', handlers.request);
     }
     return h2server;
   };
