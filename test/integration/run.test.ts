@@ -84,7 +84,7 @@ test("`weft run -- node …` runs the app on weft's own Node, even when an older
   const dir = await mkdtemp(path.join(tmpdir(), 'weft-oldnode-'));
   try {
     await writeFile(path.join(dir, 'node'), '#!/bin/sh\necho NODE-VERSION old-system-node\n', { mode: 0o755 });
-    const run = spawnWeft(['run', '--control', cp.url, '--service', 'job', '--drain-ms', '100', '--', 'node', '-e', "console.log('NODE-VERSION ' + process.version)"], { PATH: `${dir}:${process.env.PATH}` });
+    const run = spawnWeft(['run', '--control', cp.url, '--service', 'job', '--drain-ms', '100', '--', 'node', '-e', "console.log('NODE-VERSION ' + process.version)"], { PATH: `${dir}:${process.env.PATH}`, WEFT_JOIN_TOKEN: await cp.joinToken('job') });
     assert.equal(await exitOf(run), 0, run.output().slice(-3000));
     assert.match(line(run.output(), 'NODE-VERSION'), /^v24\./);
   } finally {
