@@ -96,7 +96,7 @@ export interface HTTPCORSFilter {
   /** Access-Control-Allow-Credentials: true; `*` values are then answered with the request's own values. */
   readonly allowCredentials: boolean;
   /** Access-Control-Max-Age, in seconds (how long a browser caches the preflight); default 5. */
-  readonly maxAgeSeconds: number;
+  readonly maxAge: number;
 }
 
 export type HTTPRouteFilterType = HTTPRouteFilter['type'];
@@ -325,9 +325,9 @@ function checkCors(c: Checker, raw: unknown, path: string): HTTPCORSFilter | und
   const exposeHeaders = checkCorsList(c, obj.exposeHeaders, join(path, 'exposeHeaders'), header);
   const allowCredentials = c.boolean(obj.allowCredentials, join(path, 'allowCredentials')) ?? false;
   // Upstream: maxAge in seconds, minimum 1, default 5.
-  const maxAgeSeconds = c.integer(obj.maxAge, join(path, 'maxAge'), { min: 1, max: 86_400 }) ?? 5;
+  const maxAge = c.integer(obj.maxAge, join(path, 'maxAge'), { min: 1, max: 86_400 }) ?? 5;
   if (c.errors.length !== before) return undefined;
-  return { allowOrigins, allowMethods, allowHeaders, exposeHeaders, allowCredentials, maxAgeSeconds };
+  return { allowOrigins, allowMethods, allowHeaders, exposeHeaders, allowCredentials, maxAge };
 }
 
 /** Upstream HTTPRouteRetryStatusCode: 400–599. */

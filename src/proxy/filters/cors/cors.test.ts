@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { compileCors } from './cors.ts';
 import type { HTTPCORSFilter } from '../../../config/kinds/http-route.ts';
 
-const base: HTTPCORSFilter = { allowOrigins: [], allowMethods: [], allowHeaders: [], exposeHeaders: [], allowCredentials: false, maxAgeSeconds: 5 };
+const base: HTTPCORSFilter = { allowOrigins: [], allowMethods: [], allowHeaders: [], exposeHeaders: [], allowCredentials: false, maxAge: 5 };
 
 test('origins: exact (case-insensitive, port significant), wildcard subdomains, and nothing else', () => {
   const cors = compileCors({ ...base, allowOrigins: ['https://app.example', 'https://*.example.com', 'http://*.dev.test:8080'] });
@@ -36,7 +36,7 @@ test('preflight: detected only with OPTIONS, Origin and Access-Control-Request-M
 });
 
 test('preflight fields from the config; none for an origin not allowed', () => {
-  const cors = compileCors({ ...base, allowOrigins: ['https://app.example'], allowMethods: ['GET', 'PUT'], allowHeaders: ['x-token'], maxAgeSeconds: 600 });
+  const cors = compileCors({ ...base, allowOrigins: ['https://app.example'], allowMethods: ['GET', 'PUT'], allowHeaders: ['x-token'], maxAge: 600 });
   const h = { origin: 'https://app.example', 'access-control-request-method': 'PUT' };
   assert.deepEqual(cors.preflight(h), {
     'access-control-allow-origin': 'https://app.example',

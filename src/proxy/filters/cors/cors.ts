@@ -53,7 +53,7 @@ export function compileCors(config: HTTPCORSFilter): CompiledCors {
   const methods = config.allowMethods.join(', ');
   const allowHeaders = config.allowHeaders.join(', ');
   const expose = config.exposeHeaders.join(', ');
-  const maxAge = String(config.maxAgeSeconds);
+  const maxAge = String(config.maxAge);
 
   const allows = (origin: string): boolean => {
     if (anyOrigin) return true;
