@@ -491,7 +491,7 @@ function onTimer(f: Forwarding): void {
   }
   const t = f.timeouts;
   if (t.requestMs > 0 && now >= f.arrivedAt + t.requestMs) {
-    f.timeOut('request-timeout', `no complete response within ${t.requestMs}ms (timeouts.requestMs)`);
+    f.timeOut('request-timeout', `no complete response within ${t.requestMs}ms (${f.target.route?.requestMs !== undefined ? "the HTTPRoute rule's timeouts.request" : 'timeouts.requestMs'})`);
   } else if (t.responseHeaderMs > 0 && !f.responded && f.requestEndedAt >= 0 && now >= f.requestEndedAt + t.responseHeaderMs) {
     f.timeOut('response-header-timeout', `no response head within ${t.responseHeaderMs}ms of the request (timeouts.responseHeaderMs)`);
   } else if (t.streamIdleMs > 0 && !sawActivity && now >= f.quietSince + t.streamIdleMs) {
