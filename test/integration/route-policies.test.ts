@@ -23,7 +23,8 @@ interface App {
 
 /**
  * One instance of `flaky`. By path: /timeout/* never answers in time; /per-try/* holds the first
- * arrival of an id and answers later ones; /retry/* answers the first arrival of an id 503 (after
+ * arrival of an id and answers later ones; /slow-attempt/* never answers in time either;
+ * /retry/always/* answers 503 every time; /retry/* answers the first arrival of an id 503 (after
  * reading its body) and later ones 200; anything else answers 200 at once. 200s carry the body's length.
  */
 async function startApp(name: string): Promise<App> {
@@ -42,12 +43,12 @@ async function startApp(name: string): Promise<App> {
         res.end(JSON.stringify({ name, n, bodyLength: Buffer.concat(chunks).length }));
       };
       if (url.startsWith('/cors')) corsHits++;
-      if (url.startsWith('/timeout') || (url.startsWith('/per-try') && n === 1)) {
+      if (url.startsWith('/timeout') || url.startsWith('/slow-attempt') || (url.startsWith('/per-try') && n === 1)) {
         // Held until the sidecar gives up on it (its connection closes) or the test ends.
         setTimeout(ok, 20_000).unref();
         return;
       }
-      if (url.startsWith('/retry') && n === 1) {
+      if ((url.startsWith('/retry') && n === 1) || url.startsWith('/retry/always')) {
         res.writeHead(503, { 'content-type': 'text/plain', 'x-served-by': name });
         res.end('unavailable');
         return;
@@ -88,7 +89,8 @@ before(async () => {
         parentRefs: [{ name: 'flaky' }],
         rules: [
           { name: 'deadline', matches: prefix('/timeout'), backendRefs: flaky, timeouts: { request: '300ms' } },
-          { name: 'per-try', matches: prefix('/per-try'), backendRefs: flaky, timeouts: { request: '0s', backendRequest: '400ms' }, retry: { attempts: 1, backoff: '10ms' } },
+          { name: 'per-try', matches: prefix('/per-try'), backendRefs: flaky, timeouts: { request: '0s', backendRequest: '2s' }, retry: { attempts: 1, backoff: '10ms' } },
+          { name: 'attempt-bound', matches: prefix('/slow-attempt'), backendRefs: flaky, timeouts: { backendRequest: '300ms' } },
           { name: 'retry', matches: prefix('/retry'), backendRefs: flaky, retry: { codes: [500, 502, 503, 504], attempts: 2, backoff: '20ms' } },
           {
             name: 'cors',
@@ -141,6 +143,24 @@ test('timeouts.backendRequest: the held attempt is abandoned and the retry on th
   assert.equal(r.headers['x-weft-attempts'], '2');
   assert.notEqual(r.headers['x-served-by'], firstAt.get(id), 'the retry went to the other instance');
   assert.equal(arrivals.get(id), 2);
+});
+
+test('timeouts.backendRequest without a retry: 504 backend-request-timeout after one attempt', async () => {
+  const id = nextId();
+  const r = await call('/slow-attempt/x', { 'x-test-id': id });
+  assert.equal(r.status, 504);
+  assert.equal(r.headers['x-weft-reason'], 'backend-request-timeout');
+  assert.equal(r.headers['x-weft-attempts'], undefined);
+  assert.equal(arrivals.get(id), 1);
+});
+
+test('retry: when every attempt answers a retried code, the last answer is the app\'s own, after 1 + attempts tries', async () => {
+  const id = nextId();
+  const r = await call('/retry/always', { 'x-test-id': id });
+  assert.equal(r.status, 503);
+  assert.equal(r.text, 'unavailable');
+  assert.equal(r.headers['x-weft-attempts'], '3');
+  assert.equal(arrivals.get(id), 3);
 });
 
 test('retry.codes: a 503 from one instance is retried on the other, and the answer says 2 attempts', async () => {
