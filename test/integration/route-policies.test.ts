@@ -6,9 +6,11 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { startControlPlane, startSidecar, waitForInSync, waitForPassing, type ControlPlaneProcess, type SidecarProcess } from '../support/mesh.ts';
 import { stopAll } from '../support/processes.ts';
+import { h2Connect, h2Request } from '../support/h2.ts';
 
 /** What the two instances have seen, by x-test-id: how many arrivals, and which instance had the first. */
 const arrivals = new Map<string, number>();
@@ -63,11 +65,44 @@ async function startApp(name: string): Promise<App> {
   };
 }
 
+/** An h2c instance of `h2flaky`: the first arrival of an id gets 503 (after its body), later ones 200 with the body's length. */
+async function startH2App(name: string): Promise<App> {
+  const server = http2.createServer();
+  server.on('stream', (stream, headers) => {
+    stream.on('error', () => {});
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: Buffer) => chunks.push(c));
+    stream.on('end', () => {
+      if (headers[':path'] === '/healthz') {
+        stream.respond({ ':status': 200 });
+        stream.end('ok');
+        return;
+      }
+      const id = String(headers['x-test-id'] ?? '');
+      const n = (arrivals.get(id) ?? 0) + 1;
+      arrivals.set(id, n);
+      if (n === 1) firstAt.set(id, name);
+      if (n === 1) {
+        stream.respond({ ':status': 503, 'x-served-by': name });
+        stream.end('unavailable');
+        return;
+      }
+      stream.respond({ ':status': 200, 'content-type': 'application/json', 'x-served-by': name });
+      stream.end(JSON.stringify({ name, n, bodyLength: Buffer.concat(chunks).length }));
+    });
+  });
+  server.on('sessionError', () => {});
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return { port: (server.address() as AddressInfo).port, close: () => new Promise((r) => server.close(() => r())) };
+}
+
 let cp: ControlPlaneProcess;
+let c: App;
+let d: App;
 let a: App;
 let b: App;
 let web: SidecarProcess;
-const SIDECARS = 3;
+const SIDECARS = 5;
 
 const route = (name: string, spec: unknown) => ({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name, namespace: 'default' }, spec });
 const flaky = [{ name: 'flaky-pods', port: 80 }];
@@ -75,16 +110,21 @@ const prefix = (value: string) => [{ path: { type: 'PathPrefix', value } }];
 
 before(async () => {
   cp = await startControlPlane();
-  [a, b] = await Promise.all([startApp('a'), startApp('b')]);
+  [a, b, c, d] = await Promise.all([startApp('a'), startApp('b'), startH2App('c'), startH2App('d')]);
   [, , web] = await Promise.all([
     startSidecar(cp.url, 'flaky', ['--labels', 'tier=flaky', '--app-port', String(a.port)]),
     startSidecar(cp.url, 'flaky', ['--labels', 'tier=flaky', '--app-port', String(b.port)]),
     startSidecar(cp.url, 'web'),
+    startSidecar(cp.url, 'h2flaky', ['--labels', 'tier=h2flaky', '--app-port', String(c.port)]),
+    startSidecar(cp.url, 'h2flaky', ['--labels', 'tier=h2flaky', '--app-port', String(d.port)]),
   ]);
   await waitForPassing(cp, 'flaky', 2);
+  await waitForPassing(cp, 'h2flaky', 2);
   const r = await cp.api('POST', '/v1/apply', {
     items: [
       { apiVersion: 'weft.dev/v1alpha1', kind: 'Service', metadata: { name: 'flaky-pods' }, spec: { selector: { tier: 'flaky' }, ports: [{ port: 80 }] } },
+      { apiVersion: 'weft.dev/v1alpha1', kind: 'Service', metadata: { name: 'h2flaky-pods' }, spec: { selector: { tier: 'h2flaky' }, ports: [{ port: 80 }] } },
+      route('h2-policies', { parentRefs: [{ name: 'h2flaky' }], rules: [{ backendRefs: [{ name: 'h2flaky-pods', port: 80 }], retry: { codes: [503], attempts: 1, backoff: '10ms' } }] }),
       route('policies', {
         parentRefs: [{ name: 'flaky' }],
         rules: [
@@ -108,7 +148,7 @@ before(async () => {
 
 after(async () => {
   await stopAll();
-  await Promise.all([a?.close(), b?.close()]);
+  await Promise.all([a?.close(), b?.close(), c?.close(), d?.close()]);
   await cp?.cleanup();
 });
 
@@ -182,6 +222,20 @@ test('retry: a POST with a small body is replayed in full on the retry', async (
   assert.equal(r.status, 200, r.text);
   assert.equal(r.headers['x-weft-attempts'], '2');
   assert.equal(JSON.parse(r.text).bodyLength, body.length);
+});
+
+test('retry over HTTP/2: a POST stream\'s body is kept and replayed on the other instance', async () => {
+  const session = await h2Connect(web.outboundPort);
+  try {
+    const id = nextId();
+    const res = await h2Request(session, { ':method': 'POST', ':path': '/h2/post', ':authority': 'h2flaky', 'x-test-id': id }, Buffer.alloc(3000, 'h'));
+    assert.equal(res.headers[':status'], 200, res.body.toString());
+    assert.equal(res.headers['x-weft-attempts'], '2');
+    assert.notEqual(res.headers['x-served-by'], firstAt.get(id));
+    assert.equal(JSON.parse(res.body.toString()).bodyLength, 3000);
+  } finally {
+    session.close();
+  }
 });
 
 test('retry: a POST whose body is over the 64 KiB replay bound is not retried (the 503 comes back)', async () => {
