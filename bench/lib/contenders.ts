@@ -57,15 +57,22 @@ const direct: Contender = {
   start: async (env) => ({ port: env.upstreamPort, memory: () => [], stop: async () => {} }),
 };
 
-/** One client-only sidecar in front of the upstream, registered by hand as `bench-upstream`. */
-async function startOneHop(env: BenchEnv, name: string, extra: string[] = []): Promise<RunningContender> {
+/**
+ * One client-only sidecar in front of the upstream, registered by hand as `service` (default
+ * `bench-upstream`); `resources` are applied before the sidecar starts (the routed contender's routes).
+ */
+async function startOneHop(env: BenchEnv, name: string, extra: string[] = [], service = 'bench-upstream', resources: unknown[] = []): Promise<RunningContender> {
   const cp = await env.weft();
-  await registerInstance(cp, 'bench-upstream', 'upstream-1', env.upstreamPort);
+  await registerInstance(cp, service, `${service}-1`, env.upstreamPort);
+  if (resources.length > 0) {
+    const r = await cp.api('POST', '/v1/apply', { items: resources });
+    if (r.status !== 200) throw new Error(`applying ${resources.length} resources for ${name}: ${r.status} ${JSON.stringify(r.body).slice(0, 500)}`);
+  }
   const sc = await startSidecar(cp, name, 'bench-client', env.proxyCpu, extra);
-  await waitRoutes(sc.outboundPort, 'bench-upstream');
+  await waitRoutes(sc.outboundPort, service);
   return {
     ...single(sc.proc, sc.outboundPort, 'sidecar'),
-    hostHeader: 'bench-upstream',
+    hostHeader: service,
     selfReport: async () => ({ sidecar: await scrapeRequests(sc.adminPort) }),
   };
 }
@@ -102,26 +109,11 @@ export function benchRoutes(service: string): unknown[] {
   }));
 }
 
-/** As weft-sidecar, with the 50×5 route table in front of the same upstream (its own Service name). */
-async function startRoutedOneHop(env: BenchEnv): Promise<RunningContender> {
-  const cp = await env.weft();
-  await registerInstance(cp, 'bench-routed', 'upstream-routed', env.upstreamPort);
-  const r = await cp.api('POST', '/v1/apply', { items: benchRoutes('bench-routed') });
-  if (r.status !== 200) throw new Error(`applying the bench routes: ${r.status} ${JSON.stringify(r.body).slice(0, 500)}`);
-  const sc = await startSidecar(cp, 'weft-sidecar-routes', 'bench-client', env.proxyCpu);
-  await waitRoutes(sc.outboundPort, 'bench-routed');
-  return {
-    ...single(sc.proc, sc.outboundPort, 'sidecar'),
-    hostHeader: 'bench-routed',
-    selfReport: async () => ({ sidecar: await scrapeRequests(sc.adminPort) }),
-  };
-}
-
 const weftSidecarRoutes: Contender = {
   id: 'weft-sidecar-routes',
   label: `weft sidecar (one hop), ${BENCH_ROUTES} HTTPRoutes × ${BENCH_RULES} rules`,
   note: `as weft-sidecar, with ${BENCH_ROUTES} HTTPRoutes of ${BENCH_RULES} rules each attached to the Service called; every request matches only the last rule`,
-  start: (env) => startRoutedOneHop(env),
+  start: (env) => startOneHop(env, 'weft-sidecar-routes', [], 'bench-routed', benchRoutes('bench-routed')),
 };
 
 /** The one-hop sidecar with N worker threads, for the multi-core comparison. */
