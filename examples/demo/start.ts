@@ -3,6 +3,8 @@
 // where to look, and on Ctrl-C/SIGTERM (or --duration) stops every process group it started.
 
 import http from 'node:http';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, rmSync, mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -65,6 +67,7 @@ const verbose = parsed.verbose ?? false;
 
 const root = path.resolve(import.meta.dirname, '..', '..');
 const weftBin = path.join(root, 'bin', 'weft');
+const execFileAsync = promisify(execFile);
 const appsDir = path.join(import.meta.dirname, 'apps');
 const colors = process.env.NO_COLOR === undefined && (process.stdout.isTTY === true || process.env.FORCE_COLOR !== undefined);
 
@@ -341,6 +344,16 @@ async function main(): Promise<void> {
     }, 30_000),
   );
 
+  // The canary: an HTTPRoute that splits reviews 90/10 between v1 and v2, applied with the CLI.
+  const canaryFile = path.join(root, 'examples', 'demo', 'canary.yaml');
+  const canary = await step('applying the reviews canary (HTTPRoute: v1 90%, v2 10%)', async () => {
+    const applied = await execFileAsync(weftBin, ['apply', '-f', canaryFile, '--control', controlUrl], { encoding: 'utf8', env: { ...process.env, WEFT_TOKEN: adminToken } }).catch((err: { stderr?: string; message: string }) => {
+      throw new Error(`weft apply -f ${canaryFile}: ${err.stderr?.trim() || err.message}`);
+    });
+    return applied.stdout.trim().split('\n').join(', ');
+  });
+  say(`weft apply -f ${path.relative(process.cwd(), canaryFile)}: ${canary}`);
+
   const frontend = units[0];
   try {
     await step('waiting for frontend → catalog → reviews through the mesh', () =>
@@ -382,6 +395,8 @@ async function main(): Promise<void> {
     `    ${env} ${bin} services`,
     `    ${env} ${bin} status`,
     `    ${env} ${bin} endpoints reviews`,
+    `    ${env} ${bin} get httproute reviews-canary -o yaml     # the canary: reviews v1 90% / v2 10%`,
+    `    (edit the weights in ${path.relative(process.cwd(), canaryFile)} and ${bin} apply -f it: in force at once)`,
     `  loadgen sends ${rate} req/s and prints a summary every 10 s. ${durationSeconds ? `Stopping by itself in ${durationSeconds}s.` : 'Ctrl-C stops everything.'}`,
     h('─────────────────────────────────────────────────────────────────────────────────'),
     '',

@@ -28,6 +28,8 @@ export type ValidationResult<T> =
 export interface ResourceType<Spec = unknown> {
   readonly kind: string;
   readonly apiVersion: string;
+  /** Other apiVersions a document of this kind may carry with the same meaning (Service: Kubernetes `v1`). */
+  readonly otherApiVersions?: readonly string[];
   /** Lower-case plural used in API paths and by `weft get` (e.g. `httproutes`). */
   readonly plural: string;
   /** Other names `weft get` accepts (singular, short names). */

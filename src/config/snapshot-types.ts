@@ -4,6 +4,10 @@
 import type { HealthStatus, ServiceProtocol } from './catalog-types.ts';
 import type { BackendPolicySpec } from './kinds/backend-policy.ts';
 import type { AuthorizationAction, AuthorizationRule } from './kinds/authorization-policy.ts';
+import type { HTTPRouteFilter, HTTPRouteMatch, HTTPRouteRetry, HTTPRouteTimeouts } from './kinds/http-route.ts';
+import type { GRPCRouteFilter, GRPCRouteMatch } from './kinds/grpc-route.ts';
+import type { FaultInjectionSpec } from './kinds/fault-injection.ts';
+import type { RequestMirror } from './kinds/route-common.ts';
 import type { JwtRule } from './kinds/request-authentication.ts';
 
 export interface NodeInfo {
@@ -44,6 +48,13 @@ export interface ServiceSnapshot {
   readonly policy: BackendPolicySpec;
   /** AuthorizationPolicies targeting the service, oldest first; the service's own sidecars enforce them. Absent: none. */
   readonly authorization?: readonly AuthorizationSnapshot[];
+  /**
+   * The HTTPRoutes and GRPCRoutes that govern this proxy's calls to the service (GAMMA: producer
+   * routes, or the consumer routes of the proxy's namespace, which replace them), in the Gateway
+   * API's route order (oldest first, then namespace/name). Absent: none; calls are balanced over
+   * the service's endpoints as they are.
+   */
+  readonly routes?: readonly RouteSnapshot[];
   /** MeshConfig `authorization.defaultAction: DENY`: with no ALLOW policy, the service takes no request. Absent: ALLOW. */
   readonly authorizationDefault?: 'DENY';
   /** RequestAuthentications targeting the service, oldest first; its own sidecars verify the JWTs. Absent: none. */
@@ -54,6 +65,55 @@ export interface RequestAuthenticationSnapshot {
   /** `namespace/name` of the RequestAuthentication. */
   readonly name: string;
   readonly jwtRules: readonly JwtRule[];
+}
+
+/** One route attached to a service (Gateway API, mesh semantics), resolved for one proxy. */
+export interface RouteSnapshot {
+  /** `namespace/name` of the route: the metrics' `route` label and the reasons name it. */
+  readonly name: string;
+  readonly kind: 'HTTPRoute' | 'GRPCRoute';
+  /** The parentRef's Service port: the route governs only that port. Absent: every port. */
+  readonly port?: number;
+  readonly rules: readonly RouteRuleSnapshot[];
+}
+
+export interface RouteRuleSnapshot {
+  /** The rule's `name`, or its index as a string: the metrics' `rule` label. */
+  readonly name: string;
+  /** HTTPRoute matches (any one matches); never empty. */
+  readonly matches?: readonly HTTPRouteMatch[];
+  /** GRPCRoute matches (any one matches); never empty. */
+  readonly grpcMatches?: readonly GRPCRouteMatch[];
+  /** Applied in order. ExtensionRef filters arrive resolved (FaultInjection) or marked unresolved. */
+  readonly filters: readonly SnapshotRouteFilter[];
+  readonly backends: readonly RouteBackendSnapshot[];
+  readonly timeouts?: HTTPRouteTimeouts;
+  /** HTTPRoute rule `retry` as written (validated). */
+  readonly retry?: HTTPRouteRetry;
+}
+
+/**
+ * A rule filter as a proxy runs it: the route's own filters, with each ExtensionRef replaced by the
+ * resource it names (weft's FaultInjection), or marked unresolved — then the rule's requests get 500,
+ * as the Gateway API asks ("MUST NOT be skipped").
+ */
+export type SnapshotRouteFilter =
+  | Exclude<HTTPRouteFilter | GRPCRouteFilter, { type: 'ExtensionRef' | 'RequestMirror' }>
+  /** RequestMirror with its backendRef resolved as a backend is (namespace, ReferenceGrant, existence). */
+  | { readonly type: 'RequestMirror'; readonly requestMirror: RequestMirror; readonly backend: RouteBackendSnapshot }
+  | { readonly type: 'FaultInjection'; readonly faultInjection: FaultInjectionSpec; readonly ref: string }
+  | { readonly type: 'UnresolvedExtensionRef'; readonly ref: string };
+
+/**
+ * A backendRef resolved by the control plane: a Service of this snapshot (name, namespace, port),
+ * or why its share of requests gets 500 (Gateway API ResolvedRefs reasons).
+ */
+export interface RouteBackendSnapshot {
+  readonly weight: number;
+  readonly service?: { readonly name: string; readonly namespace: string; readonly port?: number };
+  readonly unresolved?: 'BackendNotFound' | 'RefNotPermitted' | 'InvalidKind';
+  /** `kind/namespace/name` as written, for the 500's message. */
+  readonly ref: string;
 }
 
 export interface AuthorizationSnapshot {

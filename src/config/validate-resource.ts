@@ -58,8 +58,9 @@ export function validateResource(raw: unknown): ValidationResult<Resource> {
   const kind = c.string(doc.kind, 'kind', { required: true });
   const type = kind === undefined ? undefined : resourceTypeForKind(kind);
   if (kind !== undefined && !type) c.fail('kind', unknownKindMessage(kind));
-  if (type && apiVersion !== undefined && apiVersion !== type.apiVersion) {
-    c.fail('apiVersion', `must be ${JSON.stringify(type.apiVersion)} for kind ${type.kind}, got ${JSON.stringify(apiVersion)}`);
+  if (type && apiVersion !== undefined && apiVersion !== type.apiVersion && !type.otherApiVersions?.includes(apiVersion)) {
+    const allowed = [type.apiVersion, ...(type.otherApiVersions ?? [])].map((v) => JSON.stringify(v)).join(' or ');
+    c.fail('apiVersion', `must be ${allowed} for kind ${type.kind}, got ${JSON.stringify(apiVersion)}`);
   }
 
   let metadata: ObjectMeta | undefined;

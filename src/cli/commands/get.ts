@@ -14,6 +14,23 @@ export function resolveKind(name: string | undefined) {
   return type;
 }
 
+interface RouteStatusView {
+  readonly parents?: readonly { readonly conditions: readonly { type: string; status: string; reason: string }[] }[];
+}
+
+/**
+ * A route's status in two columns (Gateway API conditions): ACCEPTED is `True` when every parent
+ * attached it (else the reason), RESOLVED is `True` when every reference resolves (else the reason).
+ */
+function routeConditions(r: Resource): [string, string] {
+  const parents = (r as Resource & { status?: RouteStatusView }).status?.parents ?? [];
+  const column = (type: string): string => {
+    const failed = parents.flatMap((p) => p.conditions).find((c) => c.type === type && c.status !== 'True');
+    return parents.length === 0 ? '-' : failed ? `False (${failed.reason})` : 'True';
+  };
+  return [column('Accepted'), column('ResolvedRefs')];
+}
+
 export const getCommand: Command = {
   name: 'get',
   summary: 'List resources of a type, or show one.',
@@ -38,7 +55,9 @@ export const getCommand: Command = {
     print(format, list, () =>
       list.items.length === 0
         ? `No ${type.plural} found${query ? ` in namespace ${ns}` : ''}.\n`
-        : renderTable(['NAMESPACE', 'NAME', 'VERSION', 'AGE'], list.items.map((r) => [r.metadata.namespace, r.metadata.name, r.metadata.resourceVersion ?? '-', age(r.metadata.creationTimestamp)])),
+        : type.kind === 'HTTPRoute' || type.kind === 'GRPCRoute'
+          ? renderTable(['NAMESPACE', 'NAME', 'ACCEPTED', 'RESOLVED', 'VERSION', 'AGE'], list.items.map((r) => [r.metadata.namespace, r.metadata.name, ...routeConditions(r), r.metadata.resourceVersion ?? '-', age(r.metadata.creationTimestamp)]))
+          : renderTable(['NAMESPACE', 'NAME', 'VERSION', 'AGE'], list.items.map((r) => [r.metadata.namespace, r.metadata.name, r.metadata.resourceVersion ?? '-', age(r.metadata.creationTimestamp)])),
     );
     return 0;
   },

@@ -15,6 +15,7 @@ import {
   checkHostnames,
   checkParentRefs,
   checkRegex,
+  checkExtensionRef,
   checkRequestMirror,
   checkRuleName,
   checkStringMatches,
@@ -24,6 +25,7 @@ import {
   type HeaderMatch,
   type HeaderModifier,
   type ParentRef,
+  type ExtensionRef,
   type RequestMirror,
   type StringMatchType,
 } from './route-common.ts';
@@ -52,7 +54,8 @@ export interface GRPCRouteMatch {
 export type GRPCRouteFilter =
   | { readonly type: 'RequestHeaderModifier'; readonly requestHeaderModifier: HeaderModifier }
   | { readonly type: 'ResponseHeaderModifier'; readonly responseHeaderModifier: HeaderModifier }
-  | { readonly type: 'RequestMirror'; readonly requestMirror: RequestMirror };
+  | { readonly type: 'RequestMirror'; readonly requestMirror: RequestMirror }
+  | { readonly type: 'ExtensionRef'; readonly extensionRef: ExtensionRef };
 
 export type GRPCRouteFilterType = GRPCRouteFilter['type'];
 
@@ -74,6 +77,7 @@ const FILTER_FIELDS = {
   RequestHeaderModifier: 'requestHeaderModifier',
   ResponseHeaderModifier: 'responseHeaderModifier',
   RequestMirror: 'requestMirror',
+  ExtensionRef: 'extensionRef',
 } as const satisfies Record<GRPCRouteFilterType, string>;
 
 function checkMethodMatch(c: Checker, raw: unknown, path: string): GRPCMethodMatch | undefined {
@@ -127,6 +131,10 @@ function checkFilter(c: Checker, raw: unknown, path: string): GRPCRouteFilter | 
     case 'RequestMirror': {
       const m = checkRequestMirror(c, env.config, cp);
       return m && { type: env.type, requestMirror: m };
+    }
+    case 'ExtensionRef': {
+      const r = checkExtensionRef(c, env.config, cp);
+      return r && { type: env.type, extensionRef: r };
     }
   }
 }

@@ -4,8 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { findResourceType, resourceTypeForKind, resourceTypes } from './index.ts';
 
-test('lists the seven kinds', () => {
-  assert.deepEqual(resourceTypes.map((t) => t.kind), ['BackendPolicy', 'Service', 'HTTPRoute', 'GRPCRoute', 'MeshConfig', 'AuthorizationPolicy', 'RequestAuthentication']);
+test('lists the nine kinds', () => {
+  assert.deepEqual(resourceTypes.map((t) => t.kind), ['BackendPolicy', 'Service', 'HTTPRoute', 'GRPCRoute', 'MeshConfig', 'AuthorizationPolicy', 'RequestAuthentication', 'ReferenceGrant', 'FaultInjection']);
 });
 
 test('findResourceType accepts kind, plural and alias in any case', () => {

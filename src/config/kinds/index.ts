@@ -4,13 +4,15 @@
 import type { ResourceType } from '../resource.ts';
 import { authorizationPolicyType } from './authorization-policy.ts';
 import { backendPolicyType } from './backend-policy.ts';
+import { faultInjectionType } from './fault-injection.ts';
 import { grpcRouteType } from './grpc-route.ts';
 import { httpRouteType } from './http-route.ts';
 import { meshConfigType } from './mesh-config.ts';
+import { referenceGrantType } from './reference-grant.ts';
 import { requestAuthenticationType } from './request-authentication.ts';
 import { serviceType } from './service.ts';
 
-export const resourceTypes: readonly ResourceType[] = [backendPolicyType, serviceType, httpRouteType, grpcRouteType, meshConfigType, authorizationPolicyType, requestAuthenticationType];
+export const resourceTypes: readonly ResourceType[] = [backendPolicyType, serviceType, httpRouteType, grpcRouteType, meshConfigType, authorizationPolicyType, requestAuthenticationType, referenceGrantType, faultInjectionType];
 
 /** By kind, plural or alias, ignoring case: `HTTPRoute`, `httproutes`, `route`, `SVC`. */
 export function findResourceType(name: string): ResourceType | undefined {

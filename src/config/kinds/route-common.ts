@@ -45,9 +45,18 @@ export interface ParentRef {
   readonly port?: number;
 }
 
+/**
+ * A backend (Gateway API BackendObjectReference): a Service in the core group. Another group or kind
+ * is kept as written: the route is still accepted, and that backend's share of requests gets 500
+ * (ResolvedRefs False, InvalidKind), as the specification says.
+ */
 export interface ServiceRef {
-  readonly kind: 'Service';
+  /** Absent (or "" / "core"): the core group. */
+  readonly group?: string;
+  readonly kind: string;
   readonly name: string;
+  /** Another namespace needs a ReferenceGrant there; absent: the route's own namespace. */
+  readonly namespace?: string;
   /** Absent: the same port number the request was addressed to. */
   readonly port?: number;
 }
@@ -55,6 +64,11 @@ export interface ServiceRef {
 export interface BackendRef extends ServiceRef {
   /** Relative share of requests; 0 sends none. */
   readonly weight: number;
+}
+
+/** A reference to a core-group Service (the only backend kind weft resolves). */
+export function isServiceRef(ref: ServiceRef): boolean {
+  return (ref.group === undefined || ref.group === '' || ref.group === 'core') && ref.kind === 'Service';
 }
 
 export interface HeaderMatch {
@@ -77,6 +91,27 @@ export interface HeaderModifier {
 export interface Fraction {
   readonly numerator: number;
   readonly denominator: number;
+}
+
+/** Gateway API LocalObjectReference of an ExtensionRef filter: a resource in the route's namespace. */
+export interface ExtensionRef {
+  readonly group: string;
+  readonly kind: string;
+  readonly name: string;
+}
+
+/** ExtensionRef kinds weft implements (group weft.dev). */
+export const EXTENSION_KINDS: readonly string[] = ['FaultInjection'];
+
+/** An ExtensionRef filter's reference: group weft.dev and a kind weft implements. */
+export function checkExtensionRef(c: Checker, raw: unknown, path: string): ExtensionRef | undefined {
+  const ref = c.object(raw, path);
+  if (!ref) return undefined;
+  c.noUnknown(ref, path, ['group', 'kind', 'name']);
+  const group = c.oneOf(ref.group, join(path, 'group'), ['weft.dev'], { required: true });
+  const kind = c.oneOf(ref.kind, join(path, 'kind'), EXTENSION_KINDS, { required: true });
+  const name = c.string(ref.name, join(path, 'name'), { required: true, pattern: DNS_LABEL, patternHint: DNS_LABEL_HINT });
+  return group && kind && name ? { group, kind, name } : undefined;
 }
 
 export interface RequestMirror {
@@ -193,17 +228,28 @@ export function checkHostnames(c: Checker, raw: unknown, path: string): string[]
 export function checkServiceRef(c: Checker, raw: unknown, path: string): ServiceRef | undefined {
   const ref = c.object(raw, path);
   if (!ref) return undefined;
-  c.noUnknown(ref, path, ['group', 'kind', 'name', 'port']);
+  c.noUnknown(ref, path, ['group', 'kind', 'name', 'namespace', 'port']);
   return serviceRefFields(c, ref, path);
 }
 
+/** Group and kind as the Gateway API allows them (DNS subdomain / CamelCase); only core Services resolve. */
+const GROUP = /^$|^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const KIND = /^[a-zA-Z]([-a-zA-Z0-9]*[a-zA-Z0-9])?$/;
+
 function serviceRefFields(c: Checker, ref: Record<string, unknown>, path: string): ServiceRef | undefined {
-  checkCoreGroup(c, ref.group, join(path, 'group'));
-  c.oneOf(ref.kind, join(path, 'kind'), ['Service']);
-  const name = c.string(ref.name, join(path, 'name'), { required: true, pattern: DNS_LABEL, patternHint: DNS_LABEL_HINT });
+  const group = c.string(ref.group, join(path, 'group'), { max: 253, pattern: GROUP, patternHint: 'a DNS subdomain, or "" for the core group' });
+  const kind = c.string(ref.kind, join(path, 'kind'), { max: 63, pattern: KIND, patternHint: 'a kind name such as "Service"' }) ?? 'Service';
+  const name = c.string(ref.name, join(path, 'name'), { required: true, max: 253 });
+  const namespace = c.string(ref.namespace, join(path, 'namespace'), { required: ref.namespace !== undefined, pattern: DNS_LABEL, patternHint: DNS_LABEL_HINT });
   const port = checkPort(c, ref.port, join(path, 'port'));
   if (name === undefined) return undefined;
-  return compact({ kind: 'Service' as const, name, port });
+  const core = group === undefined || group === '' || group === 'core';
+  if (core && kind === 'Service') {
+    // A Service name is a DNS label; other kinds' names are theirs to define.
+    if (!DNS_LABEL.test(name)) c.fail(join(path, 'name'), `must be ${DNS_LABEL_HINT}, got ${JSON.stringify(name)}`);
+    // The specification: port is required when the referent is a Kubernetes Service.
+  }
+  return compact({ group: core ? undefined : group, kind, name, namespace, port });
 }
 
 export function checkBackendRefs(c: Checker, raw: unknown, path: string): BackendRef[] {
@@ -213,7 +259,7 @@ export function checkBackendRefs(c: Checker, raw: unknown, path: string): Backen
     const p = join(path, i);
     const ref = c.object(item, p);
     if (!ref) return;
-    c.noUnknown(ref, p, ['group', 'kind', 'name', 'port', 'weight']);
+    c.noUnknown(ref, p, ['group', 'kind', 'name', 'namespace', 'port', 'weight']);
     const base = serviceRefFields(c, ref, p);
     const weight = c.integer(ref.weight, join(p, 'weight'), { min: 0, max: MAX_WEIGHT }) ?? 1;
     if (base) out.push({ ...base, weight });

@@ -37,8 +37,8 @@ const cases: [string, unknown, string[]][] = [
   ['spec not an object', 'x', ['spec']],
   ['ports missing', {}, ['spec.ports']],
   ['ports empty', { ports: [] }, ['spec.ports']],
-  ['unknown top field', { ports: [{ port: 80 }], type: 'ClusterIP' }, ['spec.type']],
-  ['unknown port field', { ports: [{ port: 80, protocol: 'TCP' }] }, ['spec.ports[0].protocol']],
+  ['unknown top field', { ports: [{ port: 80 }], loadBalancerIP: '10.0.0.1' }, ['spec.loadBalancerIP']],
+  ['unknown port field', { ports: [{ port: 80, hostPort: 80 }] }, ['spec.ports[0].hostPort']],
   ['port not an object', { ports: [80] }, ['spec.ports[0]']],
   ['port missing', { ports: [{ name: 'http' }] }, ['spec.ports[0].port']],
   ['port zero', { ports: [{ port: 0 }] }, ['spec.ports[0].port']],
@@ -73,4 +73,38 @@ test('registry metadata', () => {
   assert.equal(serviceType.apiVersion, 'weft.dev/v1alpha1');
   assert.equal(serviceType.plural, 'services');
   assert.deepEqual(serviceType.aliases, ['service', 'svc']);
+});
+
+test('a Kubernetes v1 Service manifest is accepted verbatim and means the same as weft’s own kind', async () => {
+  const { validateResource } = await import('../validate-resource.ts');
+  const manifest = {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'reviews', namespace: 'shop', labels: { app: 'reviews' } },
+    spec: {
+      type: 'ClusterIP',
+      sessionAffinity: 'None',
+      selector: { app: 'reviews' },
+      ports: [
+        { name: 'http', port: 80, targetPort: 9080, protocol: 'TCP' },
+        { name: 'grpc', port: 9090, targetPort: 'grpc', appProtocol: 'kubernetes.io/h2c' },
+      ],
+    },
+    status: { loadBalancer: {} },
+  };
+  const r = validateResource(manifest);
+  assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
+  assert.equal(r.value.apiVersion, 'weft.dev/v1alpha1', 'stored as the one kind it is');
+  assert.deepEqual(r.value.spec, {
+    selector: { app: 'reviews' },
+    ports: [
+      { name: 'http', port: 80, targetPort: 9080, appProtocol: 'http' },
+      { name: 'grpc', port: 9090, targetPort: 'grpc', appProtocol: 'http2' },
+    ],
+  });
+  const bad = validateResource({ ...manifest, spec: { type: 'ExternalName', ports: [{ port: 80, protocol: 'UDP', appProtocol: 'https' }] } });
+  assert.ok(!bad.ok);
+  assert.deepEqual(bad.errors.map((e) => e.path).sort(), ['spec.ports[0].appProtocol', 'spec.ports[0].protocol', 'spec.type']);
+  const otherVersion = validateResource({ ...manifest, apiVersion: 'v2' });
+  assert.ok(!otherVersion.ok && otherVersion.errors[0].path === 'apiVersion');
 });

@@ -23,6 +23,7 @@ import type { Catalog } from '../catalog/catalog.ts';
 import type { Store } from '../store/store.ts';
 import type { SnapshotCache } from '../snapshot/cache.ts';
 import { serviceModels } from '../snapshot/builder.ts';
+import { routeStatus, routingIndex } from '../snapshot/routes.ts';
 import { nodeScope } from '../snapshot/node-key.ts';
 import type { ProxyRegistry } from '../stream/proxy-registry.ts';
 import { handleStream } from '../stream/stream-server.ts';
@@ -187,14 +188,24 @@ export function createRoutes(deps: ApiDeps): Router {
   router.add('GET', '/v1/resources/:plural', async (_req, res, p, url) => {
     const type = resourceTypeParam(p.plural);
     const ns = url.searchParams.get('namespace') ?? undefined;
-    sendJson(res, 200, { items: await store.listResources({ kind: type.kind, namespace: ns }) });
+    sendJson(res, 200, { items: await withRouteStatus(await store.listResources({ kind: type.kind, namespace: ns })) });
   });
   router.add('GET', '/v1/resources/:plural/:namespace/:name', async (_req, res, p) => {
     const type = resourceTypeParam(p.plural);
     const found = await store.getResource(type.kind, p.namespace, p.name);
     if (!found) throw new WeftError('WEFT_ERR_STORE_NOT_FOUND', `${type.kind} ${p.namespace}/${p.name} not found`, 404);
-    sendJson(res, 200, found);
+    sendJson(res, 200, (await withRouteStatus([found]))[0]);
   });
+
+  /** Routes carry their Gateway API status (Accepted, ResolvedRefs per parent), computed from what is stored now. */
+  const withRouteStatus = async (items: Resource[]): Promise<Resource[]> => {
+    if (!items.some((r) => r.kind === 'HTTPRoute' || r.kind === 'GRPCRoute')) return items;
+    const all = await store.listResources({});
+    const index = routingIndex(all);
+    const models = serviceModels({ resources: all, instances: catalog.list() });
+    const services = new Map(models.map((m) => [`${m.namespace}/${m.name}`, m.ports.map((port) => port.port)]));
+    return items.map((r) => (r.kind === 'HTTPRoute' || r.kind === 'GRPCRoute' ? { ...r, status: routeStatus(r, index, services) } : r));
+  };
   router.add('PUT', '/v1/resources/:plural/:namespace/:name', async (req, res, p) => {
     const type = resourceTypeParam(p.plural);
     const resource = validateOrThrow(await readJson(req));

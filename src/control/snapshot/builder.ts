@@ -15,6 +15,8 @@ import { compareServices } from '../../config/service-order.ts';
 import { snapshotHash } from '../../config/snapshot-hash.ts';
 import { DEFAULT_TRUST_DOMAIN, spiffeId } from '../../config/identity.ts';
 import type { NodeScope } from './node-key.ts';
+import { routesFor, routeTargets, routingIndex } from './routes.ts';
+import type { RouteSnapshot } from '../../config/snapshot-types.ts';
 
 export interface BuildInput {
   readonly resources: readonly Resource[];
@@ -30,7 +32,7 @@ export interface SnapshotContent {
   readonly services: readonly ServiceSnapshot[];
 }
 
-interface ServiceModel {
+export interface ServiceModel {
   readonly name: string;
   readonly namespace: string;
   readonly ports: readonly { name: string; port: number; protocol: ServicePortSnapshot['protocol']; targetPort: number | string }[];
@@ -154,9 +156,25 @@ export function buildSnapshotContent(input: BuildInput, scope: NodeScope, models
   const mtlsMode = mesh?.mtls.mode ?? 'PERMISSIVE';
   // A MeshConfig stored before `authorization` existed has none: ALLOW.
   const defaultDeny = mesh?.authorization?.defaultAction === 'DENY';
-  const services: ServiceSnapshot[] = [];
+  // Routes attached to the services in scope, and the services they send traffic to: a backend
+  // is needed even when the proxy's upstream list does not name it.
+  const index = routingIndex(input.resources);
+  const servicePorts = new Map(models.map((m) => [`${m.namespace}/${m.name}`, m.ports.map((p) => p.port)]));
+  const needed = new Set<string>();
+  const routesByService = new Map<string, RouteSnapshot[]>();
   for (const model of models) {
     if (!inScope(model, scope)) continue;
+    const key = `${model.namespace}/${model.name}`;
+    needed.add(key);
+    const routes = index.routes.length ? routesFor(model.name, model.namespace, scope, index, servicePorts) : undefined;
+    if (!routes) continue;
+    routesByService.set(key, routes);
+    for (const target of routeTargets(routes)) needed.add(target);
+  }
+  const services: ServiceSnapshot[] = [];
+  for (const model of models) {
+    const key = `${model.namespace}/${model.name}`;
+    if (!needed.has(key)) continue;
     const ports: ServicePortSnapshot[] = model.ports.map((p) => {
       const endpoints: EndpointSnapshot[] = [];
       for (const inst of model.members) {
@@ -170,6 +188,7 @@ export function buildSnapshotContent(input: BuildInput, scope: NodeScope, models
     });
     const authorization = authorizationFor(model, input.resources);
     const requestAuthentication = requestAuthenticationFor(model, input.resources);
+    const routes = routesByService.get(key);
     services.push({
       name: model.name,
       namespace: model.namespace,
@@ -178,6 +197,7 @@ export function buildSnapshotContent(input: BuildInput, scope: NodeScope, models
       ...(authorization && { authorization }),
       ...(defaultDeny && { authorizationDefault: 'DENY' as const }),
       ...(requestAuthentication && { requestAuthentication }),
+      ...(routes && { routes }),
     });
   }
   const outboundTrafficPolicy = mesh?.outboundTrafficPolicy.mode ?? 'ALLOW_ANY';

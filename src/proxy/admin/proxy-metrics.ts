@@ -12,6 +12,7 @@ export function createProxyMetrics(worker = 0) {
     worker: String(worker),
     requests: registry.counter('weft_proxy_requests_total', 'Requests handled, by direction (inbound|outbound), source service, destination service and status code.', ['direction', 'source', 'destination_service', 'code', 'reason']),
     duration: registry.histogram('weft_proxy_request_duration_seconds', 'Time from request received to response complete.', ['direction', 'destination_service']),
+    routeRequests: registry.counter('weft_proxy_route_requests_total', 'Outbound requests an HTTPRoute or GRPCRoute governed, by route (namespace/name), rule (its name or index), destination service and status code; bounded by the routes applied.', ['route', 'rule', 'destination_service', 'code', 'reason']),
     retries: registry.counter('weft_proxy_upstream_retries_total', 'Extra attempts made, by destination service and why.', ['destination_service', 'reason']),
     connections: registry.gauge('weft_proxy_active_connections', 'Open client connections per listener.', ['listener']),
     accepted: registry.counter('weft_proxy_accepted_connections_total', 'Client connections accepted, by listener and worker thread (0 = main): shows how the kernel spreads them.', ['listener', 'worker']),

@@ -6,12 +6,15 @@ import type { ProxySnapshot, ServicePortSnapshot, ServiceSnapshot } from '../../
 import type { BackendPolicySpec } from '../../config/kinds/backend-policy.ts';
 import type { Clock } from '../../lib/clock.ts';
 import { createBalancer, type StatefulBalancer } from './balancer.ts';
+import { RouteTable } from '../routing/route-table.ts';
 
 export interface ServicePortEntry {
   readonly service: ServiceSnapshot;
   readonly port: ServicePortSnapshot;
   readonly policy: BackendPolicySpec;
   readonly balancer: StatefulBalancer;
+  /** The routes that govern calls to this port; undefined when none is attached (plain balancing). */
+  readonly routes: RouteTable | undefined;
 }
 
 export interface ServiceEntry {
@@ -45,7 +48,17 @@ export class ServiceTable {
     return this.#services.values();
   }
 
+  /** Puts a snapshot in force. Throws (changing nothing) if a route cannot be compiled: the proxy NACKs. */
   update(snapshot: ProxySnapshot): void {
+    // Routes first: a route that does not compile must leave the balancers and tables as they are.
+    const routeTables = new Map<string, RouteTable>();
+    for (const service of snapshot.services) {
+      if (!service.routes?.length) continue;
+      for (const port of service.ports) {
+        const table = RouteTable.compile(service.routes, port.port);
+        if (table.size > 0) routeTables.set(`${service.namespace}/${service.name}:${port.port}`, table);
+      }
+    }
     const services = new Map<string, ServiceEntry>();
     const balancers = new Map<string, StatefulBalancer>();
     for (const service of snapshot.services) {
@@ -55,7 +68,7 @@ export class ServiceTable {
         const balancer = this.#balancers.get(key) ?? createBalancer({ clock: this.#clock });
         balancer.update(port.endpoints, service.policy);
         balancers.set(key, balancer);
-        ports.set(port.port, { service, port, policy: service.policy, balancer });
+        ports.set(port.port, { service, port, policy: service.policy, balancer, routes: routeTables.get(key) });
       }
       const defaultPort = ports.get(80) ?? (ports.size === 1 ? [...ports.values()][0] : undefined);
       services.set(`${service.namespace}/${service.name}`, { service, ports, defaultPort });

@@ -27,7 +27,23 @@ export type LocalReplyReason =
   | 'authz-denied'
   | 'jwt-invalid'
   | 'filter-error'
-  | 'no-certificate';
+  | 'no-certificate'
+  /** A Service with routes attached, and no rule matched (GAMMA: 404). */
+  | 'no-route'
+  /** A RequestRedirect filter answered (3xx with Location). */
+  | 'route-redirect'
+  /** The matched rule has no backend with weight above 0 (500). */
+  | 'no-backend'
+  /** The chosen backendRef names no usable Service (Gateway API ResolvedRefs false; 500). */
+  | 'backend-unresolved'
+  /** A FaultInjection abort (the configured status or gRPC code). */
+  | 'fault-abort'
+  /** A rule's ExtensionRef filter names no existing resource (500, the Gateway API's rule). */
+  | 'filter-unresolved'
+  /** An attempt outlasted the route rule's `timeouts.backendRequest` and no retry was left (504). */
+  | 'backend-request-timeout'
+  /** A CORS preflight answered by the route's CORS filter (204). */
+  | 'cors-preflight';
 
 export type AnyResponse = ServerResponse | Http2ServerResponse | H1ServerResponse;
 
@@ -47,6 +63,46 @@ export function sendLocalReply(res: AnyResponse, status: number, reason: LocalRe
     ...extraHeaders,
   });
   (res as ServerResponse).end(body);
+}
+
+/** A redirect answered by this proxy (RequestRedirect): status, Location, no body, and why. */
+export function sendRedirect(res: AnyResponse, status: number, location: string, proxyId: string): void {
+  if (res.headersSent) {
+    res.destroy?.();
+    return;
+  }
+  (res as ServerResponse).writeHead(status, { location, 'content-length': 0, [REASON_HEADER]: 'route-redirect', 'x-weft-proxy': proxyId });
+  (res as ServerResponse).end();
+}
+
+/** A reply without a body (a CORS preflight's 204): the given fields, and why. */
+export function sendBodylessReply(res: AnyResponse, status: number, reason: LocalReplyReason, headers: Readonly<Record<string, string>>, proxyId: string): void {
+  if (res.headersSent) {
+    res.destroy?.();
+    return;
+  }
+  // RFC 9110 §8.6: a 204 carries no Content-Length; other statuses say 0.
+  const length = status === 204 ? {} : { 'content-length': 0 };
+  (res as ServerResponse).writeHead(status, { ...headers, ...length, [REASON_HEADER]: reason, 'x-weft-proxy': proxyId });
+  (res as ServerResponse).end();
+}
+
+/**
+ * A gRPC local reply: HTTP 200 with `grpc-status`/`grpc-message` in a trailers-only response (one
+ * HEADERS frame that ends the stream, as gRPC's HTTP/2 protocol defines errors), plus the reason.
+ */
+export function sendGrpcReply(res: AnyResponse, grpcStatus: number, reason: LocalReplyReason, message: string, proxyId: string): void {
+  if (res.headersSent) {
+    res.destroy?.();
+    return;
+  }
+  const headers = { 'content-type': 'application/grpc', 'grpc-status': String(grpcStatus), 'grpc-message': encodeURIComponent(message), [REASON_HEADER]: reason, 'x-weft-proxy': proxyId };
+  const h2 = res as Http2ServerResponse;
+  if (h2.stream !== undefined && typeof h2.stream.respond === 'function') h2.stream.respond({ ':status': 200, ...headers }, { endStream: true });
+  else {
+    (res as ServerResponse).writeHead(200, { ...headers, 'content-length': 0 });
+    (res as ServerResponse).end();
+  }
 }
 
 /**

@@ -5,6 +5,7 @@
 import net from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { EventEmitter } from 'node:events';
 import { parseMeshHost, type MeshHost } from '../../config/mesh-host.ts';
 import { DEFAULT_BACKEND_POLICY } from '../../config/kinds/backend-policy.ts';
 import type { NodeInfo } from '../../config/snapshot-types.ts';
@@ -13,9 +14,12 @@ import type { ServicePortEntry, ServiceTable } from '../balance/service-table.ts
 import type { ProxyMetrics } from '../admin/proxy-metrics.ts';
 import type { UpstreamPool } from '../transport/upstream-pool.ts';
 import { forwardRequest, type AnyRequest, type AnyResponse } from './forward.ts';
-import { rawLocalReply, sendLocalReply, type LocalReplyReason } from './local-reply.ts';
+import { rawLocalReply, sendBodylessReply, sendGrpcReply, sendLocalReply, sendRedirect, type LocalReplyReason } from './local-reply.ts';
 import { staticPicker } from '../balance/static-picker.ts';
 import { createRequestRecorder } from './request-metrics.ts';
+import { routeRequest, type RouteDecision } from '../routing/route-request.ts';
+import { startMirror, type MirrorTee } from '../filters/request-mirror/mirror.ts';
+import { parsedContentLength } from './headers.ts';
 import { requestedUpgrade, upgradeEventResponse } from './upgrade.ts';
 import { requestTarget } from './request-target.ts';
 
@@ -166,6 +170,10 @@ export function createOutboundHandler(deps: OutboundDeps) {
   };
 
   const forwardMesh = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, destination: string, authority: string, path: string, started: number, upgrade: string | undefined): void => {
+    if (entry.routes !== undefined) {
+      routed(req, res, entry, authority, path, started, upgrade);
+      return;
+    }
     forwardRequest(req, res, { picker: entry.balancer.picker(), policy: entry.policy, authority, path, addHeaders: meshAddHeaders, upgrade }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
@@ -173,6 +181,68 @@ export function createOutboundHandler(deps: OutboundDeps) {
       onComplete: record(destination, started),
       onRetry: (reason) => metrics.retries.inc({ destination_service: destination, reason }),
     });
+  };
+
+  /** A Service with routes attached: the route table decides the backend Service, the filters and the local replies. */
+  const routed = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, authority: string, path: string, started: number, upgrade: string | undefined): void => {
+    const table = deps.table.get()!;
+    const decision = routeRequest(table, entry, { method: req.method ?? 'GET', path, authority, headers: req.headers });
+    if (decision.delayMs !== undefined && decision.delayMs > 0) {
+      // FaultInjection's delay: the request waits here, then goes on as decided (a client that
+      // leaves meanwhile gets nothing more).
+      const delayed = { ...decision, delayMs: 0 } as typeof decision;
+      let gone = false;
+      (res as EventEmitter).once('close', () => (gone = true));
+      setTimeout(() => {
+        if (!gone) carryOut(req, res, entry, delayed, started, upgrade);
+      }, decision.delayMs);
+      return;
+    }
+    carryOut(req, res, entry, decision, started, upgrade);
+  };
+
+  const carryOut = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, decision: RouteDecision, started: number, upgrade: string | undefined): void => {
+    if (decision.kind === 'reply') {
+      const destination = `${entry.service.name}.${entry.service.namespace}`;
+      if (decision.bodyless === true) sendBodylessReply(res, decision.status, decision.reason, decision.headers ?? {}, deps.proxyId);
+      else if (decision.headers?.location !== undefined) sendRedirect(res, decision.status, decision.headers.location, deps.proxyId);
+      else if (decision.grpcStatus !== undefined) sendGrpcReply(res, decision.grpcStatus, decision.reason, decision.message, deps.proxyId);
+      else sendLocalReply(res, decision.status, decision.reason, decision.message, deps.proxyId);
+      record(destination, started)(decision.status, decision.reason);
+      metrics.routeRequests.inc({ route: decision.route ?? 'none', rule: decision.rule ?? 'none', destination_service: destination, code: String(decision.status), reason: decision.reason });
+      return;
+    }
+    const target = decision.entry;
+    const destination = `${target.service.name}.${target.service.namespace}`;
+    const recordRoute = record(destination, started);
+    const onComplete = (status: number, reason: LocalReplyReason | undefined, attempts: number, endedAt: number): void => {
+      recordRoute(status, reason, attempts, endedAt);
+      metrics.routeRequests.inc({ route: decision.route, rule: decision.rule, destination_service: destination, code: String(status), reason: reason ?? '' });
+    };
+    const addHeaders = decision.headers === undefined ? meshAddHeaders : { ...decision.headers, ...meshAddHeaders };
+    const mirror = decision.mirrors.length > 0 && upgrade === undefined ? mirrorTee(req, decision.mirrors, decision.path, decision.authority, addHeaders) : undefined;
+    forwardRequest(req, res, { picker: target.balancer.picker(), policy: target.policy, authority: decision.authority, path: decision.path, addHeaders, editResponse: decision.response, mirror, upgrade, route: decision.policy }, {
+      pool: deps.pool,
+      proxyId: deps.proxyId,
+      startedAt: started,
+      onComplete,
+      onRetry: (reason) => metrics.retries.inc({ destination_service: destination, reason }),
+    });
+  };
+
+  /**
+   * RequestMirror copies of an HTTP/1.1 request (an HTTP/2 one is not mirrored: the copy would need
+   * its own stream), one per mirror target, fed by one tee. Undefined when none could start.
+   */
+  const mirrorTee = (req: AnyRequest, targets: readonly ServicePortEntry[], path: string, authority: string, extra: Readonly<Record<string, string | string[] | undefined>>): MirrorTee | undefined => {
+    if (req.httpVersionMajor !== 1) return undefined;
+    const te = req.headers['transfer-encoding'];
+    const bodyLength = te !== undefined ? -1 : parsedContentLength(req.headers['content-length']);
+    const copy = { method: req.method ?? 'GET', path, authority, rawHeaders: req.rawHeaders, headers: req.headers, bodyLength: bodyLength === 0 ? undefined : bodyLength, extra };
+    const tees = targets.map((t) => startMirror(deps.pool, t, copy)).filter((t): t is MirrorTee => t !== undefined);
+    if (tees.length === 0) return undefined;
+    if (tees.length === 1) return tees[0];
+    return { chunk: (data) => tees.forEach((t) => t.chunk(data)), end: () => tees.forEach((t) => t.end()) };
   };
 
   /** An upgrade node:http took (its connection had gone to node:http): the same path as any request. */
