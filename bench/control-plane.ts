@@ -98,7 +98,7 @@ class Fleet {
     for (let i = 0; i < proxies.length; i += perProcess) {
       const child = spawn('taskset', ['-c', cpu, nodeBin, path.join(benchDir, 'lib', 'stream-clients.ts')], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       child.on('message', (m: ChildMessage) => this.#on(m));
-      child.send({ cmd: 'start', controlUrl: cp.url, proxies: proxies.slice(i, i + perProcess) } satisfies ParentMessage);
+      child.send({ cmd: 'start', controlUrl: cp.url, token: cp.token, proxies: proxies.slice(i, i + perProcess) } satisfies ParentMessage);
       this.children.push(child);
     }
   }

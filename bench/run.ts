@@ -4,6 +4,7 @@
 
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import { measureRouteChange, type RouteChangeResult } from './lib/route-change.ts';
 import { CONTENDERS, type BenchEnv } from './lib/contenders.ts';
 import { nodeBin, sleep, stopAll } from './lib/processes.ts';
 import { ensureTools, machineInfo, weftSource } from './lib/setup.ts';
@@ -28,6 +29,8 @@ const HELP = `Usage: npm run bench -- [options]
   --upstream nginx|node the shared upstream (default nginx)
   --only a,b            run only these contenders (${CONTENDERS.map((c) => c.id).join(', ')})
   --skip-control        skip the control-plane bench
+  --skip-route-change   skip timing route changes until every sidecar serves them
+  --route-changes N     route changes to time (default 15), through 6 client sidecars (the demo's count)
   --cp-proxies 100,1000 simulated proxy counts for the control-plane bench
   --cp-scopes full,scoped  what each simulated proxy asks for (whole mesh, or svc-000 and its own)
   --weft-node-flags=F   node flags for the weft sidecars only (e.g. --weft-node-flags="--cpu-prof --cpu-prof-dir=bench/work/prof")
@@ -44,6 +47,8 @@ const { values: v } = parseArgs({
     warmup: { type: 'string', default: '2' },
     upstream: { type: 'string', default: 'nginx' },
     only: { type: 'string' },
+    'skip-route-change': { type: 'boolean' },
+    'route-changes': { type: 'string', default: '15' },
     'skip-control': { type: 'boolean', default: false },
     'cp-proxies': { type: 'string', default: CONTROL_DEFAULTS.proxies.join(',') },
     'cp-scopes': { type: 'string', default: CONTROL_DEFAULTS.scopes.join(',') },
@@ -120,10 +125,25 @@ try {
       else log(`  ${Math.round(sample.wrk!.requestsPerSec)} req/s${sample.wrk!.non2xx3xx ? ` (${sample.wrk!.non2xx3xx} non-2xx/3xx!)` : ''}; at ${settings.rate}/s p50 ${sample.latency!.p50Ms} ms p99 ${sample.latency!.p99Ms} ms p99.9 ${sample.latency!.p999Ms} ms (fresh process: p99 ${sample.coldLatency?.p99Ms} ms)${sample.latency!.errors + sample.latency!.non2xx ? ` (${sample.latency!.errors} errors, ${sample.latency!.non2xx} non-2xx!)` : ''}; peak RSS ${Math.round((sample.memory?.atRateHwmKiB ?? 0) / 1024)} MiB at the fixed rate, ${Math.round((sample.memory?.headlineHwmKiB ?? 0) / 1024)} MiB at saturation (idle ${Math.round((sample.memory?.idleRssKiB ?? 0) / 1024)}); CPU steal during the fixed rate ${sample.steal?.latencyProxyCpuPct}% on the proxy CPU, ${sample.steal?.latencyLoadCpuPct}% on the load CPU`);
     }
   }
+  let routeChange: RouteChangeResult | { error: string } | undefined;
+  if (!v['skip-route-change']) {
+    log('route-change bench: weft apply of an HTTPRoute change until all 6 client sidecars serve it');
+    try {
+      routeChange = await measureRouteChange(await env.weft(), upstream.port, settings.proxyCpu, { proxies: 6, changes: Number(v['route-changes']) }, (m) => log(`  ${m}`));
+      log(`  route change in force everywhere: median ${routeChange.medianMs} ms, p90 ${routeChange.p90Ms} ms, max ${routeChange.maxMs} ms over ${routeChange.changes} changes`);
+    } catch (err) {
+      routeChange = { error: String((err as Error).stack ?? err) };
+      log(`  route-change bench FAILED: ${(err as Error).message}`);
+    }
+  }
   if (control) await (await control).proc.stop();
   await upstream.proc.stop();
   const summary = summarize(contenders, samples);
   console.table(summary.map((s) => ({ contender: s.id, 'req/s': s.rps, 'vs nginx': s.rpsRatioToNginx, 'p50 ms': s.p50Ms, 'p99 ms': s.p99Ms, 'p99.9 ms': s.p999Ms, '+p99 ms': s.addedP99Ms, 'steal %': s.stealPct, 'cold p99': s.coldP99Ms, 'RSS@rate MiB': s.peakRssAtRateMiB, 'RSS@max MiB': s.peakRssMiB, 'idle MiB': s.idleRssMiB, 'non-2xx': s.wrkNon2xx + s.latencyNon2xx, errors: s.wrkSocketErrors + s.latencyErrors })));
+  const plain = summary.find((x) => x.id === 'weft-sidecar');
+  const routed = summary.find((x) => x.id === 'weft-sidecar-routes');
+  if (plain?.rps && routed?.rps) log(`route table cost: weft-sidecar-routes ${routed.rps} req/s vs weft-sidecar ${plain.rps} req/s = ${(routed.rps / plain.rps).toFixed(3)}× (bar: ≥ 0.9×), p99 ${routed.p99Ms} vs ${plain.p99Ms} ms`);
+
 
   let controlPlane: ControlPlaneResult | { error: string } | undefined;
   if (!v['skip-control']) {
@@ -150,6 +170,7 @@ try {
     summary,
     samples,
     controlPlane,
+    routeChange,
   };
   if (!v['no-write']) {
     const files = writeReport(result);

@@ -57,15 +57,22 @@ const direct: Contender = {
   start: async (env) => ({ port: env.upstreamPort, memory: () => [], stop: async () => {} }),
 };
 
-/** One client-only sidecar in front of the upstream, registered by hand as `bench-upstream`. */
-async function startOneHop(env: BenchEnv, name: string, extra: string[] = []): Promise<RunningContender> {
+/**
+ * One client-only sidecar in front of the upstream, registered by hand as `service` (default
+ * `bench-upstream`); `resources` are applied before the sidecar starts (the routed contender's routes).
+ */
+async function startOneHop(env: BenchEnv, name: string, extra: string[] = [], service = 'bench-upstream', resources: unknown[] = []): Promise<RunningContender> {
   const cp = await env.weft();
-  await registerInstance(cp, 'bench-upstream', 'upstream-1', env.upstreamPort);
+  await registerInstance(cp, service, `${service}-1`, env.upstreamPort);
+  if (resources.length > 0) {
+    const r = await cp.api('POST', '/v1/apply', { items: resources });
+    if (r.status !== 200) throw new Error(`applying ${resources.length} resources for ${name}: ${r.status} ${JSON.stringify(r.body).slice(0, 500)}`);
+  }
   const sc = await startSidecar(cp, name, 'bench-client', env.proxyCpu, extra);
-  await waitRoutes(sc.outboundPort, 'bench-upstream');
+  await waitRoutes(sc.outboundPort, service);
   return {
     ...single(sc.proc, sc.outboundPort, 'sidecar'),
-    hostHeader: 'bench-upstream',
+    hostHeader: service,
     selfReport: async () => ({ sidecar: await scrapeRequests(sc.adminPort) }),
   };
 }
@@ -75,6 +82,38 @@ const weftSidecar: Contender = {
   label: 'weft sidecar (one hop)',
   note: 'client → weft outbound (Host: bench-upstream) → upstream registered by hand',
   start: (env) => startOneHop(env, 'weft-sidecar'),
+};
+
+/** The routed one-hop contender's table: 50 HTTPRoutes of 5 rules each, on the Service it calls. */
+export const BENCH_ROUTES = 50;
+export const BENCH_RULES = 5;
+
+/**
+ * HTTPRoutes attached to `service`: every rule but the very last matches a path prefix and a header
+ * no bench request carries, so a request to `/` is tested against all of them before it matches the
+ * last route's last rule (a catch-all), the worst case for the route table.
+ */
+export function benchRoutes(service: string): unknown[] {
+  return Array.from({ length: BENCH_ROUTES }, (_, i) => ({
+    apiVersion: 'gateway.networking.k8s.io/v1',
+    kind: 'HTTPRoute',
+    metadata: { name: `bench-route-${String(i).padStart(2, '0')}`, namespace: 'default' },
+    spec: {
+      parentRefs: [{ kind: 'Service', name: service }],
+      rules: Array.from({ length: BENCH_RULES }, (_, j) =>
+        i === BENCH_ROUTES - 1 && j === BENCH_RULES - 1
+          ? { name: 'catch-all', backendRefs: [{ name: service, port: 80 }] }
+          : { name: `rule-${j}`, matches: [{ path: { type: 'PathPrefix', value: `/route-${i}/rule-${j}` }, headers: [{ name: 'x-bench-route', value: `${i}-${j}` }] }], backendRefs: [{ name: service, port: 80 }] },
+      ),
+    },
+  }));
+}
+
+const weftSidecarRoutes: Contender = {
+  id: 'weft-sidecar-routes',
+  label: `weft sidecar (one hop), ${BENCH_ROUTES} HTTPRoutes × ${BENCH_RULES} rules`,
+  note: `as weft-sidecar, with ${BENCH_ROUTES} HTTPRoutes of ${BENCH_RULES} rules each attached to the Service called; every request matches only the last rule`,
+  start: (env) => startOneHop(env, 'weft-sidecar-routes', [], 'bench-routed', benchRoutes('bench-routed')),
 };
 
 /** The one-hop sidecar with N worker threads, for the multi-core comparison. */
@@ -211,6 +250,7 @@ function nodeFloor(hops: 1 | 2): Contender {
 export const CONTENDERS: readonly Contender[] = [
   direct,
   weftSidecar,
+  weftSidecarRoutes,
   weftMesh,
   weftMeshPlaintext,
   nginx,

@@ -13,7 +13,8 @@ export interface SimulatedProxy {
   readonly upstreams: readonly string[];
 }
 
-export type ParentMessage = { cmd: 'start'; controlUrl: string; proxies: SimulatedProxy[] } | { cmd: 'stop' };
+/** `token`: the bench's admin token (simulated proxies stream as an admin: they hold no certificates). */
+export type ParentMessage = { cmd: 'start'; controlUrl: string; token: string; proxies: SimulatedProxy[] } | { cmd: 'stop' };
 export type ChildMessage =
   | { ev: 'snapshot'; id: string; kind: 'snapshot' | 'delta'; version: string; bytes: number; at: number }
   | { ev: 'error'; id: string; message: string };
@@ -25,9 +26,9 @@ const requests = new Set<http.ClientRequest>();
 let stopping = false;
 const send = (m: ChildMessage): void => void process.send?.(m);
 
-function connect(controlUrl: string, p: SimulatedProxy): void {
+function connect(controlUrl: string, token: string, p: SimulatedProxy): void {
   const url = new URL(STREAM_PATH, controlUrl);
-  const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent: false, headers: { 'content-type': 'application/x-ndjson' } });
+  const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', agent: false, headers: { 'content-type': 'application/x-ndjson', authorization: `Bearer ${token}` } });
   requests.add(req);
   let gone = false;
   // A dropped stream is reported, then reopened after 200–1000 ms, as weft's stream client does.
@@ -37,7 +38,7 @@ function connect(controlUrl: string, p: SimulatedProxy): void {
     requests.delete(req);
     if (stopping) return;
     send({ ev: 'error', id: p.id, message: why });
-    setTimeout(() => connect(controlUrl, p), 200 + Math.random() * 800);
+    setTimeout(() => connect(controlUrl, token, p), 200 + Math.random() * 800);
   };
   req.setNoDelay(true);
   req.write(JSON.stringify({ type: 'hello', node: { id: p.id, service: p.service, namespace: 'default', labels: { app: p.service }, upstreams: p.upstreams, weftVersion: WEFT_VERSION } }) + '\n');
@@ -82,7 +83,7 @@ function connect(controlUrl: string, p: SimulatedProxy): void {
 }
 
 process.on('message', (m: ParentMessage) => {
-  if (m.cmd === 'start') for (const p of m.proxies) connect(m.controlUrl, p);
+  if (m.cmd === 'start') for (const p of m.proxies) connect(m.controlUrl, m.token, p);
   if (m.cmd === 'stop') {
     stopping = true;
     for (const r of requests) r.destroy();

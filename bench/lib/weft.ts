@@ -3,6 +3,7 @@
 // their own count of what they answered (weft_proxy_requests_total by code and reason).
 
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
@@ -21,6 +22,8 @@ function weftMain(): string {
 
 export interface WeftControl {
   readonly url: string;
+  /** The bootstrap admin token the control plane was started with: the API and the sidecars' first certificates need it. */
+  readonly token: string;
   readonly proc: BenchProcess;
   api<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
 }
@@ -32,14 +35,20 @@ export async function startWeftControl(name: string, cpu: string): Promise<WeftC
   const port = await freePort();
   // What bin/weft runs, plus node flags when asked for (run.ts --control-node-flags, e.g. --cpu-prof).
   const flags = (process.env.WEFT_BENCH_CONTROL_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const proc = spawnPinned(name, nodeBin, [...flags, weftMain(), 'control', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir], { cpu, env: { WEFT_LOG_LEVEL: 'warn' } });
+  // Authentication on, as a real mesh runs: a bootstrap admin token for the bench's own API calls,
+  // which also gets each bench sidecar its first certificate.
+  const token = `bench-${randomBytes(16).toString('hex')}`;
+  const proc = spawnPinned(name, nodeBin, [...flags, weftMain(), 'control', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--token', token], { cpu, env: { WEFT_LOG_LEVEL: 'warn' } });
   await proc.waitForOutput(/listening on/, 30_000);
   const url = `http://127.0.0.1:${port}`;
   return {
     url,
+    token,
     proc,
     async api(method, p, body) {
-      const res = await fetch(url + p, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+      const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      const res = await fetch(url + p, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
       const text = await res.text();
       return { status: res.status, body: text ? JSON.parse(text) : undefined };
     },
@@ -64,7 +73,7 @@ export async function startSidecar(cp: WeftControl, name: string, service: strin
   // What bin/weft runs, plus node flags for profiling when asked for
   // (run.ts --weft-node-flags, e.g. --cpu-prof or --trace-gc, which NODE_OPTIONS would refuse).
   const flags = (process.env.WEFT_BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-  const args = [...flags, weftMain(), 'proxy', '--control', cp.url, '--service', service, '--id', name, '--outbound-port', '0', '--inbound-port', '0', '--admin-port', '0', '--drain-ms', '0', ...extra];
+  const args = [...flags, weftMain(), 'proxy', '--control', cp.url, '--token', cp.token, '--service', service, '--id', name, '--outbound-port', '0', '--inbound-port', '0', '--admin-port', '0', '--drain-ms', '0', ...extra];
   // Extra environment for the sidecar when asked for (WEFT_BENCH_ENV="K=V K2=V2", e.g. malloc tunables).
   const extraEnv = Object.fromEntries((process.env.WEFT_BENCH_ENV ?? '').split(' ').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
   const proc = spawnPinned(name, nodeBin, args, { cpu, env: { WEFT_LOG_LEVEL: 'warn', ...extraEnv } });

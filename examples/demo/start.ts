@@ -5,7 +5,7 @@
 import http from 'node:http';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -125,19 +125,33 @@ interface Reply {
   readonly body: string;
 }
 
+/** The control plane's admin token, once read from <dataDir>/admin-token; sent on its API calls. */
+let adminToken: string | undefined;
+
 function get(url: string, timeoutMs = 2_000): Promise<Reply> {
+  return call('GET', url, undefined, timeoutMs);
+}
+
+function call(method: string, url: string, body: unknown, timeoutMs = 2_000): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: false, timeout: timeoutMs }, (res) => {
-      let body = '';
+    const headers: Record<string, string> = {};
+    if (adminToken && url.startsWith(controlUrlOf)) headers.authorization = `Bearer ${adminToken}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const req = http.request(url, { method, agent: false, timeout: timeoutMs, headers }, (res) => {
+      let text = '';
       res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
       res.on('error', reject);
     });
     req.on('timeout', () => req.destroy(new Error('timed out')));
     req.on('error', reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
   });
 }
+
+/** Set in main: only calls to the control plane carry the admin token. */
+let controlUrlOf = 'http://control.invalid';
 
 class Cancelled extends Error {}
 
@@ -166,7 +180,7 @@ interface UnitSpec {
   readonly service: string;
   readonly app: string;
   readonly labels: Readonly<Record<string, string>>;
-  readonly env: Readonly<Record<string, string>>;
+  env: Readonly<Record<string, string>>;
   /** A job (the load generator) has no app port: a client-only sidecar, nothing registered. */
   readonly serves: boolean;
 }
@@ -266,6 +280,7 @@ async function main(): Promise<void> {
   const nextPort = createPortAllocator(basePort);
   const controlPort = await nextPort();
   const controlUrl = `http://127.0.0.1:${controlPort}`;
+  controlUrlOf = controlUrl;
   units = [];
   for (const spec of SPECS) {
     if (spec.serves) {
@@ -293,6 +308,19 @@ async function main(): Promise<void> {
       return r.status === 200 ? true : undefined;
     }, 30_000, control),
   );
+  // Authentication is on, as in production: the first start wrote an admin token (mode 0600), and
+  // each sidecar joins with a token for its own service only.
+  const tokenFile = path.join(dataDir, 'admin-token');
+  try {
+    adminToken = readFileSync(tokenFile, 'utf8').trim();
+  } catch {
+    throw new Error(`cannot read the control plane's admin token at ${tokenFile}; start with a fresh --data-dir`);
+  }
+  for (const unit of units) {
+    const r = await call('POST', `${controlUrl}/v1/tokens`, { service: unit.service, ttlSeconds: 3600, description: `demo ${unit.name}` });
+    if (r.status !== 201) throw new Error(`could not create a join token for ${unit.service}: HTTP ${r.status} ${r.body.trim()}`);
+    unit.env = { ...unit.env, WEFT_JOIN_TOKEN: (JSON.parse(r.body) as { token: string }).token };
+  }
 
   const services = units.filter((u) => u.serves);
   for (const unit of services) unit.child = launch(unit.name, runArgs(unit, controlUrl), unit.env);
@@ -319,7 +347,7 @@ async function main(): Promise<void> {
   // The canary: an HTTPRoute that splits reviews 90/10 between v1 and v2, applied with the CLI.
   const canaryFile = path.join(root, 'examples', 'demo', 'canary.yaml');
   const canary = await step('applying the reviews canary (HTTPRoute: v1 90%, v2 10%)', async () => {
-    const applied = await execFileAsync(weftBin, ['apply', '-f', canaryFile, '--control', controlUrl], { encoding: 'utf8' }).catch((err: { stderr?: string; message: string }) => {
+    const applied = await execFileAsync(weftBin, ['apply', '-f', canaryFile, '--control', controlUrl], { encoding: 'utf8', env: { ...process.env, WEFT_TOKEN: adminToken } }).catch((err: { stderr?: string; message: string }) => {
       throw new Error(`weft apply -f ${canaryFile}: ${err.stderr?.trim() || err.message}`);
     });
     return applied.stdout.trim().split('\n').join(', ');
@@ -350,14 +378,15 @@ async function main(): Promise<void> {
 
   const bin = path.relative(process.cwd(), weftBin) || weftBin;
   const frontUrl = `http://127.0.0.1:${frontend.inboundPort}`;
-  const env = `WEFT_CONTROL=${controlUrl}`;
+  const env = `WEFT_CONTROL=${controlUrl} WEFT_TOKEN=$(cat ${path.join(dataDir, 'admin-token')})`;
   const h = (s: string): string => style(colors, '1', s);
   const lines = [
     '',
     h('── weft demo is running ─────────────────────────────────────────────────────────'),
     `  shop page (frontend, via its sidecar)  ${frontUrl}/`,
     `  product API                            ${frontUrl}/api/product/1`,
-    `  control plane API                      ${controlUrl}/v1/health   ${controlUrl}/v1/catalog/services   ${controlUrl}/v1/proxies`,
+    `  control plane API                      ${controlUrl}/v1/health (open); the rest needs the admin token in ${path.join(dataDir, 'admin-token')}`,
+    '  each sidecar joined with a join token for its own service, then authenticates with its certificate',
     '  sidecars call each other in mutual TLS, with SPIFFE certificates from the control plane\'s CA',
     '  (each sidecar\'s /config shows its identity; the apps see the caller in x-forwarded-client-cert)',
     '  sidecar admin (also /config and /ready):',

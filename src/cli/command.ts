@@ -3,6 +3,7 @@
 
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { WeftError } from '../lib/errors.ts';
+import { parseDuration } from '../config/kinds/route-common.ts';
 import { didYouMean } from './suggest.ts';
 
 export interface Command {
@@ -95,4 +96,14 @@ export function controlUrl(parsed: Parsed): string {
 
 export function token(parsed: Parsed): string | undefined {
   return str(parsed, 'token') ?? process.env.WEFT_TOKEN ?? undefined;
+}
+
+/** A duration flag in whole seconds: plain seconds (`3600`) or `90s`, `30m`, `24h`, `1h30m`; WEFT_ERR_CLI_USAGE (exit 2) otherwise. */
+export function ttlSeconds(v: string | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  const ms = /^\d{1,9}$/.test(v) ? Number(v) * 1000 : parseDuration(v);
+  if (ms === undefined || ms % 1000 !== 0 || ms <= 0) {
+    throw new WeftError('WEFT_ERR_CLI_USAGE', `${flag} must be seconds (3600) or a duration in whole seconds (90s, 30m, 24h, 1h30m), got ${JSON.stringify(v)}`, 2);
+  }
+  return ms / 1000;
 }

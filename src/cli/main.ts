@@ -21,6 +21,8 @@ const verbs: Readonly<Record<string, () => Promise<Command>>> = {
   endpoints: async () => (await import('./commands/endpoints.ts')).endpointsCommand,
   status: async () => (await import('./commands/status.ts')).statusCommand,
   ca: async () => (await import('./commands/ca.ts')).caCommand,
+  check: async () => (await import('./commands/check.ts')).checkCommand,
+  token: async () => (await import('./commands/token.ts')).tokenCommand,
   version: async () => (await import('./commands/version.ts')).versionCommand,
 };
 
@@ -33,7 +35,8 @@ Usage: weft COMMAND [options]      (weft COMMAND --help for its options)
 
 ${commands.map((c) => `  ${c.name.padEnd(width)}   ${c.summary}`).join('\n')}
 
-The control plane's address comes from --control URL or WEFT_CONTROL (default http://127.0.0.1:7700).
+The control plane's address comes from --control URL or WEFT_CONTROL (default http://127.0.0.1:7700),
+its admin token from --token or WEFT_TOKEN.
 `;
 }
 

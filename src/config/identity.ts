@@ -73,3 +73,34 @@ export function validateCertificateRequest(raw: unknown): ValidationResult<Certi
   if (c.errors.length || !service || !proxyId || !publicKey) return { ok: false, errors: c.errors };
   return { ok: true, value: { namespace, service, proxyId, publicKey } };
 }
+
+/**
+ * The body of POST /v1/certificates: the workload, the proxy's id and either a CSR (PKCS#10 PEM,
+ * what sidecars send: it proves the sender holds the key) or a bare public key (accepted from
+ * admin callers only). Which identity is signed is decided by the caller's credential.
+ */
+export interface CertificateApiRequest {
+  readonly namespace: string;
+  readonly service: string;
+  readonly proxyId: string;
+  readonly csr?: string;
+  readonly publicKey?: string;
+}
+
+export function validateCertificateApiRequest(raw: unknown): ValidationResult<CertificateApiRequest> {
+  const c = new Checker();
+  const body = c.object(raw, '');
+  if (!body) return { ok: false, errors: c.errors };
+  c.noUnknown(body, '', ['namespace', 'service', 'proxyId', 'publicKey', 'csr']);
+  const namespace = c.string(body.namespace, 'namespace', { pattern: DNS_LABEL, patternHint: DNS_LABEL_HINT }) ?? DEFAULT_NAMESPACE;
+  const service = c.string(body.service, 'service', { required: true, pattern: DNS_LABEL, patternHint: DNS_LABEL_HINT });
+  const proxyId = c.string(body.proxyId, 'proxyId', { required: true, max: 128 });
+  // Its size is checked with the CSR itself (WEFT_ERR_CA_CSR_TOO_LARGE); the API's body cap bounds this.
+  const csr = c.string(body.csr, 'csr');
+  const publicKey = c.string(body.publicKey, 'publicKey', { max: 16_384 });
+  if (csr === undefined && publicKey === undefined && body.csr === undefined && body.publicKey === undefined) c.fail('csr', 'required: a PEM certificate signing request (-----BEGIN CERTIFICATE REQUEST-----)');
+  if (csr !== undefined && publicKey !== undefined) c.fail('publicKey', 'give csr or publicKey, not both');
+  if (publicKey !== undefined && !publicKey.includes('-----BEGIN PUBLIC KEY-----')) c.fail('publicKey', 'must be a PEM SubjectPublicKeyInfo (-----BEGIN PUBLIC KEY-----)');
+  if (c.errors.length || !service || !proxyId) return { ok: false, errors: c.errors };
+  return { ok: true, value: { namespace, service, proxyId, ...(csr !== undefined ? { csr } : { publicKey }) } };
+}

@@ -4,7 +4,7 @@
 import type { HealthStatus, ServiceProtocol } from './catalog-types.ts';
 import type { BackendPolicySpec } from './kinds/backend-policy.ts';
 import type { AuthorizationAction, AuthorizationRule } from './kinds/authorization-policy.ts';
-import type { HTTPRouteFilter, HTTPRouteMatch, HTTPRouteTimeouts } from './kinds/http-route.ts';
+import type { HTTPRouteFilter, HTTPRouteMatch, HTTPRouteRetry, HTTPRouteTimeouts } from './kinds/http-route.ts';
 import type { GRPCRouteFilter, GRPCRouteMatch } from './kinds/grpc-route.ts';
 import type { FaultInjectionSpec } from './kinds/fault-injection.ts';
 import type { RequestMirror } from './kinds/route-common.ts';
@@ -105,6 +105,8 @@ export interface RouteRuleSnapshot {
   readonly filters: readonly SnapshotRouteFilter[];
   readonly backends: readonly RouteBackendSnapshot[];
   readonly timeouts?: HTTPRouteTimeouts;
+  /** HTTPRoute rule `retry` as written (validated). */
+  readonly retry?: HTTPRouteRetry;
 }
 
 /**

@@ -3,7 +3,8 @@
 
 import { http } from '../lib/node-http.ts';
 import type { AddressInfo } from 'node:net';
-import { timingSafeEqual } from 'node:crypto';
+import { open as openFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { systemClock, type Clock } from '../lib/clock.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
 import { WeftError } from '../lib/errors.ts';
@@ -18,13 +19,24 @@ import { ProxyRegistry } from './stream/proxy-registry.ts';
 import { createRoutes } from './api/routes.ts';
 import { sendError } from './api/http-util.ts';
 import { CertificateAuthority, checkCaSettings } from './ca/certificate-authority.ts';
+import { TokenStore } from './auth/tokens.ts';
+import { ProofVerifier } from './auth/proof.ts';
+import { authenticate, authorizeRoute, setCaller } from './auth/caller.ts';
+
+/** Where the first start writes a generated admin token (mode 0600) when no --token is given. */
+export const ADMIN_TOKEN_FILE = 'admin-token';
 
 export interface ControlPlaneOptions {
   readonly host?: string;
   readonly port?: number;
   readonly dataDir: string;
-  /** When set, every API call but /v1/health needs `Authorization: Bearer <token>`. */
+  /**
+   * The bootstrap admin token (`--token`): always accepted as an admin credential. Without it (and
+   * without `insecure`) the first start writes a generated admin token to `<dataDir>/admin-token`.
+   */
   readonly token?: string;
+  /** Accept anonymous callers on every route, as if they were admins (demos and tests of insecure mode only). */
+  readonly insecure?: boolean;
   readonly clock?: Clock;
   readonly log?: Logger;
   readonly store?: Store;
@@ -40,14 +52,20 @@ export interface ControlPlaneOptions {
 export interface ControlPlane {
   readonly url: string;
   readonly port: number;
+  /** The file a generated bootstrap admin token was written to on this start, if one was. */
+  readonly adminTokenFile?: string;
   close(): Promise<void>;
 }
 
-function bearerMatches(header: string | undefined, token: string): boolean {
-  if (!header?.startsWith('Bearer ')) return false;
-  const given = Buffer.from(header.slice(7));
-  const want = Buffer.from(token);
-  return given.length === want.length && timingSafeEqual(given, want);
+/** Writes the token readable by the owner only; refuses to overwrite a file already there. */
+async function writeSecretFile(path: string, text: string): Promise<void> {
+  const fh = await openFile(path, 'wx', 0o600);
+  try {
+    await fh.writeFile(text + '\n');
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
 }
 
 export async function startControlPlane(options: ControlPlaneOptions): Promise<ControlPlane> {
@@ -67,12 +85,35 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     if (!options.store) await store.close();
     throw err;
   }
+  let tokens: TokenStore;
+  let adminTokenFile: string | undefined;
+  try {
+    tokens = await TokenStore.open(store);
+    if (!options.insecure && options.token === undefined && !tokens.hasAdmin()) {
+      // Secure by default: the first start makes an admin credential only its operator can read.
+      const { token, stored } = await tokens.create({ kind: 'admin', role: 'admin', description: 'bootstrap' }, clock.now());
+      adminTokenFile = join(options.dataDir, ADMIN_TOKEN_FILE);
+      try {
+        await writeSecretFile(adminTokenFile, token);
+      } catch (err) {
+        await tokens.revoke(stored.id);
+        throw new WeftError('WEFT_ERR_AUTH_BOOTSTRAP', `cannot write the bootstrap admin token to ${adminTokenFile}: ${(err as Error).message}`, 500);
+      }
+      log.info('wrote a bootstrap admin token', { path: adminTokenFile, id: stored.id });
+    }
+  } catch (err) {
+    if (!options.store) await store.close();
+    throw err;
+  }
+  const proofs = new ProofVerifier({ trustDomain: ca.trustDomain, trustBundle: () => ca.trustBundle(), now: () => clock.now() });
+  const auth = { insecure: options.insecure === true, bootstrapToken: options.token, tokens, proofs, now: () => clock.now() };
+  if (options.insecure) log.warn('running with --insecure: anyone who reaches the API can read and change the mesh and obtain any identity');
   const catalog = new Catalog({ store, clock, log: log.child('catalog') });
   const proxies = new ProxyRegistry();
   const cache = new SnapshotCache({
     clock,
     log: log.child('snapshot'),
-    load: async () => ({ resources: await store.listResources(), instances: catalog.list() }),
+    load: async () => ({ resources: await store.listResources(), instances: catalog.list(), trustDomain: ca.trustDomain }),
   });
   await catalog.start();
   const unwatchStore = store.watch((event) => {
@@ -99,6 +140,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     startedAt: clock.now(),
     storeName: 'sqlite',
     ca,
+    tokens,
     onCertificateIssued: () => certificatesIssued.inc(),
   });
 
@@ -114,10 +156,14 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         res.end(metrics.render());
         return;
       }
-      if (options.token && url.pathname !== '/v1/health' && !bearerMatches(req.headers.authorization, options.token)) {
-        throw new WeftError('WEFT_ERR_API_UNAUTHORIZED', 'missing or wrong bearer token (set WEFT_TOKEN or --token)', 401);
+      const method = req.method ?? 'GET';
+      if (!(url.pathname === '/v1/health' && method === 'GET')) {
+        // Everyone is authenticated before routing, so that an unknown path tells nobody anything.
+        const caller = await authenticate(auth, req.headers.authorization, method, req.url ?? '/');
+        authorizeRoute(caller, method, url.pathname);
+        setCaller(req, caller);
       }
-      const match = routes.match(req.method ?? 'GET', url.pathname);
+      const match = routes.match(method, url.pathname);
       if (match === 'method') throw new WeftError('WEFT_ERR_API_METHOD', `${req.method} is not allowed on ${url.pathname}`, 405);
       if (!match) throw new WeftError('WEFT_ERR_API_NOT_FOUND', `no API route ${url.pathname}`, 404);
       await match.handler(req, res, match.params, url);
@@ -137,11 +183,12 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const port = (server.address() as AddressInfo).port;
   const host = options.host ?? '127.0.0.1';
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  log.info('control plane listening', { url, dataDir: options.dataDir, auth: options.token ? 'token' : 'none' });
+  log.info('control plane listening', { url, dataDir: options.dataDir, auth: options.insecure ? 'insecure' : 'tokens' });
 
   return {
     url,
     port,
+    adminTokenFile,
     async close() {
       unwatchStore();
       unwatchCatalog();

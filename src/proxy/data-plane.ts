@@ -11,7 +11,7 @@ import { startOutboundListener } from './outbound/outbound-listener.ts';
 import { startInboundListener } from './inbound/inbound-listener.ts';
 import { createProxyMetrics, type ProxyMetrics } from './admin/proxy-metrics.ts';
 import type { InboundTls, Listener } from './transport/listener.ts';
-import { createMeshTls, type Credentials, type MeshTls } from './transport/mesh-tls.ts';
+import { createMeshTls, restrictToTrustDomain, trustDomainOf, type Credentials, type MeshTls } from './transport/mesh-tls.ts';
 import { createInboundChain } from './filters/inbound-chain.ts';
 import type { InboundFilter } from './filters/inbound-filter.ts';
 import { JwksCache } from './filters/jwt-authn/jwks-cache.ts';
@@ -111,7 +111,9 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
     tcpUpstreams: tcpUpstreams.map((l) => ({ upstream: l.upstream, host: l.host, port: l.port })),
     metrics,
     apply(snapshot) {
-      serviceTable.update(snapshot);
+      // Endpoints are dialed only under identities of this sidecar's own trust domain.
+      const trustDomain = trustDomainOf(meshTls?.identity);
+      serviceTable.update(trustDomain ? restrictToTrustDomain(snapshot, trustDomain) : snapshot);
       allowPassthrough = snapshot.outboundTrafficPolicy !== 'REGISTRY_ONLY';
       mtlsMode = snapshot.mtlsMode ?? 'PERMISSIVE';
       // The policies of this sidecar's own service, compiled once per snapshot. Default deny is set on

@@ -12,6 +12,8 @@ import { createLogger, type Logger } from '../lib/log.ts';
 import { startStreamClient } from './discovery/stream-client.ts';
 import { startRegistration, type RegistrationHandle } from './discovery/registration.ts';
 import { startCertificateClient } from './discovery/certificate-client.ts';
+import { createControlAuth } from './discovery/control-auth.ts';
+import type { StreamClient } from './discovery/stream-client.ts';
 import type { Credentials } from './transport/mesh-tls.ts';
 import { APP_HEALTH_PATH, startAdminServer } from './admin/admin-server.ts';
 import { startDataPlane } from './data-plane.ts';
@@ -21,7 +23,10 @@ import type { TcpUpstream } from './tcp/tcp-outbound.ts';
 
 export interface ProxyOptions {
   readonly controlUrl: string;
+  /** An admin token (WEFT_TOKEN); gets the first certificate when there is no join token. */
   readonly token?: string;
+  /** A join token for this service and namespace: gets the first certificate (`weft token create --service`). */
+  readonly joinToken?: string;
   readonly service: string;
   readonly namespace?: string;
   readonly labels?: Readonly<Record<string, string>>;
@@ -121,28 +126,14 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       })
     : undefined;
 
-  const stream = startStreamClient({
-    controlUrl: options.controlUrl,
-    token: options.token,
-    node,
-    log: log.child('stream'),
-    accept: (snapshot) => {
-      plane.apply(snapshot);
-      pool?.apply(snapshot);
-    },
-    onUpdate: (result) => metrics.configUpdates.inc({ result }),
-    // A control plane back from a restart may hold a new CA: then every certificate must be renewed.
-    onReconnect: () => void certificates.checkTrust(),
-    // A root rotation: trust the new root as soon as it is announced, renew under it when it issues.
-    onTrust: (trust) => certificates.trustChanged(trust),
-  });
-
-  // The certificate (and its renewals) reach every data plane; until the first one, not ready.
+  // The first certificate comes with the join token; the stream and every later call are made with
+  // a proof of that certificate's key, so the stream starts once it is in hand.
   let firstCredentials: (c: Credentials) => void = () => {};
   const credentialsReady = new Promise<Credentials>((resolve) => (firstCredentials = resolve));
+  const auth = createControlAuth({ joinToken: options.joinToken, token: options.token, credentials: () => certificates.current() });
   const certificates = startCertificateClient({
     controlUrl: options.controlUrl,
-    token: options.token,
+    auth,
     node,
     log: log.child('identity'),
     onCredentials: (credentials) => {
@@ -153,6 +144,33 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     },
   });
 
+  let stream: StreamClient | undefined;
+  let closedEarly = false;
+  void credentialsReady.then(() => {
+    if (closedEarly) return;
+    stream = startStreamClient({
+      controlUrl: options.controlUrl,
+      auth,
+      node,
+      log: log.child('stream'),
+      accept: (snapshot) => {
+        plane.apply(snapshot);
+        pool?.apply(snapshot);
+      },
+      onUpdate: (result) => metrics.configUpdates.inc({ result }),
+      // A control plane back from a restart may hold a new CA: then every certificate must be renewed.
+      onReconnect: () => void certificates.checkTrust(),
+      // Refused as a credential (a control plane with a new CA): renew with the join token, if it still holds.
+      onUnauthorized: () => certificates.renewNow(),
+      // A root rotation: trust the new root as soon as it is announced, renew under it when it issues.
+      onTrust: (trust) => certificates.trustChanged(trust),
+    });
+  });
+  const closeStream = (): void => {
+    closedEarly = true;
+    stream?.close();
+  };
+
   let registration: RegistrationHandle | undefined;
   let stopping = false;
   let adminPort = 0;
@@ -160,13 +178,13 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const appHost = options.appHost ?? '127.0.0.1';
   const admin = await startAdminServer(bindHost, options.adminPort ?? 15000, {
     ready: () => {
-      if (!stream.snapshot.get()) return { ready: false, why: `no configuration from the control plane yet${stream.lastError() ? ` (${stream.lastError()})` : ''}` };
       if (!certificates.current()) return { ready: false, why: `no certificate yet${certificates.lastError() ? ` (${certificates.lastError()})` : ''}` };
+      if (!stream?.snapshot.get()) return { ready: false, why: `no configuration from the control plane yet${stream?.lastError() ? ` (${stream.lastError()})` : ''}` };
       if (stopping) return { ready: false, why: 'draining' };
       return { ready: true };
     },
     metrics: async () => {
-      metrics.controlConnected.set({}, stream.connected() ? 1 : 0);
+      metrics.controlConnected.set({}, stream?.connected() ? 1 : 0);
       updateProcessMetrics();
       return metrics.registry.render(pool ? await pool.metrics() : []);
     },
@@ -174,7 +192,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       const credentials = certificates.current();
       return {
         node,
-        controlPlane: { url: options.controlUrl, connected: stream.connected(), lastError: stream.lastError() },
+        controlPlane: { url: options.controlUrl, connected: stream?.connected() ?? false, lastError: stream?.lastError() },
         registered: registration?.registered() ?? false,
         listeners: { outbound: plane.outboundPort, inbound: plane.inboundPort, admin: adminPort, tcpUpstreams },
         appProtocol: planeOptions.appProtocol,
@@ -182,14 +200,14 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         identity: credentials
           ? { id: credentials.identity, serial: credentials.serial, notBefore: new Date(credentials.notBefore).toISOString(), notAfter: new Date(credentials.notAfter).toISOString(), lastError: certificates.lastError() }
           : { lastError: certificates.lastError() },
-        version: stream.snapshot.get()?.version,
-        snapshot: stream.snapshot.get(),
+        version: stream?.snapshot.get()?.version,
+        snapshot: stream?.snapshot.get(),
       };
     },
     appHealth: options.appPort !== undefined && options.healthPath ? { host: appHost, port: options.appPort, path: options.healthPath } : undefined,
   }).catch((err) => {
     certificates.stop();
-    stream.close();
+    closeStream();
     plane.destroy();
     pool?.destroy();
     throw err;
@@ -207,7 +225,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       if (stopping) return;
       registration = startRegistration({
         controlUrl: options.controlUrl,
-        token: options.token,
+        auth,
         log: log.child('registration'),
         appAlive: () => portAccepts(appHost, options.appPort!),
         registration: {
@@ -242,7 +260,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         await registration.deregister();
         await new Promise((r) => setTimeout(r, options.drainMs ?? 1_500));
       }
-      stream.close();
+      closeStream();
       certificates.stop();
       // Give open requests up to 2 s to finish; the timer must not keep the process alive.
       let graceTimer: NodeJS.Timeout | undefined;

@@ -9,7 +9,7 @@ import { startEcho, type EchoServer } from '../support/upstreams.ts';
 import { freePort, stopAll, tempDir, waitFor } from '../support/processes.ts';
 import { hasStackTrace, runWeft, writeFixture, type CliResult } from '../support/cli.ts';
 
-const VERBS = ['control', 'proxy', 'run', 'apply', 'get', 'delete', 'services', 'endpoints', 'status', 'version'];
+const VERBS = ['control', 'proxy', 'run', 'apply', 'get', 'delete', 'services', 'endpoints', 'status', 'check', 'token', 'version'];
 
 let cp: ControlPlaneProcess;
 let dir: { path: string; remove(): Promise<void> };
@@ -317,7 +317,7 @@ test('with no control plane reachable, read and write verbs exit 1 with WEFT_ERR
     assert.equal(results[i].stdout, '', `weft ${args.join(' ')} prints nothing on stdout`);
   });
   // --control wins over WEFT_CONTROL.
-  const flag = await runWeft(['services', '-o', 'json', '--control', cp.url], { control: closed });
+  const flag = await runWeft(['services', '-o', 'json', '--control', cp.url], { control: closed, token: cp.adminToken });
   assert.equal(flag.code, 0, flag.stderr);
   JSON.parse(flag.stdout);
   // `version` reports the control plane as unreachable but still succeeds.

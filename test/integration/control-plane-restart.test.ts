@@ -97,7 +97,7 @@ test('restarting the control plane reconnects every proxy and `weft status` show
   await cp.restart();
   await waitForInSync(cp, 3, 30_000);
 
-  const status = await weftCli(['status', '-o', 'json'], { WEFT_CONTROL: cp.url });
+  const status = await weftCli(['status', '-o', 'json'], { WEFT_CONTROL: cp.url, WEFT_TOKEN: cp.adminToken });
   assert.equal(status.code, 0, status.stderr);
   const rows = (JSON.parse(status.stdout) as { items: { id: string; connected: boolean; inSync: boolean; ackedVersion?: string; currentVersion?: string }[] }).items;
   assert.deepEqual(rows.map((r) => r.id).sort(), [sidecarA.id, sidecarB.id, client.id].sort());
@@ -135,8 +135,9 @@ test('instances stay passing after the restart for longer than their TTL', { tim
 });
 
 test('a proxy started while the control plane is down waits, then becomes ready when it comes up', { timeout: 90_000 }, async () => {
+  const joinToken = await cp.joinToken('late');
   assert.equal(await cp.stop('SIGKILL'), 137);
-  const late = spawnWeft(['proxy', '--control', cp.url, '--service', 'late', '--outbound-port', '0', '--admin-port', '0', '--drain-ms', '300']);
+  const late = spawnWeft(['proxy', '--control', cp.url, '--service', 'late', '--outbound-port', '0', '--admin-port', '0', '--drain-ms', '300', '--join-token', joinToken]);
   const m = await late.waitForOutput(/(\{"event":"ready-to-serve".*\})/);
   const info = JSON.parse(m[1]) as { id: string; outboundPort: number; adminPort: number };
 

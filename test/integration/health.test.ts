@@ -253,7 +253,7 @@ test('an invalid registration is refused with 400 WEFT_ERR_CATALOG_INVALID_REGIS
   const list = await cp.api<{ items: Instance[] }>('GET', '/v1/catalog/instances');
   assert.deepEqual(list.body.items.filter((i) => i.id.startsWith('bad-') || i.service === 'badreg'), [], 'nothing was registered');
 
-  const notJson = await fetch(`${cp.url}/v1/catalog/instances`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"service":' });
+  const notJson = await fetch(`${cp.url}/v1/catalog/instances`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${cp.adminToken}` }, body: '{"service":' });
   assert.equal(notJson.status, 400);
   assert.equal(((await notJson.json()) as { error: { code: string } }).error.code, 'WEFT_ERR_API_BAD_JSON');
 });

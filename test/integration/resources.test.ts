@@ -69,7 +69,7 @@ function paths(body: { error: { details?: { path: string }[] } }): string[] {
 
 /** Raw request with a body that is not (valid) JSON. */
 async function raw(method: string, path: string, body: string): Promise<{ status: number; body: any }> {
-  const res = await fetch(cp.url + path, { method, headers: { 'content-type': 'application/json' }, body });
+  const res = await fetch(cp.url + path, { method, headers: { 'content-type': 'application/json', authorization: `Bearer ${cp.adminToken}` }, body });
   return { status: res.status, body: await res.json() };
 }
 

@@ -282,7 +282,7 @@ test('route status: Accepted and ResolvedRefs per parent, with the reasons, in t
     ['Accepted=False/NoMatchingParent', 'ResolvedRefs=False/BackendNotFound'],
     ['Accepted=False/NoMatchingParent', 'ResolvedRefs=False/BackendNotFound'],
   ]);
-  const table = await runWeft(['get', 'httproutes', '--control', cp.url]);
+  const table = await runWeft(['get', 'httproutes'], { control: cp.url });
   assert.match(table.stdout, /status-ok\s+True\s+True/);
   assert.match(table.stdout, /status-bad\s+False \(NoMatchingParent\)\s+False \(BackendNotFound\)/);
   await remove('httproutes', 'status-ok');

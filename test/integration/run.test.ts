@@ -62,7 +62,7 @@ function line(output: string, tag: string): string {
 
 for (const exitCode of [0, 3]) {
   test(`a job (no --port) reaches mesh services through HTTP_PROXY and weft run exits with its code (${exitCode})`, { timeout: 90_000 }, async () => {
-    const run = spawnWeft(['run', '--control', cp.url, '--service', 'job', '--drain-ms', '100', '--', nodeBin, '--input-type=module', '-e', JOB], { EXIT_CODE: String(exitCode) });
+    const run = spawnWeft(['run', '--control', cp.url, '--service', 'job', '--drain-ms', '100', '--', nodeBin, '--input-type=module', '-e', JOB], { EXIT_CODE: String(exitCode), WEFT_JOIN_TOKEN: await cp.joinToken('job') });
     const code = await exitOf(run);
     const out = run.output();
     assert.equal(code, exitCode, out.slice(-3000));
@@ -84,7 +84,7 @@ test("`weft run -- node …` runs the app on weft's own Node, even when an older
   const dir = await mkdtemp(path.join(tmpdir(), 'weft-oldnode-'));
   try {
     await writeFile(path.join(dir, 'node'), '#!/bin/sh\necho NODE-VERSION old-system-node\n', { mode: 0o755 });
-    const run = spawnWeft(['run', '--control', cp.url, '--service', 'job', '--drain-ms', '100', '--', 'node', '-e', "console.log('NODE-VERSION ' + process.version)"], { PATH: `${dir}:${process.env.PATH}` });
+    const run = spawnWeft(['run', '--control', cp.url, '--service', 'job', '--drain-ms', '100', '--', 'node', '-e', "console.log('NODE-VERSION ' + process.version)"], { PATH: `${dir}:${process.env.PATH}`, WEFT_JOIN_TOKEN: await cp.joinToken('job') });
     assert.equal(await exitOf(run), 0, run.output().slice(-3000));
     assert.match(line(run.output(), 'NODE-VERSION'), /^v24\./);
   } finally {
@@ -101,7 +101,7 @@ console.log('APP-READY-AT-START ' + ready.status);
 const server = http.createServer((req, res) => res.end(JSON.stringify({ app: 'runapp', url: req.url, source: req.headers['x-weft-source'] })));
 server.listen(Number(process.env.PORT), '127.0.0.1', () => console.log('APP-LISTENING ' + process.env.PORT));
 process.on('SIGTERM', async () => {
-  const list = await (await fetch(process.env.CP_URL + '/v1/catalog/instances?service=runapp')).json();
+  const list = await (await fetch(process.env.CP_URL + '/v1/catalog/instances?service=runapp', { headers: { authorization: 'Bearer ' + process.env.CP_TOKEN } })).json();
   console.log('APP-SIGTERM listed=' + list.items.length);
   server.close();
   process.exit(0);
@@ -109,10 +109,12 @@ process.on('SIGTERM', async () => {
 `;
 
 test('with --port: the app starts only once the sidecar is ready, is reachable, and SIGTERM deregisters before signalling it', { timeout: 90_000 }, async () => {
+  const joinToken = await cp.joinToken('runapp');
+  const readOnly = await cp.createAdminToken('read-only');
   // The control plane is down, so the sidecar cannot be ready: the app must not start yet.
   assert.equal(await cp.stop('SIGKILL'), 137);
   const port = await freePort();
-  const run = spawnWeft(['run', '--control', cp.url, '--service', 'runapp', '--port', String(port), '--ttl-seconds', '5', '--drain-ms', '300', '--', nodeBin, '--input-type=module', '-e', APP], { CP_URL: cp.url });
+  const run = spawnWeft(['run', '--control', cp.url, '--service', 'runapp', '--port', String(port), '--ttl-seconds', '5', '--drain-ms', '300', '--', nodeBin, '--input-type=module', '-e', APP], { CP_URL: cp.url, CP_TOKEN: readOnly, WEFT_JOIN_TOKEN: joinToken });
   try {
     await run.waitForOutput(/waiting for the sidecar/, 20_000);
     assert.doesNotMatch(run.output(), /APP-/, 'the app did not start before its sidecar was ready');
@@ -145,7 +147,7 @@ test('with --port: the app starts only once the sidecar is ready, is reachable, 
 
 test('a command that does not exist: exit 127, naming the command', { timeout: 90_000 }, async () => {
   const missing = '/nonexistent/weft-test-no-such-command';
-  const run = spawnWeft(['run', '--control', cp.url, '--service', 'nocmd', '--drain-ms', '100', '--', missing, 'arg']);
+  const run = spawnWeft(['run', '--control', cp.url, '--service', 'nocmd', '--drain-ms', '100', '--', missing, 'arg'], { WEFT_JOIN_TOKEN: await cp.joinToken('nocmd') });
   assert.equal(await exitOf(run), 127, run.output().slice(-3000));
   assert.ok(run.output().includes(missing), run.output().slice(-3000));
 });

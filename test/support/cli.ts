@@ -5,6 +5,7 @@ import { spawn } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { weftBin } from './processes.ts';
+import { controlPlaneAt } from './mesh.ts';
 
 export interface CliResult {
   readonly code: number;
@@ -15,6 +16,8 @@ export interface CliResult {
 export interface CliOptions {
   /** The control plane's URL, passed as WEFT_CONTROL (unset when absent). */
   readonly control?: string;
+  /** WEFT_TOKEN: default the admin token of the harness's control plane at `control`; null for none. */
+  readonly token?: string | null;
   readonly env?: NodeJS.ProcessEnv;
   /** Written to stdin, which is then closed. */
   readonly input?: string;
@@ -27,6 +30,8 @@ export function runWeft(args: readonly string[], options: CliOptions = {}): Prom
   delete env.WEFT_CONTROL;
   delete env.WEFT_TOKEN;
   if (options.control !== undefined) env.WEFT_CONTROL = options.control;
+  const token = options.token === undefined ? (options.control !== undefined ? controlPlaneAt(options.control)?.adminToken : undefined) : options.token;
+  if (token !== null && token !== undefined) env.WEFT_TOKEN = token;
   return new Promise((resolve, reject) => {
     const child = spawn(weftBin, [...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';

@@ -1,6 +1,10 @@
 // A mesh for integration tests: a real control plane process and real sidecar processes, with
-// helpers to read the API and to wait for the state a scenario needs.
+// helpers to read the API and to wait for the state a scenario needs. Authentication is on, as in
+// production: the harness reads the bootstrap admin token the control plane writes, calls the API
+// with it, and gives each sidecar a join token for its service.
 
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { freePort, spawnWeft, tempDir, waitFor, type WeftProcess } from './processes.ts';
 
 export interface ControlPlaneProcess {
@@ -8,10 +12,26 @@ export interface ControlPlaneProcess {
   readonly port: number;
   readonly dataDir: string;
   readonly process: WeftProcess;
+  /** The admin token the API calls use (undefined with --insecure). */
+  readonly adminToken: string | undefined;
+  /** The API as an admin (or anonymously with --insecure). */
   api<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+  /** The API with another Authorization header (`null`: none). */
+  apiAs<T = any>(authorization: string | null, method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
+  /** A join token for a service (`weft token create --service`). */
+  joinToken(service: string, namespace?: string, ttlSeconds?: number): Promise<string>;
+  /** An admin token of a role. */
+  createAdminToken(role: 'admin' | 'read-only'): Promise<string>;
   restart(): Promise<void>;
   stop(signal?: NodeJS.Signals): Promise<number>;
   cleanup(): Promise<void>;
+}
+
+const controlPlanes = new Map<string, ControlPlaneProcess>();
+
+/** The harness's control plane at `url`, if it started one there. */
+export function controlPlaneAt(url: string): ControlPlaneProcess | undefined {
+  return controlPlanes.get(url);
 }
 
 export async function startControlPlane(extraArgs: string[] = []): Promise<ControlPlaneProcess> {
@@ -20,29 +40,61 @@ export async function startControlPlane(extraArgs: string[] = []): Promise<Contr
   const url = `http://127.0.0.1:${port}`;
   let proc = spawnWeft(['control', '--listen', `127.0.0.1:${port}`, '--data-dir', dir.path, ...extraArgs]);
   await proc.waitForOutput(/listening on/);
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(url + path, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const tokenFlag = extraArgs.indexOf('--token');
+  const adminToken = extraArgs.includes('--insecure')
+    ? undefined
+    : tokenFlag !== -1
+      ? extraArgs[tokenFlag + 1]
+      : (await readFile(path.join(dir.path, 'admin-token'), 'utf8')).trim();
+  const apiAs = async (authorization: string | null, method: string, p: string, body?: unknown) => {
+    const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' };
+    if (authorization !== null) headers.authorization = authorization;
+    const res = await fetch(url + p, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     const text = await res.text();
     return { status: res.status, body: text ? JSON.parse(text) : undefined };
   };
-  return {
+  const api = (method: string, p: string, body?: unknown) => apiAs(adminToken === undefined ? null : `Bearer ${adminToken}`, method, p, body);
+  const createToken = async (body: unknown): Promise<string> => {
+    const res = await api('POST', '/v1/tokens', body);
+    if (res.status !== 201) throw new Error(`POST /v1/tokens answered ${res.status}: ${JSON.stringify(res.body)}`);
+    return res.body.token as string;
+  };
+  const cp: ControlPlaneProcess = {
     url,
     port,
     dataDir: dir.path,
+    adminToken,
     get process() {
       return proc;
     },
     api,
+    apiAs,
+    joinToken: (service, namespace, ttlSeconds) => createToken({ service, namespace, ttlSeconds }),
+    createAdminToken: (role) => createToken({ role }),
     async restart() {
       proc = spawnWeft(['control', '--listen', `127.0.0.1:${port}`, '--data-dir', dir.path, ...extraArgs]);
       await proc.waitForOutput(/listening on/);
     },
     stop: (signal) => proc.stop(signal),
     async cleanup() {
+      controlPlanes.delete(url);
       await proc.stop('SIGKILL');
       await dir.remove();
     },
   };
+  controlPlanes.set(url, cp);
+  return cp;
+}
+
+/**
+ * The flags that authenticate a sidecar of `service` to the harness's control plane at `controlUrl`:
+ * a fresh join token, unless `extra` already names a credential or the control plane is insecure.
+ */
+export async function sidecarAuthArgs(controlUrl: string, service: string, extra: readonly string[] = []): Promise<string[]> {
+  const cp = controlPlanes.get(controlUrl);
+  if (!cp || cp.adminToken === undefined || extra.includes('--join-token') || extra.includes('--token')) return [];
+  const nsFlag = Math.max(extra.indexOf('--namespace'), extra.indexOf('-n'));
+  return ['--join-token', await cp.joinToken(service, nsFlag === -1 ? undefined : extra[nsFlag + 1])];
 }
 
 export interface SidecarProcess {
@@ -55,7 +107,8 @@ export interface SidecarProcess {
 
 /** Starts `weft proxy` on free ports and waits until it has its first snapshot. */
 export async function startSidecar(controlUrl: string, service: string, extra: string[] = []): Promise<SidecarProcess> {
-  const proc = spawnWeft(['proxy', '--control', controlUrl, '--service', service, '--outbound-port', '0', '--inbound-port', '0', '--admin-port', '0', '--drain-ms', '300', ...extra]);
+  const auth = await sidecarAuthArgs(controlUrl, service, extra);
+  const proc = spawnWeft(['proxy', '--control', controlUrl, '--service', service, '--outbound-port', '0', '--inbound-port', '0', '--admin-port', '0', '--drain-ms', '300', ...auth, ...extra]);
   const m = await proc.waitForOutput(/(\{"event":"ready-to-serve".*\})/);
   const info = JSON.parse(m[1]) as { id: string; outboundPort: number; inboundPort?: number; adminPort: number };
   await waitFor(`sidecar ${info.id} ready`, async () => (await fetch(`http://127.0.0.1:${info.adminPort}/ready`)).ok);

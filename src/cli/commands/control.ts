@@ -3,34 +3,31 @@
 import { startControlPlane } from '../../control/control-plane.ts';
 import { checkCaSettings } from '../../control/ca/certificate-authority.ts';
 import { WeftError } from '../../lib/errors.ts';
-import { parseDuration } from '../../config/kinds/route-common.ts';
-import { parseCommand, str, type Command, type Parsed } from '../command.ts';
+import { parseCommand, str, ttlSeconds, type Command, type Parsed } from '../command.ts';
 
 /**
  * `--cert-ttl`: plain seconds (`3600`) or a duration (`90s`, `30m`, `24h`, `1h30m`); whole seconds
  * only, since certificate times have no fractions. The range is checked by the control plane.
  */
 export function certTtlSeconds(parsed: Parsed): number | undefined {
-  const v = str(parsed, 'cert-ttl');
-  if (v === undefined) return undefined;
-  const ms = /^\d{1,9}$/.test(v) ? Number(v) * 1000 : parseDuration(v);
-  if (ms === undefined || ms % 1000 !== 0) {
-    throw new WeftError('WEFT_ERR_CLI_USAGE', `--cert-ttl must be seconds (3600) or a duration in whole seconds (90s, 30m, 24h, 1h30m), got ${JSON.stringify(v)}`, 2);
-  }
-  return ms / 1000;
+  return ttlSeconds(str(parsed, 'cert-ttl'), '--cert-ttl');
 }
+
 
 export const controlCommand: Command = {
   name: 'control',
   summary: 'Run the control plane: catalog, resource store, config streams, certificates and the HTTP API.',
-  usage: `Usage: weft control [--listen HOST:PORT] [--data-dir DIR] [--token TOKEN]
+  usage: `Usage: weft control [--listen HOST:PORT] [--data-dir DIR] [--token TOKEN | --insecure]
                     [--trust-domain NAME] [--cert-ttl DURATION]
                     [--ca-cert FILE --ca-key FILE]
 
   --listen HOST:PORT     where the API listens (default 127.0.0.1:7700)
   --data-dir DIR         where the embedded SQLite store and the mesh CA (DIR/ca/) live
                          (default ./.weft/control)
-  --token TOKEN          require "Authorization: Bearer TOKEN" on the API (or WEFT_TOKEN)
+  --token TOKEN          a bootstrap admin token, always accepted (or WEFT_TOKEN); without
+                         it the first start writes a generated one to DIR/admin-token (0600)
+  --insecure             accept anonymous API calls as admin: anyone who reaches the port can
+                         change the mesh and get any identity (demos and tests only)
   --trust-domain NAME    SPIFFE trust domain of workload identities (default weft.local)
   --cert-ttl DURATION    lifetime of workload certificates: seconds or 90s, 30m, 24h
                          (default 24h; 5s to 30 days; below 10m only for tests)
@@ -46,6 +43,7 @@ export const controlCommand: Command = {
       token: { type: 'string' },
       'trust-domain': { type: 'string' },
       'cert-ttl': { type: 'string' },
+      insecure: { type: 'boolean' },
       'ca-cert': { type: 'string' },
       'ca-key': { type: 'string' },
     });
@@ -63,6 +61,8 @@ export const controlCommand: Command = {
         throw new WeftError('WEFT_ERR_CLI_USAGE', `${flag}: ${(err as Error).message}`, 2);
       }
     }
+    const insecure = p.values.insecure === true;
+    const bootstrapToken = str(p, 'token') ?? (process.env.WEFT_TOKEN || undefined);
     const caCertFile = str(p, 'ca-cert');
     const caKeyFile = str(p, 'ca-key');
     if ((caCertFile === undefined) !== (caKeyFile === undefined)) {
@@ -72,12 +72,15 @@ export const controlCommand: Command = {
       host: m[1].replace(/^\[|\]$/g, '') || '127.0.0.1',
       port: Number(m[2]),
       dataDir: str(p, 'data-dir') ?? '.weft/control',
-      token: str(p, 'token') ?? process.env.WEFT_TOKEN ?? undefined,
+      token: bootstrapToken,
+      insecure,
       trustDomain,
       certificateTtlSeconds,
       caCertFile,
       caKeyFile,
     });
+    if (cp.adminTokenFile) process.stdout.write(`weft: wrote a bootstrap admin token to ${cp.adminTokenFile} (mode 0600); use it with: export WEFT_TOKEN=$(cat ${cp.adminTokenFile})\n`);
+    if (insecure) process.stdout.write('weft: --insecure: the API accepts anonymous callers as admin; do not expose this port\n');
     process.stdout.write(`weft control plane listening on ${cp.url}\n`);
     await new Promise<void>((resolve) => {
       const stop = (): void => {

@@ -1,5 +1,6 @@
 // `weft endpoints [SERVICE]`: the registered instances with address, labels, health and why (and,
-// wide, the identity their sidecar proves in mutual TLS).
+// wide, the identity their sidecar proves in mutual TLS); instances whose identity is not their
+// service's are flagged below the table.
 
 import type { InstanceState } from '../../config/catalog-types.ts';
 import { ApiClient } from '../api-client.ts';
@@ -18,7 +19,8 @@ export const endpointsCommand: Command = {
     if (p.positionals[0]) query.set('service', p.positionals[0]);
     if (str(p, 'namespace')) query.set('namespace', str(p, 'namespace')!);
     const api = new ApiClient(controlUrl(p), token(p));
-    const list = await api.request<{ items: InstanceState[] }>('GET', `/v1/catalog/instances?${query}`);
+    const list = await api.request<{ items: (InstanceState & { identityStatus?: 'ok' | 'mismatch' | 'missing' })[] }>('GET', `/v1/catalog/instances?${query}`);
+    const flagged = list.items.filter((i) => i.identityStatus === 'mismatch' || i.identityStatus === 'missing');
     const now = Date.now();
     print(format, list, () =>
       list.items.length === 0
@@ -35,7 +37,11 @@ export const endpointsCommand: Command = {
               i.ttlSeconds ? `${age(i.lastHeartbeat, now)} ago` : '-',
               ...(format === 'wide' ? [i.identity ?? 'none (plaintext)', i.healthReason] : []),
             ]),
-          ),
+          ) +
+          // Flagged below the table rather than in a column, so that scripts reading the table keep working.
+          flagged
+            .map((i) => `! ${i.service}.${i.namespace}/${i.id}: ${i.identityStatus === 'mismatch' ? `identity ${i.identity} is not its service's` : 'no identity'}; ${i.identityStatus === 'mismatch' ? 'receives no mesh traffic' : 'no mesh traffic under STRICT mTLS'} (weft check)\n`)
+            .join(''),
     );
     return 0;
   },

@@ -4,10 +4,12 @@ import os from 'node:os';
 import { startProxy } from '../../proxy/proxy.ts';
 import { WeftError } from '../../lib/errors.ts';
 import { parseTcpUpstream } from '../../proxy/tcp/tcp-outbound.ts';
+import { JOIN_TOKEN_ENV } from '../../config/control-auth.ts';
 import { controlOption, controlUrl, int, labelsOption, parseCommand, str, token, type Command } from '../command.ts';
 
 export const proxyOptions = {
   ...controlOption,
+  'join-token': { type: 'string' },
   service: { type: 'string' },
   namespace: { type: 'string', short: 'n' },
   labels: { type: 'string' },
@@ -29,7 +31,10 @@ export const proxyOptions = {
 } as const;
 
 export const proxyFlagsHelp = `  --control URL            control plane API (or WEFT_CONTROL; default http://127.0.0.1:7700)
-  --token TOKEN            bearer token for the control plane (or WEFT_TOKEN)
+  --join-token TOKEN       join token for this service and namespace (or WEFT_JOIN_TOKEN), from
+                           weft token create --service NAME: gets the first certificate; after
+                           that the sidecar authenticates with its certificate
+  --token TOKEN            an admin token instead of a join token (or WEFT_TOKEN)
   --id ID                  this instance's id (default SERVICE-<random>)
   --service NAME           the service this sidecar belongs to (required)
   --namespace NS           its namespace (default "default")
@@ -87,6 +92,7 @@ export function proxyOptionsFrom(p: Parameters<typeof str>[0]) {
   return {
     controlUrl: controlUrl(p),
     token: token(p),
+    joinToken: str(p, 'join-token') ?? (process.env[JOIN_TOKEN_ENV] || undefined),
     service: str(p, 'service') ?? '',
     namespace: str(p, 'namespace'),
     labels: labelsOption(p, 'labels'),

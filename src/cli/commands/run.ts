@@ -46,10 +46,10 @@ ${proxyFlagsHelp}
 Unlike \`weft proxy\`, \`weft run\` picks free ports for the listeners you do not name.
 
 The app gets HTTP_PROXY/http_proxy pointing at the sidecar (and NODE_USE_ENV_PROXY=1 so Node's
-fetch and http honor it), NO_PROXY for loopback, PORT, WEFT_SERVICE and WEFT_ADMIN_URL. The
-directory of the Node that weft runs on (Node 24) goes first on the app's PATH, so
-\`weft run -- node app.js\` runs the app on that Node, not an older system one whose fetch
-ignores HTTP_PROXY.`,
+fetch and http honor it), NO_PROXY for loopback, PORT, WEFT_SERVICE and WEFT_ADMIN_URL; WEFT_JOIN_TOKEN and WEFT_TOKEN are
+removed from its environment. The directory of the Node that weft runs on (Node 24) goes first on
+the app's PATH, so \`weft run -- node app.js\` runs the app on that Node, not an older system one
+whose fetch ignores HTTP_PROXY.`,
   async run(argv) {
     const p = parseCommand(this, argv, { ...proxyOptions, port: { type: 'string', short: 'p' }, 'ready-timeout-ms': { type: 'string' } });
     if (!p) return 0;
@@ -86,6 +86,9 @@ ignores HTTP_PROXY.`,
       PATH: [dirname(process.execPath), process.env.PATH].filter(Boolean).join(delimiter),
     };
     if (appPort !== undefined) env.PORT = String(appPort);
+    // The sidecar's credentials are not the app's: a join token or admin token stays with weft run.
+    delete env.WEFT_JOIN_TOKEN;
+    delete env.WEFT_TOKEN;
     const [command, ...args] = p.rest;
     const child = spawn(command, args, { stdio: 'inherit', env });
 

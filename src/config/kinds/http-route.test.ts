@@ -126,6 +126,21 @@ test('a backendRef in another namespace or of another kind is accepted: it is re
   ]);
 });
 
+test('retry: codes, attempts and backoff kept; codes default to none', () => {
+  assert.deepEqual(valid(withRule({ retry: { codes: [500, 502, 503, 504], attempts: 2, backoff: '100ms' } })).rules[0].retry, { codes: [500, 502, 503, 504], attempts: 2, backoff: '100ms' });
+  assert.deepEqual(valid(withRule({ retry: {} })).rules[0].retry, { codes: [] });
+});
+
+test('CORS: the filter with its defaults (maxAge 5 seconds, no credentials, empty lists)', () => {
+  const f = valid(withRule({ filters: [{ type: 'CORS', cors: { allowOrigins: ['https://app.example', 'https://*.example.com:8443'], allowMethods: ['GET', 'POST'] } }] })).rules[0].filters[0];
+  assert.deepEqual(f, {
+    type: 'CORS',
+    cors: { allowOrigins: ['https://app.example', 'https://*.example.com:8443'], allowMethods: ['GET', 'POST'], allowHeaders: [], exposeHeaders: [], allowCredentials: false, maxAge: 5 },
+  });
+  const wild = valid(withRule({ filters: [{ type: 'CORS', cors: { allowOrigins: ['*'], allowMethods: ['*'], allowHeaders: ['*'], exposeHeaders: ['*'], allowCredentials: true, maxAge: 600 } }] })).rules[0].filters[0];
+  assert.deepEqual(wild, { type: 'CORS', cors: { allowOrigins: ['*'], allowMethods: ['*'], allowHeaders: ['*'], exposeHeaders: ['*'], allowCredentials: true, maxAge: 600 } });
+});
+
 test('a zero request timeout leaves backendRequest unbounded', () => {
   assert.deepEqual(valid(withRule({ timeouts: { request: '0s', backendRequest: '1h' } })).rules[0].timeouts, { request: '0s', backendRequest: '1h' });
 });
@@ -155,7 +170,7 @@ const cases: [string, unknown, string[]][] = [
   ['duplicate rule names', { parentRefs: parent, rules: [{ name: 'a' }, { name: 'b' }, { name: 'a' }] }, ['spec.rules[2].name']],
   // rule level
   ['rule not an object', withRule('x'), [R]],
-  ['unknown rule field', withRule({ retry: {} }), [`${R}.retry`]],
+  ['unknown rule field', withRule({ retries: {} }), [`${R}.retries`]],
   ['bad rule name', withRule({ name: 'Canary!' }), [`${R}.name`]],
   ['too many matches in a rule', withRule({ matches: Array.from({ length: 65 }, () => ({})) }), [`${R}.matches`]],
   // matches
@@ -182,7 +197,20 @@ const cases: [string, unknown, string[]][] = [
   ['query param value too long', withRule({ matches: [{ queryParams: [{ name: 'a', value: 'x'.repeat(1025) }] }] }), [`${R}.matches[0].queryParams[0].value`]],
   ['method lower case', withRule({ matches: [{ method: 'get' }] }), [`${R}.matches[0].method`]],
   // filters
-  ['filter type unknown', withRule({ filters: [{ type: 'CORS' }] }), [`${R}.filters[0].type`]],
+  ['filter type unknown', withRule({ filters: [{ type: 'Cors' }] }), [`${R}.filters[0].type`]],
+  ['CORS without its config', withRule({ filters: [{ type: 'CORS' }] }), [`${R}.filters[0].cors`]],
+  ['CORS twice', withRule({ filters: [{ type: 'CORS', cors: {} }, { type: 'CORS', cors: {} }] }), [`${R}.filters[1].type`]],
+  ['CORS unknown field', withRule({ filters: [{ type: 'CORS', cors: { allowOrigin: ['*'] } }] }), [`${R}.filters[0].cors.allowOrigin`]],
+  ['CORS origin without scheme', withRule({ filters: [{ type: 'CORS', cors: { allowOrigins: ['app.example'] } }] }), [`${R}.filters[0].cors.allowOrigins[0]`]],
+  ['CORS origin with a path', withRule({ filters: [{ type: 'CORS', cors: { allowOrigins: ['https://app.example/x'] } }] }), [`${R}.filters[0].cors.allowOrigins[0]`]],
+  ['CORS wildcard not the first label', withRule({ filters: [{ type: 'CORS', cors: { allowOrigins: ['https://a.*.example'] } }] }), [`${R}.filters[0].cors.allowOrigins[0]`]],
+  ['CORS `*` with other origins', withRule({ filters: [{ type: 'CORS', cors: { allowOrigins: ['*', 'https://a.example'] } }] }), [`${R}.filters[0].cors.allowOrigins`]],
+  ['CORS repeated origin', withRule({ filters: [{ type: 'CORS', cors: { allowOrigins: ['https://a.example', 'https://A.example'] } }] }), [`${R}.filters[0].cors.allowOrigins[1]`]],
+  ['CORS unknown method', withRule({ filters: [{ type: 'CORS', cors: { allowMethods: ['GET', 'FETCH'] } }] }), [`${R}.filters[0].cors.allowMethods[1]`]],
+  ['CORS bad header name', withRule({ filters: [{ type: 'CORS', cors: { allowHeaders: ['x token'] } }] }), [`${R}.filters[0].cors.allowHeaders[0]`]],
+  ['CORS bad expose header', withRule({ filters: [{ type: 'CORS', cors: { exposeHeaders: [''] } }] }), [`${R}.filters[0].cors.exposeHeaders[0]`]],
+  ['CORS allowCredentials not a boolean', withRule({ filters: [{ type: 'CORS', cors: { allowCredentials: 'yes' } }] }), [`${R}.filters[0].cors.allowCredentials`]],
+  ['CORS maxAge zero', withRule({ filters: [{ type: 'CORS', cors: { maxAge: 0 } }] }), [`${R}.filters[0].cors.maxAge`]],
   ['filter type missing', withRule({ filters: [{ requestHeaderModifier: {} }] }), [`${R}.filters[0].type`]],
   ['filter config missing', withRule({ filters: [{ type: 'RequestHeaderModifier' }] }), [`${R}.filters[0].requestHeaderModifier`]],
   ['filter with a second config', withRule({ filters: [{ type: 'RequestHeaderModifier', requestHeaderModifier: {}, urlRewrite: {} }] }), [`${R}.filters[0].urlRewrite`]],
@@ -225,6 +253,16 @@ const cases: [string, unknown, string[]][] = [
   ['timeout as number', withRule({ timeouts: { backendRequest: 10 } }), [`${R}.timeouts.backendRequest`]],
   ['timeout unknown field', withRule({ timeouts: { idle: '1s' } }), [`${R}.timeouts.idle`]],
   ['backendRequest longer than request', withRule({ timeouts: { request: '1s', backendRequest: '1001ms' } }), [`${R}.timeouts.backendRequest`]],
+  // retry
+  ['retry not an object', withRule({ retry: 3 }), [`${R}.retry`]],
+  ['retry unknown field', withRule({ retry: { perTryTimeout: '1s' } }), [`${R}.retry.perTryTimeout`]],
+  ['retry code below 400', withRule({ retry: { codes: [503, 399] } }), [`${R}.retry.codes[1]`]],
+  ['retry code above 599', withRule({ retry: { codes: [600] } }), [`${R}.retry.codes[0]`]],
+  ['retry code as string', withRule({ retry: { codes: ['503'] } }), [`${R}.retry.codes[0]`]],
+  ['retry code repeated', withRule({ retry: { codes: [503, 503] } }), [`${R}.retry.codes[1]`]],
+  ['retry attempts negative', withRule({ retry: { attempts: -1 } }), [`${R}.retry.attempts`]],
+  ['retry attempts over the bound', withRule({ retry: { attempts: 11 } }), [`${R}.retry.attempts`]],
+  ['retry backoff not a duration', withRule({ retry: { backoff: '0.1s' } }), [`${R}.retry.backoff`]],
 ];
 
 for (const [name, spec, expected] of cases) {

@@ -29,6 +29,7 @@ import {
   type ParentRef,
   type ExtensionRef,
   type RequestMirror,
+  HEADER_NAME,
 } from './route-common.ts';
 
 export type HTTPPathMatchType = 'Exact' | 'PathPrefix' | 'RegularExpression';
@@ -76,7 +77,27 @@ export type HTTPRouteFilter =
   | { readonly type: 'RequestRedirect'; readonly requestRedirect: HTTPRequestRedirect }
   | { readonly type: 'URLRewrite'; readonly urlRewrite: HTTPURLRewrite }
   | { readonly type: 'RequestMirror'; readonly requestMirror: RequestMirror }
-  | { readonly type: 'ExtensionRef'; readonly extensionRef: ExtensionRef };
+  | { readonly type: 'ExtensionRef'; readonly extensionRef: ExtensionRef }
+  | { readonly type: 'CORS'; readonly cors: HTTPCORSFilter };
+
+/**
+ * Gateway API HTTPCORSFilter (GEP-1767): the client's sidecar answers CORS preflights itself and adds
+ * the Access-Control-* fields to actual responses (Fetch standard §3.2).
+ */
+export interface HTTPCORSFilter {
+  /** `*`, or `scheme://host[:port]` where host may start with one `*.` label (any subdomain). Empty: no origin is allowed. */
+  readonly allowOrigins: readonly string[];
+  /** Methods, or `*` alone. Empty: none beyond the CORS-safelisted GET, HEAD, POST. */
+  readonly allowMethods: readonly string[];
+  /** Request header names, or `*` alone. */
+  readonly allowHeaders: readonly string[];
+  /** Response header names a script may read, or `*` alone. */
+  readonly exposeHeaders: readonly string[];
+  /** Access-Control-Allow-Credentials: true; `*` values are then answered with the request's own values. */
+  readonly allowCredentials: boolean;
+  /** Access-Control-Max-Age, in seconds (how long a browser caches the preflight); default 5. */
+  readonly maxAge: number;
+}
 
 export type HTTPRouteFilterType = HTTPRouteFilter['type'];
 
@@ -84,6 +105,19 @@ export type HTTPRouteFilterType = HTTPRouteFilter['type'];
 export interface HTTPRouteTimeouts {
   readonly request?: string;
   readonly backendRequest?: string;
+}
+
+/**
+ * Gateway API HTTPRouteRetry (GEP-1731): which answers send the request to another endpoint, how many
+ * times, and the minimum wait before each retry. Connection failures and resets are always retried.
+ */
+export interface HTTPRouteRetry {
+  /** HTTP status codes (400–599) that are retried; empty: only connection failures, resets and backendRequest timeouts. */
+  readonly codes: readonly number[];
+  /** Retries after the first attempt; absent: 1. */
+  readonly attempts?: number;
+  /** Gateway API duration: the minimum wait before the first retry; absent: 25ms. */
+  readonly backoff?: string;
 }
 
 export interface HTTPRouteRule {
@@ -94,6 +128,7 @@ export interface HTTPRouteRule {
   readonly filters: readonly HTTPRouteFilter[];
   readonly backendRefs: readonly BackendRef[];
   readonly timeouts?: HTTPRouteTimeouts;
+  readonly retry?: HTTPRouteRetry;
 }
 
 export interface HTTPRouteSpec {
@@ -111,10 +146,11 @@ const FILTER_FIELDS = {
   URLRewrite: 'urlRewrite',
   RequestMirror: 'requestMirror',
   ExtensionRef: 'extensionRef',
+  CORS: 'cors',
 } as const satisfies Record<HTTPRouteFilterType, string>;
 
 /** Filters upstream allows at most once per rule (RequestMirror may repeat). */
-const SINGLE_FILTERS: readonly HTTPRouteFilterType[] = ['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite'];
+const SINGLE_FILTERS: readonly HTTPRouteFilterType[] = ['RequestHeaderModifier', 'ResponseHeaderModifier', 'RequestRedirect', 'URLRewrite', 'CORS'];
 
 /** Upstream's character set for Exact and PathPrefix values: RFC 3986 path characters and %XX. */
 const PATH_CHARS = /^(?:[-A-Za-z0-9/._~!$&'()*+,;=:@]|%[0-9a-fA-F]{2})+$/;
@@ -246,7 +282,75 @@ function checkFilter(c: Checker, raw: unknown, path: string): HTTPRouteFilter | 
       const r = checkExtensionRef(c, env.config, cp);
       return r && { type: env.type, extensionRef: r };
     }
+    case 'CORS': {
+      const r = checkCors(c, env.config, cp);
+      return r && { type: env.type, cors: r };
+    }
   }
+}
+
+/** Upstream CORSOrigin: `scheme://host[:port]`, the host optionally led by one `*.` wildcard label. */
+const CORS_ORIGIN = /^[a-z][a-z0-9+.-]*:\/\/(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*(:[0-9]{1,5})?$/;
+/** Upstream limits of HTTPCORSFilter's lists (CRD MaxItems). */
+const MAX_CORS_ITEMS = 64;
+
+/** A CORS list of names (or `*`, which must then be the only entry). */
+function checkCorsList(c: Checker, raw: unknown, path: string, item: (v: unknown, p: string) => string | undefined, max = MAX_CORS_ITEMS): string[] {
+  const list = c.array(raw, path, { max }) ?? [];
+  const out: string[] = [];
+  const seen = new Set<string>();
+  list.forEach((v, i) => {
+    const p = join(path, i);
+    const value = v === '*' ? '*' : item(v, p);
+    if (value === undefined) return;
+    if (seen.has(value.toLowerCase())) c.fail(p, `repeats ${JSON.stringify(value)}`);
+    seen.add(value.toLowerCase());
+    out.push(value);
+  });
+  if (out.includes('*') && out.length > 1) c.fail(path, 'must be "*" alone or a list without "*"');
+  return out;
+}
+
+function checkCors(c: Checker, raw: unknown, path: string): HTTPCORSFilter | undefined {
+  const obj = c.object(raw, path);
+  if (!obj) return undefined;
+  c.noUnknown(obj, path, ['allowOrigins', 'allowMethods', 'allowHeaders', 'exposeHeaders', 'allowCredentials', 'maxAge']);
+  const before = c.errors.length;
+  const allowOrigins = checkCorsList(c, obj.allowOrigins, join(path, 'allowOrigins'), (v, p) =>
+    c.string(v, p, { required: true, max: 253, pattern: CORS_ORIGIN, patternHint: 'an origin such as "https://app.example", "https://*.example.com:8443" or "*"' }),
+  );
+  const allowMethods = checkCorsList(c, obj.allowMethods, join(path, 'allowMethods'), (v, p) => c.oneOf(v, p, HTTP_METHODS, { required: true }), HTTP_METHODS.length + 1);
+  const header = (v: unknown, p: string): string | undefined => c.string(v, p, { required: true, max: 256, pattern: HEADER_NAME, patternHint: 'an HTTP header name' });
+  const allowHeaders = checkCorsList(c, obj.allowHeaders, join(path, 'allowHeaders'), header);
+  const exposeHeaders = checkCorsList(c, obj.exposeHeaders, join(path, 'exposeHeaders'), header);
+  const allowCredentials = c.boolean(obj.allowCredentials, join(path, 'allowCredentials')) ?? false;
+  // Upstream: maxAge in seconds, minimum 1, default 5.
+  const maxAge = c.integer(obj.maxAge, join(path, 'maxAge'), { min: 1, max: 86_400 }) ?? 5;
+  if (c.errors.length !== before) return undefined;
+  return { allowOrigins, allowMethods, allowHeaders, exposeHeaders, allowCredentials, maxAge };
+}
+
+/** Upstream HTTPRouteRetryStatusCode: 400–599. */
+const MAX_RETRY_CODES = 32;
+
+function checkRetry(c: Checker, raw: unknown, path: string): HTTPRouteRetry | undefined {
+  const obj = c.object(raw, path);
+  if (!obj) return undefined;
+  c.noUnknown(obj, path, ['codes', 'attempts', 'backoff']);
+  const before = c.errors.length;
+  const cp = join(path, 'codes');
+  const codes: number[] = [];
+  (c.array(obj.codes, cp, { max: MAX_RETRY_CODES }) ?? []).forEach((v, i) => {
+    const code = c.integer(v, join(cp, i), { required: true, min: 400, max: 599 });
+    if (code === undefined) return;
+    if (codes.includes(code)) c.fail(join(cp, i), `repeats ${code}`);
+    else codes.push(code);
+  });
+  // A bound keeps one request from multiplying into many: the budget is another matter (issue-wide).
+  const attempts = c.integer(obj.attempts, join(path, 'attempts'), { min: 0, max: 10 });
+  const backoff = checkDuration(c, obj.backoff, join(path, 'backoff'));
+  if (c.errors.length !== before) return undefined;
+  return compact({ codes, attempts, backoff });
 }
 
 function checkTimeouts(c: Checker, raw: unknown, path: string): HTTPRouteTimeouts | undefined {
@@ -268,7 +372,7 @@ function checkTimeouts(c: Checker, raw: unknown, path: string): HTTPRouteTimeout
 function checkRule(c: Checker, raw: unknown, path: string): HTTPRouteRule | undefined {
   const obj = c.object(raw, path);
   if (!obj) return undefined;
-  c.noUnknown(obj, path, ['name', 'matches', 'filters', 'backendRefs', 'timeouts']);
+  c.noUnknown(obj, path, ['name', 'matches', 'filters', 'backendRefs', 'timeouts', 'retry']);
   const before = c.errors.length;
   const name = checkRuleName(c, obj.name, join(path, 'name'));
 
@@ -300,6 +404,7 @@ function checkRule(c: Checker, raw: unknown, path: string): HTTPRouteRule | unde
 
   const backendRefs = checkBackendRefs(c, obj.backendRefs, join(path, 'backendRefs'));
   const timeouts = obj.timeouts === undefined ? undefined : checkTimeouts(c, obj.timeouts, join(path, 'timeouts'));
+  const retry = obj.retry === undefined ? undefined : checkRetry(c, obj.retry, join(path, 'retry'));
 
   filters.forEach((filter, i) => {
     const tp = join(join(fp, i), 'type');
@@ -314,7 +419,7 @@ function checkRule(c: Checker, raw: unknown, path: string): HTTPRouteRule | unde
   });
 
   if (c.errors.length !== before) return undefined;
-  return compact({ name, matches, filters, backendRefs, timeouts });
+  return compact({ name, matches, filters, backendRefs, timeouts, retry });
 }
 
 function validateSpec(raw: unknown, path: string): ValidationResult<HTTPRouteSpec> {

@@ -11,7 +11,13 @@ import { validateResource } from '../../config/validate-resource.ts';
 import { findResourceType } from '../../config/kinds/index.ts';
 import { validateRegistration } from '../../config/registration.ts';
 import { STREAM_PATH } from '../../config/stream-protocol.ts';
-import { CERTIFICATES_BUNDLE_PATH, CERTIFICATES_PATH, validateCertificateRequest, type IssuedCertificate } from '../../config/identity.ts';
+import { createPublicKey } from 'node:crypto';
+import { CERTIFICATES_BUNDLE_PATH, CERTIFICATES_PATH, spiffeId, validateCertificateApiRequest, type IssuedCertificate } from '../../config/identity.ts';
+import type { InstanceState } from '../../config/catalog-types.ts';
+import { callerOf, callerScope, requireScope } from '../auth/caller.ts';
+import { checkCsr } from '../auth/csr.ts';
+import { keyIdOf } from '../auth/proof.ts';
+import { tokenInfo, validateTokenRequest, type TokenStore } from '../auth/tokens.ts';
 import type { CertificateAuthority } from '../ca/certificate-authority.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { Store } from '../store/store.ts';
@@ -35,6 +41,7 @@ export interface ApiDeps {
   readonly startedAt: number;
   readonly storeName: string;
   readonly ca: CertificateAuthority;
+  readonly tokens: TokenStore;
   /** Called after each certificate is issued (the control plane counts them). */
   readonly onCertificateIssued?: (issued: IssuedCertificate) => void;
 }
@@ -52,6 +59,19 @@ function validateOrThrow(raw: unknown, prefix = ''): Resource {
     throw invalid('WEFT_ERR_RESOURCE_INVALID', `invalid ${(raw as { kind?: string })?.kind ?? 'resource'}: ${details.length} problem(s), nothing changed`, details);
   }
   return result.value;
+}
+
+/**
+ * Whether an instance may receive mesh traffic for its service: `ok` when its identity is its own
+ * service's SPIFFE ID in this trust domain, `mismatch` for any other, `missing` when it has none.
+ */
+export function identityStatus(inst: Pick<InstanceState, 'identity' | 'namespace' | 'service'>, trustDomain: string): 'ok' | 'mismatch' | 'missing' {
+  if (inst.identity === undefined) return 'missing';
+  return inst.identity === spiffeId({ trustDomain, namespace: inst.namespace, service: inst.service }) ? 'ok' : 'mismatch';
+}
+
+function forbidden(message: string): WeftError {
+  return new WeftError('WEFT_ERR_AUTH_FORBIDDEN', message, 403);
 }
 
 /** GET /v1/ca: the CA's roots, intermediates and rotation phase. */
@@ -125,29 +145,40 @@ export function createRoutes(deps: ApiDeps): Router {
     const items = catalog
       .list()
       .filter((i) => (!service || i.service === service) && (!ns || i.namespace === ns))
-      .sort((a, b) => a.namespace.localeCompare(b.namespace) || a.service.localeCompare(b.service) || a.id.localeCompare(b.id));
+      .sort((a, b) => a.namespace.localeCompare(b.namespace) || a.service.localeCompare(b.service) || a.id.localeCompare(b.id))
+      .map((i) => ({ ...i, identityStatus: identityStatus(i, deps.ca.trustDomain) }));
     sendJson(res, 200, { items });
   });
 
   router.add('POST', '/v1/catalog/instances', async (req, res) => {
     const result = validateRegistration(await readJson(req));
     if (!result.ok) throw invalid('WEFT_ERR_CATALOG_INVALID_REGISTRATION', `invalid registration: ${result.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, result.errors);
+    const caller = callerOf(req);
+    requireScope(caller, result.value.namespace, result.value.service, 'register instances');
+    // A proxy registers its instance under the identity it proved, and no other.
+    const proven = callerScope(caller)?.identity;
+    if (proven !== undefined && result.value.identity !== proven) {
+      throw forbidden(`a proxy proving ${proven} may register instances only with that identity, not ${result.value.identity === undefined ? 'none' : result.value.identity}`);
+    }
     const existed = catalog.get(result.value.namespace, result.value.service, result.value.id) !== undefined;
     sendJson(res, existed ? 200 : 201, await catalog.register(result.value));
   });
 
   const instanceParams = (p: Params) => [p.namespace, p.service, p.id] as const;
-  router.add('GET', '/v1/catalog/instances/:namespace/:service/:id', (_req, res, p) => {
+  router.add('GET', '/v1/catalog/instances/:namespace/:service/:id', (req, res, p) => {
+    requireScope(callerOf(req), p.namespace, p.service, 'read instances');
     const inst = catalog.get(...instanceParams(p));
     if (!inst) throw new WeftError('WEFT_ERR_CATALOG_NOT_FOUND', `no instance ${p.id} of service ${p.service} in namespace ${p.namespace}`, 404);
     sendJson(res, 200, inst);
   });
-  router.add('PUT', '/v1/catalog/instances/:namespace/:service/:id/heartbeat', async (_req, res, p) =>
-    sendJson(res, 200, await catalog.heartbeat(...instanceParams(p))),
-  );
-  router.add('DELETE', '/v1/catalog/instances/:namespace/:service/:id', async (_req, res, p) =>
-    sendJson(res, 200, await catalog.deregister(...instanceParams(p))),
-  );
+  router.add('PUT', '/v1/catalog/instances/:namespace/:service/:id/heartbeat', async (req, res, p) => {
+    requireScope(callerOf(req), p.namespace, p.service, 'heartbeat instances');
+    sendJson(res, 200, await catalog.heartbeat(...instanceParams(p)));
+  });
+  router.add('DELETE', '/v1/catalog/instances/:namespace/:service/:id', async (req, res, p) => {
+    requireScope(callerOf(req), p.namespace, p.service, 'deregister instances');
+    sendJson(res, 200, await catalog.deregister(...instanceParams(p)));
+  });
 
   // ── resources ──────────────────────────────────────────────────────────────────────────────
   router.add('GET', '/v1/resources', async (_req, res, _p, url) => {
@@ -241,17 +272,74 @@ export function createRoutes(deps: ApiDeps): Router {
   });
   // ── certificates ───────────────────────────────────────────────────────────────────────────
   router.add('POST', CERTIFICATES_PATH, async (req, res) => {
-    const result = validateCertificateRequest(await readJson(req));
+    const caller = callerOf(req);
+    const result = validateCertificateApiRequest(await readJson(req));
     if (!result.ok) throw invalid('WEFT_ERR_CA_INVALID_REQUEST', `invalid certificate request: ${result.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, result.errors);
-    // The key's own problems (unparsable, unsupported type or size) come back as the same 400, on `publicKey`.
-    const issued = await deps.ca.issue(result.value);
-    proxies.certificateIssued(result.value.proxyId, { identity: issued.identity, serial: issued.serial, notAfter: issued.notAfter });
+    const { namespace, service, proxyId } = result.value;
+    // The identity signed is the one the credential allows: a join token's, or the proxy certificate's own.
+    requireScope(caller, namespace, service, 'get a certificate');
+    const identity = spiffeId({ trustDomain: deps.ca.trustDomain, namespace, service });
+    let publicKey: string;
+    if (result.value.csr !== undefined) {
+      const csr = await checkCsr(result.value.csr);
+      const other = csr.uris.find((u) => u !== identity);
+      if (other !== undefined) throw forbidden(`the CSR asks for ${other}, but this request may only get ${identity}`);
+      publicKey = csr.publicKey;
+    } else {
+      // A bare key proves nothing about who holds it: only callers trusted with any identity may send one.
+      if (caller.kind === 'join' || caller.kind === 'proxy') throw invalid('WEFT_ERR_CA_CSR_REQUIRED', 'a proxy must send a CSR (csr), not a bare public key', [{ path: 'csr', message: 'required' }]);
+      publicKey = result.value.publicKey!;
+    }
+    if (caller.kind === 'join' || caller.kind === 'proxy') {
+      const why = proxies.refuseProxyId(proxyId, identity, caller.kind === 'proxy' ? caller.keyId : undefined);
+      if (why !== undefined) throw new WeftError('WEFT_ERR_AUTH_PROXY_ID_TAKEN', `cannot issue a certificate to proxy ${proxyId}: ${why}`, 409);
+    }
+    // The key's own problems (unparsable, unsupported type or size) come back as a 400 on `publicKey`.
+    // Awaited: the CA's issue may be asynchronous (its internals are being rewritten on another branch).
+    const issued = await deps.ca.issue({ namespace, service, proxyId, publicKey });
+    proxies.bindProxyId(proxyId, issued.identity, keyIdOf(createPublicKey(publicKey)));
+    proxies.certificateIssued(proxyId, { identity: issued.identity, serial: issued.serial, notAfter: issued.notAfter });
     deps.onCertificateIssued?.(issued);
     sendJson(res, 200, issued);
   });
   router.add('GET', CERTIFICATES_BUNDLE_PATH, (_req, res) => sendJson(res, 200, { trustDomain: deps.ca.trustDomain, trustBundle: deps.ca.trustBundle() }));
 
-  router.add('POST', STREAM_PATH, (req: IncomingMessage, res: ServerResponse) => handleStream(req, res, { cache, registry: proxies, clock, log: deps.log.child('stream'), trust: deps.ca }));
+  router.add('POST', STREAM_PATH, (req: IncomingMessage, res: ServerResponse) => {
+    const caller = callerOf(req);
+    handleStream(req, res, {
+      cache,
+      registry: proxies,
+      clock,
+      log: deps.log.child('stream'),
+      trust: deps.ca,
+      // A proxy streams only as itself: its own service's snapshot, under a proxy id bound to its key.
+      authorizeHello: (node) => {
+        if (caller.kind !== 'proxy') return undefined;
+        if (node.service !== caller.service || node.namespace !== caller.namespace) {
+          return `this proxy (${caller.identity}) may not stream as service ${node.service} in namespace ${node.namespace}`;
+        }
+        const why = proxies.refuseProxyId(node.id, caller.identity, caller.keyId);
+        if (why !== undefined) return why;
+        proxies.bindProxyId(node.id, caller.identity, caller.keyId);
+        return undefined;
+      },
+    });
+  });
+
+  // ── tokens ─────────────────────────────────────────────────────────────────────────────────
+  router.add('POST', '/v1/tokens', async (req, res) => {
+    const request = validateTokenRequest(await readJson(req));
+    const { token, stored } = await deps.tokens.create(request, clock.now());
+    deps.log.info('token created', { id: stored.id, kind: stored.kind, role: stored.role, service: stored.service, namespace: stored.namespace });
+    // The only time the token's text leaves the control plane.
+    sendJson(res, 201, { ...tokenInfo(stored), token });
+  });
+  router.add('GET', '/v1/tokens', (_req, res) => sendJson(res, 200, { items: deps.tokens.list().map(tokenInfo) }));
+  router.add('DELETE', '/v1/tokens/:id', async (_req, res, p) => {
+    const revoked = await deps.tokens.revoke(p.id);
+    deps.log.info('token revoked', { id: revoked.id, kind: revoked.kind });
+    sendJson(res, 200, tokenInfo(revoked));
+  });
 
   return router;
 }

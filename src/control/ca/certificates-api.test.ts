@@ -102,7 +102,7 @@ test('both routes need the token when the control plane has one', async () => {
   for (const token of [null, 'wrong']) {
     const post = await call('POST', CERTIFICATES_PATH, body, token);
     assert.equal(post.status, 401);
-    assert.equal(post.body.error.code, 'WEFT_ERR_API_UNAUTHORIZED');
+    assert.equal(post.body.error.code, token === null ? 'WEFT_ERR_AUTH_REQUIRED' : 'WEFT_ERR_AUTH_BAD_TOKEN');
     const bundle = await call('GET', `${CERTIFICATES_PATH}/bundle`, undefined, token);
     assert.equal(bundle.status, 401);
   }
@@ -123,10 +123,10 @@ test('issued certificates are counted in /metrics', async () => {
 test('a restarted control plane keeps its CA', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'weft-ca-api-'));
   try {
-    const first = await startControlPlane({ port: 0, dataDir: dir, log: quiet });
+    const first = await startControlPlane({ port: 0, dataDir: dir, log: quiet, insecure: true });
     const bundle1 = (await call('GET', `${CERTIFICATES_PATH}/bundle`, undefined, null, first.url)).body;
     await first.close();
-    const second = await startControlPlane({ port: 0, dataDir: dir, log: quiet });
+    const second = await startControlPlane({ port: 0, dataDir: dir, log: quiet, insecure: true });
     const bundle2 = (await call('GET', `${CERTIFICATES_PATH}/bundle`, undefined, null, second.url)).body;
     await second.close();
     assert.equal(bundle1.trustDomain, 'weft.local');
@@ -144,13 +144,13 @@ test('bad CA settings or a broken CA file stop the control plane before it liste
     await assert.rejects(startControlPlane({ port: 0, dataDir: dir, log: quiet, trustDomain: 'Not Valid' }), (err) => codeOf(err) === 'WEFT_ERR_CA_CONFIG');
     await assert.rejects(startControlPlane({ port: 0, dataDir: dir, log: quiet, caCertFile: join(dir, 'x.pem') }), (err) => codeOf(err) === 'WEFT_ERR_CA_CONFIG');
     await assert.rejects(startControlPlane({ port: 0, dataDir: dir, log: quiet, caCertFile: join(dir, 'x.pem'), caKeyFile: join(dir, 'x.key') }), (err) => codeOf(err) === 'WEFT_ERR_CA_OPERATOR_FILE');
-    const ok = await startControlPlane({ port: 0, dataDir: dir, log: quiet });
+    const ok = await startControlPlane({ port: 0, dataDir: dir, log: quiet, insecure: true });
     await ok.close();
     writeFileSync(join(dir, 'ca', 'ca-cert.pem'), 'garbage\n');
-    await assert.rejects(startControlPlane({ port: 0, dataDir: dir, log: quiet }), (err) => codeOf(err) === 'WEFT_ERR_CA_LOAD' && (err as Error).message.includes('ca-cert.pem'));
+    await assert.rejects(startControlPlane({ port: 0, dataDir: dir, log: quiet, insecure: true }), (err) => codeOf(err) === 'WEFT_ERR_CA_LOAD' && (err as Error).message.includes('ca-cert.pem'));
     // The store was closed on the way out: the same directory opens again once the file is fixed.
     rmSync(join(dir, 'ca'), { recursive: true });
-    const again = await startControlPlane({ port: 0, dataDir: dir, log: quiet });
+    const again = await startControlPlane({ port: 0, dataDir: dir, log: quiet, insecure: true });
     await again.close();
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -175,7 +175,7 @@ test('GET /v1/ca and POST /v1/ca/rotate need the token; a rotation shows in the 
   for (const [method, path] of [['GET', '/v1/ca'], ['POST', '/v1/ca/rotate']] as const) {
     const res = await call(method, path, undefined, null);
     assert.equal(res.status, 401);
-    assert.equal(res.body.error.code, 'WEFT_ERR_API_UNAUTHORIZED');
+    assert.equal(res.body.error.code, 'WEFT_ERR_AUTH_REQUIRED');
   }
   const before = await call('GET', '/v1/ca');
   assert.equal(before.status, 200);

@@ -77,7 +77,24 @@ test('endpoints carry the identity their sidecar registered; MeshConfig mtls.mod
   assert.deepEqual(endpoints(disabled), [['r1', undefined], ['r2', undefined]]);
   const strict = buildSnapshotContent({ resources: [mesh('STRICT')], instances }, all);
   assert.equal(strict.mtlsMode, 'STRICT');
+  assert.deepEqual(endpoints(strict), [['r1', identity]], 'under STRICT an instance without a sidecar gets no traffic');
   assert.notEqual(strict.hash, permissive.hash, 'the mode is part of the hash, so a change reaches proxies');
+});
+
+test('an instance whose identity is not its own service SPIFFE ID in the mesh trust domain gets no traffic', () => {
+  const wrong = [
+    instance('reviews', 'other-service', {}, { identity: 'spiffe://weft.local/ns/default/svc/admin' }),
+    instance('reviews', 'other-domain', {}, { identity: 'spiffe://evil.local/ns/default/svc/reviews' }),
+    instance('reviews', 'good', {}, { identity: 'spiffe://weft.local/ns/default/svc/reviews' }),
+  ];
+  const mesh = (mode: string) => resource({ apiVersion: 'weft.dev/v1alpha1', kind: 'MeshConfig', metadata: { name: 'mesh' }, spec: { mtls: { mode } } });
+  for (const resources of [[], [mesh('STRICT')]]) {
+    const content = buildSnapshotContent({ resources, instances: wrong }, all);
+    assert.deepEqual(content.services[0].ports[0].endpoints.map((e) => [e.id, e.identity]), [['good', 'spiffe://weft.local/ns/default/svc/reviews']]);
+  }
+  // The trust domain comes from the control plane: the same instances in another mesh get nothing.
+  const elsewhere = buildSnapshotContent({ resources: [], instances: wrong, trustDomain: 'other.mesh' }, all);
+  assert.deepEqual(elsewhere.services[0].ports[0].endpoints, []);
 });
 
 test('AuthorizationPolicies travel with the service they target, oldest first; other services carry none', () => {

@@ -1,6 +1,7 @@
 // The snapshot builder: a pure function from stored resources, catalog instances and a node's scope
 // to the services that proxy needs (ports, endpoints, the BackendPolicy in force, the authorization
-// and request-authentication policies its sidecars enforce). No I/O, no clock.
+// and request-authentication policies its sidecars enforce). No I/O, no clock. Only instances that
+// prove their own service's identity receive mesh traffic (see endpointFor).
 
 import type { InstanceState } from '../../config/catalog-types.ts';
 import type { Resource } from '../../config/resource.ts';
@@ -12,6 +13,7 @@ import type { AuthorizationPolicySpec } from '../../config/kinds/authorization-p
 import type { RequestAuthenticationSpec } from '../../config/kinds/request-authentication.ts';
 import { compareServices } from '../../config/service-order.ts';
 import { snapshotHash } from '../../config/snapshot-hash.ts';
+import { DEFAULT_TRUST_DOMAIN, spiffeId } from '../../config/identity.ts';
 import type { NodeScope } from './node-key.ts';
 import { routesFor, routeTargets, routingIndex, tcpRoutesFor, tcpRouteTargets } from './routes.ts';
 import type { RouteSnapshot, TcpRouteSnapshot } from '../../config/snapshot-types.ts';
@@ -19,6 +21,8 @@ import type { RouteSnapshot, TcpRouteSnapshot } from '../../config/snapshot-type
 export interface BuildInput {
   readonly resources: readonly Resource[];
   readonly instances: readonly InstanceState[];
+  /** The mesh's SPIFFE trust domain (default weft.local): an endpoint's identity must be in it. */
+  readonly trustDomain?: string;
 }
 
 export interface SnapshotContent {
@@ -131,6 +135,21 @@ function inScope(model: ServiceModel, scope: NodeScope): boolean {
   });
 }
 
+/**
+ * The endpoint a client sidecar gets for an instance, or undefined when it must get none. The
+ * identity a client checks in mutual TLS is derived from the instance's service and the mesh's trust
+ * domain, never copied from what was registered: an instance that registered any other identity gets
+ * no traffic (unless mTLS is DISABLEd), and one with none (no sidecar) gets plaintext traffic under
+ * PERMISSIVE only. An identity is what makes the calling sidecar start mutual TLS: none under DISABLE.
+ */
+function endpointFor(inst: InstanceState, port: number, mtlsMode: MtlsMode, trustDomain: string): EndpointSnapshot | undefined {
+  const endpoint: EndpointSnapshot = { id: inst.id, address: inst.address, port, weight: inst.weight, health: inst.health, labels: inst.labels };
+  if (mtlsMode === 'DISABLE') return endpoint;
+  if (inst.identity === undefined) return mtlsMode === 'STRICT' ? undefined : endpoint;
+  const identity = spiffeId({ trustDomain, namespace: inst.namespace, service: inst.service });
+  return inst.identity === identity ? { ...endpoint, identity } : undefined;
+}
+
 export function buildSnapshotContent(input: BuildInput, scope: NodeScope, models = serviceModels(input)): SnapshotContent {
   const meshDefault = meshDefaultPolicy(input.resources);
   const mesh = meshConfig(input.resources);
@@ -167,9 +186,8 @@ export function buildSnapshotContent(input: BuildInput, scope: NodeScope, models
       for (const inst of model.members) {
         const port = endpointPort(inst, p.targetPort);
         if (port === undefined) continue;
-        const endpoint: EndpointSnapshot = { id: inst.id, address: inst.address, port, weight: inst.weight, health: inst.health, labels: inst.labels };
-        // An identity is what makes the calling sidecar start mutual TLS: none when the mesh turned it off.
-        endpoints.push(inst.identity !== undefined && mtlsMode !== 'DISABLE' ? { ...endpoint, identity: inst.identity } : endpoint);
+        const endpoint = endpointFor(inst, port, mtlsMode, input.trustDomain ?? DEFAULT_TRUST_DOMAIN);
+        if (endpoint) endpoints.push(endpoint);
       }
       endpoints.sort((a, b) => a.id.localeCompare(b.id));
       return { name: p.name, port: p.port, protocol: p.protocol, endpoints };

@@ -8,7 +8,7 @@ import type { TCPRouteSpec } from '../../config/kinds/tcp-route.ts';
 import type { HTTPRouteFilter, HTTPRouteSpec } from '../../config/kinds/http-route.ts';
 import type { GRPCRouteFilter, GRPCRouteSpec } from '../../config/kinds/grpc-route.ts';
 import type { FaultInjectionSpec } from '../../config/kinds/fault-injection.ts';
-import { isServiceRef, type BackendRef, type ParentRef } from '../../config/kinds/route-common.ts';
+import { compact, isServiceRef, type BackendRef, type ParentRef } from '../../config/kinds/route-common.ts';
 import { grantsServiceReference, type ReferenceGrantSpec } from '../../config/kinds/reference-grant.ts';
 import type { NodeScope } from './node-key.ts';
 
@@ -123,7 +123,8 @@ function compileRules(route: Resource, index: RoutingIndex, services: ServicePor
     const base = { name: rule.name ?? String(i), filters: rule.filters.map((f) => resolveFilter(f, kind, route.metadata.namespace, index, services)), backends };
     if (kind === 'GRPCRoute') return { ...base, grpcMatches: (rule as GRPCRouteSpec['rules'][number]).matches };
     const httpRule = rule as HTTPRouteSpec['rules'][number];
-    return httpRule.timeouts ? { ...base, matches: httpRule.matches, timeouts: httpRule.timeouts } : { ...base, matches: httpRule.matches };
+    const out: RouteRuleSnapshot = { ...base, matches: httpRule.matches };
+    return httpRule.timeouts || httpRule.retry ? compact({ ...out, timeouts: httpRule.timeouts, retry: httpRule.retry }) : out;
   });
 }
 

@@ -75,7 +75,7 @@ test('creates the data dir and weft.db', async () => {
   const db = new DatabaseSync(join(nested, SQLITE_FILE_NAME));
   const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).all().map((r) => r.name);
   db.close();
-  assert.deepEqual(tables, ['instances', 'meta', 'resources']);
+  assert.deepEqual(tables, ['instances', 'meta', 'resources', 'tokens']);
 });
 
 test('create sets version, timestamp and generation; update keeps timestamp and bumps generation on spec change', async () => {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import type { Resource } from '../../config/resource.ts';
 import type { InstanceState } from '../../config/catalog-types.ts';
-import type { ApplyOptions, ApplyResult, ResourceFilter, Store, StoreEvent } from './store.ts';
+import type { ApplyOptions, ApplyResult, ResourceFilter, Store, StoreEvent, StoredToken } from './store.ts';
 import { WeftError, errorMessage } from '../../lib/errors.ts';
 import { createLogger, type Logger } from '../../lib/log.ts';
 import { systemClock, type Clock } from '../../lib/clock.ts';
@@ -49,6 +49,10 @@ const SCHEMA = `
     json      TEXT NOT NULL,
     PRIMARY KEY (namespace, service, id)
   );
+  CREATE TABLE IF NOT EXISTS tokens (
+    id   TEXT PRIMARY KEY,
+    json TEXT NOT NULL
+  );
   INSERT OR IGNORE INTO meta (key, value) VALUES ('revision', 0);
 `;
 
@@ -66,6 +70,9 @@ interface Statements {
   readonly upsertInstance: StatementSync;
   readonly deleteInstance: StatementSync;
   readonly listInstances: StatementSync;
+  readonly listTokens: StatementSync;
+  readonly upsertToken: StatementSync;
+  readonly deleteToken: StatementSync;
 }
 
 /** Opens (creating when needed) the store in `dataDir`. */
@@ -131,6 +138,9 @@ class SqliteStore implements Store {
       ),
       deleteInstance: db.prepare(`DELETE FROM instances WHERE namespace = ? AND service = ? AND id = ?`),
       listInstances: db.prepare(`SELECT namespace, service, id, json FROM instances ORDER BY namespace, service, id`),
+      listTokens: db.prepare(`SELECT id, json FROM tokens ORDER BY id`),
+      upsertToken: db.prepare(`INSERT INTO tokens (id, json) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET json = excluded.json`),
+      deleteToken: db.prepare(`DELETE FROM tokens WHERE id = ?`),
     };
   }
 
@@ -233,6 +243,30 @@ class SqliteStore implements Store {
       return Number(changes) > 0;
     });
     if (existed) this.#events.emit({ type: 'instance-delete', namespace, service, id });
+  }
+
+  async listTokens(): Promise<StoredToken[]> {
+    this.#requireOpen();
+    const out: StoredToken[] = [];
+    for (const row of this.#stmts.listTokens.all()) {
+      try {
+        out.push(JSON.parse(String(row.json)) as StoredToken);
+      } catch {
+        this.#log.warn('skipping corrupt token row', { id: row.id });
+      }
+    }
+    return out;
+  }
+
+  async putToken(token: StoredToken): Promise<void> {
+    const json = JSON.stringify(token);
+    this.#transaction(() => {
+      this.#stmts.upsertToken.run(token.id, json);
+    });
+  }
+
+  async deleteToken(id: string): Promise<boolean> {
+    return this.#transaction((): boolean => Number(this.#stmts.deleteToken.run(id).changes) > 0);
   }
 
   watch(listener: (event: StoreEvent) => void): () => void {

@@ -33,6 +33,28 @@ export interface ResourceFilter {
   readonly namespace?: string;
 }
 
+/**
+ * An API credential as the store keeps it: never the secret itself, only its SHA-256 (see
+ * src/control/auth/tokens.ts). Admin tokens carry a role; join tokens a service, namespace and expiry.
+ */
+export interface StoredToken {
+  /** Public part of the token (`weft-admin.<id>.<secret>`), its key here. */
+  readonly id: string;
+  readonly kind: 'admin' | 'join';
+  /** Admin tokens: what the caller may do. */
+  readonly role?: 'admin' | 'read-only';
+  /** Join tokens: the one identity a proxy may get with it. */
+  readonly service?: string;
+  readonly namespace?: string;
+  /** Lower-case hex SHA-256 of the secret part. */
+  readonly secretSha256: string;
+  /** Epoch ms. */
+  readonly createdAt: number;
+  /** Epoch ms; absent: never expires. */
+  readonly expiresAt?: number;
+  readonly description?: string;
+}
+
 export interface Store {
   listResources(filter?: ResourceFilter): Promise<Resource[]>;
   getResource(kind: string, namespace: string, name: string): Promise<Resource | undefined>;
@@ -43,6 +65,11 @@ export interface Store {
   listInstances(): Promise<InstanceState[]>;
   putInstance(instance: InstanceState): Promise<void>;
   deleteInstance(namespace: string, service: string, id: string): Promise<void>;
+
+  listTokens(): Promise<StoredToken[]>;
+  putToken(token: StoredToken): Promise<void>;
+  /** True when a token was deleted. */
+  deleteToken(id: string): Promise<boolean>;
 
   /** Every successful write, after it is durable. */
   watch(listener: (event: StoreEvent) => void): () => void;

@@ -23,3 +23,22 @@ test('the latest certificate per proxy is kept; an expired one goes once its pro
   registry.list(27_000);
   assert.equal(registry.certificate('web-1'), undefined);
 });
+
+test('a proxy id belongs to the identity first certified for it, and while connected to its keys only', () => {
+  const registry = new ProxyRegistry();
+  const WEB = 'spiffe://weft.local/ns/default/svc/web';
+  assert.equal(registry.refuseProxyId('web-1', WEB, undefined), undefined, 'an unknown id is free');
+  registry.bindProxyId('web-1', WEB, 'key-1');
+  assert.match(registry.refuseProxyId('web-1', 'spiffe://weft.local/ns/default/svc/other', 'key-9') ?? '', /belongs to/);
+  assert.equal(registry.refuseProxyId('web-1', WEB, 'key-2'), undefined, 'same workload, proxy not connected: may take it (a restarted sidecar)');
+  const status = registry.connected(node('web-1'), '127.0.0.1', 0);
+  assert.match(registry.refuseProxyId('web-1', WEB, 'key-2') ?? '', /another key/, 'connected: only its keys');
+  assert.match(registry.refuseProxyId('web-1', WEB, undefined) ?? '', /another key/, 'a join token cannot take a connected id');
+  assert.equal(registry.refuseProxyId('web-1', WEB, 'key-1'), undefined);
+  // Renewal: the new key joins, the old ones stay a while (up to three).
+  for (const k of ['key-2', 'key-3', 'key-4']) registry.bindProxyId('web-1', WEB, k);
+  assert.equal(registry.refuseProxyId('web-1', WEB, 'key-4'), undefined);
+  assert.equal(registry.refuseProxyId('web-1', WEB, 'key-2'), undefined);
+  assert.match(registry.refuseProxyId('web-1', WEB, 'key-1') ?? '', /another key/, 'the oldest key is forgotten');
+  registry.disconnected(status, 1);
+});

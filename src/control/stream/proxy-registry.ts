@@ -25,8 +25,19 @@ export interface IssuedRecord {
   readonly notAfter: number;
 }
 
+/** Which workload and keys a proxy id belongs to: set when the CA issues it a certificate. */
+interface ProxyBinding {
+  readonly identity: string;
+  /** Hex SHA-256 of the SubjectPublicKeyInfo of its latest certificates, newest first. */
+  keys: string[];
+}
+
+/** Keys remembered per proxy id: the current one and those of certificates it may still be using. */
+const KEYS_KEPT = 3;
+
 export class ProxyRegistry {
   readonly #proxies = new Map<string, ProxyStatus>();
+  readonly #bindings = new Map<string, ProxyBinding>();
   readonly #certificates = new Map<string, IssuedRecord>();
   /** Disconnected proxies stay listed this long, so a flapping proxy is visible. */
   readonly #keepDisconnectedMs: number;
@@ -52,6 +63,30 @@ export class ProxyRegistry {
     this.#certificates.set(proxyId, record);
   }
 
+  /**
+   * Why a caller proving `identity` (with the key `keyId`, if it has a certificate yet) may not act
+   * as proxy `proxyId`, or undefined when it may: an id belongs to the workload that first got a
+   * certificate for it, and while its stream is up, only to the keys certified for it.
+   */
+  refuseProxyId(proxyId: string, identity: string, keyId: string | undefined): string | undefined {
+    const b = this.#bindings.get(proxyId);
+    if (!b) return undefined;
+    if (b.identity !== identity) return `proxy id ${proxyId} belongs to ${b.identity}`;
+    if (keyId !== undefined && b.keys.includes(keyId)) return undefined;
+    if (this.#proxies.get(proxyId)?.connected) return `proxy id ${proxyId} is connected with another key`;
+    return undefined;
+  }
+
+  /** Records that `proxyId` is `identity` holding the key `keyId` (after issuance or a proven stream). */
+  bindProxyId(proxyId: string, identity: string, keyId: string): void {
+    const b = this.#bindings.get(proxyId);
+    if (!b || b.identity !== identity) {
+      this.#bindings.set(proxyId, { identity, keys: [keyId] });
+      return;
+    }
+    if (b.keys[0] !== keyId) b.keys = [keyId, ...b.keys.filter((k) => k !== keyId)].slice(0, KEYS_KEPT);
+  }
+
   /** The proxy's latest certificate (an expired one is forgotten once its proxy has gone). */
   certificate(proxyId: string): IssuedRecord | undefined {
     return this.#certificates.get(proxyId);
@@ -62,7 +97,12 @@ export class ProxyRegistry {
       if (!s.connected && s.disconnectedAt !== undefined && now - s.disconnectedAt > this.#keepDisconnectedMs) this.#proxies.delete(id);
     }
     // Bounded by the certificates still valid: an expired one says nothing a missing one does not.
-    for (const [id, c] of this.#certificates) if (c.notAfter <= now && !this.#proxies.has(id)) this.#certificates.delete(id);
+    for (const [id, c] of this.#certificates) {
+      if (c.notAfter <= now && !this.#proxies.has(id)) {
+        this.#certificates.delete(id);
+        this.#bindings.delete(id);
+      }
+    }
     return [...this.#proxies.values()].sort((a, b) => a.node.service.localeCompare(b.node.service) || a.node.id.localeCompare(b.node.id));
   }
 

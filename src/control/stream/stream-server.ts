@@ -8,6 +8,7 @@ import type { Logger } from '../../lib/log.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import { createLineSplitter, STREAM_PING_MS, type ProxyMessage, type TrustMessage } from '../../config/stream-protocol.ts';
 import { validateNodeInfo } from '../../config/node-info.ts';
+import type { NodeInfo } from '../../config/snapshot-types.ts';
 import type { SnapshotCache, CachedSnapshot } from '../snapshot/cache.ts';
 import { nodeScope } from '../snapshot/node-key.ts';
 import type { ProxyRegistry, ProxyStatus } from './proxy-registry.ts';
@@ -19,6 +20,8 @@ export interface StreamServerDeps {
   readonly clock: Clock;
   readonly log: Logger;
   readonly onAck?: (status: ProxyStatus) => void;
+  /** Why the caller may not open a stream for this node (another service's, another proxy's id); undefined: it may. */
+  readonly authorizeHello?: (node: NodeInfo) => string | undefined;
   /** The CA's trust state, pushed to the proxy at hello and on every change (root rotation). */
   readonly trust?: { trust(): TrustMessage; onTrustChange(listener: (trust: TrustMessage) => void): () => void };
 }
@@ -76,6 +79,8 @@ export function handleStream(req: IncomingMessage, res: ServerResponse, deps: St
       if (msg.type !== 'hello') return fail('WEFT_ERR_STREAM_PROTOCOL', 'the first message must be hello');
       const node = validateNodeInfo(msg.node);
       if (!node.ok) return fail('WEFT_ERR_STREAM_BAD_HELLO', node.errors.map((e) => `${e.path}: ${e.message}`).join('; '));
+      const refusal = deps.authorizeHello?.(node.value);
+      if (refusal !== undefined) return fail('WEFT_ERR_AUTH_FORBIDDEN', refusal);
       clearTimeout(helloTimer);
       const s = registry.connected(node.value, `${req.socket.remoteAddress}:${req.socket.remotePort}`, clock.now());
       status = s;

@@ -2,6 +2,7 @@
 // real certificates from an openssl CA): first certificate, renewal at half life on the injected
 // clock, retry after a failure, and every answer it must refuse.
 
+import 'reflect-metadata';
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -12,7 +13,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { NodeInfo } from '../../config/snapshot-types.ts';
-import type { CertificateRequest, IssuedCertificate } from '../../config/identity.ts';
+import * as x509 from '@peculiar/x509';
+import type { CertificateApiRequest, IssuedCertificate } from '../../config/identity.ts';
 import { ManualClock } from '../../lib/clock.ts';
 import { createLogger } from '../../lib/log.ts';
 import { checkIssued, startCertificateClient } from './certificate-client.ts';
@@ -26,20 +28,24 @@ after(() => ca.remove());
 
 interface FakeCa {
   readonly url: string;
-  readonly requests: CertificateRequest[];
+  /** Each request, with the public key of its CSR (whose signature was verified). */
+  readonly requests: (CertificateApiRequest & { publicKey: string })[];
   failWith: number | undefined;
   close(): void;
 }
 
-/** Certifies the key it is sent for 60 s of the manual clock's time. */
+/** Certifies the key of the CSR it is sent for 60 s of the manual clock's time. */
 async function startFakeCa(clock: ManualClock): Promise<FakeCa> {
   const state: FakeCa = { url: '', requests: [], failWith: undefined, close: () => server.close() };
   const server = http.createServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c));
-    req.on('end', () => {
+    req.on('end', async () => {
       if (state.failWith) return void res.writeHead(state.failWith).end('{"error":{"message":"CA down"}}');
-      const request = JSON.parse(body) as CertificateRequest;
+      const raw = JSON.parse(body) as CertificateApiRequest;
+      const csr = new x509.Pkcs10CertificateRequest(raw.csr!);
+      assert.ok(await csr.verify(), 'the CSR is signed by its own key');
+      const request = { ...raw, publicKey: createPublicKey({ key: Buffer.from(csr.publicKey.rawData), format: 'der', type: 'spki' }).export({ type: 'spki', format: 'pem' }) as string };
       state.requests.push(request);
       const leaf = ca.issue(`URI:${ORDERS}`, request.publicKey);
       const issued: IssuedCertificate = { identity: ORDERS, certificate: leaf.cert, trustBundle: ca.rootPem, notBefore: clock.now(), notAfter: clock.now() + 60_000, serial: String(state.requests.length) };

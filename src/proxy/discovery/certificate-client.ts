@@ -1,21 +1,25 @@
 // The sidecar's side of workload identity: makes a fresh P-256 key, asks the control plane's CA to
-// certify it (POST /v1/certificates), checks what comes back, and renews once half of the life it
-// had left has passed (or sooner after a failure), so no certificate expires under traffic; and
-// renews at once when the control plane announces new roots or a new issuer (a root rotation).
+// certify it with a CSR (POST /v1/certificates; the join token the first time, a proof of the current
+// certificate after), checks what comes back, and renews once half of the life it had left has
+// passed (or sooner after a failure), so no certificate expires under traffic; and renews at once
+// when the control plane announces new roots or a new issuer (a root rotation).
 
 import { X509Certificate, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import type { NodeInfo } from '../../config/snapshot-types.ts';
 import type { TrustMessage } from '../../config/stream-protocol.ts';
-import { CERTIFICATES_BUNDLE_PATH, CERTIFICATES_PATH, parseSpiffeId, type CertificateRequest, type IssuedCertificate } from '../../config/identity.ts';
+import { CERTIFICATES_BUNDLE_PATH, CERTIFICATES_PATH, parseSpiffeId, type CertificateApiRequest, type IssuedCertificate } from '../../config/identity.ts';
 import { createBackoff } from '../../lib/backoff.ts';
 import { systemClock, type Clock, type Timer } from '../../lib/clock.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import { httpCall } from '../../lib/http-call.ts';
 import type { Logger } from '../../lib/log.ts';
 import { certificateIdentity, type Credentials } from '../transport/mesh-tls.ts';
+import { createControlAuth, createCsr, type ControlAuth } from './control-auth.ts';
 
 export interface CertificateClientOptions {
   readonly controlUrl: string;
+  /** How calls authenticate; default: `token` as a bearer, then the certificate's proof. */
+  readonly auth?: ControlAuth;
   readonly token?: string;
   readonly node: NodeInfo;
   readonly log: Logger;
@@ -33,6 +37,8 @@ export interface CertificateClient {
    * control plane restarted with a new CA): called when the config stream comes back.
    */
   checkTrust(): Promise<void>;
+  /** Asks for a new certificate now (unless a request is under way): the control plane refused the current one. */
+  renewNow(): void;
   /**
    * The control plane's trust state (stream message `trust`): renews at once (after a short jitter)
    * when the bundle holds other roots than this sidecar's, or the leaf is not from `issuer`.
@@ -103,7 +109,18 @@ export function startCertificateClient(options: CertificateClientOptions): Certi
     if (!stopped) timer = clock.setTimeout(() => void request(), ms);
   };
 
-  const authHeaders = (): Record<string, string> => (options.token ? { authorization: `Bearer ${options.token}` } : {});
+  const auth = options.auth ?? createControlAuth({ token: options.token, credentials: () => current });
+  /** A call with the current certificate's proof, and once more with the token when the control plane refuses the proof (a new CA, an expired certificate). */
+  const call = async (method: string, path: string, body?: unknown) => {
+    const url = new URL(path, options.controlUrl);
+    const headers = await auth.headers(method, url.pathname + url.search);
+    let res = await httpCall(url, { method, headers, json: body, timeoutMs: 10_000 });
+    if (res.status === 401 && current && auth.hasToken()) {
+      log.warn('the control plane refused this certificate as a credential; using the token', { status: res.status });
+      res = await httpCall(url, { method, headers: auth.tokenHeaders(), json: body, timeoutMs: 10_000 });
+    }
+    return res;
+  };
 
   /** Renew soon (jittered, so a rotation does not bring every sidecar to the CA in the same millisecond) unless the credentials already match. */
   const renewIfStale = (): void => {
@@ -121,22 +138,23 @@ export function startCertificateClient(options: CertificateClientOptions): Certi
   };
 
   const request = async (): Promise<void> => {
+    if (inFlight) return;
     inFlight = true;
     requestSeq = trustSeq;
     try {
       // Synchronous on purpose: a P-256 key takes well under a millisecond, and the async form would
       // start libuv's thread pool (four more threads) in a process that otherwise never needs it.
       const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-      const body: CertificateRequest = {
+      const body: CertificateApiRequest = {
         namespace: node.namespace,
         service: node.service,
         proxyId: node.id,
-        publicKey: publicKey.export({ type: 'spki', format: 'pem' }) as string,
+        csr: await createCsr(privateKey, publicKey, `${node.service}.${node.namespace}`.slice(0, 64)),
       };
-      const res = await httpCall(new URL(CERTIFICATES_PATH, options.controlUrl), { method: 'POST', headers: authHeaders(), json: body, timeoutMs: 10_000 });
+      const res = await call('POST', CERTIFICATES_PATH, body);
       if (!res.ok) throw new Error(`the CA answered ${res.status}: ${res.body.slice(0, 300)}`);
       const issued = JSON.parse(res.body) as IssuedCertificate;
-      checkIssued(issued, node, createPublicKey(body.publicKey), clock.now());
+      checkIssued(issued, node, createPublicKey(publicKey.export({ type: 'spki', format: 'pem' })), clock.now());
       if (stopped) return;
       current = {
         identity: issued.identity,
@@ -168,13 +186,15 @@ export function startCertificateClient(options: CertificateClientOptions): Certi
       if (current) delay = Math.min(delay, Math.max(1_000, (current.notAfter - clock.now()) / 4));
       log.warn('certificate request failed', { err: errorMessage(err), retryInMs: delay, expiresAt: current ? new Date(current.notAfter).toISOString() : undefined });
       schedule(delay);
+    } finally {
+      inFlight = false;
     }
   };
 
   const checkTrust = async (): Promise<void> => {
     if (!current || stopped) return;
     try {
-      const res = await httpCall(new URL(CERTIFICATES_BUNDLE_PATH, options.controlUrl), { method: 'GET', headers: authHeaders(), timeoutMs: 10_000 });
+      const res = await call('GET', CERTIFICATES_BUNDLE_PATH);
       if (!res.ok) throw new Error(`the CA answered ${res.status}: ${res.body.slice(0, 300)}`);
       const { trustBundle } = JSON.parse(res.body) as { trustBundle: string };
       if (current && trustBundle.trim() !== current.trustBundle.trim()) {
@@ -190,6 +210,7 @@ export function startCertificateClient(options: CertificateClientOptions): Certi
   return {
     current: () => current,
     checkTrust,
+    renewNow: () => void request(),
     trustChanged(t) {
       trust = t;
       trustSeq++;

@@ -7,10 +7,12 @@ import { createBackoff } from '../../lib/backoff.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import { httpCall, type HttpCallResult } from '../../lib/http-call.ts';
 import type { Logger } from '../../lib/log.ts';
+import type { ControlAuth } from './control-auth.ts';
 
 export interface RegistrationOptions {
   readonly controlUrl: string;
-  readonly token?: string;
+  /** The sidecar's credential for each call (its certificate's proof). */
+  readonly auth: ControlAuth;
   readonly registration: Omit<InstanceRegistration, 'labels' | 'weight' | 'deregisterAfterSeconds'> & Partial<InstanceRegistration>;
   readonly log: Logger;
   /**
@@ -26,10 +28,10 @@ export interface RegistrationHandle {
   deregister(): Promise<void>;
 }
 
-function call(options: RegistrationOptions, method: string, path: string, body?: unknown): Promise<HttpCallResult> {
-  const headers: Record<string, string> = {};
-  if (options.token) headers.authorization = `Bearer ${options.token}`;
-  return httpCall(new URL(path, options.controlUrl), { method, headers, json: body, timeoutMs: 5_000 });
+async function call(options: RegistrationOptions, method: string, path: string, body?: unknown): Promise<HttpCallResult> {
+  const url = new URL(path, options.controlUrl);
+  const headers = await options.auth.headers(method, url.pathname + url.search);
+  return httpCall(url, { method, headers, json: body, timeoutMs: 5_000 });
 }
 
 export function startRegistration(options: RegistrationOptions): RegistrationHandle {

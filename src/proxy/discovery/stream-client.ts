@@ -11,10 +11,12 @@ import { createBackoff } from '../../lib/backoff.ts';
 import { createWatch, type Watch } from '../../lib/watch.ts';
 import type { Logger } from '../../lib/log.ts';
 import { errorMessage } from '../../lib/errors.ts';
+import type { ControlAuth } from './control-auth.ts';
 
 export interface StreamClientOptions {
   readonly controlUrl: string;
-  readonly token?: string;
+  /** The sidecar's credential (its certificate's proof), asked anew for each connection. */
+  readonly auth: ControlAuth;
   readonly node: NodeInfo;
   readonly log: Logger;
   /** Extra check before ACK (e.g. building balancers); a thrown error becomes a NACK. */
@@ -22,6 +24,8 @@ export interface StreamClientOptions {
   readonly onUpdate?: (result: 'ack' | 'nack') => void;
   /** Each time the stream is up again after it was lost (not the first time). */
   readonly onReconnect?: () => void;
+  /** The control plane refused this sidecar's credential (401): its certificate is no longer one it accepts. */
+  readonly onUnauthorized?: () => void;
   /** The CA's roots and issuer, at each connect and on every change (a root rotation). */
   readonly onTrust?: (trust: TrustMessage) => void;
 }
@@ -45,11 +49,19 @@ export function startStreamClient(options: StreamClientOptions): StreamClient {
   let current: ClientRequest | undefined;
   let retryTimer: NodeJS.Timeout | undefined;
 
-  const connect = (): void => {
+  const connect = async (): Promise<void> => {
     if (closed) return;
     const url = new URL(STREAM_PATH, options.controlUrl);
-    const headers: Record<string, string> = { 'content-type': 'application/x-ndjson', 'transfer-encoding': 'chunked' };
-    if (options.token) headers.authorization = `Bearer ${options.token}`;
+    let auth: Record<string, string>;
+    try {
+      auth = await options.auth.headers('POST', url.pathname);
+    } catch (err) {
+      lastError = `cannot sign the stream request: ${errorMessage(err)}`;
+      retryTimer = setTimeout(() => void connect(), backoff.next());
+      return;
+    }
+    if (closed) return;
+    const headers: Record<string, string> = { 'content-type': 'application/x-ndjson', 'transfer-encoding': 'chunked', ...auth };
     const req = http.request(url, { method: 'POST', headers, agent: false });
     current = req;
     let silenceTimer: NodeJS.Timeout | undefined;
@@ -71,7 +83,7 @@ export function startStreamClient(options: StreamClientOptions): StreamClient {
       if (closed) return;
       const delay = backoff.next();
       log.debug('reconnecting to the control plane', { inMs: delay });
-      retryTimer = setTimeout(connect, delay);
+      retryTimer = setTimeout(() => void connect(), delay);
     };
 
     // A control plane that accepts the connection but never answers must not hold us forever.
@@ -83,6 +95,7 @@ export function startStreamClient(options: StreamClientOptions): StreamClient {
     req.on('response', (res) => {
       clearTimeout(answerTimer);
       if (res.statusCode !== 200) {
+        if (res.statusCode === 401) options.onUnauthorized?.();
         let body = '';
         res.on('data', (c) => (body += c));
         res.on('end', () => retry(`control plane answered ${res.statusCode}: ${body.trim().slice(0, 300)}`));
@@ -122,7 +135,10 @@ export function startStreamClient(options: StreamClientOptions): StreamClient {
         else if (msg.type === 'delta') handle(receiver.delta(msg));
         else if (msg.type === 'trust') {
           if (typeof msg.trustBundle === 'string' && typeof msg.issuer === 'string') options.onTrust?.({ trustBundle: msg.trustBundle, issuer: msg.issuer });
-        } else if (msg.type === 'error') log.error('control plane refused the stream', { code: msg.code, message: msg.message });
+        } else if (msg.type === 'error') {
+          lastError = `control plane refused the stream: ${msg.code}: ${msg.message}`;
+          log.error('control plane refused the stream', { code: msg.code, message: msg.message });
+        }
       });
       res.on('data', (chunk: Buffer) => {
         resetSilence();
@@ -136,7 +152,7 @@ export function startStreamClient(options: StreamClientOptions): StreamClient {
     send({ type: 'hello', node: options.node });
   };
 
-  connect();
+  void connect();
   return {
     snapshot,
     connected: () => isConnected,

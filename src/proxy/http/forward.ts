@@ -2,7 +2,9 @@
 // attempt picks an endpoint; an attempt that provably never reached the app is retried elsewhere
 // (the retry rule in docs/concepts/retries-and-local-replies.md), and one that met a stale pooled
 // connection goes again to the same endpoint. One timer per request times the response head, idle
-// gaps and an optional total. HTTP/2 requests go upstream as h2c, others as HTTP/1.1.
+// gaps and an optional total. A route's `retry` and `timeouts` (RoutePolicy) widen the retry rule to
+// the codes it names (replaying a body kept up to RETRY_BODY_LIMIT_BYTES), add a backoff and bound
+// each attempt. HTTP/2 requests go upstream as h2c, others as HTTP/1.1.
 
 import type { IncomingMessage, ServerResponse, OutgoingHttpHeaders } from 'node:http';
 import { http } from '../../lib/node-http.ts';
@@ -23,6 +25,7 @@ import { splice } from '../transport/tunnel.ts';
 import { upgradeAccepted } from './upgrade.ts';
 import { forwardInterim, forwardTrailers, respondEnded } from './response-shapes.ts';
 import { forwardableTrailers } from '../transport/trailer-fields.ts';
+import { RETRY_BODY_LIMIT_BYTES, retryBackoffMs, type RoutePolicy, type RouteRetry } from '../routing/route-policy.ts';
 
 export type AnyRequest = IncomingMessage | Http2ServerRequest | H1ServerRequest;
 export type AnyResponse = ServerResponse | Http2ServerResponse | H1ServerResponse;
@@ -49,7 +52,15 @@ export interface ForwardTarget {
   readonly mirror?: MirrorTee;
   /** Edits the upstream response's fields ([name, value, …], lower-case names) before they go to the client (ResponseHeaderModifier). */
   readonly editResponse?: (fields: readonly string[]) => string[];
+  /**
+   * The matched HTTPRoute rule's `timeouts` and `retry` (route-policy.ts): they override `policy`'s
+   * requestMs and retries for this request, and add a per-attempt bound (backendRequest).
+   */
+  readonly route?: RoutePolicy;
 }
+
+/** Set on a response (forwarded or local) that took more than one attempt: how many. */
+export const ATTEMPTS_HEADER = 'x-weft-attempts';
 
 /** node:http2's header object as a flat list, edited, and back: the HTTP/2 path's use of editResponse. */
 function editObject(edit: (fields: readonly string[]) => string[], headers: OutgoingHttpHeaders): OutgoingHttpHeaders {
@@ -81,11 +92,21 @@ export interface ForwardContext {
 }
 
 /** Why an attempt failed, which decides whether another attempt is safe. */
-export type FailureKind = 'connect' | 'reset-before-response' | 'peer-app-unreachable' | 'peer-app-reset' | 'timeout' | 'reset-after-response';
+export type FailureKind =
+  | 'connect'
+  | 'reset-before-response'
+  | 'peer-app-unreachable'
+  | 'peer-app-reset'
+  | 'timeout'
+  | 'reset-after-response'
+  /** The app answered a status the route's `retry.codes` names (Envoy: retriable-status-codes). */
+  | 'retriable-status-code'
+  /** The attempt outlasted the route's `timeouts.backendRequest` (Envoy: per_try_timeout). */
+  | 'per-try-timeout';
 /** Why a request went again (the retries metric's `reason`). */
 export type RetryReason = FailureKind | 'stale-connection';
 /** The timers' local-reply reasons (504 before the response head; after it, the stream is cut). */
-type TimeoutReason = 'request-timeout' | 'response-header-timeout' | 'stream-idle-timeout';
+type TimeoutReason = 'request-timeout' | 'response-header-timeout' | 'stream-idle-timeout' | 'backend-request-timeout';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'WEFT_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN']);
@@ -189,6 +210,20 @@ class Forwarding {
   /** The HTTP/1.1 request head is the same for every attempt: built once, on the first. */
   h1Head: string | undefined = undefined;
   readonly h1Body: number;
+  /** The route's retry (its codes, attempts, backoff); undefined: only the never-reached-the-app rule. */
+  readonly retry: RouteRetry | undefined;
+  /** The route's `timeouts.backendRequest` in ms (0: none). */
+  readonly backendRequestMs: number;
+  /**
+   * The request body as read so far, kept for a replay when the route retries (RETRY_BODY_LIMIT_BYTES
+   * at most; undefined once over, or when nothing is kept); `replayDone` once it was read to its end.
+   */
+  replay: Buffer[] | undefined = undefined;
+  replayBytes = 0;
+  replayDone = false;
+  /** The running attempt's backendRequest timer, and the wait before the next attempt. */
+  tryTimer: NodeJS.Timeout | undefined = undefined;
+  backoffTimer: NodeJS.Timeout | undefined = undefined;
 
   constructor(req: AnyRequest, res: AnyResponse, target: ForwardTarget, ctx: ForwardContext) {
     this.req = req;
@@ -198,9 +233,17 @@ class Forwarding {
     this.method = req.method ?? 'GET';
     const framing = (this.framing = requestFraming(req));
     this.hasBody = req.httpVersionMajor === 2 ? !(req as Http2ServerRequest).stream.endAfterHeaders : framing !== undefined && framing !== 0;
-    this.maxAttempts = 1 + target.policy.retries.attempts;
+    const route = target.route;
+    const retry = (this.retry = route?.retry);
+    // The route's retry bounds every retry of its requests, the never-reached-the-app ones included.
+    this.maxAttempts = 1 + (retry !== undefined ? retry.attempts : target.policy.retries.attempts);
     this.h1Body = !this.hasBody ? BODY_NONE : framing === -1 ? BODY_CHUNKED : BODY_RAW;
-    this.timeouts = completeTimeouts(target.policy.timeouts);
+    const timeouts = completeTimeouts(target.policy.timeouts);
+    this.timeouts = route?.requestMs === undefined ? timeouts : { ...timeouts, requestMs: route.requestMs };
+    this.backendRequestMs = route?.backendRequestMs ?? 0;
+    // Keep the body for a replay only when a retry may want it and it can fit (a declared length over
+    // the bound is never kept; a chunked one is kept until it passes the bound).
+    if (retry !== undefined && retry.attempts > 0 && this.hasBody && (framing === undefined || framing <= RETRY_BODY_LIMIT_BYTES)) this.replay = [];
     this.arrivedAt = this.quietSince = ctx.startedAt ?? performance.now();
     if (!this.hasBody) this.requestEndedAt = this.arrivedAt;
     this.armTimer(this.arrivedAt, false);
@@ -217,11 +260,13 @@ class Forwarding {
     if (this.finished) return;
     this.finished = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
+    if (this.tryTimer !== undefined) clearTimeout(this.tryTimer);
+    if (this.backoffTimer !== undefined) clearTimeout(this.backoffTimer);
     this.ctx.onComplete(status, reason, this.attempts, at);
   }
 
   reply(status: number, reason: LocalReplyReason, message: string): void {
-    sendLocalReply(this.res, status, reason, message, this.ctx.proxyId);
+    sendLocalReply(this.res, status, reason, message, this.ctx.proxyId, this.attempts > 1 ? { [ATTEMPTS_HEADER]: String(this.attempts) } : undefined);
     this.complete(status, reason);
   }
 
@@ -267,8 +312,30 @@ class Forwarding {
     cutResponse(this.res);
   }
 
+  /** A body chunk read from the client: kept for a replay while within the bound. */
+  keep(chunk: Buffer): void {
+    const replay = this.replay;
+    if (replay === undefined) return;
+    this.replayBytes += chunk.length;
+    if (this.replayBytes > RETRY_BODY_LIMIT_BYTES) this.replay = undefined;
+    else replay.push(chunk);
+  }
+
+  /** The client's body was read to its end. */
+  bodyRead(): void {
+    if (this.replay !== undefined) this.replayDone = true;
+  }
+
+  /** The request can be sent again as it was: it has no body, or all of it was kept. */
+  replayable(): boolean {
+    return !this.hasBody || (this.replay !== undefined && this.replayDone);
+  }
+
   canRetry(kind: FailureKind): boolean {
     if (this.attempts >= this.maxAttempts || this.finished) return false;
+    // The route's retry: whatever failed (its codes, a connect failure, a reset, a backendRequest
+    // timeout) goes again if the request can be replayed in full; if not, the rule below still holds.
+    if (this.retry !== undefined && this.replayable()) return true;
     if (kind === 'connect') return !this.bodyStarted;
     // The peer sidecar could not connect to its app, so no app saw the request: any method may go
     // again, as long as there is no body (it was streamed to the peer and cannot be sent twice).
@@ -280,18 +347,39 @@ class Forwarding {
   fail(kind: FailureKind, endpoint: EndpointSnapshot, detail: string): void {
     if (this.finished) return;
     this.lastFailure = { kind, endpoint, detail };
+    if (this.tryTimer !== undefined) clearTimeout(this.tryTimer);
+    this.tryTimer = undefined;
     if (this.canRetry(kind)) {
       this.ctx.onRetry?.(kind);
-      this.attempt();
+      // The route's backoff (GEP-1731: never before its minimum); the never-reached-the-app rule
+      // alone goes again at once.
+      const wait = this.retry === undefined ? 0 : retryBackoffMs(this.retry.backoffMs, this.attempts);
+      if (wait > 0) this.backoffTimer = setTimeout(attemptAfterBackoff, wait, this);
+      else this.attempt();
       return;
     }
     this.replyFailure(kind, endpoint, detail);
+  }
+
+  /** The running attempt outlasted `timeouts.backendRequest`: abandoned, and retried if allowed; after the response head went out, the stream is cut. */
+  attemptTimedOut(a: Attempt): void {
+    this.tryTimer = undefined;
+    if (this.finished || this.current !== a) return;
+    const message = `no complete response within ${this.backendRequestMs}ms of the attempt (timeouts.backendRequest)`;
+    if (this.res.headersSent) {
+      this.timeOut('backend-request-timeout', message);
+      return;
+    }
+    a.cancel();
+    this.fail('per-try-timeout', a.pick.endpoint, message);
   }
 
   replyFailure(kind: FailureKind, endpoint: EndpointSnapshot, detail: string): void {
     const where = `${endpoint.address}:${endpoint.port}`;
     if (kind === 'connect') this.reply(503, 'upstream-connect-failure', `could not connect to ${where} after ${this.attempts} attempt(s): ${detail}`);
     else if (kind === 'timeout') this.reply(504, 'request-timeout', `upstream ${where} did not answer in time`);
+    else if (kind === 'per-try-timeout') this.reply(504, 'backend-request-timeout', `upstream ${where}: ${detail} after ${this.attempts} attempt(s)`);
+    else if (kind === 'retriable-status-code') this.reply(503, 'all-endpoints-tried', `upstream ${where} ${detail}, and no endpoint is left to retry on`);
     else if (kind === 'peer-app-unreachable') this.reply(503, 'upstream-connect-failure', `the sidecar at ${where} could not reach its app: ${detail}`);
     else if (kind === 'peer-app-reset') this.reply(502, 'upstream-reset', `the app behind ${where} closed the connection before responding: ${detail}`);
     else this.reply(502, 'upstream-reset', `upstream ${where} closed the connection before responding: ${detail}`);
@@ -300,7 +388,10 @@ class Forwarding {
   attempt(): void {
     // The endpoint of the attempt before this one is not tried again.
     if (this.current !== undefined) (this.tried ??= new Set()).add(this.current.pick.endpoint.id);
-    const pick = this.target.picker.pick(this.tried ? { exclude: this.tried } : undefined);
+    let pick = this.target.picker.pick(this.tried ? { exclude: this.tried } : undefined);
+    // A route retry goes elsewhere when it can, else to an endpoint already tried (Envoy's
+    // previous_hosts predicate is best-effort too): the answer to retry was already discarded.
+    if (pick.kind === 'fail' && this.tried !== undefined && this.retry !== undefined) pick = this.target.picker.pick();
     if (pick.kind === 'fail') {
       // Nowhere left to retry: the last attempt's failure is the honest answer.
       const last = this.lastFailure;
@@ -309,6 +400,12 @@ class Forwarding {
       return;
     }
     this.attempts++;
+    // A retry sends the whole request at once (no body, or the kept one): the response head's timer
+    // counts from now, not from the first attempt's.
+    if (this.attempts > 1 && this.requestEndedAt >= 0) {
+      this.requestEndedAt = performance.now();
+      this.armTimer(this.requestEndedAt, false);
+    }
     const ep = pick.endpoint;
     // Clock readings are not free on this path: the request's arrival and the response's end serve
     // both the balancer's latency and the handler's duration metric.
@@ -327,6 +424,8 @@ class Forwarding {
       const a = (this.current = new H1Attempt(this, pick, started));
       a.start();
     }
+    const a = this.current;
+    if (this.backendRequestMs > 0 && !this.finished && a !== undefined && !a.reported) this.tryTimer = setTimeout(onTryTimer, this.backendRequestMs, this, a);
   }
 
   upstreamHeaders(): OutgoingHttpHeaders {
@@ -353,9 +452,11 @@ class Forwarding {
     incoming.on('data', (chunk: Buffer) => {
       this.activity++;
       mirror?.chunk(chunk);
+      this.keep(chunk);
       if (!ex.writeBody(chunk)) incoming.pause();
     });
     incoming.on('end', () => {
+      this.bodyRead();
       mirror?.end();
       ex.endBody();
       this.requestEnded();
@@ -365,6 +466,16 @@ class Forwarding {
       if (!incoming.complete) ex.destroy();
     });
   }
+}
+
+/** A retry's backoff is over. */
+function attemptAfterBackoff(f: Forwarding): void {
+  f.backoffTimer = undefined;
+  if (!f.finished) f.attempt();
+}
+
+function onTryTimer(f: Forwarding, a: Attempt): void {
+  f.attemptTimedOut(a);
 }
 
 /** The request's timer: which timeout expired, if any; else arm for the next check. */
@@ -380,7 +491,7 @@ function onTimer(f: Forwarding): void {
   }
   const t = f.timeouts;
   if (t.requestMs > 0 && now >= f.arrivedAt + t.requestMs) {
-    f.timeOut('request-timeout', `no complete response within ${t.requestMs}ms (timeouts.requestMs)`);
+    f.timeOut('request-timeout', `no complete response within ${t.requestMs}ms (${f.target.route?.requestMs !== undefined ? "the HTTPRoute rule's timeouts.request" : 'timeouts.requestMs'})`);
   } else if (t.responseHeaderMs > 0 && !f.responded && f.requestEndedAt >= 0 && now >= f.requestEndedAt + t.responseHeaderMs) {
     f.timeOut('response-header-timeout', `no response head within ${t.responseHeaderMs}ms of the request (timeouts.responseHeaderMs)`);
   } else if (t.streamIdleMs > 0 && !sawActivity && now >= f.quietSince + t.streamIdleMs) {
@@ -490,10 +601,15 @@ class H1Attempt extends Attempt implements H1Handler {
       upgrade,
     });
     ex.writeHead(f.h1Head, f.h1Body);
-    if (f.h1Body !== BODY_NONE) {
-      f.bodyStarted = true;
-      f.pumpBody(ex);
+    if (f.h1Body === BODY_NONE) return;
+    if (f.bodyStarted) {
+      // A retry: an earlier attempt read the client's body, and all of it was kept (canRetry).
+      for (const chunk of f.replay ?? []) ex.writeBody(chunk);
+      ex.endBody();
+      return;
     }
+    f.bodyStarted = true;
+    f.pumpBody(ex);
   }
 
   onInterim(status: number, headers: string[]): void {
@@ -519,11 +635,17 @@ class H1Attempt extends Attempt implements H1Handler {
         return;
       }
     }
+    if (f.retry?.codes.has(status) && f.canRetry('retriable-status-code')) {
+      ex.discard();
+      this.onFailure('retriable-status-code', `answered ${status}`);
+      return;
+    }
     f.responded = true;
     try {
       const edit = f.target.editResponse;
       // node:http's writer would copy a Content-Length a 1xx or 204 may not carry (RFC 9110 §8.6).
-      const fields = status < 200 || status === 204 ? withoutContentLength(headers) : headers;
+      let fields = status < 200 || status === 204 ? withoutContentLength(headers) : headers;
+      if (f.attempts > 1) fields = [...fields, ATTEMPTS_HEADER, String(f.attempts)];
       (f.res as ServerResponse).writeHead(status, edit === undefined ? fields : edit(fields));
     } catch (err) {
       ex.destroy();
@@ -664,9 +786,16 @@ function attemptH1Node(f: Forwarding, a: Attempt): void {
       a.onFailure(peerFailure, `peer sidecar answered ${status} ${upRes.headers[REASON_HEADER]}`);
       return;
     }
+    if (f.retry?.codes.has(status) && f.canRetry('retriable-status-code')) {
+      upRes.resume();
+      a.onFailure('retriable-status-code', `answered ${status}`);
+      return;
+    }
     f.responded = true;
     f.activity++;
-    (res as ServerResponse).writeHead(status, forwardableHeaders(upRes.headers, responseContentLength(status, upRes.headers)));
+    const head = forwardableHeaders(upRes.headers, responseContentLength(status, upRes.headers));
+    if (f.attempts > 1) head[ATTEMPTS_HEADER] = String(f.attempts);
+    (res as ServerResponse).writeHead(status, target.editResponse ? editObject(target.editResponse, head) : head);
     upRes.on('data', () => f.activity++);
     upRes.pipe(res as ServerResponse);
     upRes.on('end', () => {
@@ -721,10 +850,22 @@ function attemptH2(f: Forwarding, a: Attempt): void {
       }, target.policy.timeouts.connectMs);
   if (hasBody) {
     const start = (): void => {
+      if (f.bodyStarted) {
+        // A retry: an earlier attempt read the client's body, and all of it was kept (canRetry).
+        for (const chunk of f.replay ?? []) stream.write(chunk);
+        stream.end();
+        return;
+      }
       f.bodyStarted = true;
       // Listened to only now: a 'data' listener starts the flow, which must wait for the session.
-      req.on('data', () => f.activity++);
-      req.on('end', () => f.requestEnded());
+      req.on('data', (chunk: Buffer) => {
+        f.activity++;
+        f.keep(chunk);
+      });
+      req.on('end', () => {
+        f.bodyRead();
+        f.requestEnded();
+      });
       req.pipe(stream);
     };
     if (session.connecting) session.once('connect', start);
@@ -759,6 +900,11 @@ function attemptH2(f: Forwarding, a: Attempt): void {
       a.onFailure(peerFailure, `peer sidecar answered ${status} ${h[REASON_HEADER]}`);
       return;
     }
+    if (f.retry?.codes.has(status) && f.canRetry('retriable-status-code')) {
+      stream.close();
+      a.onFailure('retriable-status-code', `answered ${status}`);
+      return;
+    }
     f.responded = true;
     if ((flags & H2_FLAG_END_STREAM) !== 0) {
       // Headers that end the stream (gRPC's trailers-only response) stay one frame that ends it.
@@ -767,6 +913,7 @@ function attemptH2(f: Forwarding, a: Attempt): void {
       if (f.finished) return; // the client went away meanwhile
       try {
         const ended = forwardableHeaders(h as never);
+        if (f.attempts > 1) ended[ATTEMPTS_HEADER] = String(f.attempts);
         respondEnded(req, res, status, target.editResponse ? editObject(target.editResponse, ended) : ended);
       } catch (err) {
         f.reply(502, 'upstream-reset', `upstream ${ep.address}:${ep.port} sent a response head that cannot be forwarded: ${(err as Error).message}`);
@@ -778,6 +925,7 @@ function attemptH2(f: Forwarding, a: Attempt): void {
       return;
     }
     const head = forwardableHeaders(h as never, responseContentLength(status, h));
+    if (f.attempts > 1) head[ATTEMPTS_HEADER] = String(f.attempts);
     (res as ServerResponse).writeHead(status, target.editResponse ? editObject(target.editResponse, head) : head);
     stream.on('trailers', (trailers: H2Headers) => {
       const forwardable = forwardableTrailers(trailers as Record<string, string | string[] | undefined>);

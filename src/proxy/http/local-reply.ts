@@ -39,7 +39,11 @@ export type LocalReplyReason =
   /** A FaultInjection abort (the configured status or gRPC code). */
   | 'fault-abort'
   /** A rule's ExtensionRef filter names no existing resource (500, the Gateway API's rule). */
-  | 'filter-unresolved';
+  | 'filter-unresolved'
+  /** An attempt outlasted the route rule's `timeouts.backendRequest` and no retry was left (504). */
+  | 'backend-request-timeout'
+  /** A CORS preflight answered by the route's CORS filter (204). */
+  | 'cors-preflight';
 
 export type AnyResponse = ServerResponse | Http2ServerResponse | H1ServerResponse;
 
@@ -68,6 +72,18 @@ export function sendRedirect(res: AnyResponse, status: number, location: string,
     return;
   }
   (res as ServerResponse).writeHead(status, { location, 'content-length': 0, [REASON_HEADER]: 'route-redirect', 'x-weft-proxy': proxyId });
+  (res as ServerResponse).end();
+}
+
+/** A reply without a body (a CORS preflight's 204): the given fields, and why. */
+export function sendBodylessReply(res: AnyResponse, status: number, reason: LocalReplyReason, headers: Readonly<Record<string, string>>, proxyId: string): void {
+  if (res.headersSent) {
+    res.destroy?.();
+    return;
+  }
+  // RFC 9110 §8.6: a 204 carries no Content-Length; other statuses say 0.
+  const length = status === 204 ? {} : { 'content-length': 0 };
+  (res as ServerResponse).writeHead(status, { ...headers, ...length, [REASON_HEADER]: reason, 'x-weft-proxy': proxyId });
   (res as ServerResponse).end();
 }
 

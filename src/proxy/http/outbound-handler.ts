@@ -14,7 +14,7 @@ import type { ServicePortEntry, ServiceTable } from '../balance/service-table.ts
 import type { ProxyMetrics } from '../admin/proxy-metrics.ts';
 import type { UpstreamPool } from '../transport/upstream-pool.ts';
 import { forwardRequest, type AnyRequest, type AnyResponse } from './forward.ts';
-import { rawLocalReply, sendGrpcReply, sendLocalReply, sendRedirect, type LocalReplyReason } from './local-reply.ts';
+import { rawLocalReply, sendBodylessReply, sendGrpcReply, sendLocalReply, sendRedirect, type LocalReplyReason } from './local-reply.ts';
 import { staticPicker } from '../balance/static-picker.ts';
 import { createRequestRecorder } from './request-metrics.ts';
 import { routeRequest, type RouteDecision } from '../routing/route-request.ts';
@@ -204,7 +204,8 @@ export function createOutboundHandler(deps: OutboundDeps) {
   const carryOut = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, decision: RouteDecision, started: number, upgrade: string | undefined): void => {
     if (decision.kind === 'reply') {
       const destination = `${entry.service.name}.${entry.service.namespace}`;
-      if (decision.headers?.location !== undefined) sendRedirect(res, decision.status, decision.headers.location, deps.proxyId);
+      if (decision.bodyless === true) sendBodylessReply(res, decision.status, decision.reason, decision.headers ?? {}, deps.proxyId);
+      else if (decision.headers?.location !== undefined) sendRedirect(res, decision.status, decision.headers.location, deps.proxyId);
       else if (decision.grpcStatus !== undefined) sendGrpcReply(res, decision.grpcStatus, decision.reason, decision.message, deps.proxyId);
       else sendLocalReply(res, decision.status, decision.reason, decision.message, deps.proxyId);
       record(destination, started)(decision.status, decision.reason);
@@ -220,7 +221,7 @@ export function createOutboundHandler(deps: OutboundDeps) {
     };
     const addHeaders = decision.headers === undefined ? meshAddHeaders : { ...decision.headers, ...meshAddHeaders };
     const mirror = decision.mirrors.length > 0 && upgrade === undefined ? mirrorTee(req, decision.mirrors, decision.path, decision.authority, addHeaders) : undefined;
-    forwardRequest(req, res, { picker: target.balancer.picker(), policy: target.policy, authority: decision.authority, path: decision.path, addHeaders, editResponse: decision.response, mirror, upgrade }, {
+    forwardRequest(req, res, { picker: target.balancer.picker(), policy: target.policy, authority: decision.authority, path: decision.path, addHeaders, editResponse: decision.response, mirror, upgrade, route: decision.policy }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
       startedAt: started,

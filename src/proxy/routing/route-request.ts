@@ -1,6 +1,7 @@
 // What the outbound path does with a request to a Service that has routes: match it in the port's
-// route table, run the rule's filters (header modifiers, redirect, rewrite), and pick the backend
-// Service it goes to — or the local reply (404 no-route, 500 for a backend that cannot be used).
+// route table, run the rule's filters (header modifiers, redirect, rewrite, CORS), and pick the
+// backend Service it goes to, with the rule's timeouts and retry — or the local reply (404 no-route,
+// 500 for a backend that cannot be used, 204 for a CORS preflight).
 
 import type { IncomingHttpHeaders } from 'node:http';
 import type { RouteRuleSnapshot } from '../../config/snapshot-types.ts';
@@ -11,6 +12,8 @@ import { redirectLocation } from '../filters/request-redirect/redirect.ts';
 import { modifyPath } from '../filters/url-rewrite/path-modifier.ts';
 import type { HTTPRequestRedirect, HTTPURLRewrite } from '../../config/kinds/http-route.ts';
 import { compileFault, type FaultDecision } from '../filters/fault-injection/fault.ts';
+import { compileCors, type CompiledCors } from '../filters/cors/cors.ts';
+import { compileRoutePolicy, type RoutePolicy } from './route-policy.ts';
 
 /** The request as routing sees it: method, the normalized origin-form target, the Host, the headers. */
 export interface RoutedRequest {
@@ -38,6 +41,8 @@ export type RouteDecision =
       readonly delayMs: number;
       /** Service ports a copy goes to (RequestMirror; drawn for this request). */
       readonly mirrors: readonly ServicePortEntry[];
+      /** The rule's timeouts and retry (undefined: the backend's BackendPolicy alone). */
+      readonly policy: RoutePolicy | undefined;
     }
   | {
       readonly kind: 'reply';
@@ -48,8 +53,10 @@ export type RouteDecision =
       readonly status: number;
       readonly reason: LocalReplyReason;
       readonly message: string;
-      /** Extra response fields (a redirect's Location). */
+      /** Extra response fields (a redirect's Location, a preflight's Access-Control-*). */
       readonly headers?: Readonly<Record<string, string>>;
+      /** The reply has no body (a CORS preflight's 204). */
+      readonly bodyless?: boolean;
       readonly route?: string;
       readonly rule?: string;
     };
@@ -65,6 +72,9 @@ interface RulePlan {
   readonly mirrors: readonly { readonly service: { readonly name: string; readonly namespace: string; readonly port?: number }; readonly share: number }[];
   /** An ExtensionRef the control plane could not resolve: the rule answers 500. */
   readonly unresolved: string | undefined;
+  readonly cors: CompiledCors | undefined;
+  /** `timeouts` and `retry`, compiled once here rather than per request. */
+  readonly policy: RoutePolicy | undefined;
 }
 
 const plans = new WeakMap<RouteRuleSnapshot, RulePlan>();
@@ -80,6 +90,7 @@ function planOf(rule: RouteRuleSnapshot): RulePlan {
   const faults: { draw: () => FaultDecision; ref: string }[] = [];
   const mirrors: RulePlan['mirrors'][number][] = [];
   let unresolved: string | undefined;
+  let cors: CompiledCors | undefined;
   for (const f of rule.filters) {
     if (f.type === 'RequestHeaderModifier') requestHeaders.push(compileHeaderModifier(f.requestHeaderModifier));
     else if (f.type === 'ResponseHeaderModifier') responseHeaders.push(compileHeaderModifier(f.responseHeaderModifier));
@@ -93,8 +104,10 @@ function planOf(rule: RouteRuleSnapshot): RulePlan {
       if (f.backend.service !== undefined && share > 0) mirrors.push({ service: f.backend.service, share });
     } else if (f.type === 'FaultInjection') faults.push({ draw: compileFault(f.faultInjection), ref: f.ref });
     else if (f.type === 'UnresolvedExtensionRef') unresolved ??= f.ref;
+    else if (f.type === 'CORS') cors = compileCors(f.cors);
   }
-  plan = { requestHeaders, responseHeaders, redirect, rewrite, faults, mirrors, unresolved };
+  const policy = compileRoutePolicy(rule.timeouts, rule.retry);
+  plan = { requestHeaders, responseHeaders, redirect, rewrite, faults, mirrors, unresolved, cors, policy };
   plans.set(rule, plan);
   return plan;
 }
@@ -134,6 +147,12 @@ export function routeRequest(table: ServiceTable, entry: ServicePortEntry, req: 
   if (plan.unresolved !== undefined) {
     return { kind: 'reply', status: 500, reason: 'filter-unresolved', message: `filter ${plan.unresolved} of ${route} rule ${rule} does not exist; the rule's requests fail until it does`, route, rule };
   }
+  const cors = plan.cors;
+  if (cors !== undefined && cors.isPreflight(req.method, req.headers)) {
+    // Answered here, never sent to the app (GEP-1767); an origin not allowed gets no CORS fields,
+    // which the browser reads as a refusal.
+    return { kind: 'reply', status: 204, reason: 'cors-preflight', message: `CORS preflight answered by ${route} rule ${rule}`, headers: cors.preflight(req.headers), bodyless: true, route, rule };
+  }
   let delayMs = 0;
   for (const fault of plan.faults) {
     const d = fault.draw();
@@ -164,7 +183,10 @@ export function routeRequest(table: ServiceTable, entry: ServicePortEntry, req: 
     for (const h of plan.requestHeaders) h.request(req.headers, headers);
   }
   const responseMods = plan.responseHeaders;
-  const response = responseMods.length === 0 ? undefined : (fields: readonly string[]) => responseMods.reduce<string[]>((acc, h) => h.response(acc), [...fields]);
+  const modify = responseMods.length === 0 ? undefined : (fields: readonly string[]) => responseMods.reduce<string[]>((acc, h) => h.response(acc), [...fields]);
+  // CORS fields go on after the ResponseHeaderModifier's edits: the filter owns them.
+  const corsEdit = cors?.response(req.headers);
+  const response = corsEdit === undefined ? modify : modify === undefined ? corsEdit : (fields: readonly string[]) => corsEdit(modify(fields));
   const path = plan.rewrite?.path ? modifyPath(req.path, plan.rewrite.path, m.prefix) : req.path;
   const authority = plan.rewrite?.hostname ?? req.authority;
   let mirrors: ServicePortEntry[] = NO_MIRRORS;
@@ -173,5 +195,5 @@ export function routeRequest(table: ServiceTable, entry: ServicePortEntry, req: 
     const mirrorEntry = table.lookup(m.service.name, m.service.namespace)?.ports.get(m.service.port ?? entry.port.port);
     if (mirrorEntry !== undefined) (mirrors === NO_MIRRORS ? (mirrors = []) : mirrors).push(mirrorEntry);
   }
-  return { kind: 'forward', entry: target, path, authority, headers, response, route, rule, delayMs, mirrors };
+  return { kind: 'forward', entry: target, path, authority, headers, response, route, rule, delayMs, mirrors, policy: plan.policy };
 }

@@ -82,7 +82,7 @@ test('a head and a content-length body, cut at every byte boundary, parse the sa
 });
 
 test('chunked framing with extensions and trailers, cut at every byte boundary', () => {
-  const text = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n5;ext=1\r\nhello\r\n1 \r\n \r\nA\r\n0123456789\r\n0\r\nx-trailer: t\r\n\r\n';
+  const text = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: 1\r\n\r\n5;ext=1\r\nhello\r\n1;x\r\n \r\nA\r\n0123456789\r\n0\r\nx-trailer: t\r\n\r\n';
   const whole = parse(text);
   assert.equal(whole.status, 200);
   assert.deepEqual(whole.headers, ['x-a', '1'], 'transfer-encoding is hop-by-hop');

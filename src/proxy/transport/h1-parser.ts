@@ -84,6 +84,12 @@ function addContentLength(current: number, value: string): number {
 
 const clError = (code: number): string => (code === CL_BAD ? 'bad content-length' : 'conflicting content-length');
 
+/**
+ * Whether a Proxy-Connection value says close. The field is obsolete, but llhttp (every node:http
+ * hop) reads it like Connection; a connection either side would close is not read on here.
+ */
+const proxyConnectionClose = (value: string): boolean => /(?:^|,)[ \t]*close[ \t]*(?:,|$)/i.test(value);
+
 // What a known field name means to the parser.
 const F_PLAIN = 0;
 /** Hop-by-hop (RFC 9110 §7.6.1), or one that stays on this hop; the same list as http/headers.ts. */
@@ -171,6 +177,15 @@ const H_VALUE = 5;
 const H_VALUE_LF = 6;
 const H_END_LF = 7;
 
+// Where a chunk extension's scan is (S_CHUNK_EXT).
+const X_NAME_START = 0;
+const X_NAME = 1;
+const X_VALUE_START = 2;
+const X_TOKEN = 3;
+const X_QUOTED = 4;
+const X_QUOTED_PAIR = 5;
+const X_AFTER_QUOTE = 6;
+
 const CR = 13;
 const LF = 10;
 
@@ -216,6 +231,8 @@ class H1Parser {
   /** The parsed target when it is not the plain origin-form (`/…`, built later from the line). */
   #target: RequestTarget | undefined;
   #sizeDigits = 0;
+  /** Where in a chunk extension the last byte was (X_*). */
+  #extPhase = 0;
   #trailerBytes = 0;
   /** A response's trailer section as it arrives (allocated only when it has a field), and its length. */
   #trailerBuf: Buffer | undefined;
@@ -360,15 +377,19 @@ class H1Parser {
           return true;
         }
         if (this.#sizeDigits === 0) return this.#fail('chunk size missing') > 0;
+        // No whitespace after the size: llhttp refuses it, and a hop that reads `5 ;x` otherwise
+        // would frame the body differently.
         if (c === CR) this.#state = S_CHUNK_SIZE_LF;
-        else if (c === 59 /* ; */ || c === 32 || c === 9) this.#state = S_CHUNK_EXT;
-        else return this.#fail('bad chunk size') > 0;
+        else if (c === 59 /* ; */) {
+          this.#state = S_CHUNK_EXT;
+          this.#extPhase = X_NAME_START;
+        } else return this.#fail('bad chunk size') > 0;
         return true;
       }
       case S_CHUNK_EXT:
-        // Extensions are ignored; they end at CRLF.
-        if (c === CR) this.#state = S_CHUNK_SIZE_LF;
-        else if (c === LF || ++this.#trailerBytes > this.#maxHeadBytes) return this.#fail('bad chunk extension') > 0;
+        // Extensions are ignored, but checked: anything but the grammar could end the line
+        // somewhere else for another hop.
+        if (++this.#trailerBytes > this.#maxHeadBytes || !this.#extByte(c)) return this.#fail('bad chunk extension') > 0;
         return true;
       case S_CHUNK_SIZE_LF:
         if (c !== LF) return this.#fail('bad chunk size line') > 0;
@@ -411,6 +432,50 @@ class H1Parser {
       default:
         return this.#fail('data after the end of the response') > 0;
     }
+  }
+
+  /**
+   * One byte of a chunk's extensions, after a ';': `name [= (token / quoted-string)]`, repeated
+   * after ';', up to the CR (RFC 9112 §7.1.1, without BWS, as llhttp reads them). False if invalid.
+   */
+  #extByte(c: number): boolean {
+    switch (this.#extPhase) {
+      case X_NAME_START:
+        if (TOKEN_CHAR[c] !== 1) return false;
+        this.#extPhase = X_NAME;
+        return true;
+      case X_NAME:
+        if (TOKEN_CHAR[c] === 1) return true;
+        if (c === 61 /* = */) this.#extPhase = X_VALUE_START;
+        else return this.#extEnd(c);
+        return true;
+      case X_VALUE_START:
+        if (c === 34 /* " */) this.#extPhase = X_QUOTED;
+        else if (TOKEN_CHAR[c] === 1) this.#extPhase = X_TOKEN;
+        else return this.#extEnd(c);
+        return true;
+      case X_TOKEN:
+        return TOKEN_CHAR[c] === 1 || this.#extEnd(c);
+      case X_QUOTED:
+        // qdtext: HTAB, SP, visible ASCII but '"' and '\', obs-text (RFC 9110 §5.6.4).
+        if (c === 34) this.#extPhase = X_AFTER_QUOTE;
+        else if (c === 92 /* \ */) this.#extPhase = X_QUOTED_PAIR;
+        else return FIELD_CHAR[c] === 1;
+        return true;
+      case X_QUOTED_PAIR:
+        this.#extPhase = X_QUOTED;
+        return FIELD_CHAR[c] === 1;
+      default:
+        return this.#extEnd(c);
+    }
+  }
+
+  /** The byte after an extension's name or value: ';' for another, CR for the line's end. */
+  #extEnd(c: number): boolean {
+    if (c === 59) this.#extPhase = X_NAME_START;
+    else if (c === CR) this.#state = S_CHUNK_SIZE_LF;
+    else return false;
+    return true;
   }
 
   #keepTrailerByte(c: number): void {
@@ -478,14 +543,15 @@ class H1Parser {
     if (this.#headBuf !== undefined) {
       // Continue a head begun in earlier reads: append (amortised doubling) and scan on.
       kept = this.#headLen;
-      const add = input.length - start;
-      if (kept + add > this.#maxHeadBytes + 4) return this.#fail('head too large', 431);
+      // Only what can still be head: the rest of this read may be a body, or further requests,
+      // which do not count towards the head's limit.
+      const add = Math.min(input.length - start, this.#maxHeadBytes + 4 - kept);
       if (kept + add > this.#headBuf.length) {
         const grown = Buffer.allocUnsafe(Math.min(Math.max(this.#headBuf.length * 2, kept + add), this.#maxHeadBytes + 4));
         this.#headBuf.copy(grown, 0, 0, kept);
         this.#headBuf = grown;
       }
-      input.copy(this.#headBuf, kept, start);
+      input.copy(this.#headBuf, kept, start, start + add);
       this.#headLen = kept + add;
       buf = this.#headBuf;
       h0 = 0;
@@ -624,6 +690,7 @@ class H1Parser {
     let contentLength = -1;
     let te: string | undefined;
     let connection: string | undefined;
+    let proxyClose = false;
     // One string for the head; names and values are slices of it.
     const text = fieldsLen === 0 ? '' : buf.toString('latin1', h0, headEnd);
     for (let f = 0; f < fieldsLen; f += 4) {
@@ -640,6 +707,7 @@ class H1Parser {
           continue;
         case F_HOP:
           if (k.name === 'keep-alive') this.keepAliveTimeoutMs = keepAliveTimeout(value);
+          else if (k.name === 'proxy-connection' && proxyConnectionClose(value)) proxyClose = true;
           continue;
         case F_HOST:
           continue;
@@ -701,6 +769,7 @@ class H1Parser {
       return 0;
     }
 
+    if (proxyClose) keepAlive = false;
     this.headReceived = true;
     this.status = status;
     if (this.#noBody || status === 204 || status === 304) {
@@ -745,6 +814,9 @@ class H1Parser {
     while (i < lineEnd && TOKEN_CHAR[buf[i]] === 1) i++;
     if (i === h0 || i === lineEnd || buf[i] !== 32) return this.#fail('bad method');
     const methodEnd = i++;
+    // PRI is the HTTP/2 preface's method (RFC 9113 §3.4), never a request (llhttp takes it only as
+    // the start of the preface).
+    if (methodEnd - h0 === 3 && buf[h0] === 80 && buf[h0 + 1] === 82 && buf[h0 + 2] === 73) return this.#fail('bad method');
     const targetStart = i;
     // Visible ASCII and obs-text; no spaces or controls, which would let the line be read two ways.
     let plain = buf[i] === 47; // origin-form, the common case: no string needed to judge it
@@ -786,6 +858,8 @@ class H1Parser {
     let te: string | undefined;
     let connection: string | undefined;
     let hosts = 0;
+    let clValue: string | undefined;
+    let proxyClose = false;
     let upgrade = false;
     let expect = false;
     const text = buf.toString('latin1', h0, headEnd);
@@ -801,6 +875,9 @@ class H1Parser {
       names.push(k === undefined ? name.toLowerCase() : k.name);
       if (k === undefined) continue;
       switch (k.kind) {
+        case F_HOP:
+          if (k.name === 'proxy-connection' && proxyConnectionClose(value)) proxyClose = true;
+          break;
         case F_HOST:
           // Two Hosts could route one request two ways (RFC 9112 §3.2).
           if (++hosts > 1) return this.#fail('more than one host');
@@ -818,6 +895,10 @@ class H1Parser {
           connection = connection === undefined ? value : `${connection}, ${value}`;
           break;
         case F_CONTENT_LENGTH: {
+          // A repeat must be the same bytes: `3` and `0003` are one number to weft, but a hop
+          // that compares the strings (or takes the first or the last) may not agree.
+          if (clValue !== undefined && value !== clValue) return this.#fail(clError(CL_CONFLICT));
+          clValue = value;
           const n = addContentLength(contentLength, value);
           if (n < -1) return this.#fail(clError(n));
           contentLength = n;
@@ -862,6 +943,7 @@ class H1Parser {
         if (t === 'keep-alive') keepAlive = true;
       }
     }
+    if (proxyClose) keepAlive = false;
     this.keepAlive = keepAlive;
     this.headReceived = true;
     sink.onRequest({ method, url, target, minor, rawHeaders, names, contentLength, connection, keepAlive, upgrade, expect });

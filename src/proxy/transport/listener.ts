@@ -12,7 +12,7 @@ import { Duplex } from 'node:stream';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import { H1ServerConnection } from './h1-server.ts';
 import type { H1ServerRequest, H1ServerResponse } from './h1-server-message.ts';
-import { markPeerIdentity, setPeerIdentity, WEFT_TCP_ALPN, type MeshTls } from './mesh-tls.ts';
+import { markPeerIdentity, setPeerIdentity, trustDomainOf, WEFT_TCP_ALPN, type MeshTls } from './mesh-tls.ts';
 import { rawLocalReply, type LocalReplyReason } from '../http/local-reply.ts';
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
@@ -164,8 +164,8 @@ export async function listen(host: string, port: number, handlers: ListenerHandl
     // Errors after the handshake (a reset) only end the connection.
     secure.on('error', () => secure.destroy());
     const peer = markPeerIdentity(secure);
-    if (peer === undefined) {
-      // Signed by the mesh's CA but naming no workload: not a sidecar of this mesh.
+    if (peer === undefined || trustDomainOf(peer) !== trustDomainOf(tls.current()?.identity)) {
+      // Signed by the mesh's CA but naming no workload, or one of another trust domain: not a sidecar of this mesh.
       tls.onConnection?.('handshake-failed');
       secure.destroy();
       return;

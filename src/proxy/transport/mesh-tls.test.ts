@@ -5,7 +5,7 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import { certificateIdentity, createMeshTls, dialEndpoint, expectIdentity, uriSans, type Credentials } from './mesh-tls.ts';
+import { certificateIdentity, createMeshTls, dialEndpoint, expectIdentity, restrictToTrustDomain, trustDomainOf, uriSans, type Credentials } from './mesh-tls.ts';
 import { createTestCa, type TestCa } from '../../../test/support/test-ca.ts';
 
 const A = 'spiffe://weft.local/ns/default/svc/a';
@@ -70,4 +70,18 @@ test('dialEndpoint: mutual TLS succeeds only with the expected identity, from th
   } finally {
     server.close();
   }
+});
+
+test('restrictToTrustDomain drops endpoints outside this trust domain or the destination namespace, and copies nothing otherwise', () => {
+  const ep = (id: string, identity?: string) => ({ id, address: '127.0.0.1', port: 1, weight: 1, health: 'passing' as const, labels: {}, ...(identity ? { identity } : {}) });
+  const snapshot = (endpoints: ReturnType<typeof ep>[]) => ({
+    version: '1', hash: 'h', outboundTrafficPolicy: 'ALLOW_ANY' as const,
+    services: [{ name: 'echo', namespace: 'default', policy: {} as never, ports: [{ name: 'http', port: 80, protocol: 'http' as const, endpoints }] }],
+  });
+  const good = snapshot([ep('a', 'spiffe://weft.local/ns/default/svc/echo'), ep('plain'), ep('sel', 'spiffe://weft.local/ns/default/svc/echo-v2')]);
+  assert.equal(restrictToTrustDomain(good, 'weft.local'), good);
+  const bad = snapshot([ep('a', 'spiffe://weft.local/ns/default/svc/echo'), ep('evil', 'spiffe://evil.local/ns/default/svc/echo'), ep('ns', 'spiffe://weft.local/ns/kube-system/svc/echo'), ep('junk', 'https://x')]);
+  assert.deepEqual(restrictToTrustDomain(bad, 'weft.local').services[0]!.ports[0]!.endpoints.map((e) => e.id), ['a']);
+  assert.equal(trustDomainOf('spiffe://weft.local/ns/default/svc/echo'), 'weft.local');
+  assert.equal(trustDomainOf('nope'), undefined);
 });

@@ -4,6 +4,7 @@
 
 import type { PeerCertificate, SecureContext, SecureContextOptions, TLSSocket } from 'node:tls';
 import { parseSpiffeId } from '../../config/identity.ts';
+import type { ProxySnapshot } from '../../config/snapshot-types.ts';
 
 /** This sidecar's certificate as the CA issued it: plain strings, so it crosses to worker threads. */
 export interface Credentials {
@@ -130,4 +131,30 @@ export function dialEndpoint(o: DialOptions): { socket: import('node:net').Socke
   });
   socket.setNoDelay(true);
   return { socket, ready: 'secureConnect' };
+}
+
+/** The trust domain of a SPIFFE ID, or undefined when it is not a weft one. */
+export function trustDomainOf(identity: string | undefined): string | undefined {
+  return identity === undefined ? undefined : parseSpiffeId(identity)?.trustDomain;
+}
+
+/**
+ * The snapshot a client sidecar may dial: an endpoint's identity must be in this sidecar's own trust
+ * domain and the destination service's namespace (derived from the destination; the service name may
+ * differ only for a Service whose selector picks instances of other services, which a selector does
+ * within its namespace). Other endpoints are dropped. The same object when nothing is dropped.
+ */
+export function restrictToTrustDomain(snapshot: ProxySnapshot, trustDomain: string): ProxySnapshot {
+  const allowed = (service: { name: string; namespace: string }, identity: string | undefined): boolean => {
+    if (identity === undefined) return true;
+    const id = parseSpiffeId(identity);
+    return id !== undefined && id.trustDomain === trustDomain && id.namespace === service.namespace;
+  };
+  let dropped = false;
+  for (const s of snapshot.services) for (const p of s.ports) for (const e of p.endpoints) if (!allowed(s, e.identity)) dropped = true;
+  if (!dropped) return snapshot;
+  return {
+    ...snapshot,
+    services: snapshot.services.map((s) => ({ ...s, ports: s.ports.map((p) => ({ ...p, endpoints: p.endpoints.filter((e) => allowed(s, e.identity)) })) })),
+  };
 }

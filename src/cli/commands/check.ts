@@ -1,0 +1,69 @@
+// `weft check`: what in the mesh's security needs attention — instances whose identity is not their
+// service's (they get no mesh traffic), proxy certificates and the CA root expiring soon. Exit 1 if any.
+
+import type { InstanceState } from '../../config/catalog-types.ts';
+import { ApiClient } from '../api-client.ts';
+import { controlOption, controlUrl, outputOption, parseCommand, str, token, ttlSeconds, type Command } from '../command.ts';
+import { outputFormat, print, timeLeft } from '../output.ts';
+
+interface Finding {
+  readonly check: 'endpoint-identity' | 'proxy-certificate' | 'ca-root';
+  readonly subject: string;
+  readonly problem: string;
+}
+
+interface ProxyRow {
+  id: string;
+  service: string;
+  namespace: string;
+  connected: boolean;
+  certificate?: { identity: string; notAfter: string };
+}
+
+export const checkCommand: Command = {
+  name: 'check',
+  summary: 'Check the mesh for mis-identified endpoints and certificates expiring soon (exit 1 if any).',
+  usage: `Usage: weft check [--cert-warn DURATION] [--root-warn DURATION] [-o table|json|yaml]
+
+  --cert-warn DURATION   flag connected proxies whose certificate expires within it (default 1h;
+                         sidecars renew at half life, so a certificate this close means renewal fails)
+  --root-warn DURATION   flag the mesh CA root expiring within it (default 720h, 30 days)
+
+Checks: every registered instance proves its own service's SPIFFE ID (otherwise it receives no
+mesh traffic: none under STRICT, plaintext only under PERMISSIVE); proxy certificates; the CA
+root. Exit code 0 when all is well, 1 when something is flagged. Needs a read-only token.`,
+  async run(argv) {
+    const p = parseCommand(this, argv, { ...controlOption, ...outputOption, 'cert-warn': { type: 'string' }, 'root-warn': { type: 'string' } });
+    if (!p) return 0;
+    const format = outputFormat(str(p, 'output'));
+    const certWarnMs = (ttlSeconds(str(p, 'cert-warn'), '--cert-warn') ?? 3600) * 1000;
+    const rootWarnMs = (ttlSeconds(str(p, 'root-warn'), '--root-warn') ?? 30 * 86_400) * 1000;
+    const api = new ApiClient(controlUrl(p), token(p));
+    const [instances, proxies, health] = await Promise.all([
+      api.request<{ items: (InstanceState & { identityStatus?: string })[] }>('GET', '/v1/catalog/instances'),
+      api.request<{ items: ProxyRow[] }>('GET', '/v1/proxies'),
+      api.request<{ ca?: { trustDomain: string; rootNotAfter: string } }>('GET', '/v1/health'),
+    ]);
+    const now = Date.now();
+    const findings: Finding[] = [];
+    for (const i of instances.items) {
+      if (i.identityStatus === 'mismatch') findings.push({ check: 'endpoint-identity', subject: `${i.service}.${i.namespace}/${i.id}`, problem: `registered identity ${i.identity} is not its service's: receives no mesh traffic` });
+      else if (i.identityStatus === 'missing') findings.push({ check: 'endpoint-identity', subject: `${i.service}.${i.namespace}/${i.id}`, problem: 'no identity (no sidecar): receives no mesh traffic under STRICT mTLS, plaintext under PERMISSIVE' });
+    }
+    for (const x of proxies.items) {
+      if (!x.connected || !x.certificate) continue;
+      const left = Date.parse(x.certificate.notAfter) - now;
+      if (left < certWarnMs) findings.push({ check: 'proxy-certificate', subject: x.id, problem: `certificate ${x.certificate.identity} ${left <= 0 ? 'expired' : `expires in ${timeLeft(x.certificate.notAfter, now).replace(' left', '')}`}` });
+    }
+    const rootNotAfter = health.ca?.rootNotAfter;
+    if (rootNotAfter !== undefined && Date.parse(rootNotAfter) - now < rootWarnMs) {
+      findings.push({ check: 'ca-root', subject: health.ca!.trustDomain, problem: `the mesh CA root ${Date.parse(rootNotAfter) <= now ? 'expired' : `expires in ${timeLeft(rootNotAfter, now).replace(' left', '')}`} (${rootNotAfter})` });
+    }
+    print(format, { ok: findings.length === 0, findings }, () =>
+      findings.length === 0
+        ? `OK: ${instances.items.length} instance(s) with their service's identity, ${proxies.items.filter((x) => x.connected).length} proxy certificate(s) and the CA root not expiring soon.\n`
+        : findings.map((f) => `${f.check.toUpperCase().padEnd(18)} ${f.subject}: ${f.problem}`).join('\n') + `\n${findings.length} problem(s) found.\n`,
+    );
+    return findings.length === 0 ? 0 : 1;
+  },
+};
