@@ -55,6 +55,11 @@ export interface ServiceSnapshot {
    * the service's endpoints as they are.
    */
   readonly routes?: readonly RouteSnapshot[];
+  /**
+   * The TCPRoutes that govern this proxy's TCP connections to the service (the same GAMMA attachment
+   * as `routes`), oldest first. Absent: connections are balanced over the service's own endpoints.
+   */
+  readonly tcpRoutes?: readonly TcpRouteSnapshot[];
   /** MeshConfig `authorization.defaultAction: DENY`: with no ALLOW policy, the service takes no request. Absent: ALLOW. */
   readonly authorizationDefault?: 'DENY';
   /** RequestAuthentications targeting the service, oldest first; its own sidecars verify the JWTs. Absent: none. */
@@ -75,6 +80,18 @@ export interface RouteSnapshot {
   /** The parentRef's Service port: the route governs only that port. Absent: every port. */
   readonly port?: number;
   readonly rules: readonly RouteRuleSnapshot[];
+}
+
+/** One TCPRoute attached to a service, resolved for one proxy: the split its connections follow. */
+export interface TcpRouteSnapshot {
+  /** `namespace/name` of the TCPRoute. */
+  readonly name: string;
+  /** The parentRef's Service port: the route governs only that port. Absent: every port. */
+  readonly port?: number;
+  /** The first rule's `name`, or `0` (its index): a connection has nothing to match, so the first rule governs. */
+  readonly rule: string;
+  /** The first rule's backendRefs, resolved as an HTTPRoute's are; each connection picks one by weight. */
+  readonly backends: readonly RouteBackendSnapshot[];
 }
 
 export interface RouteRuleSnapshot {

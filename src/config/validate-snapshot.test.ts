@@ -43,3 +43,12 @@ test('validateSnapshot checks authorization and request-authentication rules wit
     'snapshot.services[0].requestAuthentication[0].jwtRules[0].jwksUri',
   ]);
 });
+
+test('validateSnapshot checks tcpRoutes: a name, an optional port, backends with weights', () => {
+  const snap = (tcpRoutes: unknown) => ({ version: '1', hash: '', outboundTrafficPolicy: 'ALLOW_ANY', services: [{ name: 'redis', namespace: 'default', policy: { loadBalancer: { algorithm: 'round-robin' }, timeouts: { connectMs: 1, requestMs: 1, idleMs: 1 }, retries: { attempts: 0 } }, ports: [], tcpRoutes }] });
+  const good = validateSnapshot(snap([{ name: 'default/split', port: 6379, rule: '0', backends: [{ weight: 1, ref: 'Service/default/a', service: { name: 'a', namespace: 'default' } }] }]));
+  assert.ok(good.ok, JSON.stringify(!good.ok && good.errors));
+  const bad = validateSnapshot(snap([{ port: 0, backends: [{ weight: -1 }] }]));
+  assert.ok(!bad.ok);
+  assert.deepEqual(bad.errors.map((e) => e.path).sort(), ['snapshot.services[0].tcpRoutes[0].backends[0].weight', 'snapshot.services[0].tcpRoutes[0].name', 'snapshot.services[0].tcpRoutes[0].port']);
+});

@@ -54,6 +54,17 @@ export function checkServiceSnapshot(c: Checker, rawService: unknown, sp: string
     if (p.rules === undefined) c.fail(join(ap, 'rules'), 'is required');
     else readAuthorizationRules(c, p.rules, join(ap, 'rules'));
   });
+  (c.array(svc.tcpRoutes, join(sp, 'tcpRoutes')) ?? []).forEach((rawRoute, j) => {
+    const tp = join(join(sp, 'tcpRoutes'), j);
+    const route = c.object(rawRoute, tp);
+    if (!route) return;
+    c.string(route.name, join(tp, 'name'), { required: true });
+    c.integer(route.port, join(tp, 'port'), { min: 1, max: 65535 });
+    (c.array(route.backends, join(tp, 'backends'), { required: true }) ?? []).forEach((rawBackend, k) => {
+      const b = c.object(rawBackend, join(join(tp, 'backends'), k));
+      if (b) c.integer(b.weight, join(join(join(tp, 'backends'), k), 'weight'), { required: true, min: 0 });
+    });
+  });
   if (svc.authorizationDefault !== undefined) c.oneOf(svc.authorizationDefault, join(sp, 'authorizationDefault'), ['DENY']);
   (c.array(svc.requestAuthentication, join(sp, 'requestAuthentication')) ?? []).forEach((rawRa, j) => {
     const rp = join(join(sp, 'requestAuthentication'), j);

@@ -15,6 +15,9 @@ import { createMeshTls, restrictToTrustDomain, trustDomainOf, type Credentials, 
 import { createInboundChain } from './filters/inbound-chain.ts';
 import type { InboundFilter } from './filters/inbound-filter.ts';
 import { JwksCache } from './filters/jwt-authn/jwks-cache.ts';
+import { startTcpUpstream, type TcpUpstream, type TcpUpstreamListener } from './tcp/tcp-outbound.ts';
+import { handleInboundTcp } from './tcp/tcp-inbound.ts';
+import { createTcpAuthorizer, type TcpAuthorizer } from './tcp/tcp-authz.ts';
 
 export interface DataPlaneOptions {
   readonly node: NodeInfo;
@@ -25,6 +28,10 @@ export interface DataPlaneOptions {
   readonly inboundPort?: number;
   readonly appHost: string;
   readonly appPort?: number;
+  /** `tcp`: the app speaks TCP, and every connection to the inbound port is piped to it as bytes. Default `http`. */
+  readonly appProtocol?: 'http' | 'tcp';
+  /** Local listeners for upstream TCP service ports (`--tcp-upstream`); workers get the bound ports. */
+  readonly tcpUpstreams?: readonly TcpUpstream[];
   /** Share the ports with other data planes (worker threads). */
   readonly reusePort: boolean;
   /** 0 for the main thread; labels this data plane's accepted connections. */
@@ -34,6 +41,8 @@ export interface DataPlaneOptions {
 export interface DataPlane {
   readonly outboundPort: number;
   readonly inboundPort: number | undefined;
+  /** The TCP upstream listeners, with the ports they bound. */
+  readonly tcpUpstreams: readonly { readonly upstream: TcpUpstream; readonly host: string; readonly port: number }[];
   readonly metrics: ProxyMetrics;
   /** Puts a snapshot in force; throws if it cannot (the proxy NACKs it). */
   apply(snapshot: ProxySnapshot): void;
@@ -55,6 +64,7 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
   let meshTls: MeshTls | undefined;
   let mtlsMode: MtlsMode = 'PERMISSIVE';
   let inboundFilters: readonly InboundFilter[] | undefined;
+  let tcpAuthorizer: TcpAuthorizer | undefined;
   const jwks = new JwksCache();
   const inboundTls: InboundTls = {
     current: () => meshTls,
@@ -71,24 +81,34 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
   );
   outboundPort = outbound.port;
   let inbound: Listener | undefined;
-  if (o.appPort !== undefined && o.inboundPort !== undefined) {
-    try {
+  const tcpUpstreams: TcpUpstreamListener[] = [];
+  const appIsTcp = o.appProtocol === 'tcp';
+  try {
+    if (o.appPort !== undefined && o.inboundPort !== undefined) {
+      const appPort = o.appPort;
+      const tcp = { destination: `${o.node.service}.${o.node.namespace}`, appHost: o.appHost, appPort, appIsTcp, authorizer: () => tcpAuthorizer, metrics };
       inbound = await startInboundListener(
         o.bindHost,
         o.inboundPort,
-        { node: o.node, proxyId: o.proxyId, appHost: o.appHost, appPort: o.appPort, pool: inboundPool, metrics, tls: inboundTls.current, filters: () => inboundFilters },
+        { node: o.node, proxyId: o.proxyId, appHost: o.appHost, appPort, pool: inboundPool, metrics, tls: inboundTls.current, filters: () => inboundFilters },
         { reusePort: o.reusePort, tls: inboundTls },
+        { tcp: (socket, peer) => handleInboundTcp(socket, peer, tcp), rawTcp: () => appIsTcp },
       );
-    } catch (err) {
-      // A half-started data plane must not keep the outbound port.
-      outbound.destroy();
-      throw err;
     }
+    const tcpDeps = { table, tls: () => meshTls, metrics, namespace: o.node.namespace };
+    for (const upstream of o.tcpUpstreams ?? []) tcpUpstreams.push(await startTcpUpstream(upstream, o.bindHost, tcpDeps, o.reusePort));
+  } catch (err) {
+    // A half-started data plane must not keep the ports it got.
+    outbound.destroy();
+    inbound?.destroy();
+    for (const l of tcpUpstreams) l.destroy();
+    throw err;
   }
 
   return {
     outboundPort: outbound.port,
     inboundPort: inbound?.port,
+    tcpUpstreams: tcpUpstreams.map((l) => ({ upstream: l.upstream, host: l.host, port: l.port })),
     metrics,
     apply(snapshot) {
       // Endpoints are dialed only under identities of this sidecar's own trust domain.
@@ -102,6 +122,8 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
       const defaultDeny = (own ?? snapshot.services[0])?.authorizationDefault === 'DENY';
       // A client-only sidecar has no inbound side: nothing to check, no JWKS to fetch.
       if (inbound) inboundFilters = createInboundChain({ own, defaultDeny, jwks, audits: metrics.authzAudits });
+      // The same policies, judged per connection for TCP (their L4 fields only; see tcp-authz.ts).
+      if (inbound && o.appPort !== undefined) tcpAuthorizer = createTcpAuthorizer(own?.authorization, defaultDeny, o.appPort);
       pool.retain(serviceTable.endpointKeys());
       table.set(serviceTable);
     },
@@ -110,12 +132,13 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
       pool.tls = meshTls;
     },
     async close() {
-      await Promise.all([outbound.close(), inbound?.close()]);
+      await Promise.all([outbound.close(), inbound?.close(), ...tcpUpstreams.map((l) => l.close())]);
     },
     destroy() {
       jwks.close();
       outbound.destroy();
       inbound?.destroy();
+      for (const l of tcpUpstreams) l.destroy();
       pool.close();
       inboundPool.close();
     },

@@ -19,6 +19,7 @@ import { APP_HEALTH_PATH, startAdminServer } from './admin/admin-server.ts';
 import { startDataPlane } from './data-plane.ts';
 import { WorkerPool } from './workers/worker-pool.ts';
 import { registerProcessMetrics } from '../lib/process-metrics.ts';
+import type { TcpUpstream } from './tcp/tcp-outbound.ts';
 
 export interface ProxyOptions {
   readonly controlUrl: string;
@@ -34,6 +35,10 @@ export interface ProxyOptions {
   /** Absent: a client-only sidecar (no inbound listener, nothing registered). */
   readonly appPort?: number;
   readonly appHost?: string;
+  /** `tcp`: the app speaks TCP (a database, a cache); it registers one `tcp` port, and the inbound port pipes bytes. Default `http`. */
+  readonly appProtocol?: 'http' | 'tcp';
+  /** Upstream TCP service ports, each reachable on a local port (`--tcp-upstream`). */
+  readonly tcpUpstreams?: readonly TcpUpstream[];
   readonly inboundPort?: number;
   readonly outboundPort?: number;
   readonly adminPort?: number;
@@ -56,6 +61,8 @@ export interface RunningProxy {
   readonly inboundPort: number | undefined;
   readonly outboundPort: number;
   readonly adminPort: number;
+  /** `NAME.NAMESPACE:PORT` → the local `host:port` its TCP listener bound. */
+  readonly tcpUpstreams: Readonly<Record<string, string>>;
   stop(): Promise<void>;
 }
 
@@ -88,7 +95,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     service: options.service,
     namespace,
     labels: { app: options.service, ...options.labels },
-    upstreams: options.upstreams ?? [],
+    // A narrowed snapshot must hold the TCP upstreams' services too (an empty list means every service).
+    upstreams: options.upstreams?.length ? [...new Set([...options.upstreams, ...(options.tcpUpstreams ?? []).map((u) => (u.namespace ? `${u.service}.${u.namespace}` : u.service))])] : [],
     weftVersion: WEFT_VERSION,
   };
   const workers = options.workers ?? 1;
@@ -101,15 +109,18 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     inboundPort: options.appPort === undefined ? undefined : options.inboundPort ?? 15006,
     appHost: options.appHost ?? '127.0.0.1',
     appPort: options.appPort,
+    appProtocol: options.appProtocol ?? 'http',
+    tcpUpstreams: options.tcpUpstreams ?? [],
     reusePort: workers > 1,
   };
   const plane = await startDataPlane({ ...planeOptions, worker: 0 });
   const metrics = plane.metrics;
+  const tcpUpstreams = Object.fromEntries(plane.tcpUpstreams.map((l) => [`${l.upstream.service}.${l.upstream.namespace ?? namespace}:${l.upstream.port}`, `${l.host}:${l.port}`]));
   // On the main thread's registry only: the workers share the process, and their registries are summed in.
   const updateProcessMetrics = registerProcessMetrics(metrics.registry);
   // The workers take the ports the main thread got (which matters when asked for port 0).
   const pool = workers > 1
-    ? await WorkerPool.start(workers - 1, { ...planeOptions, outboundPort: plane.outboundPort, inboundPort: plane.inboundPort }, log.child('workers')).catch((err) => {
+    ? await WorkerPool.start(workers - 1, { ...planeOptions, outboundPort: plane.outboundPort, inboundPort: plane.inboundPort, tcpUpstreams: plane.tcpUpstreams.map((l) => ({ ...l.upstream, localPort: l.port })) }, log.child('workers')).catch((err) => {
         plane.destroy();
         throw err;
       })
@@ -183,7 +194,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         node,
         controlPlane: { url: options.controlUrl, connected: stream?.connected() ?? false, lastError: stream?.lastError() },
         registered: registration?.registered() ?? false,
-        listeners: { outbound: plane.outboundPort, inbound: plane.inboundPort, admin: adminPort },
+        listeners: { outbound: plane.outboundPort, inbound: plane.inboundPort, admin: adminPort, tcpUpstreams },
+        appProtocol: planeOptions.appProtocol,
         workers,
         identity: credentials
           ? { id: credentials.identity, serial: credentials.serial, notBefore: new Date(credentials.notBefore).toISOString(), notAfter: new Date(credentials.notAfter).toISOString(), lastError: certificates.lastError() }
@@ -221,7 +233,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
           namespace,
           id,
           address: options.advertiseAddress ?? (bindHost === '0.0.0.0' ? '127.0.0.1' : bindHost),
-          ports: [{ port: 80, targetPort: inboundPort, name: 'http', protocol: 'http' }],
+          // A TCP app is one `tcp` port, numbered as the app's own port (a Service maps it to any number it declares).
+          ports: [planeOptions.appProtocol === 'tcp' ? { port: options.appPort!, targetPort: inboundPort, name: 'tcp', protocol: 'tcp' } : { port: 80, targetPort: inboundPort, name: 'http', protocol: 'http' }],
           labels: node.labels,
           weight: options.weight ?? 1,
           ttlSeconds: options.ttlSeconds ?? 15,
@@ -232,13 +245,14 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     });
   }
 
-  log.info('proxy started', { outbound: plane.outboundPort, inbound: plane.inboundPort, admin: admin.port, workers, control: options.controlUrl });
+  log.info('proxy started', { outbound: plane.outboundPort, inbound: plane.inboundPort, admin: admin.port, workers, control: options.controlUrl, ...(plane.tcpUpstreams.length > 0 && { tcpUpstreams }) });
 
   return {
     id,
     inboundPort: plane.inboundPort,
     outboundPort: plane.outboundPort,
     adminPort: admin.port,
+    tcpUpstreams,
     async stop() {
       if (stopping) return;
       stopping = true;

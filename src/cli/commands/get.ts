@@ -55,7 +55,7 @@ export const getCommand: Command = {
     print(format, list, () =>
       list.items.length === 0
         ? `No ${type.plural} found${query ? ` in namespace ${ns}` : ''}.\n`
-        : type.kind === 'HTTPRoute' || type.kind === 'GRPCRoute'
+        : type.kind === 'HTTPRoute' || type.kind === 'GRPCRoute' || type.kind === 'TCPRoute'
           ? renderTable(['NAMESPACE', 'NAME', 'ACCEPTED', 'RESOLVED', 'VERSION', 'AGE'], list.items.map((r) => [r.metadata.namespace, r.metadata.name, ...routeConditions(r), r.metadata.resourceVersion ?? '-', age(r.metadata.creationTimestamp)]))
           : renderTable(['NAMESPACE', 'NAME', 'VERSION', 'AGE'], list.items.map((r) => [r.metadata.namespace, r.metadata.name, r.metadata.resourceVersion ?? '-', age(r.metadata.creationTimestamp)])),
     );

@@ -3,6 +3,7 @@
 import os from 'node:os';
 import { startProxy } from '../../proxy/proxy.ts';
 import { WeftError } from '../../lib/errors.ts';
+import { parseTcpUpstream } from '../../proxy/tcp/tcp-outbound.ts';
 import { JOIN_TOKEN_ENV } from '../../config/control-auth.ts';
 import { controlOption, controlUrl, int, labelsOption, parseCommand, str, token, type Command } from '../command.ts';
 
@@ -16,6 +17,8 @@ export const proxyOptions = {
   id: { type: 'string' },
   'app-port': { type: 'string' },
   'app-host': { type: 'string' },
+  'app-protocol': { type: 'string' },
+  'tcp-upstream': { type: 'string', multiple: true },
   'inbound-port': { type: 'string' },
   'outbound-port': { type: 'string' },
   'admin-port': { type: 'string' },
@@ -39,6 +42,14 @@ export const proxyFlagsHelp = `  --control URL            control plane API (or 
   --upstreams a,b.ns       services this app calls (default: all); narrows its snapshot
   --app-port N             the local app's port; omit for a client-only sidecar
   --app-host HOST          where the local app listens (default 127.0.0.1)
+  --app-protocol http|tcp  what the app speaks (default http); tcp: connections to the inbound
+                           port are piped to the app as bytes, registered as one tcp port
+                           numbered as --app-port
+  --tcp-upstream NAME[.NS]:PORT=[HOST:]LOCAL_PORT
+                           a TCP service port the app reaches on a local port (repeatable;
+                           LOCAL_PORT 0 = any, shown in the ready line and /config), e.g.
+                           redis:6379=16379: each connection is balanced (and split by a
+                           TCPRoute) and carried in mutual TLS to the chosen instance
   --advertise-address A    address other sidecars use to reach the inbound listener
   --inbound-port N         where other sidecars reach this instance (default 15006; 0 = any)
   --outbound-port N        where the app sends its calls, HTTP_PROXY (default 15001; 0 = any)
@@ -62,6 +73,20 @@ function workersOption(p: Parameters<typeof str>[0]): number | undefined {
   return n;
 }
 
+/** --app-protocol: http (default) or tcp. */
+function appProtocolOption(p: Parameters<typeof str>[0]): 'http' | 'tcp' | undefined {
+  const v = str(p, 'app-protocol');
+  if (v === undefined || v === 'http' || v === 'tcp') return v;
+  throw new WeftError('WEFT_ERR_CLI_USAGE', `--app-protocol must be http or tcp, got ${JSON.stringify(v)}`, 2);
+}
+
+/** --tcp-upstream, repeatable; each value parsed (a service port and where it is reachable locally). */
+function tcpUpstreamsOption(p: Parameters<typeof str>[0]) {
+  const raw = p.values['tcp-upstream'];
+  const values = Array.isArray(raw) ? raw.filter((v): v is string => typeof v === 'string') : [];
+  return values.map(parseTcpUpstream);
+}
+
 export function proxyOptionsFrom(p: Parameters<typeof str>[0]) {
   const upstreams = str(p, 'upstreams');
   return {
@@ -75,6 +100,8 @@ export function proxyOptionsFrom(p: Parameters<typeof str>[0]) {
     id: str(p, 'id'),
     appPort: int(p, 'app-port'),
     appHost: str(p, 'app-host'),
+    appProtocol: appProtocolOption(p),
+    tcpUpstreams: tcpUpstreamsOption(p),
     inboundPort: int(p, 'inbound-port'),
     outboundPort: int(p, 'outbound-port'),
     adminPort: int(p, 'admin-port'),
@@ -97,7 +124,7 @@ export const proxyCommand: Command = {
     const opts = proxyOptionsFrom(p);
     if (!opts.service) throw new WeftError('WEFT_ERR_CLI_USAGE', `--service is required\n\n${this.usage}`, 2);
     const proxy = await startProxy(opts);
-    process.stdout.write(JSON.stringify({ event: 'ready-to-serve', id: proxy.id, inboundPort: proxy.inboundPort, outboundPort: proxy.outboundPort, adminPort: proxy.adminPort }) + '\n');
+    process.stdout.write(JSON.stringify({ event: 'ready-to-serve', id: proxy.id, inboundPort: proxy.inboundPort, outboundPort: proxy.outboundPort, adminPort: proxy.adminPort, ...(Object.keys(proxy.tcpUpstreams).length > 0 && { tcpUpstreams: proxy.tcpUpstreams }) }) + '\n');
     await new Promise<void>((resolve) => {
       const stop = (): void => void proxy.stop().then(resolve);
       process.once('SIGINT', stop);

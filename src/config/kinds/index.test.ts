@@ -4,8 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { findResourceType, resourceTypeForKind, resourceTypes } from './index.ts';
 
-test('lists the nine kinds', () => {
-  assert.deepEqual(resourceTypes.map((t) => t.kind), ['BackendPolicy', 'Service', 'HTTPRoute', 'GRPCRoute', 'MeshConfig', 'AuthorizationPolicy', 'RequestAuthentication', 'ReferenceGrant', 'FaultInjection']);
+test('lists the ten kinds', () => {
+  assert.deepEqual(resourceTypes.map((t) => t.kind), ['BackendPolicy', 'Service', 'HTTPRoute', 'GRPCRoute', 'MeshConfig', 'AuthorizationPolicy', 'RequestAuthentication', 'ReferenceGrant', 'FaultInjection', 'TCPRoute']);
 });
 
 test('findResourceType accepts kind, plural and alias in any case', () => {
@@ -22,6 +22,8 @@ test('findResourceType accepts kind, plural and alias in any case', () => {
     ['AuthorizationPolicies', 'AuthorizationPolicy'],
     ['requestauthentications', 'RequestAuthentication'],
     ['jwt', 'RequestAuthentication'],
+    ['tcproutes', 'TCPRoute'],
+    ['TCPRoute', 'TCPRoute'],
   ]) {
     assert.equal(findResourceType(name)?.kind, kind, name);
   }

@@ -11,8 +11,9 @@ import { meshConfigType } from './mesh-config.ts';
 import { referenceGrantType } from './reference-grant.ts';
 import { requestAuthenticationType } from './request-authentication.ts';
 import { serviceType } from './service.ts';
+import { tcpRouteType } from './tcp-route.ts';
 
-export const resourceTypes: readonly ResourceType[] = [backendPolicyType, serviceType, httpRouteType, grpcRouteType, meshConfigType, authorizationPolicyType, requestAuthenticationType, referenceGrantType, faultInjectionType];
+export const resourceTypes: readonly ResourceType[] = [backendPolicyType, serviceType, httpRouteType, grpcRouteType, meshConfigType, authorizationPolicyType, requestAuthenticationType, referenceGrantType, faultInjectionType, tcpRouteType];
 
 /** By kind, plural or alias, ignoring case: `HTTPRoute`, `httproutes`, `route`, `SVC`. */
 export function findResourceType(name: string): ResourceType | undefined {

@@ -199,12 +199,13 @@ export function createRoutes(deps: ApiDeps): Router {
 
   /** Routes carry their Gateway API status (Accepted, ResolvedRefs per parent), computed from what is stored now. */
   const withRouteStatus = async (items: Resource[]): Promise<Resource[]> => {
-    if (!items.some((r) => r.kind === 'HTTPRoute' || r.kind === 'GRPCRoute')) return items;
+    const isRoute = (r: Resource): boolean => r.kind === 'HTTPRoute' || r.kind === 'GRPCRoute' || r.kind === 'TCPRoute';
+    if (!items.some(isRoute)) return items;
     const all = await store.listResources({});
     const index = routingIndex(all);
     const models = serviceModels({ resources: all, instances: catalog.list() });
     const services = new Map(models.map((m) => [`${m.namespace}/${m.name}`, m.ports.map((port) => port.port)]));
-    return items.map((r) => (r.kind === 'HTTPRoute' || r.kind === 'GRPCRoute' ? { ...r, status: routeStatus(r, index, services) } : r));
+    return items.map((r) => (isRoute(r) ? { ...r, status: routeStatus(r, index, services) } : r));
   };
   router.add('PUT', '/v1/resources/:plural/:namespace/:name', async (req, res, p) => {
     const type = resourceTypeParam(p.plural);

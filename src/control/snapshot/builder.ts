@@ -15,8 +15,8 @@ import { compareServices } from '../../config/service-order.ts';
 import { snapshotHash } from '../../config/snapshot-hash.ts';
 import { DEFAULT_TRUST_DOMAIN, spiffeId } from '../../config/identity.ts';
 import type { NodeScope } from './node-key.ts';
-import { routesFor, routeTargets, routingIndex } from './routes.ts';
-import type { RouteSnapshot } from '../../config/snapshot-types.ts';
+import { routesFor, routeTargets, routingIndex, tcpRoutesFor, tcpRouteTargets } from './routes.ts';
+import type { RouteSnapshot, TcpRouteSnapshot } from '../../config/snapshot-types.ts';
 
 export interface BuildInput {
   readonly resources: readonly Resource[];
@@ -162,10 +162,16 @@ export function buildSnapshotContent(input: BuildInput, scope: NodeScope, models
   const servicePorts = new Map(models.map((m) => [`${m.namespace}/${m.name}`, m.ports.map((p) => p.port)]));
   const needed = new Set<string>();
   const routesByService = new Map<string, RouteSnapshot[]>();
+  const tcpRoutesByService = new Map<string, TcpRouteSnapshot[]>();
   for (const model of models) {
     if (!inScope(model, scope)) continue;
     const key = `${model.namespace}/${model.name}`;
     needed.add(key);
+    const tcpRoutes = index.tcpRoutes.length ? tcpRoutesFor(model.name, model.namespace, scope, index, servicePorts) : undefined;
+    if (tcpRoutes) {
+      tcpRoutesByService.set(key, tcpRoutes);
+      for (const target of tcpRouteTargets(tcpRoutes)) needed.add(target);
+    }
     const routes = index.routes.length ? routesFor(model.name, model.namespace, scope, index, servicePorts) : undefined;
     if (!routes) continue;
     routesByService.set(key, routes);
@@ -189,6 +195,7 @@ export function buildSnapshotContent(input: BuildInput, scope: NodeScope, models
     const authorization = authorizationFor(model, input.resources);
     const requestAuthentication = requestAuthenticationFor(model, input.resources);
     const routes = routesByService.get(key);
+    const tcpRoutes = tcpRoutesByService.get(key);
     services.push({
       name: model.name,
       namespace: model.namespace,
@@ -198,6 +205,7 @@ export function buildSnapshotContent(input: BuildInput, scope: NodeScope, models
       ...(defaultDeny && { authorizationDefault: 'DENY' as const }),
       ...(requestAuthentication && { requestAuthentication }),
       ...(routes && { routes }),
+      ...(tcpRoutes && { tcpRoutes }),
     });
   }
   const outboundTrafficPolicy = mesh?.outboundTrafficPolicy.mode ?? 'ALLOW_ANY';

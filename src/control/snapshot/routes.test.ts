@@ -107,3 +107,40 @@ test('a GRPCRoute carries its gRPC matches', () => {
   assert.equal(routes?.[0].kind, 'GRPCRoute');
   assert.deepEqual(routes?.[0].rules[0].grpcMatches, [{ method: { type: 'Exact', service: 'shop.Reviews', method: 'Get' }, headers: [] }]);
 });
+
+function tcpRoute(name: string, namespace: string, spec: unknown): Resource {
+  const r = validateResource({ apiVersion: 'gateway.networking.k8s.io/v1alpha2', kind: 'TCPRoute', metadata: { name, namespace }, spec });
+  assert.ok(r.ok, JSON.stringify(!r.ok && r.errors));
+  return { ...r.value, metadata: { ...r.value.metadata, creationTimestamp: new Date(Date.UTC(2026, 0, 1, 0, 0, clock++)).toISOString() } };
+}
+
+test('a TCPRoute attaches with GAMMA semantics, resolves its first rule, and pulls its backends into a narrowed snapshot', () => {
+  const split = { parentRefs: [{ name: 'reviews', port: 80 }], rules: [{ name: 'split', backendRefs: [{ name: 'reviews', port: 80, weight: 50 }, { name: 'reviews-v2', port: 80, weight: 50 }] }, { backendRefs: [{ name: 'other' }] }] };
+  const producer = tcpRoute('tcp-split', 'default', split);
+  const build = (resources: Resource[], ns: string, upstreams: string[]) => buildSnapshotContent({ resources, instances }, scope(ns, upstreams)).services;
+  const services = build([producer], 'shop', ['reviews.default']);
+  const reviews = services.find((s) => s.name === 'reviews')!;
+  assert.deepEqual(reviews.tcpRoutes, [{
+    name: 'default/tcp-split', port: 80, rule: 'split',
+    backends: [
+      { weight: 50, ref: 'Service/default/reviews:80', service: { name: 'reviews', namespace: 'default', port: 80 } },
+      { weight: 50, ref: 'Service/default/reviews-v2:80', service: { name: 'reviews-v2', namespace: 'default', port: 80 } },
+    ],
+  }]);
+  assert.equal(reviews.routes, undefined);
+  assert.ok(services.some((s) => s.name === 'reviews-v2'), 'the split backend is in the snapshot');
+  // A consumer TCPRoute replaces the producer one for its namespace only.
+  const consumer = tcpRoute('mine', 'shop', { parentRefs: [{ name: 'reviews', namespace: 'default' }], rules: [{ backendRefs: [{ name: 'other', port: 80 }] }] });
+  assert.deepEqual(build([producer, consumer], 'shop', []).find((s) => s.name === 'reviews')!.tcpRoutes!.map((r) => r.name), ['shop/mine']);
+  assert.deepEqual(build([producer, consumer], 'default', []).find((s) => s.name === 'reviews')!.tcpRoutes!.map((r) => r.name), ['default/tcp-split']);
+});
+
+test('a TCPRoute backend in another namespace needs a ReferenceGrant from TCPRoute', () => {
+  const cross = tcpRoute('cross', 'default', { parentRefs: [{ name: 'reviews' }], rules: [{ backendRefs: [{ name: 'other', namespace: 'shop', port: 80 }] }] });
+  const backendsWith = (resources: Resource[]) => buildSnapshotContent({ resources, instances }, scope('default')).services.find((s) => s.name === 'reviews')!.tcpRoutes![0].backends[0];
+  assert.equal(backendsWith([cross]).unresolved, 'RefNotPermitted');
+  const httpOnly = grant('shop', { from: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', namespace: 'default' }], to: [{ group: '', kind: 'Service' }] });
+  assert.equal(backendsWith([cross, httpOnly]).unresolved, 'RefNotPermitted');
+  const tcp = grant('shop', { from: [{ group: 'gateway.networking.k8s.io', kind: 'TCPRoute', namespace: 'default' }], to: [{ group: '', kind: 'Service' }] });
+  assert.deepEqual(backendsWith([cross, tcp]).service, { name: 'other', namespace: 'shop', port: 80 });
+});

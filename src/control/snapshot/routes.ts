@@ -3,7 +3,8 @@
 // the snapshot or to the reason its share of requests gets 500. Pure: resources in, snapshot out.
 
 import type { Resource } from '../../config/resource.ts';
-import type { RouteBackendSnapshot, RouteRuleSnapshot, RouteSnapshot, SnapshotRouteFilter } from '../../config/snapshot-types.ts';
+import type { RouteBackendSnapshot, RouteRuleSnapshot, RouteSnapshot, SnapshotRouteFilter, TcpRouteSnapshot } from '../../config/snapshot-types.ts';
+import type { TCPRouteSpec } from '../../config/kinds/tcp-route.ts';
 import type { HTTPRouteFilter, HTTPRouteSpec } from '../../config/kinds/http-route.ts';
 import type { GRPCRouteFilter, GRPCRouteSpec } from '../../config/kinds/grpc-route.ts';
 import type { FaultInjectionSpec } from '../../config/kinds/fault-injection.ts';
@@ -11,8 +12,8 @@ import { compact, isServiceRef, type BackendRef, type ParentRef } from '../../co
 import { grantsServiceReference, type ReferenceGrantSpec } from '../../config/kinds/reference-grant.ts';
 import type { NodeScope } from './node-key.ts';
 
-type RouteKind = 'HTTPRoute' | 'GRPCRoute';
-type RouteSpec = HTTPRouteSpec | GRPCRouteSpec;
+type RouteKind = 'HTTPRoute' | 'GRPCRoute' | 'TCPRoute';
+type RouteSpec = HTTPRouteSpec | GRPCRouteSpec | TCPRouteSpec;
 
 /** The Services a route can resolve against: `namespace/name` → its port numbers. */
 export type ServicePorts = ReadonlyMap<string, readonly number[]>;
@@ -20,19 +21,24 @@ export type ServicePorts = ReadonlyMap<string, readonly number[]>;
 /** The routing resources of a build, sorted once: routes in the Gateway API's order, grants by namespace. */
 export interface RoutingIndex {
   readonly routes: readonly Resource[];
+  /** TCPRoutes, in the same order. */
+  readonly tcpRoutes: readonly Resource[];
   /** FaultInjection specs by `namespace/name`, for ExtensionRef filters. */
   readonly faults: ReadonlyMap<string, FaultInjectionSpec>;
   readonly grants: readonly { namespace: string; spec: ReferenceGrantSpec }[];
 }
 
+/** Gateway API precedence across routes: the oldest first, then "{namespace}/{name}" alphabetically. */
+function routeOrder(a: Resource, b: Resource): number {
+  return (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`);
+}
+
 export function routingIndex(resources: readonly Resource[]): RoutingIndex {
-  const routes = resources
-    .filter((r) => r.kind === 'HTTPRoute' || r.kind === 'GRPCRoute')
-    // Gateway API precedence across routes: the oldest first, then "{namespace}/{name}" alphabetically.
-    .sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`));
+  const routes = resources.filter((r) => r.kind === 'HTTPRoute' || r.kind === 'GRPCRoute').sort(routeOrder);
+  const tcpRoutes = resources.filter((r) => r.kind === 'TCPRoute').sort(routeOrder);
   const grants = resources.filter((r) => r.kind === 'ReferenceGrant').map((r) => ({ namespace: r.metadata.namespace, spec: r.spec as ReferenceGrantSpec }));
   const faults = new Map(resources.filter((r) => r.kind === 'FaultInjection').map((r) => [`${r.metadata.namespace}/${r.metadata.name}`, r.spec as FaultInjectionSpec]));
-  return { routes, grants, faults };
+  return { routes, tcpRoutes, grants, faults };
 }
 
 /** An ExtensionRef filter replaced by the FaultInjection it names (in the route's namespace), or marked unresolved. */
@@ -58,25 +64,60 @@ export function parentRefsTo(route: Resource, name: string, namespace: string): 
  * nothing. Undefined when no route is attached.
  */
 export function routesFor(name: string, namespace: string, scope: NodeScope, index: RoutingIndex, services: ServicePorts): RouteSnapshot[] | undefined {
-  const ports = services.get(`${namespace}/${name}`) ?? [];
-  const attached = (route: Resource): ParentRef[] => parentRefsTo(route, name, namespace).filter((p) => p.port === undefined || ports.includes(p.port));
-  const consumer = scope.namespace !== namespace ? index.routes.filter((r) => r.metadata.namespace === scope.namespace && attached(r).length > 0) : [];
-  const governing = consumer.length > 0 ? consumer : index.routes.filter((r) => r.metadata.namespace === namespace && attached(r).length > 0);
+  const { governing, attached } = governingRoutes(index.routes, name, namespace, scope, services);
   if (governing.length === 0) return undefined;
   const out: RouteSnapshot[] = [];
   for (const route of governing) {
     const rules = compileRules(route, index, services);
     for (const parent of attached(route)) {
-      const snapshot: RouteSnapshot = { name: `${route.metadata.namespace}/${route.metadata.name}`, kind: route.kind as RouteKind, rules };
+      const snapshot: RouteSnapshot = { name: `${route.metadata.namespace}/${route.metadata.name}`, kind: route.kind as RouteSnapshot['kind'], rules };
       out.push(parent.port === undefined ? snapshot : { ...snapshot, port: parent.port });
     }
   }
   return out;
 }
 
+/** GAMMA attachment shared by every route kind: consumer routes of the client's namespace, else producer routes. */
+function governingRoutes(routes: readonly Resource[], name: string, namespace: string, scope: NodeScope, services: ServicePorts): { governing: Resource[]; attached: (route: Resource) => ParentRef[] } {
+  const ports = services.get(`${namespace}/${name}`) ?? [];
+  const attached = (route: Resource): ParentRef[] => parentRefsTo(route, name, namespace).filter((p) => p.port === undefined || ports.includes(p.port));
+  const consumer = scope.namespace !== namespace ? routes.filter((r) => r.metadata.namespace === scope.namespace && attached(r).length > 0) : [];
+  const governing = consumer.length > 0 ? consumer : routes.filter((r) => r.metadata.namespace === namespace && attached(r).length > 0);
+  return { governing, attached };
+}
+
+/**
+ * The TCPRoutes that govern a proxy's TCP connections to the Service `namespace/name`, with the same
+ * GAMMA attachment as routesFor; each carries its first rule's backends, resolved. A connection has
+ * nothing to match on, so for one port the oldest route in force wins (the proxy takes the first
+ * entry for the port). Undefined when none is attached.
+ */
+export function tcpRoutesFor(name: string, namespace: string, scope: NodeScope, index: RoutingIndex, services: ServicePorts): TcpRouteSnapshot[] | undefined {
+  const { governing, attached } = governingRoutes(index.tcpRoutes, name, namespace, scope, services);
+  if (governing.length === 0) return undefined;
+  const out: TcpRouteSnapshot[] = [];
+  for (const route of governing) {
+    const rule = (route.spec as TCPRouteSpec).rules[0];
+    if (!rule) continue;
+    const backends = rule.backendRefs.map((ref) => resolveBackend(ref, 'TCPRoute', route.metadata.namespace, index, services));
+    for (const parent of attached(route)) {
+      const snapshot: TcpRouteSnapshot = { name: `${route.metadata.namespace}/${route.metadata.name}`, rule: rule.name ?? '0', backends };
+      out.push(parent.port === undefined ? snapshot : { ...snapshot, port: parent.port });
+    }
+  }
+  return out.length ? out : undefined;
+}
+
+/** The Services TCPRoutes send connections to: a proxy needs them even outside its upstream list. */
+export function tcpRouteTargets(routes: readonly TcpRouteSnapshot[]): Set<string> {
+  const out = new Set<string>();
+  for (const route of routes) for (const b of route.backends) if (b.service) out.add(`${b.service.namespace}/${b.service.name}`);
+  return out;
+}
+
 function compileRules(route: Resource, index: RoutingIndex, services: ServicePorts): RouteRuleSnapshot[] {
   const kind = route.kind as RouteKind;
-  const spec = route.spec as RouteSpec;
+  const spec = route.spec as HTTPRouteSpec | GRPCRouteSpec;
   return spec.rules.map((rule, i) => {
     const backends = rule.backendRefs.map((ref) => resolveBackend(ref, kind, route.metadata.namespace, index, services));
     const base = { name: rule.name ?? String(i), filters: rule.filters.map((f) => resolveFilter(f, kind, route.metadata.namespace, index, services)), backends };
@@ -132,7 +173,7 @@ export interface RouteStatus {
 export const CONTROLLER_NAME = 'weft.dev/mesh';
 
 /**
- * The status of one HTTPRoute or GRPCRoute, computed from what is stored now (the Gateway API's
+ * The status of one HTTPRoute, GRPCRoute or TCPRoute, computed from what is stored now (the Gateway API's
  * conditions and reasons): per parentRef, Accepted (the Service and port exist: else
  * NoMatchingParent) and ResolvedRefs (every backendRef and mirror resolves: else the first
  * failure's reason, InvalidKind, RefNotPermitted or BackendNotFound, and ExtensionRef filters that
@@ -146,7 +187,8 @@ export function routeStatus(route: Resource, index: RoutingIndex, services: Serv
   let reason = 'ResolvedRefs';
   for (const [i, rule] of spec.rules.entries()) {
     const refs: { ref: BackendRef; where: string }[] = rule.backendRefs.map((ref, j) => ({ ref, where: `rules[${i}].backendRefs[${j}]` }));
-    rule.filters.forEach((f, j) => {
+    const filters = 'filters' in rule ? (rule.filters as readonly (HTTPRouteFilter | GRPCRouteFilter)[]) : [];
+    filters.forEach((f, j) => {
       if (f.type === 'RequestMirror') refs.push({ ref: { ...f.requestMirror.backendRef, weight: 1 }, where: `rules[${i}].filters[${j}].requestMirror.backendRef` });
       if (f.type === 'ExtensionRef' && resolveFilter(f, kind, ns, index, services).type === 'UnresolvedExtensionRef') {
         if (reason === 'ResolvedRefs') reason = 'BackendNotFound';

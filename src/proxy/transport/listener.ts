@@ -1,7 +1,8 @@
 // A listener that speaks HTTP/1.1 and HTTP/2 on one port: it peeks at the first bytes of each
 // connection and hands the socket to the matching server, after terminating mutual TLS when the
 // bytes are a TLS handshake (inbound listeners). HTTP/1.1 goes to the lean server (h1-server.ts),
-// which passes what it does not handle on to node:http.
+// which passes what it does not handle on to node:http; a TCP connection (ALPN weft-tcp, or any
+// connection when the app speaks TCP) goes to the TCP handler as bytes.
 
 import net from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -11,7 +12,7 @@ import { Duplex } from 'node:stream';
 import type { Server as TlsServer, TLSSocket } from 'node:tls';
 import { H1ServerConnection } from './h1-server.ts';
 import type { H1ServerRequest, H1ServerResponse } from './h1-server-message.ts';
-import { markPeerIdentity, setPeerIdentity, trustDomainOf, type MeshTls } from './mesh-tls.ts';
+import { markPeerIdentity, setPeerIdentity, trustDomainOf, WEFT_TCP_ALPN, type MeshTls } from './mesh-tls.ts';
 import { rawLocalReply, type LocalReplyReason } from '../http/local-reply.ts';
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
@@ -42,6 +43,15 @@ export interface ListenerHandlers {
   readonly requestRefused?: (status: number, reason: LocalReplyReason) => void;
   /** Names this proxy in replies to malformed requests. */
   readonly proxyId?: string;
+  /**
+   * A TCP connection to carry to the app as bytes: a mutual-TLS connection that negotiated ALPN
+   * `weft-tcp` (a client sidecar's TCP upstream), or — when `rawTcp()` says the app speaks TCP —
+   * any connection, plaintext ones included where the mTLS mode allows them. `peer`: the SPIFFE ID
+   * the caller proved; undefined for plaintext. Absent: such connections are closed.
+   */
+  readonly tcp?: (socket: net.Socket, peer: string | undefined) => void;
+  /** The app behind this listener speaks TCP, not HTTP: nothing arriving here is parsed as HTTP. */
+  readonly rawTcp?: () => boolean;
 }
 
 export interface Listener {
@@ -128,7 +138,7 @@ export async function listen(host: string, port: number, handlers: ListenerHandl
   let tlsServerHas: MeshTls | undefined;
   const tlsServerFor = (mesh: MeshTls, tls: InboundTls): TlsServer => {
     if (tlsServer === undefined) {
-      tlsServer = process.getBuiltinModule('node:tls').createServer({ ...mesh.options, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['h2', 'http/1.1'], handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, (secure) => onMutualTls(secure, tls));
+      tlsServer = process.getBuiltinModule('node:tls').createServer({ ...mesh.options, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['h2', 'http/1.1', WEFT_TCP_ALPN], handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, (secure) => onMutualTls(secure, tls));
       tlsServer.on('tlsClientError', (_err, secure) => {
         tls.onConnection?.('handshake-failed');
         secure.destroy();
@@ -161,6 +171,11 @@ export async function listen(host: string, port: number, handlers: ListenerHandl
       return;
     }
     tls.onConnection?.('mtls');
+    if (secure.alpnProtocol === WEFT_TCP_ALPN || handlers.rawTcp?.()) {
+      if (handlers.tcp) handlers.tcp(secure, peer);
+      else secure.destroy();
+      return;
+    }
     if (secure.alpnProtocol === 'h2') {
       // http2 on a TLS socket whose raw socket was paused for the peek reads nothing: give it a JS duplex.
       const duplex = Duplex.from({ readable: secure, writable: secure });
@@ -190,10 +205,11 @@ export async function listen(host: string, port: number, handlers: ListenerHandl
       }
       const n = Math.min(first.length, H2_PREFACE.length);
       const isH2 = n > 0 && first.subarray(0, n).equals(H2_PREFACE.subarray(0, n));
+      const rawTcp = handlers.rawTcp?.() === true;
       if (tls?.strict()) {
         tls.onConnection?.('refused-plaintext');
-        // An HTTP/1.1 caller learns why; an h2c one only sees the connection close.
-        if (isH2) {
+        // An HTTP/1.1 caller learns why; an h2c one (or a TCP one: an HTTP answer would be garbage to it) only sees the connection close.
+        if (isH2 || rawTcp) {
           socket.destroy();
         } else {
           handlers.requestRefused?.(403, 'mtls-required');
@@ -202,6 +218,12 @@ export async function listen(host: string, port: number, handlers: ListenerHandl
         return;
       }
       tls?.onConnection?.('plaintext');
+      if (rawTcp) {
+        // A plaintext caller of a TCP app (a client outside the mesh, mode PERMISSIVE): bytes as they come.
+        if (handlers.tcp) handlers.tcp(socket, undefined);
+        else socket.destroy();
+        return;
+      }
       if (isH2) {
         // http2 reads the native handle directly and would miss the unshifted preface; a JS
         // duplex over the socket makes it read through the stream, which still holds those bytes.

@@ -101,6 +101,12 @@ export function peerIdentity(socket: object | undefined | null): string | undefi
   return socket ? (socket as MarkedSocket)[PEER_IDENTITY] : undefined;
 }
 
+/**
+ * The ALPN protocol id a client sidecar offers for a TCP connection carried through the mesh: the
+ * server sidecar then pipes the connection's bytes to its app instead of parsing HTTP.
+ */
+export const WEFT_TCP_ALPN = 'weft-tcp';
+
 /** How to reach one endpoint's sidecar in mutual TLS: this sidecar's context, the identity expected there. */
 export interface EndpointTls {
   readonly context: SecureContext;
