@@ -89,9 +89,10 @@ export const BENCH_ROUTES = 50;
 export const BENCH_RULES = 5;
 
 /**
- * HTTPRoutes attached to `service`: every rule but the very last matches a path prefix and a header
- * no bench request carries, so a request to `/` is tested against all of them before it matches the
- * last route's last rule (a catch-all), the worst case for the route table.
+ * HTTPRoutes attached to `service`: every rule but the very last matches a header no bench request
+ * carries, half of them under the request's own path (`/`) and half under a path prefix of their
+ * own, so a request to `/` must get past all of them before it matches the last route's last rule
+ * (a catch-all). Header canaries under `/` are what a real route table holds most of.
  */
 export function benchRoutes(service: string): unknown[] {
   return Array.from({ length: BENCH_ROUTES }, (_, i) => ({
@@ -103,7 +104,7 @@ export function benchRoutes(service: string): unknown[] {
       rules: Array.from({ length: BENCH_RULES }, (_, j) =>
         i === BENCH_ROUTES - 1 && j === BENCH_RULES - 1
           ? { name: 'catch-all', backendRefs: [{ name: service, port: 80 }] }
-          : { name: `rule-${j}`, matches: [{ path: { type: 'PathPrefix', value: `/route-${i}/rule-${j}` }, headers: [{ name: 'x-bench-route', value: `${i}-${j}` }] }], backendRefs: [{ name: service, port: 80 }] },
+          : { name: `rule-${j}`, matches: [{ path: { type: 'PathPrefix', value: i % 2 === 0 ? '/' : `/route-${i}/rule-${j}` }, headers: [{ name: `x-bench-route-${i % 5}`, value: `${i}-${j}` }] }], backendRefs: [{ name: service, port: 80 }] },
       ),
     },
   }));

@@ -27,19 +27,28 @@ test('a subscriber gets the current snapshot at once, then one push per burst of
   assert.equal(got[0].snapshot.version, '1');
   assert.equal(cache.currentVersion(scope), '1');
 
+  // A lone change after a quiet spell is rebuilt at once (the leading edge).
   instances = [instance('a'), instance('b')];
-  for (let i = 0; i < 5; i++) {
-    cache.changed();
-    clock.advance(50);
-  }
+  cache.changed();
+  clock.advance(0);
   await flush();
-  assert.equal(got.length, 1, 'still debouncing while changes keep coming');
-  clock.advance(100);
-  await flush();
-  assert.equal(got.length, 2);
+  assert.equal(got.length, 2, 'a lone change is pushed without waiting out the debounce');
   assert.equal(got[1].snapshot.version, '2');
   assert.equal(got[1].snapshot.services[0].ports[0].endpoints.length, 2);
   assert.equal(JSON.parse(got[1].line).snapshot.version, '2', 'the pre-serialized line carries the same snapshot');
+
+  // A burst that follows is batched: one more push once the changes stop for the debounce.
+  instances = [instance('a'), instance('b'), instance('c')];
+  for (let i = 0; i < 5; i++) {
+    cache.changed();
+    clock.advance(50);
+    await flush();
+  }
+  assert.equal(got.length, 2, 'still debouncing while changes keep coming');
+  clock.advance(100);
+  await flush();
+  assert.equal(got.length, 3, 'the burst became one push');
+  assert.equal(got[2].snapshot.services[0].ports[0].endpoints.length, 3);
 });
 
 test('changes that do not alter the content push nothing', async () => {

@@ -45,6 +45,8 @@ export class SnapshotCache {
   #version = 0;
   #timer?: Timer;
   #firstPendingAt = 0;
+  /** When changed() was last called (clock ms); -Infinity: never, so the first change is a leading edge. */
+  #lastChangeAt = -Infinity;
   #building?: Promise<void>;
   #dirtyWhileBuilding = false;
   readonly #firstBuilds = new Map<KeyEntry, Promise<void>>();
@@ -86,9 +88,24 @@ export class SnapshotCache {
     };
   }
 
-  /** Something changed: rebuild after the debounce, but never later than maxDelay after the first change. */
+  /**
+   * Something changed. After a quiet spell (no change and no rebuild for debounceMs) the rebuild
+   * starts at once, so a lone `weft apply` is in force without waiting out the debounce; changes
+   * that follow within the debounce are batched into one more rebuild, never later than maxDelay
+   * after the first of them (a leading- and trailing-edge debounce).
+   */
   changed(): void {
     const now = this.#opts.clock.now();
+    const quiet = this.#timer === undefined && this.#building === undefined && now - this.#lastChangeAt >= this.#opts.debounceMs;
+    this.#lastChangeAt = now;
+    if (quiet) {
+      this.#firstPendingAt = now;
+      this.#timer = this.#opts.clock.setTimeout(() => {
+        this.#timer = undefined;
+        void this.rebuildNow();
+      }, 0);
+      return;
+    }
     if (!this.#timer) this.#firstPendingAt = now;
     this.#timer?.cancel();
     const waited = now - this.#firstPendingAt;

@@ -110,3 +110,35 @@ test('backends are picked by weight; weight 0 is never picked; all-zero picks no
 test('a regular expression that does not compile throws at compile time, not per request', () => {
   assert.throws(() => RouteTable.compile([route('r', [rule('bad', [m({ regex: '(' })])])], 80), SyntaxError);
 });
+
+test('the first-segment index keeps precedence: rules that match any path interleave with those of the segment', () => {
+  const routes = [route('r', [
+    rule('prefix-a', [m({ prefix: '/a' })]),
+    rule('regex', [m({ regex: '/(a|b)/x' })]),
+    rule('exact-b', [m({ exact: '/b/y' })]),
+    rule('catch-all', [m({})]),
+    ...Array.from({ length: 200 }, (_, i) => rule(`noise-${i}`, [m({ prefix: `/noise-${i}/deep` })])),
+  ])];
+  const t = RouteTable.compile(routes, 80);
+  assert.equal(ruleOf(t, req('/a/x')), 'regex', 'a regex outranks a prefix of the same segment');
+  assert.equal(ruleOf(t, req('/a/z')), 'prefix-a');
+  assert.equal(ruleOf(t, req('/b/y')), 'exact-b');
+  assert.equal(ruleOf(t, req('/b/x')), 'regex');
+  assert.equal(ruleOf(t, req('/b')), 'catch-all');
+  assert.equal(ruleOf(t, req('/noise-7/deep/er')), 'noise-7');
+  assert.equal(ruleOf(t, req('/noise-7/shallow')), 'catch-all');
+  assert.equal(ruleOf(t, req('/')), 'catch-all');
+});
+
+test('rules that need a header the request lacks are skipped as a block, in order with the rest', () => {
+  const h = (value: string) => [{ type: 'Exact' as const, name: 'X-Group', value }];
+  const t = RouteTable.compile([route('r', [
+    ...Array.from({ length: 100 }, (_, i) => rule(`group-${i}`, [m({ headers: h(`g${i}`) })])),
+    rule('method-only', [m({ method: 'POST' })]),
+    rule('catch-all', [m({})]),
+  ])], 80);
+  assert.equal(ruleOf(t, req('/x', 'GET', { 'x-group': 'g42' })), 'group-42');
+  assert.equal(ruleOf(t, req('/x', 'POST', { 'x-group': 'g42' })), 'method-only', 'a method match outranks a header match');
+  assert.equal(ruleOf(t, req('/x', 'GET', { 'x-group': 'none' })), 'catch-all');
+  assert.equal(ruleOf(t, req('/x', 'GET')), 'catch-all');
+});

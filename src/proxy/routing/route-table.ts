@@ -30,6 +30,10 @@ type Test = (req: RouteRequest, path: string, query: () => URLSearchParams) => b
 interface Entry {
   readonly match: RouteMatch;
   readonly test: Test;
+  /** The first path segment every path it matches starts with (`/seg/…`), or undefined: any path. */
+  readonly segment: string | undefined;
+  /** A header every request it matches carries (its first header match's name), or undefined. */
+  readonly header: string | undefined;
   /** Sort keys, Gateway API precedence: exact path, longest prefix, method, headers, query, route order, rule order. */
   readonly keys: readonly number[];
 }
@@ -94,7 +98,14 @@ function httpEntry(route: RouteSnapshot, routeIndex: number, rule: RouteRuleSnap
   // PathPrefix (as Contour and Istio do), so a regex rule is not shadowed by a catch-all prefix.
   const pathRank = m.path.type === 'Exact' ? 0 : m.path.type === 'RegularExpression' ? 1 : 2;
   const keys = [pathRank, -(path.prefix?.length ?? m.path.value.length), m.method === undefined ? 1 : 0, -m.headers.length, -m.queryParams.length, routeIndex, ruleIndex, matchIndex];
-  return { match: { route, rule, prefix: path.prefix, pickBackend }, test: all(tests), keys };
+  const literal = m.path.type === 'RegularExpression' || (m.path.type === 'PathPrefix' && path.prefix === '/') ? undefined : firstSegment(path.prefix ?? m.path.value);
+  return { match: { route, rule, prefix: path.prefix, pickBackend }, test: all(tests), keys, segment: literal, header: m.headers[0]?.name.toLowerCase() };
+}
+
+/** `/seg/rest` → `seg` (`/` → ``); the query is not part of it. */
+function firstSegment(path: string): string {
+  const end = path.indexOf('/', 1);
+  return end === -1 ? path.slice(1) : path.slice(1, end);
 }
 
 /**
@@ -128,7 +139,9 @@ function grpcEntry(route: RouteSnapshot, routeIndex: number, rule: RouteRuleSnap
   }
   tests.push(...headerTests(m?.headers ?? []));
   const keys = [method?.type === 'Exact' ? 0 : method ? 1 : 2, -(method?.service?.length ?? 0), -(method?.method?.length ?? 0), 0, -(m?.headers.length ?? 0), routeIndex, ruleIndex, matchIndex];
-  return { match: { route, rule, prefix: undefined, pickBackend }, test: all(tests), keys };
+  // An exact service is the path's first segment: `/shop.Reviews/Get`.
+  const segment = method?.type === 'Exact' && method.service !== undefined ? method.service : undefined;
+  return { match: { route, rule, prefix: undefined, pickBackend }, test: all(tests), keys, segment, header: m?.headers[0]?.name.toLowerCase() };
 }
 
 function all(tests: Test[]): Test {
@@ -139,6 +152,26 @@ function all(tests: Test[]): Test {
   };
 }
 
+/**
+ * Consecutive entries (in precedence order) that need the same header, as one block: a request
+ * without that header skips the block with one lookup instead of testing each entry (header-based
+ * rules tend to share their header: `x-canary`, `x-user-group`).
+ */
+interface Block {
+  readonly header: string | undefined;
+  readonly entries: readonly Entry[];
+}
+
+function blocks(entries: readonly Entry[]): Block[] {
+  const out: { header: string | undefined; entries: Entry[] }[] = [];
+  for (const e of entries) {
+    const last = out[out.length - 1];
+    if (last !== undefined && last.header === e.header) last.entries.push(e);
+    else out.push({ header: e.header, entries: [e] });
+  }
+  return out;
+}
+
 function compareKeys(a: Entry, b: Entry): number {
   for (let i = 0; i < a.keys.length; i++) if (a.keys[i] !== b.keys[i]) return a.keys[i] - b.keys[i];
   return 0;
@@ -146,12 +179,22 @@ function compareKeys(a: Entry, b: Entry): number {
 
 /** The routes of one service port, matched in Gateway API precedence order. */
 export class RouteTable {
-  readonly #entries: readonly Entry[];
+  /**
+   * The entries a path can match, by its first segment, each list in precedence order: the
+   * entries that need that segment and those that match any path. Built once, so a request is
+   * tested only against rules that could match it (a table of 250 rules costs a lookup, not 250 tests).
+   */
+  readonly #bySegment: ReadonlyMap<string, readonly Block[]>;
+  /** The entries that match any path (prefix `/`, regular expressions): for every other segment. */
+  readonly #anyPath: readonly Block[];
   /** Whether any route is attached: then a request that matches no rule gets 404 (GAMMA). */
   readonly size: number;
 
   private constructor(entries: Entry[]) {
-    this.#entries = entries;
+    const bySegment = new Map<string, Block[]>();
+    for (const e of entries) if (e.segment !== undefined && !bySegment.has(e.segment)) bySegment.set(e.segment, blocks(entries.filter((x) => x.segment === undefined || x.segment === e.segment)));
+    this.#bySegment = bySegment;
+    this.#anyPath = blocks(entries.filter((e) => e.segment === undefined));
     this.size = entries.length;
   }
 
@@ -184,8 +227,13 @@ export class RouteTable {
     const path = q === -1 ? req.path : req.path.slice(0, q);
     let params: URLSearchParams | undefined;
     const query = (): URLSearchParams => (params ??= new URLSearchParams(q === -1 ? '' : req.path.slice(q + 1)));
-    const entries = this.#entries;
-    for (let i = 0; i < entries.length; i++) if (entries[i].test(req, path, query)) return entries[i].match;
+    const list = this.#bySegment.size === 0 ? this.#anyPath : this.#bySegment.get(firstSegment(path)) ?? this.#anyPath;
+    for (let b = 0; b < list.length; b++) {
+      const block = list[b];
+      if (block.header !== undefined && req.header(block.header) === undefined) continue;
+      const entries = block.entries;
+      for (let i = 0; i < entries.length; i++) if (entries[i].test(req, path, query)) return entries[i].match;
+    }
     return undefined;
   }
 }
