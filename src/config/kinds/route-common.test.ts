@@ -34,3 +34,16 @@ test('compileFullMatch anchors the pattern at both ends', () => {
   // Valid only once wrapped, and then unanchored: must be refused.
   assert.throws(() => compileFullMatch('a)|(b'), SyntaxError);
 });
+
+test('route patterns match in linear time: catastrophic backtracking is impossible, backreferences are refused', { timeout: 20_000 }, async () => {
+  const { compileFullMatch, checkRegex } = await import('./route-common.ts');
+  const { Checker } = await import('../validate.ts');
+  // With a backtracking engine each of these takes longer than the test's timeout (2^5000 steps).
+  assert.equal(compileFullMatch('/(a+)+$').test(`/${'a'.repeat(5000)}!`), false);
+  assert.equal(compileFullMatch('(a|a)*b').test('a'.repeat(100_000)), false);
+  assert.equal(compileFullMatch('/v[0-9]+/.*').test('/v2/items'), true);
+  const c = new Checker();
+  assert.equal(checkRegex(c, '(a)\\1', 'spec.rules[0].matches[0].path.value'), false);
+  assert.equal(c.errors[0].path, 'spec.rules[0].matches[0].path.value');
+  assert.match(c.errors[0].message, /linear time/);
+});
