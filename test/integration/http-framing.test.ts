@@ -318,6 +318,17 @@ test('a response whose Connection names Content-Length keeps its length through 
   assert.equal(r.responses[0].body, 'hello');
 });
 
+test('a Host that is not host[:port] (a path, a user) is a 400 on both listeners and never reaches the app', async () => {
+  for (const host of ['orders/admin', 'x@orders', 'orders:80/x', 'ord ers']) {
+    for (const port of [web.outboundPort, orders.inboundPort!]) {
+      const r = await rawExchange(port, `GET /ok-host HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+      assert.equal(r.responses[0]?.status, 400, `Host: ${host} on port ${port}`);
+      assert.equal(r.responses[0].headers['x-weft-reason'], 'bad-request');
+    }
+  }
+  assert.ok(!app.received().includes('/ok-host'), app.received());
+});
+
 test('an HTTP/0.9 request line is answered 400 as it ends, on both listeners', async () => {
   for (const port of [web.outboundPort, orders.inboundPort!]) {
     // Nothing follows the line: the reply has to come without a head timeout.

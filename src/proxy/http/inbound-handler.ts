@@ -20,7 +20,7 @@ import { parseSpiffeId } from '../../config/identity.ts';
 import { peerIdentity, type MeshTls } from '../transport/mesh-tls.ts';
 import { authorizationPath } from './authorizer.ts';
 import { requestedUpgrade, upgradeEventResponse } from './upgrade.ts';
-import { requestTarget } from './request-target.ts';
+import { hostError, requestTarget } from './request-target.ts';
 import { createInboundRequest, runInboundFilters, type FilterReply, type InboundFilter, type InboundRequest } from '../filters/inbound-filter.ts';
 
 export interface InboundDeps {
@@ -136,6 +136,13 @@ export function createInboundHandler(deps: InboundDeps) {
       return;
     }
     const requestAuthority = t.authority ?? (req.headers[':authority'] as string | undefined) ?? req.headers.host ?? authority;
+    // A Host that is not host[:port] (a path, a user) never reaches the app.
+    const badHost = t.authority === undefined ? hostError(requestAuthority) : undefined;
+    if (badHost !== undefined) {
+      sendLocalReply(res, 400, 'bad-request', badHost, deps.proxyId);
+      recorder.record(source, destination, 400, 'bad-request', (performance.now() - started) / 1000);
+      return;
+    }
     const filters = deps.filters();
     if (filters === undefined) return forward(req, res, source, addHeaders, requestAuthority, t.path, started, upgrade);
     // jwt-authn, then authz: they judge the normalized path; the app gets the target (minus a token parameter).

@@ -21,7 +21,7 @@ import { routeRequest, type RouteDecision } from '../routing/route-request.ts';
 import { startMirror, type MirrorTee } from '../filters/request-mirror/mirror.ts';
 import { parsedContentLength } from './headers.ts';
 import { requestedUpgrade, upgradeEventResponse } from './upgrade.ts';
-import { requestTarget } from './request-target.ts';
+import { hostError, requestTarget } from './request-target.ts';
 
 export interface OutboundDeps {
   readonly node: NodeInfo;
@@ -70,8 +70,10 @@ type Resolution = Resolved | Passthrough | { readonly kind: 'error'; readonly st
 function target(req: AnyRequest): { authority: string; path: string } | string | undefined {
   const t = requestTarget(req);
   if (typeof t === 'string') return t;
-  const authority = t.authority ?? (req.headers[':authority'] as string | undefined) ?? req.headers.host;
-  return authority ? { authority, path: t.path } : undefined;
+  if (t.authority !== undefined) return { authority: t.authority, path: t.path };
+  const authority = (req.headers[':authority'] as string | undefined) ?? req.headers.host;
+  if (!authority) return undefined;
+  return hostError(authority) ?? { authority, path: t.path };
 }
 
 export function createOutboundHandler(deps: OutboundDeps) {

@@ -57,3 +57,9 @@ test('node:http requests whose Connection names the framing or Host are refused 
     assert.deepEqual(requestTarget({ method: 'POST', url: '/x', httpVersionMajor: 1, headers: { connection } }), { authority: undefined, path: '/x' }, connection);
   }
 });
+
+test('hostError: host[:port] passes; a path, userinfo, spaces or a bad port do not', async () => {
+  const { hostError } = await import('./request-target.ts');
+  for (const ok of ['orders', 'orders.shop', 'orders:8080', '127.0.0.1:9', '[::1]:80', 'a_b-c.example']) assert.equal(hostError(ok), undefined, ok);
+  for (const bad of ['orders/admin', 'x@orders', 'orders:80/x', 'ord ers', '', 'orders:', 'orders:99999', '[::1']) assert.ok(hostError(bad), bad);
+});

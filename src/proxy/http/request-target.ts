@@ -100,6 +100,16 @@ export function parseRequestTarget(method: string, target: string): RequestTarge
 }
 
 /**
+ * Why a Host field (or `:authority`) is not a valid `host[:port]` (RFC 9110 §7.2, RFC 3986 §3.2:
+ * no userinfo, no path, no spaces), or undefined when it is. A Host that names a path or a user
+ * must not pick a route or reach an app (`Host: echo/admin`, `Host: x@echo`).
+ */
+export function hostError(value: string): string | undefined {
+  const why = authorityError(value, false);
+  return why === undefined ? undefined : `bad Host ${JSON.stringify(value.slice(0, 100))}: ${why}`;
+}
+
+/**
  * The request's target, as parsed by the lean server, or parsed here for node:http's and HTTP/2's
  * requests (`:path`). For node:http's requests (HTTP/1.0, Expect, tunnelled CONNECT traffic)
  * this also refuses a `Connection` naming a framing field or Host, which the lean parser refuses
