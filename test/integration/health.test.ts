@@ -257,3 +257,19 @@ test('an invalid registration is refused with 400 WEFT_ERR_CATALOG_INVALID_REGIS
   assert.equal(notJson.status, 400);
   assert.equal(((await notJson.json()) as { error: { code: string } }).error.code, 'WEFT_ERR_API_BAD_JSON');
 });
+
+test('the sidecar admin listener only reads: POST, PUT and DELETE get 405', async () => {
+  const sc = await startSidecar(cp.url, 'admin-methods');
+  try {
+    for (const method of ['POST', 'PUT', 'DELETE']) {
+      for (const path of ['/config', '/ready', '/metrics']) {
+        const res = await fetch(`http://127.0.0.1:${sc.adminPort}${path}`, { method });
+        assert.equal(res.status, 405, `${method} ${path}`);
+        assert.equal(res.headers.get('allow'), 'GET, HEAD');
+      }
+    }
+    assert.equal((await fetch(`http://127.0.0.1:${sc.adminPort}/ready`)).status, 200);
+  } finally {
+    await sc.process.stop();
+  }
+});

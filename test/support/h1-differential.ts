@@ -499,7 +499,7 @@ export const KNOWN_REQUEST_DIFFERENCES: KnownDifference[] = [
   {
     id: 'http-versions-other-than-1x',
     direction: 'stricter',
-    error: /^(bad HTTP version|unsupported HTTP version|bad request target|bad method|control characters in the status line|no HTTP version \(HTTP\/0\.9 is not supported\))$/,
+    error: /^(bad HTTP version|unsupported HTTP version|bad request target|bad method|control characters in the request line|no HTTP version \(HTTP\/0\.9 is not supported\))$/,
     applies: (text) => /(^|\n)[^\r\n]* HTTP\/(?!1\.[01]\r?\n)/.test(text) || /(^|\n)[!-~]+ [^ \r\n]+\r?\n/.test(text),
     // (The request-line helper's branch refuses a version-less line as soon as it ends.)
     reason:

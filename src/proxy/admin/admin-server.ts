@@ -32,6 +32,13 @@ async function checkApp(target: NonNullable<AdminSources['appHealth']>): Promise
 export async function startAdminServer(host: string, port: number, sources: AdminSources): Promise<{ port: number; close(): Promise<void> }> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    // Every admin endpoint only reads: a write method is refused rather than answered as a read.
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      req.resume();
+      res.writeHead(405, { 'content-type': 'application/json', allow: 'GET, HEAD' });
+      res.end(JSON.stringify({ error: { message: `${req.method} is not allowed on the admin listener: its endpoints only read (GET)` } }) + '\n');
+      return;
+    }
     if (path === '/ready') {
       const r = sources.ready();
       const body = JSON.stringify(r) + '\n';

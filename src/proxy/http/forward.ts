@@ -382,6 +382,8 @@ class Forwarding {
     else if (kind === 'retriable-status-code') this.reply(503, 'all-endpoints-tried', `upstream ${where} ${detail}, and no endpoint is left to retry on`);
     else if (kind === 'peer-app-unreachable') this.reply(503, 'upstream-connect-failure', `the sidecar at ${where} could not reach its app: ${detail}`);
     else if (kind === 'peer-app-reset') this.reply(502, 'upstream-reset', `the app behind ${where} closed the connection before responding: ${detail}`);
+    // A response weft cannot parse came back: the upstream answered, wrongly; it did not just hang up.
+    else if (detail.startsWith('HPE_INVALID_RESPONSE')) this.reply(502, 'upstream-reset', `upstream ${where} sent a malformed response: ${detail}`);
     else this.reply(502, 'upstream-reset', `upstream ${where} closed the connection before responding: ${detail}`);
   }
 

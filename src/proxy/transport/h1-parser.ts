@@ -586,7 +586,7 @@ class H1Parser {
       switch (phase) {
         case H_STATUS:
           while (i < end && (c = buf[i]) !== CR) {
-            if (FIELD_CHAR[c] !== 1) return this.#fail('control characters in the status line') - 1;
+            if (FIELD_CHAR[c] !== 1) return this.#fail(this.#requestSink !== undefined ? 'control characters in the request line' : 'control characters in the status line') - 1;
             i++;
           }
           if (i === end) break;
