@@ -288,3 +288,17 @@ test('route status: Accepted and ResolvedRefs per parent, with the reasons, in t
   await remove('httproutes', 'status-ok');
   await remove('httproutes', 'status-bad');
 });
+
+test('weft check flags a route that is not in force and a route backend with no healthy instance', async () => {
+  await apply([
+    { apiVersion: 'weft.dev/v1alpha1', kind: 'Service', metadata: { name: 'reviews-v9' }, spec: { selector: { version: 'v9' }, ports: [{ port: 80 }] } },
+    route('to-nowhere', { parentRefs: [{ name: 'reviews' }], rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/v9' } }], backendRefs: [backend('reviews-v9')] }] }),
+    route('dangling', { parentRefs: [{ name: 'reviews' }], rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/gone' } }], backendRefs: [backend('no-such')] }] }),
+  ]);
+  const check = await runWeft(['check'], { control: cp.url });
+  assert.equal(check.code, 1, check.stdout + check.stderr);
+  assert.match(check.stdout, /ROUTE-BACKEND\s+httproute\/default\/to-nowhere: backend Service default\/reviews-v9 has no healthy instance/);
+  assert.match(check.stdout, /ROUTE\s+httproute\/default\/dangling: ResolvedRefs BackendNotFound/);
+  await remove('httproutes', 'to-nowhere');
+  await remove('httproutes', 'dangling');
+});

@@ -7,7 +7,7 @@ import { controlOption, controlUrl, outputOption, parseCommand, str, token, ttlS
 import { outputFormat, print, timeLeft } from '../output.ts';
 
 interface Finding {
-  readonly check: 'endpoint-identity' | 'proxy-certificate' | 'ca-root';
+  readonly check: 'endpoint-identity' | 'proxy-certificate' | 'ca-root' | 'route' | 'route-backend';
   readonly subject: string;
   readonly problem: string;
 }
@@ -18,6 +18,16 @@ interface ProxyRow {
   namespace: string;
   connected: boolean;
   certificate?: { identity: string; notAfter: string };
+}
+
+/** The route kinds whose status and backends `weft check` looks at. */
+const ROUTE_PLURALS = ['httproutes', 'grpcroutes', 'tcproutes'];
+
+interface RouteRow {
+  readonly kind: string;
+  readonly metadata: { readonly name: string; readonly namespace: string };
+  readonly spec: { readonly rules?: readonly { readonly backendRefs?: readonly { kind?: string; name: string; namespace?: string; weight?: number }[] }[] };
+  readonly status?: { readonly parents: readonly { readonly conditions: readonly { type: string; status: string; reason: string; message: string }[] }[] };
 }
 
 export const checkCommand: Command = {
@@ -31,7 +41,9 @@ export const checkCommand: Command = {
 
 Checks: every registered instance proves its own service's SPIFFE ID (otherwise it receives no
 mesh traffic: none under STRICT, plaintext only under PERMISSIVE); proxy certificates; the CA
-root. Exit code 0 when all is well, 1 when something is flagged. Needs a read-only token.`,
+root; routes (HTTPRoute, GRPCRoute, TCPRoute) not accepted or with references that do not
+resolve, and route backends with no healthy instance. Exit code 0 when all is well, 1 when
+something is flagged. Needs a read-only token.`,
   async run(argv) {
     const p = parseCommand(this, argv, { ...controlOption, ...outputOption, 'cert-warn': { type: 'string' }, 'root-warn': { type: 'string' } });
     if (!p) return 0;
@@ -39,10 +51,12 @@ root. Exit code 0 when all is well, 1 when something is flagged. Needs a read-on
     const certWarnMs = (ttlSeconds(str(p, 'cert-warn'), '--cert-warn') ?? 3600) * 1000;
     const rootWarnMs = (ttlSeconds(str(p, 'root-warn'), '--root-warn') ?? 30 * 86_400) * 1000;
     const api = new ApiClient(controlUrl(p), token(p));
-    const [instances, proxies, health] = await Promise.all([
+    const [instances, proxies, health, services, ...routeLists] = await Promise.all([
       api.request<{ items: (InstanceState & { identityStatus?: string })[] }>('GET', '/v1/catalog/instances'),
       api.request<{ items: ProxyRow[] }>('GET', '/v1/proxies'),
       api.request<{ ca?: { trustDomain: string; rootNotAfter: string } }>('GET', '/v1/health'),
+      api.request<{ items: { name: string; namespace: string; passing: number }[] }>('GET', '/v1/catalog/services'),
+      ...ROUTE_PLURALS.map((plural) => api.request<{ items: RouteRow[] }>('GET', `/v1/resources/${plural}`)),
     ]);
     const now = Date.now();
     const findings: Finding[] = [];
@@ -55,13 +69,29 @@ root. Exit code 0 when all is well, 1 when something is flagged. Needs a read-on
       const left = Date.parse(x.certificate.notAfter) - now;
       if (left < certWarnMs) findings.push({ check: 'proxy-certificate', subject: x.id, problem: `certificate ${x.certificate.identity} ${left <= 0 ? 'expired' : `expires in ${timeLeft(x.certificate.notAfter, now).replace(' left', '')}`}` });
     }
+    // Routes: not in force, references that do not resolve, and backends with no healthy instance
+    // (their share of requests fails, though every instance that exists is fine).
+    const passing = new Map(services.items.map((x) => [`${x.namespace}/${x.name}`, x.passing]));
+    for (const route of routeLists.flatMap((l) => l.items)) {
+      const subject = `${route.kind.toLowerCase()}/${route.metadata.namespace}/${route.metadata.name}`;
+      const failed = new Set<string>();
+      for (const parent of route.status?.parents ?? []) for (const c of parent.conditions) if (c.status !== 'True') failed.add(`${c.type} ${c.reason}: ${c.message}`);
+      for (const f of failed) findings.push({ check: 'route', subject, problem: f });
+      for (const rule of route.spec.rules ?? []) {
+        for (const ref of rule.backendRefs ?? []) {
+          if ((ref.kind ?? 'Service') !== 'Service' || (ref.weight ?? 1) === 0) continue;
+          const key = `${ref.namespace ?? route.metadata.namespace}/${ref.name}`;
+          if (passing.has(key) && passing.get(key) === 0) findings.push({ check: 'route-backend', subject, problem: `backend Service ${key} has no healthy instance: its share of requests fails` });
+        }
+      }
+    }
     const rootNotAfter = health.ca?.rootNotAfter;
     if (rootNotAfter !== undefined && Date.parse(rootNotAfter) - now < rootWarnMs) {
       findings.push({ check: 'ca-root', subject: health.ca!.trustDomain, problem: `the mesh CA root ${Date.parse(rootNotAfter) <= now ? 'expired' : `expires in ${timeLeft(rootNotAfter, now).replace(' left', '')}`} (${rootNotAfter})` });
     }
     print(format, { ok: findings.length === 0, findings }, () =>
       findings.length === 0
-        ? `OK: ${instances.items.length} instance(s) with their service's identity, ${proxies.items.filter((x) => x.connected).length} proxy certificate(s) and the CA root not expiring soon.\n`
+        ? `OK: ${instances.items.length} instance(s) with their service's identity, ${proxies.items.filter((x) => x.connected).length} proxy certificate(s) and the CA root not expiring soon, ${routeLists.reduce((n, l) => n + l.items.length, 0)} route(s) in force with healthy backends.\n`
         : findings.map((f) => `${f.check.toUpperCase().padEnd(18)} ${f.subject}: ${f.problem}`).join('\n') + `\n${findings.length} problem(s) found.\n`,
     );
     return findings.length === 0 ? 0 : 1;
