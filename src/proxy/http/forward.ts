@@ -4,12 +4,11 @@
 // connection goes again to the same endpoint. One timer per request times the response head, idle
 // gaps and an optional total. A route's `retry` and `timeouts` (RoutePolicy) widen the retry rule to
 // the codes it names (replaying a body kept up to RETRY_BODY_LIMIT_BYTES), add a backoff and bound
-// each attempt. HTTP/2 requests go upstream as h2c, others as HTTP/1.1.
+// each attempt. HTTP/2 requests go upstream as h2c (forward-h2.ts), others as HTTP/1.1 (the lean client here, or
+// node:http's in forward-h1-node.ts for comparison); what the transports share is in attempt-rules.ts.
 
 import type { IncomingMessage, ServerResponse, OutgoingHttpHeaders } from 'node:http';
-import { http } from '../../lib/node-http.ts';
-import type { Http2ServerRequest, Http2ServerResponse, ClientHttp2Stream, IncomingHttpHeaders as H2Headers } from 'node:http2';
-import type { Socket } from 'node:net';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import type { EventEmitter } from 'node:events';
 import { completeTimeouts, type BackendPolicySpec, type BackendTimeouts } from '../../config/kinds/backend-policy.ts';
@@ -23,12 +22,15 @@ import { REASON_HEADER, sendLocalReply, type LocalReplyReason } from './local-re
 import type { MirrorTee } from '../filters/request-mirror/mirror.ts';
 import { splice } from '../transport/tunnel.ts';
 import { upgradeAccepted } from './upgrade.ts';
-import { forwardInterim, forwardTrailers, respondEnded } from './response-shapes.ts';
-import { forwardableTrailers } from '../transport/trailer-fields.ts';
+import { forwardInterim, forwardTrailers } from './response-shapes.ts';
+import { ATTEMPTS_HEADER, CONNECT_ERRORS, IDEMPOTENT, flatHeader, peerFailureKind, withoutContentLength, type FailureKind, type RetryReason } from './attempt-rules.ts';
+import { attemptH2 } from './forward-h2.ts';
+import { attemptH1Node } from './forward-h1-node.ts';
 import { RETRY_BODY_LIMIT_BYTES, retryBackoffMs, type RoutePolicy, type RouteRetry } from '../routing/route-policy.ts';
 
 export type AnyRequest = IncomingMessage | Http2ServerRequest | H1ServerRequest;
 export type AnyResponse = ServerResponse | Http2ServerResponse | H1ServerResponse;
+export { ATTEMPTS_HEADER, type FailureKind, type RetryReason } from './attempt-rules.ts';
 // An HTTP/1.1 request and response come from node:http's server or the lean one (h1-server.ts),
 // which has the same shape for what is used here; the code below names node:http's types for both.
 
@@ -59,27 +61,6 @@ export interface ForwardTarget {
   readonly route?: RoutePolicy;
 }
 
-/** Set on a response (forwarded or local) that took more than one attempt: how many. */
-export const ATTEMPTS_HEADER = 'x-weft-attempts';
-
-/** node:http2's header object as a flat list, edited, and back: the HTTP/2 path's use of editResponse. */
-function editObject(edit: (fields: readonly string[]) => string[], headers: OutgoingHttpHeaders): OutgoingHttpHeaders {
-  const flat: string[] = [];
-  for (const name in headers) {
-    const v = headers[name];
-    if (v === undefined) continue;
-    if (Array.isArray(v)) for (const x of v) flat.push(name, x);
-    else flat.push(name, String(v));
-  }
-  const edited = edit(flat);
-  const out: OutgoingHttpHeaders = {};
-  for (let i = 0; i < edited.length; i += 2) {
-    const seen = out[edited[i]];
-    out[edited[i]] = seen === undefined ? edited[i + 1] : [...(Array.isArray(seen) ? seen : [String(seen)]), edited[i + 1]];
-  }
-  return out;
-}
-
 export interface ForwardContext {
   readonly pool: UpstreamPool;
   readonly proxyId: string;
@@ -91,42 +72,13 @@ export interface ForwardContext {
   readonly onRetry?: (reason: RetryReason) => void;
 }
 
-/** Why an attempt failed, which decides whether another attempt is safe. */
-export type FailureKind =
-  | 'connect'
-  | 'reset-before-response'
-  | 'peer-app-unreachable'
-  | 'peer-app-reset'
-  | 'timeout'
-  | 'reset-after-response'
-  /** The app answered a status the route's `retry.codes` names (Envoy: retriable-status-codes). */
-  | 'retriable-status-code'
-  /** The attempt outlasted the route's `timeouts.backendRequest` (Envoy: per_try_timeout). */
-  | 'per-try-timeout';
-/** Why a request went again (the retries metric's `reason`). */
-export type RetryReason = FailureKind | 'stale-connection';
 /** The timers' local-reply reasons (504 before the response head; after it, the stream is cut). */
 type TimeoutReason = 'request-timeout' | 'response-header-timeout' | 'stream-idle-timeout' | 'backend-request-timeout';
 
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL', 'WEFT_CONNECT_TIMEOUT', 'ENOTFOUND', 'EAI_AGAIN']);
-/** Errors of a TLS handshake that failed (bad chain, wrong identity): the request never left. */
-const TLS_HANDSHAKE_ERROR = /^(ERR_TLS_|ERR_SSL_|WEFT_TLS_|UNABLE_TO_|CERT_|DEPTH_ZERO_|SELF_SIGNED_)/;
-/** The END_STREAM flag of an HTTP/2 HEADERS frame (RFC 9113 §6.2), as node:http2 reports it with 'response'. */
-const H2_FLAG_END_STREAM = 0x1;
-/** WEFT_H1_CLIENT=node: HTTP/1.1 upstream through node:http's client (the old path, kept for comparison). */
-const NODE_H1_CLIENT = process.env.WEFT_H1_CLIENT === 'node';
 /** RST_STREAM INTERNAL_ERROR (RFC 9113 §7): how an HTTP/2 response that was cut ends; http2.constants without loading node:http2. */
 const NGHTTP2_INTERNAL_ERROR = 2;
-/** HTTP/2 streams the server refused unprocessed (RFC 9113 §8.7): safe to send again, whatever the method. */
-const REFUSED_STREAM = 7;
-
-/** The value of a field in a flat [name, value, …] list with lower-case names. */
-function flatHeader(headers: readonly string[], name: string): string | undefined {
-  for (let i = 0; i < headers.length; i += 2) if (headers[i] === name) return headers[i + 1];
-  return undefined;
-}
-
+/** WEFT_H1_CLIENT=node: HTTP/1.1 upstream through node:http's client (the old path, kept for comparison). */
+const NODE_H1_CLIENT = process.env.WEFT_H1_CLIENT === 'node';
 /**
  * The request body's framing as the server side's parser decided it (RFC 9112 §6.3): -1 chunked,
  * N ≥ 0 a Content-Length of N bytes, undefined no framing field. The lean parser and llhttp refuse
@@ -136,29 +88,6 @@ function flatHeader(headers: readonly string[], name: string): string | undefine
 function requestFraming(req: AnyRequest): number | undefined {
   if (req.httpVersionMajor !== 2 && req.headers['transfer-encoding'] !== undefined) return -1;
   return parsedContentLength(req.headers['content-length']);
-}
-
-/**
- * The Content-Length a response goes on with (RFC 9110 §8.6): none on 1xx and 204, none when the
- * upstream body is chunked or close-delimited (the writer frames it); else the checked length.
- */
-function responseContentLength(status: number, headers: { readonly [name: string]: string | string[] | undefined }): number | undefined {
-  if (status < 200 || status === 204 || headers['transfer-encoding'] !== undefined) return undefined;
-  return parsedContentLength(headers['content-length']);
-}
-
-/** A flat [name, value, …] response head without Content-Length, for 1xx and 204 (RFC 9110 §8.6). */
-function withoutContentLength(headers: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < headers.length; i += 2) if (headers[i] !== 'content-length') out.push(headers[i], headers[i + 1]);
-  return out;
-}
-
-/** A peer sidecar's local reply that says its own app failed the request (not the app's own answer). */
-function peerFailureKind(status: number, reason: unknown): FailureKind | undefined {
-  if (status === 503 && reason === 'upstream-connect-failure') return 'peer-app-unreachable';
-  if (status === 502 && reason === 'upstream-reset') return 'peer-app-reset';
-  return undefined;
 }
 
 export function forwardRequest(req: AnyRequest, res: AnyResponse, target: ForwardTarget, ctx: ForwardContext): void {
@@ -172,7 +101,7 @@ type EndpointPick = Extract<Pick, { kind: 'endpoint' }>;
  * answer. Its steps are methods, not closures made per request: on the hot HTTP/1.1 path a request
  * costs this object and one per attempt.
  */
-class Forwarding {
+export class Forwarding {
   readonly req: AnyRequest;
   readonly res: AnyResponse;
   readonly target: ForwardTarget;
@@ -518,7 +447,7 @@ function cutResponse(res: AnyResponse): void {
 }
 
 /** One try at one endpoint: reports its outcome to the balancer once, and fails at most once. */
-class Attempt {
+export class Attempt {
   readonly fwd: Forwarding;
   readonly pick: EndpointPick;
   readonly started: number;
@@ -724,226 +653,3 @@ class H1Attempt extends Attempt implements H1Handler {
   }
 }
 
-/** An attempt through node:http's client (WEFT_H1_CLIENT=node, kept for comparison). */
-function attemptH1Node(f: Forwarding, a: Attempt): void {
-  const ep = a.pick.endpoint;
-  const { req, res, target, ctx, method, hasBody } = f;
-  const headers = f.upstreamHeaders();
-  headers.host = target.authority;
-  // Chunked as the client's body was; node:http's client would not chunk a GET's body by itself.
-  if (f.framing === -1) headers['transfer-encoding'] = 'chunked';
-  const upReq = http.request({
-    host: ep.address,
-    port: ep.port,
-    method,
-    path: target.path,
-    headers,
-    agent: ctx.pool.agent(ep.address, ep.port, { idleMs: target.policy.timeouts.idleMs }),
-  });
-  let connectTimer: NodeJS.Timeout | undefined;
-  let responded = false;
-  let reusedSocket = false;
-  a.cancelTransport = () => upReq.destroy();
-
-  const sendBody = (): void => {
-    if (!hasBody) {
-      upReq.end();
-      return;
-    }
-    f.bodyStarted = true;
-    req.on('data', () => f.activity++);
-    req.on('end', () => f.requestEnded());
-    req.pipe(upReq);
-  };
-  upReq.on('socket', (socket: Socket) => {
-    reusedSocket = upReq.reusedSocket;
-    if (!socket.connecting) return sendBody();
-    connectTimer = setTimeout(() => {
-      const err = Object.assign(new Error(`connect timeout after ${target.policy.timeouts.connectMs}ms`), { code: 'WEFT_CONNECT_TIMEOUT' });
-      upReq.destroy(err);
-    }, target.policy.timeouts.connectMs);
-    socket.once('connect', () => {
-      clearTimeout(connectTimer);
-      sendBody();
-    });
-  });
-  upReq.on('error', (err: NodeJS.ErrnoException) => {
-    clearTimeout(connectTimer);
-    if (f.finished) return;
-    if (responded) {
-      a.report(false);
-      res.destroy(err);
-      return;
-    }
-    const code = err.code ?? '';
-    if (CONNECT_ERRORS.has(code) && !f.bodyStarted) a.onFailure('connect', `${code} ${err.message}`);
-    else a.onFailure(reusedSocket || !f.bodyStarted ? 'reset-before-response' : 'reset-after-response', `${code} ${err.message}`);
-  });
-  upReq.on('response', (upRes: IncomingMessage) => {
-    responded = true;
-    const status = upRes.statusCode ?? 502;
-    const peerFailure = peerFailureKind(status, upRes.headers[REASON_HEADER]);
-    if (peerFailure && f.canRetry(peerFailure)) {
-      upRes.resume();
-      a.onFailure(peerFailure, `peer sidecar answered ${status} ${upRes.headers[REASON_HEADER]}`);
-      return;
-    }
-    if (f.retry?.codes.has(status) && f.canRetry('retriable-status-code')) {
-      upRes.resume();
-      a.onFailure('retriable-status-code', `answered ${status}`);
-      return;
-    }
-    f.responded = true;
-    f.activity++;
-    const head = forwardableHeaders(upRes.headers, responseContentLength(status, upRes.headers));
-    if (f.attempts > 1) head[ATTEMPTS_HEADER] = String(f.attempts);
-    (res as ServerResponse).writeHead(status, target.editResponse ? editObject(target.editResponse, head) : head);
-    upRes.on('data', () => f.activity++);
-    upRes.pipe(res as ServerResponse);
-    upRes.on('end', () => {
-      a.report(status < 500);
-      f.complete(status);
-    });
-    upRes.on('error', () => {
-      a.report(false);
-      res.destroy();
-    });
-  });
-}
-
-/** An attempt as an HTTP/2 stream on the endpoint's session (h2c, or h2 inside mutual TLS). */
-function attemptH2(f: Forwarding, a: Attempt): void {
-  const ep = a.pick.endpoint;
-  const { req, res, target, ctx, method, hasBody } = f;
-  const session = ctx.pool.session(ep.address, ep.port, ep.identity);
-  const wasConnected = !session.connecting;
-  const headers = f.upstreamHeaders() as Record<string, string | string[]>;
-  let stream: ClientHttp2Stream;
-  try {
-    stream = session.request({ ...headers, ':method': method, ':path': target.path, ':authority': target.authority, ':scheme': 'http' }, { endStream: !hasBody });
-  } catch (err) {
-    a.onFailure('connect', (err as Error).message);
-    return;
-  }
-  let responded = false;
-  /** This stream failed on a stale session and the attempt went on on a new one: its events no longer count. */
-  let superseded = false;
-  a.cancelTransport = () => stream.close();
-  /**
-   * The session was reused and has gone away (the peer closed it or sent GOAWAY) before any
-   * response on this stream: the request goes once more on a new session to the same endpoint if
-   * it has no body and is idempotent or was refused unprocessed (RFC 9113 §8.7), as for HTTP/1.1.
-   */
-  const retryStale = (): boolean => {
-    if (responded || !wasConnected || hasBody || a.staleRetried || f.finished) return false;
-    if (!session.closed && !session.destroyed) return false;
-    if (!IDEMPOTENT.has(method) && stream.rstCode !== REFUSED_STREAM) return false;
-    a.staleRetried = true;
-    superseded = true;
-    clearTimeout(connectTimer);
-    ctx.onRetry?.('stale-connection');
-    attemptH2(f, a);
-    return true;
-  };
-  const connectTimer = wasConnected
-    ? undefined
-    : setTimeout(() => {
-        if (session.connecting) session.destroy(Object.assign(new Error('connect timeout'), { code: 'WEFT_CONNECT_TIMEOUT' }));
-      }, target.policy.timeouts.connectMs);
-  if (hasBody) {
-    const start = (): void => {
-      if (f.bodyStarted) {
-        // A retry: an earlier attempt read the client's body, and all of it was kept (canRetry).
-        for (const chunk of f.replay ?? []) stream.write(chunk);
-        stream.end();
-        return;
-      }
-      f.bodyStarted = true;
-      // Listened to only now: a 'data' listener starts the flow, which must wait for the session.
-      req.on('data', (chunk: Buffer) => {
-        f.activity++;
-        f.keep(chunk);
-      });
-      req.on('end', () => {
-        f.bodyRead();
-        f.requestEnded();
-      });
-      req.pipe(stream);
-    };
-    if (session.connecting) session.once('connect', start);
-    else start();
-  }
-  stream.on('error', (err: NodeJS.ErrnoException) => {
-    clearTimeout(connectTimer);
-    if (f.finished || superseded) return;
-    if (responded) {
-      a.report(false);
-      res.destroy(err);
-      return;
-    }
-    const code = err.code ?? '';
-    const neverConnected = !wasConnected && (CONNECT_ERRORS.has(code) || code === 'ERR_HTTP2_STREAM_CANCEL' || TLS_HANDSHAKE_ERROR.test(code));
-    if (!neverConnected && retryStale()) return;
-    a.onFailure(neverConnected && !f.bodyStarted ? 'connect' : 'reset-before-response', `${code} ${err.message}`);
-  });
-  // Interim 1xx heads (100 Continue, 103 Early Hints …) come as 'headers' before the response.
-  stream.on('headers', (h: H2Headers) => {
-    if (!responded && !f.finished) forwardInterim(req, res, Number(h[':status']), forwardableHeaders(h as never) as Record<string, string | string[]>);
-  });
-  stream.on('response', (h: H2Headers, flags: number) => {
-    clearTimeout(connectTimer);
-    if (superseded) return;
-    responded = true;
-    f.activity++;
-    const status = Number(h[':status'] ?? 502);
-    const peerFailure = peerFailureKind(status, h[REASON_HEADER]);
-    if (peerFailure && f.canRetry(peerFailure)) {
-      stream.close();
-      a.onFailure(peerFailure, `peer sidecar answered ${status} ${h[REASON_HEADER]}`);
-      return;
-    }
-    if (f.retry?.codes.has(status) && f.canRetry('retriable-status-code')) {
-      stream.close();
-      a.onFailure('retriable-status-code', `answered ${status}`);
-      return;
-    }
-    f.responded = true;
-    if ((flags & H2_FLAG_END_STREAM) !== 0) {
-      // Headers that end the stream (gRPC's trailers-only response) stay one frame that ends it.
-      // Nothing follows on the upstream stream; reading it lets it close.
-      stream.resume();
-      if (f.finished) return; // the client went away meanwhile
-      try {
-        const ended = forwardableHeaders(h as never);
-        if (f.attempts > 1) ended[ATTEMPTS_HEADER] = String(f.attempts);
-        respondEnded(req, res, status, target.editResponse ? editObject(target.editResponse, ended) : ended);
-      } catch (err) {
-        f.reply(502, 'upstream-reset', `upstream ${ep.address}:${ep.port} sent a response head that cannot be forwarded: ${(err as Error).message}`);
-        a.report(false);
-        return;
-      }
-      a.report(status < 500);
-      f.complete(status);
-      return;
-    }
-    const head = forwardableHeaders(h as never, responseContentLength(status, h));
-    if (f.attempts > 1) head[ATTEMPTS_HEADER] = String(f.attempts);
-    (res as ServerResponse).writeHead(status, target.editResponse ? editObject(target.editResponse, head) : head);
-    stream.on('trailers', (trailers: H2Headers) => {
-      const forwardable = forwardableTrailers(trailers as Record<string, string | string[] | undefined>);
-      if (forwardable !== undefined) forwardTrailers(req, res, forwardable);
-    });
-    stream.on('data', () => f.activity++);
-    stream.pipe(res as Http2ServerResponse);
-    stream.on('end', () => {
-      a.report(status < 500);
-      f.complete(status);
-    });
-  });
-  stream.on('close', () => {
-    clearTimeout(connectTimer);
-    if (superseded || responded || f.finished) return;
-    if (retryStale()) return;
-    a.onFailure('reset-before-response', `stream closed with code ${stream.rstCode}`);
-  });
-}

@@ -1,0 +1,148 @@
+// The HTTP/2 attempt: one stream on the endpoint's session (h2c, or h2 inside mutual TLS), its
+// stale-session retry, and every response shape (interim heads, trailers-only, trailers); forward.ts drives it.
+
+import type { ServerResponse } from 'node:http';
+import type { ClientHttp2Stream, Http2ServerResponse, IncomingHttpHeaders as H2Headers } from 'node:http2';
+import { forwardableHeaders } from './headers.ts';
+import { REASON_HEADER } from './local-reply.ts';
+import { forwardInterim, forwardTrailers, respondEnded } from './response-shapes.ts';
+import { forwardableTrailers } from '../transport/trailer-fields.ts';
+import { ATTEMPTS_HEADER, CONNECT_ERRORS, H2_FLAG_END_STREAM, IDEMPOTENT, REFUSED_STREAM, TLS_HANDSHAKE_ERROR, editObject, peerFailureKind, responseContentLength } from './attempt-rules.ts';
+import type { Attempt, Forwarding } from './forward.ts';
+
+/** An attempt as an HTTP/2 stream on the endpoint's session (h2c, or h2 inside mutual TLS). */
+export function attemptH2(f: Forwarding, a: Attempt): void {
+  const ep = a.pick.endpoint;
+  const { req, res, target, ctx, method, hasBody } = f;
+  const session = ctx.pool.session(ep.address, ep.port, ep.identity);
+  const wasConnected = !session.connecting;
+  const headers = f.upstreamHeaders() as Record<string, string | string[]>;
+  let stream: ClientHttp2Stream;
+  try {
+    stream = session.request({ ...headers, ':method': method, ':path': target.path, ':authority': target.authority, ':scheme': 'http' }, { endStream: !hasBody });
+  } catch (err) {
+    a.onFailure('connect', (err as Error).message);
+    return;
+  }
+  let responded = false;
+  /** This stream failed on a stale session and the attempt went on on a new one: its events no longer count. */
+  let superseded = false;
+  a.cancelTransport = () => stream.close();
+  /**
+   * The session was reused and has gone away (the peer closed it or sent GOAWAY) before any
+   * response on this stream: the request goes once more on a new session to the same endpoint if
+   * it has no body and is idempotent or was refused unprocessed (RFC 9113 §8.7), as for HTTP/1.1.
+   */
+  const retryStale = (): boolean => {
+    if (responded || !wasConnected || hasBody || a.staleRetried || f.finished) return false;
+    if (!session.closed && !session.destroyed) return false;
+    if (!IDEMPOTENT.has(method) && stream.rstCode !== REFUSED_STREAM) return false;
+    a.staleRetried = true;
+    superseded = true;
+    clearTimeout(connectTimer);
+    ctx.onRetry?.('stale-connection');
+    attemptH2(f, a);
+    return true;
+  };
+  const connectTimer = wasConnected
+    ? undefined
+    : setTimeout(() => {
+        if (session.connecting) session.destroy(Object.assign(new Error('connect timeout'), { code: 'WEFT_CONNECT_TIMEOUT' }));
+      }, target.policy.timeouts.connectMs);
+  if (hasBody) {
+    const start = (): void => {
+      if (f.bodyStarted) {
+        // A retry: an earlier attempt read the client's body, and all of it was kept (canRetry).
+        for (const chunk of f.replay ?? []) stream.write(chunk);
+        stream.end();
+        return;
+      }
+      f.bodyStarted = true;
+      // Listened to only now: a 'data' listener starts the flow, which must wait for the session.
+      req.on('data', (chunk: Buffer) => {
+        f.activity++;
+        f.keep(chunk);
+      });
+      req.on('end', () => {
+        f.bodyRead();
+        f.requestEnded();
+      });
+      req.pipe(stream);
+    };
+    if (session.connecting) session.once('connect', start);
+    else start();
+  }
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    clearTimeout(connectTimer);
+    if (f.finished || superseded) return;
+    if (responded) {
+      a.report(false);
+      res.destroy(err);
+      return;
+    }
+    const code = err.code ?? '';
+    const neverConnected = !wasConnected && (CONNECT_ERRORS.has(code) || code === 'ERR_HTTP2_STREAM_CANCEL' || TLS_HANDSHAKE_ERROR.test(code));
+    if (!neverConnected && retryStale()) return;
+    a.onFailure(neverConnected && !f.bodyStarted ? 'connect' : 'reset-before-response', `${code} ${err.message}`);
+  });
+  // Interim 1xx heads (100 Continue, 103 Early Hints …) come as 'headers' before the response.
+  stream.on('headers', (h: H2Headers) => {
+    if (!responded && !f.finished) forwardInterim(req, res, Number(h[':status']), forwardableHeaders(h as never) as Record<string, string | string[]>);
+  });
+  stream.on('response', (h: H2Headers, flags: number) => {
+    clearTimeout(connectTimer);
+    if (superseded) return;
+    responded = true;
+    f.activity++;
+    const status = Number(h[':status'] ?? 502);
+    const peerFailure = peerFailureKind(status, h[REASON_HEADER]);
+    if (peerFailure && f.canRetry(peerFailure)) {
+      stream.close();
+      a.onFailure(peerFailure, `peer sidecar answered ${status} ${h[REASON_HEADER]}`);
+      return;
+    }
+    if (f.retry?.codes.has(status) && f.canRetry('retriable-status-code')) {
+      stream.close();
+      a.onFailure('retriable-status-code', `answered ${status}`);
+      return;
+    }
+    f.responded = true;
+    if ((flags & H2_FLAG_END_STREAM) !== 0) {
+      // Headers that end the stream (gRPC's trailers-only response) stay one frame that ends it.
+      // Nothing follows on the upstream stream; reading it lets it close.
+      stream.resume();
+      if (f.finished) return; // the client went away meanwhile
+      try {
+        const ended = forwardableHeaders(h as never);
+        if (f.attempts > 1) ended[ATTEMPTS_HEADER] = String(f.attempts);
+        respondEnded(req, res, status, target.editResponse ? editObject(target.editResponse, ended) : ended);
+      } catch (err) {
+        f.reply(502, 'upstream-reset', `upstream ${ep.address}:${ep.port} sent a response head that cannot be forwarded: ${(err as Error).message}`);
+        a.report(false);
+        return;
+      }
+      a.report(status < 500);
+      f.complete(status);
+      return;
+    }
+    const head = forwardableHeaders(h as never, responseContentLength(status, h));
+    if (f.attempts > 1) head[ATTEMPTS_HEADER] = String(f.attempts);
+    (res as ServerResponse).writeHead(status, target.editResponse ? editObject(target.editResponse, head) : head);
+    stream.on('trailers', (trailers: H2Headers) => {
+      const forwardable = forwardableTrailers(trailers as Record<string, string | string[] | undefined>);
+      if (forwardable !== undefined) forwardTrailers(req, res, forwardable);
+    });
+    stream.on('data', () => f.activity++);
+    stream.pipe(res as Http2ServerResponse);
+    stream.on('end', () => {
+      a.report(status < 500);
+      f.complete(status);
+    });
+  });
+  stream.on('close', () => {
+    clearTimeout(connectTimer);
+    if (superseded || responded || f.finished) return;
+    if (retryStale()) return;
+    a.onFailure('reset-before-response', `stream closed with code ${stream.rstCode}`);
+  });
+}
