@@ -196,3 +196,12 @@ export function acceptLeafPublicKey(pem: string): Buffer {
   }
   return key.export({ type: 'spki', format: 'der' });
 }
+
+/** A CA root in force: its certificate (and PEM), SHA-256 fingerprint, and the signer that issues leaves under it. */
+export interface Root {
+  readonly cert: X509Certificate;
+  readonly pem: string;
+  readonly fingerprint: string;
+  readonly signer: Signer;
+}
+
