@@ -72,8 +72,7 @@ function target(req: AnyRequest): { authority: string; path: string } | string |
   if (typeof t === 'string') return t;
   if (t.authority !== undefined) return { authority: t.authority, path: t.path };
   const authority = (req.headers[':authority'] as string | undefined) ?? req.headers.host;
-  if (!authority) return undefined;
-  return hostError(authority) ?? { authority, path: t.path };
+  return authority ? { authority, path: t.path } : undefined;
 }
 
 export function createOutboundHandler(deps: OutboundDeps) {
@@ -104,6 +103,9 @@ export function createOutboundHandler(deps: OutboundDeps) {
   const resolve = (req: AnyRequest, t = target(req)): Resolution => {
     if (typeof t === 'string') return { kind: 'error', status: 400, reason: 'bad-request', message: `bad request target: ${t}` };
     if (!t) return { kind: 'error', status: 400, reason: 'bad-request', message: 'request names no host (absolute-form URL or Host header)' };
+    // Checked here, where an authority is first seen: the route cache only ever holds valid ones.
+    const badHost = hostError(t.authority);
+    if (badHost !== undefined) return { kind: 'error', status: 400, reason: 'bad-request', message: `bad request target: ${badHost}` };
     const table = deps.table.get();
     if (!table) return { kind: 'error', status: 503, reason: 'no-snapshot', message: 'this sidecar has not received its configuration from the control plane yet' };
     const host = meshHost(t.authority);
