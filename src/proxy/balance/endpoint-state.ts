@@ -42,6 +42,8 @@ export class EndpointState implements Candidate {
 
   #settle(outcome: PickOutcome): void {
     this.active--;
+    // The client went away or its own deadline passed: nothing is learned about the endpoint.
+    if (outcome.failure === 'cancelled') return;
     const connectFailure = outcome.connectFailure === true;
     if (outcome.ok && !connectFailure) this.consecutiveFailures = 0;
     else this.consecutiveFailures++;

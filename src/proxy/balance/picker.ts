@@ -5,12 +5,24 @@
 import type { EndpointSnapshot } from '../../config/snapshot-types.ts';
 import type { BackendPolicySpec } from '../../config/kinds/backend-policy.ts';
 
+/**
+ * Why an attempt got no complete response. `connect`, `reset` and `timeout` are the gateway errors
+ * of Envoy's outlier detection (the endpoint, not the app's answer, failed); `cancelled` means the
+ * client went away or a request timeout fired, which says nothing about the endpoint.
+ */
+export type AttemptFailure = 'connect' | 'reset' | 'timeout' | 'cancelled';
+
 export interface PickOutcome {
-  /** False when the attempt failed (connect error, reset, 5xx from the peer proxy). */
+  /** False when the attempt failed (connect error, reset, timeout, a 5xx answer). */
   readonly ok: boolean;
   /** The endpoint could not be reached at all: it is skipped for a while (passive ejection). */
   readonly connectFailure?: boolean;
+  /** From the pick to the response's end (or the failure), in ms. */
   readonly latencyMs: number;
+  /** The response status when the endpoint answered (5xx and 429 are signals for the balancer). */
+  readonly status?: number;
+  /** Set when no complete response came back. */
+  readonly failure?: AttemptFailure;
 }
 
 export type Pick =

@@ -3,6 +3,7 @@
 // that turn an upstream response head into the one the client gets.
 
 import type { OutgoingHttpHeaders } from 'node:http';
+import type { AttemptFailure } from '../balance/picker.ts';
 import { parsedContentLength } from './headers.ts';
 
 /** Set on a response (forwarded or local) that took more than one attempt: how many. */
@@ -38,6 +39,22 @@ export type FailureKind =
   | 'retriable-status-code'
   /** The attempt outlasted the route's `timeouts.backendRequest` (Envoy: per_try_timeout). */
   | 'per-try-timeout';
+/** The balancer's view of a failure: which gateway error it is, if any (an answered status is not one). */
+export function attemptFailureOf(kind: FailureKind): AttemptFailure | undefined {
+  switch (kind) {
+    case 'connect':
+    case 'peer-app-unreachable':
+      return 'connect';
+    case 'timeout':
+    case 'per-try-timeout':
+      return 'timeout';
+    case 'retriable-status-code':
+      return undefined;
+    default:
+      return 'reset';
+  }
+}
+
 /** Why a request went again (the retries metric's `reason`). */
 export type RetryReason = FailureKind | 'stale-connection';
 export const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);

@@ -56,7 +56,7 @@ export function attemptH1Node(f: Forwarding, a: Attempt): void {
     clearTimeout(connectTimer);
     if (f.finished) return;
     if (responded) {
-      a.report(false);
+      a.report(0, 'reset');
       res.destroy(err);
       return;
     }
@@ -75,7 +75,7 @@ export function attemptH1Node(f: Forwarding, a: Attempt): void {
     }
     if (f.retry?.codes.has(status) && f.canRetry('retriable-status-code')) {
       upRes.resume();
-      a.onFailure('retriable-status-code', `answered ${status}`);
+      a.onFailure('retriable-status-code', `answered ${status}`, status);
       return;
     }
     f.responded = true;
@@ -86,11 +86,11 @@ export function attemptH1Node(f: Forwarding, a: Attempt): void {
     upRes.on('data', () => f.activity++);
     upRes.pipe(res as ServerResponse);
     upRes.on('end', () => {
-      a.report(status < 500);
+      a.report(status);
       f.complete(status);
     });
     upRes.on('error', () => {
-      a.report(false);
+      a.report(0, 'reset');
       res.destroy();
     });
   });

@@ -76,7 +76,7 @@ export function attemptH2(f: Forwarding, a: Attempt): void {
     clearTimeout(connectTimer);
     if (f.finished || superseded) return;
     if (responded) {
-      a.report(false);
+      a.report(0, 'reset');
       res.destroy(err);
       return;
     }
@@ -103,7 +103,7 @@ export function attemptH2(f: Forwarding, a: Attempt): void {
     }
     if (f.retry?.codes.has(status) && f.canRetry('retriable-status-code')) {
       stream.close();
-      a.onFailure('retriable-status-code', `answered ${status}`);
+      a.onFailure('retriable-status-code', `answered ${status}`, status);
       return;
     }
     f.responded = true;
@@ -118,10 +118,10 @@ export function attemptH2(f: Forwarding, a: Attempt): void {
         respondEnded(req, res, status, target.editResponse ? editObject(target.editResponse, ended) : ended);
       } catch (err) {
         f.reply(502, 'upstream-reset', `upstream ${ep.address}:${ep.port} sent a response head that cannot be forwarded: ${(err as Error).message}`);
-        a.report(false);
+        a.report(0, 'reset');
         return;
       }
-      a.report(status < 500);
+      a.report(status);
       f.complete(status);
       return;
     }
@@ -135,7 +135,7 @@ export function attemptH2(f: Forwarding, a: Attempt): void {
     stream.on('data', () => f.activity++);
     stream.pipe(res as Http2ServerResponse);
     stream.on('end', () => {
-      a.report(status < 500);
+      a.report(status);
       f.complete(status);
     });
   });

@@ -13,7 +13,7 @@ import type { Duplex } from 'node:stream';
 import type { EventEmitter } from 'node:events';
 import { completeTimeouts, type BackendPolicySpec, type BackendTimeouts } from '../../config/kinds/backend-policy.ts';
 import type { EndpointSnapshot } from '../../config/snapshot-types.ts';
-import type { Pick, Picker } from '../balance/picker.ts';
+import type { AttemptFailure, Pick, Picker } from '../balance/picker.ts';
 import type { UpstreamPool } from '../transport/upstream-pool.ts';
 import { BODY_CHUNKED, BODY_NONE, BODY_RAW, requestHead, type H1Exchange, type H1Handler, type H1Stage } from '../transport/h1-client.ts';
 import type { H1ServerRequest, H1ServerResponse } from '../transport/h1-server-message.ts';
@@ -23,14 +23,14 @@ import type { MirrorTee } from '../filters/request-mirror/mirror.ts';
 import { splice } from '../transport/tunnel.ts';
 import { upgradeAccepted } from './upgrade.ts';
 import { forwardInterim, forwardTrailers } from './response-shapes.ts';
-import { ATTEMPTS_HEADER, CONNECT_ERRORS, IDEMPOTENT, flatHeader, peerFailureKind, withoutContentLength, type FailureKind, type RetryReason } from './attempt-rules.ts';
+import { ATTEMPTS_HEADER, CONNECT_ERRORS, IDEMPOTENT, flatHeader, peerFailureKind, withoutContentLength, attemptFailureOf, type FailureKind, type RetryReason } from './attempt-rules.ts';
 import { attemptH2 } from './forward-h2.ts';
 import { attemptH1Node } from './forward-h1-node.ts';
 import { RETRY_BODY_LIMIT_BYTES, retryBackoffMs, type RoutePolicy, type RouteRetry } from '../routing/route-policy.ts';
 
 export type AnyRequest = IncomingMessage | Http2ServerRequest | H1ServerRequest;
 export type AnyResponse = ServerResponse | Http2ServerResponse | H1ServerResponse;
-export { ATTEMPTS_HEADER, type FailureKind, type RetryReason } from './attempt-rules.ts';
+export { ATTEMPTS_HEADER, attemptFailureOf, type FailureKind, type RetryReason } from './attempt-rules.ts';
 // An HTTP/1.1 request and response come from node:http's server or the lean one (h1-server.ts),
 // which has the same shape for what is used here; the code below names node:http's types for both.
 
@@ -463,24 +463,29 @@ export class Attempt {
     this.started = started;
   }
 
-  /** Reports the outcome to the balancer (once); returns the time it read. */
-  report(ok: boolean, connectFailure = false): number {
+  /**
+   * Reports the outcome to the balancer (once): `status` is the endpoint's answer (0: none), `failure`
+   * why there is no complete response. Returns the time it read.
+   */
+  report(status: number, failure?: AttemptFailure): number {
     const now = performance.now();
     if (this.reported) return now;
     this.reported = true;
-    this.pick.done({ ok, connectFailure, latencyMs: now - this.started });
+    const ok = failure === undefined && status > 0 && status < 500;
+    this.pick.done({ ok, connectFailure: failure === 'connect', latencyMs: now - this.started, status: status > 0 ? status : undefined, failure });
     return now;
   }
 
-  onFailure(kind: FailureKind, detail: string): void {
+  /** `status`: what the endpoint answered when the failure is an answer (a retried status code). */
+  onFailure(kind: FailureKind, detail: string, status = 0): void {
     if (this.reported) return; // an attempt fails once, however many events report it
-    this.report(false, kind === 'connect');
+    this.report(status, attemptFailureOf(kind));
     this.fwd.fail(kind, this.pick.endpoint, detail);
   }
 
   /** A cancelled attempt (client gone, request timeout) still reports back, or least-request would count it as active forever. */
   cancel(): void {
-    this.report(false);
+    this.report(0, 'cancelled');
     this.cancelTransport?.();
   }
 }
@@ -514,7 +519,7 @@ class H1Attempt extends Attempt implements H1Handler {
   }
 
   override cancel(): void {
-    this.report(false);
+    this.report(0, 'cancelled');
     this.ex?.destroy();
   }
 
@@ -568,7 +573,7 @@ class H1Attempt extends Attempt implements H1Handler {
     }
     if (f.retry?.codes.has(status) && f.canRetry('retriable-status-code')) {
       ex.discard();
-      this.onFailure('retriable-status-code', `answered ${status}`);
+      this.onFailure('retriable-status-code', `answered ${status}`, status);
       return;
     }
     f.responded = true;
@@ -580,7 +585,7 @@ class H1Attempt extends Attempt implements H1Handler {
       (f.res as ServerResponse).writeHead(status, edit === undefined ? fields : edit(fields));
     } catch (err) {
       ex.destroy();
-      this.report(false);
+      this.report(0, 'reset');
       const ep = this.pick.endpoint;
       f.reply(502, 'upstream-reset', `upstream ${ep.address}:${ep.port} sent a response head that cannot be forwarded: ${(err as Error).message}`);
     }
@@ -614,7 +619,7 @@ class H1Attempt extends Attempt implements H1Handler {
   onEnd(): void {
     if (this.trailers !== undefined) forwardTrailers(this.fwd.req, this.fwd.res, this.trailers);
     (this.fwd.res as ServerResponse).end(this.lastChunk);
-    this.fwd.complete(this.status, undefined, this.report(this.status < 500));
+    this.fwd.complete(this.status, undefined, this.report(this.status));
   }
 
   /** A 101 to the upgrade request, sent completely: check it, answer the client 101, splice. */
@@ -629,20 +634,20 @@ class H1Attempt extends Attempt implements H1Handler {
     if (!upgradeAccepted(f.target.upgrade ?? '', flatHeader(headers, 'upgrade')) || typeof res.switchProtocols !== 'function') {
       // The app saw the request, so it is not tried again.
       socket.destroy();
-      this.report(false);
+      this.report(0, 'reset');
       f.reply(502, 'upstream-reset', `upstream ${ep.address}:${ep.port} switched protocols to ${JSON.stringify(flatHeader(headers, 'upgrade') ?? '')}, which the request did not offer (${f.target.upgrade})`);
       return;
     }
     const client = res.switchProtocols(headers);
     splice(client.socket, client.head, socket, head);
-    f.complete(101, undefined, this.report(true));
+    f.complete(101, undefined, this.report(101));
   }
 
   onError(err: NodeJS.ErrnoException, stage: H1Stage): void {
     const f = this.fwd;
     if (f.finished) return;
     if (stage === 'after-head') {
-      this.report(false);
+      this.report(0, 'reset');
       (f.res as ServerResponse).destroy(err);
       return;
     }
