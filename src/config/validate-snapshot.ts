@@ -5,6 +5,7 @@ import { MTLS_MODES, type ProxySnapshot } from './snapshot-types.ts';
 import type { ValidationResult } from './resource.ts';
 import { Checker, join } from './validate.ts';
 import { LOAD_BALANCER_ALGORITHMS } from './kinds/backend-policy.ts';
+import { readLocality } from './kinds/backend-policy-locality.ts';
 import { AUTHORIZATION_ACTIONS, readAuthorizationRules } from './kinds/authorization-policy.ts';
 import { readJwtRules } from './kinds/request-authentication.ts';
 import { parseSpiffeId } from './identity.ts';
@@ -35,6 +36,8 @@ export function checkServiceSnapshot(c: Checker, rawService: unknown, sp: string
   if (policy) {
     const lb = c.object(policy.loadBalancer, join(sp, 'policy.loadBalancer'));
     if (lb) c.oneOf(lb.algorithm, join(sp, 'policy.loadBalancer.algorithm'), LOAD_BALANCER_ALGORITHMS, { required: true });
+    // Absent from snapshots of control planes that predate it: the proxy uses the defaults.
+    if (lb && lb.locality !== undefined) readLocality(c, lb.locality, join(sp, 'policy.loadBalancer.locality'));
     const t = c.object(policy.timeouts, join(sp, 'policy.timeouts'));
     if (t) {
       for (const k of ['connectMs', 'requestMs', 'idleMs']) c.integer(t[k], join(sp, `policy.timeouts.${k}`), { required: true, min: 0 });

@@ -59,7 +59,8 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
   const pool = new UpstreamPool();
   const inboundPool = new UpstreamPool();
   const table = createWatch<ServiceTable | undefined>(undefined);
-  const serviceTable = new ServiceTable();
+  // The sidecar's own labels carry its locality (--region/--zone): its calls prefer endpoints near it.
+  const serviceTable = new ServiceTable(undefined, { labels: o.node.labels, requests: metrics.localityRequests });
   let allowPassthrough = true;
   let meshTls: MeshTls | undefined;
   let mtlsMode: MtlsMode = 'PERMISSIVE';

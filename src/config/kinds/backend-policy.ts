@@ -4,6 +4,7 @@
 
 import type { ResourceType, ValidationResult } from '../resource.ts';
 import { Checker, DNS_LABEL, DNS_LABEL_HINT, join } from '../validate.ts';
+import { readLocality, type LocalityLoadBalancing } from './backend-policy-locality.ts';
 
 export type LoadBalancerAlgorithm = 'round-robin' | 'random' | 'weighted' | 'least-request';
 export const LOAD_BALANCER_ALGORITHMS: readonly LoadBalancerAlgorithm[] = ['round-robin', 'random', 'weighted', 'least-request'];
@@ -19,6 +20,8 @@ export interface BackendPolicySpec {
     readonly algorithm: LoadBalancerAlgorithm;
     /** least-request: how many endpoints to sample before taking the least loaded. */
     readonly choiceCount: number;
+    /** Locality-aware balancing; absent (policies stored before it existed, or not given): the defaults, see completeLocality. */
+    readonly locality?: LocalityLoadBalancing;
   };
   readonly timeouts: BackendTimeouts;
   readonly retries: {
@@ -111,10 +114,12 @@ function validateSpec(raw: unknown, path: string): ValidationResult<BackendPolic
     const lbPath = join(path, 'loadBalancer');
     const lb = c.object(spec.loadBalancer, lbPath);
     if (lb) {
-      c.noUnknown(lb, lbPath, ['algorithm', 'choiceCount']);
+      c.noUnknown(lb, lbPath, ['algorithm', 'choiceCount', 'locality']);
+      const locality = lb.locality === undefined ? undefined : readLocality(c, lb.locality, join(lbPath, 'locality'));
       loadBalancer = {
         algorithm: c.oneOf(lb.algorithm, join(lbPath, 'algorithm'), LOAD_BALANCER_ALGORITHMS) ?? d.loadBalancer.algorithm,
         choiceCount: c.integer(lb.choiceCount, join(lbPath, 'choiceCount'), { min: 2, max: 10 }) ?? d.loadBalancer.choiceCount,
+        ...(locality !== undefined && { locality }),
       };
     }
   }

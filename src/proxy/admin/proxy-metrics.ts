@@ -23,6 +23,8 @@ export function createProxyMetrics(worker = 0) {
     certificateExpiry: registry.gauge('weft_proxy_certificate_expiry_timestamp_seconds', 'When this sidecar\'s certificate expires (Unix time); renewed at half its life.'),
     authzAudits: registry.counter('weft_proxy_authz_audit_total', 'Inbound requests an AUDIT AuthorizationPolicy matched, by policy and the decision the other policies made (allowed|denied).', ['policy', 'decision']),
     configUpdates: registry.counter('weft_proxy_config_updates_total', 'Snapshots received, by result (ack|nack).', ['result']),
+    // Locality-aware balancing (balance/locality/): which priority level the picks went to.
+    localityRequests: registry.counter('weft_proxy_locality_requests_total', 'Outbound attempts by destination service and the locality priority level of the endpoint picked (0 = the client\'s own zone, or the first level of loadBalancer.locality.failoverPriority; at most 8). Counted only where locality applies (the client sidecar has a locality).', ['destination_service', 'level']),
     controlConnected: registry.gauge('weft_proxy_control_plane_connected', '1 while the config stream is up.'),
   };
 }
