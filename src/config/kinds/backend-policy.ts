@@ -5,6 +5,7 @@
 import type { ResourceType, ValidationResult } from '../resource.ts';
 import { Checker, DNS_LABEL, DNS_LABEL_HINT, join } from '../validate.ts';
 import { readLocality, type LocalityLoadBalancing } from './backend-policy-locality.ts';
+import { readAdaptiveConcurrency, type AdaptiveConcurrencySpec } from './backend-policy-adaptive-concurrency.ts';
 
 export type LoadBalancerAlgorithm = 'round-robin' | 'random' | 'weighted' | 'least-request';
 export const LOAD_BALANCER_ALGORITHMS: readonly LoadBalancerAlgorithm[] = ['round-robin', 'random', 'weighted', 'least-request'];
@@ -28,6 +29,8 @@ export interface BackendPolicySpec {
     /** Extra attempts, each on another endpoint, when the request provably never reached the app. */
     readonly attempts: number;
   };
+  /** The adaptive concurrency limit the targeted Service's own sidecars enforce inbound. Absent: none (the default). */
+  readonly adaptiveConcurrency?: AdaptiveConcurrencySpec;
 }
 
 /**
@@ -104,7 +107,7 @@ function validateSpec(raw: unknown, path: string): ValidationResult<BackendPolic
   const c = new Checker();
   const spec = c.object(raw, path);
   if (!spec) return { ok: false, errors: c.errors };
-  c.noUnknown(spec, path, ['targetRefs', 'loadBalancer', 'timeouts', 'retries']);
+  c.noUnknown(spec, path, ['targetRefs', 'loadBalancer', 'timeouts', 'retries', 'adaptiveConcurrency']);
   const d = DEFAULT_BACKEND_POLICY;
 
   const targetRefs = readTargetRefs(c, spec.targetRefs, join(path, 'targetRefs'));
@@ -150,8 +153,10 @@ function validateSpec(raw: unknown, path: string): ValidationResult<BackendPolic
     }
   }
 
+  const adaptiveConcurrency = readAdaptiveConcurrency(c, spec.adaptiveConcurrency, join(path, 'adaptiveConcurrency'));
+
   if (c.errors.length) return { ok: false, errors: c.errors };
-  return { ok: true, value: { targetRefs, loadBalancer, timeouts, retries } };
+  return { ok: true, value: { targetRefs, loadBalancer, timeouts, retries, ...(adaptiveConcurrency && { adaptiveConcurrency }) } };
 }
 
 export const backendPolicyType: ResourceType<BackendPolicySpec> = {

@@ -22,6 +22,11 @@ export function createProxyMetrics(worker = 0) {
     inboundSecurity: registry.counter('weft_proxy_inbound_connections_total', 'Inbound connections by security: mtls, plaintext, refused-plaintext (mtls.mode STRICT) or handshake-failed.', ['security']),
     certificateExpiry: registry.gauge('weft_proxy_certificate_expiry_timestamp_seconds', 'When this sidecar\'s certificate expires (Unix time); renewed at half its life.'),
     authzAudits: registry.counter('weft_proxy_authz_audit_total', 'Inbound requests an AUDIT AuthorizationPolicy matched, by policy and the decision the other policies made (allowed|denied).', ['policy', 'decision']),
+    // Adaptive concurrency (inbound, BackendPolicy adaptiveConcurrency); `service`: this sidecar's own.
+    // Each worker thread runs its own controller: the limits add up to the sidecar's; minRTTs do not, hence `worker`.
+    adaptiveConcurrencyLimit: registry.gauge('weft_proxy_adaptive_concurrency_limit', 'The adaptive concurrency limit in force on the inbound side: requests let through to the app at once (gradient controller; summed over worker threads).', ['service']),
+    adaptiveConcurrencyMinRtt: registry.gauge('weft_proxy_adaptive_concurrency_min_rtt_seconds', 'The app\'s latency at low concurrency (minRTT) the adaptive concurrency limit compares with, per worker thread (0 = main); 0 before the first measurement.', ['service', 'worker']),
+    adaptiveConcurrencyRejected: registry.counter('weft_proxy_adaptive_concurrency_rejected_total', 'Inbound requests shed with 503 concurrency-limit-exceeded because the adaptive concurrency limit was reached.', ['service']),
     configUpdates: registry.counter('weft_proxy_config_updates_total', 'Snapshots received, by result (ack|nack).', ['result']),
     // Locality-aware balancing (balance/locality/): which priority level the picks went to.
     localityRequests: registry.counter('weft_proxy_locality_requests_total', 'Outbound attempts by destination service and the locality priority level of the endpoint picked (0 = the client\'s own zone, or the first level of loadBalancer.locality.failoverPriority; at most 8). Counted only where locality applies (the client sidecar has a locality).', ['destination_service', 'level']),
