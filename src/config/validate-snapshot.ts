@@ -5,6 +5,7 @@ import { MTLS_MODES, type ProxySnapshot } from './snapshot-types.ts';
 import type { ValidationResult } from './resource.ts';
 import { Checker, join } from './validate.ts';
 import { LOAD_BALANCER_ALGORITHMS } from './kinds/backend-policy.ts';
+import { readRetries } from './kinds/backend-policy-retries.ts';
 import { AUTHORIZATION_ACTIONS, readAuthorizationRules } from './kinds/authorization-policy.ts';
 import { readJwtRules } from './kinds/request-authentication.ts';
 import { parseSpiffeId } from './identity.ts';
@@ -42,7 +43,7 @@ export function checkServiceSnapshot(c: Checker, rawService: unknown, sp: string
       for (const k of ['responseHeaderMs', 'streamIdleMs']) c.integer(t[k], join(sp, `policy.timeouts.${k}`), { min: 0 });
     }
     const r = c.object(policy.retries, join(sp, 'policy.retries'));
-    if (r) c.integer(r.attempts, join(sp, 'policy.retries.attempts'), { required: true, min: 0, max: 10 });
+    if (r) readRetries(c, r, join(sp, 'policy.retries'), { attemptsRequired: true });
   }
   (c.array(svc.authorization, join(sp, 'authorization')) ?? []).forEach((rawPolicy, j) => {
     const ap = join(join(sp, 'authorization'), j);

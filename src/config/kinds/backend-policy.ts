@@ -1,9 +1,10 @@
 // BackendPolicy (weft.dev/v1alpha1): how a proxy talks to the endpoints of the services it targets:
-// load-balancing algorithm, timeouts (connect, response head, stream idle, total; pool idle) and the
-// connect-failure retry rule.
+// load-balancing algorithm, timeouts (connect, response head, stream idle, total; pool idle) and
+// retries (backend-policy-retries.ts).
 
 import type { ResourceType, ValidationResult } from '../resource.ts';
 import { Checker, DNS_LABEL, DNS_LABEL_HINT, join } from '../validate.ts';
+import { readRetries, type BackendRetries } from './backend-policy-retries.ts';
 
 export type LoadBalancerAlgorithm = 'round-robin' | 'random' | 'weighted' | 'least-request';
 export const LOAD_BALANCER_ALGORITHMS: readonly LoadBalancerAlgorithm[] = ['round-robin', 'random', 'weighted', 'least-request'];
@@ -21,10 +22,8 @@ export interface BackendPolicySpec {
     readonly choiceCount: number;
   };
   readonly timeouts: BackendTimeouts;
-  readonly retries: {
-    /** Extra attempts, each on another endpoint, when the request provably never reached the app. */
-    readonly attempts: number;
-  };
+  /** Retries, their conditions, backoff and budget (backend-policy-retries.ts). */
+  readonly retries: BackendRetries;
 }
 
 /**
@@ -137,12 +136,7 @@ function validateSpec(raw: unknown, path: string): ValidationResult<BackendPolic
 
   let retries = d.retries;
   if (spec.retries !== undefined) {
-    const rPath = join(path, 'retries');
-    const r = c.object(spec.retries, rPath);
-    if (r) {
-      c.noUnknown(r, rPath, ['attempts']);
-      retries = { attempts: c.integer(r.attempts, join(rPath, 'attempts'), { min: 0, max: 10 }) ?? d.retries.attempts };
-    }
+    retries = readRetries(c, spec.retries, join(path, 'retries')) ?? d.retries;
   }
 
   if (c.errors.length) return { ok: false, errors: c.errors };

@@ -7,7 +7,9 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { EventEmitter } from 'node:events';
 import { parseMeshHost, type MeshHost } from '../../config/mesh-host.ts';
-import { DEFAULT_BACKEND_POLICY } from '../../config/kinds/backend-policy.ts';
+import { DEFAULT_BACKEND_POLICY, type BackendPolicySpec } from '../../config/kinds/backend-policy.ts';
+import { backendRetryPolicy } from '../resilience/retry/retry-policy.ts';
+import { RetryBudgets, type RetryBudget } from '../resilience/retry/budget.ts';
 import type { NodeInfo } from '../../config/snapshot-types.ts';
 import type { Watch } from '../../lib/watch.ts';
 import type { ServicePortEntry, ServiceTable } from '../balance/service-table.ts';
@@ -130,6 +132,19 @@ export function createOutboundHandler(deps: OutboundDeps) {
   };
 
   const recorder = createRequestRecorder(metrics, 'outbound');
+
+  // One retry budget per destination Service in this data plane, kept across snapshots, with its
+  // exhaustion counter bound once.
+  const budgets = new RetryBudgets();
+  const exhausted = new Map<string, () => void>();
+  const budgetOf = (destination: string, policy: BackendPolicySpec): { budget: RetryBudget; onBudgetExhausted: () => void } => {
+    let onBudgetExhausted = exhausted.get(destination);
+    if (onBudgetExhausted === undefined) {
+      const series = metrics.retryBudgetExhausted.bind({ destination_service: destination });
+      exhausted.set(destination, (onBudgetExhausted = () => series.inc()));
+    }
+    return { budget: budgets.of(destination, backendRetryPolicy(policy.retries).budget!), onBudgetExhausted };
+  };
   const record = (destination: string, started: number) => (status: number, reason: LocalReplyReason | undefined, _attempts = 0, endedAt = performance.now()) => {
     recorder.record(source, destination, status, reason, (endedAt - started) / 1000);
   };
@@ -170,6 +185,7 @@ export function createOutboundHandler(deps: OutboundDeps) {
       startedAt: started,
       onComplete: record(destination, started),
       onRetry: (reason) => metrics.retries.inc({ destination_service: destination, reason }),
+      ...budgetOf(destination, DEFAULT_BACKEND_POLICY),
     });
   };
 
@@ -184,6 +200,7 @@ export function createOutboundHandler(deps: OutboundDeps) {
       startedAt: started,
       onComplete: record(destination, started),
       onRetry: (reason) => metrics.retries.inc({ destination_service: destination, reason }),
+      ...budgetOf(destination, entry.policy),
     });
   };
 
@@ -231,6 +248,8 @@ export function createOutboundHandler(deps: OutboundDeps) {
       startedAt: started,
       onComplete,
       onRetry: (reason) => metrics.retries.inc({ destination_service: destination, reason }),
+      // A route's retry spends its backend Service's budget (the budget is the Service's, not the route's).
+      ...budgetOf(destination, target.policy),
     });
   };
 
