@@ -182,7 +182,7 @@ export class Forwarding {
     this.backendRequestMs = route?.backendRequestMs ?? backendRetry.perTryTimeoutMs;
     // Keep the body for a replay only when a retry may want it and it can fit (a declared length over
     // the bound is never kept; a chunked one is kept until it passes the bound).
-    if (retry.widened && retry.attempts > 0 && this.hasBody && (retry.retryNonIdempotent || IDEMPOTENT.has(this.method)) && (framing === undefined || framing <= RETRY_BODY_LIMIT_BYTES)) this.replay = [];
+    if (retry.widened && retry.attempts > 0 && this.hasBody && (retry.retryNonIdempotent || IDEMPOTENT.has(this.method) || (retry.grpcCodes !== 0 && isGrpc(req))) && (framing === undefined || framing <= RETRY_BODY_LIMIT_BYTES)) this.replay = [];
     // Every request deposits into its Service's budget; retries withdraw (fail below).
     ctx.budget?.recordRequest();
     this.arrivedAt = this.quietSince = ctx.startedAt ?? performance.now();
@@ -295,11 +295,12 @@ export class Forwarding {
     if (kind === 'peer-app-unreachable' && !this.hasBody) return FREE_RETRY;
     const p = this.retry;
     // The policy's retryOn (or a route's retry): what it names goes again if the request can be
-    // replayed in full and is idempotent or opted in.
+    // replayed in full and is idempotent or opted in. A gRPC status named in retryOn is its own
+    // opt-in (every gRPC call is a POST; gRFC A6's retryableStatusCodes works the same way).
     let allowed =
-      (kind === 'retriable-status-code' || kind === 'retriable-grpc-status' || retriesFailure(p, kind)) &&
-      this.replayable() &&
-      (p.retryNonIdempotent || IDEMPOTENT.has(this.method));
+      kind === 'retriable-grpc-status'
+        ? this.replayable()
+        : (kind === 'retriable-status-code' || retriesFailure(p, kind)) && this.replayable() && (p.retryNonIdempotent || IDEMPOTENT.has(this.method));
     // Also always on: a reset before any answer, of an idempotent request without a body.
     if (!allowed && (kind === 'reset-before-response' || kind === 'peer-app-reset')) allowed = !this.hasBody && IDEMPOTENT.has(this.method);
     if (!allowed) return NO_RETRY;
@@ -436,6 +437,12 @@ export class Forwarding {
       if (!incoming.complete) ex.destroy();
     });
   }
+}
+
+/** A gRPC call (content-type application/grpc, +proto etc.). */
+function isGrpc(req: AnyRequest): boolean {
+  const type = req.headers['content-type'];
+  return typeof type === 'string' && type.startsWith('application/grpc');
 }
 
 /** retryDecision's answers. */
