@@ -4,7 +4,8 @@
 // connection goes again to the same endpoint. One timer per request times the response head, idle
 // gaps and an optional total. The retry policy (resilience/retry: the BackendPolicy's `retries`, or
 // a route's `retry`) widens the rule to the answers and failures it names (replaying a body kept up
-// to RETRY_BODY_LIMIT_BYTES), adds a backoff, bounds each attempt, and asks the Service's budget. HTTP/2 requests go upstream as h2c (forward-h2.ts), others as HTTP/1.1 (the lean client here, or
+// to RETRY_BODY_LIMIT_BYTES), adds a backoff, bounds each attempt, and asks the Service's budget.
+// HTTP/2 requests go upstream as h2c (forward-h2.ts), others as HTTP/1.1 (the lean client here, or
 // node:http's in forward-h1-node.ts for comparison); what the transports share is in attempt-rules.ts.
 
 import type { IncomingMessage, ServerResponse, OutgoingHttpHeaders } from 'node:http';

@@ -134,16 +134,18 @@ export function createOutboundHandler(deps: OutboundDeps) {
   const recorder = createRequestRecorder(metrics, 'outbound');
 
   // One retry budget per destination Service in this data plane, kept across snapshots, with its
-  // exhaustion counter bound once.
+  // exhaustion counter bound once; the pair is made again only when the budget is.
   const budgets = new RetryBudgets();
-  const exhausted = new Map<string, () => void>();
-  const budgetOf = (destination: string, policy: BackendPolicySpec): { budget: RetryBudget; onBudgetExhausted: () => void } => {
-    let onBudgetExhausted = exhausted.get(destination);
-    if (onBudgetExhausted === undefined) {
+  type BudgetRef = { readonly budget: RetryBudget; readonly onBudgetExhausted: () => void };
+  const budgetRefs = new Map<string, BudgetRef>();
+  const budgetOf = (destination: string, policy: BackendPolicySpec): BudgetRef => {
+    const budget = budgets.of(destination, backendRetryPolicy(policy.retries).budget!);
+    let ref = budgetRefs.get(destination);
+    if (ref === undefined || ref.budget !== budget) {
       const series = metrics.retryBudgetExhausted.bind({ destination_service: destination });
-      exhausted.set(destination, (onBudgetExhausted = () => series.inc()));
+      budgetRefs.set(destination, (ref = { budget, onBudgetExhausted: () => series.inc() }));
     }
-    return { budget: budgets.of(destination, backendRetryPolicy(policy.retries).budget!), onBudgetExhausted };
+    return ref;
   };
   const record = (destination: string, started: number) => (status: number, reason: LocalReplyReason | undefined, _attempts = 0, endedAt = performance.now()) => {
     recorder.record(source, destination, status, reason, (endedAt - started) / 1000);
