@@ -8,6 +8,8 @@ import { parsedContentLength } from './headers.ts';
 
 /** Set on a response (forwarded or local) that took more than one attempt: how many. */
 export const ATTEMPTS_HEADER = 'x-weft-attempts';
+/** Set (`true`) on a response (forwarded or local) whose failure was not retried because the Service's retry budget was spent. */
+export const BUDGET_EXHAUSTED_HEADER = 'x-weft-retry-budget-exhausted';
 
 /** node:http2's header object as a flat list, edited, and back: the HTTP/2 path's use of editResponse. */
 export function editObject(edit: (fields: readonly string[]) => string[], headers: OutgoingHttpHeaders): OutgoingHttpHeaders {
@@ -37,6 +39,8 @@ export type FailureKind =
   | 'reset-after-response'
   /** The app answered a status the route's `retry.codes` names (Envoy: retriable-status-codes). */
   | 'retriable-status-code'
+  /** The app's answer carried a `grpc-status` the policy's retryOn names (Envoy: retry_on cancelled, unavailable, …). */
+  | 'retriable-grpc-status'
   /** The attempt outlasted the route's `timeouts.backendRequest` (Envoy: per_try_timeout). */
   | 'per-try-timeout';
 /** The balancer's view of a failure: which gateway error it is, if any (an answered status is not one). */
@@ -49,6 +53,7 @@ export function attemptFailureOf(kind: FailureKind): AttemptFailure | undefined 
     case 'per-try-timeout':
       return 'timeout';
     case 'retriable-status-code':
+    case 'retriable-grpc-status':
       return undefined;
     default:
       return 'reset';
