@@ -42,7 +42,9 @@ export type FailureKind =
   /** The app's answer carried a `grpc-status` the policy's retryOn names (Envoy: retry_on cancelled, unavailable, …). */
   | 'retriable-grpc-status'
   /** The attempt outlasted the route's `timeouts.backendRequest` (Envoy: per_try_timeout). */
-  | 'per-try-timeout';
+  | 'per-try-timeout'
+  /** The peer sidecar shed the request before its app saw it (its adaptive concurrency limit): overload, not a fault. */
+  | 'peer-shed';
 /** The balancer's view of a failure: which gateway error it is, if any (an answered status is not one). */
 export function attemptFailureOf(kind: FailureKind): AttemptFailure | undefined {
   switch (kind) {
@@ -54,6 +56,7 @@ export function attemptFailureOf(kind: FailureKind): AttemptFailure | undefined 
       return 'timeout';
     case 'retriable-status-code':
     case 'retriable-grpc-status':
+    case 'peer-shed':
       return undefined;
     default:
       return 'reset';
@@ -97,6 +100,7 @@ export function withoutContentLength(headers: string[]): string[] {
 export function peerFailureKind(status: number, reason: unknown): FailureKind | undefined {
   if (status === 503 && reason === 'upstream-connect-failure') return 'peer-app-unreachable';
   if (status === 502 && reason === 'upstream-reset') return 'peer-app-reset';
+  if (status === 503 && reason === 'concurrency-limit-exceeded') return 'peer-shed';
   return undefined;
 }
 

@@ -71,7 +71,7 @@ export function attemptH1Node(f: Forwarding, a: Attempt): void {
     const peerFailure = peerFailureKind(status, upRes.headers[REASON_HEADER]);
     if (peerFailure && f.canRetry(peerFailure)) {
       upRes.resume();
-      a.onFailure(peerFailure, `peer sidecar answered ${status} ${upRes.headers[REASON_HEADER]}`);
+      a.onFailure(peerFailure, `peer sidecar answered ${status} ${upRes.headers[REASON_HEADER]}`, status);
       return;
     }
     const answer = retriesAnswer(f.retry, status, upRes.headers['grpc-status'] as string | undefined);

@@ -99,7 +99,7 @@ export function attemptH2(f: Forwarding, a: Attempt): void {
     const peerFailure = peerFailureKind(status, h[REASON_HEADER]);
     if (peerFailure && f.canRetry(peerFailure)) {
       stream.close();
-      a.onFailure(peerFailure, `peer sidecar answered ${status} ${h[REASON_HEADER]}`);
+      a.onFailure(peerFailure, `peer sidecar answered ${status} ${h[REASON_HEADER]}`, status);
       return;
     }
     const grpcStatus = h['grpc-status'] as string | undefined;

@@ -304,6 +304,10 @@ export class Forwarding {
         : (kind === 'retriable-status-code' || retriesFailure(p, kind)) && this.replayable() && (p.retryNonIdempotent || IDEMPOTENT.has(this.method));
     // Also always on: a reset before any answer, of an idempotent request without a body.
     if (!allowed && (kind === 'reset-before-response' || kind === 'peer-app-reset')) allowed = !this.hasBody && IDEMPOTENT.has(this.method);
+    // Also always on: a peer sidecar shed the request before its app saw it (adaptive concurrency),
+    // so any method may go to another instance if it can be sent whole; the budget still counts it,
+    // since shedding means the Service is overloaded.
+    if (!allowed && kind === 'peer-shed') allowed = !this.hasBody || this.replayable();
     if (!allowed) return NO_RETRY;
     const budget = this.ctx.budget;
     if (budget === undefined || budget.canRetry()) return BUDGETED_RETRY;
@@ -348,6 +352,7 @@ export class Forwarding {
     const where = `${endpoint.address}:${endpoint.port}`;
     if (kind === 'connect') this.reply(503, 'upstream-connect-failure', `could not connect to ${where} after ${this.attempts} attempt(s): ${detail}`);
     else if (kind === 'timeout') this.reply(504, 'request-timeout', `upstream ${where} did not answer in time`);
+    else if (kind === 'peer-shed') this.reply(503, 'concurrency-limit-exceeded', `upstream ${where} shed the request (its concurrency limit), and no endpoint is left to retry on`);
     else if (kind === 'per-try-timeout') this.reply(504, 'backend-request-timeout', `upstream ${where}: ${detail} after ${this.attempts} attempt(s)`);
     else if (kind === 'retriable-status-code' || kind === 'retriable-grpc-status') this.reply(503, 'all-endpoints-tried', `upstream ${where} ${detail}, and no endpoint is left to retry on`);
     else if (kind === 'peer-app-unreachable') this.reply(503, 'upstream-connect-failure', `the sidecar at ${where} could not reach its app: ${detail}`);
@@ -619,7 +624,7 @@ class H1Attempt extends Attempt implements H1Handler {
       const peerFailure = peerFailureKind(status, reason);
       if (peerFailure && f.canRetry(peerFailure)) {
         ex.discard();
-        this.onFailure(peerFailure, `peer sidecar answered ${status} ${reason}`);
+        this.onFailure(peerFailure, `peer sidecar answered ${status} ${reason}`, status);
         return;
       }
     }

@@ -25,6 +25,7 @@ function failureClass(kind: FailureKind): number {
       return CONNECT_FAILURE;
     case 'retriable-status-code':
     case 'retriable-grpc-status':
+    case 'peer-shed':
       return 0;
     default:
       return RESET;
