@@ -23,6 +23,9 @@ export function createProxyMetrics(worker = 0) {
     authzAudits: registry.counter('weft_proxy_authz_audit_total', 'Inbound requests an AUDIT AuthorizationPolicy matched, by policy and the decision the other policies made (allowed|denied).', ['policy', 'decision']),
     configUpdates: registry.counter('weft_proxy_config_updates_total', 'Snapshots received, by result (ack|nack).', ['result']),
     controlConnected: registry.gauge('weft_proxy_control_plane_connected', '1 while the config stream is up.'),
+    // Active health checks this sidecar runs on its own app (discovery/health-check/).
+    healthChecks: registry.counter('weft_proxy_health_checks_total', 'Health check probes of the local app, by result (success, failure: an unhealthy answer, network_failure, timeout).', ['result']),
+    appHealthState: registry.gauge('weft_proxy_app_health_state', 'The local app\'s health as this sidecar\'s checks see it: 1 on the current state (pending, passing, critical), 0 on the others.', ['state']),
   };
 }
 
