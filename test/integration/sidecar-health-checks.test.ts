@@ -191,3 +191,37 @@ test('a bad health flag is refused before the sidecar starts, naming the field',
   assert.match(res.stderr, /healthCheck\.path/);
   assert.match(res.stderr, /healthCheck\.intervalMs/);
 });
+
+test('the catalog keeps a sidecar\'s word across a control-plane restart, learns what changed while it was away, and falls back to the TTL when the sidecar dies', { timeout: 120_000 }, async () => {
+  const app = await startApp('keeper');
+  const sidecar = await startSidecar(cp.url, 'keep', ['--id', 'keep-1', '--app-port', String(app.port), '--ttl-seconds', '3', ...HEALTH_FLAGS]);
+  await waitFor('the first report', async () => (await instance('keep', 'keep-1'))?.checkResults?.[0]?.output === 'passing', 15_000);
+  app.setHealthy(false);
+  await waitForHealth('keep', 'keep-1', 'critical');
+
+  // Away and back while the app is still failing: the instance never shows as passing meanwhile.
+  await cp.stop();
+  await cp.restart();
+  const seen = new Set<string>();
+  const until = Date.now() + 3_000;
+  while (Date.now() < until) {
+    const inst = await instance('keep', 'keep-1');
+    if (inst) seen.add(inst.health);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.deepEqual([...seen], ['critical'], 'stays critical through the restart');
+  await waitFor('the sidecar to reconnect', async () => (await cp.api('GET', '/v1/proxies')).body.items.some((p: { id: string; connected: boolean }) => p.id === 'keep-1' && p.connected), 20_000);
+
+  // The app recovers while the control plane is away: the report made then is lost, the one sent on reconnect is not.
+  await cp.stop();
+  app.setHealthy(true);
+  await waitFor('the sidecar to see the app healthy', async () => /weft_proxy_app_health_state\{state="passing"\} 1/.test(await adminMetrics(sidecar.adminPort)), 15_000);
+  await cp.restart();
+  const passing = await waitForHealth('keep', 'keep-1', 'passing', 30_000);
+  assert.deepEqual(passing.checkResults.map((r) => [r.checkedBy, r.status]), [['sidecar', 'passing']]);
+
+  // No sidecar, no stream and no heartbeats: the TTL takes over, as for any instance.
+  await sidecar.process.stop('SIGKILL');
+  const dead = await waitForHealth('keep', 'keep-1', 'critical', 20_000);
+  assert.match(dead.healthReason, /ttl expired/);
+});
