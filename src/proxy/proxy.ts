@@ -11,6 +11,7 @@ import { sidecarCheck, type SidecarCheckInput } from './discovery/health-check/s
 import { startLocalHealth, type LocalHealth } from './discovery/health-check/local-health.ts';
 import { WEFT_VERSION } from '../config/version.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
+import { WeftError } from '../lib/errors.ts';
 import { startStreamClient } from './discovery/stream-client.ts';
 import { startRegistration, type RegistrationHandle } from './discovery/registration.ts';
 import { startCertificateClient } from './discovery/certificate-client.ts';
@@ -104,6 +105,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     weftVersion: WEFT_VERSION,
   };
   // Checked before anything starts: a bad flag must not leave half a sidecar running.
+  if (options.healthCheck && options.appPort === undefined) throw new WeftError('WEFT_ERR_PROXY_BAD_HEALTH_CHECK', 'a health check needs the app\'s port (--app-port, or --port with weft run): a sidecar checks its own app', 400);
   const appCheck: HealthCheckSpec | undefined = options.appPort === undefined
     ? undefined
     : sidecarCheck(options.healthCheck || options.healthPath ? { ...(options.healthPath ? { path: options.healthPath } : {}), ...options.healthCheck } : undefined, { host: options.appHost ?? '127.0.0.1', port: options.appPort });

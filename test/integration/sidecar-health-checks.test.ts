@@ -12,7 +12,7 @@ import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { adminMetrics, startControlPlane, startSidecar, type ControlPlaneProcess, type SidecarProcess } from '../support/mesh.ts';
 import { getViaProxy } from '../support/upstreams.ts';
-import { stopAll, waitFor } from '../support/processes.ts';
+import { freePort, nodeBin, spawnWeft, stopAll, waitFor } from '../support/processes.ts';
 import { runWeft } from '../support/cli.ts';
 
 const INTERVAL_MS = 500;
@@ -71,7 +71,7 @@ interface Instance {
   health: string;
   healthReason: string;
   healthSince: number;
-  checks: { type: string; checkedBy: string; intervalMs: number }[];
+  checks: { type: string; checkedBy: string; intervalMs: number; port?: number }[];
   checkResults: { status: string; output: string; checkedBy: string }[];
 }
 
@@ -224,4 +224,16 @@ test('the catalog keeps a sidecar\'s word across a control-plane restart, learns
   await sidecar.process.stop('SIGKILL');
   const dead = await waitForHealth('keep', 'keep-1', 'critical', 20_000);
   assert.match(dead.healthReason, /ttl expired/);
+});
+
+test('weft run --port with --health-check tcp: the sidecar checks the app it started on that port', async () => {
+  const port = await freePort();
+  const APP = "import http from 'node:http'; http.createServer((q, s) => s.end('ok')).listen(Number(process.env.PORT), '127.0.0.1');";
+  const run = spawnWeft(['run', '--control', cp.url, '--service', 'runner', '--id', 'runner-1', '--port', String(port), '--health-check', 'tcp', '--health-interval-ms', String(INTERVAL_MS), '--drain-ms', '100', '--', nodeBin, '--input-type=module', '-e', APP], { WEFT_JOIN_TOKEN: await cp.joinToken('runner') });
+  const inst = await waitFor('runner-1 reported passing', async () => {
+    const i = await instance('runner', 'runner-1');
+    return i?.checkResults?.[0]?.output === 'passing' ? i : undefined;
+  }, 30_000);
+  assert.deepEqual(inst.checks.map((c) => [c.type, c.checkedBy, c.port]), [['tcp', 'sidecar', port]]);
+  await run.stop('SIGTERM');
 });

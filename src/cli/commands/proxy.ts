@@ -122,7 +122,6 @@ function healthCheckOption(p: Parameters<typeof str>[0]) {
   const given = Object.entries(input).filter(([, v]) => v !== undefined);
   if (given.length === 0) return undefined;
   if (input.type === undefined && str(p, 'health-path') === undefined) throw new WeftError('WEFT_ERR_CLI_USAGE', '--health-* flags need --health-check TYPE (or --health-path PATH for an http check)', 2);
-  if (str(p, 'app-port') === undefined) throw new WeftError('WEFT_ERR_CLI_USAGE', '--health-check needs --app-port: a sidecar checks its own app', 2);
   return Object.fromEntries(given);
 }
 
