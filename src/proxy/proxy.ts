@@ -207,6 +207,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         node,
         controlPlane: { url: options.controlUrl, connected: stream?.connected() ?? false, lastError: stream?.lastError() },
         registered: registration?.registered() ?? false,
+        // The checks this sidecar runs on its app, as last reported (absent: none configured).
+        ...(appCheck ? { appHealth: { status: localHealth?.status() ?? 'pending', check: appCheck, checks: localHealth?.report() ?? [] } } : {}),
         listeners: { outbound: plane.outboundPort, inbound: plane.inboundPort, admin: adminPort, tcpUpstreams },
         appProtocol: planeOptions.appProtocol,
         workers,

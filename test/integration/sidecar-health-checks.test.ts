@@ -146,6 +146,9 @@ test('an app whose health endpoint fails stops getting traffic within interval Ã
   assert.match(metrics, /weft_proxy_health_checks_total\{result="success"\} [1-9]/);
   assert.match(metrics, /weft_proxy_app_health_state\{state="critical"\} 1/);
   assert.match(metrics, /weft_proxy_app_health_state\{state="passing"\} 0/);
+  const config = (await (await fetch(`http://127.0.0.1:${flakySidecar.adminPort}/config`)).json()) as { appHealth: { status: string; checks: { status: string; output: string }[] } };
+  assert.deepEqual(config.appHealth.checks, [{ status: 'critical', output: 'http check /healthz answered 503' }]);
+  assert.equal(config.appHealth.status, 'critical');
 
   flaky.setHealthy(true);
   await waitForHealth('web', 'web-flaky', 'passing');
