@@ -33,6 +33,9 @@ export function createProxyMetrics(worker = 0) {
     // Locality-aware balancing (balance/locality/): which priority level the picks went to.
     localityRequests: registry.counter('weft_proxy_locality_requests_total', 'Outbound attempts by destination service and the locality priority level of the endpoint picked (0 = the client\'s own zone, or the first level of loadBalancer.locality.failoverPriority; at most 8). Counted only where locality applies (the client sidecar has a locality).', ['destination_service', 'level']),
     controlConnected: registry.gauge('weft_proxy_control_plane_connected', '1 while the config stream is up.'),
+    // Active health checks this sidecar runs on its own app (discovery/health-check/).
+    healthChecks: registry.counter('weft_proxy_health_checks_total', 'Health check probes of the local app, by result (success, failure: an unhealthy answer, network_failure, timeout).', ['result']),
+    appHealthState: registry.gauge('weft_proxy_app_health_state', 'The local app\'s health as this sidecar\'s checks see it: 1 on the current state (pending, passing, critical), 0 on the others.', ['state']),
   };
 }
 
