@@ -5,6 +5,7 @@ import { MTLS_MODES, type ProxySnapshot } from './snapshot-types.ts';
 import type { ValidationResult } from './resource.ts';
 import { Checker, join } from './validate.ts';
 import { LOAD_BALANCER_ALGORITHMS } from './kinds/backend-policy.ts';
+import { checkCircuitBreakerSnapshot } from './kinds/backend-policy-circuit-breaker.ts';
 import { AUTHORIZATION_ACTIONS, readAuthorizationRules } from './kinds/authorization-policy.ts';
 import { readJwtRules } from './kinds/request-authentication.ts';
 import { parseSpiffeId } from './identity.ts';
@@ -43,6 +44,7 @@ export function checkServiceSnapshot(c: Checker, rawService: unknown, sp: string
     }
     const r = c.object(policy.retries, join(sp, 'policy.retries'));
     if (r) c.integer(r.attempts, join(sp, 'policy.retries.attempts'), { required: true, min: 0, max: 10 });
+    checkCircuitBreakerSnapshot(c, policy.circuitBreaker, join(sp, 'policy.circuitBreaker'));
   }
   (c.array(svc.authorization, join(sp, 'authorization')) ?? []).forEach((rawPolicy, j) => {
     const ap = join(join(sp, 'authorization'), j);

@@ -4,6 +4,7 @@
 
 import type { ResourceType, ValidationResult } from '../resource.ts';
 import { Checker, DNS_LABEL, DNS_LABEL_HINT, join } from '../validate.ts';
+import { DEFAULT_CIRCUIT_BREAKER, readCircuitBreaker, type CircuitBreakerSpec } from './backend-policy-circuit-breaker.ts';
 
 export type LoadBalancerAlgorithm = 'round-robin' | 'random' | 'weighted' | 'least-request';
 export const LOAD_BALANCER_ALGORITHMS: readonly LoadBalancerAlgorithm[] = ['round-robin', 'random', 'weighted', 'least-request'];
@@ -25,6 +26,8 @@ export interface BackendPolicySpec {
     /** Extra attempts, each on another endpoint, when the request provably never reached the app. */
     readonly attempts: number;
   };
+  /** Circuit-breaker limits (backend-policy-circuit-breaker.ts); absent in policies stored before the field existed. */
+  readonly circuitBreaker?: CircuitBreakerSpec;
 }
 
 /**
@@ -69,6 +72,7 @@ export const DEFAULT_BACKEND_POLICY: BackendPolicySpec = {
   // connection retry in forward.ts covers the rest).
   timeouts: { connectMs: 2_000, responseHeaderMs: 30_000, streamIdleMs: 300_000, requestMs: 0, idleMs: 4_000 },
   retries: { attempts: 2 },
+  circuitBreaker: DEFAULT_CIRCUIT_BREAKER,
 };
 
 /**
@@ -101,7 +105,7 @@ function validateSpec(raw: unknown, path: string): ValidationResult<BackendPolic
   const c = new Checker();
   const spec = c.object(raw, path);
   if (!spec) return { ok: false, errors: c.errors };
-  c.noUnknown(spec, path, ['targetRefs', 'loadBalancer', 'timeouts', 'retries']);
+  c.noUnknown(spec, path, ['targetRefs', 'loadBalancer', 'timeouts', 'retries', 'circuitBreaker']);
   const d = DEFAULT_BACKEND_POLICY;
 
   const targetRefs = readTargetRefs(c, spec.targetRefs, join(path, 'targetRefs'));
@@ -145,8 +149,10 @@ function validateSpec(raw: unknown, path: string): ValidationResult<BackendPolic
     }
   }
 
+  const circuitBreaker = readCircuitBreaker(c, spec.circuitBreaker, join(path, 'circuitBreaker'));
+
   if (c.errors.length) return { ok: false, errors: c.errors };
-  return { ok: true, value: { targetRefs, loadBalancer, timeouts, retries } };
+  return { ok: true, value: { targetRefs, loadBalancer, timeouts, retries, circuitBreaker } };
 }
 
 export const backendPolicyType: ResourceType<BackendPolicySpec> = {

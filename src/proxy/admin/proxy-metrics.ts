@@ -23,6 +23,9 @@ export function createProxyMetrics(worker = 0) {
     authzAudits: registry.counter('weft_proxy_authz_audit_total', 'Inbound requests an AUDIT AuthorizationPolicy matched, by policy and the decision the other policies made (allowed|denied).', ['policy', 'decision']),
     configUpdates: registry.counter('weft_proxy_config_updates_total', 'Snapshots received, by result (ack|nack).', ['result']),
     controlConnected: registry.gauge('weft_proxy_control_plane_connected', '1 while the config stream is up.'),
+    // Overload protection: circuit breaking and deadlines (docs/concepts/overload.md).
+    circuitRejections: registry.counter('weft_proxy_circuit_breaker_rejections_total', 'Outbound requests or retries a BackendPolicy circuitBreaker limit refused, by destination service and limit (max-connections, max-pending-requests, max-requests, max-retries).', ['destination_service', 'limit']),
+    deadlineExceeded: registry.counter('weft_proxy_deadline_exceeded_total', 'Requests answered deadline-exceeded (their x-weft-deadline or grpc-timeout passed), by direction (inbound|outbound).', ['direction']),
   };
 }
 

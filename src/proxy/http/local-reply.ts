@@ -43,7 +43,12 @@ export type LocalReplyReason =
   /** An attempt outlasted the route rule's `timeouts.backendRequest` and no retry was left (504). */
   | 'backend-request-timeout'
   /** A CORS preflight answered by the route's CORS filter (204). */
-  | 'cors-preflight';
+  | 'cors-preflight'
+  // Overload protection (docs/concepts/overload.md).
+  /** A BackendPolicy circuitBreaker limit was reached (503 at once; `x-weft-circuit-limit` names it). */
+  | 'circuit-open'
+  /** The request's deadline (x-weft-deadline, grpc-timeout) passed: 504, or gRPC DEADLINE_EXCEEDED. */
+  | 'deadline-exceeded';
 
 export type AnyResponse = ServerResponse | Http2ServerResponse | H1ServerResponse;
 

@@ -178,12 +178,13 @@ export function createOutboundHandler(deps: OutboundDeps) {
       routed(req, res, entry, authority, path, started, upgrade);
       return;
     }
-    forwardRequest(req, res, { picker: entry.balancer.picker(), policy: entry.policy, authority, path, addHeaders: meshAddHeaders, upgrade }, {
+    forwardRequest(req, res, { picker: entry.balancer.picker(), policy: entry.policy, authority, path, addHeaders: meshAddHeaders, upgrade, breaker: entry.breaker }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
       startedAt: started,
       onComplete: record(destination, started),
       onRetry: (reason) => metrics.retries.inc({ destination_service: destination, reason }),
+      onCircuitOpen: (limit) => metrics.circuitRejections.inc({ destination_service: destination, limit }),
     });
   };
 
@@ -225,12 +226,13 @@ export function createOutboundHandler(deps: OutboundDeps) {
     };
     const addHeaders = decision.headers === undefined ? meshAddHeaders : { ...decision.headers, ...meshAddHeaders };
     const mirror = decision.mirrors.length > 0 && upgrade === undefined ? mirrorTee(req, decision.mirrors, decision.path, decision.authority, addHeaders) : undefined;
-    forwardRequest(req, res, { picker: target.balancer.picker(), policy: target.policy, authority: decision.authority, path: decision.path, addHeaders, editResponse: decision.response, mirror, upgrade, route: decision.policy }, {
+    forwardRequest(req, res, { picker: target.balancer.picker(), policy: target.policy, authority: decision.authority, path: decision.path, addHeaders, editResponse: decision.response, mirror, upgrade, route: decision.policy, breaker: target.breaker }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
       startedAt: started,
       onComplete,
       onRetry: (reason) => metrics.retries.inc({ destination_service: destination, reason }),
+      onCircuitOpen: (limit) => metrics.circuitRejections.inc({ destination_service: destination, limit }),
     });
   };
 
