@@ -28,7 +28,7 @@ import { attemptH2 } from './forward-h2.ts';
 import { attemptH1Node } from './forward-h1-node.ts';
 import { RETRY_BODY_LIMIT_BYTES, retryBackoffMs, type RoutePolicy, type RouteRetry } from '../routing/route-policy.ts';
 import { CIRCUIT_LIMIT_FIELD, CIRCUIT_LIMIT_HEADER, type CircuitBreaker, type CircuitLimit } from '../resilience/circuit-breaker/circuit-breaker.ts';
-import { DEADLINE_HEADER, GRPC_TIMEOUT_HEADER, formatDeadline, formatGrpcTimeout, isGrpcRequest, readDeadline } from '../resilience/deadline/deadline.ts';
+import { DEADLINE_HEADER, GRPC_TIMEOUT_HEADER, deadlineTimes, formatDeadline, formatGrpcTimeout, isGrpcRequest, readDeadline, timeLeft } from '../resilience/deadline/deadline.ts';
 
 export type AnyRequest = IncomingMessage | Http2ServerRequest | H1ServerRequest;
 export type AnyResponse = ServerResponse | Http2ServerResponse | H1ServerResponse;
@@ -240,18 +240,18 @@ export class Forwarding {
     const d = readDeadline(weft, grpcTimeout, grpc);
     if (d.kind === 'invalid') this.deadlineError = d.message;
     if (d.kind !== 'deadline') return;
-    this.deadlineAt = this.arrivedAt + d.ms;
-    const own = this.timeouts.requestMs;
     // This hop's own request timeout shortens what the next hop is told; it does not start a
     // deadline of its own (docs/concepts/overload.md, "Deadlines").
-    this.sendDeadlineAt = own > 0 ? Math.min(this.deadlineAt, this.arrivedAt + own) : this.deadlineAt;
+    const times = deadlineTimes(this.arrivedAt, d.ms, this.timeouts.requestMs);
+    this.deadlineAt = times.at;
+    this.sendDeadlineAt = times.sendAt;
   }
 
   /** This hop's extra request fields, plus the time left when the request carries a deadline (read at each attempt's send). */
   extraHeaders(): OutgoingHttpHeaders | undefined {
     const add = this.target.addHeaders;
     if (this.sendDeadlineAt === Infinity) return add;
-    const left = this.sendDeadlineAt - performance.now();
+    const left = timeLeft(this.sendDeadlineAt, performance.now());
     const extra: OutgoingHttpHeaders = { ...add, [DEADLINE_HEADER]: formatDeadline(left) };
     if (this.grpc) extra[GRPC_TIMEOUT_HEADER] = formatGrpcTimeout(left);
     return extra;
@@ -309,7 +309,8 @@ export class Forwarding {
       if (reason === 'deadline-exceeded' && this.grpc) {
         // gRPC: DEADLINE_EXCEEDED in a trailers-only response (PROTOCOL-HTTP2.md).
         sendGrpcReply(this.res, GRPC_DEADLINE_EXCEEDED, reason, message, this.ctx.proxyId);
-        this.complete(504, reason);
+        // Counted with the status sent (200), as every gRPC local reply; the reason says the rest.
+        this.complete(200, reason);
       } else this.reply(504, reason, message);
       return;
     }

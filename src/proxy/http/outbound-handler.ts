@@ -22,6 +22,7 @@ import { startMirror, type MirrorTee } from '../filters/request-mirror/mirror.ts
 import { parsedContentLength } from './headers.ts';
 import { requestedUpgrade, upgradeEventResponse } from './upgrade.ts';
 import { hostError, requestTarget } from './request-target.ts';
+import type { CircuitLimit } from '../resilience/circuit-breaker/circuit-breaker.ts';
 
 export interface OutboundDeps {
   readonly node: NodeInfo;
@@ -130,6 +131,17 @@ export function createOutboundHandler(deps: OutboundDeps) {
   };
 
   const recorder = createRequestRecorder(metrics, 'outbound');
+  // Circuit-breaker refusals by destination: one sink per Service (bounded), not a closure per request.
+  const circuitSinks = new Map<string, (limit: CircuitLimit) => void>();
+  const circuitSink = (destination: string): ((limit: CircuitLimit) => void) => {
+    let sink = circuitSinks.get(destination);
+    if (sink === undefined) {
+      sink = (limit) => metrics.circuitRejections.inc({ destination_service: destination, limit });
+      if (circuitSinks.size >= 1024) circuitSinks.clear();
+      circuitSinks.set(destination, sink);
+    }
+    return sink;
+  };
   const record = (destination: string, started: number) => (status: number, reason: LocalReplyReason | undefined, _attempts = 0, endedAt = performance.now()) => {
     recorder.record(source, destination, status, reason, (endedAt - started) / 1000);
   };
@@ -184,7 +196,7 @@ export function createOutboundHandler(deps: OutboundDeps) {
       startedAt: started,
       onComplete: record(destination, started),
       onRetry: (reason) => metrics.retries.inc({ destination_service: destination, reason }),
-      onCircuitOpen: (limit) => metrics.circuitRejections.inc({ destination_service: destination, limit }),
+      onCircuitOpen: circuitSink(destination),
     });
   };
 
@@ -232,7 +244,7 @@ export function createOutboundHandler(deps: OutboundDeps) {
       startedAt: started,
       onComplete,
       onRetry: (reason) => metrics.retries.inc({ destination_service: destination, reason }),
-      onCircuitOpen: (limit) => metrics.circuitRejections.inc({ destination_service: destination, limit }),
+      onCircuitOpen: circuitSink(destination),
     });
   };
 

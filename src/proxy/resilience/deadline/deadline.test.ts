@@ -2,7 +2,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatDeadline, formatGrpcTimeout, isGrpcRequest, parseDeadline, parseGrpcTimeout, readDeadline } from './deadline.ts';
+import { deadlineTimes, timeLeft, formatDeadline, formatGrpcTimeout, isGrpcRequest, parseDeadline, parseGrpcTimeout, readDeadline } from './deadline.ts';
 
 test('x-weft-deadline: whole milliseconds, 1 to 8 digits', () => {
   assert.equal(parseDeadline('200'), 200);
@@ -57,4 +57,18 @@ test('isGrpcRequest: application/grpc and its +suffixes', () => {
   assert.equal(isGrpcRequest('application/grpc+proto'), true);
   assert.equal(isGrpcRequest('application/json'), false);
   assert.equal(isGrpcRequest(undefined), false);
+});
+
+test('remaining time: counted from this hop\'s arrival; this hop\'s own timeout shortens what is sent, never starts a deadline', () => {
+  // Times as a clock would give them (performance.now() ms), injected.
+  assert.deepEqual(deadlineTimes(1000, 200, 0), { at: 1200, sendAt: 1200 });
+  assert.deepEqual(deadlineTimes(1000, 200, 150), { at: 1200, sendAt: 1150 }, 'the own timeout ends first');
+  assert.deepEqual(deadlineTimes(1000, 200, 5000), { at: 1200, sendAt: 1200 });
+  assert.deepEqual(deadlineTimes(1000, 0, 0), { at: 1000, sendAt: 1000 }, 'expired on arrival');
+  // An attempt sent 37.4 ms after arrival tells the next hop 162 ms; a retry sent at 1190.2, 9 ms.
+  assert.equal(formatDeadline(timeLeft(1200, 1037.4)), '162');
+  assert.equal(formatGrpcTimeout(timeLeft(1200, 1037.4)), '162m');
+  assert.equal(formatDeadline(timeLeft(1200, 1190.2)), '9');
+  assert.equal(timeLeft(1200, 1300), 0, 'never negative');
+  assert.equal(formatDeadline(timeLeft(1200, 1199.5)), '0', 'less than a millisecond left: the next hop refuses it at once');
 });

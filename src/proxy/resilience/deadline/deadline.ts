@@ -95,3 +95,19 @@ export function readDeadline(weft: string | string[] | undefined, grpcTimeout: s
   }
   return ms === Infinity ? NONE : { kind: 'deadline', ms, from };
 }
+
+/**
+ * A request's deadline on this hop's clock (performance.now() milliseconds): `at` when it expires,
+ * counted from the request's arrival here (`arrivedAt`) plus the `ms` it carried; `sendAt` what the
+ * next hop is told, the same or sooner when this hop's own total timeout (`ownRequestMs`, 0: none)
+ * ends first. The own timeout shortens a carried deadline but never starts one.
+ */
+export function deadlineTimes(arrivedAt: number, ms: number, ownRequestMs: number): { readonly at: number; readonly sendAt: number } {
+  const at = arrivedAt + ms;
+  return { at, sendAt: ownRequestMs > 0 ? Math.min(at, arrivedAt + ownRequestMs) : at };
+}
+
+/** Milliseconds left before `sendAt` at `now` (never negative): what goes in the upstream request's fields. */
+export function timeLeft(sendAt: number, now: number): number {
+  return sendAt > now ? sendAt - now : 0;
+}
