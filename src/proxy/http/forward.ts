@@ -306,17 +306,21 @@ export class Forwarding {
   timeOut(reason: TimeoutReason, message: string): void {
     this.current?.cancel();
     if (!this.res.headersSent) {
-      if (reason === 'deadline-exceeded' && this.grpc) {
-        // gRPC: DEADLINE_EXCEEDED in a trailers-only response (PROTOCOL-HTTP2.md).
-        sendGrpcReply(this.res, GRPC_DEADLINE_EXCEEDED, reason, message, this.ctx.proxyId);
-        // Counted with the status sent (200), as every gRPC local reply; the reason says the rest.
-        this.complete(200, reason);
-      } else this.reply(504, reason, message);
+      if (reason === 'deadline-exceeded') this.deadlineReply(message);
+      else this.reply(504, reason, message);
       return;
     }
     const status = (this.res as ServerResponse).statusCode;
     this.complete(status, reason);
     cutResponse(this.res);
+  }
+
+  /** The request's deadline passed before a response head: 504, or for a gRPC call DEADLINE_EXCEEDED in a trailers-only response (PROTOCOL-HTTP2.md). */
+  deadlineReply(message: string): void {
+    if (!this.grpc) return this.reply(504, 'deadline-exceeded', message);
+    sendGrpcReply(this.res, GRPC_DEADLINE_EXCEEDED, 'deadline-exceeded', message, this.ctx.proxyId);
+    // Counted with the status sent (200), as every gRPC local reply; the reason says the rest.
+    this.complete(200, 'deadline-exceeded');
   }
 
   /** A body chunk read from the client: kept for a replay while within the bound. */
@@ -415,7 +419,8 @@ export class Forwarding {
     // after a retry's backoff), the breaker's maxRequests.
     if (this.deadlineAt !== Infinity || this.deadlineError !== undefined) {
       if (this.deadlineError !== undefined) return this.reply(400, 'bad-request', this.deadlineError);
-      if (performance.now() >= this.deadlineAt) return this.timeOut('deadline-exceeded', `the request's deadline passed before it could be sent${this.attempts > 0 ? ` (after ${this.attempts} attempt(s))` : ''}`);
+      // No attempt is in flight here (a retry's predecessor has ended): nothing to cancel.
+      if (performance.now() >= this.deadlineAt) return this.deadlineReply(`the request's deadline passed before it could be sent${this.attempts > 0 ? ` (after ${this.attempts} attempt(s))` : ''}`);
     }
     if (this.attempts === 0 && this.breaker !== undefined) {
       if (!this.breaker.tryStartRequest()) return this.circuitOpen('max-requests');
