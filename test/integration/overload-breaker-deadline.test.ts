@@ -62,6 +62,7 @@ let appB: App;
 let appC: App;
 let client: SidecarProcess;
 let sidecarB: SidecarProcess;
+let sidecarC: SidecarProcess;
 
 before(async () => {
   cp = await startControlPlane();
@@ -70,6 +71,7 @@ before(async () => {
     else res.writeHead(200).end('ok');
   });
   appC = await startApp((req, res) => {
+    if (req.url === '/warm') return void res.writeHead(200).end('warm');
     atC.deadline = req.headers['x-weft-deadline'] as string | undefined;
     atC.arrivedAt = performance.now();
     const t = setTimeout(() => res.writeHead(200).end('too late'), HANG_MS);
@@ -80,6 +82,10 @@ before(async () => {
     });
   });
   appB = await startApp((req, res) => {
+    if (req.url === '/warm') {
+      call(sidecarB.outboundPort, 'http://c/warm').then((r) => res.writeHead(r.status).end(r.body), (err: Error) => res.writeHead(502).end(err.message));
+      return;
+    }
     atB.deadline = req.headers['x-weft-deadline'] as string | undefined;
     atB.arrivedAt = performance.now();
     // B's own call to C through B's sidecar, carrying the deadline on (the app's one duty).
@@ -98,7 +104,7 @@ before(async () => {
       },
     );
   });
-  [, , sidecarB, client] = await Promise.all([
+  [, sidecarC, sidecarB, client] = await Promise.all([
     startSidecar(cp.url, 'holder', ['--app-port', String(holder.port)]),
     startSidecar(cp.url, 'c', ['--app-port', String(appC.port)]),
     startSidecar(cp.url, 'b', ['--app-port', String(appB.port)]),
@@ -165,13 +171,23 @@ test('maxRequests 5: the 6th concurrent request gets 503 circuit-open at once; a
 });
 
 test('a 200 ms deadline set by the caller ends the chain A → B → C (C hanging) by then at every hop', { timeout: 60_000 }, async () => {
-  const started = performance.now();
-  const res = await call(client.outboundPort, 'http://b/', { 'x-weft-deadline': '200' });
-  const took = performance.now() - started;
-  assert.equal(res.status, 504, res.body);
-  assert.equal(res.headers['x-weft-reason'], 'deadline-exceeded');
-  // 200 ms plus a scheduling quantum per hop, generous for a loaded 2-core machine; C hangs for 10 s.
-  assert.ok(took >= 190 && took < 600, `A's answer came after ${took.toFixed(0)} ms`);
+  // The connections of the chain (mutual TLS between sidecars) are opened first: on a loaded machine
+  // their handshakes alone can take most of 200 ms, and what is under test is the deadline.
+  assert.equal((await call(client.outboundPort, 'http://b/warm')).status, 200);
+  // A try in which the request did not even reach C before the deadline (the machine too busy) still
+  // has to end by the deadline, but says nothing about the later hops: up to three tries for one that does.
+  for (let i = 0; ; i++) {
+    for (const seen of [atB, atC]) for (const k of Object.keys(seen)) delete seen[k as keyof Seen];
+    const started = performance.now();
+    const res = await call(client.outboundPort, 'http://b/', { 'x-weft-deadline': '200' });
+    const took = performance.now() - started;
+    assert.equal(res.status, 504, res.body);
+    assert.equal(res.headers['x-weft-reason'], 'deadline-exceeded');
+    // 200 ms plus a scheduling quantum per hop, generous for a loaded 2-core machine; C hangs for 10 s.
+    assert.ok(took >= 190 && took < 600, `A's answer came after ${took.toFixed(0)} ms`);
+    if (atC.arrivedAt !== undefined || i === 2) break;
+    await waitFor("B's call of the abandoned try to end", () => atB.arrivedAt === undefined || atB.endedAt !== undefined, 5_000, 10);
+  }
 
   // B's app got the time left, and its own call through its sidecar ended by that deadline.
   assert.ok(Number(atB.deadline) <= 200 && Number(atB.deadline) > 0, `B was told ${atB.deadline} ms`);
@@ -186,9 +202,10 @@ test('a 200 ms deadline set by the caller ends the chain A → B → C (C hangin
   const cHeld = atC.endedAt! - atC.arrivedAt!;
   assert.ok(cHeld < 600, `C's request was dropped after ${cHeld.toFixed(0)} ms (its hang is ${HANG_MS} ms)`);
 
-  const a = await adminMetrics(client.adminPort);
-  const b = await adminMetrics(sidecarB.adminPort);
+  // Which hop's timer fired first depends on scheduling (a later hop's 504 is passed back as an
+  // answer, and an earlier hop's cancels the later ones): together they counted at least one expiry.
   const count = (text: string, direction: string): number => Number(text.split('\n').find((l) => l.startsWith('weft_proxy_deadline_exceeded_total{') && l.includes(`direction="${direction}"`))?.split(' ').pop() ?? 0);
-  assert.ok(count(a, 'outbound') >= 1, 'A counts its expiry');
-  assert.ok(count(b, 'outbound') + count(b, 'inbound') >= 1, 'B counts its expiries');
+  const texts = await Promise.all([client, sidecarB, sidecarC].map((s) => adminMetrics(s.adminPort)));
+  const total = texts.reduce((sum, t) => sum + count(t, 'outbound') + count(t, 'inbound'), 0);
+  assert.ok(total >= 1, `the sidecars counted ${total} deadline expiries`);
 });
