@@ -6,6 +6,8 @@ import type { ValidationResult } from './resource.ts';
 import { Checker, join } from './validate.ts';
 import { LOAD_BALANCER_ALGORITHMS } from './kinds/backend-policy.ts';
 import { checkCircuitBreakerSnapshot } from './kinds/backend-policy-circuit-breaker.ts';
+import { readLocality } from './kinds/backend-policy-locality.ts';
+import { readAdaptiveConcurrency } from './kinds/backend-policy-adaptive-concurrency.ts';
 import { AUTHORIZATION_ACTIONS, readAuthorizationRules } from './kinds/authorization-policy.ts';
 import { readJwtRules } from './kinds/request-authentication.ts';
 import { parseSpiffeId } from './identity.ts';
@@ -36,6 +38,8 @@ export function checkServiceSnapshot(c: Checker, rawService: unknown, sp: string
   if (policy) {
     const lb = c.object(policy.loadBalancer, join(sp, 'policy.loadBalancer'));
     if (lb) c.oneOf(lb.algorithm, join(sp, 'policy.loadBalancer.algorithm'), LOAD_BALANCER_ALGORITHMS, { required: true });
+    // Absent from snapshots of control planes that predate it: the proxy uses the defaults.
+    if (lb && lb.locality !== undefined) readLocality(c, lb.locality, join(sp, 'policy.loadBalancer.locality'));
     const t = c.object(policy.timeouts, join(sp, 'policy.timeouts'));
     if (t) {
       for (const k of ['connectMs', 'requestMs', 'idleMs']) c.integer(t[k], join(sp, `policy.timeouts.${k}`), { required: true, min: 0 });
@@ -45,6 +49,7 @@ export function checkServiceSnapshot(c: Checker, rawService: unknown, sp: string
     const r = c.object(policy.retries, join(sp, 'policy.retries'));
     if (r) c.integer(r.attempts, join(sp, 'policy.retries.attempts'), { required: true, min: 0, max: 10 });
     checkCircuitBreakerSnapshot(c, policy.circuitBreaker, join(sp, 'policy.circuitBreaker'));
+    readAdaptiveConcurrency(c, policy.adaptiveConcurrency, join(sp, 'policy.adaptiveConcurrency'), true);
   }
   (c.array(svc.authorization, join(sp, 'authorization')) ?? []).forEach((rawPolicy, j) => {
     const ap = join(join(sp, 'authorization'), j);

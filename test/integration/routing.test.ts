@@ -215,6 +215,8 @@ test('fault injection aborts and delays the configured share (±5 points over 1,
   ]);
   let aborted = 0;
   let slow = 0;
+  const faultSeries = (kind: string): string => `weft_proxy_fault_injections_total{route="default/faults",kind="${kind}"}`;
+  const before = await adminMetrics(web.adminPort);
   for (let i = 0; i < 1000; i++) {
     const t0 = performance.now();
     const r = await call(web, 'http://reviews/flaky');
@@ -225,11 +227,16 @@ test('fault injection aborts and delays the configured share (±5 points over 1,
     } else {
       assert.equal(r.status, 200);
     }
-    // The delay is 40 ms: a request that took 35 ms or more was delayed (an undelayed one takes ~1 ms here).
-    if (ms >= 35) slow++;
+    if (ms >= 40) slow++;
   }
   assert.ok(aborted >= 250 && aborted <= 350, `aborted ${aborted} of 1000 (want 300 ± 50)`);
-  assert.ok(slow >= 150 && slow <= 260, `delayed ${slow} of 1000 (want 200 ± 50, allowing a few slow ones on a busy machine)`);
+  // The sidecar counts the delays it injected; each delayed request took at least the 40 ms delay.
+  // (Elapsed time alone cannot tell them apart on a busy machine, where undelayed ones can be slow too.)
+  const after = await adminMetrics(web.adminPort);
+  const delayed = metricSample(after, faultSeries('delay')) - metricSample(before, faultSeries('delay'));
+  assert.ok(delayed >= 150 && delayed <= 250, `delayed ${delayed} of 1000 (want 200 ± 50)`);
+  assert.ok(slow >= delayed, `${slow} requests took 40 ms or more, fewer than the ${delayed} delayed by 40 ms`);
+  assert.equal(metricSample(after, faultSeries('abort')) - metricSample(before, faultSeries('abort')), aborted);
   const ghost = await call(web, 'http://reviews/ghost');
   assert.equal(ghost.status, 500);
   assert.equal(ghost.headers['x-weft-reason'], 'filter-unresolved');

@@ -5,6 +5,7 @@ import { startProxy } from '../../proxy/proxy.ts';
 import { WeftError } from '../../lib/errors.ts';
 import { parseTcpUpstream } from '../../proxy/tcp/tcp-outbound.ts';
 import { JOIN_TOKEN_ENV } from '../../config/control-auth.ts';
+import { REGION_LABEL, ZONE_LABEL } from '../../config/kinds/backend-policy-locality.ts';
 import { controlOption, controlUrl, int, labelsOption, parseCommand, str, token, type Command } from '../command.ts';
 
 export const proxyOptions = {
@@ -13,6 +14,8 @@ export const proxyOptions = {
   service: { type: 'string' },
   namespace: { type: 'string', short: 'n' },
   labels: { type: 'string' },
+  region: { type: 'string' },
+  zone: { type: 'string' },
   upstreams: { type: 'string' },
   id: { type: 'string' },
   'app-port': { type: 'string' },
@@ -38,7 +41,11 @@ export const proxyFlagsHelp = `  --control URL            control plane API (or 
   --id ID                  this instance's id (default SERVICE-<random>)
   --service NAME           the service this sidecar belongs to (required)
   --namespace NS           its namespace (default "default")
-  --labels k=v,...         instance labels, e.g. version=v2,zone=a
+  --labels k=v,...         instance labels, e.g. version=v2,tier=gold
+  --region R               this instance's region: sets the label topology.kubernetes.io/region
+                           and tells the sidecar where it is, so its calls prefer its region
+  --zone Z                 this instance's zone (topology.kubernetes.io/zone): calls prefer
+                           endpoints in the same zone, then the same region, then the rest
   --upstreams a,b.ns       services this app calls (default: all); narrows its snapshot
   --app-port N             the local app's port; omit for a client-only sidecar
   --app-host HOST          where the local app listens (default 127.0.0.1)
@@ -80,6 +87,24 @@ function appProtocolOption(p: Parameters<typeof str>[0]): 'http' | 'tcp' | undef
   throw new WeftError('WEFT_ERR_CLI_USAGE', `--app-protocol must be http or tcp, got ${JSON.stringify(v)}`, 2);
 }
 
+// A Kubernetes label value: what the catalog accepts for the topology labels.
+const LABEL_VALUE = /^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+
+/**
+ * --labels plus --region/--zone as the well-known topology labels; the flags win over the same
+ * keys in --labels. The sidecar both registers these labels and reads its own locality from them.
+ */
+function labelsWithLocality(p: Parameters<typeof str>[0]): Record<string, string> {
+  const labels = labelsOption(p, 'labels');
+  for (const [flag, key] of [['region', REGION_LABEL], ['zone', ZONE_LABEL]] as const) {
+    const v = str(p, flag);
+    if (v === undefined) continue;
+    if (!LABEL_VALUE.test(v)) throw new WeftError('WEFT_ERR_CLI_USAGE', `--${flag} must be a label value (letters, digits, -, _ or ., starting and ending with a letter or digit, at most 63), got ${JSON.stringify(v)}`, 2);
+    labels[key] = v;
+  }
+  return labels;
+}
+
 /** --tcp-upstream, repeatable; each value parsed (a service port and where it is reachable locally). */
 function tcpUpstreamsOption(p: Parameters<typeof str>[0]) {
   const raw = p.values['tcp-upstream'];
@@ -95,7 +120,7 @@ export function proxyOptionsFrom(p: Parameters<typeof str>[0]) {
     joinToken: str(p, 'join-token') ?? (process.env[JOIN_TOKEN_ENV] || undefined),
     service: str(p, 'service') ?? '',
     namespace: str(p, 'namespace'),
-    labels: labelsOption(p, 'labels'),
+    labels: labelsWithLocality(p),
     upstreams: upstreams ? upstreams.split(',').map((s) => s.trim()).filter(Boolean) : [],
     id: str(p, 'id'),
     appPort: int(p, 'app-port'),

@@ -5,6 +5,8 @@
 import type { ResourceType, ValidationResult } from '../resource.ts';
 import { Checker, DNS_LABEL, DNS_LABEL_HINT, join } from '../validate.ts';
 import { DEFAULT_CIRCUIT_BREAKER, readCircuitBreaker, type CircuitBreakerSpec } from './backend-policy-circuit-breaker.ts';
+import { readLocality, type LocalityLoadBalancing } from './backend-policy-locality.ts';
+import { readAdaptiveConcurrency, type AdaptiveConcurrencySpec } from './backend-policy-adaptive-concurrency.ts';
 
 export type LoadBalancerAlgorithm = 'round-robin' | 'random' | 'weighted' | 'least-request';
 export const LOAD_BALANCER_ALGORITHMS: readonly LoadBalancerAlgorithm[] = ['round-robin', 'random', 'weighted', 'least-request'];
@@ -20,6 +22,8 @@ export interface BackendPolicySpec {
     readonly algorithm: LoadBalancerAlgorithm;
     /** least-request: how many endpoints to sample before taking the least loaded. */
     readonly choiceCount: number;
+    /** Locality-aware balancing; absent (policies stored before it existed, or not given): the defaults, see completeLocality. */
+    readonly locality?: LocalityLoadBalancing;
   };
   readonly timeouts: BackendTimeouts;
   readonly retries: {
@@ -28,6 +32,8 @@ export interface BackendPolicySpec {
   };
   /** Circuit-breaker limits (backend-policy-circuit-breaker.ts); absent in policies stored before the field existed. */
   readonly circuitBreaker?: CircuitBreakerSpec;
+  /** The adaptive concurrency limit the targeted Service's own sidecars enforce inbound. Absent: none (the default). */
+  readonly adaptiveConcurrency?: AdaptiveConcurrencySpec;
 }
 
 /**
@@ -105,7 +111,7 @@ function validateSpec(raw: unknown, path: string): ValidationResult<BackendPolic
   const c = new Checker();
   const spec = c.object(raw, path);
   if (!spec) return { ok: false, errors: c.errors };
-  c.noUnknown(spec, path, ['targetRefs', 'loadBalancer', 'timeouts', 'retries', 'circuitBreaker']);
+  c.noUnknown(spec, path, ['targetRefs', 'loadBalancer', 'timeouts', 'retries', 'circuitBreaker', 'adaptiveConcurrency']);
   const d = DEFAULT_BACKEND_POLICY;
 
   const targetRefs = readTargetRefs(c, spec.targetRefs, join(path, 'targetRefs'));
@@ -115,10 +121,12 @@ function validateSpec(raw: unknown, path: string): ValidationResult<BackendPolic
     const lbPath = join(path, 'loadBalancer');
     const lb = c.object(spec.loadBalancer, lbPath);
     if (lb) {
-      c.noUnknown(lb, lbPath, ['algorithm', 'choiceCount']);
+      c.noUnknown(lb, lbPath, ['algorithm', 'choiceCount', 'locality']);
+      const locality = lb.locality === undefined ? undefined : readLocality(c, lb.locality, join(lbPath, 'locality'));
       loadBalancer = {
         algorithm: c.oneOf(lb.algorithm, join(lbPath, 'algorithm'), LOAD_BALANCER_ALGORITHMS) ?? d.loadBalancer.algorithm,
         choiceCount: c.integer(lb.choiceCount, join(lbPath, 'choiceCount'), { min: 2, max: 10 }) ?? d.loadBalancer.choiceCount,
+        ...(locality !== undefined && { locality }),
       };
     }
   }
@@ -150,9 +158,10 @@ function validateSpec(raw: unknown, path: string): ValidationResult<BackendPolic
   }
 
   const circuitBreaker = readCircuitBreaker(c, spec.circuitBreaker, join(path, 'circuitBreaker'));
+  const adaptiveConcurrency = readAdaptiveConcurrency(c, spec.adaptiveConcurrency, join(path, 'adaptiveConcurrency'));
 
   if (c.errors.length) return { ok: false, errors: c.errors };
-  return { ok: true, value: { targetRefs, loadBalancer, timeouts, retries, circuitBreaker } };
+  return { ok: true, value: { targetRefs, loadBalancer, timeouts, retries, circuitBreaker, ...(adaptiveConcurrency && { adaptiveConcurrency }) } };
 }
 
 export const backendPolicyType: ResourceType<BackendPolicySpec> = {

@@ -12,6 +12,10 @@ import { createLeastRequestPicker } from './least-request.ts';
 import { createRandomPicker } from './random.ts';
 import { createRoundRobinPicker } from './round-robin.ts';
 import { createWeightedPicker, effectiveWeight } from './weighted.ts';
+import { completeLocality } from '../../config/kinds/backend-policy-locality.ts';
+import { createLevelAssigner, type LevelAssigner } from './locality/locality-levels.ts';
+import { buildLocalityPicker } from './locality/build-locality-picker.ts';
+import type { LevelCounter } from './locality/locality-picker.ts';
 
 export interface BalancerOptions {
   readonly clock?: Clock;
@@ -21,6 +25,12 @@ export interface BalancerOptions {
   readonly ejectionMs?: number;
   /** Most of the pickable endpoints that may be ejected at once, in percent; default 50, 0 disables. */
   readonly maxEjectionPercent?: number;
+  /** The client's own locality: its sidecar's labels (topology.kubernetes.io/region, …/zone, …). Absent: no locality. */
+  readonly locality?: {
+    readonly labels: Readonly<Record<string, string>>;
+    /** Counts picks per priority level (weft_proxy_locality_requests_total); optional. */
+    readonly counter?: (level: number) => LevelCounter;
+  };
 }
 
 export interface EndpointStats {
@@ -65,6 +75,9 @@ class EndpointBalancer implements StatefulBalancer {
   #healthy = 0;
   #algorithm: Algorithm = ALGORITHMS['round-robin'];
   #pickerOptions: PickerOptions;
+  readonly #locality: BalancerOptions['locality'];
+  /** Locality levels in force (policy × client labels); undefined: plain balancing. */
+  #levels: { readonly assigner: LevelAssigner; readonly overprovisioningFactor: number } | undefined;
   /** Ejected endpoints still in #states; small, so scanning it on the slow path is fine. */
   readonly #ejected = new Set<EndpointState>();
   #timer: Timer | undefined;
@@ -78,6 +91,7 @@ class EndpointBalancer implements StatefulBalancer {
     this.#ejectionMs = nonNegative(options.ejectionMs, 5_000);
     this.#maxEjectionPercent = Math.min(100, nonNegative(options.maxEjectionPercent, 50));
     this.#pickerOptions = { random: this.#random, choiceCount: 2 };
+    this.#locality = options.locality;
   }
 
   picker(): Picker {
@@ -110,6 +124,9 @@ class EndpointBalancer implements StatefulBalancer {
     this.#healthy = healthy;
     this.#algorithm = algorithm;
     this.#pickerOptions = { random: this.#random, choiceCount: policy.loadBalancer.choiceCount };
+    const locality = completeLocality(policy.loadBalancer.locality);
+    const assigner = this.#locality === undefined ? undefined : createLevelAssigner(this.#locality.labels, locality);
+    this.#levels = assigner && { assigner, overprovisioningFactor: locality.overprovisioningFactor };
     this.#rebuild();
     this.#schedule();
   }
@@ -141,6 +158,18 @@ class EndpointBalancer implements StatefulBalancer {
           ? `none of the service's ${this.#states.size} endpoints is healthy`
           : 'every healthy endpoint has weight 0',
       );
+    } else if (this.#levels !== undefined) {
+      // Locality: levels by nearness, each with a picker of the algorithm, chosen by their health.
+      this.#picker = buildLocalityPicker({
+        ...this.#levels,
+        members: this.#states.values(),
+        eligible,
+        isEjected: (s) => this.#ejected.has(s),
+        weighted: this.#algorithm.weighted,
+        create: this.#algorithm.create,
+        options: this.#pickerOptions,
+        counter: this.#locality?.counter,
+      }).picker;
     } else {
       let usable = eligible;
       if (this.#ejected.size > 0) {

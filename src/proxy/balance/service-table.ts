@@ -8,6 +8,15 @@ import type { Clock } from '../../lib/clock.ts';
 import { createBalancer, type StatefulBalancer } from './balancer.ts';
 import { RouteTable } from '../routing/route-table.ts';
 import { CircuitBreaker } from '../resilience/circuit-breaker/circuit-breaker.ts';
+import type { Counter } from '../../lib/metrics.ts';
+
+/** This sidecar's own locality, for locality-aware balancing of its calls (see balance/locality/). */
+export interface ClientLocality {
+  /** The sidecar's instance labels (topology.kubernetes.io/region and …/zone among them). */
+  readonly labels: Readonly<Record<string, string>>;
+  /** weft_proxy_locality_requests_total, labelled destination_service and level. */
+  readonly requests?: Counter;
+}
 
 export interface ServicePortEntry {
   readonly service: ServiceSnapshot;
@@ -32,9 +41,11 @@ export class ServiceTable {
   #balancers = new Map<string, StatefulBalancer>();
   #breakers = new Map<string, CircuitBreaker>();
   readonly #clock: Clock | undefined;
+  readonly #locality: ClientLocality | undefined;
 
-  constructor(clock?: Clock) {
+  constructor(clock?: Clock, locality?: ClientLocality) {
     this.#clock = clock;
+    this.#locality = locality;
   }
 
   lookup(name: string, namespace: string): ServiceEntry | undefined {
@@ -70,7 +81,7 @@ export class ServiceTable {
       const ports = new Map<number, ServicePortEntry>();
       for (const port of service.ports) {
         const key = `${service.namespace}/${service.name}:${port.port}`;
-        const balancer = this.#balancers.get(key) ?? createBalancer({ clock: this.#clock });
+        const balancer = this.#balancers.get(key) ?? createBalancer({ clock: this.#clock, locality: this.#localityFor(service) });
         balancer.update(port.endpoints, service.policy);
         balancers.set(key, balancer);
         // Its counts survive the snapshot: requests in flight release into the same object.
@@ -85,5 +96,15 @@ export class ServiceTable {
     this.#services = services;
     this.#balancers = balancers;
     this.#breakers = breakers;
+  }
+
+  #localityFor(service: ServiceSnapshot): { labels: Readonly<Record<string, string>>; counter?: (level: number) => { inc(): void } } | undefined {
+    const l = this.#locality;
+    if (l === undefined) return undefined;
+    const requests = l.requests;
+    if (requests === undefined) return { labels: l.labels };
+    const destination = `${service.name}.${service.namespace}`;
+    // Bound once per level and picker build, so a pick counts with one addition.
+    return { labels: l.labels, counter: (level) => requests.bind({ destination_service: destination, level: String(level) }) };
   }
 }

@@ -44,6 +44,8 @@ export type LocalReplyReason =
   | 'backend-request-timeout'
   /** A CORS preflight answered by the route's CORS filter (204). */
   | 'cors-preflight'
+  /** Inbound: the adaptive concurrency limit is reached; shed at once, never queued (503, as Envoy's filter). */
+  | 'concurrency-limit-exceeded'
   // Overload protection (docs/concepts/overload.md).
   /** A BackendPolicy circuitBreaker limit was reached (503 at once; `x-weft-circuit-limit` names it). */
   | 'circuit-open'

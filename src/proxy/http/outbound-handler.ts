@@ -205,6 +205,7 @@ export function createOutboundHandler(deps: OutboundDeps) {
     const table = deps.table.get()!;
     const decision = routeRequest(table, entry, { method: req.method ?? 'GET', path, authority, headers: req.headers });
     if (decision.delayMs !== undefined && decision.delayMs > 0) {
+      metrics.faults.inc({ route: decision.route ?? 'none', kind: 'delay' });
       // FaultInjection's delay: the request waits here, then goes on as decided (a client that
       // leaves meanwhile gets nothing more).
       const delayed = { ...decision, delayMs: 0 } as typeof decision;
@@ -221,6 +222,7 @@ export function createOutboundHandler(deps: OutboundDeps) {
   const carryOut = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, decision: RouteDecision, started: number, upgrade: string | undefined): void => {
     if (decision.kind === 'reply') {
       const destination = `${entry.service.name}.${entry.service.namespace}`;
+      if (decision.reason === 'fault-abort') metrics.faults.inc({ route: decision.route ?? 'none', kind: 'abort' });
       if (decision.bodyless === true) sendBodylessReply(res, decision.status, decision.reason, decision.headers ?? {}, deps.proxyId);
       else if (decision.headers?.location !== undefined) sendRedirect(res, decision.status, decision.headers.location, deps.proxyId);
       else if (decision.grpcStatus !== undefined) sendGrpcReply(res, decision.grpcStatus, decision.reason, decision.message, deps.proxyId);
