@@ -15,7 +15,7 @@ export interface CircuitBreakerSpec {
   readonly maxPendingRequests: number;
   /** Requests in flight to the Service (from admission to the response's end); over this: 503. */
   readonly maxRequests: number;
-  /** Retries in flight to the Service; over this a retry is not made and the failure is the answer. */
+  /** Retries in flight to the Service that may repeat work on an app (not those of attempts that reached no app); over this a retry is not made and the failure is the answer. */
   readonly maxRetries: number;
 }
 

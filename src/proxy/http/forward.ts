@@ -362,7 +362,7 @@ export class Forwarding {
     this.tryTimer = undefined;
     if (this.canRetry(kind)) {
       // The breaker's maxRetries (Envoy: an overflowing retry is not made; the failure is the answer).
-      if (!this.startRetry()) {
+      if (!this.startRetry(kind)) {
         this.ctx.onCircuitOpen?.('max-retries');
         this.replyFailure(kind, endpoint, detail);
         return;
@@ -380,11 +380,14 @@ export class Forwarding {
 
   /**
    * A retry takes a slot of the breaker's maxRetries (the seam for the retry decision): a request
-   * holds at most one, from its first retry to its end. False: no slot, no retry.
+   * holds at most one, from its first retry to its end. False: no slot, no retry. A retry of an
+   * attempt that provably reached no app (`connect`, `peer-app-unreachable`) takes none: it adds no
+   * work to any app, and it is how weft routes around an endpoint that went away (unlike Envoy,
+   * where connect-failure retries count too).
    */
-  startRetry(): boolean {
+  startRetry(kind: FailureKind): boolean {
     const breaker = this.breaker;
-    if (breaker === undefined || this.holdsRetry) return true;
+    if (breaker === undefined || this.holdsRetry || kind === 'connect' || kind === 'peer-app-unreachable') return true;
     return (this.holdsRetry = breaker.tryStartRetry());
   }
 

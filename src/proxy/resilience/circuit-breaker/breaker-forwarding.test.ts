@@ -189,14 +189,28 @@ test('maxPendingRequests: refused while that many wait for a connection; a poole
 });
 
 test('maxRetries: with the retries in flight at the limit a retry is not made and the failure stands', async () => {
-  const f = await front({ maxRetries: 1 }, [endpoint(deadPort), endpoint(appPort)]);
+  // Two endpoints (the same app under two ids); /reset closes the connection unanswered: the app saw
+  // the GET, so its retry may repeat work and takes a slot.
+  const f = await front({ maxRetries: 1 }, [endpoint(appPort), endpoint(appPort)].map((e, i) => ({ ...e, id: `ep${i}` })));
   f.breaker.retries = 1; // another request's retry in flight
-  const r = await get(f.port, '/ok');
-  assert.equal(r.status, 503);
-  assert.equal(r.headers['x-weft-reason'], 'upstream-connect-failure');
+  const r = await get(f.port, '/reset');
+  assert.equal(r.status, 502);
+  assert.equal(r.headers['x-weft-reason'], 'upstream-reset');
   assert.deepEqual(f.rejected, ['max-retries']);
   f.breaker.retries = 0;
-  assert.equal((await get(f.port, '/ok')).status, 200, 'a free slot: the retry reaches the app');
+  const before = appRequests;
+  assert.equal((await get(f.port, '/reset')).status, 502);
+  assert.equal(appRequests, before + 2, 'a free slot: the reset GET was retried once on the other endpoint');
+  assert.deepEqual(f.rejected, ['max-retries']);
+  await until(() => idle(f.breaker), 'release');
+});
+
+test('maxRetries: retries of attempts that reached no app take no slot', async () => {
+  const f = await front({ maxRetries: 1 }, [endpoint(deadPort), endpoint(appPort)]);
+  f.breaker.retries = 1; // the limit is reached
+  assert.equal((await get(f.port, '/ok')).status, 200, 'the refused connection is retried on the other endpoint');
+  assert.deepEqual(f.rejected, []);
+  f.breaker.retries = 0;
   await until(() => idle(f.breaker), 'release');
 });
 
