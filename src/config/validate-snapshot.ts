@@ -5,6 +5,7 @@ import { MTLS_MODES, type ProxySnapshot } from './snapshot-types.ts';
 import type { ValidationResult } from './resource.ts';
 import { Checker, join } from './validate.ts';
 import { LOAD_BALANCER_ALGORITHMS } from './kinds/backend-policy.ts';
+import { checkCircuitBreakerSnapshot } from './kinds/backend-policy-circuit-breaker.ts';
 import { readLocality } from './kinds/backend-policy-locality.ts';
 import { readAdaptiveConcurrency } from './kinds/backend-policy-adaptive-concurrency.ts';
 import { readRetries } from './kinds/backend-policy-retries.ts';
@@ -47,6 +48,7 @@ export function checkServiceSnapshot(c: Checker, rawService: unknown, sp: string
       for (const k of ['responseHeaderMs', 'streamIdleMs']) c.integer(t[k], join(sp, `policy.timeouts.${k}`), { min: 0 });
     }
     const r = c.object(policy.retries, join(sp, 'policy.retries'));
+    checkCircuitBreakerSnapshot(c, policy.circuitBreaker, join(sp, 'policy.circuitBreaker'));
     readAdaptiveConcurrency(c, policy.adaptiveConcurrency, join(sp, 'policy.adaptiveConcurrency'), true);
     if (r) readRetries(c, r, join(sp, 'policy.retries'), { attemptsRequired: true });
   }

@@ -36,6 +36,9 @@ export function createProxyMetrics(worker = 0) {
     // Active health checks this sidecar runs on its own app (discovery/health-check/).
     healthChecks: registry.counter('weft_proxy_health_checks_total', 'Health check probes of the local app, by result (success, failure: an unhealthy answer, network_failure, timeout).', ['result']),
     appHealthState: registry.gauge('weft_proxy_app_health_state', 'The local app\'s health as this sidecar\'s checks see it: 1 on the current state (pending, passing, critical), 0 on the others.', ['state']),
+    // Overload protection: circuit breaking and deadlines (docs/concepts/overload.md).
+    circuitRejections: registry.counter('weft_proxy_circuit_breaker_rejections_total', 'Outbound requests or retries a BackendPolicy circuitBreaker limit refused, by destination service and limit (max-connections, max-pending-requests, max-requests, max-retries).', ['destination_service', 'limit']),
+    deadlineExceeded: registry.counter('weft_proxy_deadline_exceeded_total', 'Requests answered deadline-exceeded (their x-weft-deadline or grpc-timeout passed), by direction (inbound|outbound).', ['direction']),
   };
 }
 

@@ -45,7 +45,12 @@ export type LocalReplyReason =
   /** A CORS preflight answered by the route's CORS filter (204). */
   | 'cors-preflight'
   /** Inbound: the adaptive concurrency limit is reached; shed at once, never queued (503, as Envoy's filter). */
-  | 'concurrency-limit-exceeded';
+  | 'concurrency-limit-exceeded'
+  // Overload protection (docs/concepts/overload.md).
+  /** A BackendPolicy circuitBreaker limit was reached (503 at once; `x-weft-circuit-limit` names it). */
+  | 'circuit-open'
+  /** The request's deadline (x-weft-deadline, grpc-timeout) passed: 504, or gRPC DEADLINE_EXCEEDED. */
+  | 'deadline-exceeded';
 
 export type AnyResponse = ServerResponse | Http2ServerResponse | H1ServerResponse;
 

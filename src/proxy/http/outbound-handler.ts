@@ -24,6 +24,7 @@ import { startMirror, type MirrorTee } from '../filters/request-mirror/mirror.ts
 import { parsedContentLength } from './headers.ts';
 import { requestedUpgrade, upgradeEventResponse } from './upgrade.ts';
 import { hostError, requestTarget } from './request-target.ts';
+import type { CircuitLimit } from '../resilience/circuit-breaker/circuit-breaker.ts';
 
 export interface OutboundDeps {
   readonly node: NodeInfo;
@@ -147,6 +148,17 @@ export function createOutboundHandler(deps: OutboundDeps) {
     }
     return ref;
   };
+  // Circuit-breaker refusals by destination: one sink per Service (bounded), not a closure per request.
+  const circuitSinks = new Map<string, (limit: CircuitLimit) => void>();
+  const circuitSink = (destination: string): ((limit: CircuitLimit) => void) => {
+    let sink = circuitSinks.get(destination);
+    if (sink === undefined) {
+      sink = (limit) => metrics.circuitRejections.inc({ destination_service: destination, limit });
+      if (circuitSinks.size >= 1024) circuitSinks.clear();
+      circuitSinks.set(destination, sink);
+    }
+    return sink;
+  };
   const record = (destination: string, started: number) => (status: number, reason: LocalReplyReason | undefined, _attempts = 0, endedAt = performance.now()) => {
     recorder.record(source, destination, status, reason, (endedAt - started) / 1000);
   };
@@ -196,13 +208,14 @@ export function createOutboundHandler(deps: OutboundDeps) {
       routed(req, res, entry, authority, path, started, upgrade);
       return;
     }
-    forwardRequest(req, res, { picker: entry.balancer.picker(), policy: entry.policy, authority, path, addHeaders: meshAddHeaders, upgrade }, {
+    forwardRequest(req, res, { picker: entry.balancer.picker(), policy: entry.policy, authority, path, addHeaders: meshAddHeaders, upgrade, breaker: entry.breaker }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
       startedAt: started,
       onComplete: record(destination, started),
       onRetry: (reason) => metrics.retries.inc({ destination_service: destination, reason }),
       ...budgetOf(destination, entry.policy),
+      onCircuitOpen: circuitSink(destination),
     });
   };
 
@@ -246,7 +259,7 @@ export function createOutboundHandler(deps: OutboundDeps) {
     };
     const addHeaders = decision.headers === undefined ? meshAddHeaders : { ...decision.headers, ...meshAddHeaders };
     const mirror = decision.mirrors.length > 0 && upgrade === undefined ? mirrorTee(req, decision.mirrors, decision.path, decision.authority, addHeaders) : undefined;
-    forwardRequest(req, res, { picker: target.balancer.picker(), policy: target.policy, authority: decision.authority, path: decision.path, addHeaders, editResponse: decision.response, mirror, upgrade, route: decision.policy }, {
+    forwardRequest(req, res, { picker: target.balancer.picker(), policy: target.policy, authority: decision.authority, path: decision.path, addHeaders, editResponse: decision.response, mirror, upgrade, route: decision.policy, breaker: target.breaker }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
       startedAt: started,
@@ -254,6 +267,7 @@ export function createOutboundHandler(deps: OutboundDeps) {
       onRetry: (reason) => metrics.retries.inc({ destination_service: destination, reason }),
       // A route's retry spends its backend Service's budget (the budget is the Service's, not the route's).
       ...budgetOf(destination, target.policy),
+      onCircuitOpen: circuitSink(destination),
     });
   };
 
