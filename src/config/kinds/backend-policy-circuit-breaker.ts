@@ -21,7 +21,7 @@ export interface CircuitBreakerSpec {
 
 export const CIRCUIT_BREAKER_FIELDS = ['maxConnections', 'maxPendingRequests', 'maxRequests', 'maxRetries'] as const;
 
-export const DEFAULT_CIRCUIT_BREAKER: CircuitBreakerSpec = { maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 1024, maxRetries: 3 };
+export const DEFAULT_CIRCUIT_BREAKER: CircuitBreakerSpec = { maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 1024, maxRetries: 1024 };
 
 /** Above this a limit means nothing but a typo (a proxy cannot hold a million connections to one Service). */
 export const CIRCUIT_BREAKER_MAX = 1_000_000;

@@ -25,7 +25,7 @@ test('fills every default', () => {
     // Nothing total by default: a long stream that keeps moving is never cut (issue 10, class 6).
     timeouts: { connectMs: 2000, responseHeaderMs: 30000, streamIdleMs: 300000, requestMs: 0, idleMs: 4000 },
     retries: { attempts: 2 },
-    circuitBreaker: { maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 1024, maxRetries: 3 },
+    circuitBreaker: { maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 1024, maxRetries: 1024 },
   });
 });
 

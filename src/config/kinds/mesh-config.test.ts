@@ -48,7 +48,7 @@ test('a partial default policy is completed from BackendPolicy defaults', () => 
       loadBalancer: { algorithm: 'least-request', choiceCount: 2 },
       timeouts: { connectMs: 2000, responseHeaderMs: 30000, streamIdleMs: 300000, requestMs: 5000, idleMs: 4000 },
       retries: { attempts: 2 },
-      circuitBreaker: { maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 1024, maxRetries: 3 },
+      circuitBreaker: { maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 1024, maxRetries: 1024 },
     },
     authorization: { defaultAction: 'ALLOW' },
   });

@@ -179,6 +179,8 @@ export class Forwarding {
   readonly breaker: CircuitBreaker | undefined;
   holdsRequest = false;
   holdsRetry = false;
+  /** A retry was not made because the breaker's maxRetries was reached (counted once, at the end). */
+  retryOverflow = false;
   /**
    * The deadline the request carried (x-weft-deadline, grpc-timeout), performance.now() time;
    * Infinity: none. `sendDeadlineAt`: what the upstream request is told (that, or sooner when this
@@ -245,6 +247,7 @@ export class Forwarding {
     if (this.tryTimer !== undefined) clearTimeout(this.tryTimer);
     if (this.backoffTimer !== undefined) clearTimeout(this.backoffTimer);
     if (this.budgetExhausted) this.ctx.onBudgetExhausted?.();
+    if (this.retryOverflow) this.ctx.onCircuitOpen?.('max-retries');
     this.ctx.onComplete(status, reason, this.attempts, at);
   }
 
@@ -391,6 +394,12 @@ export class Forwarding {
     // since shedding means the Service is overloaded.
     if (!allowed && kind === 'peer-shed') allowed = !this.hasBody || this.replayable();
     if (!allowed) return NO_RETRY;
+    // The breaker's maxRetries (Envoy: an overflowing retry is not made; the answer or failure
+    // stands). Asked here, before a transport discards an answer; the slot is taken in fail().
+    if (!this.mayStartRetry(kind)) {
+      this.retryOverflow = true;
+      return NO_RETRY;
+    }
     const budget = this.ctx.budget;
     if (budget === undefined || budget.canRetry()) return BUDGETED_RETRY;
     this.budgetExhausted = true;
@@ -404,12 +413,7 @@ export class Forwarding {
     this.tryTimer = undefined;
     const decision = this.retryDecision(kind);
     if (decision !== NO_RETRY) {
-      // The breaker's maxRetries (Envoy: an overflowing retry is not made; the failure is the answer).
-      if (!this.startRetry(kind)) {
-        this.ctx.onCircuitOpen?.('max-retries');
-        this.replyFailure(kind, endpoint, detail);
-        return;
-      }
+      this.startRetry(kind); // retryDecision saw a free slot, and nothing ran in between
       if (decision === BUDGETED_RETRY) this.ctx.budget?.recordRetry();
       this.ctx.onRetry?.(kind);
       // The policy's backoff (GEP-1731: never before its minimum); the never-reached-the-app rule
@@ -434,6 +438,13 @@ export class Forwarding {
     const breaker = this.breaker;
     if (breaker === undefined || this.holdsRetry || kind === 'connect' || kind === 'peer-app-unreachable') return true;
     return (this.holdsRetry = breaker.tryStartRetry());
+  }
+
+  /** Whether startRetry would succeed now, without taking the slot. */
+  mayStartRetry(kind: FailureKind): boolean {
+    const breaker = this.breaker;
+    if (breaker === undefined || this.holdsRetry || kind === 'connect' || kind === 'peer-app-unreachable') return true;
+    return breaker.retries < breaker.limits.maxRetries;
   }
 
   /** The running attempt outlasted `timeouts.backendRequest`: abandoned, and retried if allowed; after the response head went out, the stream is cut. */

