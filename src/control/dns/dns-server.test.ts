@@ -89,6 +89,15 @@ test('UDP: garbage gets FORMERR or nothing, and the server keeps answering', asy
   assert.equal(byId.get(99)?.answers?.length, 3);
 });
 
+test('a taken port fails the start with WEFT_ERR_DNS_LISTEN', async (t) => {
+  const { dns } = await server();
+  t.after(() => dns.close());
+  await assert.rejects(
+    startDnsServer({ host: '127.0.0.1', port: dns.port, catalog: new TestSource(), metrics: new Registry(), log: quiet }),
+    (e: unknown) => e instanceof WeftError && e.code === 'WEFT_ERR_DNS_LISTEN' && e.message.includes('EADDRINUSE'),
+  );
+});
+
 test('settings: the host must be an IP address, the TTL 0–3600 whole seconds', () => {
   for (const bad of [{ host: 'localhost' }, { ttlSeconds: -1 }, { ttlSeconds: 3601 }, { ttlSeconds: 1.5 }]) {
     assert.throws(() => checkDnsSettings(bad), (e: unknown) => e instanceof WeftError && e.code === 'WEFT_ERR_DNS_CONFIG');

@@ -52,7 +52,8 @@ export function checkDnsSettings(settings: { host?: string; ttlSeconds?: number 
 /**
  * Starts the DNS interface. Answers come from the catalog's memory (CatalogDnsView), so a health
  * change shows in the next answer. Counts `weft_control_dns_queries_total{type, rcode}`.
- * Rejects with the bind error when the port is taken (after a few tries when it was 0).
+ * Rejects with WEFT_ERR_DNS_LISTEN (naming the address and the errno, e.g. EADDRINUSE, EACCES)
+ * when UDP or TCP cannot bind (after a few tries when the port was 0).
  */
 export async function startDnsServer(options: DnsServerOptions): Promise<DnsServer> {
   checkDnsSettings(options);
@@ -78,7 +79,8 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
       udp = undefined;
       if (options.port !== 0 || attempt >= 4 || (err as NodeJS.ErrnoException).code !== 'EADDRINUSE') {
         view.close();
-        throw err;
+        const where = `${options.host.includes(':') ? `[${options.host}]` : options.host}:${options.port}`;
+        throw new WeftError('WEFT_ERR_DNS_LISTEN', `cannot serve DNS on ${where}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, 500);
       }
     }
   }
