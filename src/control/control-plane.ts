@@ -23,6 +23,7 @@ import { TokenStore } from './auth/tokens.ts';
 import { ProofVerifier } from './auth/proof.ts';
 import { authenticate, authorizeRoute, setCaller } from './auth/caller.ts';
 import { checkDnsSettings, startDnsServer, type DnsServer } from './dns/dns-server.ts';
+import { openDnsSource } from './dns/service-source.ts';
 
 /** Where the first start writes a generated admin token (mode 0600) when no --token is given. */
 export const ADMIN_TOKEN_FILE = 'admin-token';
@@ -138,7 +139,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const certificatesIssued = metrics.counter('weft_control_certificates_issued_total', 'Workload certificates issued by the CA.').bind();
 
   // Before the API listens, so a taken DNS port fails the start like a taken API port does.
-  const dns: DnsServer | undefined = options.dnsListen ? await startDnsServer({ ...options.dnsListen, ttlSeconds: options.dnsTtlSeconds, catalog, metrics, log: log.child('dns') }) : undefined;
+  const dnsSource = options.dnsListen ? await openDnsSource(store, catalog) : undefined;
+  const dns: DnsServer | undefined = options.dnsListen && dnsSource ? await startDnsServer({ ...options.dnsListen, ttlSeconds: options.dnsTtlSeconds, source: dnsSource, metrics, log: log.child('dns') }) : undefined;
 
   const routes = createRoutes({
     store,
@@ -203,6 +205,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     dnsPort: dns?.port,
     async close() {
       await dns?.close();
+      dnsSource?.close();
       unwatchStore();
       unwatchCatalog();
       cache.stop();

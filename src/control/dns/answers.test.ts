@@ -12,6 +12,8 @@ import { createLogger } from '../../lib/log.ts';
 import { Catalog } from '../catalog/catalog.ts';
 import { openSqliteStore } from '../store/sqlite-store.ts';
 import { validateRegistration } from '../../config/registration.ts';
+import { validateResource } from '../../config/validate-resource.ts';
+import { openDnsSource } from './service-source.ts';
 
 const ttl = { ttlSeconds: 5 };
 const data = (a: { answers: readonly Answer[] }) => a.answers.map(rdata);
@@ -86,8 +88,14 @@ test('SRV: one record per healthy instance port, targets resolvable in the addit
   ]);
   // Every target answers A itself.
   for (const r of a.additionals) assert.deepEqual(data(buildAnswer(r.name, 'A', view, ttl)), [rdata(r)]);
-  // A named port (RFC 2782 / Kubernetes) keeps that port only; its name has no A records.
-  assert.deepEqual(data(buildAnswer('_metrics._tcp.reviews.default.svc.cluster.local', 'SRV', view, ttl)), [{ priority: 0, weight: 1, port: 9901, target: 'r1.reviews.default.svc.cluster.local' }]);
+  // A named port (RFC 2782 / Kubernetes) keeps that port only; its name has no A records. As in the
+  // mesh, an instance with a single port serves every port of its service with it (r2, r4).
+  assert.deepEqual(data(buildAnswer('_metrics._tcp.reviews.default.svc.cluster.local', 'SRV', view, ttl)), [
+    { priority: 0, weight: 1, port: 9901, target: 'r1.reviews.default.svc.cluster.local' },
+    { priority: 0, weight: 3, port: 9002, target: 'r2.reviews.default.svc.cluster.local' },
+    { priority: 0, weight: 1, port: 9004, target: 'r4.reviews.default.svc.cluster.local' },
+  ]);
+  assert.deepEqual(data(buildAnswer('_http._tcp.reviews.default.svc.cluster.local', 'SRV', view, ttl)).map((d) => d.port), [9001, 9002, 9004]);
   assert.equal(buildAnswer('_metrics._tcp.reviews.default.svc.cluster.local', 'A', view, ttl).answers.length, 0);
   assert.equal(buildAnswer('_nope._tcp.reviews.default.svc.cluster.local', 'SRV', view, ttl).rcode, 'NXDOMAIN');
   // Shared host and port: each instance keeps its own target, and the glue names the one address twice.
@@ -151,24 +159,45 @@ test('a catalog change shows in the next answer, and moves the SOA serial', () =
   assert.equal(view.serial(), 1001);
 });
 
-test('over the real catalog: a TTL lapse removes the instance from the next answer', async () => {
+test('over the real catalog and store: a TTL lapse removes the instance from the next answer; Service resources answer by their selector and port names', async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'weft-dns-'));
   const store = await openSqliteStore(dir);
   const clock = new ManualClock();
   const catalog = new Catalog({ store, clock, log: createLogger('test', () => {}) });
   try {
     await catalog.start();
-    for (const [id, address, ttlSeconds] of [['r1', '10.0.0.1', 0], ['r2', '10.0.0.2', 10]] as const) {
-      const r = validateRegistration({ service: 'reviews', id, address, port: 9080, ttlSeconds });
+    for (const [id, address, ttlSeconds, version] of [['r1', '10.0.0.1', 0, 'v1'], ['r2', '10.0.0.2', 10, 'v2']] as const) {
+      const r = validateRegistration({ service: 'reviews', id, address, ports: [{ port: 80, targetPort: 9080, name: 'web' }], ttlSeconds, labels: { version } });
       assert.ok(r.ok);
       await catalog.register(r.value);
     }
-    const view = new CatalogDnsView(catalog, 1);
+    const source = await openDnsSource(store, catalog);
+    const view = new CatalogDnsView(source, 1);
     assert.deepEqual(data(buildAnswer('reviews.default.svc.cluster.local', 'A', view, ttl)), ['10.0.0.1', '10.0.0.2']);
+    assert.equal(buildAnswer('reviews-v2.default.svc.cluster.local', 'A', view, ttl).rcode, 'NXDOMAIN');
+
+    // A declared Service picks the v2 instances by selector, with its own port name and target port.
+    const svc = validateResource({ apiVersion: 'weft.dev/v1alpha1', kind: 'Service', metadata: { name: 'reviews-v2' }, spec: { selector: { app: 'reviews', version: 'v2' }, ports: [{ name: 'http', port: 8080, targetPort: 'web' }] } });
+    assert.ok(svc.ok, JSON.stringify(!svc.ok && svc.errors));
+    await store.applyResource(svc.value);
+    assert.deepEqual(data(buildAnswer('reviews-v2.default.svc.cluster.local', 'A', view, ttl)), ['10.0.0.2']);
+    assert.deepEqual(data(buildAnswer('_http._tcp.reviews-v2.default.svc.cluster.local', 'SRV', view, ttl)), [{ priority: 0, weight: 1, port: 9080, target: 'r2.reviews-v2.default.svc.cluster.local' }]);
+    // A declared Service with no member exists: NODATA, not NXDOMAIN.
+    const empty = validateResource({ apiVersion: 'weft.dev/v1alpha1', kind: 'Service', metadata: { name: 'ghost' }, spec: { ports: [{ port: 80 }] } });
+    assert.ok(empty.ok);
+    await store.applyResource(empty.value);
+    const ghost = buildAnswer('ghost.default.svc.cluster.local', 'A', view, ttl);
+    assert.equal(ghost.rcode, 'NOERROR');
+    assert.equal(ghost.answers.length, 0);
+    await store.deleteResource('Service', 'default', 'ghost');
+    assert.equal(buildAnswer('ghost.default.svc.cluster.local', 'A', view, ttl).rcode, 'NXDOMAIN');
+
     clock.advance(11_000);
     await catalog.sweep();
     assert.deepEqual(data(buildAnswer('reviews.default.svc.cluster.local', 'A', view, ttl)), ['10.0.0.1']);
+    assert.deepEqual(data(buildAnswer('reviews-v2.default.svc.cluster.local', 'A', view, ttl)), []);
     view.close();
+    source.close();
   } finally {
     catalog.stop();
     await store.close();

@@ -60,13 +60,13 @@ export function buildAnswer(qname: string, qtype: string, view: DnsCatalogView, 
     case 'namespace':
       return view.hasNamespace(parsed.namespace) ? records([]) : nxdomain();
     case 'service-parent':
-      return view.instances(parsed.namespace, parsed.service).length > 0 ? records([]) : nxdomain();
+      return view.instances(parsed.namespace, parsed.service) ? records([]) : nxdomain();
     case 'addr': {
       const family = parsed.family === 4 ? 'A' : 'AAAA';
       return records(qtype === family || qtype === 'ANY' ? [addressRecord(owner, parsed.address, parsed.family, ttl)] : []);
     }
     case 'instance': {
-      const all = view.instances(parsed.namespace, parsed.service).filter((i) => i.label === parsed.label);
+      const all = (view.instances(parsed.namespace, parsed.service) ?? []).filter((i) => i.label === parsed.label);
       if (all.length === 0) return nxdomain();
       return records(ADDRESS_TYPES.has(qtype) ? addressRecords(owner, all.filter((i) => i.healthy), qtype, ttl) : []);
     }
@@ -84,12 +84,20 @@ function serviceAnswer(
   records: (answers: Answer[], additionals?: Answer[]) => BuiltAnswer,
   nxdomain: () => BuiltAnswer,
 ): BuiltAnswer {
-  let all = view.instances(parsed.namespace, parsed.service);
-  if (parsed.tag !== undefined) all = all.filter((i) => i.tags.has(parsed.tag as string));
-  if (parsed.portName !== undefined) all = all.filter((i) => i.ports.some((p) => p.name === parsed.portName));
-  // The name exists while any instance (in any health) carries it: NXDOMAIN would tell resolvers
-  // that nothing below it exists either (RFC 8020), while this is a brief absence of healthy ones.
-  if (all.length === 0) return nxdomain();
+  const members = view.instances(parsed.namespace, parsed.service);
+  // A service exists while it is declared or has instances in any health: NXDOMAIN would tell
+  // resolvers that nothing below it exists either (RFC 8020), while this is an absence of healthy ones.
+  if (!members) return nxdomain();
+  let all = members;
+  // A tag or a port name exists while some instance (in any health) carries it.
+  if (parsed.tag !== undefined) {
+    all = all.filter((i) => i.tags.has(parsed.tag as string));
+    if (all.length === 0) return nxdomain();
+  }
+  if (parsed.portName !== undefined) {
+    all = all.filter((i) => i.ports.some((p) => p.name === parsed.portName));
+    if (all.length === 0) return nxdomain();
+  }
   const healthy = all.filter((i) => i.healthy);
   // `_PORT._tcp.NAME` names an SRV record set only.
   if (ADDRESS_TYPES.has(qtype) && parsed.portName === undefined) return records(addressRecords(owner, healthy, qtype, ttl));

@@ -1,10 +1,12 @@
-// DNS interface of the control plane: the catalog as DNS answers need it, indexed by namespace and
-// service. Rebuilt from the catalog's memory on the first query after a catalog change, so a
-// health change shows in the next answer and no query touches the store.
+// DNS interface of the control plane: the mesh's services as DNS answers need them, indexed by
+// namespace and service. Rebuilt in memory on the first query after a change (service-source.ts),
+// so a health change shows in the next answer and no query touches the store.
 
 import { isIP } from 'node:net';
 import type { InstanceState } from '../../config/catalog-types.ts';
+import { endpointPort, type ServiceModel } from '../snapshot/builder.ts';
 import { instanceLabel } from './names.ts';
+import type { DnsSource } from './service-source.ts';
 
 /** One instance as DNS answers use it. */
 export interface DnsInstance {
@@ -14,7 +16,10 @@ export interface DnsInstance {
   readonly address: string;
   /** 4 or 6 for an IP address; undefined for a host name (no A/AAAA, SRV target is the host name). */
   readonly family: 4 | 6 | undefined;
-  /** `targetPort`s, where the instance listens, with their names (SRV). */
+  /**
+   * Where the instance serves each of the service's ports (its `targetPort`, as the mesh resolves
+   * it), named by the service port's name (SRV, `_NAME._tcp`).
+   */
   readonly ports: readonly { readonly port: number; readonly name?: string }[];
   /** Lower-case Consul tags: its `version` label and the comma-separated values of its `tags` label. */
   readonly tags: ReadonlySet<string>;
@@ -26,10 +31,10 @@ export interface DnsInstance {
 
 /** What answers read. Implementations must be cheap per call: they run once or twice per query. */
 export interface DnsCatalogView {
-  /** True while the catalog holds at least one instance (any health) in `namespace`. */
+  /** True while the mesh has at least one service (declared, or with instances in any health) in `namespace`. */
   hasNamespace(namespace: string): boolean;
-  /** Every instance of a service, in any health; empty when the catalog has none (the name does not exist). */
-  instances(namespace: string, service: string): readonly DnsInstance[];
+  /** Every instance of a service, in any health; undefined when no such service exists (NXDOMAIN). */
+  instances(namespace: string, service: string): readonly DnsInstance[] | undefined;
   /** The SOA serial (RFC 1035 §3.3.13): grows with every catalog change, wraps at 2^32. */
   serial(): number;
 }
@@ -37,8 +42,17 @@ export interface DnsCatalogView {
 /** The instance labels that name Consul tags: `version` is one tag, `tags` a comma-separated list. */
 export const TAG_LABELS = { version: 'version', list: 'tags' } as const;
 
-/** Converts one catalog instance (pure; exported for tests). */
-export function toDnsInstance(s: InstanceState): DnsInstance {
+/**
+ * One member of a service as DNS sees it (pure; exported for tests). Undefined when it serves
+ * none of the service's ports: the mesh does not send it traffic either.
+ */
+export function toDnsInstance(s: InstanceState, model: Pick<ServiceModel, 'ports'>): DnsInstance | undefined {
+  const ports: { port: number; name?: string }[] = [];
+  for (const p of model.ports) {
+    const port = endpointPort(s, p.targetPort);
+    if (port !== undefined) ports.push({ port, name: p.name });
+  }
+  if (ports.length === 0 && model.ports.length > 0) return undefined;
   const ipFamily = isIP(s.address);
   const tags = new Set<string>();
   const version = s.labels[TAG_LABELS.version];
@@ -49,25 +63,19 @@ export function toDnsInstance(s: InstanceState): DnsInstance {
     label: instanceLabel(s.id, s.address),
     address: s.address,
     family: ipFamily === 4 ? 4 : ipFamily === 6 ? 6 : undefined,
-    ports: s.ports.map((p) => ({ port: p.targetPort, name: p.name })),
+    ports,
     tags,
     weight: s.weight,
     healthy: s.health === 'passing' || s.health === 'warning',
   };
 }
 
-/** The source the view reads: the catalog's list and change notifications (Catalog fits). */
-export interface CatalogSource {
-  list(): readonly InstanceState[];
-  subscribe(listener: () => void): () => void;
-}
-
 /**
- * The DnsCatalogView over a live catalog. A change only marks the index stale; the next query
- * rebuilds it (O(instances)), so a burst of heartbeats or health changes costs one rebuild.
+ * The DnsCatalogView over a live source. A change only marks the index stale; the next query
+ * rebuilds it (O(services + instances)), so a burst of health changes costs one rebuild.
  */
 export class CatalogDnsView implements DnsCatalogView {
-  readonly #source: CatalogSource;
+  readonly #source: DnsSource;
   readonly #unsubscribe: () => void;
   #stale = true;
   #serial: number;
@@ -75,7 +83,7 @@ export class CatalogDnsView implements DnsCatalogView {
   #namespaces = new Set<string>();
 
   /** `startSerial`: the first SOA serial, e.g. seconds since the epoch, so restarts rarely go back. */
-  constructor(source: CatalogSource, startSerial: number) {
+  constructor(source: DnsSource, startSerial: number) {
     this.#source = source;
     this.#serial = startSerial >>> 0;
     this.#unsubscribe = source.subscribe(() => {
@@ -93,9 +101,9 @@ export class CatalogDnsView implements DnsCatalogView {
     return this.#namespaces.has(namespace);
   }
 
-  instances(namespace: string, service: string): readonly DnsInstance[] {
+  instances(namespace: string, service: string): readonly DnsInstance[] | undefined {
     this.#refresh();
-    return this.#byService.get(`${namespace}/${service}`) ?? [];
+    return this.#byService.get(`${namespace}/${service}`);
   }
 
   serial(): number {
@@ -107,13 +115,15 @@ export class CatalogDnsView implements DnsCatalogView {
     this.#stale = false;
     const byService = new Map<string, DnsInstance[]>();
     const namespaces = new Set<string>();
-    for (const s of this.#source.list()) {
-      // Service and namespace names are DNS labels already (registration.ts); case is folded for lookups.
-      const key = `${s.namespace.toLowerCase()}/${s.service.toLowerCase()}`;
-      let list = byService.get(key);
-      if (!list) byService.set(key, (list = []));
-      list.push(toDnsInstance(s));
-      namespaces.add(s.namespace.toLowerCase());
+    for (const model of this.#source.services()) {
+      // Service and namespace names are DNS labels already (validated); case is folded for lookups.
+      const list: DnsInstance[] = [];
+      for (const member of model.members) {
+        const inst = toDnsInstance(member, model);
+        if (inst) list.push(inst);
+      }
+      byService.set(`${model.namespace.toLowerCase()}/${model.name.toLowerCase()}`, list);
+      namespaces.add(model.namespace.toLowerCase());
     }
     this.#byService = byService;
     this.#namespaces = namespaces;

@@ -17,7 +17,7 @@ async function server(count = 3) {
   for (let i = 1; i <= count; i++) items.push(instance({ id: `r${i}`, address: `10.0.${i >> 8}.${i & 255}`, port: 9000 + i }));
   const source = new TestSource(items);
   const metrics = new Registry();
-  const dns = await startDnsServer({ host: '127.0.0.1', port: 0, catalog: source, metrics, log: quiet });
+  const dns = await startDnsServer({ host: '127.0.0.1', port: 0, source, metrics, log: quiet });
   return { dns, source, metrics };
 }
 
@@ -93,7 +93,7 @@ test('a taken port fails the start with WEFT_ERR_DNS_LISTEN', async (t) => {
   const { dns } = await server();
   t.after(() => dns.close());
   await assert.rejects(
-    startDnsServer({ host: '127.0.0.1', port: dns.port, catalog: new TestSource(), metrics: new Registry(), log: quiet }),
+    startDnsServer({ host: '127.0.0.1', port: dns.port, source: new TestSource(), metrics: new Registry(), log: quiet }),
     (e: unknown) => e instanceof WeftError && e.code === 'WEFT_ERR_DNS_LISTEN' && e.message.includes('EADDRINUSE'),
   );
 });

@@ -5,7 +5,8 @@ import { isIP } from 'node:net';
 import type { Logger } from '../../lib/log.ts';
 import type { Registry } from '../../lib/metrics.ts';
 import { WeftError } from '../../lib/errors.ts';
-import { CatalogDnsView, type CatalogSource } from './catalog-view.ts';
+import { CatalogDnsView } from './catalog-view.ts';
+import type { DnsSource } from './service-source.ts';
 import { DnsHandler } from './handler.ts';
 import { startTcpDnsServer, type TcpDnsServer } from './tcp-server.ts';
 import { startUdpDnsServer, type UdpDnsServer } from './udp-server.ts';
@@ -22,7 +23,8 @@ export interface DnsServerOptions {
   readonly port: number;
   /** 0–3600 seconds (default 5). */
   readonly ttlSeconds?: number;
-  readonly catalog: CatalogSource;
+  /** The services answers come from (service-source.ts openDnsSource: the catalog and Service resources). */
+  readonly source: DnsSource;
   readonly metrics: Registry;
   readonly log: Logger;
   /** The first SOA serial (default: seconds since the epoch now). */
@@ -59,7 +61,7 @@ export async function startDnsServer(options: DnsServerOptions): Promise<DnsServ
   checkDnsSettings(options);
   const { log } = options;
   const queries = options.metrics.counter('weft_control_dns_queries_total', 'DNS responses by question type and response code.', ['type', 'rcode']);
-  const view = new CatalogDnsView(options.catalog, options.startSerial ?? Math.floor(Date.now() / 1000));
+  const view = new CatalogDnsView(options.source, options.startSerial ?? Math.floor(Date.now() / 1000));
   const handler = new DnsHandler({
     view,
     ttlSeconds: options.ttlSeconds ?? DEFAULT_DNS_TTL_SECONDS,

@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import dnsPacket, { type Answer, type DecodedPacket, type Packet, type RecordType } from 'dns-packet';
 import { validateRegistration } from '../../config/registration.ts';
 import type { HealthStatus, InstanceState } from '../../config/catalog-types.ts';
-import type { CatalogSource } from './catalog-view.ts';
+import type { Resource } from '../../config/resource.ts';
+import { serviceModels, type ServiceModel } from '../snapshot/builder.ts';
+import type { DnsSource } from './service-source.ts';
 
 /** An instance as the catalog would hold it (`raw` as POST /v1/catalog/instances takes it). */
 export function instance(raw: Record<string, unknown>, health: HealthStatus = 'passing'): InstanceState {
@@ -14,22 +16,28 @@ export function instance(raw: Record<string, unknown>, health: HealthStatus = 'p
   return { ...r.value, health, healthReason: health, registeredAt: 0, lastHeartbeat: 0, healthSince: 0 };
 }
 
-/** A catalog source whose instances a test sets; `set` notifies like the catalog does. */
-export class TestSource implements CatalogSource {
+/** A source whose instances and Service resources a test sets; `set` notifies like the catalog does. */
+export class TestSource implements DnsSource {
   #items: InstanceState[];
+  #resources: Resource[];
   readonly #listeners = new Set<() => void>();
-  constructor(items: InstanceState[] = []) {
+  constructor(items: InstanceState[] = [], resources: Resource[] = []) {
     this.#items = items;
+    this.#resources = resources;
   }
   list(): readonly InstanceState[] {
     return this.#items;
+  }
+  services(): readonly ServiceModel[] {
+    return serviceModels({ resources: this.#resources, instances: this.#items });
   }
   subscribe(listener: () => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
-  set(items: InstanceState[]): void {
+  set(items: InstanceState[], resources: Resource[] = this.#resources): void {
     this.#items = items;
+    this.#resources = resources;
     for (const l of this.#listeners) l();
   }
 }
