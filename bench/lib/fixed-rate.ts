@@ -33,6 +33,9 @@ export interface FixedRateResult {
   readonly p99Ms: number;
   readonly p999Ms: number;
   readonly maxMs: number;
+  /** The same percentiles over the 2xx answers only (what an overload bench calls admitted requests). */
+  readonly okP50Ms: number;
+  readonly okP99Ms: number;
   readonly statusCounts: Record<string, number>;
   readonly errorSamples: string[];
 }
@@ -84,6 +87,7 @@ export function fixedRate(o: FixedRateOptions): Promise<FixedRateResult> {
   const warmupCount = Math.round(o.rate * o.warmupSeconds);
   const total = warmupCount + Math.round(o.rate * o.seconds);
   const latencies = new Float64Array(total);
+  const okLatencies = new Float64Array(total);
   let measured = 0;
   let ok = 0;
   let non2xx = 0;
@@ -108,9 +112,10 @@ export function fixedRate(o: FixedRateOptions): Promise<FixedRateResult> {
           if (errorSamples.length < 5 && err) errorSamples.push(err);
         } else {
           statusCounts[status] = (statusCounts[status] ?? 0) + 1;
-          if (status >= 200 && status < 300) ok++;
+          const ms = performance.now() - due(seq);
+          if (status >= 200 && status < 300) okLatencies[ok++] = ms;
           else non2xx++;
-          latencies[measured++] = performance.now() - due(seq);
+          latencies[measured++] = ms;
         }
       }
       if (finished === total) finish();
@@ -176,6 +181,7 @@ export function fixedRate(o: FixedRateOptions): Promise<FixedRateResult> {
       clearTimeout(drainTimer);
       for (const c of conns) c.socket.destroy();
       const sorted = latencies.slice(0, measured).sort();
+      const okSorted = okLatencies.slice(0, ok).sort();
       resolve({
         rate: o.rate,
         seconds: o.seconds,
@@ -190,6 +196,8 @@ export function fixedRate(o: FixedRateOptions): Promise<FixedRateResult> {
         p99Ms: round(pct(sorted, 99)),
         p999Ms: round(pct(sorted, 99.9)),
         maxMs: round(sorted.length ? sorted[sorted.length - 1] : NaN),
+        okP50Ms: round(pct(okSorted, 50)),
+        okP99Ms: round(pct(okSorted, 99)),
         statusCounts,
         errorSamples,
       });

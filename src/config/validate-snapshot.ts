@@ -6,6 +6,8 @@ import type { ValidationResult } from './resource.ts';
 import { Checker, join } from './validate.ts';
 import { LOAD_BALANCER_ALGORITHMS } from './kinds/backend-policy.ts';
 import { readLocality } from './kinds/backend-policy-locality.ts';
+import { readAdaptiveConcurrency } from './kinds/backend-policy-adaptive-concurrency.ts';
+import { readRetries } from './kinds/backend-policy-retries.ts';
 import { AUTHORIZATION_ACTIONS, readAuthorizationRules } from './kinds/authorization-policy.ts';
 import { readJwtRules } from './kinds/request-authentication.ts';
 import { parseSpiffeId } from './identity.ts';
@@ -45,7 +47,8 @@ export function checkServiceSnapshot(c: Checker, rawService: unknown, sp: string
       for (const k of ['responseHeaderMs', 'streamIdleMs']) c.integer(t[k], join(sp, `policy.timeouts.${k}`), { min: 0 });
     }
     const r = c.object(policy.retries, join(sp, 'policy.retries'));
-    if (r) c.integer(r.attempts, join(sp, 'policy.retries.attempts'), { required: true, min: 0, max: 10 });
+    readAdaptiveConcurrency(c, policy.adaptiveConcurrency, join(sp, 'policy.adaptiveConcurrency'), true);
+    if (r) readRetries(c, r, join(sp, 'policy.retries'), { attemptsRequired: true });
   }
   (c.array(svc.authorization, join(sp, 'authorization')) ?? []).forEach((rawPolicy, j) => {
     const ap = join(join(sp, 'authorization'), j);

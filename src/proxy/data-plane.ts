@@ -15,6 +15,7 @@ import { createMeshTls, restrictToTrustDomain, trustDomainOf, type Credentials, 
 import { createInboundChain } from './filters/inbound-chain.ts';
 import type { InboundFilter } from './filters/inbound-filter.ts';
 import { JwksCache } from './filters/jwt-authn/jwks-cache.ts';
+import { createAdaptiveConcurrency } from './filters/adaptive-concurrency/adaptive-concurrency-filter.ts';
 import { startTcpUpstream, type TcpUpstream, type TcpUpstreamListener } from './tcp/tcp-outbound.ts';
 import { handleInboundTcp } from './tcp/tcp-inbound.ts';
 import { createTcpAuthorizer, type TcpAuthorizer } from './tcp/tcp-authz.ts';
@@ -67,6 +68,7 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
   let inboundFilters: readonly InboundFilter[] | undefined;
   let tcpAuthorizer: TcpAuthorizer | undefined;
   const jwks = new JwksCache();
+  const concurrency = createAdaptiveConcurrency({ service: `${o.node.service}.${o.node.namespace}`, worker: String(o.worker), metrics });
   const inboundTls: InboundTls = {
     current: () => meshTls,
     strict: () => mtlsMode === 'STRICT',
@@ -91,7 +93,7 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
       inbound = await startInboundListener(
         o.bindHost,
         o.inboundPort,
-        { node: o.node, proxyId: o.proxyId, appHost: o.appHost, appPort, pool: inboundPool, metrics, tls: inboundTls.current, filters: () => inboundFilters },
+        { node: o.node, proxyId: o.proxyId, appHost: o.appHost, appPort, pool: inboundPool, metrics, tls: inboundTls.current, filters: () => inboundFilters, concurrency },
         { reusePort: o.reusePort, tls: inboundTls },
         { tcp: (socket, peer) => handleInboundTcp(socket, peer, tcp), rawTcp: () => appIsTcp },
       );
@@ -123,6 +125,8 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
       const defaultDeny = (own ?? snapshot.services[0])?.authorizationDefault === 'DENY';
       // A client-only sidecar has no inbound side: nothing to check, no JWKS to fetch.
       if (inbound) inboundFilters = createInboundChain({ own, defaultDeny, jwks, audits: metrics.authzAudits });
+      // BackendPolicy adaptiveConcurrency of this sidecar's own service: enforced here, in front of the app.
+      if (inbound && !appIsTcp) concurrency.update(own?.policy.adaptiveConcurrency);
       // The same policies, judged per connection for TCP (their L4 fields only; see tcp-authz.ts).
       if (inbound && o.appPort !== undefined) tcpAuthorizer = createTcpAuthorizer(own?.authorization, defaultDeny, o.appPort);
       pool.retain(serviceTable.endpointKeys());
@@ -137,6 +141,7 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
     },
     destroy() {
       jwks.close();
+      concurrency.close();
       outbound.destroy();
       inbound?.destroy();
       for (const l of tcpUpstreams) l.destroy();

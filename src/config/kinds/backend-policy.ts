@@ -1,10 +1,12 @@
 // BackendPolicy (weft.dev/v1alpha1): how a proxy talks to the endpoints of the services it targets:
-// load-balancing algorithm, timeouts (connect, response head, stream idle, total; pool idle) and the
-// connect-failure retry rule.
+// load-balancing algorithm, timeouts (connect, response head, stream idle, total; pool idle) and
+// retries (backend-policy-retries.ts).
 
 import type { ResourceType, ValidationResult } from '../resource.ts';
 import { Checker, DNS_LABEL, DNS_LABEL_HINT, join } from '../validate.ts';
 import { readLocality, type LocalityLoadBalancing } from './backend-policy-locality.ts';
+import { readAdaptiveConcurrency, type AdaptiveConcurrencySpec } from './backend-policy-adaptive-concurrency.ts';
+import { readRetries, type BackendRetries } from './backend-policy-retries.ts';
 
 export type LoadBalancerAlgorithm = 'round-robin' | 'random' | 'weighted' | 'least-request';
 export const LOAD_BALANCER_ALGORITHMS: readonly LoadBalancerAlgorithm[] = ['round-robin', 'random', 'weighted', 'least-request'];
@@ -24,10 +26,10 @@ export interface BackendPolicySpec {
     readonly locality?: LocalityLoadBalancing;
   };
   readonly timeouts: BackendTimeouts;
-  readonly retries: {
-    /** Extra attempts, each on another endpoint, when the request provably never reached the app. */
-    readonly attempts: number;
-  };
+  /** The adaptive concurrency limit the targeted Service's own sidecars enforce inbound. Absent: none (the default). */
+  readonly adaptiveConcurrency?: AdaptiveConcurrencySpec;
+  /** Retries, their conditions, backoff and budget (backend-policy-retries.ts). */
+  readonly retries: BackendRetries;
 }
 
 /**
@@ -104,7 +106,7 @@ function validateSpec(raw: unknown, path: string): ValidationResult<BackendPolic
   const c = new Checker();
   const spec = c.object(raw, path);
   if (!spec) return { ok: false, errors: c.errors };
-  c.noUnknown(spec, path, ['targetRefs', 'loadBalancer', 'timeouts', 'retries']);
+  c.noUnknown(spec, path, ['targetRefs', 'loadBalancer', 'timeouts', 'retries', 'adaptiveConcurrency']);
   const d = DEFAULT_BACKEND_POLICY;
 
   const targetRefs = readTargetRefs(c, spec.targetRefs, join(path, 'targetRefs'));
@@ -142,16 +144,13 @@ function validateSpec(raw: unknown, path: string): ValidationResult<BackendPolic
 
   let retries = d.retries;
   if (spec.retries !== undefined) {
-    const rPath = join(path, 'retries');
-    const r = c.object(spec.retries, rPath);
-    if (r) {
-      c.noUnknown(r, rPath, ['attempts']);
-      retries = { attempts: c.integer(r.attempts, join(rPath, 'attempts'), { min: 0, max: 10 }) ?? d.retries.attempts };
-    }
+    retries = readRetries(c, spec.retries, join(path, 'retries')) ?? d.retries;
   }
 
+  const adaptiveConcurrency = readAdaptiveConcurrency(c, spec.adaptiveConcurrency, join(path, 'adaptiveConcurrency'));
+
   if (c.errors.length) return { ok: false, errors: c.errors };
-  return { ok: true, value: { targetRefs, loadBalancer, timeouts, retries } };
+  return { ok: true, value: { targetRefs, loadBalancer, timeouts, retries, ...(adaptiveConcurrency && { adaptiveConcurrency }) } };
 }
 
 export const backendPolicyType: ResourceType<BackendPolicySpec> = {

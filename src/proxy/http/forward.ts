@@ -2,9 +2,10 @@
 // attempt picks an endpoint; an attempt that provably never reached the app is retried elsewhere
 // (the retry rule in docs/concepts/retries-and-local-replies.md), and one that met a stale pooled
 // connection goes again to the same endpoint. One timer per request times the response head, idle
-// gaps and an optional total. A route's `retry` and `timeouts` (RoutePolicy) widen the retry rule to
-// the codes it names (replaying a body kept up to RETRY_BODY_LIMIT_BYTES), add a backoff and bound
-// each attempt. HTTP/2 requests go upstream as h2c (forward-h2.ts), others as HTTP/1.1 (the lean client here, or
+// gaps and an optional total. The retry policy (resilience/retry: the BackendPolicy's `retries`, or
+// a route's `retry`) widens the rule to the answers and failures it names (replaying a body kept up
+// to RETRY_BODY_LIMIT_BYTES), adds a backoff, bounds each attempt, and asks the Service's budget.
+// HTTP/2 requests go upstream as h2c (forward-h2.ts), others as HTTP/1.1 (the lean client here, or
 // node:http's in forward-h1-node.ts for comparison); what the transports share is in attempt-rules.ts.
 
 import type { IncomingMessage, ServerResponse, OutgoingHttpHeaders } from 'node:http';
@@ -23,10 +24,13 @@ import type { MirrorTee } from '../filters/request-mirror/mirror.ts';
 import { splice } from '../transport/tunnel.ts';
 import { upgradeAccepted } from './upgrade.ts';
 import { forwardInterim, forwardTrailers } from './response-shapes.ts';
-import { ATTEMPTS_HEADER, CONNECT_ERRORS, IDEMPOTENT, flatHeader, peerFailureKind, withoutContentLength, attemptFailureOf, type FailureKind, type RetryReason } from './attempt-rules.ts';
+import { ATTEMPTS_HEADER, BUDGET_EXHAUSTED_HEADER, CONNECT_ERRORS, IDEMPOTENT, flatHeader, peerFailureKind, withoutContentLength, attemptFailureOf, type FailureKind, type RetryReason } from './attempt-rules.ts';
 import { attemptH2 } from './forward-h2.ts';
 import { attemptH1Node } from './forward-h1-node.ts';
-import { RETRY_BODY_LIMIT_BYTES, retryBackoffMs, type RoutePolicy, type RouteRetry } from '../routing/route-policy.ts';
+import { RETRY_BODY_LIMIT_BYTES, type RoutePolicy } from '../routing/route-policy.ts';
+import { backendRetryPolicy, retriesAnswer, retriesFailure, type RetryPolicy } from '../resilience/retry/retry-policy.ts';
+import { retryBackoffMs } from '../resilience/retry/backoff.ts';
+import type { RetryBudget } from '../resilience/retry/budget.ts';
 
 export type AnyRequest = IncomingMessage | Http2ServerRequest | H1ServerRequest;
 export type AnyResponse = ServerResponse | Http2ServerResponse | H1ServerResponse;
@@ -70,6 +74,10 @@ export interface ForwardContext {
   readonly onComplete: (status: number, reason: LocalReplyReason | undefined, attempts: number, endedAt: number) => void;
   /** An extra attempt; `stale-connection`: the same endpoint again on a new connection, outside the policy's attempts. */
   readonly onRetry?: (reason: RetryReason) => void;
+  /** The destination Service's retry budget in this sidecar (resilience/retry/budget.ts); absent: retries are bounded by attempts alone. */
+  readonly budget?: RetryBudget;
+  /** Called once for a request a retry was refused to because the budget was exhausted. */
+  readonly onBudgetExhausted?: () => void;
 }
 
 /** The timers' local-reply reasons (504 before the response head; after it, the stream is cut). */
@@ -139,10 +147,12 @@ export class Forwarding {
   /** The HTTP/1.1 request head is the same for every attempt: built once, on the first. */
   h1Head: string | undefined = undefined;
   readonly h1Body: number;
-  /** The route's retry (its codes, attempts, backoff); undefined: only the never-reached-the-app rule. */
-  readonly retry: RouteRetry | undefined;
-  /** The route's `timeouts.backendRequest` in ms (0: none). */
+  /** The retry policy in force: the route's `retry`, else the BackendPolicy's `retries` (compiled once per snapshot). */
+  readonly retry: RetryPolicy;
+  /** Each attempt's bound in ms (0: none): the route's `timeouts.backendRequest`, else `retries.perTryTimeoutMs`. */
   readonly backendRequestMs: number;
+  /** A retry was refused because the Service's retry budget was spent: the failure goes back as is, marked. */
+  budgetExhausted = false;
   /**
    * The request body as read so far, kept for a replay when the route retries (RETRY_BODY_LIMIT_BYTES
    * at most; undefined once over, or when nothing is kept); `replayDone` once it was read to its end.
@@ -163,16 +173,19 @@ export class Forwarding {
     const framing = (this.framing = requestFraming(req));
     this.hasBody = req.httpVersionMajor === 2 ? !(req as Http2ServerRequest).stream.endAfterHeaders : framing !== undefined && framing !== 0;
     const route = target.route;
-    const retry = (this.retry = route?.retry);
-    // The route's retry bounds every retry of its requests, the never-reached-the-app ones included.
-    this.maxAttempts = 1 + (retry !== undefined ? retry.attempts : target.policy.retries.attempts);
+    const backendRetry = backendRetryPolicy(target.policy.retries);
+    const retry = (this.retry = route?.retry ?? backendRetry);
+    // The policy's attempts bound every retry of its requests, the never-reached-the-app ones included.
+    this.maxAttempts = 1 + retry.attempts;
     this.h1Body = !this.hasBody ? BODY_NONE : framing === -1 ? BODY_CHUNKED : BODY_RAW;
     const timeouts = completeTimeouts(target.policy.timeouts);
     this.timeouts = route?.requestMs === undefined ? timeouts : { ...timeouts, requestMs: route.requestMs };
-    this.backendRequestMs = route?.backendRequestMs ?? 0;
+    this.backendRequestMs = route?.backendRequestMs ?? backendRetry.perTryTimeoutMs;
     // Keep the body for a replay only when a retry may want it and it can fit (a declared length over
     // the bound is never kept; a chunked one is kept until it passes the bound).
-    if (retry !== undefined && retry.attempts > 0 && this.hasBody && (framing === undefined || framing <= RETRY_BODY_LIMIT_BYTES)) this.replay = [];
+    if (retry.widened && retry.attempts > 0 && this.hasBody && (retry.retryNonIdempotent || IDEMPOTENT.has(this.method) || (retry.grpcCodes !== 0 && isGrpc(req))) && (framing === undefined || framing <= RETRY_BODY_LIMIT_BYTES)) this.replay = [];
+    // Every request deposits into its Service's budget; retries withdraw (fail below).
+    ctx.budget?.recordRequest();
     this.arrivedAt = this.quietSince = ctx.startedAt ?? performance.now();
     if (!this.hasBody) this.requestEndedAt = this.arrivedAt;
     this.armTimer(this.arrivedAt, false);
@@ -191,11 +204,15 @@ export class Forwarding {
     if (this.timer !== undefined) clearTimeout(this.timer);
     if (this.tryTimer !== undefined) clearTimeout(this.tryTimer);
     if (this.backoffTimer !== undefined) clearTimeout(this.backoffTimer);
+    if (this.budgetExhausted) this.ctx.onBudgetExhausted?.();
     this.ctx.onComplete(status, reason, this.attempts, at);
   }
 
   reply(status: number, reason: LocalReplyReason, message: string): void {
-    sendLocalReply(this.res, status, reason, message, this.ctx.proxyId, this.attempts > 1 ? { [ATTEMPTS_HEADER]: String(this.attempts) } : undefined);
+    const extra = this.attempts > 1 || this.budgetExhausted ? {} as Record<string, string> : undefined;
+    if (this.attempts > 1) extra![ATTEMPTS_HEADER] = String(this.attempts);
+    if (this.budgetExhausted) extra![BUDGET_EXHAUSTED_HEADER] = 'true';
+    sendLocalReply(this.res, status, reason, message, this.ctx.proxyId, extra);
     this.complete(status, reason);
   }
 
@@ -260,17 +277,42 @@ export class Forwarding {
     return !this.hasBody || (this.replay !== undefined && this.replayDone);
   }
 
+  /** Whether this failure (or retried answer) may go again now; asks the budget without spending it. */
   canRetry(kind: FailureKind): boolean {
-    if (this.attempts >= this.maxAttempts || this.finished) return false;
-    // The route's retry: whatever failed (its codes, a connect failure, a reset, a backendRequest
-    // timeout) goes again if the request can be replayed in full; if not, the rule below still holds.
-    if (this.retry !== undefined && this.replayable()) return true;
-    if (kind === 'connect') return !this.bodyStarted;
-    // The peer sidecar could not connect to its app, so no app saw the request: any method may go
-    // again, as long as there is no body (it was streamed to the peer and cannot be sent twice).
-    if (kind === 'peer-app-unreachable') return !this.hasBody;
-    if (kind === 'reset-before-response' || kind === 'peer-app-reset') return !this.hasBody && IDEMPOTENT.has(this.method);
-    return false;
+    return this.retryDecision(kind) !== NO_RETRY;
+  }
+
+  /**
+   * NO_RETRY, FREE_RETRY (the request provably reached no app: outside the budget, it adds load to
+   * none) or BUDGETED_RETRY. Pure but for marking budgetExhausted, so the transports may ask before
+   * discarding an answer and fail() may ask again.
+   */
+  retryDecision(kind: FailureKind): number {
+    if (this.attempts >= this.maxAttempts || this.finished) return NO_RETRY;
+    // The never-reached-the-app rule, always on. A connect failure before any byte of the body left:
+    // any method. The peer sidecar could not connect to its app, so no app saw the request: any
+    // method, as long as there is no body (it was streamed to the peer and cannot be sent twice).
+    if (kind === 'connect' && !this.bodyStarted) return FREE_RETRY;
+    if (kind === 'peer-app-unreachable' && !this.hasBody) return FREE_RETRY;
+    const p = this.retry;
+    // The policy's retryOn (or a route's retry): what it names goes again if the request can be
+    // replayed in full and is idempotent or opted in. A gRPC status named in retryOn is its own
+    // opt-in (every gRPC call is a POST; gRFC A6's retryableStatusCodes works the same way).
+    let allowed =
+      kind === 'retriable-grpc-status'
+        ? this.replayable()
+        : (kind === 'retriable-status-code' || retriesFailure(p, kind)) && this.replayable() && (p.retryNonIdempotent || IDEMPOTENT.has(this.method));
+    // Also always on: a reset before any answer, of an idempotent request without a body.
+    if (!allowed && (kind === 'reset-before-response' || kind === 'peer-app-reset')) allowed = !this.hasBody && IDEMPOTENT.has(this.method);
+    // Also always on: a peer sidecar shed the request before its app saw it (adaptive concurrency),
+    // so any method may go to another instance if it can be sent whole; the budget still counts it,
+    // since shedding means the Service is overloaded.
+    if (!allowed && kind === 'peer-shed') allowed = !this.hasBody || this.replayable();
+    if (!allowed) return NO_RETRY;
+    const budget = this.ctx.budget;
+    if (budget === undefined || budget.canRetry()) return BUDGETED_RETRY;
+    this.budgetExhausted = true;
+    return NO_RETRY;
   }
 
   fail(kind: FailureKind, endpoint: EndpointSnapshot, detail: string): void {
@@ -278,11 +320,14 @@ export class Forwarding {
     this.lastFailure = { kind, endpoint, detail };
     if (this.tryTimer !== undefined) clearTimeout(this.tryTimer);
     this.tryTimer = undefined;
-    if (this.canRetry(kind)) {
+    const decision = this.retryDecision(kind);
+    if (decision !== NO_RETRY) {
+      if (decision === BUDGETED_RETRY) this.ctx.budget?.recordRetry();
       this.ctx.onRetry?.(kind);
-      // The route's backoff (GEP-1731: never before its minimum); the never-reached-the-app rule
+      // The policy's backoff (GEP-1731: never before its minimum); the never-reached-the-app rule
       // alone goes again at once.
-      const wait = this.retry === undefined ? 0 : retryBackoffMs(this.retry.backoffMs, this.attempts);
+      const p = this.retry;
+      const wait = p.widened ? retryBackoffMs(p.baseIntervalMs, p.maxIntervalMs, this.attempts) : 0;
       if (wait > 0) this.backoffTimer = setTimeout(attemptAfterBackoff, wait, this);
       else this.attempt();
       return;
@@ -294,7 +339,7 @@ export class Forwarding {
   attemptTimedOut(a: Attempt): void {
     this.tryTimer = undefined;
     if (this.finished || this.current !== a) return;
-    const message = `no complete response within ${this.backendRequestMs}ms of the attempt (timeouts.backendRequest)`;
+    const message = `no complete response within ${this.backendRequestMs}ms of the attempt (${this.target.route?.backendRequestMs !== undefined ? "the HTTPRoute rule's timeouts.backendRequest" : 'retries.perTryTimeoutMs'})`;
     if (this.res.headersSent) {
       this.timeOut('backend-request-timeout', message);
       return;
@@ -307,8 +352,9 @@ export class Forwarding {
     const where = `${endpoint.address}:${endpoint.port}`;
     if (kind === 'connect') this.reply(503, 'upstream-connect-failure', `could not connect to ${where} after ${this.attempts} attempt(s): ${detail}`);
     else if (kind === 'timeout') this.reply(504, 'request-timeout', `upstream ${where} did not answer in time`);
+    else if (kind === 'peer-shed') this.reply(503, 'concurrency-limit-exceeded', `upstream ${where} shed the request (its concurrency limit), and no endpoint is left to retry on`);
     else if (kind === 'per-try-timeout') this.reply(504, 'backend-request-timeout', `upstream ${where}: ${detail} after ${this.attempts} attempt(s)`);
-    else if (kind === 'retriable-status-code') this.reply(503, 'all-endpoints-tried', `upstream ${where} ${detail}, and no endpoint is left to retry on`);
+    else if (kind === 'retriable-status-code' || kind === 'retriable-grpc-status') this.reply(503, 'all-endpoints-tried', `upstream ${where} ${detail}, and no endpoint is left to retry on`);
     else if (kind === 'peer-app-unreachable') this.reply(503, 'upstream-connect-failure', `the sidecar at ${where} could not reach its app: ${detail}`);
     else if (kind === 'peer-app-reset') this.reply(502, 'upstream-reset', `the app behind ${where} closed the connection before responding: ${detail}`);
     // A response weft cannot parse came back: the upstream answered, wrongly; it did not just hang up.
@@ -322,7 +368,7 @@ export class Forwarding {
     let pick = this.target.picker.pick(this.tried ? { exclude: this.tried } : undefined);
     // A route retry goes elsewhere when it can, else to an endpoint already tried (Envoy's
     // previous_hosts predicate is best-effort too): the answer to retry was already discarded.
-    if (pick.kind === 'fail' && this.tried !== undefined && this.retry !== undefined) pick = this.target.picker.pick();
+    if (pick.kind === 'fail' && this.tried !== undefined && this.retry.widened) pick = this.target.picker.pick();
     if (pick.kind === 'fail') {
       // Nowhere left to retry: the last attempt's failure is the honest answer.
       const last = this.lastFailure;
@@ -398,6 +444,17 @@ export class Forwarding {
     });
   }
 }
+
+/** A gRPC call (content-type application/grpc, +proto etc.). */
+function isGrpc(req: AnyRequest): boolean {
+  const type = req.headers['content-type'];
+  return typeof type === 'string' && type.startsWith('application/grpc');
+}
+
+/** retryDecision's answers. */
+const NO_RETRY = 0;
+const FREE_RETRY = 1;
+const BUDGETED_RETRY = 2;
 
 /** A retry's backoff is over. */
 function attemptAfterBackoff(f: Forwarding): void {
@@ -567,13 +624,14 @@ class H1Attempt extends Attempt implements H1Handler {
       const peerFailure = peerFailureKind(status, reason);
       if (peerFailure && f.canRetry(peerFailure)) {
         ex.discard();
-        this.onFailure(peerFailure, `peer sidecar answered ${status} ${reason}`);
+        this.onFailure(peerFailure, `peer sidecar answered ${status} ${reason}`, status);
         return;
       }
     }
-    if (f.retry?.codes.has(status) && f.canRetry('retriable-status-code')) {
+    const answer = retriesAnswer(f.retry, status, f.retry.grpcCodes !== 0 ? flatHeader(headers, 'grpc-status') : undefined);
+    if (answer !== undefined && f.canRetry(answer)) {
       ex.discard();
-      this.onFailure('retriable-status-code', `answered ${status}`, status);
+      this.onFailure(answer, `answered ${status}${answer === 'retriable-grpc-status' ? ` grpc-status ${flatHeader(headers, 'grpc-status')}` : ''}`, status);
       return;
     }
     f.responded = true;
@@ -582,6 +640,7 @@ class H1Attempt extends Attempt implements H1Handler {
       // node:http's writer would copy a Content-Length a 1xx or 204 may not carry (RFC 9110 §8.6).
       let fields = status < 200 || status === 204 ? withoutContentLength(headers) : headers;
       if (f.attempts > 1) fields = [...fields, ATTEMPTS_HEADER, String(f.attempts)];
+      if (f.budgetExhausted) fields = [...fields, BUDGET_EXHAUSTED_HEADER, 'true'];
       (f.res as ServerResponse).writeHead(status, edit === undefined ? fields : edit(fields));
     } catch (err) {
       ex.destroy();

@@ -3,7 +3,8 @@
 // `upstream-connect-failure`, which tells the calling sidecar the request never reached an app.
 // Over mutual TLS the caller's identity is proven: it names the source and reaches the app in
 // `x-forwarded-client-cert`, which a plaintext caller can never set. The inbound filters
-// (src/proxy/filters/: jwt-authn, authz) judge a request before it is forwarded.
+// (src/proxy/filters/: jwt-authn, authz) judge a request before it is forwarded; the adaptive
+// concurrency limit (filters/adaptive-concurrency/) is the last gate before the app.
 
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -22,6 +23,7 @@ import { authorizationPath } from './authorizer.ts';
 import { requestedUpgrade, upgradeEventResponse } from './upgrade.ts';
 import { hostError, requestTarget } from './request-target.ts';
 import { createInboundRequest, runInboundFilters, type FilterReply, type InboundFilter, type InboundRequest } from '../filters/inbound-filter.ts';
+import type { AdaptiveConcurrency } from '../filters/adaptive-concurrency/adaptive-concurrency-filter.ts';
 
 export interface InboundDeps {
   readonly node: NodeInfo;
@@ -34,6 +36,8 @@ export interface InboundDeps {
   readonly tls: () => MeshTls | undefined;
   /** The inbound filters in force (jwt-authn, authz); undefined when no policy applies to this service. */
   readonly filters: () => readonly InboundFilter[] | undefined;
+  /** The adaptive concurrency limit (BackendPolicy adaptiveConcurrency of this service); absent: none. */
+  readonly concurrency?: AdaptiveConcurrency;
 }
 
 export const XFCC_HEADER = 'x-forwarded-client-cert';
@@ -155,11 +159,33 @@ export function createInboundHandler(deps: InboundDeps) {
   };
 
   const forward = (req: AnyRequest, res: AnyResponse, source: string, addHeaders: Readonly<Record<string, string | undefined>>, requestAuthority: string, path: string, started: number, upgrade: string | undefined): void => {
+    // The adaptive concurrency limit: the last gate. An upgrade becomes a long-lived tunnel, whose
+    // duration is no request latency: it is neither limited nor sampled.
+    const limiter = upgrade === undefined ? deps.concurrency?.current() : undefined;
+    let token = -1;
+    let admittedAt = 0;
+    if (limiter !== undefined) {
+      token = limiter.admit();
+      if (token < 0) {
+        // Shed at once, never queued: a queue here would only add the latency the limit exists to avoid.
+        deps.concurrency!.shed();
+        sendLocalReply(res, 503, 'concurrency-limit-exceeded', `the app's adaptive concurrency limit (${limiter.limit}) is reached`, deps.proxyId);
+        recorder.record(source, destination, 503, 'concurrency-limit-exceeded', (performance.now() - started) / 1000);
+        return;
+      }
+      admittedAt = performance.now();
+    }
     forwardRequest(req, res, { picker, policy: INBOUND_POLICY, authority: requestAuthority, path, addHeaders, upgrade }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
       startedAt: started,
       onComplete: (status, reason, _attempts, endedAt) => {
+        // Every end frees the slot (onComplete runs once: answer, local reply, client gone). Only an
+        // answer from the app is a latency sample; a local reply (app unreachable) or 499 is not.
+        if (limiter !== undefined) {
+          if (reason === undefined && status !== 499) limiter.release(token, endedAt - admittedAt);
+          else limiter.cancel();
+        }
         // Bounded labels: the source is a mesh service name the peer sidecar set, or `unknown`.
         recorder.record(source, destination, status, reason, (endedAt - started) / 1000);
       },

@@ -43,7 +43,9 @@ export type LocalReplyReason =
   /** An attempt outlasted the route rule's `timeouts.backendRequest` and no retry was left (504). */
   | 'backend-request-timeout'
   /** A CORS preflight answered by the route's CORS filter (204). */
-  | 'cors-preflight';
+  | 'cors-preflight'
+  /** Inbound: the adaptive concurrency limit is reached; shed at once, never queued (503, as Envoy's filter). */
+  | 'concurrency-limit-exceeded';
 
 export type AnyResponse = ServerResponse | Http2ServerResponse | H1ServerResponse;
 

@@ -7,7 +7,9 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { EventEmitter } from 'node:events';
 import { parseMeshHost, type MeshHost } from '../../config/mesh-host.ts';
-import { DEFAULT_BACKEND_POLICY } from '../../config/kinds/backend-policy.ts';
+import { DEFAULT_BACKEND_POLICY, type BackendPolicySpec } from '../../config/kinds/backend-policy.ts';
+import { backendRetryPolicy } from '../resilience/retry/retry-policy.ts';
+import { RetryBudgets, type RetryBudget } from '../resilience/retry/budget.ts';
 import type { NodeInfo } from '../../config/snapshot-types.ts';
 import type { Watch } from '../../lib/watch.ts';
 import type { ServicePortEntry, ServiceTable } from '../balance/service-table.ts';
@@ -130,6 +132,21 @@ export function createOutboundHandler(deps: OutboundDeps) {
   };
 
   const recorder = createRequestRecorder(metrics, 'outbound');
+
+  // One retry budget per destination Service in this data plane, kept across snapshots, with its
+  // exhaustion counter bound once; the pair is made again only when the budget is.
+  const budgets = new RetryBudgets();
+  type BudgetRef = { readonly budget: RetryBudget; readonly onBudgetExhausted: () => void };
+  const budgetRefs = new Map<string, BudgetRef>();
+  const budgetOf = (destination: string, policy: BackendPolicySpec): BudgetRef => {
+    const budget = budgets.of(destination, backendRetryPolicy(policy.retries).budget!);
+    let ref = budgetRefs.get(destination);
+    if (ref === undefined || ref.budget !== budget) {
+      const series = metrics.retryBudgetExhausted.bind({ destination_service: destination });
+      budgetRefs.set(destination, (ref = { budget, onBudgetExhausted: () => series.inc() }));
+    }
+    return ref;
+  };
   const record = (destination: string, started: number) => (status: number, reason: LocalReplyReason | undefined, _attempts = 0, endedAt = performance.now()) => {
     recorder.record(source, destination, status, reason, (endedAt - started) / 1000);
   };
@@ -170,6 +187,7 @@ export function createOutboundHandler(deps: OutboundDeps) {
       startedAt: started,
       onComplete: record(destination, started),
       onRetry: (reason) => metrics.retries.inc({ destination_service: destination, reason }),
+      ...budgetOf(destination, DEFAULT_BACKEND_POLICY),
     });
   };
 
@@ -184,6 +202,7 @@ export function createOutboundHandler(deps: OutboundDeps) {
       startedAt: started,
       onComplete: record(destination, started),
       onRetry: (reason) => metrics.retries.inc({ destination_service: destination, reason }),
+      ...budgetOf(destination, entry.policy),
     });
   };
 
@@ -233,6 +252,8 @@ export function createOutboundHandler(deps: OutboundDeps) {
       startedAt: started,
       onComplete,
       onRetry: (reason) => metrics.retries.inc({ destination_service: destination, reason }),
+      // A route's retry spends its backend Service's budget (the budget is the Service's, not the route's).
+      ...budgetOf(destination, target.policy),
     });
   };
 
