@@ -4,7 +4,7 @@
 
 /**
  * A zone weft is authoritative for. `cluster.local` and `consul` always; a namespace (`default`)
- * for the search-path form `NAME.NAMESPACE` while the catalog holds instances in that namespace.
+ * for the search-path form `NAME.NAMESPACE` while that namespace has a service (declared or registered).
  */
 export interface DnsZone {
   /** Lower case, no trailing dot: `cluster.local`, `consul`, `default`. */
@@ -67,8 +67,8 @@ export function nameLabels(qname: string): string[] {
 }
 
 /**
- * Which weft name `qname` is. `isNamespace(ns)` says whether the catalog has instances in a
- * namespace: it decides whether `NAME.NAMESPACE` is served (the search-path form) and whether
+ * Which weft name `qname` is. `isNamespace(ns)` says whether the mesh has a service (declared,
+ * or with instances) in a namespace: it decides whether `NAME.NAMESPACE` is served (the search-path form) and whether
  * `NAMESPACE.svc.cluster.local` exists.
  *
  * Zones and names (docs/concepts/dns.md):
