@@ -160,6 +160,13 @@ test('negative answers: NXDOMAIN and NODATA with the SOA, REFUSED outside weft\'
   assert.equal(nodata.status, 'NOERROR');
   assert.equal(nodata.answers.length, 0);
   assert.deepEqual(nodata.authority.map((r) => r[3]), ['SOA']);
+  // A Service resource answers by its selector, at once (the store's change feed, no restart).
+  await register({ service: 'details', id: 'details-2', address: '10.20.0.2', port: 9081, labels: { version: 'v2' } });
+  const applied = await cp.api('POST', '/v1/apply', { items: [{ apiVersion: 'weft.dev/v1alpha1', kind: 'Service', metadata: { name: 'details-v2' }, spec: { selector: { app: 'details', version: 'v2' }, ports: [{ name: 'http', port: 80 }] } }] });
+  assert.ok(applied.status < 300, JSON.stringify(applied.body));
+  await waitFor('details-v2 in DNS', async () => JSON.stringify(addresses(await dig('details-v2.default.svc.cluster.local'))) === JSON.stringify(['10.20.0.2']));
+  assert.deepEqual((await dig('SRV', '_http._tcp.details-v2.default.svc.cluster.local')).answers.map((r) => r[6]), ['9081']);
+
   const refused = await dig('example.com');
   assert.equal(refused.status, 'REFUSED');
   assert.equal(refused.answers.length, 0);
