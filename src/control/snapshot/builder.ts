@@ -73,7 +73,7 @@ export function serviceModels(input: BuildInput): ServiceModel[] {
 }
 
 /** Where an instance serves a service port: by target port number or name, else its only port. */
-function endpointPort(inst: InstanceState, targetPort: number | string): number | undefined {
+export function endpointPort(inst: InstanceState, targetPort: number | string): number | undefined {
   const match = inst.ports.find((p) => (typeof targetPort === 'number' ? p.port === targetPort : p.name === targetPort));
   if (match) return match.targetPort;
   return inst.ports.length === 1 ? inst.ports[0].targetPort : undefined;
