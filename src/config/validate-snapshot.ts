@@ -8,6 +8,7 @@ import { LOAD_BALANCER_ALGORITHMS } from './kinds/backend-policy.ts';
 import { AUTHORIZATION_ACTIONS, readAuthorizationRules } from './kinds/authorization-policy.ts';
 import { readJwtRules } from './kinds/request-authentication.ts';
 import { parseSpiffeId } from './identity.ts';
+import { readRateLimitSpec } from './kinds/rate-limit-policy.ts';
 
 export const OUTBOUND_TRAFFIC_POLICIES = ['ALLOW_ANY', 'REGISTRY_ONLY'] as const;
 
@@ -72,6 +73,14 @@ export function checkServiceSnapshot(c: Checker, rawService: unknown, sp: string
     if (!ra) return;
     c.string(ra.name, join(rp, 'name'), { required: true });
     readJwtRules(c, ra.jwtRules, join(rp, 'jwtRules'));
+  });
+  (c.array(svc.rateLimits, join(sp, 'rateLimits')) ?? []).forEach((rawLimit, j) => {
+    const lp = join(join(sp, 'rateLimits'), j);
+    const l = c.object(rawLimit, lp);
+    if (!l) return;
+    c.string(l.name, join(lp, 'name'), { required: true });
+    // The API's reader: a proxy never runs a limit it would have refused.
+    readRateLimitSpec(c, l, lp);
   });
   (c.array(svc.ports, join(sp, 'ports'), { required: true }) ?? []).forEach((rawPort, j) => {
     const pp = join(join(sp, 'ports'), j);

@@ -18,6 +18,7 @@ import { JwksCache } from './filters/jwt-authn/jwks-cache.ts';
 import { startTcpUpstream, type TcpUpstream, type TcpUpstreamListener } from './tcp/tcp-outbound.ts';
 import { handleInboundTcp } from './tcp/tcp-inbound.ts';
 import { createTcpAuthorizer, type TcpAuthorizer } from './tcp/tcp-authz.ts';
+import { RateLimits } from './filters/rate-limit/rate-limits.ts';
 
 export interface DataPlaneOptions {
   readonly node: NodeInfo;
@@ -66,6 +67,7 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
   let inboundFilters: readonly InboundFilter[] | undefined;
   let tcpAuthorizer: TcpAuthorizer | undefined;
   const jwks = new JwksCache();
+  const rateLimits = new RateLimits({ limited: metrics.rateLimited, redisErrors: metrics.rateLimitRedisErrors, checkSeconds: metrics.rateLimitCheck });
   const inboundTls: InboundTls = {
     current: () => meshTls,
     strict: () => mtlsMode === 'STRICT',
@@ -76,7 +78,7 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
   const outbound = await startOutboundListener(
     o.bindHost,
     o.outboundPort,
-    { node: o.node, proxyId: o.proxyId, table, pool, metrics, allowPassthrough: () => allowPassthrough, ownPort: () => outboundPort },
+    { node: o.node, proxyId: o.proxyId, table, pool, metrics, allowPassthrough: () => allowPassthrough, ownPort: () => outboundPort, rateLimits },
     { reusePort: o.reusePort },
   );
   outboundPort = outbound.port;
@@ -121,7 +123,8 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
       const own = snapshot.services.find((s) => s.name === o.node.service && s.namespace === o.node.namespace);
       const defaultDeny = (own ?? snapshot.services[0])?.authorizationDefault === 'DENY';
       // A client-only sidecar has no inbound side: nothing to check, no JWKS to fetch.
-      if (inbound) inboundFilters = createInboundChain({ own, defaultDeny, jwks, audits: metrics.authzAudits });
+      rateLimits.update(snapshot.services, inbound ? own : undefined);
+      if (inbound) inboundFilters = createInboundChain({ own, defaultDeny, jwks, audits: metrics.authzAudits, rateLimits: rateLimits.inbound });
       // The same policies, judged per connection for TCP (their L4 fields only; see tcp-authz.ts).
       if (inbound && o.appPort !== undefined) tcpAuthorizer = createTcpAuthorizer(own?.authorization, defaultDeny, o.appPort);
       pool.retain(serviceTable.endpointKeys());
@@ -136,6 +139,7 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
     },
     destroy() {
       jwks.close();
+      rateLimits.close();
       outbound.destroy();
       inbound?.destroy();
       for (const l of tcpUpstreams) l.destroy();

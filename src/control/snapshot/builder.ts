@@ -11,6 +11,7 @@ import type { ServiceSpec } from '../../config/kinds/service.ts';
 import type { MeshConfigSpec } from '../../config/kinds/mesh-config.ts';
 import type { AuthorizationPolicySpec } from '../../config/kinds/authorization-policy.ts';
 import type { RequestAuthenticationSpec } from '../../config/kinds/request-authentication.ts';
+import type { RateLimitPolicySpec } from '../../config/kinds/rate-limit-policy.ts';
 import { compareServices } from '../../config/service-order.ts';
 import { snapshotHash } from '../../config/snapshot-hash.ts';
 import { DEFAULT_TRUST_DOMAIN, spiffeId } from '../../config/identity.ts';
@@ -117,6 +118,15 @@ function requestAuthenticationFor(model: ServiceModel, resources: readonly Resou
   return list.length ? list : undefined;
 }
 
+/** The RateLimitPolicies that target the service, oldest first (then by name), without their targetRefs. */
+function rateLimitsFor(model: ServiceModel, resources: readonly Resource[]): ServiceSnapshot['rateLimits'] {
+  const list = targeting(model, resources, 'RateLimitPolicy').map((r) => {
+    const { targetRefs: _, ...limits } = r.spec as RateLimitPolicySpec;
+    return { name: `${r.metadata.namespace}/${r.metadata.name}`, ...limits };
+  });
+  return list.length ? list : undefined;
+}
+
 function meshConfig(resources: readonly Resource[]): MeshConfigSpec | undefined {
   return resources.find((r) => r.kind === 'MeshConfig')?.spec as MeshConfigSpec | undefined;
 }
@@ -194,6 +204,7 @@ export function buildSnapshotContent(input: BuildInput, scope: NodeScope, models
     });
     const authorization = authorizationFor(model, input.resources);
     const requestAuthentication = requestAuthenticationFor(model, input.resources);
+    const rateLimits = rateLimitsFor(model, input.resources);
     const routes = routesByService.get(key);
     const tcpRoutes = tcpRoutesByService.get(key);
     services.push({
@@ -204,6 +215,7 @@ export function buildSnapshotContent(input: BuildInput, scope: NodeScope, models
       ...(authorization && { authorization }),
       ...(defaultDeny && { authorizationDefault: 'DENY' as const }),
       ...(requestAuthentication && { requestAuthentication }),
+      ...(rateLimits && { rateLimits }),
       ...(routes && { routes }),
       ...(tcpRoutes && { tcpRoutes }),
     });

@@ -21,6 +21,10 @@ export function createProxyMetrics(worker = 0) {
     inboundSecurity: registry.counter('weft_proxy_inbound_connections_total', 'Inbound connections by security: mtls, plaintext, refused-plaintext (mtls.mode STRICT) or handshake-failed.', ['security']),
     certificateExpiry: registry.gauge('weft_proxy_certificate_expiry_timestamp_seconds', 'When this sidecar\'s certificate expires (Unix time); renewed at half its life.'),
     authzAudits: registry.counter('weft_proxy_authz_audit_total', 'Inbound requests an AUDIT AuthorizationPolicy matched, by policy and the decision the other policies made (allowed|denied).', ['policy', 'decision']),
+    // RateLimitPolicy (src/proxy/filters/rate-limit/): policies are bounded by the resources applied.
+    rateLimited: registry.counter('weft_proxy_rate_limited_total', 'Requests a RateLimitPolicy refused, by policy (namespace/name), direction (inbound|outbound) and scope (local|global).', ['policy', 'direction', 'scope']),
+    rateLimitRedisErrors: registry.counter('weft_proxy_rate_limit_redis_errors_total', 'Global rate-limit checks Redis did not answer (down, or slower than 200 ms), by policy; failureMode then decides.', ['policy']),
+    rateLimitCheck: registry.histogram('weft_proxy_rate_limit_check_duration_seconds', 'Round trip of a global rate-limit check to Redis.', []),
     configUpdates: registry.counter('weft_proxy_config_updates_total', 'Snapshots received, by result (ack|nack).', ['result']),
     controlConnected: registry.gauge('weft_proxy_control_plane_connected', '1 while the config stream is up.'),
   };

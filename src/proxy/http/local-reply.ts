@@ -43,7 +43,11 @@ export type LocalReplyReason =
   /** An attempt outlasted the route rule's `timeouts.backendRequest` and no retry was left (504). */
   | 'backend-request-timeout'
   /** A CORS preflight answered by the route's CORS filter (204). */
-  | 'cors-preflight';
+  | 'cors-preflight'
+  /** A RateLimitPolicy's limit refused the request (429 with Retry-After and RateLimit fields). */
+  | 'rate-limited'
+  /** A global rate limit could not be checked (Redis down) and its failureMode is closed (503). */
+  | 'rate-limit-unavailable';
 
 export type AnyResponse = ServerResponse | Http2ServerResponse | H1ServerResponse;
 

@@ -22,6 +22,9 @@ import { startMirror, type MirrorTee } from '../filters/request-mirror/mirror.ts
 import { parsedContentLength } from './headers.ts';
 import { requestedUpgrade, upgradeEventResponse } from './upgrade.ts';
 import { hostError, requestTarget } from './request-target.ts';
+import type { RateLimits } from '../filters/rate-limit/rate-limits.ts';
+import { checkLimits, type Denial } from '../filters/rate-limit/policy-limiter.ts';
+import { denialReply } from '../filters/rate-limit/rate-limit-filter.ts';
 
 export interface OutboundDeps {
   readonly node: NodeInfo;
@@ -33,6 +36,8 @@ export interface OutboundDeps {
   readonly allowPassthrough: () => boolean;
   /** The outbound listener's own port: a passthrough to it would loop forever. */
   readonly ownPort: () => number;
+  /** The outbound RateLimitPolicies in force, by destination Service; absent: none. */
+  readonly rateLimits?: RateLimits;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '0.0.0.0']);
@@ -174,6 +179,35 @@ export function createOutboundHandler(deps: OutboundDeps) {
   };
 
   const forwardMesh = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, destination: string, authority: string, path: string, started: number, upgrade: string | undefined): void => {
+    // Outbound RateLimitPolicies of the Service the request names, before routing picks a backend.
+    const limiters = deps.rateLimits?.outbound(destination);
+    if (limiters !== undefined) {
+      const d = checkLimits(limiters, undefined, req.headers);
+      if (d === undefined) return forwardAdmitted(req, res, entry, destination, authority, path, started, upgrade);
+      if (!(d instanceof Promise)) return refuseLimited(res, destination, started, d);
+      let gone = false;
+      const onClose = (): void => {
+        gone = true;
+      };
+      (res as EventEmitter).once('close', onClose);
+      d.then((x) => {
+        (res as EventEmitter).off('close', onClose);
+        if (gone) return record(destination, started)(499, undefined);
+        if (x === undefined) forwardAdmitted(req, res, entry, destination, authority, path, started, upgrade);
+        else refuseLimited(res, destination, started, x);
+      });
+      return;
+    }
+    forwardAdmitted(req, res, entry, destination, authority, path, started, upgrade);
+  };
+
+  const refuseLimited = (res: AnyResponse, destination: string, started: number, d: Denial): void => {
+    const reply = denialReply(d);
+    sendLocalReply(res, reply.status, reply.reason, reply.message, deps.proxyId, reply.headers);
+    record(destination, started)(reply.status, reply.reason);
+  };
+
+  const forwardAdmitted = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, destination: string, authority: string, path: string, started: number, upgrade: string | undefined): void => {
     if (entry.routes !== undefined) {
       routed(req, res, entry, authority, path, started, upgrade);
       return;

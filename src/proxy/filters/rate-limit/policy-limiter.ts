@@ -1,0 +1,120 @@
+// One RateLimitPolicy compiled for one proxy: its local buckets, then its global limit in Redis
+// (with the failureMode and fallback bucket for when Redis cannot answer). Compiled once per policy
+// and kept across snapshots while the policy is unchanged, so its buckets carry over.
+
+import type { IncomingHttpHeaders } from 'node:http';
+import type { GlobalRateLimit, RateLimitDirection } from '../../../config/kinds/rate-limit-policy.ts';
+import { defaultBurst } from '../../../config/kinds/rate-limit-policy.ts';
+import type { RateLimitSnapshot } from '../../../config/snapshot-types.ts';
+import type { Clock } from '../../../lib/clock.ts';
+import type { Counter, Histogram } from '../../../lib/metrics.ts';
+import { createLocalLimiter, type Denial, type LocalLimiter } from './local-limiter.ts';
+import { acquireGlobalClient, releaseGlobalClient, type GlobalClient } from './global-client.ts';
+import { TokenBucket } from './token-bucket.ts';
+import { limitedHeaders, rateLimitPolicyField } from './headers.ts';
+
+export type { Denial } from './local-limiter.ts';
+
+/** The proxy's rate-limit metrics (proxy-metrics.ts). */
+export interface RateLimitMetrics {
+  /** `weft_proxy_rate_limited_total{policy, direction, scope}`. */
+  readonly limited: Counter;
+  /** `weft_proxy_rate_limit_redis_errors_total{policy}`. */
+  readonly redisErrors: Counter;
+  /** `weft_proxy_rate_limit_check_duration_seconds`: a global check's Redis round trip. */
+  readonly checkSeconds: Histogram;
+}
+
+export type LimitResult = Denial | undefined | Promise<Denial | undefined>;
+
+export interface PolicyLimiter {
+  readonly name: string;
+  readonly direction: RateLimitDirection;
+  /** Judges one request: undefined admits it. A promise only when the global limit asks Redis. */
+  check(peer: string | undefined, headers: IncomingHttpHeaders): LimitResult;
+  /** Releases the Redis connection (when no other policy uses it). */
+  close(): void;
+}
+
+const UNAVAILABLE_HEADERS = Object.freeze({ 'retry-after': '1' });
+
+function createGlobal(policy: string, direction: RateLimitDirection, g: GlobalRateLimit, clock: Clock, metrics: RateLimitMetrics | undefined) {
+  const client: GlobalClient = acquireGlobalClient(g.redis.address);
+  const limit = `${policy}/global`;
+  const policyField = rateLimitPolicyField(limit, g.requestsPerSecond, g.burst);
+  // A hash tag keeps one policy's key on one Redis Cluster slot; the policy name is unique in the mesh.
+  const key = `weft:ratelimit:{${policy}}`;
+  const fallbackLimit = `${policy}/global-fallback`;
+  const fallbackRate = g.fallbackLocalRequestsPerSecond;
+  const fallbackField = fallbackRate === undefined ? '' : rateLimitPolicyField(fallbackLimit, fallbackRate, defaultBurst(fallbackRate));
+  let fallback: TokenBucket | undefined;
+  const labels = { policy, direction, scope: 'global' };
+  const redisLabels = { policy };
+
+  /** Redis could not answer: the fallback bucket if set, then failureMode. */
+  const unavailable = (): Denial | undefined => {
+    metrics?.redisErrors.inc(redisLabels);
+    const now = clock.now();
+    if (fallbackRate !== undefined) {
+      fallback ??= new TokenBucket(fallbackRate, defaultBurst(fallbackRate), now);
+      if (fallback.take(now)) return undefined;
+      return { scope: 'global', limit: fallbackLimit, status: 429, message: `over the fallback rate limit ${fallbackLimit} (the global limit's Redis ${g.redis.address} does not answer)`, headers: limitedHeaders(fallbackField, fallbackLimit, fallback.waitMs(now)) };
+    }
+    if (g.failureMode === 'open') return undefined;
+    return { scope: 'global', limit, status: 503, message: `the global rate limit ${limit} cannot be checked: its Redis ${g.redis.address} does not answer, and its failureMode is closed`, headers: UNAVAILABLE_HEADERS };
+  };
+
+  return {
+    check(): Promise<Denial | undefined> {
+      const started = performance.now();
+      return client.check(key, g.requestsPerSecond, g.burst).then(
+        (v) => {
+          metrics?.checkSeconds.observe({}, (performance.now() - started) / 1000);
+          // The fallback bucket is for outages only: it starts full at the next one.
+          fallback = undefined;
+          if (v.admitted) return undefined;
+          return { scope: 'global' as const, limit, status: 429 as const, message: `over the global rate limit ${limit}`, headers: limitedHeaders(policyField, limit, v.waitMs) };
+        },
+        unavailable,
+      );
+    },
+    labels,
+    close: () => releaseGlobalClient(client),
+  };
+}
+
+/** Compiles a snapshot's RateLimitPolicy. Counts each refusal in `metrics` by scope. */
+export function createPolicyLimiter(p: RateLimitSnapshot, clock: Clock, metrics?: RateLimitMetrics): PolicyLimiter {
+  const local: LocalLimiter | undefined = p.local ? createLocalLimiter(p.name, p.local) : undefined;
+  const global = p.global ? createGlobal(p.name, p.direction, p.global, clock, metrics) : undefined;
+  const localLabels = { policy: p.name, direction: p.direction, scope: 'local' };
+  const countGlobal = (d: Denial | undefined): Denial | undefined => {
+    if (d !== undefined) metrics?.limited.inc(global!.labels);
+    return d;
+  };
+  return {
+    name: p.name,
+    direction: p.direction,
+    check(peer, headers) {
+      if (local) {
+        const d = local.check(peer, headers, clock.now());
+        if (d !== undefined) {
+          metrics?.limited.inc(localLabels);
+          return d;
+        }
+      }
+      return global ? global.check().then(countGlobal) : undefined;
+    },
+    close: () => global?.close(),
+  };
+}
+
+/** Runs the policies in order; the first refusal wins. Synchronous until one asks Redis. */
+export function checkLimits(limiters: readonly PolicyLimiter[], peer: string | undefined, headers: IncomingHttpHeaders, from = 0): LimitResult {
+  for (let i = from; i < limiters.length; i++) {
+    const r = limiters[i]!.check(peer, headers);
+    if (r instanceof Promise) return r.then((d) => (d !== undefined ? d : checkLimits(limiters, peer, headers, i + 1)));
+    if (r !== undefined) return r;
+  }
+  return undefined;
+}
