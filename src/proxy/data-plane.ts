@@ -67,7 +67,8 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
   let inboundFilters: readonly InboundFilter[] | undefined;
   let tcpAuthorizer: TcpAuthorizer | undefined;
   const jwks = new JwksCache();
-  const rateLimits = new RateLimits({ limited: metrics.rateLimited, redisErrors: metrics.rateLimitRedisErrors, checkSeconds: metrics.rateLimitCheck });
+  // Outbound limits see this sidecar's own identity as the caller.
+  const rateLimits = new RateLimits({ limited: metrics.rateLimited, redisErrors: metrics.rateLimitRedisErrors, checkSeconds: metrics.rateLimitCheck }, undefined, () => meshTls?.identity);
   const inboundTls: InboundTls = {
     current: () => meshTls,
     strict: () => mtlsMode === 'STRICT',

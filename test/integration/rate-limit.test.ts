@@ -12,6 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { adminMetrics, metricSample, startControlPlane, startSidecar, waitForInSync, waitForPassing, type ControlPlaneProcess, type SidecarProcess } from '../support/mesh.ts';
 import { startEcho, type EchoServer } from '../support/upstreams.ts';
 import { freePort, stopAll, waitFor } from '../support/processes.ts';
+import { runWeft } from '../support/cli.ts';
 
 let cp: ControlPlaneProcess;
 let app: EchoServer;
@@ -187,6 +188,9 @@ const globalPolicy = (extra: Record<string, unknown> = {}) =>
 test('global limit (Redis, GCRA): three client sidecars share 60 rps within ±10%', async () => {
   await warm(web, batch, ops);
   await apply([globalPolicy()]);
+  const listed = await runWeft(['get', 'ratelimitpolicies'], { control: cp.url });
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.match(listed.stdout, /default\s+orders-global/);
   const runs = await Promise.all([web, batch, ops].map((s) => offer(s, 50, 4)));
   const admitted = runs.reduce((n, t) => n + (t.counts[200] ?? 0), 0);
   const seconds = Math.max(...runs.map((t) => t.seconds));

@@ -74,6 +74,18 @@ test('a Redis address that does not parse, an unknown failureMode or algorithm a
   assert.deepEqual(paths({ targetRefs: target, global: { redis: { address: 'nope' }, requestsPerSecond: -1 } }), ['spec.global.requestsPerSecond', 'spec.global.redis.address']);
 });
 
+test('global descriptors: identity and header parts; one naming no source is refused', () => {
+  const r = validate({ targetRefs: target, global: { redis: { address: 'r:1' }, requestsPerSecond: 5, descriptors: [{ source: 'identity' }, { source: 'header', header: 'X-Tenant' }] } });
+  assert.ok(r.ok);
+  assert.deepEqual(r.value.global?.descriptors, [{ source: 'identity' }, { source: 'header', header: 'x-tenant' }]);
+  const g = (descriptors: unknown) => ({ targetRefs: target, global: { redis: { address: 'r:1' }, requestsPerSecond: 5, descriptors } });
+  assert.deepEqual(paths(g([{}])), ['spec.global.descriptors[0].source']);
+  assert.deepEqual(paths(g([{ source: 'header' }])), ['spec.global.descriptors[0].header']);
+  assert.deepEqual(paths(g([{ source: 'cookie' }])), ['spec.global.descriptors[0].source']);
+  assert.deepEqual(paths(g([{ source: 'identity', header: 'x' }])), ['spec.global.descriptors[0].header']);
+  assert.deepEqual(paths(g([])), ['spec.global.descriptors']);
+});
+
 test('parseRedisAddress: names, IPv4 and bracketed IPv6', () => {
   assert.deepEqual(parseRedisAddress('127.0.0.1:6379'), { host: '127.0.0.1', port: 6379 });
   assert.deepEqual(parseRedisAddress('redis.weft.svc:7000'), { host: 'redis.weft.svc', port: 7000 });

@@ -58,10 +58,20 @@ export interface LocalRateLimit {
   readonly perHeader?: readonly HeaderRateLimit[];
 }
 
+/**
+ * Where one part of a global limit's key comes from (Envoy's rate-limit actions): the calling
+ * SPIFFE identity, or a request header's value. A request that lacks a part (no such header) is
+ * not counted against the global limit, as Envoy skips a descriptor an action cannot fill.
+ */
+export type GlobalDescriptor = { readonly source: 'identity' } | { readonly source: 'header'; readonly header: string };
+export const DESCRIPTOR_SOURCES = ['identity', 'header'] as const;
+
 export interface GlobalRateLimit {
   /** Redis `host:port` (IPv6 as `[addr]:port`). */
   readonly redis: { readonly address: string };
-  /** The limit shared by every proxy that enforces the policy, as GCRA's rate and burst. */
+  /** The key's parts, in order: one limit per distinct combination of values. Absent: one limit for all requests. */
+  readonly descriptors?: readonly GlobalDescriptor[];
+  /** The limit shared by every proxy that enforces the policy, as GCRA's rate and burst (per key). */
   readonly requestsPerSecond: number;
   readonly burst: number;
   readonly algorithm: RateLimitAlgorithm;
@@ -182,7 +192,7 @@ function readLocal(c: Checker, raw: unknown, path: string): LocalRateLimit | und
 }
 
 function readGlobal(c: Checker, raw: unknown, path: string): GlobalRateLimit | undefined {
-  const b = readBucket(c, raw, path, ['redis', 'algorithm', 'failureMode', 'fallbackLocalRequestsPerSecond']);
+  const b = readBucket(c, raw, path, ['redis', 'descriptors', 'algorithm', 'failureMode', 'fallbackLocalRequestsPerSecond']);
   if (!b) {
     // Still report what else is wrong in it.
     const o = raw !== null && typeof raw === 'object' ? (raw as Record<string, unknown>) : undefined;
@@ -193,8 +203,28 @@ function readGlobal(c: Checker, raw: unknown, path: string): GlobalRateLimit | u
   const algorithm = c.oneOf(b.o.algorithm, join(path, 'algorithm'), RATE_LIMIT_ALGORITHMS) ?? 'gcra';
   const failureMode = c.oneOf(b.o.failureMode, join(path, 'failureMode'), RATE_LIMIT_FAILURE_MODES) ?? 'open';
   const fallback = readRate(c, b.o.fallbackLocalRequestsPerSecond, join(path, 'fallbackLocalRequestsPerSecond'), false);
+  const descriptors = b.o.descriptors === undefined ? undefined : readDescriptors(c, b.o.descriptors, join(path, 'descriptors'));
   if (!redis) return undefined;
-  return { redis, ...plain(b), algorithm, failureMode, ...(fallback !== undefined && { fallbackLocalRequestsPerSecond: fallback }) };
+  return { redis, ...(descriptors && { descriptors }), ...plain(b), algorithm, failureMode, ...(fallback !== undefined && { fallbackLocalRequestsPerSecond: fallback }) };
+}
+
+function readDescriptors(c: Checker, raw: unknown, path: string): GlobalDescriptor[] {
+  const out: GlobalDescriptor[] = [];
+  (c.array(raw, path, { min: 1, max: 4 }) ?? []).forEach((rawD, i) => {
+    const dp = join(path, i);
+    const d = c.object(rawD, dp);
+    if (!d) return;
+    c.noUnknown(d, dp, ['source', 'header']);
+    const source = c.oneOf(d.source, join(dp, 'source'), DESCRIPTOR_SOURCES, { required: true });
+    if (source === 'identity') {
+      if (d.header !== undefined) c.fail(join(dp, 'header'), 'is only for source: header');
+      out.push({ source });
+    } else if (source === 'header') {
+      const header = c.string(d.header, join(dp, 'header'), { required: true, pattern: HEADER_NAME, patternHint: 'an HTTP header name (the source of this part of the key)' });
+      if (header !== undefined) out.push({ source, header: header.toLowerCase() });
+    }
+  });
+  return out;
 }
 
 function readRedis(c: Checker, raw: unknown, path: string): { address: string } | undefined {

@@ -182,7 +182,7 @@ export function createOutboundHandler(deps: OutboundDeps) {
     // Outbound RateLimitPolicies of the Service the request names, before routing picks a backend.
     const limiters = deps.rateLimits?.outbound(destination);
     if (limiters !== undefined) {
-      const d = checkLimits(limiters, undefined, req.headers);
+      const d = checkLimits(limiters, deps.rateLimits!.self(), req.headers);
       if (d === undefined) return forwardAdmitted(req, res, entry, destination, authority, path, started, upgrade);
       if (!(d instanceof Promise)) return refuseLimited(res, destination, started, d);
       let gone = false;

@@ -3,12 +3,12 @@
 // and kept across snapshots while the policy is unchanged, so its buckets carry over.
 
 import type { IncomingHttpHeaders } from 'node:http';
-import type { GlobalRateLimit, RateLimitDirection } from '../../../config/kinds/rate-limit-policy.ts';
+import type { GlobalDescriptor, GlobalRateLimit, RateLimitDirection } from '../../../config/kinds/rate-limit-policy.ts';
 import { defaultBurst } from '../../../config/kinds/rate-limit-policy.ts';
 import type { RateLimitSnapshot } from '../../../config/snapshot-types.ts';
 import type { Clock } from '../../../lib/clock.ts';
 import type { Counter, Histogram } from '../../../lib/metrics.ts';
-import { createLocalLimiter, type Denial, type LocalLimiter } from './local-limiter.ts';
+import { createLocalLimiter, UNAUTHENTICATED, type Denial, type LocalLimiter } from './local-limiter.ts';
 import { acquireGlobalClient, releaseGlobalClient, type GlobalClient } from './global-client.ts';
 import { TokenBucket } from './token-bucket.ts';
 import { limitedHeaders, rateLimitPolicyField } from './headers.ts';
@@ -37,13 +37,41 @@ export interface PolicyLimiter {
 }
 
 const UNAVAILABLE_HEADERS = Object.freeze({ 'retry-after': '1' });
+/** A header value longer than this is cut for the Redis key (bounds the key's size). */
+const MAX_PART_LENGTH = 256;
+
+type KeyOf = (peer: string | undefined, headers: IncomingHttpHeaders) => string | undefined;
+
+/**
+ * The Redis key of a request: `weft:ratelimit:{policy}` and, per descriptor, its value (URI-encoded,
+ * so `:` in a value cannot fake another key). The `{…}` hash tag keeps a policy's keys on one
+ * Redis Cluster slot. Undefined when a header part is missing: the request is not counted.
+ */
+export function globalKey(policy: string, descriptors: readonly GlobalDescriptor[] | undefined): KeyOf {
+  const base = `weft:ratelimit:{${policy}}`;
+  if (descriptors === undefined) return () => base;
+  return (peer, headers) => {
+    let key = base;
+    for (const d of descriptors) {
+      let v: string;
+      if (d.source === 'identity') v = peer ?? UNAUTHENTICATED;
+      else {
+        const h = headers[d.header];
+        if (h === undefined) return undefined;
+        v = typeof h === 'string' ? h : h.join(', ');
+        if (v.length > MAX_PART_LENGTH) v = v.slice(0, MAX_PART_LENGTH);
+      }
+      key += `:${encodeURIComponent(v)}`;
+    }
+    return key;
+  };
+}
 
 function createGlobal(policy: string, direction: RateLimitDirection, g: GlobalRateLimit, clock: Clock, metrics: RateLimitMetrics | undefined) {
   const client: GlobalClient = acquireGlobalClient(g.redis.address);
   const limit = `${policy}/global`;
   const policyField = rateLimitPolicyField(limit, g.requestsPerSecond, g.burst);
-  // A hash tag keeps one policy's key on one Redis Cluster slot; the policy name is unique in the mesh.
-  const key = `weft:ratelimit:{${policy}}`;
+  const keyOf = globalKey(policy, g.descriptors);
   const fallbackLimit = `${policy}/global-fallback`;
   const fallbackRate = g.fallbackLocalRequestsPerSecond;
   const fallbackField = fallbackRate === undefined ? '' : rateLimitPolicyField(fallbackLimit, fallbackRate, defaultBurst(fallbackRate));
@@ -65,7 +93,9 @@ function createGlobal(policy: string, direction: RateLimitDirection, g: GlobalRa
   };
 
   return {
-    check(): Promise<Denial | undefined> {
+    check(peer: string | undefined, headers: IncomingHttpHeaders): Promise<Denial | undefined> | undefined {
+      const key = keyOf(peer, headers);
+      if (key === undefined) return undefined;
       const started = performance.now();
       return client.check(key, g.requestsPerSecond, g.burst).then(
         (v) => {
@@ -103,7 +133,7 @@ export function createPolicyLimiter(p: RateLimitSnapshot, clock: Clock, metrics?
           return d;
         }
       }
-      return global ? global.check().then(countGlobal) : undefined;
+      return global?.check(peer, headers)?.then(countGlobal);
     },
     close: () => global?.close(),
   };

@@ -14,9 +14,13 @@ export class RateLimits {
   #inbound: readonly PolicyLimiter[] | undefined;
   #outbound = new Map<string, readonly PolicyLimiter[]>();
 
-  constructor(metrics?: RateLimitMetrics, clock: Clock = systemClock) {
+  /** This sidecar's own SPIFFE ID: the caller outbound limits see (undefined until it holds a certificate). */
+  readonly self: () => string | undefined;
+
+  constructor(metrics?: RateLimitMetrics, clock: Clock = systemClock, self: () => string | undefined = () => undefined) {
     this.#metrics = metrics;
     this.#clock = clock;
+    this.self = self;
   }
 
   /** The inbound limits of this sidecar's own Service; undefined when none. */
