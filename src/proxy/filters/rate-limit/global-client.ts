@@ -1,8 +1,9 @@
 // The global limit's Redis client (ioredis): one connection per Redis address, shared by every
 // policy of the proxy that names it; a check is one EVALSHA of the GCRA script, and concurrent
 // checks go out pipelined in one write. A dead Redis fails a check at once, never queues it.
+// ioredis loads node:tls, so it is imported when a global limit is first used, not with the sidecar.
 
-import { Redis } from 'ioredis';
+import type { Redis, RedisOptions } from 'ioredis';
 import { parseRedisAddress } from '../../../config/kinds/rate-limit-policy.ts';
 import { createLogger } from '../../../lib/log.ts';
 import { GCRA_LUA } from './gcra-script.ts';
@@ -36,7 +37,7 @@ type GcraRedis = Redis & { weftGcra(key: string, intervalUs: string, burst: stri
 
 interface Shared {
   readonly client: GlobalClient;
-  readonly redis: GcraRedis;
+  close(): void;
   users: number;
 }
 
@@ -45,7 +46,7 @@ const shared = new Map<string, Shared>();
 function connect(address: string): Shared {
   const parsed = parseRedisAddress(address);
   if (typeof parsed === 'string') throw new Error(`redis address ${address}: ${parsed}`);
-  const redis = new Redis({
+  const options: RedisOptions = {
     host: parsed.host,
     port: parsed.port,
     // Fail fast: no queue behind a dead connection, no retries of a command, a short deadline.
@@ -56,17 +57,50 @@ function connect(address: string): Shared {
     enableAutoPipelining: true,
     // Reconnect forever, at most a second apart: the limit comes back when Redis does.
     retryStrategy: (times) => Math.min(50 * times, 1_000),
-    lazyConnect: false,
-  }) as GcraRedis;
-  // defineCommand sends EVALSHA, and the script itself once on NOSCRIPT (a restarted Redis).
-  redis.defineCommand('weftGcra', { numberOfKeys: 1, lua: GCRA_LUA });
+  };
   let down = false;
+  let closed = false;
+  let redis: GcraRedis | undefined;
   const failed = (err: unknown): void => {
     if (!down) log.warn('redis unreachable: global rate limits use their failureMode until it answers again', { address, error: err instanceof Error ? err.message : String(err) });
     down = true;
   };
-  // Connection errors also arrive as events; without a listener ioredis prints each one.
-  redis.on('error', failed);
+  // Resolves when the first connection attempt ends (connected, or failed): checks made before it
+  // wait for it, briefly, rather than fail while the sidecar is just starting its connection.
+  const firstAttempt = import('ioredis').then(
+    ({ Redis: RedisClient }) =>
+      new Promise<void>((resolve) => {
+        if (closed) return;
+        redis = new RedisClient(options) as GcraRedis;
+        // defineCommand sends EVALSHA, and the script itself once on NOSCRIPT (a restarted Redis).
+        redis.defineCommand('weftGcra', { numberOfKeys: 1, lua: GCRA_LUA });
+        // Connection errors also arrive as events; without a listener ioredis prints each one.
+        redis.on('error', failed);
+        redis.once('ready', resolve);
+        redis.once('error', () => resolve());
+        redis.once('close', () => resolve());
+      }),
+  );
+  let attempted = false;
+  void firstAttempt.then(() => (attempted = true));
+  /** Until the first connection attempt ends, a check waits for it up to the command timeout (then fails as usual). */
+  const started = (): Promise<void> | undefined =>
+    attempted
+      ? undefined
+      : new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, COMMAND_TIMEOUT_MS);
+          void firstAttempt.then(() => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
+  const gcra = async (key: string, requestsPerSecond: number, burst: number): Promise<GlobalVerdict> => {
+    const wait = started();
+    if (wait !== undefined) await wait;
+    if (redis === undefined) throw new Error('redis client not started yet');
+    const [admitted, waitUs, remaining] = await redis.weftGcra(key, (1e6 / requestsPerSecond).toFixed(3), String(burst));
+    return { admitted: admitted === 1, waitMs: waitUs / 1000, remaining };
+  };
   const client: GlobalClient = {
     address,
     get down() {
@@ -74,19 +108,26 @@ function connect(address: string): Shared {
     },
     async check(key, requestsPerSecond, burst) {
       try {
-        const [admitted, waitUs, remaining] = await redis.weftGcra(key, (1e6 / requestsPerSecond).toFixed(3), String(burst));
+        const verdict = await gcra(key, requestsPerSecond, burst);
         if (down) {
           down = false;
           log.info('redis answers again: global rate limits in force', { address });
         }
-        return { admitted: admitted === 1, waitMs: waitUs / 1000, remaining };
+        return verdict;
       } catch (err) {
         failed(err);
         throw err;
       }
     },
   };
-  return { client, redis, users: 0 };
+  return {
+    client,
+    close() {
+      closed = true;
+      redis?.disconnect();
+    },
+    users: 0,
+  };
 }
 
 /** The shared client for `address` (connected on first use); pair each call with releaseGlobalClient. */
@@ -103,5 +144,5 @@ export function releaseGlobalClient(client: GlobalClient): void {
   if (s === undefined || s.client !== client) return;
   if (--s.users > 0) return;
   shared.delete(client.address);
-  s.redis.disconnect();
+  s.close();
 }
