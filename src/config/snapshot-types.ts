@@ -73,6 +73,8 @@ export interface ServiceSnapshot {
 export interface RateLimitSnapshot extends Omit<RateLimitPolicySpec, 'targetRefs'> {
   /** `namespace/name` of the RateLimitPolicy: the metrics' `policy` label and the 429's RateLimit-Policy name. */
   readonly name: string;
+  /** `namespace/name` of the HTTPRoute or GRPCRoute it targets: it limits only what that route matched. Absent: the whole Service. */
+  readonly route?: string;
 }
 
 export interface RequestAuthenticationSnapshot {

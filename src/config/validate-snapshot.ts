@@ -79,6 +79,7 @@ export function checkServiceSnapshot(c: Checker, rawService: unknown, sp: string
     const l = c.object(rawLimit, lp);
     if (!l) return;
     c.string(l.name, join(lp, 'name'), { required: true });
+    c.string(l.route, join(lp, 'route'));
     // The API's reader: a proxy never runs a limit it would have refused.
     readRateLimitSpec(c, l, lp);
   });

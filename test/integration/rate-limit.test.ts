@@ -89,9 +89,9 @@ interface Reply {
   readonly headers: http.IncomingHttpHeaders;
 }
 
-function call(from: SidecarProcess, agent: http.Agent, headers: Record<string, string> = {}): Promise<Reply> {
+function call(from: SidecarProcess, agent: http.Agent, headers: Record<string, string> = {}, path = '/rl'): Promise<Reply> {
   return new Promise((resolve) => {
-    const req = http.request({ host: '127.0.0.1', port: from.outboundPort, path: 'http://orders/rl', headers: { host: 'orders', ...headers }, agent }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port: from.outboundPort, path: `http://orders${path}`, headers: { host: 'orders', ...headers }, agent }, (res) => {
       res.resume();
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
     });
@@ -233,6 +233,26 @@ test('Redis killed: open admits, closed refuses (503), the fallback bucket limit
   const back = await offer(web, 150, 3);
   assertRate('after Redis returned', back.counts[200] ?? 0, 60, 0, back.seconds, 0.1);
   assert.deepEqual([...back.reasons], ['rate-limited']);
+});
+
+test('a policy on an HTTPRoute limits the requests that route matched, in the caller\'s sidecar', async (t) => {
+  const route = (name: string, prefix: string) => ({ apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute', metadata: { name, namespace: 'default' }, spec: { parentRefs: [{ kind: 'Service', name: 'orders' }], rules: [{ matches: [{ path: { type: 'PathPrefix', value: prefix } }], backendRefs: [{ name: 'orders', port: 80 }] }] } });
+  await apply([route('orders-limited', '/limited'), route('orders-rest', '/'), policy('route-limit', { targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'orders-limited' }], direction: 'outbound', local: { total: { requestsPerSecond: 0.5, burst: 3 } } })]);
+  t.after(async () => {
+    for (const [plural, name] of [['ratelimitpolicies', 'route-limit'], ['httproutes', 'orders-limited'], ['httproutes', 'orders-rest']]) await cp.api('DELETE', `/v1/resources/${plural}/default/${name}`);
+  });
+  const agent = new http.Agent({ keepAlive: true });
+  const statuses: number[] = [];
+  const before = app.hits();
+  for (let i = 0; i < 8; i++) statuses.push((await call(web, agent, {}, '/limited/x')).status);
+  const other: number[] = [];
+  for (let i = 0; i < 8; i++) other.push((await call(web, agent, {}, '/other')).status);
+  agent.destroy();
+  assert.deepEqual(statuses.slice(0, 3), [200, 200, 200]);
+  assert.ok(statuses.filter((s) => s === 429).length >= 4, String(statuses));
+  assert.deepEqual(other, Array(8).fill(200), 'the other route is not limited');
+  assert.equal(app.hits() - before, statuses.filter((s) => s === 200).length + 8, 'refused in the caller\'s sidecar: never sent');
+  assert.equal(metricSample(await adminMetrics(web.adminPort), 'weft_proxy_rate_limited_total{policy="default/route-limit",direction="outbound",scope="local"}'), statuses.filter((s) => s === 429).length);
 });
 
 test('bad input is refused with field paths and changes nothing', async () => {

@@ -86,6 +86,16 @@ test('global descriptors: identity and header parts; one naming no source is ref
   assert.deepEqual(paths(g([])), ['spec.global.descriptors']);
 });
 
+test('targetRefs: a Service, or an HTTPRoute/GRPCRoute for outbound policies only', () => {
+  const route = [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'canary' }];
+  const ok = validate({ targetRefs: route, direction: 'outbound', local: { total: { requestsPerSecond: 1 } } });
+  assert.ok(ok.ok && ok.value.targetRefs[0]?.kind === 'HTTPRoute');
+  assert.deepEqual(paths({ targetRefs: route, local: { total: { requestsPerSecond: 1 } } }), ['spec.direction']);
+  assert.deepEqual(paths({ targetRefs: [{ group: 'x', kind: 'HTTPRoute', name: 'r' }], direction: 'outbound', local: { total: { requestsPerSecond: 1 } } }), ['spec.targetRefs[0].group']);
+  assert.deepEqual(paths({ targetRefs: [{ kind: 'Deployment', name: 'r' }], local: { total: { requestsPerSecond: 1 } } }), ['spec.targetRefs[0].kind']);
+  assert.deepEqual(paths({ targetRefs: [], local: { total: { requestsPerSecond: 1 } } }), ['spec.targetRefs']);
+});
+
 test('parseRedisAddress: names, IPv4 and bracketed IPv6', () => {
   assert.deepEqual(parseRedisAddress('127.0.0.1:6379'), { host: '127.0.0.1', port: 6379 });
   assert.deepEqual(parseRedisAddress('redis.weft.svc:7000'), { host: 'redis.weft.svc', port: 7000 });

@@ -4,7 +4,6 @@
 
 import type { ResourceType, ValidationResult } from '../resource.ts';
 import { Checker, DNS_LABEL, DNS_LABEL_HINT, join } from '../validate.ts';
-import { readTargetRefs, type TargetRef } from './backend-policy.ts';
 
 /** inbound: the target Service's own sidecars protect its app; outbound: every caller's sidecar protects the callee. */
 export type RateLimitDirection = 'inbound' | 'outbound';
@@ -80,8 +79,20 @@ export interface GlobalRateLimit {
   readonly fallbackLocalRequestsPerSecond?: number;
 }
 
+/**
+ * What a policy limits (Gateway API policy attachment): a Service, or one HTTPRoute or GRPCRoute
+ * (`group: gateway.networking.k8s.io`): then only the requests that route matched, in the callers'
+ * sidecars (direction outbound), which are the ones that match routes.
+ */
+export interface RateLimitTargetRef {
+  readonly group?: string;
+  readonly kind: 'Service' | 'HTTPRoute' | 'GRPCRoute';
+  readonly name: string;
+}
+export const GATEWAY_GROUP = 'gateway.networking.k8s.io';
+
 export interface RateLimitPolicySpec {
-  readonly targetRefs: readonly TargetRef[];
+  readonly targetRefs: readonly RateLimitTargetRef[];
   readonly direction: RateLimitDirection;
   readonly local?: LocalRateLimit;
   readonly global?: GlobalRateLimit;
@@ -254,6 +265,23 @@ export function readRateLimitSpec(c: Checker, spec: Record<string, unknown>, pat
   return { direction, ...(local && { local }), ...(global && { global }) };
 }
 
+function readTargetRefs(c: Checker, raw: unknown, path: string): RateLimitTargetRef[] {
+  const out: RateLimitTargetRef[] = [];
+  (c.array(raw, path, { required: true, min: 1, max: 16 }) ?? []).forEach((rawRef, i) => {
+    const rp = join(path, i);
+    const ref = c.object(rawRef, rp);
+    if (!ref) return;
+    c.noUnknown(ref, rp, ['group', 'kind', 'name']);
+    const kind = c.oneOf(ref.kind, join(rp, 'kind'), ['Service', 'HTTPRoute', 'GRPCRoute'] as const, { required: true });
+    const name = c.string(ref.name, join(rp, 'name'), { required: true, pattern: DNS_LABEL, patternHint: DNS_LABEL_HINT });
+    const routeKind = kind === 'HTTPRoute' || kind === 'GRPCRoute';
+    const group = c.string(ref.group, join(rp, 'group'), { max: 253 });
+    if (group !== undefined && group !== (routeKind ? GATEWAY_GROUP : '')) c.fail(join(rp, 'group'), routeKind ? `must be ${GATEWAY_GROUP} for a ${kind}` : 'must be "" (the core group) for a Service');
+    if (kind && name) out.push(routeKind ? { group: GATEWAY_GROUP, kind, name } : { kind, name });
+  });
+  return out;
+}
+
 function validateSpec(raw: unknown, path: string): ValidationResult<RateLimitPolicySpec> {
   const c = new Checker();
   const spec = c.object(raw, path);
@@ -261,6 +289,9 @@ function validateSpec(raw: unknown, path: string): ValidationResult<RateLimitPol
   c.noUnknown(spec, path, ['targetRefs', 'direction', 'local', 'global']);
   const targetRefs = readTargetRefs(c, spec.targetRefs, join(path, 'targetRefs'));
   const rest = readRateLimitSpec(c, spec, path);
+  if (rest.direction === 'inbound' && targetRefs.some((t) => t.kind !== 'Service')) {
+    c.fail(join(path, 'direction'), 'a policy on an HTTPRoute or GRPCRoute is enforced by the callers\' sidecars, which match routes: set direction: outbound');
+  }
   if (c.errors.length) return { ok: false, errors: c.errors };
   return { ok: true, value: { targetRefs, ...rest } };
 }

@@ -23,7 +23,7 @@ import { parsedContentLength } from './headers.ts';
 import { requestedUpgrade, upgradeEventResponse } from './upgrade.ts';
 import { hostError, requestTarget } from './request-target.ts';
 import type { RateLimits } from '../filters/rate-limit/rate-limits.ts';
-import { checkLimits, type Denial } from '../filters/rate-limit/policy-limiter.ts';
+import { checkLimits, type Denial, type PolicyLimiter } from '../filters/rate-limit/policy-limiter.ts';
 import { denialReply } from '../filters/rate-limit/rate-limit-filter.ts';
 
 export interface OutboundDeps {
@@ -181,24 +181,27 @@ export function createOutboundHandler(deps: OutboundDeps) {
   const forwardMesh = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, destination: string, authority: string, path: string, started: number, upgrade: string | undefined): void => {
     // Outbound RateLimitPolicies of the Service the request names, before routing picks a backend.
     const limiters = deps.rateLimits?.outbound(destination);
-    if (limiters !== undefined) {
-      const d = checkLimits(limiters, deps.rateLimits!.self(), req.headers);
-      if (d === undefined) return forwardAdmitted(req, res, entry, destination, authority, path, started, upgrade);
-      if (!(d instanceof Promise)) return refuseLimited(res, destination, started, d);
-      let gone = false;
-      const onClose = (): void => {
-        gone = true;
-      };
-      (res as EventEmitter).once('close', onClose);
-      d.then((x) => {
-        (res as EventEmitter).off('close', onClose);
-        if (gone) return record(destination, started)(499, undefined);
-        if (x === undefined) forwardAdmitted(req, res, entry, destination, authority, path, started, upgrade);
-        else refuseLimited(res, destination, started, x);
-      });
-      return;
-    }
-    forwardAdmitted(req, res, entry, destination, authority, path, started, upgrade);
+    if (limiters === undefined) return forwardAdmitted(req, res, entry, destination, authority, path, started, upgrade);
+    withinLimits(limiters, req, res, destination, started, () => forwardAdmitted(req, res, entry, destination, authority, path, started, upgrade));
+  };
+
+  /** Runs `go` if the limits admit the request; otherwise answers 429 (or 503) and records it. */
+  const withinLimits = (limiters: readonly PolicyLimiter[], req: AnyRequest, res: AnyResponse, destination: string, started: number, go: () => void): void => {
+    const d = checkLimits(limiters, deps.rateLimits!.self(), req.headers);
+    if (d === undefined) return go();
+    if (!(d instanceof Promise)) return refuseLimited(res, destination, started, d);
+    // Waiting for Redis: a client that leaves meanwhile gets nothing more.
+    let gone = false;
+    const onClose = (): void => {
+      gone = true;
+    };
+    (res as EventEmitter).once('close', onClose);
+    void d.then((x) => {
+      (res as EventEmitter).off('close', onClose);
+      if (gone) record(destination, started)(499, undefined);
+      else if (x === undefined) go();
+      else refuseLimited(res, destination, started, x);
+    });
   };
 
   const refuseLimited = (res: AnyResponse, destination: string, started: number, d: Denial): void => {
@@ -252,6 +255,17 @@ export function createOutboundHandler(deps: OutboundDeps) {
     }
     const target = decision.entry;
     const destination = `${target.service.name}.${target.service.namespace}`;
+    // RateLimitPolicies on the matched route: checked once the route is known.
+    const routeLimits = deps.rateLimits?.route(decision.route);
+    if (routeLimits !== undefined) {
+      withinLimits(routeLimits, req, res, destination, started, () => forwardRouted(req, res, decision, destination, started, upgrade));
+      return;
+    }
+    forwardRouted(req, res, decision, destination, started, upgrade);
+  };
+
+  const forwardRouted = (req: AnyRequest, res: AnyResponse, decision: Extract<RouteDecision, { kind: 'forward' }>, destination: string, started: number, upgrade: string | undefined): void => {
+    const target = decision.entry;
     const recordRoute = record(destination, started);
     const onComplete = (status: number, reason: LocalReplyReason | undefined, attempts: number, endedAt: number): void => {
       recordRoute(status, reason, attempts, endedAt);

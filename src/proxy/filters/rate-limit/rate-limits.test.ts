@@ -41,3 +41,13 @@ test('an unchanged policy keeps its buckets across snapshots; a changed one star
   assert.notEqual(r.inbound![0], first);
   assert.equal(r.inbound![0]!.check(undefined, {}), undefined, 'a changed policy starts with a full bucket');
 });
+
+test('a policy on a route limits that route only, with one limiter for every Service it attaches to', () => {
+  const r = new RateLimits(undefined, new ManualClock());
+  const onRoute: RateLimitSnapshot = { ...outbound, name: 'default/on-route', route: 'default/canary' };
+  r.update([service('orders', [onRoute]), service('orders-v2', [onRoute])], undefined);
+  assert.equal(r.outbound('orders.default'), undefined, 'not a limit on the whole Service');
+  const limiters = r.route('default/canary');
+  assert.equal(limiters?.length, 1);
+  assert.equal(r.route('default/other'), undefined);
+});

@@ -1,5 +1,5 @@
 // The rate limits in force in one data plane: the inbound policies of this sidecar's own Service,
-// and the outbound policies of each Service it calls, compiled per snapshot. A policy whose content
+// and the outbound policies of each Service (and route) it calls, compiled per snapshot. A policy whose content
 // is unchanged keeps its compiled limiter (and so its buckets and its Redis connection).
 
 import type { ServiceSnapshot } from '../../../config/snapshot-types.ts';
@@ -13,6 +13,7 @@ export class RateLimits {
   #compiled = new Map<string, { readonly content: string; readonly limiter: PolicyLimiter }>();
   #inbound: readonly PolicyLimiter[] | undefined;
   #outbound = new Map<string, readonly PolicyLimiter[]>();
+  #routes = new Map<string, readonly PolicyLimiter[]>();
 
   /** This sidecar's own SPIFFE ID: the caller outbound limits see (undefined until it holds a certificate). */
   readonly self: () => string | undefined;
@@ -33,6 +34,11 @@ export class RateLimits {
     return this.#outbound.size === 0 ? undefined : this.#outbound.get(destination);
   }
 
+  /** The outbound limits on requests an HTTPRoute or GRPCRoute matched (`namespace/name`); undefined when none. */
+  route(route: string): readonly PolicyLimiter[] | undefined {
+    return this.#routes.size === 0 ? undefined : this.#routes.get(route);
+  }
+
   /** Puts a snapshot's policies in force. `own`: this sidecar's Service (its inbound policies), if any. */
   update(services: readonly ServiceSnapshot[], own: ServiceSnapshot | undefined): void {
     const next = new Map<string, { readonly content: string; readonly limiter: PolicyLimiter }>();
@@ -44,16 +50,30 @@ export class RateLimits {
       next.set(id, entry);
       return entry.limiter;
     };
-    const inbound = (own?.rateLimits ?? []).filter((p) => p.direction === 'inbound').map(limiterFor);
+    const inbound = (own?.rateLimits ?? []).filter((p) => p.direction === 'inbound' && p.route === undefined).map(limiterFor);
     const outbound = new Map<string, readonly PolicyLimiter[]>();
+    const routes = new Map<string, PolicyLimiter[]>();
     for (const s of services) {
-      const list = (s.rateLimits ?? []).filter((p) => p.direction === 'outbound').map(limiterFor);
+      const list: PolicyLimiter[] = [];
+      for (const p of s.rateLimits ?? []) {
+        if (p.direction !== 'outbound') continue;
+        if (p.route === undefined) {
+          list.push(limiterFor(p));
+          continue;
+        }
+        // A route attached to several Services: one limiter for all of them.
+        let forRoute = routes.get(p.route);
+        if (forRoute === undefined) routes.set(p.route, (forRoute = []));
+        const limiter = limiterFor(p);
+        if (!forRoute.includes(limiter)) forRoute.push(limiter);
+      }
       if (list.length) outbound.set(`${s.name}.${s.namespace}`, list);
     }
     for (const [id, old] of this.#compiled) if (next.get(id) !== old) old.limiter.close();
     this.#compiled = next;
     this.#inbound = inbound.length ? inbound : undefined;
     this.#outbound = outbound;
+    this.#routes = routes;
   }
 
   /** Releases every Redis connection. */
@@ -62,5 +82,6 @@ export class RateLimits {
     this.#compiled.clear();
     this.#inbound = undefined;
     this.#outbound.clear();
+    this.#routes.clear();
   }
 }
