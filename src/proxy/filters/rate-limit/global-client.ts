@@ -22,12 +22,18 @@ export interface GlobalVerdict {
 export interface GlobalClient {
   readonly address: string;
   /**
-   * Runs GCRA for `key` at `requestsPerSecond` and `burst`. Rejects when Redis cannot answer
+   * Runs GCRA for `key`: `intervalUs` = 1e6 / requestsPerSecond and `burst`, as the decimal strings
+   * the script takes (gcraArgs, once per policy). Rejects when Redis cannot answer
    * within COMMAND_TIMEOUT_MS or is not connected (a fault, for the caller's failureMode).
    */
-  check(key: string, requestsPerSecond: number, burst: number): Promise<GlobalVerdict>;
+  check(key: string, intervalUs: string, burst: string): Promise<GlobalVerdict>;
   /** Whether the last check failed (an outage is logged once, at its start, and once at its end). */
   readonly down: boolean;
+}
+
+/** The script's arguments for a rate and burst, computed once per policy rather than per request. */
+export function gcraArgs(requestsPerSecond: number, burst: number): { readonly intervalUs: string; readonly burst: string } {
+  return { intervalUs: (1e6 / requestsPerSecond).toFixed(3), burst: String(burst) };
 }
 
 /** A check slower than this counts as a Redis failure: a rate limit must not become the latency. */
@@ -67,7 +73,7 @@ function connect(address: string): Shared {
   };
   // Resolves when the first connection attempt ends (connected, or failed): checks made before it
   // wait for it, briefly, rather than fail while the sidecar is just starting its connection.
-  const firstAttempt = import('ioredis').then(
+  const firstAttempt: Promise<void> = import('ioredis').then(
     ({ Redis: RedisClient }) =>
       new Promise<void>((resolve) => {
         if (closed) return;
@@ -80,6 +86,7 @@ function connect(address: string): Shared {
         redis.once('error', () => resolve());
         redis.once('close', () => resolve());
       }),
+    (err: unknown) => failed(err),
   );
   let attempted = false;
   void firstAttempt.then(() => (attempted = true));
@@ -94,11 +101,11 @@ function connect(address: string): Shared {
             resolve();
           });
         });
-  const gcra = async (key: string, requestsPerSecond: number, burst: number): Promise<GlobalVerdict> => {
+  const gcra = async (key: string, intervalUs: string, burst: string): Promise<GlobalVerdict> => {
     const wait = started();
     if (wait !== undefined) await wait;
     if (redis === undefined) throw new Error('redis client not started yet');
-    const [admitted, waitUs, remaining] = await redis.weftGcra(key, (1e6 / requestsPerSecond).toFixed(3), String(burst));
+    const [admitted, waitUs, remaining] = await redis.weftGcra(key, intervalUs, burst);
     return { admitted: admitted === 1, waitMs: waitUs / 1000, remaining };
   };
   const client: GlobalClient = {
@@ -106,9 +113,9 @@ function connect(address: string): Shared {
     get down() {
       return down;
     },
-    async check(key, requestsPerSecond, burst) {
+    async check(key, intervalUs, burst) {
       try {
-        const verdict = await gcra(key, requestsPerSecond, burst);
+        const verdict = await gcra(key, intervalUs, burst);
         if (down) {
           down = false;
           log.info('redis answers again: global rate limits in force', { address });

@@ -9,7 +9,7 @@ import type { RateLimitSnapshot } from '../../../config/snapshot-types.ts';
 import type { Clock } from '../../../lib/clock.ts';
 import type { Counter, Histogram } from '../../../lib/metrics.ts';
 import { createLocalLimiter, UNAUTHENTICATED, type Denial, type LocalLimiter } from './local-limiter.ts';
-import { acquireGlobalClient, releaseGlobalClient, type GlobalClient } from './global-client.ts';
+import { acquireGlobalClient, gcraArgs, releaseGlobalClient, type GlobalClient } from './global-client.ts';
 import { TokenBucket } from './token-bucket.ts';
 import { limitedHeaders, rateLimitPolicyField } from './headers.ts';
 
@@ -72,6 +72,7 @@ function createGlobal(policy: string, direction: RateLimitDirection, g: GlobalRa
   const limit = `${policy}/global`;
   const policyField = rateLimitPolicyField(limit, g.requestsPerSecond, g.burst);
   const keyOf = globalKey(policy, g.descriptors);
+  const args = gcraArgs(g.requestsPerSecond, g.burst);
   const fallbackLimit = `${policy}/global-fallback`;
   const fallbackRate = g.fallbackLocalRequestsPerSecond;
   const fallbackField = fallbackRate === undefined ? '' : rateLimitPolicyField(fallbackLimit, fallbackRate, defaultBurst(fallbackRate));
@@ -97,7 +98,7 @@ function createGlobal(policy: string, direction: RateLimitDirection, g: GlobalRa
       const key = keyOf(peer, headers);
       if (key === undefined) return undefined;
       const started = performance.now();
-      return client.check(key, g.requestsPerSecond, g.burst).then(
+      return client.check(key, args.intervalUs, args.burst).then(
         (v) => {
           metrics?.checkSeconds.observe({}, (performance.now() - started) / 1000);
           // The fallback bucket is for outages only: it starts full at the next one.
