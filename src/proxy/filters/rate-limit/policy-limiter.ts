@@ -101,8 +101,8 @@ function createGlobal(policy: string, direction: RateLimitDirection, g: GlobalRa
       return client.check(key, args.intervalUs, args.burst).then(
         (v) => {
           metrics?.checkSeconds.observe({}, (performance.now() - started) / 1000);
-          // The fallback bucket is for outages only: it starts full at the next one.
-          fallback = undefined;
+          // The fallback bucket is kept (not reset) while Redis answers: a flapping Redis must not
+          // hand out a fresh burst at every failure; it refills by itself between outages.
           if (v.admitted) return undefined;
           return { scope: 'global' as const, limit, status: 429 as const, message: `over the global rate limit ${limit}`, headers: limitedHeaders(policyField, limit, v.waitMs) };
         },
