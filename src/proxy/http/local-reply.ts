@@ -50,7 +50,11 @@ export type LocalReplyReason =
   /** A BackendPolicy circuitBreaker limit was reached (503 at once; `x-weft-circuit-limit` names it). */
   | 'circuit-open'
   /** The request's deadline (x-weft-deadline, grpc-timeout) passed: 504, or gRPC DEADLINE_EXCEEDED. */
-  | 'deadline-exceeded';
+  | 'deadline-exceeded'
+  /** A RateLimitPolicy's limit refused the request (429 with Retry-After and RateLimit fields). */
+  | 'rate-limited'
+  /** A global rate limit could not be checked (Redis down) and its failureMode is closed (503). */
+  | 'rate-limit-unavailable';
 
 export type AnyResponse = ServerResponse | Http2ServerResponse | H1ServerResponse;
 
