@@ -49,7 +49,7 @@ export function TopologyPage(props: { onAuthError: (err: AuthError) => void }) {
             const d = p.points.map((pt, i) => `${i === 0 ? 'M' : 'L'} ${pt.x.toFixed(1)} ${pt.y.toFixed(1)}`).join(' ');
             return html`<g class=${`edge ${healthClass(e.stats)}`} data-edge=${e.id} data-requests=${e.stats.requests} data-rps=${e.stats.rps} data-success-rate=${e.stats.successRate} data-p99=${e.stats.latencyMs.p99}>
               <path d=${d} marker-end="url(#arrow)" />
-              <text x=${p.labelX} y=${p.labelY} text-anchor="middle" class="edge-label">${edgeLabel(e.stats)}</text>
+              <text x=${p.labelX} y=${p.labelY - 7} text-anchor="middle" class="edge-label">${edgeLabel(e.stats)}</text>
             </g>`;
           })}
           ${graph.nodes.map((n) => {
