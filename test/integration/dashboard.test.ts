@@ -95,7 +95,7 @@ async function signIn(page: Page, token: string): Promise<void> {
 }
 
 test('without a token the API refuses and the UI shows the login prompt; a wrong token stays there', async () => {
-  for (const p of ['/v1/catalog/services', '/v1/proxies', '/v1/resources']) {
+  for (const p of ['/v1/catalog/services', '/v1/proxies', '/v1/resources', '/v1/stats']) {
     assert.equal((await cp.apiAs(null, 'GET', p)).status, 401, p);
   }
   const ui = await openUi();
