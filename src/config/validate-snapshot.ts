@@ -5,6 +5,7 @@ import { MTLS_MODES, type ProxySnapshot } from './snapshot-types.ts';
 import type { ValidationResult } from './resource.ts';
 import { Checker, join } from './validate.ts';
 import { LOAD_BALANCER_ALGORITHMS } from './kinds/backend-policy.ts';
+import { readBalancingFields } from './kinds/backend-policy-balancing.ts';
 import { AUTHORIZATION_ACTIONS, readAuthorizationRules } from './kinds/authorization-policy.ts';
 import { readJwtRules } from './kinds/request-authentication.ts';
 import { parseSpiffeId } from './identity.ts';
@@ -34,7 +35,11 @@ export function checkServiceSnapshot(c: Checker, rawService: unknown, sp: string
   const policy = c.object(svc.policy, join(sp, 'policy'));
   if (policy) {
     const lb = c.object(policy.loadBalancer, join(sp, 'policy.loadBalancer'));
-    if (lb) c.oneOf(lb.algorithm, join(sp, 'policy.loadBalancer.algorithm'), LOAD_BALANCER_ALGORITHMS, { required: true });
+    if (lb) {
+      const algorithm = c.oneOf(lb.algorithm, join(sp, 'policy.loadBalancer.algorithm'), LOAD_BALANCER_ALGORITHMS, { required: true });
+      // The API's reader: ring sizes, a prime Maglev table, one source per hashPolicy entry.
+      if (algorithm !== undefined) readBalancingFields(c, lb, join(sp, 'policy.loadBalancer'), algorithm);
+    }
     const t = c.object(policy.timeouts, join(sp, 'policy.timeouts'));
     if (t) {
       for (const k of ['connectMs', 'requestMs', 'idleMs']) c.integer(t[k], join(sp, `policy.timeouts.${k}`), { required: true, min: 0 });

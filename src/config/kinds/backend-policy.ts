@@ -4,9 +4,10 @@
 
 import type { ResourceType, ValidationResult } from '../resource.ts';
 import { Checker, DNS_LABEL, DNS_LABEL_HINT, join } from '../validate.ts';
+import { BALANCING_FIELDS, readBalancingFields, type BalancingFields } from './backend-policy-balancing.ts';
 
-export type LoadBalancerAlgorithm = 'round-robin' | 'random' | 'weighted' | 'least-request';
-export const LOAD_BALANCER_ALGORITHMS: readonly LoadBalancerAlgorithm[] = ['round-robin', 'random', 'weighted', 'least-request'];
+export type LoadBalancerAlgorithm = 'round-robin' | 'random' | 'weighted' | 'least-request' | 'peak-ewma' | 'ring-hash' | 'maglev';
+export const LOAD_BALANCER_ALGORITHMS: readonly LoadBalancerAlgorithm[] = ['round-robin', 'random', 'weighted', 'least-request', 'peak-ewma', 'ring-hash', 'maglev'];
 
 export interface TargetRef {
   readonly kind: 'Service';
@@ -15,7 +16,8 @@ export interface TargetRef {
 
 export interface BackendPolicySpec {
   readonly targetRefs: readonly TargetRef[];
-  readonly loadBalancer: {
+  /** peakEwma, ringHash, maglev and hashPolicy: backend-policy-balancing.ts. */
+  readonly loadBalancer: BalancingFields & {
     readonly algorithm: LoadBalancerAlgorithm;
     /** least-request: how many endpoints to sample before taking the least loaded. */
     readonly choiceCount: number;
@@ -111,10 +113,12 @@ function validateSpec(raw: unknown, path: string): ValidationResult<BackendPolic
     const lbPath = join(path, 'loadBalancer');
     const lb = c.object(spec.loadBalancer, lbPath);
     if (lb) {
-      c.noUnknown(lb, lbPath, ['algorithm', 'choiceCount']);
+      c.noUnknown(lb, lbPath, ['algorithm', 'choiceCount', ...BALANCING_FIELDS]);
+      const algorithm = c.oneOf(lb.algorithm, join(lbPath, 'algorithm'), LOAD_BALANCER_ALGORITHMS) ?? d.loadBalancer.algorithm;
       loadBalancer = {
-        algorithm: c.oneOf(lb.algorithm, join(lbPath, 'algorithm'), LOAD_BALANCER_ALGORITHMS) ?? d.loadBalancer.algorithm,
+        algorithm,
         choiceCount: c.integer(lb.choiceCount, join(lbPath, 'choiceCount'), { min: 2, max: 10 }) ?? d.loadBalancer.choiceCount,
+        ...readBalancingFields(c, lb, lbPath, algorithm),
       };
     }
   }

@@ -35,6 +35,11 @@ export type PickFailureReason = 'no-endpoints' | 'no-healthy-endpoints' | 'all-e
 export interface PickContext {
   /** Endpoint ids this request already tried: a retry goes somewhere else. */
   readonly exclude?: ReadonlySet<string>;
+  /**
+   * ring-hash and maglev: the request's hash (an unsigned 32-bit integer from the BackendPolicy's
+   * hashPolicy, hashing/hash-policy.ts); absent, they pick at random.
+   */
+  readonly hashKey?: number;
 }
 
 export interface Picker {

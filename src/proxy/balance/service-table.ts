@@ -7,6 +7,8 @@ import type { BackendPolicySpec } from '../../config/kinds/backend-policy.ts';
 import type { Clock } from '../../lib/clock.ts';
 import { createBalancer, type StatefulBalancer } from './balancer.ts';
 import { RouteTable } from '../routing/route-table.ts';
+import { HashPolicy } from './hashing/hash-policy.ts';
+import { HASH_ALGORITHMS } from '../../config/kinds/backend-policy-balancing.ts';
 
 export interface ServicePortEntry {
   readonly service: ServiceSnapshot;
@@ -15,6 +17,8 @@ export interface ServicePortEntry {
   readonly balancer: StatefulBalancer;
   /** The routes that govern calls to this port; undefined when none is attached (plain balancing). */
   readonly routes: RouteTable | undefined;
+  /** ring-hash/maglev: the policy's hashPolicy, compiled; undefined for other algorithms or none given. */
+  readonly hashPolicy: HashPolicy | undefined;
 }
 
 export interface ServiceEntry {
@@ -63,12 +67,14 @@ export class ServiceTable {
     const balancers = new Map<string, StatefulBalancer>();
     for (const service of snapshot.services) {
       const ports = new Map<number, ServicePortEntry>();
+      const lb = service.policy.loadBalancer;
+      const hashPolicy = HASH_ALGORITHMS.includes(lb.algorithm) && lb.hashPolicy?.length ? new HashPolicy(lb.hashPolicy) : undefined;
       for (const port of service.ports) {
         const key = `${service.namespace}/${service.name}:${port.port}`;
         const balancer = this.#balancers.get(key) ?? createBalancer({ clock: this.#clock });
         balancer.update(port.endpoints, service.policy);
         balancers.set(key, balancer);
-        ports.set(port.port, { service, port, policy: service.policy, balancer, routes: routeTables.get(key) });
+        ports.set(port.port, { service, port, policy: service.policy, balancer, routes: routeTables.get(key), hashPolicy });
       }
       const defaultPort = ports.get(80) ?? (ports.size === 1 ? [...ports.values()][0] : undefined);
       services.set(`${service.namespace}/${service.name}`, { service, ports, defaultPort });

@@ -59,6 +59,8 @@ export interface ForwardTarget {
    * requestMs and retries for this request, and add a per-attempt bound (backendRequest).
    */
   readonly route?: RoutePolicy;
+  /** ring-hash/maglev: the request's hash key (hashing/hash-policy.ts), passed to every pick. */
+  readonly hashKey?: number;
 }
 
 export interface ForwardContext {
@@ -319,10 +321,12 @@ export class Forwarding {
   attempt(): void {
     // The endpoint of the attempt before this one is not tried again.
     if (this.current !== undefined) (this.tried ??= new Set()).add(this.current.pick.endpoint.id);
-    let pick = this.target.picker.pick(this.tried ? { exclude: this.tried } : undefined);
+    const hashKey = this.target.hashKey;
+    // A context object only when there is something to say: most requests have neither.
+    let pick = this.target.picker.pick(hashKey !== undefined ? { exclude: this.tried, hashKey } : this.tried ? { exclude: this.tried } : undefined);
     // A route retry goes elsewhere when it can, else to an endpoint already tried (Envoy's
     // previous_hosts predicate is best-effort too): the answer to retry was already discarded.
-    if (pick.kind === 'fail' && this.tried !== undefined && this.retry !== undefined) pick = this.target.picker.pick();
+    if (pick.kind === 'fail' && this.tried !== undefined && this.retry !== undefined) pick = this.target.picker.pick(hashKey !== undefined ? { hashKey } : undefined);
     if (pick.kind === 'fail') {
       // Nowhere left to retry: the last attempt's failure is the honest answer.
       const last = this.lastFailure;

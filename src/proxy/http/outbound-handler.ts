@@ -22,6 +22,7 @@ import { startMirror, type MirrorTee } from '../filters/request-mirror/mirror.ts
 import { parsedContentLength } from './headers.ts';
 import { requestedUpgrade, upgradeEventResponse } from './upgrade.ts';
 import { hostError, requestTarget } from './request-target.ts';
+import type { HashPolicy } from '../balance/hashing/hash-policy.ts';
 
 export interface OutboundDeps {
   readonly node: NodeInfo;
@@ -33,6 +34,18 @@ export interface OutboundDeps {
   readonly allowPassthrough: () => boolean;
   /** The outbound listener's own port: a passthrough to it would loop forever. */
   readonly ownPort: () => number;
+}
+
+/**
+ * ring-hash/maglev: the request's hash key under the backend's hashPolicy, and the response edit
+ * that adds a cookie the proxy generated (after the route's own edit, if any).
+ */
+function hashOf(policy: HashPolicy, req: AnyRequest, path: string, edit: ((fields: readonly string[]) => string[]) | undefined): { hashKey: number | undefined; editResponse: ((fields: readonly string[]) => string[]) | undefined } {
+  const h = policy.hash(req, path);
+  if (h === undefined || typeof h === 'number') return { hashKey: h, editResponse: edit };
+  const setCookie = h.setCookie;
+  if (setCookie === undefined) return { hashKey: h.key, editResponse: edit };
+  return { hashKey: h.key, editResponse: (fields) => [...(edit === undefined ? fields : edit(fields)), 'set-cookie', setCookie] };
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '0.0.0.0']);
@@ -178,7 +191,8 @@ export function createOutboundHandler(deps: OutboundDeps) {
       routed(req, res, entry, authority, path, started, upgrade);
       return;
     }
-    forwardRequest(req, res, { picker: entry.balancer.picker(), policy: entry.policy, authority, path, addHeaders: meshAddHeaders, upgrade }, {
+    const h = entry.hashPolicy === undefined ? undefined : hashOf(entry.hashPolicy, req, path, undefined);
+    forwardRequest(req, res, { picker: entry.balancer.picker(), policy: entry.policy, authority, path, addHeaders: meshAddHeaders, upgrade, hashKey: h?.hashKey, editResponse: h?.editResponse }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
       startedAt: started,
@@ -225,7 +239,9 @@ export function createOutboundHandler(deps: OutboundDeps) {
     };
     const addHeaders = decision.headers === undefined ? meshAddHeaders : { ...decision.headers, ...meshAddHeaders };
     const mirror = decision.mirrors.length > 0 && upgrade === undefined ? mirrorTee(req, decision.mirrors, decision.path, decision.authority, addHeaders) : undefined;
-    forwardRequest(req, res, { picker: target.balancer.picker(), policy: target.policy, authority: decision.authority, path: decision.path, addHeaders, editResponse: decision.response, mirror, upgrade, route: decision.policy }, {
+    const h = target.hashPolicy === undefined ? undefined : hashOf(target.hashPolicy, req, decision.path, decision.response);
+    const editResponse = h === undefined ? decision.response : h.editResponse;
+    forwardRequest(req, res, { picker: target.balancer.picker(), policy: target.policy, authority: decision.authority, path: decision.path, addHeaders, editResponse, mirror, upgrade, route: decision.policy, hashKey: h?.hashKey }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
       startedAt: started,
