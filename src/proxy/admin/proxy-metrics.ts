@@ -23,6 +23,8 @@ export function createProxyMetrics(worker = 0) {
     authzAudits: registry.counter('weft_proxy_authz_audit_total', 'Inbound requests an AUDIT AuthorizationPolicy matched, by policy and the decision the other policies made (allowed|denied).', ['policy', 'decision']),
     configUpdates: registry.counter('weft_proxy_config_updates_total', 'Snapshots received, by result (ack|nack).', ['result']),
     controlConnected: registry.gauge('weft_proxy_control_plane_connected', '1 while the config stream is up.'),
+    // Load balancing (issue 13): computed at scrape time from the balancers (balancer-metrics.ts).
+    peakEwmaScore: registry.gauge('weft_balancer_peak_ewma_score', 'peak-ewma: each endpoint\'s score now, latency estimate in ms × (requests in flight + 1) / weight (lower is picked first), by destination service (name.namespace:port) and endpoint id; only services balanced by peak-ewma, only their current endpoints.', ['destination_service', 'endpoint']),
   };
 }
 
