@@ -4,9 +4,12 @@
 // healthy endpoints' own p99. Run by `npm run bench` (after the route-change bench) or alone:
 // node bench/slow-endpoint.ts [--seconds 20] [--rate 200] (prints JSON on stdout, progress on stderr).
 
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { nodeBin, sleep, spawnPinned, stopAll } from './lib/processes.ts';
+import { benchDir, nodeBin, sleep, spawnPinned, stopAll } from './lib/processes.ts';
 import { runFixedRate, type FixedRateResult } from './lib/fixed-rate.ts';
 import { registerInstance, startSidecar, startWeftControl, waitRoutes, type WeftControl } from './lib/weft.ts';
 import type { DelayStats } from './lib/delay-upstream.ts';
@@ -128,10 +131,47 @@ export function slowEndpointTable(r: SlowEndpointResult): string {
   return lines.join('\n');
 }
 
+/**
+ * An SVG of a run: per algorithm, the client's p50, p99 and p99.9 as bars (ms, one scale), with the
+ * healthy endpoints' own p99 and twice it (the issue's bar for peak-ewma) as vertical lines.
+ */
+export function slowEndpointChart(r: SlowEndpointResult): string {
+  const labelW = 130;
+  const plotW = 520;
+  const barH = 12;
+  const groupH = 3 * barH + 18;
+  const top = 60;
+  const height = top + r.rows.length * groupH + 40;
+  const healthy = Math.max(...r.rows.map((x) => x.healthyP99Ms));
+  const max = Math.max(2 * healthy, ...r.rows.map((x) => x.client.p999Ms)) * 1.05;
+  const x = (ms: number): number => labelW + (ms / max) * plotW;
+  const colors = ['#9ecae1', '#3182bd', '#08519c'];
+  const out = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${labelW + plotW + 150}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<text x="10" y="20" font-size="14" font-weight="bold">Client latency through a sidecar, one of three endpoints 10× slower (${r.options.rate} req/s)</text>`,
+    `<text x="10" y="40" fill="#555">bars: client p50 / p99 / p99.9, ms; lines: the healthy endpoints' own p99 (${healthy} ms) and 2× it</text>`,
+  ];
+  r.rows.forEach((row, i) => {
+    const y0 = top + i * groupH;
+    out.push(`<text x="10" y="${y0 + barH * 2}">${row.algorithm}</text>`);
+    [row.client.p50Ms, row.client.p99Ms, row.client.p999Ms].forEach((v, j) => {
+      const y = y0 + j * barH;
+      out.push(`<rect x="${labelW}" y="${y}" width="${Math.max(1, x(v) - labelW).toFixed(1)}" height="${barH - 2}" fill="${colors[j]}"/>`);
+      out.push(`<text x="${(x(v) + 4).toFixed(1)}" y="${y + barH - 3}" font-size="10">${['p50', 'p99', 'p99.9'][j]} ${v.toFixed(1)}</text>`);
+    });
+  });
+  for (const [ms, label] of [[healthy, 'healthy p99'], [2 * healthy, '2×']] as const) {
+    out.push(`<line x1="${x(ms).toFixed(1)}" x2="${x(ms).toFixed(1)}" y1="${top - 8}" y2="${height - 30}" stroke="#d62728" stroke-dasharray="4 3"/>`);
+    out.push(`<text x="${(x(ms) + 3).toFixed(1)}" y="${height - 18}" fill="#d62728" font-size="10">${label}</text>`);
+  }
+  out.push('</svg>');
+  return out.join('\n');
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { values: v } = parseArgs({ options: { seconds: { type: 'string' }, rate: { type: 'string' }, algorithms: { type: 'string' }, help: { type: 'boolean' } } });
+  const { values: v } = parseArgs({ options: { seconds: { type: 'string' }, rate: { type: 'string' }, algorithms: { type: 'string' }, write: { type: 'string' }, help: { type: 'boolean' } } });
   if (v.help) {
-    console.log(`node bench/slow-endpoint.ts [--seconds ${SLOW_ENDPOINT_DEFAULTS.seconds}] [--rate ${SLOW_ENDPOINT_DEFAULTS.rate}] [--algorithms ${SLOW_ENDPOINT_DEFAULTS.algorithms.join(',')}]\nPrints the result as JSON on stdout and the table on stderr.`);
+    console.log(`node bench/slow-endpoint.ts [--seconds ${SLOW_ENDPOINT_DEFAULTS.seconds}] [--rate ${SLOW_ENDPOINT_DEFAULTS.rate}] [--algorithms ${SLOW_ENDPOINT_DEFAULTS.algorithms.join(',')}] [--write NAME]\nPrints the result as JSON on stdout and the table on stderr; --write NAME also writes bench/results/NAME.json and NAME.svg.`);
     process.exit(0);
   }
   const o: SlowEndpointOptions = {
@@ -145,6 +185,12 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     const result = await runSlowEndpointBench(o, (m) => console.error(`[slow-endpoint] ${m}`));
     console.error(slowEndpointTable(result));
     console.log(JSON.stringify(result, null, 2));
+    if (v.write) {
+      const base = path.join(benchDir, 'results', v.write);
+      writeFileSync(`${base}.json`, JSON.stringify({ date: new Date().toISOString(), loadAverage: os.loadavg(), ...result }, null, 2) + '\n');
+      writeFileSync(`${base}.svg`, slowEndpointChart(result) + '\n');
+      console.error(`wrote ${base}.json and ${base}.svg`);
+    }
   } finally {
     await stopAll();
   }
