@@ -107,6 +107,7 @@ export function attemptH2(f: Forwarding, a: Attempt): void {
       return;
     }
     f.responded = true;
+    a.headAt = performance.now();
     if ((flags & H2_FLAG_END_STREAM) !== 0) {
       // Headers that end the stream (gRPC's trailers-only response) stay one frame that ends it.
       // Nothing follows on the upstream stream; reading it lets it close.

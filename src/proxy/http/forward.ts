@@ -460,6 +460,8 @@ export class Attempt {
   staleRetried = false;
   /** Stops the transport's work, once the transport has some. */
   cancelTransport: (() => void) | undefined = undefined;
+  /** When the response head was forwarded (performance.now()); -1 before. */
+  headAt = -1;
 
   constructor(fwd: Forwarding, pick: EndpointPick, started: number) {
     this.fwd = fwd;
@@ -476,7 +478,7 @@ export class Attempt {
     if (this.reported) return now;
     this.reported = true;
     const ok = failure === undefined && status > 0 && status < 500;
-    this.pick.done({ ok, connectFailure: failure === 'connect', latencyMs: now - this.started, status: status > 0 ? status : undefined, failure });
+    this.pick.done({ ok, connectFailure: failure === 'connect', latencyMs: now - this.started, headMs: this.headAt >= 0 ? this.headAt - this.started : undefined, status: status > 0 ? status : undefined, failure });
     return now;
   }
 
@@ -581,6 +583,7 @@ class H1Attempt extends Attempt implements H1Handler {
       return;
     }
     f.responded = true;
+    this.headAt = performance.now();
     try {
       const edit = f.target.editResponse;
       // node:http's writer would copy a Content-Length a 1xx or 204 may not carry (RFC 9110 §8.6).

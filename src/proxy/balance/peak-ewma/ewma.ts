@@ -54,9 +54,12 @@ export class PeakEwma {
   /** Folds in one attempt's outcome; a cancelled attempt says nothing about the endpoint and is ignored. */
   observe(outcome: PickOutcome): void {
     if (outcome.failure === 'cancelled') return;
-    let rtt = outcome.latencyMs > 0 ? outcome.latencyMs : 0;
     const status = outcome.status;
     const failed = !outcome.ok || outcome.connectFailure === true || status === 429 || (status !== undefined && status >= 500);
+    // An answer counts its time to the response head (Linkerd's measure): a long stream or a big
+    // download is not a slow endpoint. A failure counts its whole time, at least penaltyMs.
+    const sample = !failed && outcome.headMs !== undefined ? outcome.headMs : outcome.latencyMs;
+    let rtt = sample > 0 ? sample : 0;
     if (failed && rtt < this.#settings.penaltyMs) rtt = this.#settings.penaltyMs;
     this.add(rtt, this.#settings.clock.now());
   }

@@ -165,3 +165,17 @@ test('peakEwma.defaultRttMs is where a first set of endpoints starts', () => {
   b.update([endpoint('a')], peak({ peakEwma: { decayMs: 10_000, penaltyMs: 1_000, defaultRttMs: 7 } }));
   assert.equal(score(b, 'a'), 7);
 });
+
+test('an answer counts its time to the response head: a long stream is not a slow endpoint', () => {
+  const clock = new ManualClock();
+  const s = settings(clock, 10_000, 1_000);
+  const stream = new PeakEwma(s, 5);
+  stream.observe({ ok: true, latencyMs: 60_000, headMs: 4, status: 200 });
+  assert.ok(stream.cost <= 5, `a 60 s stream whose head came in 4 ms: ${stream.cost}`);
+  const noHead = new PeakEwma(s, 5);
+  noHead.observe({ ok: true, latencyMs: 40, status: 200 });
+  assert.equal(noHead.cost, 40, 'without a head time (TCP, tests) the whole latency counts');
+  const failedAfterHead = new PeakEwma(s, 5);
+  failedAfterHead.observe({ ok: false, latencyMs: 3, headMs: 2, status: 503 });
+  assert.equal(failedAfterHead.cost, 1_000, 'a failure still takes the penalty');
+});
