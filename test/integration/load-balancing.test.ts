@@ -26,7 +26,7 @@ before(async () => {
     startSidecar(cp.url, 'client'),
   ]);
   await waitForPassing(cp, 'echo', 2);
-  // The even-spread check below is round robin's; the default (peak-ewma) follows latency instead.
+  // The even-spread check below is round robin's, whatever the default (peak-ewma follows latency).
   await useAlgorithm(cp, 'echo', 'round-robin', [client]);
   await waitForInSync(cp, 3);
 });

@@ -64,7 +64,7 @@ before(async () => {
     { apiVersion: 'weft.dev/v1alpha1', kind: 'Service', metadata: { name: 'reviews-v1' }, spec: { selector: { version: 'v1' }, ports: [{ port: 80 }] } },
     { apiVersion: 'weft.dev/v1alpha1', kind: 'Service', metadata: { name: 'reviews-v2' }, spec: { selector: { version: 'v2' }, ports: [{ port: 80 }] } },
   ]);
-  // The "balanced over every instance" checks are round robin's promise (the default, peak-ewma, follows latency).
+  // The "balanced over every instance" checks are round robin's promise, whatever the default (peak-ewma follows latency).
   await useAlgorithm(cp, 'reviews', 'round-robin', [web]);
 }, { timeout: 120_000 });
 

@@ -1,6 +1,6 @@
 // Test helper: pins a Service to a load-balancing algorithm with a BackendPolicy and waits until the
-// given sidecars run it. For tests that check round robin's even spread, since the default is
-// peak-ewma (which follows latency, and may keep sequential requests on the fastest instance).
+// given sidecars run it. For tests that check round robin's even spread whatever the default is
+// (peak-ewma, a candidate default, follows latency and may keep sequential requests on the fastest instance).
 
 import assert from 'node:assert/strict';
 import type { ControlPlaneProcess, SidecarProcess } from './mesh.ts';

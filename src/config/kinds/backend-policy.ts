@@ -64,9 +64,9 @@ export const TIMEOUT_FIELDS = ['connectMs', 'responseHeaderMs', 'streamIdleMs', 
 
 export const DEFAULT_BACKEND_POLICY: BackendPolicySpec = {
   targetRefs: [],
-  // peak-ewma since issue 13: it measured better than round robin with one endpoint 10× slower
-  // (docs/performance.md, slow-endpoint bench); a MeshConfig or BackendPolicy can still choose another.
-  loadBalancer: { algorithm: 'peak-ewma', choiceCount: 2 },
+  // Still round-robin: peak-ewma's median beat it in the slow-endpoint bench but its tail did not,
+  // consistently, on a loaded machine (docs/performance.md, entry 14).
+  loadBalancer: { algorithm: 'round-robin', choiceCount: 2 },
   // idleMs 4 s: below the keep-alive timeout of common app servers (Node's http server and uvicorn
   // 5 s, Apache 5 s), so the proxy, not the app, closes an idle connection, and a request is rarely
   // written onto a connection the app is closing at that moment (RFC 9112 §9.3.1; the stale
