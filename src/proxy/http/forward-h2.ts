@@ -122,21 +122,23 @@ export function attemptH2(f: Forwarding, a: Attempt): void {
         a.report(0, 'reset');
         return;
       }
-      a.report(status);
+      a.report(balancerStatus(status, h['grpc-status']));
       f.complete(status);
       return;
     }
     const head = forwardableHeaders(h as never, responseContentLength(status, h));
     if (f.attempts > 1) head[ATTEMPTS_HEADER] = String(f.attempts);
     (res as ServerResponse).writeHead(status, target.editResponse ? editObject(target.editResponse, head) : head);
+    let grpcStatus: unknown;
     stream.on('trailers', (trailers: H2Headers) => {
+      grpcStatus = trailers['grpc-status'];
       const forwardable = forwardableTrailers(trailers as Record<string, string | string[] | undefined>);
       if (forwardable !== undefined) forwardTrailers(req, res, forwardable);
     });
     stream.on('data', () => f.activity++);
     stream.pipe(res as Http2ServerResponse);
     stream.on('end', () => {
-      a.report(status);
+      a.report(balancerStatus(status, grpcStatus));
       f.complete(status);
     });
   });
@@ -146,4 +148,13 @@ export function attemptH2(f: Forwarding, a: Attempt): void {
     if (retryStale()) return;
     a.onFailure('reset-before-response', `stream closed with code ${stream.rstCode}`);
   });
+}
+
+/**
+ * The status the balancer is told: a gRPC RESOURCE_EXHAUSTED (code 8, in the trailers or a
+ * trailers-only head) is the endpoint shedding load, told as HTTP 429 (Envoy's gRPC-to-HTTP status
+ * mapping), so peak-ewma counts it as a load signal; the client still gets the 200 and its trailers.
+ */
+export function balancerStatus(status: number, grpcStatus: unknown): number {
+  return status === 200 && grpcStatus === '8' ? 429 : status;
 }

@@ -179,3 +179,14 @@ test('an answer counts its time to the response head: a long stream is not a slo
   failedAfterHead.observe({ ok: false, latencyMs: 3, headMs: 2, status: 503 });
   assert.equal(failedAfterHead.cost, 1_000, 'a failure still takes the penalty');
 });
+
+test('a gRPC RESOURCE_EXHAUSTED answer reaches the balancer as 429, a load signal that takes the penalty', async () => {
+  const { balancerStatus } = await import('../../http/forward-h2.ts');
+  assert.equal(balancerStatus(200, '8'), 429);
+  assert.equal(balancerStatus(200, '0'), 200);
+  assert.equal(balancerStatus(200, undefined), 200);
+  assert.equal(balancerStatus(503, '8'), 503);
+  const e = new PeakEwma(settings(new ManualClock(), 10_000, 800), 5);
+  e.observe({ ok: true, latencyMs: 2, headMs: 1, status: balancerStatus(200, '8') });
+  assert.equal(e.cost, 800);
+});
