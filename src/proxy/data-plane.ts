@@ -46,6 +46,8 @@ export interface DataPlane {
   /** The TCP upstream listeners, with the ports they bound. */
   readonly tcpUpstreams: readonly { readonly upstream: TcpUpstream; readonly host: string; readonly port: number }[];
   readonly metrics: ProxyMetrics;
+  /** The service table in force (undefined before the first snapshot): the balancers, for scrape-time gauges. */
+  serviceTable(): ServiceTable | undefined;
   /** Puts a snapshot in force; throws if it cannot (the proxy NACKs it). */
   apply(snapshot: ProxySnapshot): void;
   /** A new certificate: new connections (both ways) use it; open ones keep theirs. */
@@ -116,6 +118,7 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
     inboundPort: inbound?.port,
     tcpUpstreams: tcpUpstreams.map((l) => ({ upstream: l.upstream, host: l.host, port: l.port })),
     metrics,
+    serviceTable: () => table.get(),
     apply(snapshot) {
       // Endpoints are dialed only under identities of this sidecar's own trust domain.
       const trustDomain = trustDomainOf(meshTls?.identity);

@@ -20,6 +20,7 @@ import type { StreamClient } from './discovery/stream-client.ts';
 import type { Credentials } from './transport/mesh-tls.ts';
 import { startAdminServer } from './admin/admin-server.ts';
 import { startDataPlane } from './data-plane.ts';
+import { updatePeakEwmaScores } from './admin/balancer-metrics.ts';
 import { WorkerPool } from './workers/worker-pool.ts';
 import { registerProcessMetrics } from '../lib/process-metrics.ts';
 import type { TcpUpstream } from './tcp/tcp-outbound.ts';
@@ -198,6 +199,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     },
     metrics: async () => {
       metrics.controlConnected.set({}, stream?.connected() ? 1 : 0);
+      // The main thread's balancers only: each worker balances its own connections, and scores do not add up.
+      updatePeakEwmaScores(metrics.peakEwmaScore, plane.serviceTable());
       updateProcessMetrics();
       return metrics.registry.render(pool ? await pool.metrics() : []);
     },

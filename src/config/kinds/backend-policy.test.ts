@@ -42,7 +42,7 @@ const cases: [string, unknown, string[]][] = [
   ['targetRef kind missing', { targetRefs: [{ name: 'a' }] }, ['spec.targetRefs[0].kind']],
   ['targetRef bad name', { targetRefs: [{ kind: 'Service', name: 'A_B' }] }, ['spec.targetRefs[0].name']],
   ['targetRef unknown field', { targetRefs: [{ kind: 'Service', name: 'a', port: 80 }] }, ['spec.targetRefs[0].port']],
-  ['unknown algorithm', { targetRefs: targets, loadBalancer: { algorithm: 'maglev' } }, ['spec.loadBalancer.algorithm']],
+  ['unknown algorithm', { targetRefs: targets, loadBalancer: { algorithm: 'consistent-hash' } }, ['spec.loadBalancer.algorithm']],
   ['choiceCount too small', { targetRefs: targets, loadBalancer: { choiceCount: 1 } }, ['spec.loadBalancer.choiceCount']],
   ['connectMs zero', { targetRefs: targets, timeouts: { connectMs: 0 } }, ['spec.timeouts.connectMs']],
   ['requestMs as string', { targetRefs: targets, timeouts: { requestMs: '30s' } }, ['spec.timeouts.requestMs']],

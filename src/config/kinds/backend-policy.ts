@@ -8,9 +8,10 @@ import { DEFAULT_CIRCUIT_BREAKER, readCircuitBreaker, type CircuitBreakerSpec } 
 import { readLocality, type LocalityLoadBalancing } from './backend-policy-locality.ts';
 import { readAdaptiveConcurrency, type AdaptiveConcurrencySpec } from './backend-policy-adaptive-concurrency.ts';
 import { readRetries, type BackendRetries } from './backend-policy-retries.ts';
+import { BALANCING_FIELDS, readBalancingFields, type BalancingFields } from './backend-policy-balancing.ts';
 
-export type LoadBalancerAlgorithm = 'round-robin' | 'random' | 'weighted' | 'least-request';
-export const LOAD_BALANCER_ALGORITHMS: readonly LoadBalancerAlgorithm[] = ['round-robin', 'random', 'weighted', 'least-request'];
+export type LoadBalancerAlgorithm = 'round-robin' | 'random' | 'weighted' | 'least-request' | 'peak-ewma' | 'ring-hash' | 'maglev';
+export const LOAD_BALANCER_ALGORITHMS: readonly LoadBalancerAlgorithm[] = ['round-robin', 'random', 'weighted', 'least-request', 'peak-ewma', 'ring-hash', 'maglev'];
 
 export interface TargetRef {
   readonly kind: 'Service';
@@ -19,7 +20,8 @@ export interface TargetRef {
 
 export interface BackendPolicySpec {
   readonly targetRefs: readonly TargetRef[];
-  readonly loadBalancer: {
+  /** peakEwma, ringHash, maglev and hashPolicy: backend-policy-balancing.ts. */
+  readonly loadBalancer: BalancingFields & {
     readonly algorithm: LoadBalancerAlgorithm;
     /** least-request: how many endpoints to sample before taking the least loaded. */
     readonly choiceCount: number;
@@ -70,6 +72,8 @@ export const TIMEOUT_FIELDS = ['connectMs', 'responseHeaderMs', 'streamIdleMs', 
 
 export const DEFAULT_BACKEND_POLICY: BackendPolicySpec = {
   targetRefs: [],
+  // Still round-robin: peak-ewma's median beat it in the slow-endpoint bench but its tail did not,
+  // consistently, on a loaded machine (docs/performance.md, entry 14).
   loadBalancer: { algorithm: 'round-robin', choiceCount: 2 },
   // idleMs 4 s: below the keep-alive timeout of common app servers (Node's http server and uvicorn
   // 5 s, Apache 5 s), so the proxy, not the app, closes an idle connection, and a request is rarely
@@ -120,12 +124,14 @@ function validateSpec(raw: unknown, path: string): ValidationResult<BackendPolic
     const lbPath = join(path, 'loadBalancer');
     const lb = c.object(spec.loadBalancer, lbPath);
     if (lb) {
-      c.noUnknown(lb, lbPath, ['algorithm', 'choiceCount', 'locality']);
+      c.noUnknown(lb, lbPath, ['algorithm', 'choiceCount', 'locality', ...BALANCING_FIELDS]);
       const locality = lb.locality === undefined ? undefined : readLocality(c, lb.locality, join(lbPath, 'locality'));
+      const algorithm = c.oneOf(lb.algorithm, join(lbPath, 'algorithm'), LOAD_BALANCER_ALGORITHMS) ?? d.loadBalancer.algorithm;
       loadBalancer = {
-        algorithm: c.oneOf(lb.algorithm, join(lbPath, 'algorithm'), LOAD_BALANCER_ALGORITHMS) ?? d.loadBalancer.algorithm,
+        algorithm,
         choiceCount: c.integer(lb.choiceCount, join(lbPath, 'choiceCount'), { min: 2, max: 10 }) ?? d.loadBalancer.choiceCount,
         ...(locality !== undefined && { locality }),
+        ...readBalancingFields(c, lb, lbPath, algorithm),
       };
     }
   }

@@ -65,7 +65,7 @@ const cases: [string, unknown, string[]][] = [
   ['mtls unknown field', { mtls: { mode: 'STRICT', ports: [] } }, ['spec.mtls.ports']],
   ['defaultBackendPolicy not an object', { defaultBackendPolicy: [] }, ['spec.defaultBackendPolicy']],
   ['defaultBackendPolicy with targetRefs', { defaultBackendPolicy: { targetRefs: [{ kind: 'Service', name: 'a' }] } }, ['spec.defaultBackendPolicy.targetRefs']],
-  ['defaultBackendPolicy bad algorithm', { defaultBackendPolicy: { loadBalancer: { algorithm: 'ring-hash' } } }, ['spec.defaultBackendPolicy.loadBalancer.algorithm']],
+  ['defaultBackendPolicy bad algorithm', { defaultBackendPolicy: { loadBalancer: { algorithm: 'consistent-hash' } } }, ['spec.defaultBackendPolicy.loadBalancer.algorithm']],
   ['defaultBackendPolicy bad timeout', { defaultBackendPolicy: { timeouts: { connectMs: 0 } } }, ['spec.defaultBackendPolicy.timeouts.connectMs']],
   ['defaultBackendPolicy unknown field', { defaultBackendPolicy: { retry: {} } }, ['spec.defaultBackendPolicy.retry']],
   ['authorization defaultAction unknown', { authorization: { defaultAction: 'AUDIT' } }, ['spec.authorization.defaultAction']],

@@ -44,7 +44,9 @@ test('only passing and warning endpoints are picked, by every algorithm', () => 
       policy(algorithm),
     );
     const counts = countPicks(() => b.picker(), 200);
-    assert.deepEqual([...counts.keys()].sort(), ['b', 'c'], algorithm);
+    // peak-ewma may stay on the one that answered fastest (the other's score decays only with time).
+    if (algorithm === 'peak-ewma') assert.ok([...counts.keys()].every((id) => id === 'b' || id === 'c'), algorithm);
+    else assert.deepEqual([...counts.keys()].sort(), ['b', 'c'], algorithm);
   }
 });
 
@@ -103,7 +105,8 @@ test('per-endpoint state survives updates for endpoints still present', () => {
   assert.ok(onD.kind === 'endpoint');
   onD.done(refused);
   b.update([endpoint('a'), endpoint('b'), endpoint('d')], policy('round-robin'));
-  assert.deepEqual({ ...stats(b, 'd') }, { id: 'd', active: 0, consecutiveFailures: 0, eligible: true, ejectedUntil: undefined });
+  const { peakEwmaScore: _score, ...fresh } = stats(b, 'd');
+  assert.deepEqual(fresh, { id: 'd', active: 0, consecutiveFailures: 0, eligible: true, ejectedUntil: undefined });
 });
 
 test('a connect failure ejects the endpoint for ejectionMs', () => {

@@ -16,6 +16,11 @@ import { completeLocality } from '../../config/kinds/backend-policy-locality.ts'
 import { createLevelAssigner, type LevelAssigner } from './locality/locality-levels.ts';
 import { buildLocalityPicker } from './locality/build-locality-picker.ts';
 import type { LevelCounter } from './locality/locality-picker.ts';
+import { PeakEwma, type EwmaSettings } from './peak-ewma/ewma.ts';
+import { createPeakEwmaPicker, peakEwmaScore } from './peak-ewma/picker.ts';
+import { createRingHashPicker } from './ring-hash/picker.ts';
+import { createMaglevPicker } from './maglev/picker.ts';
+import { DEFAULT_PEAK_EWMA } from '../../config/kinds/backend-policy-balancing.ts';
 
 export interface BalancerOptions {
   readonly clock?: Clock;
@@ -41,6 +46,8 @@ export interface EndpointStats {
   readonly eligible: boolean;
   /** Clock time the current ejection ends; undefined when not ejected. */
   readonly ejectedUntil: number | undefined;
+  /** peak-ewma's score now: latency estimate (ms) × (active + 1) / weight; for the score gauge. */
+  readonly peakEwmaScore: number;
 }
 
 /** A Balancer whose per-endpoint state can be read, for the admin config dump and for tests. */
@@ -59,6 +66,9 @@ const ALGORITHMS: Readonly<Record<LoadBalancerAlgorithm, Algorithm>> = {
   random: { create: createRandomPicker, weighted: false },
   weighted: { create: createWeightedPicker, weighted: true },
   'least-request': { create: createLeastRequestPicker, weighted: true },
+  'peak-ewma': { create: createPeakEwmaPicker, weighted: true },
+  'ring-hash': { create: createRingHashPicker, weighted: true },
+  maglev: { create: createMaglevPicker, weighted: true },
 };
 
 const NO_ENDPOINTS = failingPicker('no-endpoints', 'the service has no endpoints');
@@ -84,13 +94,16 @@ class EndpointBalancer implements StatefulBalancer {
   #picker: Picker = NO_ENDPOINTS;
   readonly #onConnectFailure = (state: EndpointState): void => this.#eject(state);
   readonly #onTimer = (): void => this.#expire();
+  /** Shared by every endpoint's PeakEwma; each update sets the policy's tuning in place. */
+  readonly #ewma: EwmaSettings;
 
   constructor(options: BalancerOptions) {
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? Math.random;
     this.#ejectionMs = nonNegative(options.ejectionMs, 5_000);
     this.#maxEjectionPercent = Math.min(100, nonNegative(options.maxEjectionPercent, 50));
-    this.#pickerOptions = { random: this.#random, choiceCount: 2 };
+    this.#pickerOptions = { random: this.#random, choiceCount: 2, clock: this.#clock };
+    this.#ewma = { clock: this.#clock, decayMs: DEFAULT_PEAK_EWMA.decayMs, penaltyMs: DEFAULT_PEAK_EWMA.penaltyMs };
     this.#locality = options.locality;
   }
 
@@ -100,14 +113,20 @@ class EndpointBalancer implements StatefulBalancer {
 
   update(endpoints: readonly EndpointSnapshot[], policy: BackendPolicySpec): void {
     const algorithm = ALGORITHMS[policy.loadBalancer.algorithm] ?? ALGORITHMS['round-robin'];
+    const peak = policy.loadBalancer.peakEwma ?? DEFAULT_PEAK_EWMA;
+    this.#ewma.decayMs = peak.decayMs;
+    this.#ewma.penaltyMs = peak.penaltyMs;
+    const neutral = this.#neutralLatency(peak.defaultRttMs);
     const states = new Map<string, EndpointState>();
     const eligible: EndpointState[] = [];
     let healthy = 0;
     for (const endpoint of endpoints) {
       if (states.has(endpoint.id)) continue; // a duplicate id would split one endpoint's state; first wins
       let state = this.#states.get(endpoint.id);
-      if (state === undefined) state = new EndpointState(endpoint, this.#onConnectFailure);
-      else state.endpoint = endpoint;
+      if (state === undefined) {
+        state = new EndpointState(endpoint, this.#onConnectFailure);
+        state.ewma = new PeakEwma(this.#ewma, neutral);
+      } else state.endpoint = endpoint;
       states.set(endpoint.id, state);
       state.eligible = false;
       if (endpoint.health !== 'passing' && endpoint.health !== 'warning') continue;
@@ -123,7 +142,7 @@ class EndpointBalancer implements StatefulBalancer {
     this.#eligible = eligible;
     this.#healthy = healthy;
     this.#algorithm = algorithm;
-    this.#pickerOptions = { random: this.#random, choiceCount: policy.loadBalancer.choiceCount };
+    this.#pickerOptions = { random: this.#random, choiceCount: policy.loadBalancer.choiceCount, clock: this.#clock, policy: policy.loadBalancer };
     const locality = completeLocality(policy.loadBalancer.locality);
     const assigner = this.#locality === undefined ? undefined : createLevelAssigner(this.#locality.labels, locality);
     this.#levels = assigner && { assigner, overprovisioningFactor: locality.overprovisioningFactor };
@@ -132,13 +151,34 @@ class EndpointBalancer implements StatefulBalancer {
   }
 
   endpointStats(): EndpointStats[] {
+    const now = this.#clock.now();
+    const rtt = this.#pickerOptions.policy?.peakEwma?.defaultRttMs ?? DEFAULT_PEAK_EWMA.defaultRttMs;
     return Array.from(this.#states.values(), (s) => ({
       id: s.id,
       active: s.active,
       consecutiveFailures: s.consecutiveFailures,
       eligible: s.eligible,
       ejectedUntil: this.#ejected.has(s) ? s.ejectedUntil : undefined,
+      peakEwmaScore: peakEwmaScore(s, now, 1 / (effectiveWeight(s.endpoint.weight) || 1), rtt),
     }));
+  }
+
+  /**
+   * Where a new endpoint's latency estimate starts: the mean of the current endpoints' estimates,
+   * so it is neither swamped (a zero would look fastest of all) nor starved; `defaultRttMs` when
+   * there are none (Linkerd's default_rtt).
+   */
+  #neutralLatency(defaultRttMs: number): number {
+    if (this.#states.size === 0) return defaultRttMs;
+    const now = this.#clock.now();
+    let sum = 0;
+    let n = 0;
+    for (const s of this.#states.values()) {
+      if (s.ewma === undefined) continue;
+      sum += s.ewma.at(now);
+      n++;
+    }
+    return n === 0 ? defaultRttMs : sum / n;
   }
 
   /**

@@ -2,12 +2,17 @@
 // Candidates and the algorithm only chooses one; counting and feedback stay with the balancer.
 
 import type { EndpointSnapshot } from '../../config/snapshot-types.ts';
+import type { BackendPolicySpec } from '../../config/kinds/backend-policy.ts';
 import type { Pick, Picker } from './picker.ts';
+import type { Clock } from '../../lib/clock.ts';
+import type { PeakEwma } from './peak-ewma/ewma.ts';
 
 export interface Candidate {
   readonly endpoint: EndpointSnapshot;
   /** Requests in flight to this endpoint, counted across every picker the balancer published. */
   readonly active: number;
+  /** peak-ewma: the endpoint's latency estimate, kept by the balancer across pickers. */
+  readonly ewma?: PeakEwma;
   /** Counts one request in and returns the pick whose `done` counts it out again. */
   take(): Pick;
 }
@@ -17,6 +22,10 @@ export interface PickerOptions {
   readonly random: () => number;
   /** least-request: endpoints sampled per pick. */
   readonly choiceCount: number;
+  /** peak-ewma: reads time to decay the estimates; defaults to the system clock. */
+  readonly clock?: Clock;
+  /** The algorithm's own section of the policy (peakEwma, ringHash, maglev), as validated. */
+  readonly policy?: BackendPolicySpec['loadBalancer'];
 }
 
 /**

@@ -4,6 +4,7 @@
 import type { EndpointSnapshot } from '../../config/snapshot-types.ts';
 import type { Pick, PickOutcome } from './picker.ts';
 import type { Candidate } from './candidate.ts';
+import type { PeakEwma } from './peak-ewma/ewma.ts';
 
 export class EndpointState implements Candidate {
   readonly id: string;
@@ -16,6 +17,8 @@ export class EndpointState implements Candidate {
   ejectedUntil = 0;
   /** Whether the algorithm in force may pick it (healthy, and weighted if the algorithm is). */
   eligible = false;
+  /** Its latency estimate (peak-ewma's score), set by the balancer when it creates the state. */
+  ewma: PeakEwma | undefined = undefined;
   readonly #onConnectFailure: (state: EndpointState) => void;
 
   constructor(endpoint: EndpointSnapshot, onConnectFailure: (state: EndpointState) => void) {
@@ -44,6 +47,7 @@ export class EndpointState implements Candidate {
     this.active--;
     // The client went away or its own deadline passed: nothing is learned about the endpoint.
     if (outcome.failure === 'cancelled') return;
+    this.ewma?.observe(outcome);
     const connectFailure = outcome.connectFailure === true;
     if (outcome.ok && !connectFailure) this.consecutiveFailures = 0;
     else this.consecutiveFailures++;

@@ -17,6 +17,8 @@ export interface ClientLocality {
   /** weft_proxy_locality_requests_total, labelled destination_service and level. */
   readonly requests?: Counter;
 }
+import { HashPolicy } from './hashing/hash-policy.ts';
+import { HASH_ALGORITHMS } from '../../config/kinds/backend-policy-balancing.ts';
 
 export interface ServicePortEntry {
   readonly service: ServiceSnapshot;
@@ -27,6 +29,8 @@ export interface ServicePortEntry {
   readonly routes: RouteTable | undefined;
   /** The port's circuit breaker (BackendPolicy circuitBreaker), kept across snapshots like the balancer. */
   readonly breaker: CircuitBreaker;
+  /** ring-hash/maglev: the policy's hashPolicy, compiled; undefined for other algorithms or none given. */
+  readonly hashPolicy: HashPolicy | undefined;
 }
 
 export interface ServiceEntry {
@@ -79,6 +83,8 @@ export class ServiceTable {
     const breakers = new Map<string, CircuitBreaker>();
     for (const service of snapshot.services) {
       const ports = new Map<number, ServicePortEntry>();
+      const lb = service.policy.loadBalancer;
+      const hashPolicy = HASH_ALGORITHMS.includes(lb.algorithm) && lb.hashPolicy?.length ? new HashPolicy(lb.hashPolicy) : undefined;
       for (const port of service.ports) {
         const key = `${service.namespace}/${service.name}:${port.port}`;
         const balancer = this.#balancers.get(key) ?? createBalancer({ clock: this.#clock, locality: this.#localityFor(service) });
@@ -88,7 +94,7 @@ export class ServiceTable {
         const breaker = this.#breakers.get(key) ?? new CircuitBreaker();
         breaker.update(service.policy.circuitBreaker, port.endpoints);
         breakers.set(key, breaker);
-        ports.set(port.port, { service, port, policy: service.policy, balancer, routes: routeTables.get(key), breaker });
+        ports.set(port.port, { service, port, policy: service.policy, balancer, routes: routeTables.get(key), breaker, hashPolicy });
       }
       const defaultPort = ports.get(80) ?? (ports.size === 1 ? [...ports.values()][0] : undefined);
       services.set(`${service.namespace}/${service.name}`, { service, ports, defaultPort });

@@ -47,7 +47,10 @@ test('every pick stays in the client\'s zone while it is healthy, for every algo
     const b = createBalancer({ random: seededRandom(7), locality: { labels: client } });
     b.update([inZone('b1', 'b'), inZone('a1', 'a'), inZone('c1', 'c', 'r2'), inZone('a2', 'a')], localityPolicy(undefined, algorithm));
     const counts = countPicks(() => b.picker(), 400);
-    assert.deepEqual([...counts.keys()].sort(), ['a1', 'a2'], algorithm);
+    // peak-ewma may settle on one of them (its latencies here are equal and it keeps the first).
+    const picked = [...counts.keys()].sort();
+    if (algorithm === 'peak-ewma') assert.ok(picked.length > 0 && picked.every((id) => id.startsWith('a')), `${algorithm}: ${picked}`);
+    else assert.deepEqual(picked, ['a1', 'a2'], algorithm);
     // Within the level the algorithm picks: round-robin alternates exactly.
     if (algorithm === 'round-robin') assert.deepEqual([counts.get('a1'), counts.get('a2')], [200, 200]);
   }
