@@ -125,13 +125,16 @@ class EndpointBalancer implements StatefulBalancer {
       if (states.has(endpoint.id)) continue; // a duplicate id would split one endpoint's state; first wins
       let state = this.#states.get(endpoint.id);
       const known = state !== undefined;
+      const wasHealthy = state !== undefined && isHealthy(state.endpoint);
       if (state === undefined) state = new EndpointState(endpoint, this.#detector);
       else state.endpoint = endpoint;
       states.set(endpoint.id, state);
       const wasEligible = known && state.eligible;
       state.eligible = false;
-      if (endpoint.health !== 'passing' && endpoint.health !== 'warning') continue;
+      if (!isHealthy(endpoint)) continue;
       healthy++;
+      // Critical in the catalog and passing again (a restart, say): its ejection is over.
+      if (known && !wasHealthy) this.#detector.readmitNow(state);
       if (algorithm.weighted && effectiveWeight(endpoint.weight) === 0) continue;
       state.eligible = true;
       eligible.push(state);
@@ -212,6 +215,10 @@ class EndpointBalancer implements StatefulBalancer {
       this.#picker = this.#algorithm.create(usable, this.#pickerOptions);
     }
   }
+}
+
+function isHealthy(endpoint: EndpointSnapshot): boolean {
+  return endpoint.health === 'passing' || endpoint.health === 'warning';
 }
 
 export function createBalancer(options: BalancerOptions = {}): StatefulBalancer {

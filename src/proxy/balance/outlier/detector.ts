@@ -93,6 +93,20 @@ export class OutlierDetector<E extends OutlierEndpoint> {
     this.#scheduleInterval();
   }
 
+  /**
+   * Ends `e`'s ejection now: the catalog saw it fail its health and pass again, a stronger verdict
+   * than the wait (Envoy: successful_active_health_check_uneject_host, default true). Like update,
+   * leaves the rebuild to the caller; the readmitted hook is not called (the caller ramps what
+   * becomes pickable anyway).
+   */
+  readmitNow(e: E): void {
+    if (!e.ejected || !this.#ejected.delete(e)) return;
+    e.ejected = false;
+    resetConsecutive(e);
+    this.#observer?.ended();
+    this.#scheduleReadmit();
+  }
+
   isEjected(e: E): boolean {
     return e.ejected && this.#ejected.has(e);
   }

@@ -208,3 +208,20 @@ test('a stored policy without outlierDetection gets the defaults', () => {
   assert.equal(stats(b, 'a').lastEjectionReason, 'consecutive-gateway-errors');
   assert.equal(stats(b, 'a').ejectedUntil! - clock.now(), 30_000);
 });
+
+test('an ejected endpoint the catalog marks critical and then passing again is readmitted at once', () => {
+  const { b, events } = balancer(['a', 'b', 'c']);
+  send(b, 'a', failed('connect'));
+  const p = tuned(policy('round-robin'), { successRate: { enabled: false } });
+  b.update([endpoint('a', { health: 'critical' }), endpoint('b'), endpoint('c')], p);
+  assert.equal(ejected(b, 'a'), true, 'critical alone does not end the ejection');
+  b.update([endpoint('a'), endpoint('b'), endpoint('c')], p);
+  assert.equal(ejected(b, 'a'), false);
+  assert.equal(stats(b, 'a').ejectionCount, 1, 'the count stays, and decays as usual');
+  assert.deepEqual(events, ['ejected connect-failure', 'ended']);
+  assert.equal(countPicks(() => b.picker(), 30).get('a'), 10);
+  // A passing endpoint that stays passing keeps its ejection across updates.
+  send(b, 'b', failed('connect'));
+  b.update([endpoint('a'), endpoint('b'), endpoint('c')], p);
+  assert.equal(ejected(b, 'b'), true);
+});
