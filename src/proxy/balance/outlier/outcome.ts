@@ -25,9 +25,9 @@ export interface OutlierCounters {
  * As in Envoy (DetectorHostMonitorImpl::putHttpResponseCode, with local-origin errors not split
  * out): a connect failure, reset or timeout is a gateway error and a 5xx; 502, 503 and 504 are
  * gateway errors and 5xx; other 5xx only 5xx, and they end a run of gateway errors; any other
- * answer (429 included: it is load, not failure) ends both runs. An outcome with neither a status
- * nor a failure kind (the proxy's own trouble, such as no certificate for a TCP dial) counts for
- * nothing. A rule with a threshold of 0 is off; connect-failure is checked first, then gateway, then 5xx.
+ * answer (429 included: it is load, not failure), and an ok outcome without a status (TCP), ends
+ * the runs. A failed outcome with neither a status nor a failure kind (the proxy's own trouble, such
+ * as no certificate for a TCP dial) counts for nothing. A rule with a threshold of 0 is off; connect-failure is checked first, then gateway, then 5xx.
  */
 export function recordOutcome(s: OutlierCounters, outcome: PickOutcome, rules: OutlierDetection): EjectionReason | undefined {
   const failure = outcome.failure ?? (outcome.connectFailure === true ? 'connect' : undefined);
@@ -37,7 +37,8 @@ export function recordOutcome(s: OutlierCounters, outcome: PickOutcome, rules: O
     gateway = true;
   } else if (status >= 500 && status <= 599) {
     gateway = status >= 502 && status <= 504;
-  } else if (status > 0) {
+  } else if (status > 0 || outcome.ok) {
+    // An answer below 500, or a success without a status (a TCP connection carried through).
     s.intervalRequests++;
     s.intervalSuccesses++;
     s.consecutive5xx = 0;

@@ -94,6 +94,11 @@ test('a connect failure ejects at once by default (consecutiveConnectFailures 1)
   const off = balancer(['a', 'b', 'c'], { consecutiveConnectFailures: 0, consecutiveGatewayErrors: 3 });
   send(off.b, 'a', failed('connect'));
   send(off.b, 'a', failed('connect'));
+  send(off.b, 'a', { ok: true, latencyMs: 1 }); // a TCP connection carried through: no status, still a success
+  assert.equal(stats(off.b, 'a').consecutiveGatewayErrors, 0);
+  send(off.b, 'a', { ok: false, latencyMs: 0 }); // the proxy's own trouble: counts for nothing
+  send(off.b, 'a', failed('connect'));
+  send(off.b, 'a', failed('connect'));
   assert.equal(ejected(off.b, 'a'), false);
   send(off.b, 'a', failed('connect'));
   assert.equal(stats(off.b, 'a').lastEjectionReason, 'consecutive-gateway-errors');
