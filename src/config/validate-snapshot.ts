@@ -10,6 +10,7 @@ import { readLocality } from './kinds/backend-policy-locality.ts';
 import { readAdaptiveConcurrency } from './kinds/backend-policy-adaptive-concurrency.ts';
 import { readRetries } from './kinds/backend-policy-retries.ts';
 import { readBalancingFields } from './kinds/backend-policy-balancing.ts';
+import { readOutlierDetection, readSlowStart } from './kinds/backend-policy-outlier.ts';
 import { AUTHORIZATION_ACTIONS, readAuthorizationRules } from './kinds/authorization-policy.ts';
 import { readJwtRules } from './kinds/request-authentication.ts';
 import { parseSpiffeId } from './identity.ts';
@@ -57,6 +58,9 @@ export function checkServiceSnapshot(c: Checker, rawService: unknown, sp: string
     checkCircuitBreakerSnapshot(c, policy.circuitBreaker, join(sp, 'policy.circuitBreaker'));
     readAdaptiveConcurrency(c, policy.adaptiveConcurrency, join(sp, 'policy.adaptiveConcurrency'), true);
     if (r) readRetries(c, r, join(sp, 'policy.retries'), { attemptsRequired: true });
+    // The API's own readers; absent sections (an older control plane) mean the defaults.
+    readOutlierDetection(c, policy.outlierDetection, join(sp, 'policy.outlierDetection'));
+    readSlowStart(c, policy.slowStart, join(sp, 'policy.slowStart'));
   }
   (c.array(svc.authorization, join(sp, 'authorization')) ?? []).forEach((rawPolicy, j) => {
     const ap = join(join(sp, 'authorization'), j);

@@ -219,6 +219,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
           ? { id: credentials.identity, serial: credentials.serial, notBefore: new Date(credentials.notBefore).toISOString(), notAfter: new Date(credentials.notAfter).toISOString(), lastError: certificates.lastError() }
           : { lastError: certificates.lastError() },
         version: stream?.snapshot.get()?.version,
+        // The main thread's balancers (each worker thread keeps its own): ejections, slow start, counters.
+        endpointStats: plane.endpointStats(),
         snapshot: stream?.snapshot.get(),
       };
     },

@@ -22,7 +22,14 @@ test('an empty spec gets every default', () => {
   assert.deepEqual(valid({}), {
     outboundTrafficPolicy: { mode: 'ALLOW_ANY' },
     mtls: { mode: 'PERMISSIVE' },
-    defaultBackendPolicy: { loadBalancer: DEFAULT_BACKEND_POLICY.loadBalancer, timeouts: DEFAULT_BACKEND_POLICY.timeouts, retries: DEFAULT_BACKEND_POLICY.retries, circuitBreaker: DEFAULT_BACKEND_POLICY.circuitBreaker },
+    defaultBackendPolicy: {
+      loadBalancer: DEFAULT_BACKEND_POLICY.loadBalancer,
+      timeouts: DEFAULT_BACKEND_POLICY.timeouts,
+      retries: DEFAULT_BACKEND_POLICY.retries,
+      circuitBreaker: DEFAULT_BACKEND_POLICY.circuitBreaker,
+      outlierDetection: DEFAULT_BACKEND_POLICY.outlierDetection,
+      slowStart: DEFAULT_BACKEND_POLICY.slowStart,
+    },
     authorization: { defaultAction: 'ALLOW' },
   });
   assert.deepEqual(valid({}), DEFAULT_MESH_CONFIG);
@@ -49,6 +56,8 @@ test('a partial default policy is completed from BackendPolicy defaults', () => 
       timeouts: { connectMs: 2000, responseHeaderMs: 30000, streamIdleMs: 300000, requestMs: 5000, idleMs: 4000 },
       retries: { attempts: 2 },
       circuitBreaker: { maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 1024, maxRetries: 1024 },
+      outlierDetection: DEFAULT_BACKEND_POLICY.outlierDetection,
+      slowStart: DEFAULT_BACKEND_POLICY.slowStart,
     },
     authorization: { defaultAction: 'ALLOW' },
   });

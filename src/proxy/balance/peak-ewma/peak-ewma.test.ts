@@ -5,6 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../../lib/clock.ts';
 import { DEFAULT_BACKEND_POLICY, type BackendPolicySpec } from '../../../config/kinds/backend-policy.ts';
+import { DEFAULT_OUTLIER_DETECTION } from '../../../config/kinds/backend-policy-outlier.ts';
 import { createBalancer, type StatefulBalancer } from '../balancer.ts';
 import type { PickOutcome } from '../picker.ts';
 import { endpoint, pickedId, seededRandom } from '../fixtures.ts';
@@ -111,8 +112,10 @@ test('with round robin the same workload spreads evenly (the test above can fail
 
 test('an endpoint answering 500 fast gets a small share (the penalty), and is probed again as it decays', () => {
   const clock = new ManualClock();
-  const b = createBalancer({ clock, random: seededRandom(3), ejectionMs: 0 });
-  b.update([endpoint('a'), endpoint('b'), endpoint('bad')], peak({ peakEwma: { decayMs: 10_000, penaltyMs: 1_000, defaultRttMs: 30 } }));
+  const b = createBalancer({ clock, random: seededRandom(3) });
+  // Outlier detection off (maxEjectionPercent 0): the penalty alone keeps the bad endpoint's share small.
+  const p = peak({ peakEwma: { decayMs: 10_000, penaltyMs: 1_000, defaultRttMs: 30 } });
+  b.update([endpoint('a'), endpoint('b'), endpoint('bad')], { ...p, outlierDetection: { ...DEFAULT_OUTLIER_DETECTION, maxEjectionPercent: 0 } });
   const counts = drive(b, clock, 600, (id) => (id === 'bad' ? { ok: false, latencyMs: 1, status: 500 } : { ok: true, latencyMs: 5, status: 200 }));
   const bad = counts.get('bad') ?? 0;
   assert.ok(bad >= 1 && bad < 600 * 0.03, `bad endpoint got ${bad} of 600`);

@@ -21,7 +21,7 @@ class PeakEwmaPicker implements Picker {
   readonly #clock: Clock;
   readonly #defaultRttMs: number;
   readonly #choices: number;
-  /** 1 / weight per candidate. */
+  /** 1 / (weight × slow start's factor) per candidate: a ramping endpoint scores as if it were slower. */
   readonly #inverseWeights: Float64Array;
   /** Candidate indexes, partially shuffled on each pick for distinct samples (as least-request.ts). */
   readonly #order: Int32Array;
@@ -33,7 +33,7 @@ class PeakEwmaPicker implements Picker {
     this.#defaultRttMs = options.policy?.peakEwma?.defaultRttMs ?? DEFAULT_PEAK_EWMA.defaultRttMs;
     // Power of two choices (Mitzenmacher): a third sample buys little and herds more.
     this.#choices = 2;
-    this.#inverseWeights = Float64Array.from(candidates, (c) => 1 / effectiveWeight(c.endpoint.weight));
+    this.#inverseWeights = Float64Array.from(candidates, (c) => 1 / (effectiveWeight(c.endpoint.weight) * c.weightFactor()));
     this.#order = Int32Array.from(candidates, (_, i) => i);
   }
 
