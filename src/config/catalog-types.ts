@@ -57,4 +57,21 @@ export interface InstanceState extends InstanceRegistration {
   readonly lastHeartbeat: number;
   /** When health last changed; removal of critical instances counts from here. */
   readonly healthSince: number;
+  /**
+   * Health an outside source reported for the instance (the Consul agent API's TTL checks: pass,
+   * warn, fail), folded into `health` like a check's result; absent for instances nobody reports for.
+   */
+  readonly reported?: ReportedHealth;
+}
+
+/** A health status set from outside the catalog, with the reason shown as `healthReason`. */
+export interface ReportedHealth {
+  readonly status: HealthStatus;
+  readonly reason: string;
+}
+
+/** An active check's current result, as the catalog last evaluated it. */
+export interface CheckStatus {
+  readonly status: HealthStatus;
+  readonly reason: string;
 }

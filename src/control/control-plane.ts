@@ -22,6 +22,7 @@ import { CertificateAuthority, checkCaSettings } from './ca/certificate-authorit
 import { TokenStore } from './auth/tokens.ts';
 import { ProofVerifier } from './auth/proof.ts';
 import { authenticate, authorizeRoute, setCaller } from './auth/caller.ts';
+import { startConsulServer, type ConsulServer } from './consul/server.ts';
 
 /** Where the first start writes a generated admin token (mode 0600) when no --token is given. */
 export const ADMIN_TOKEN_FILE = 'admin-token';
@@ -47,11 +48,15 @@ export interface ControlPlaneOptions {
   /** The operator's CA (`--ca-cert`, `--ca-key`): signing CA first, then intermediates, then the root. Both or neither. */
   readonly caCertFile?: string;
   readonly caKeyFile?: string;
+  /** `--consul-listen`: serve the Consul-compatible catalog API on this host and port (port 0: any free one). */
+  readonly consulListen?: { readonly host: string; readonly port: number };
 }
 
 export interface ControlPlane {
   readonly url: string;
   readonly port: number;
+  /** The Consul-compatible API's URL, when `consulListen` was given. */
+  readonly consulUrl?: string;
   /** The file a generated bootstrap admin token was written to on this start, if one was. */
   readonly adminTokenFile?: string;
   close(): Promise<void>;
@@ -180,6 +185,19 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     server.once('error', reject);
     server.listen(options.port ?? 7700, options.host ?? '127.0.0.1', () => resolve());
   });
+  let consul: ConsulServer | undefined;
+  if (options.consulListen) {
+    try {
+      consul = await startConsulServer({ ...options.consulListen, catalog, clock, log: log.child('consul'), authenticate: (authorization, method, target) => authenticate(auth, authorization, method, target) });
+    } catch (err) {
+      server.close();
+      cache.stop();
+      catalog.stop();
+      await ca.close();
+      if (!options.store) await store.close();
+      throw err;
+    }
+  }
   const port = (server.address() as AddressInfo).port;
   const host = options.host ?? '127.0.0.1';
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
@@ -189,7 +207,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     url,
     port,
     adminTokenFile,
+    consulUrl: consul?.url,
     async close() {
+      await consul?.close();
       unwatchStore();
       unwatchCatalog();
       cache.stop();

@@ -19,7 +19,7 @@ export const controlCommand: Command = {
   summary: 'Run the control plane: catalog, resource store, config streams, certificates and the HTTP API.',
   usage: `Usage: weft control [--listen HOST:PORT] [--data-dir DIR] [--token TOKEN | --insecure]
                     [--trust-domain NAME] [--cert-ttl DURATION]
-                    [--ca-cert FILE --ca-key FILE]
+                    [--ca-cert FILE --ca-key FILE] [--consul-listen HOST:PORT]
 
   --listen HOST:PORT     where the API listens (default 127.0.0.1:7700)
   --data-dir DIR         where the embedded SQLite store and the mesh CA (DIR/ca/) live
@@ -35,7 +35,11 @@ export const controlCommand: Command = {
                          then any intermediates, then the root (the root goes to sidecars'
                          trust bundle, the intermediates go with every leaf)
   --ca-key FILE          the private key of the first certificate in --ca-cert (mode 0600;
-                         read where it is, never copied)`,
+                         read where it is, never copied)
+  --consul-listen HOST:PORT
+                         also serve a Consul-compatible catalog API there (agent service
+                         register/deregister, TTL checks, catalog, health, blocking queries);
+                         it takes weft admin tokens as X-Consul-Token (off by default)`,
   async run(argv) {
     const p = parseCommand(this, argv, {
       listen: { type: 'string' },
@@ -46,6 +50,7 @@ export const controlCommand: Command = {
       insecure: { type: 'boolean' },
       'ca-cert': { type: 'string' },
       'ca-key': { type: 'string' },
+      'consul-listen': { type: 'string' },
     });
     if (!p) return 0;
     const listen = str(p, 'listen') ?? '127.0.0.1:7700';
@@ -61,6 +66,9 @@ export const controlCommand: Command = {
         throw new WeftError('WEFT_ERR_CLI_USAGE', `${flag}: ${(err as Error).message}`, 2);
       }
     }
+    const consulListen = str(p, 'consul-listen');
+    const cm = consulListen === undefined ? undefined : /^(.*):(\d+)$/.exec(consulListen);
+    if (consulListen !== undefined && (!cm || Number(cm[2]) > 65535)) throw new WeftError('WEFT_ERR_CLI_USAGE', `--consul-listen must be HOST:PORT, got ${JSON.stringify(consulListen)}`, 2);
     const insecure = p.values.insecure === true;
     const bootstrapToken = str(p, 'token') ?? (process.env.WEFT_TOKEN || undefined);
     const caCertFile = str(p, 'ca-cert');
@@ -78,9 +86,11 @@ export const controlCommand: Command = {
       certificateTtlSeconds,
       caCertFile,
       caKeyFile,
+      consulListen: cm ? { host: cm[1]!.replace(/^\[|\]$/g, '') || '127.0.0.1', port: Number(cm[2]) } : undefined,
     });
     if (cp.adminTokenFile) process.stdout.write(`weft: wrote a bootstrap admin token to ${cp.adminTokenFile} (mode 0600); use it with: export WEFT_TOKEN=$(cat ${cp.adminTokenFile})\n`);
     if (insecure) process.stdout.write('weft: --insecure: the API accepts anonymous callers as admin; do not expose this port\n');
+    if (cp.consulUrl) process.stdout.write(`weft: Consul-compatible API on ${cp.consulUrl}\n`);
     process.stdout.write(`weft control plane listening on ${cp.url}\n`);
     await new Promise<void>((resolve) => {
       const stop = (): void => {
