@@ -74,7 +74,7 @@ export function decodeServiceDefinition(raw: unknown, clientAddress: string): Co
   const port = f.integer('Port') ?? 0;
   const kind = f.string('Kind') ?? '';
   f.boolean('EnableTagOverride');
-  f.stringMap('TaggedAddresses') ?? f.raw('TaggedAddresses');
+  // TaggedAddresses (lan/wan/virtual addresses) are accepted and not kept: weft has one address per instance.
   const weights = Fields.object(f.raw('Weights'), 'Weights');
   const passingWeight = weights?.integer('Passing');
   weights?.integer('Warning');
@@ -178,8 +178,9 @@ export function decodeServiceDefinition(raw: unknown, clientAddress: string): Co
     namespace: CONSUL_NAMESPACE,
     id,
     address: address || clientAddress,
-    // Consul services carry one port; 0 (or none) means none: the instance is listed, but gets no mesh traffic.
-    ...(port > 0 ? { ports: [{ port, targetPort: port }] } : { ports: undefined }),
+    // Consul services carry one port; 0 (or none) means none (validated with a stand-in, then dropped):
+    // the instance is listed, but gets no mesh traffic.
+    ports: [{ port: port || 1, targetPort: port || 1 }],
     labels,
     weight: passingWeight ?? 1,
     ttlSeconds: 0,
