@@ -150,3 +150,13 @@ test('health entry checks agree with weft\'s health: a weft-side reason shows as
   assert.deepEqual(checks.map((c) => [c.CheckID, c.Status]), [['serfHealth', 'passing'], ['weft:health', 'critical']]);
   assert.equal(checks[1]!.Output, 'drained by operator');
 });
+
+test('an instance re-registered through weft\'s API with other checks gets the checks Consul would derive, not its old Consul ones', async () => {
+  await register({ Name: 'web', ID: 'web-1', Port: 8080, Check: { TTL: '10s', CheckID: 'custom' } });
+  assert.ok(checkStatus('web', 'web-1', 'custom'));
+  const r = validateRegistration({ service: 'web', id: 'web-1', address: '127.0.0.1', port: 8080, ttlSeconds: 0, checks: [{ type: 'tcp' }] });
+  assert.ok(r.ok);
+  await catalog.register(r.value);
+  const inst = catalog.get('default', 'web', 'web-1')!;
+  assert.deepEqual(agent.checks(inst).map((c) => [c.def.id, c.def.type]), [['service:web-1', 'tcp']]);
+});

@@ -32,6 +32,13 @@ interface ConsulRecord {
    * own (weft heartbeats count), so the sweep leaves it to the catalog.
    */
   readonly derived: boolean;
+  /** What the record was made for (the instance's TTL and active checks): a registration elsewhere that changes them voids the record. */
+  readonly shape: string;
+}
+
+/** The part of an instance its Consul checks are made from. */
+function shapeOf(inst: Pick<InstanceState, 'ttlSeconds' | 'checks'>): string {
+  return JSON.stringify([inst.ttlSeconds, inst.checks]);
 }
 
 /** One check as Consul shows it (health/service, agent/checks). */
@@ -114,7 +121,7 @@ export class ConsulAgent {
       const kept = old?.ttl.get(def.id);
       ttl.set(def.id, kept ? { ...kept, updatedAt: now } : { status: def.initialStatus, output: def.initialOutput, updatedAt: now });
     }
-    const record: ConsulRecord = { service: r.service, id: r.id, checks: reg.checks, ttl, derived: false };
+    const record: ConsulRecord = { service: r.service, id: r.id, checks: reg.checks, ttl, derived: false, shape: shapeOf(r) };
     const reported = this.#aggregate(record, now);
     record.reported = reported?.status;
     this.#records.set(key, record);
@@ -186,12 +193,12 @@ export class ConsulAgent {
   #recordFor(inst: InstanceState): ConsulRecord {
     const key = instanceKey(inst.namespace, inst.service, inst.id);
     const existing = this.#records.get(key);
-    if (existing) return existing;
+    if (existing && existing.shape === shapeOf(inst)) return existing;
     const checks = derivedChecks(inst);
     const ttl = new Map<string, TtlState>();
     const status: HealthStatus = inst.reported?.status ?? 'passing';
     for (const def of checks) if (def.type === 'ttl') ttl.set(def.id, { status, output: '', updatedAt: inst.lastHeartbeat });
-    const record: ConsulRecord = { service: inst.service, id: inst.id, checks, ttl, reported: inst.reported?.status, derived: true };
+    const record: ConsulRecord = { service: inst.service, id: inst.id, checks, ttl, reported: inst.reported?.status, derived: true, shape: shapeOf(inst) };
     this.#records.set(key, record);
     return record;
   }
