@@ -250,3 +250,24 @@ test('bodies: unknown fields accepted as Consul accepts them; wrong types, a mis
   assert.equal((await raw('GET', '/v1/kv/some/key')).status, 404);
   await consul.agent.service.deregister('lenient-1');
 });
+
+test('a control-plane restart keeps Consul-registered instances, their health, and their default check IDs', async () => {
+  const app = await echo('audit-1');
+  await register({ name: 'audit', id: 'audit-1', address: '127.0.0.1', port: app.port, tags: ['eu'], check: { ttl: '20s' } });
+  await consul.agent.check.pass({ id: 'service:audit-1' });
+  const before = await raw('GET', '/v1/health/service/audit');
+  const indexBefore = Number(before.headers.get('x-consul-index'));
+  await cp.stop('SIGTERM');
+  await cp.restart();
+  await waitFor('the Consul listener back', async () => (await raw('GET', '/v1/status/leader').catch(() => undefined))?.status === 200 || undefined, 20_000, 100);
+  const found = await passing('audit');
+  assert.equal(found.length, 1);
+  assert.deepEqual(found[0]!.Service.Tags, ['eu']);
+  const after = await raw('GET', '/v1/health/service/audit');
+  assert.ok(Number(after.headers.get('x-consul-index')) > indexBefore, 'the index keeps growing across a restart');
+  // The app goes on passing its check by the ID Consul gave it.
+  await consul.agent.check.pass({ id: 'service:audit-1', note: 'after restart' });
+  assert.equal((await passing('audit'))[0]!.Checks.find((c) => c.CheckID === 'service:audit-1')?.Status, 'passing');
+  await consul.agent.check.fail({ id: 'service:audit-1' });
+  assert.deepEqual(await passing('audit'), []);
+});
