@@ -9,6 +9,7 @@ import Consul from 'consul';
 import { startControlPlane, startSidecar, type ControlPlaneProcess, type SidecarProcess } from '../support/mesh.ts';
 import { startEcho, getViaProxy, type EchoServer } from '../support/upstreams.ts';
 import { freePort, stopAll, waitFor } from '../support/processes.ts';
+import { runWeft } from '../support/cli.ts';
 
 let cp: ControlPlaneProcess;
 let consulPort: number;
@@ -240,6 +241,15 @@ test('bodies: unknown fields accepted as Consul accepts them; wrong types, a mis
     assert.match(r.text, want, JSON.stringify(b));
   }
   assert.equal((await raw('PUT', '/v1/agent/service/register', { body: '{not json' })).status, 400);
+  assert.equal((await raw('PUT', '/v1/agent/service/register', { body: JSON.stringify({ Name: 'big', Meta: { a: 'x'.repeat(2 * 1024 * 1024) } }) })).status, 413);
+  const badIndex = await raw('GET', '/v1/health/service/x?index=abc');
+  assert.equal(badIndex.status, 400);
+  assert.match(badIndex.text, /^Invalid index/);
+  assert.match((await raw('GET', '/v1/health/service/x?index=1&wait=forever')).text, /^Invalid wait time/);
+  assert.equal((await raw('GET', '/v1/health/service/x?passing=maybe')).status, 400);
+  assert.equal((await raw('GET', '/v1/health/service/x?dc=dc9')).status, 500);
+  assert.equal((await raw('GET', '/v1/health/service/x?filter=Service.Port==1')).status, 400);
+  assert.equal((await raw('DELETE', '/v1/agent/services')).status, 405);
   // Nothing of the refused registrations reached the catalog.
   assert.deepEqual(Object.keys((await consul.catalog.service.list()) as object).filter((n) => n === 'x' || n === 'not-a-label'), []);
   const unknownCheck = await raw('PUT', '/v1/agent/check/pass/nope');
@@ -249,6 +259,15 @@ test('bodies: unknown fields accepted as Consul accepts them; wrong types, a mis
   assert.equal(unknownService.status, 404);
   assert.equal((await raw('GET', '/v1/kv/some/key')).status, 404);
   await consul.agent.service.deregister('lenient-1');
+});
+
+test('--consul-listen takes HOST:PORT; anything else is a usage error naming the flag', async () => {
+  const r = await runWeft(['control', '--consul-listen', 'nope', '--insecure']);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /--consul-listen must be HOST:PORT.*WEFT_ERR_CLI_USAGE/);
+  const self = (await consul.agent.self()) as { Config: { Datacenter: string; NodeName: string } };
+  assert.deepEqual([self.Config.Datacenter, self.Config.NodeName], ['dc1', 'weft']);
+  assert.equal(await consul.status.leader(), `127.0.0.1:${consulPort}`);
 });
 
 test('a control-plane restart keeps Consul-registered instances, their health, and their default check IDs', async () => {

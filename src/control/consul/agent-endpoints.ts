@@ -7,7 +7,8 @@ import { decodeServiceDefinition } from './mapping.ts';
 import { Fields } from './decode.ts';
 import { badRequest, decodeFailed, notFound } from './errors.ts';
 import { checkDatacenter, readBody, sendEmpty, sendJson, type ConsulContext } from './http.ts';
-import { checkView, serviceView } from './views.ts';
+import { checkView, DATACENTER, nodeId, serviceView } from './views.ts';
+import { WEFT_VERSION } from '../../config/version.ts';
 
 function clientAddress(remote: string | undefined): string {
   return (remote ?? '127.0.0.1').replace(/^::ffff:/, '');
@@ -55,6 +56,17 @@ export function addAgentEndpoints(router: Router, ctx: ConsulContext): void {
     const inst = agent.instanceById(p.id!);
     if (!inst) throw notFound(`unknown service ID: ${p.id}`);
     sendJson(res, url, serviceView(inst, agent.index.of(inst.service)), agent.index.of(inst.service));
+  });
+
+  // Clients read their agent's node name and datacenter here at start (Go's api.Agent().NodeName()).
+  router.add('GET', '/v1/agent/self', (_req, res, _p, url) => {
+    const address = ctx.address();
+    const host = address.replace(/:\d+$/, '').replace(/^\[|\]$/g, '');
+    sendJson(res, url, {
+      Config: { Datacenter: DATACENTER, PrimaryDatacenter: DATACENTER, NodeName: 'weft', NodeID: nodeId('weft'), Server: true, Revision: '', Version: `weft-${WEFT_VERSION}` },
+      Member: { Name: 'weft', Addr: host, Port: Number(address.slice(address.lastIndexOf(':') + 1)), Tags: { dc: DATACENTER, role: 'consul' }, Status: 1 },
+      Meta: {},
+    });
   });
 
   router.add('GET', '/v1/agent/checks', (_req, res, _p, url) => {

@@ -26,17 +26,35 @@ export interface ConsulContext {
 export const MAX_WAIT_MS = 10 * 60_000;
 export const DEFAULT_WAIT_MS = 5 * 60_000;
 const MAX_BODY_BYTES = 1024 * 1024;
+const DRAIN_BYTES = 8 * 1024 * 1024;
 
-/** Reads a request body as JSON (undefined when empty); 413 past 1 MiB, 400 for invalid JSON. */
-export async function readBody(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY_BYTES) throw new WeftError('WEFT_ERR_CONSUL_BODY_TOO_LARGE', `Request body too large: more than ${MAX_BODY_BYTES} bytes`, 413);
-    chunks.push(chunk as Buffer);
-  }
-  return parseBody(Buffer.concat(chunks).toString('utf8'));
+/**
+ * Reads a request body as JSON (undefined when empty); 400 for invalid JSON. Past 1 MiB it is
+ * 413, after the rest is read and dropped (up to 8 MiB, then the connection is cut), so that the
+ * client, still sending, reads the answer instead of a reset connection.
+ */
+export function readBody(req: IncomingMessage): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+      else if (size > DRAIN_BYTES) req.destroy();
+    });
+    req.on('error', reject);
+    req.on('end', () => {
+      if (size > MAX_BODY_BYTES) {
+        reject(new WeftError('WEFT_ERR_CONSUL_BODY_TOO_LARGE', `Request body too large: more than ${MAX_BODY_BYTES} bytes`, 413));
+        return;
+      }
+      try {
+        resolve(parseBody(Buffer.concat(chunks).toString('utf8')));
+      } catch (err) {
+        reject(err);
+      }
+    });
+  });
 }
 
 /** A JSON answer the way Consul sends one: X-Consul-Index (when the endpoint has one) and the leader headers. */
