@@ -149,6 +149,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     onCertificateIssued: () => certificatesIssued.inc(),
   });
 
+  // Started after the API listens (below); /metrics reads it once there.
+  let consul: ConsulServer | undefined;
   const server = http.createServer(async (req, res) => {
     res.on('finish', () => apiRequests.inc({ method: req.method ?? '', code: String(res.statusCode) }));
     try {
@@ -157,6 +159,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         proxiesGauge.set({}, proxies.connectedCount());
         for (const h of ['passing', 'warning', 'critical']) instancesGauge.set({ health: h }, catalog.list().filter((i) => i.health === h).length);
         updateProcessMetrics();
+        consul?.updateMetrics();
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
         res.end(metrics.render());
         return;
@@ -185,10 +188,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     server.once('error', reject);
     server.listen(options.port ?? 7700, options.host ?? '127.0.0.1', () => resolve());
   });
-  let consul: ConsulServer | undefined;
   if (options.consulListen) {
     try {
-      consul = await startConsulServer({ ...options.consulListen, catalog, clock, log: log.child('consul'), authenticate: (authorization, method, target) => authenticate(auth, authorization, method, target) });
+      consul = await startConsulServer({ ...options.consulListen, catalog, clock, log: log.child('consul'), metrics, authenticate: (authorization, method, target) => authenticate(auth, authorization, method, target) });
     } catch (err) {
       server.close();
       cache.stop();

@@ -259,6 +259,11 @@ test('bodies: unknown fields accepted as Consul accepts them; wrong types, a mis
   assert.equal(unknownService.status, 404);
   assert.equal((await raw('GET', '/v1/kv/some/key')).status, 404);
   await consul.agent.service.deregister('lenient-1');
+  // Counted on the control plane's /metrics.
+  const metrics = await (await fetch(`${cp.url}/metrics`)).text();
+  const refused = Number(/^weft_control_consul_requests_total\{method="PUT",code="400"\} (\d+)$/m.exec(metrics)?.[1]);
+  assert.ok(refused >= cases.length, `PUT 400s counted: ${refused}`);
+  assert.match(metrics, /^weft_control_consul_blocking_queries 0$/m);
 });
 
 test('--consul-listen takes HOST:PORT; anything else is a usage error naming the flag', async () => {

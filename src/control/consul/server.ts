@@ -7,6 +7,7 @@ import type { AddressInfo } from 'node:net';
 import type { Clock } from '../../lib/clock.ts';
 import { isWeftError, WeftError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
+import type { Registry } from '../../lib/metrics.ts';
 import type { Catalog } from '../catalog/catalog.ts';
 import type { Caller } from '../auth/caller.ts';
 import { Router } from '../api/router.ts';
@@ -29,12 +30,16 @@ export interface ConsulServerOptions {
   readonly random?: () => number;
   /** How often lapsed TTL checks are looked for, ms (default 1000). */
   readonly sweepMs?: number;
+  /** The control plane's metrics: requests by method and code, and parked blocking queries. */
+  readonly metrics?: Registry;
 }
 
 export interface ConsulServer {
   readonly url: string;
   readonly port: number;
   readonly agent: ConsulAgent;
+  /** Sets the gauges (before a scrape). */
+  updateMetrics(): void;
   close(): Promise<void>;
 }
 
@@ -79,7 +84,10 @@ export async function startConsulServer(options: ConsulServerOptions): Promise<C
   addAgentEndpoints(router, ctx);
   addCatalogEndpoints(router, ctx);
 
+  const requests = options.metrics?.counter('weft_control_consul_requests_total', 'Consul-compatible API requests by method and status code.', ['method', 'code']);
+  const blocking = options.metrics?.gauge('weft_control_consul_blocking_queries', 'Consul blocking queries waiting for a change.');
   const server = http.createServer(async (req, res) => {
+    if (requests) res.on('finish', () => requests.inc({ method: req.method ?? '', code: String(res.statusCode) }));
     try {
       const url = new URL(req.url ?? '/', 'http://consul');
       const method = req.method ?? 'GET';
@@ -113,6 +121,7 @@ export async function startConsulServer(options: ConsulServerOptions): Promise<C
     url,
     port,
     agent,
+    updateMetrics: () => blocking?.set({}, agent.index.waiting),
     async close() {
       agent.close();
       server.closeAllConnections();
