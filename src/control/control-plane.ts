@@ -22,6 +22,8 @@ import { CertificateAuthority, checkCaSettings } from './ca/certificate-authorit
 import { TokenStore } from './auth/tokens.ts';
 import { ProofVerifier } from './auth/proof.ts';
 import { authenticate, authorizeRoute, setCaller } from './auth/caller.ts';
+import { checkDnsSettings, startDnsServer, type DnsServer } from './dns/dns-server.ts';
+import { openDnsSource } from './dns/service-source.ts';
 import { startConsulServer, type ConsulServer } from './consul/server.ts';
 
 /** Where the first start writes a generated admin token (mode 0600) when no --token is given. */
@@ -48,6 +50,10 @@ export interface ControlPlaneOptions {
   /** The operator's CA (`--ca-cert`, `--ca-key`): signing CA first, then intermediates, then the root. Both or neither. */
   readonly caCertFile?: string;
   readonly caKeyFile?: string;
+  /** Serve DNS (UDP and TCP) on this IP address and port (`--dns-listen`; port 0 picks one); off when absent. */
+  readonly dnsListen?: { readonly host: string; readonly port: number };
+  /** TTL of DNS answers and negative caching, 0–3600 s (`--dns-ttl`, default 5). */
+  readonly dnsTtlSeconds?: number;
   /** `--consul-listen`: serve the Consul-compatible catalog API on this host and port (port 0: any free one). */
   readonly consulListen?: { readonly host: string; readonly port: number };
 }
@@ -59,6 +65,8 @@ export interface ControlPlane {
   readonly consulUrl?: string;
   /** The file a generated bootstrap admin token was written to on this start, if one was. */
   readonly adminTokenFile?: string;
+  /** The DNS port (UDP and TCP) when `dnsListen` was given. */
+  readonly dnsPort?: number;
   close(): Promise<void>;
 }
 
@@ -81,6 +89,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   if ((options.caCertFile === undefined) !== (options.caKeyFile === undefined)) {
     throw new WeftError('WEFT_ERR_CA_CONFIG', 'an operator CA needs both the certificate (--ca-cert) and its key (--ca-key)', 400);
   }
+  if (options.dnsListen) checkDnsSettings({ host: options.dnsListen.host, ttlSeconds: options.dnsTtlSeconds });
   const operator = options.caCertFile !== undefined && options.caKeyFile !== undefined ? { certFile: options.caCertFile, keyFile: options.caKeyFile } : undefined;
   const store = options.store ?? (await openSqliteStore(options.dataDir));
   let ca: CertificateAuthority;
@@ -134,6 +143,28 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   // Bound at start so that the series reads 0 before the first certificate rather than missing.
   const certificatesIssued = metrics.counter('weft_control_certificates_issued_total', 'Workload certificates issued by the CA.').bind();
 
+  // Before the API listens, so a taken DNS port fails the start like a taken API port does.
+  const dnsSource = options.dnsListen ? await openDnsSource(store, catalog) : undefined;
+  const dns: DnsServer | undefined = options.dnsListen && dnsSource ? await startDnsServer({ ...options.dnsListen, ttlSeconds: options.dnsTtlSeconds, source: dnsSource, metrics, log: log.child('dns') }) : undefined;
+
+  // Also before the API listens: a taken Consul port fails the start (WEFT_ERR_CONSUL_LISTEN).
+  let consul: ConsulServer | undefined;
+  if (options.consulListen) {
+    try {
+      consul = await startConsulServer({ ...options.consulListen, catalog, clock, log: log.child('consul'), metrics, authenticate: (authorization, method, target) => authenticate(auth, authorization, method, target) });
+    } catch (err) {
+      await dns?.close();
+      dnsSource?.close();
+      unwatchStore();
+      unwatchCatalog();
+      cache.stop();
+      catalog.stop();
+      await ca.close();
+      if (!options.store) await store.close();
+      throw err;
+    }
+  }
+
   const routes = createRoutes({
     store,
     catalog,
@@ -149,8 +180,6 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     onCertificateIssued: () => certificatesIssued.inc(),
   });
 
-  // Started after the API listens (below); /metrics reads it once there.
-  let consul: ConsulServer | undefined;
   const server = http.createServer(async (req, res) => {
     res.on('finish', () => apiRequests.inc({ method: req.method ?? '', code: String(res.statusCode) }));
     try {
@@ -188,18 +217,6 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     server.once('error', reject);
     server.listen(options.port ?? 7700, options.host ?? '127.0.0.1', () => resolve());
   });
-  if (options.consulListen) {
-    try {
-      consul = await startConsulServer({ ...options.consulListen, catalog, clock, log: log.child('consul'), metrics, authenticate: (authorization, method, target) => authenticate(auth, authorization, method, target) });
-    } catch (err) {
-      server.close();
-      cache.stop();
-      catalog.stop();
-      await ca.close();
-      if (!options.store) await store.close();
-      throw err;
-    }
-  }
   const port = (server.address() as AddressInfo).port;
   const host = options.host ?? '127.0.0.1';
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
@@ -209,9 +226,12 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     url,
     port,
     adminTokenFile,
+    dnsPort: dns?.port,
     consulUrl: consul?.url,
     async close() {
       await consul?.close();
+      await dns?.close();
+      dnsSource?.close();
       unwatchStore();
       unwatchCatalog();
       cache.stop();

@@ -6,6 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Consul from 'consul';
+import { Resolver } from 'node:dns/promises';
 import { startControlPlane, startSidecar, type ControlPlaneProcess, type SidecarProcess } from '../support/mesh.ts';
 import { startEcho, getViaProxy, type EchoServer } from '../support/upstreams.ts';
 import { freePort, stopAll, waitFor } from '../support/processes.ts';
@@ -13,6 +14,7 @@ import { runWeft } from '../support/cli.ts';
 
 let cp: ControlPlaneProcess;
 let consulPort: number;
+let dnsPort: number;
 let consul: Consul;
 let client: SidecarProcess;
 const echoes: EchoServer[] = [];
@@ -25,7 +27,8 @@ interface HealthEntry {
 
 before(async () => {
   consulPort = await freePort();
-  cp = await startControlPlane(['--consul-listen', `127.0.0.1:${consulPort}`]);
+  dnsPort = await freePort();
+  cp = await startControlPlane(['--consul-listen', `127.0.0.1:${consulPort}`, '--dns-listen', `127.0.0.1:${dnsPort}`, '--dns-ttl', '0']);
   consul = new Consul({ host: '127.0.0.1', port: consulPort, defaults: { token: cp.adminToken } });
   client = await startSidecar(cp.url, 'client');
 });
@@ -89,9 +92,14 @@ test('a TTL check: critical until the first pass, found through health.service({
   // The same instance in weft's catalog, with the mapping the docs describe.
   const inst = await cp.api('GET', '/v1/catalog/instances/default/billing/billing-1');
   assert.equal(inst.body.health, 'passing');
-  assert.equal(inst.body.labels.v1, '');
+  assert.equal(inst.body.labels.tags, 'v1,primary');
   assert.equal(inst.body.labels['meta.consul.weft.dev/team'], 'payments');
   assert.deepEqual(await consul.catalog.service.list(), { billing: ['v1', 'primary'] });
+  // weft's DNS interface reads the same tags: TAG.NAME.service.consul.
+  const resolver = new Resolver({ timeout: 3000, tries: 2 });
+  resolver.setServers([`127.0.0.1:${dnsPort}`]);
+  assert.deepEqual(await resolver.resolve4('primary.billing.service.consul'), ['127.0.0.1']);
+  assert.deepEqual((await resolver.resolveSrv('billing.service.consul')).map((r) => r.port), [app.port]);
 
   // The app stops passing its check: within the TTL (and a generous margin) it leaves the passing list.
   const lapsed = await waitFor('billing-1 out of the passing list', async () => ((await passing('billing')).length === 0 ? true : undefined), 20_000, 200);
@@ -227,12 +235,12 @@ test('bodies: unknown fields accepted as Consul accepts them; wrong types, a mis
     [{ Name: 'x', Tags: 'v1' }, /^Request decode failed: .*Tags/],
     [{ Port: 80 }, /^Missing service name/],
     [{ Name: 'x', Address: '0.0.0.0' }, /^Invalid service address/],
-    [{ Name: 'x', Check: { Args: ['/bin/true'], Interval: '10s' } }, /weft runs TTL, HTTP and TCP checks only/],
+    [{ Name: 'x', Check: { Args: ['/bin/true'], Interval: '10s' } }, /weft runs TTL, HTTP, TCP and gRPC checks only/],
     [{ Name: 'x', Check: { TTL: '10s', Status: 'sideways' } }, /Status for checks must/],
     [{ Name: 'x', Check: { HTTP: 'http://127.0.0.1:1/' } }, /Interval must be > 0/],
     [{ Name: 'x', Check: { TTL: 'soon' } }, /^Request decode failed: .*invalid duration/],
     [{ Name: 'Not_A_Label' }, /DNS labels/],
-    [{ Name: 'x', Tags: ['has space'] }, /Tags\["has space"\]/],
+    [{ Name: 'x', Tags: ['has space'] }, /Tags\[0\] "has space"/],
   ];
   for (const [b, want] of cases) {
     const r = await raw('PUT', '/v1/agent/service/register', { body: JSON.stringify(b) });

@@ -3,6 +3,7 @@
 import { startControlPlane } from '../../control/control-plane.ts';
 import { checkCaSettings } from '../../control/ca/certificate-authority.ts';
 import { WeftError } from '../../lib/errors.ts';
+import { dnsFlagOptions, dnsFlags, dnsFlagUsage, dnsListeningLine } from '../dns-flags.ts';
 import { parseCommand, str, ttlSeconds, type Command, type Parsed } from '../command.ts';
 
 /**
@@ -19,7 +20,8 @@ export const controlCommand: Command = {
   summary: 'Run the control plane: catalog, resource store, config streams, certificates and the HTTP API.',
   usage: `Usage: weft control [--listen HOST:PORT] [--data-dir DIR] [--token TOKEN | --insecure]
                     [--trust-domain NAME] [--cert-ttl DURATION]
-                    [--ca-cert FILE --ca-key FILE] [--consul-listen HOST:PORT]
+                    [--ca-cert FILE --ca-key FILE]
+                    [--dns-listen IP:PORT [--dns-ttl DURATION]] [--consul-listen HOST:PORT]
 
   --listen HOST:PORT     where the API listens (default 127.0.0.1:7700)
   --data-dir DIR         where the embedded SQLite store and the mesh CA (DIR/ca/) live
@@ -36,6 +38,7 @@ export const controlCommand: Command = {
                          trust bundle, the intermediates go with every leaf)
   --ca-key FILE          the private key of the first certificate in --ca-cert (mode 0600;
                          read where it is, never copied)
+${dnsFlagUsage}
   --consul-listen HOST:PORT
                          also serve a Consul-compatible catalog API there (agent service
                          register/deregister, TTL checks, catalog, health, blocking queries);
@@ -50,6 +53,7 @@ export const controlCommand: Command = {
       insecure: { type: 'boolean' },
       'ca-cert': { type: 'string' },
       'ca-key': { type: 'string' },
+      ...dnsFlagOptions,
       'consul-listen': { type: 'string' },
     });
     if (!p) return 0;
@@ -76,6 +80,7 @@ export const controlCommand: Command = {
     if ((caCertFile === undefined) !== (caKeyFile === undefined)) {
       throw new WeftError('WEFT_ERR_CLI_USAGE', '--ca-cert and --ca-key go together: the CA certificate and its private key', 2);
     }
+    const dns = dnsFlags(p);
     const cp = await startControlPlane({
       host: m[1].replace(/^\[|\]$/g, '') || '127.0.0.1',
       port: Number(m[2]),
@@ -86,10 +91,12 @@ export const controlCommand: Command = {
       certificateTtlSeconds,
       caCertFile,
       caKeyFile,
+      ...dns,
       consulListen: cm ? { host: cm[1]!.replace(/^\[|\]$/g, '') || '127.0.0.1', port: Number(cm[2]) } : undefined,
     });
     if (cp.adminTokenFile) process.stdout.write(`weft: wrote a bootstrap admin token to ${cp.adminTokenFile} (mode 0600); use it with: export WEFT_TOKEN=$(cat ${cp.adminTokenFile})\n`);
     if (insecure) process.stdout.write('weft: --insecure: the API accepts anonymous callers as admin; do not expose this port\n');
+    if (dns.dnsListen && cp.dnsPort !== undefined) process.stdout.write(dnsListeningLine(dns.dnsListen.host, cp.dnsPort));
     if (cp.consulUrl) process.stdout.write(`weft: Consul-compatible API on ${cp.consulUrl}\n`);
     process.stdout.write(`weft control plane listening on ${cp.url}\n`);
     await new Promise<void>((resolve) => {

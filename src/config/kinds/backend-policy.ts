@@ -4,6 +4,7 @@
 
 import type { ResourceType, ValidationResult } from '../resource.ts';
 import { Checker, DNS_LABEL, DNS_LABEL_HINT, join } from '../validate.ts';
+import { DEFAULT_CIRCUIT_BREAKER, readCircuitBreaker, type CircuitBreakerSpec } from './backend-policy-circuit-breaker.ts';
 import { readLocality, type LocalityLoadBalancing } from './backend-policy-locality.ts';
 import { readAdaptiveConcurrency, type AdaptiveConcurrencySpec } from './backend-policy-adaptive-concurrency.ts';
 import { readRetries, type BackendRetries } from './backend-policy-retries.ts';
@@ -26,6 +27,8 @@ export interface BackendPolicySpec {
     readonly locality?: LocalityLoadBalancing;
   };
   readonly timeouts: BackendTimeouts;
+  /** Circuit-breaker limits (backend-policy-circuit-breaker.ts); absent in policies stored before the field existed. */
+  readonly circuitBreaker?: CircuitBreakerSpec;
   /** The adaptive concurrency limit the targeted Service's own sidecars enforce inbound. Absent: none (the default). */
   readonly adaptiveConcurrency?: AdaptiveConcurrencySpec;
   /** Retries, their conditions, backoff and budget (backend-policy-retries.ts). */
@@ -74,6 +77,7 @@ export const DEFAULT_BACKEND_POLICY: BackendPolicySpec = {
   // connection retry in forward.ts covers the rest).
   timeouts: { connectMs: 2_000, responseHeaderMs: 30_000, streamIdleMs: 300_000, requestMs: 0, idleMs: 4_000 },
   retries: { attempts: 2 },
+  circuitBreaker: DEFAULT_CIRCUIT_BREAKER,
 };
 
 /**
@@ -106,7 +110,7 @@ function validateSpec(raw: unknown, path: string): ValidationResult<BackendPolic
   const c = new Checker();
   const spec = c.object(raw, path);
   if (!spec) return { ok: false, errors: c.errors };
-  c.noUnknown(spec, path, ['targetRefs', 'loadBalancer', 'timeouts', 'retries', 'adaptiveConcurrency']);
+  c.noUnknown(spec, path, ['targetRefs', 'loadBalancer', 'timeouts', 'retries', 'circuitBreaker', 'adaptiveConcurrency']);
   const d = DEFAULT_BACKEND_POLICY;
 
   const targetRefs = readTargetRefs(c, spec.targetRefs, join(path, 'targetRefs'));
@@ -147,10 +151,11 @@ function validateSpec(raw: unknown, path: string): ValidationResult<BackendPolic
     retries = readRetries(c, spec.retries, join(path, 'retries')) ?? d.retries;
   }
 
+  const circuitBreaker = readCircuitBreaker(c, spec.circuitBreaker, join(path, 'circuitBreaker'));
   const adaptiveConcurrency = readAdaptiveConcurrency(c, spec.adaptiveConcurrency, join(path, 'adaptiveConcurrency'));
 
   if (c.errors.length) return { ok: false, errors: c.errors };
-  return { ok: true, value: { targetRefs, loadBalancer, timeouts, retries, ...(adaptiveConcurrency && { adaptiveConcurrency }) } };
+  return { ok: true, value: { targetRefs, loadBalancer, timeouts, retries, circuitBreaker, ...(adaptiveConcurrency && { adaptiveConcurrency }) } };
 }
 
 export const backendPolicyType: ResourceType<BackendPolicySpec> = {

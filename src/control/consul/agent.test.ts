@@ -25,7 +25,7 @@ beforeEach(async () => {
   store = await openSqliteStore(dir);
   clock = new ManualClock();
   // Probes never run here: every active check answers ok.
-  catalog = new Catalog({ store, clock, log: quiet, sweepMs: 500, probe: async () => ({ ok: true }) });
+  catalog = new Catalog({ store, clock, log: quiet, sweepMs: 500, probe: async () => ({ ok: true, outcome: 'success', reason: 'passing' }) });
   await catalog.start();
   agent = new ConsulAgent({ catalog, clock, log: quiet, sweepMs: 250 });
 });

@@ -159,7 +159,7 @@ export class ConsulAgent {
   /** The checks Consul shows for an instance, in registration order. */
   checks(inst: InstanceState): CheckView[] {
     const record = this.#recordFor(inst);
-    const active = this.#catalog.checkStatuses(inst.namespace, inst.service, inst.id) ?? [];
+    const active = inst.checkResults ?? [];
     const now = this.#clock.now();
     const views = record.checks.map((def): CheckView => {
       if (def.type === 'ttl') {
@@ -169,8 +169,9 @@ export class ConsulAgent {
         return { def, status: t.status, output: t.output };
       }
       const a = active[def.activeIndex!];
-      if (!a) return { def, status: 'critical', output: 'check not run yet' };
-      return { def, status: a.status, output: a.reason === 'pending' ? '' : a.reason };
+      // Results appear with the first evaluation; until then a check counts as passing, as in the catalog.
+      if (!a) return { def, status: 'passing', output: '' };
+      return { def, status: a.status, output: a.output === 'pending' ? '' : a.output };
     });
     return views;
   }

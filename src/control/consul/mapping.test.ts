@@ -24,7 +24,7 @@ test('a Consul service definition maps onto a weft registration in namespace def
   assert.equal(r.id, 'web-1');
   assert.equal(r.address, '10.0.0.5');
   assert.deepEqual(r.ports, [{ port: 8080, targetPort: 8080, name: undefined, protocol: undefined }]);
-  assert.deepEqual(r.labels, { app: 'web', v1: '', primary: '', 'meta.consul.weft.dev/version': '1.2.3' });
+  assert.deepEqual(r.labels, { app: 'web', 'meta.consul.weft.dev/version': '1.2.3', tags: 'v1,primary' });
   assert.equal(r.weight, 3);
   assert.equal(r.ttlSeconds, 15);
   assert.equal(r.deregisterAfterSeconds, 90);
@@ -70,13 +70,29 @@ test('several checks: IDs service:<ID>:<n>, HTTP and TCP become weft active chec
   );
   assert.deepEqual(checks.map((c) => c.id), ['service:shop-a:1', 'service:shop-a:2', 'db-port']);
   assert.deepEqual(checks.map((c) => c.type), ['ttl', 'http', 'tcp']);
-  assert.deepEqual(r.checks, [
-    { type: 'http', host: '127.0.0.1', port: 8081, path: '/health?deep=1', intervalSeconds: 5, timeoutSeconds: 2, unhealthyThreshold: 3, healthyThreshold: 2 },
-    { type: 'tcp', host: 'db.internal', port: 5432, path: undefined, intervalSeconds: 2, timeoutSeconds: 10, unhealthyThreshold: 1, healthyThreshold: 1 },
-  ]);
+  assert.deepEqual(
+    r.checks.map((c) => [c.type, c.host, c.port, c.path, c.intervalMs, c.timeoutMs, c.unhealthyThreshold, c.healthyThreshold, c.checkedBy]),
+    [
+      ['http', '127.0.0.1', 8081, '/health?deep=1', 5000, 2000, 3, 2, 'control-plane'],
+      ['tcp', 'db.internal', 5432, undefined, 1500, 10_000, 1, 1, 'control-plane'],
+    ],
+  );
   assert.equal(checks[1]!.activeIndex, 0);
   assert.equal(checks[2]!.activeIndex, 1);
   assert.equal(r.ttlSeconds, 10);
+});
+
+test('a gRPC check: host:port/service becomes a weft grpc check with that service name', () => {
+  const { registration: r, checks } = decodeServiceDefinition({ Name: 'rpc', Port: 50051, Check: { GRPC: '127.0.0.1:50051/pkg.Svc', Interval: '2s' } }, '127.0.0.1');
+  assert.deepEqual([r.checks[0]!.type, r.checks[0]!.port, r.checks[0]!.serviceName], ['grpc', 50051, 'pkg.Svc']);
+  assert.equal(checks[0]!.target, '127.0.0.1:50051/pkg.Svc');
+  assert.equal(decodeServiceDefinition({ Name: 'rpc', Check: { GRPC: 'h:1', Interval: '2s' } }, '127.0.0.1').registration.checks[0]!.serviceName, '');
+});
+
+test('a long tag list is kept whole (no 63-character label limit on it)', () => {
+  const tags = Array.from({ length: 20 }, (_, i) => `traefik.http.routers.r${i}.rule=Host(x)`);
+  const { registration: r } = decodeServiceDefinition({ Name: 'edge', Tags: tags }, '127.0.0.1');
+  assert.deepEqual(tagsAndMeta(r.labels).tags, tags);
 });
 
 test('unknown fields are ignored, as Consul\'s decoder ignores them', () => {
@@ -97,14 +113,16 @@ test('what Consul refuses is refused with its words; what weft cannot honour is 
     [{ Name: 'x', Check: { TTL: '1s', HTTP: 'http://a/', Interval: '1s' } }, 'WEFT_ERR_CONSUL_INVALID', /exactly one of/],
     [{ Name: 'x', Check: { TCP: 'nohost' , Interval: '1s' } }, 'WEFT_ERR_CONSUL_INVALID', /host:port/],
     [{ Name: 'x', Checks: [{ TTL: '1s', CheckID: 'a' }, { TTL: '2s', CheckID: 'a' }] }, 'WEFT_ERR_CONSUL_INVALID', /used twice/],
-    [{ Name: 'x', Tags: ['a=b'] }, 'WEFT_ERR_CONSUL_INVALID', /Tags\["a=b"\]/],
+    [{ Name: 'x', Tags: ['a,b'] }, 'WEFT_ERR_CONSUL_INVALID', /Tags\[0\] "a,b"/],
+    [{ Name: 'x', Tags: ['ok', ''] }, 'WEFT_ERR_CONSUL_INVALID', /Tags\[1\]/],
     [{ Name: 'x', Meta: { k: 'v'.repeat(64) } }, 'WEFT_ERR_CONSUL_INVALID', /Meta\.k/],
     [{ Name: 'x', ID: 'has space' }, 'WEFT_ERR_CONSUL_INVALID', /^ID:/],
     [{ Name: 'x', Weights: { Passing: 5000 } }, 'WEFT_ERR_CONSUL_INVALID', /Weights\.Passing/],
     [{ Name: 'UPPER' }, 'WEFT_ERR_CONSUL_INVALID', /DNS labels/],
     [{ Name: 'x', Kind: 'connect-proxy' }, 'WEFT_ERR_CONSUL_UNSUPPORTED', /Kind/],
     [{ Name: 'x', Connect: { SidecarService: {} } }, 'WEFT_ERR_CONSUL_UNSUPPORTED', /Connect/],
-    [{ Name: 'x', Check: { GRPC: 'a:1', Interval: '1s' } }, 'WEFT_ERR_CONSUL_UNSUPPORTED', /GRPC/],
+    [{ Name: 'x', Check: { GRPC: 'a:1', GRPCUseTLS: true, Interval: '1s' } }, 'WEFT_ERR_CONSUL_UNSUPPORTED', /GRPCUseTLS/],
+    [{ Name: 'x', Check: { H2PING: 'a:1', Interval: '1s' } }, 'WEFT_ERR_CONSUL_UNSUPPORTED', /H2PING/],
     [{ Name: 'x', Check: { HTTP: 'https://a/', Interval: '1s' } }, 'WEFT_ERR_CONSUL_UNSUPPORTED', /http:\/\/ only/],
     [{ Name: 'x', Check: { HTTP: 'http://a/', Method: 'POST', Interval: '1s' } }, 'WEFT_ERR_CONSUL_UNSUPPORTED', /GET only/],
     [{ Name: 'x', Namespace: 'team-a' }, 'WEFT_ERR_CONSUL_UNSUPPORTED', /default namespace/],
@@ -121,14 +139,14 @@ test('what Consul refuses is refused with its words; what weft cannot honour is 
 
 test('instances registered through weft\'s own API get the checks Consul would name', () => {
   const inst = {
-    service: 'reviews', namespace: 'default', id: 'r1', address: '10.1.1.1', ports: [{ port: 80, targetPort: 15006 }], labels: { app: 'reviews', version: 'v2', canary: '' },
+    service: 'reviews', namespace: 'default', id: 'r1', address: '10.1.1.1', ports: [{ port: 80, targetPort: 15006 }], labels: { app: 'reviews', version: 'v2', tags: 'canary,eu' },
     weight: 1, ttlSeconds: 15, deregisterAfterSeconds: 60,
-    checks: [{ type: 'http' as const, path: '/healthz', intervalSeconds: 5, timeoutSeconds: 2, unhealthyThreshold: 1, healthyThreshold: 1 }],
+    checks: [{ type: 'http' as const, path: '/healthz', intervalMs: 5000, timeoutMs: 2000, unhealthyThreshold: 1, healthyThreshold: 1 }],
     health: 'passing' as const, healthReason: '', registeredAt: 0, lastHeartbeat: 0, healthSince: 0,
   } satisfies InstanceState;
   const checks = derivedChecks(inst);
   assert.deepEqual(checks.map((c) => [c.id, c.type, c.target]), [['service:r1:1', 'ttl', undefined], ['service:r1:2', 'http', 'http://10.1.1.1:15006/healthz']]);
   assert.equal(consulPort(inst), 15006);
-  // Labels with a value are neither tags nor meta; empty-valued ones are tags.
-  assert.deepEqual(tagsAndMeta(inst.labels), { tags: ['canary'], meta: {} });
+  // Tags as weft's DNS reads them: the `tags` list, then the `version` label.
+  assert.deepEqual(tagsAndMeta(inst.labels), { tags: ['canary', 'eu', 'v2'], meta: {} });
 });

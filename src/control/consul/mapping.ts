@@ -1,7 +1,7 @@
 // Consul's service definitions (PUT /v1/agent/service/register) mapped onto weft's catalog, and
 // back: the service's Name is the weft service in namespace `default`, its ID the instance id,
-// Tags become labels with an empty value, Meta becomes labels under `meta.consul.weft.dev/`, TTL
-// checks become the instance's TTL plus reported health, HTTP and TCP checks weft's active checks.
+// Tags become the `tags` label (comma-separated, as DNS reads it), Meta labels under `meta.consul.weft.dev/`, TTL
+// checks become the instance's TTL plus reported health, HTTP, TCP and gRPC checks weft's active checks.
 
 import type { HealthCheckSpec, HealthStatus, InstanceRegistration, InstanceState } from '../../config/catalog-types.ts';
 import { validateRegistration } from '../../config/registration.ts';
@@ -9,6 +9,7 @@ import { DEFAULT_NAMESPACE } from '../../config/resource.ts';
 import { durationMs } from './duration.ts';
 import { Fields } from './decode.ts';
 import { badRequest, decodeFailed, unsupported } from './errors.ts';
+import { TAG_LABELS } from '../dns/catalog-view.ts';
 
 /** The weft namespace Consul's services live in (Consul's own namespaces are an Enterprise feature). */
 export const CONSUL_NAMESPACE = DEFAULT_NAMESPACE;
@@ -23,12 +24,12 @@ export interface ConsulCheckDef {
   readonly id: string;
   readonly name: string;
   readonly notes: string;
-  readonly type: 'ttl' | 'http' | 'tcp';
+  readonly type: 'ttl' | 'http' | 'tcp' | 'grpc';
   /** TTL checks: how long a pass/warn/fail stays valid, ms. */
   readonly ttlMs?: number;
-  /** HTTP and TCP checks: the index of the weft active check in the registration's `checks`. */
+  /** HTTP, TCP and gRPC checks: the index of the weft active check in the registration's `checks`. */
   readonly activeIndex?: number;
-  /** HTTP: the URL; TCP: `host:port`. */
+  /** HTTP: the URL; TCP: `host:port`; gRPC: `host:port[/service]`. */
   readonly target?: string;
   readonly intervalMs?: number;
   readonly timeoutMs?: number;
@@ -47,7 +48,7 @@ const STATUSES: readonly HealthStatus[] = ['passing', 'warning', 'critical'];
 /** Service-definition fields weft accepts but cannot honour: refused by name rather than ignored. */
 const UNSUPPORTED_SERVICE_FIELDS = ['Proxy', 'SocketPath', 'Locality'];
 /** Check kinds Consul has and weft does not run. */
-const UNSUPPORTED_CHECK_FIELDS = ['Args', 'ScriptArgs', 'GRPC', 'H2PING', 'UDP', 'DockerContainerID', 'AliasService', 'AliasNode', 'OSService', 'Body', 'Header'];
+const UNSUPPORTED_CHECK_FIELDS = ['Args', 'ScriptArgs', 'H2PING', 'UDP', 'DockerContainerID', 'AliasService', 'AliasNode', 'OSService', 'Body', 'Header'];
 
 function isAnyAddress(address: string): boolean {
   return address === '0.0.0.0' || address === '::' || address === '[::]' || address === '0:0:0:0:0:0:0:0';
@@ -59,8 +60,8 @@ function isAnyAddress(address: string): boolean {
  * address, used when the definition has none (Consul uses its agent's, which is on the app's host).
  * Throws WEFT_ERR_CONSUL_DECODE (a JSON type Consul's decoder refuses), WEFT_ERR_CONSUL_INVALID
  * (what Consul refuses, e.g. `Missing service name`, or what weft's catalog refuses: names that
- * are not DNS labels, tags that are not label keys) and WEFT_ERR_CONSUL_UNSUPPORTED (Connect,
- * script/gRPC/... checks), all 400 with a text naming the field.
+ * are not DNS labels, tags with commas or white space) and WEFT_ERR_CONSUL_UNSUPPORTED (Connect,
+ * script, H2PING, UDP, ... checks, TLS checks), all 400 with a text naming the field.
  */
 export function decodeServiceDefinition(raw: unknown, clientAddress: string): ConsulRegistration {
   if (raw === undefined) throw decodeFailed('EOF');
@@ -101,8 +102,13 @@ export function decodeServiceDefinition(raw: unknown, clientAddress: string): Co
   }
   const id = givenId || name;
 
+  // Tags are one label, `tags: "a,b"`, which weft's DNS interface also reads (TAG.NAME.service.consul).
+  tags.forEach((tag, i) => {
+    if (tag === '' || tag.includes(',') || /[\s\x00-\x1f]/.test(tag) || tag.length > 255) {
+      throw badRequest(`Tags[${i}] ${JSON.stringify(tag)}: weft keeps tags in the \`tags\` label, comma-separated: a tag must be non-empty, at most 255 characters, without commas or white space`);
+    }
+  });
   const labels: Record<string, string> = {};
-  for (const tag of tags) labels[tag] = '';
   for (const [k, v] of Object.entries(meta)) labels[META_LABEL_PREFIX + k] = v;
 
   const active: Record<string, unknown>[] = [];
@@ -120,17 +126,21 @@ export function decodeServiceDefinition(raw: unknown, clientAddress: string): Co
     const timeout = durationMs(c.raw('Timeout'), bad);
     const http = c.string('HTTP') ?? '';
     const tcp = c.string('TCP') ?? '';
+    const grpc = c.string('GRPC') ?? '';
+    const grpcTls = c.boolean('GRPCUseTLS') ?? false;
+    const tcpTls = c.boolean('TCPUseTLS') ?? false;
     const method = c.string('Method') ?? '';
     const deregister = durationMs(c.raw('DeregisterCriticalServiceAfter'), bad);
     const successBefore = c.integer('SuccessBeforePassing') ?? 0;
     const failuresBefore = c.integer('FailuresBeforeCritical') ?? 0;
     c.boolean('TLSSkipVerify');
     const tlsServerName = c.string('TLSServerName') ?? '';
-    for (const field of UNSUPPORTED_CHECK_FIELDS) if (c.has(field)) throw unsupported(`Invalid check: ${where}.${field}: weft runs TTL, HTTP and TCP checks only`);
+    for (const field of UNSUPPORTED_CHECK_FIELDS) if (c.has(field)) throw unsupported(`Invalid check: ${where}.${field}: weft runs TTL, HTTP, TCP and gRPC checks only`);
+    if (grpcTls || tcpTls) throw unsupported(`Invalid check: ${where}.${grpcTls ? 'GRPCUseTLS' : 'TCPUseTLS'}: weft's checks speak plaintext only`);
     if (status !== '' && !STATUSES.includes(status as HealthStatus)) throw badRequest("Status for checks must 'passing', 'warning', 'critical'");
-    const kinds = [ttl !== undefined && ttl > 0, http !== '', tcp !== ''].filter(Boolean).length;
-    if (kinds === 0) throw badRequest(`Invalid check: ${where}: TTL must be > 0 for TTL checks, or give one of HTTP or TCP`);
-    if (kinds > 1) throw badRequest(`Invalid check: ${where}: give exactly one of TTL, HTTP or TCP`);
+    const kinds = [ttl !== undefined && ttl > 0, http !== '', tcp !== '', grpc !== ''].filter(Boolean).length;
+    if (kinds === 0) throw badRequest(`Invalid check: ${where}: TTL must be > 0 for TTL checks, or give one of HTTP, TCP or GRPC`);
+    if (kinds > 1) throw badRequest(`Invalid check: ${where}: give exactly one of TTL, HTTP, TCP or GRPC`);
     if (deregister !== undefined && deregister > 0) deregisterAfterMs = Math.min(deregisterAfterMs ?? Infinity, deregister);
     const checkId = given || (rawChecks.length > 1 ? `service:${id}:${i + 1}` : `service:${id}`);
     const initialStatus = (status || 'critical') as HealthStatus;
@@ -140,11 +150,11 @@ export function decodeServiceDefinition(raw: unknown, clientAddress: string): Co
       checks.push({ ...base, type: 'ttl', ttlMs: ttl });
       return;
     }
-    if (!(interval !== undefined && interval > 0)) throw badRequest(`Invalid check: ${where}: Interval must be > 0 for HTTP or TCP checks`);
+    if (!(interval !== undefined && interval > 0)) throw badRequest(`Invalid check: ${where}: Interval must be > 0 for HTTP, TCP or GRPC checks`);
     const spec: Record<string, unknown> = {
-      intervalSeconds: Math.max(1, Math.ceil(interval / 1000)),
-      // Consul's default timeout is 10 s; weft's probe never waits longer than the interval.
-      timeoutSeconds: Math.max(1, Math.ceil((timeout ?? 10_000) / 1000)),
+      // weft's bounds: an interval of 100 ms to 1 h, a timeout of 10 ms to 10 min (Consul's default 10 s).
+      intervalMs: Math.min(3_600_000, Math.max(100, Math.round(interval))),
+      timeoutMs: Math.min(600_000, Math.max(10, Math.round(timeout ?? 10_000))),
       healthyThreshold: Math.max(1, successBefore),
       unhealthyThreshold: Math.max(1, failuresBefore),
     };
@@ -159,12 +169,18 @@ export function decodeServiceDefinition(raw: unknown, clientAddress: string): Co
       }
       if (url.protocol !== 'http:') throw unsupported(`Invalid check: ${where}.HTTP ${JSON.stringify(http)}: weft's HTTP checks speak plain http:// only`);
       Object.assign(spec, { type: 'http', host: url.hostname.replace(/^\[|\]$/g, ''), port: Number(url.port || 80), path: url.pathname + url.search });
-    } else {
+    } else if (tcp !== '') {
       const m = /^(.+):(\d+)$/.exec(tcp);
       if (!m) throw badRequest(`Invalid check: ${where}.TCP ${JSON.stringify(tcp)} must be host:port`);
       Object.assign(spec, { type: 'tcp', host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) });
+    } else {
+      // Consul's GRPC is `host:port` (the whole server) or `host:port/service`.
+      const m = /^(.+):(\d+)(?:\/(.*))?$/.exec(grpc);
+      if (!m) throw badRequest(`Invalid check: ${where}.GRPC ${JSON.stringify(grpc)} must be host:port or host:port/service`);
+      Object.assign(spec, { type: 'grpc', host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]), serviceName: m[3] ?? '' });
     }
-    checks.push({ ...base, type: http !== '' ? 'http' : 'tcp', activeIndex: active.length, target: http || tcp, intervalMs: interval, timeoutMs: timeout ?? 10_000 });
+    const type = http !== '' ? 'http' : tcp !== '' ? 'tcp' : 'grpc';
+    checks.push({ ...base, type, activeIndex: active.length, target: http || tcp || grpc, intervalMs: spec.intervalMs as number, timeoutMs: spec.timeoutMs as number });
     active.push(spec);
   });
   const ids = new Set<string>();
@@ -193,6 +209,8 @@ export function decodeServiceDefinition(raw: unknown, clientAddress: string): Co
   return {
     registration: {
       ...validated.value,
+      // Set after validation: a tag list may be longer than the 63 characters an API label value may be.
+      labels: tags.length ? { ...validated.value.labels, [TAG_LABELS.list]: [...new Set(tags)].join(',') } : validated.value.labels,
       ports: port > 0 ? validated.value.ports : [],
       // weft's catalog marks the instance critical when no TTL check has been updated within the longest TTL.
       ttlSeconds: ttlMaxMs > 0 ? Math.ceil(ttlMaxMs / 1000) : 0,
@@ -210,19 +228,22 @@ function consulPath(path: string): string {
   if (path === 'weight') return 'Weights.Passing';
   if (path.startsWith('ports')) return 'Port';
   if (path.startsWith(`labels.${META_LABEL_PREFIX}`)) return `Meta.${path.slice(`labels.${META_LABEL_PREFIX}`.length)}`;
-  if (path.startsWith('labels.')) return `Tags[${JSON.stringify(path.slice('labels.'.length))}] (a tag must be a label key)`;
   if (path.startsWith('checks')) return path.replace(/^checks/, 'Checks');
   return path;
 }
 
-/** The Consul view of a weft instance's labels: Tags (labels with an empty value) and Meta (prefixed labels). */
+/**
+ * The Consul view of a weft instance's labels, as weft's DNS interface reads them too: Tags are
+ * the `tags` label's comma-separated values, then the `version` label's value (weft's own
+ * registrations carry versions there); Meta is the `meta.consul.weft.dev/` labels, prefix removed.
+ */
 export function tagsAndMeta(labels: Readonly<Record<string, string>>): { tags: string[]; meta: Record<string, string> } {
   const tags: string[] = [];
+  for (const t of (labels[TAG_LABELS.list] ?? '').split(',')) if (t.trim() && !tags.includes(t.trim())) tags.push(t.trim());
+  const version = labels[TAG_LABELS.version];
+  if (version && !tags.includes(version)) tags.push(version);
   const meta: Record<string, string> = {};
-  for (const [k, v] of Object.entries(labels)) {
-    if (k.startsWith(META_LABEL_PREFIX)) meta[k.slice(META_LABEL_PREFIX.length)] = v;
-    else if (v === '') tags.push(k);
-  }
+  for (const [k, v] of Object.entries(labels)) if (k.startsWith(META_LABEL_PREFIX)) meta[k.slice(META_LABEL_PREFIX.length)] = v;
   return { tags, meta };
 }
 
@@ -242,8 +263,9 @@ export function derivedChecks(inst: InstanceState): ConsulCheckDef[] {
   inst.checks.forEach((c: HealthCheckSpec, i) => {
     const host = c.host ?? inst.address;
     const port = c.port ?? inst.ports[0]?.targetPort ?? 0;
-    const target = c.type === 'http' ? `http://${host.includes(':') ? `[${host}]` : host}:${port}${c.path ?? '/'}` : `${host}:${port}`;
-    out.push({ id: nextId(), name, notes: '', type: c.type, activeIndex: i, target, intervalMs: c.intervalSeconds * 1000, timeoutMs: c.timeoutSeconds * 1000, initialStatus: 'passing', initialOutput: '' });
+    const hostPort = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+    const target = c.type === 'http' ? `http://${hostPort}${c.path ?? '/'}` : c.type === 'grpc' && c.serviceName ? `${hostPort}/${c.serviceName}` : hostPort;
+    out.push({ id: nextId(), name, notes: '', type: c.type, activeIndex: i, target, intervalMs: c.intervalMs, timeoutMs: c.timeoutMs, initialStatus: 'passing', initialOutput: '' });
   });
   return out;
 }

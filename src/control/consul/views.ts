@@ -74,7 +74,8 @@ export function serviceNodeView(inst: InstanceState, index: number) {
   };
 }
 
-const CHECK_TYPE: Readonly<Record<CheckView['def']['type'], string>> = { ttl: 'ttl', http: 'http', tcp: 'tcp' };
+const CHECK_TYPE: Readonly<Record<CheckView['def']['type'], string>> = { ttl: 'ttl', http: 'http', tcp: 'tcp', grpc: 'grpc' };
+const DEFINITION_KEY: Readonly<Record<CheckView['def']['type'], string>> = { ttl: 'TTL', http: 'HTTP', tcp: 'TCP', grpc: 'GRPC' };
 
 /** A check as health/service and agent/checks show it. */
 export function checkView(inst: InstanceState, c: CheckView, index: number) {
@@ -90,7 +91,7 @@ export function checkView(inst: InstanceState, c: CheckView, index: number) {
     ServiceName: inst.service,
     ServiceTags: tags,
     Type: CHECK_TYPE[c.def.type],
-    Definition: c.def.type === 'ttl' ? {} : { [c.def.type === 'http' ? 'HTTP' : 'TCP']: c.def.target, Interval: `${c.def.intervalMs! / 1000}s`, Timeout: `${c.def.timeoutMs! / 1000}s` },
+    Definition: c.def.type === 'ttl' ? {} : { [DEFINITION_KEY[c.def.type]]: c.def.target, Interval: `${c.def.intervalMs! / 1000}s`, Timeout: `${c.def.timeoutMs! / 1000}s` },
     CreateIndex: index,
     ModifyIndex: index,
   };

@@ -17,6 +17,8 @@ export function attemptH2(f: Forwarding, a: Attempt): void {
   const { req, res, target, ctx, method, hasBody } = f;
   const session = ctx.pool.session(ep.address, ep.port, ep.identity);
   const wasConnected = !session.connecting;
+  // A session still connecting: the attempt is pending (circuit breaking; HTTP/2 connections are not counted).
+  if (!wasConnected && f.breaker !== undefined && !a.startPending(-1)) return;
   const headers = f.upstreamHeaders() as Record<string, string | string[]>;
   let stream: ClientHttp2Stream;
   try {
@@ -29,6 +31,8 @@ export function attemptH2(f: Forwarding, a: Attempt): void {
   /** This stream failed on a stale session and the attempt went on on a new one: its events no longer count. */
   let superseded = false;
   a.cancelTransport = () => stream.close();
+  // The stream gets its id once the session is up: no longer pending.
+  if (a.pending) stream.once('ready', () => a.endPending());
   /**
    * The session was reused and has gone away (the peer closed it or sent GOAWAY) before any
    * response on this stream: the request goes once more on a new session to the same endpoint if

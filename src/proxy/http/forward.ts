@@ -19,7 +19,7 @@ import type { UpstreamPool } from '../transport/upstream-pool.ts';
 import { BODY_CHUNKED, BODY_NONE, BODY_RAW, requestHead, type H1Exchange, type H1Handler, type H1Stage } from '../transport/h1-client.ts';
 import type { H1ServerRequest, H1ServerResponse } from '../transport/h1-server-message.ts';
 import { forwardableHeaders, parsedContentLength, wantsTrailers } from './headers.ts';
-import { REASON_HEADER, sendLocalReply, type LocalReplyReason } from './local-reply.ts';
+import { REASON_HEADER, sendGrpcReply, sendLocalReply, type LocalReplyReason } from './local-reply.ts';
 import type { MirrorTee } from '../filters/request-mirror/mirror.ts';
 import { splice } from '../transport/tunnel.ts';
 import { upgradeAccepted } from './upgrade.ts';
@@ -31,6 +31,8 @@ import { RETRY_BODY_LIMIT_BYTES, type RoutePolicy } from '../routing/route-polic
 import { backendRetryPolicy, retriesAnswer, retriesFailure, type RetryPolicy } from '../resilience/retry/retry-policy.ts';
 import { retryBackoffMs } from '../resilience/retry/backoff.ts';
 import type { RetryBudget } from '../resilience/retry/budget.ts';
+import { CIRCUIT_LIMIT_FIELD, CIRCUIT_LIMIT_HEADER, type CircuitBreaker, type CircuitLimit } from '../resilience/circuit-breaker/circuit-breaker.ts';
+import { DEADLINE_HEADER, GRPC_TIMEOUT_HEADER, deadlineTimes, formatDeadline, formatGrpcTimeout, isGrpcRequest, readDeadline, timeLeft } from '../resilience/deadline/deadline.ts';
 
 export type AnyRequest = IncomingMessage | Http2ServerRequest | H1ServerRequest;
 export type AnyResponse = ServerResponse | Http2ServerResponse | H1ServerResponse;
@@ -63,6 +65,11 @@ export interface ForwardTarget {
    * requestMs and retries for this request, and add a per-attempt bound (backendRequest).
    */
   readonly route?: RoutePolicy;
+  /**
+   * The destination Service port's circuit breaker (resilience/circuit-breaker/): the request is
+   * admitted before its first pick, a new connection and a retry are checked where they start.
+   */
+  readonly breaker?: CircuitBreaker;
 }
 
 export interface ForwardContext {
@@ -78,10 +85,14 @@ export interface ForwardContext {
   readonly budget?: RetryBudget;
   /** Called once for a request a retry was refused to because the budget was exhausted. */
   readonly onBudgetExhausted?: () => void;
+  /** A circuit-breaker limit refused the request (503 circuit-open) or a retry (the failure stands). */
+  readonly onCircuitOpen?: (limit: CircuitLimit) => void;
 }
 
 /** The timers' local-reply reasons (504 before the response head; after it, the stream is cut). */
-type TimeoutReason = 'request-timeout' | 'response-header-timeout' | 'stream-idle-timeout' | 'backend-request-timeout';
+type TimeoutReason = 'request-timeout' | 'response-header-timeout' | 'stream-idle-timeout' | 'backend-request-timeout' | 'deadline-exceeded';
+/** grpc-status DEADLINE_EXCEEDED (gRPC status codes). */
+const GRPC_DEADLINE_EXCEEDED = 4;
 
 /** RST_STREAM INTERNAL_ERROR (RFC 9113 §7): how an HTTP/2 response that was cut ends; http2.constants without loading node:http2. */
 const NGHTTP2_INTERNAL_ERROR = 2;
@@ -163,6 +174,24 @@ export class Forwarding {
   /** The running attempt's backendRequest timer, and the wait before the next attempt. */
   tryTimer: NodeJS.Timeout | undefined = undefined;
   backoffTimer: NodeJS.Timeout | undefined = undefined;
+  // Overload protection (docs/concepts/overload.md). The breaker's counts this request holds, each
+  // released once in complete().
+  readonly breaker: CircuitBreaker | undefined;
+  holdsRequest = false;
+  holdsRetry = false;
+  /** A retry was not made because the breaker's maxRetries was reached (counted once, at the end). */
+  retryOverflow = false;
+  /**
+   * The deadline the request carried (x-weft-deadline, grpc-timeout), performance.now() time;
+   * Infinity: none. `sendDeadlineAt`: what the upstream request is told (that, or sooner when this
+   * hop's request timeout ends first); Infinity: nothing is sent. `deadlineError`: a malformed
+   * x-weft-deadline, answered 400 before the pick.
+   */
+  deadlineAt = Infinity;
+  sendDeadlineAt = Infinity;
+  deadlineError: string | undefined = undefined;
+  /** A gRPC call: its deadline goes on in grpc-timeout too, and expires as grpc-status 4. */
+  grpc = false;
 
   constructor(req: AnyRequest, res: AnyResponse, target: ForwardTarget, ctx: ForwardContext) {
     this.req = req;
@@ -187,6 +216,11 @@ export class Forwarding {
     // Every request deposits into its Service's budget; retries withdraw (fail below).
     ctx.budget?.recordRequest();
     this.arrivedAt = this.quietSince = ctx.startedAt ?? performance.now();
+    this.breaker = target.breaker;
+    // Two property reads for a request without a deadline; parsing only when one is there.
+    const weftDeadline = req.headers[DEADLINE_HEADER];
+    const grpcTimeout = req.headers[GRPC_TIMEOUT_HEADER];
+    if (weftDeadline !== undefined || grpcTimeout !== undefined) this.readDeadline(weftDeadline, grpcTimeout);
     if (!this.hasBody) this.requestEndedAt = this.arrivedAt;
     this.armTimer(this.arrivedAt, false);
     // The client went away: stop the upstream work too.
@@ -201,11 +235,52 @@ export class Forwarding {
   complete(status: number, reason?: LocalReplyReason, at = performance.now()): void {
     if (this.finished) return;
     this.finished = true;
+    const breaker = this.breaker;
+    if (breaker !== undefined) {
+      // Every way a request ends comes here once: the breaker's counts never leak.
+      if (this.holdsRequest) breaker.endRequest();
+      if (this.holdsRetry) breaker.endRetry();
+      this.holdsRequest = this.holdsRetry = false;
+      this.current?.endPending();
+    }
     if (this.timer !== undefined) clearTimeout(this.timer);
     if (this.tryTimer !== undefined) clearTimeout(this.tryTimer);
     if (this.backoffTimer !== undefined) clearTimeout(this.backoffTimer);
     if (this.budgetExhausted) this.ctx.onBudgetExhausted?.();
+    if (this.retryOverflow) this.ctx.onCircuitOpen?.('max-retries');
     this.ctx.onComplete(status, reason, this.attempts, at);
+  }
+
+  /** Reads the request's deadline fields (resilience/deadline/deadline.ts), once, at arrival. */
+  readDeadline(weft: string | string[] | undefined, grpcTimeout: string | string[] | undefined): void {
+    const grpc = (this.grpc = isGrpcRequest(this.req.headers['content-type']));
+    const d = readDeadline(weft, grpcTimeout, grpc);
+    if (d.kind === 'invalid') this.deadlineError = d.message;
+    if (d.kind !== 'deadline') return;
+    // This hop's own request timeout shortens what the next hop is told; it does not start a
+    // deadline of its own (docs/concepts/overload.md, "Deadlines").
+    const times = deadlineTimes(this.arrivedAt, d.ms, this.timeouts.requestMs);
+    this.deadlineAt = times.at;
+    this.sendDeadlineAt = times.sendAt;
+  }
+
+  /** This hop's extra request fields, plus the time left when the request carries a deadline (read at each attempt's send). */
+  extraHeaders(): OutgoingHttpHeaders | undefined {
+    const add = this.target.addHeaders;
+    if (this.sendDeadlineAt === Infinity) return add;
+    const left = timeLeft(this.sendDeadlineAt, performance.now());
+    const extra: OutgoingHttpHeaders = { ...add, [DEADLINE_HEADER]: formatDeadline(left) };
+    if (this.grpc) extra[GRPC_TIMEOUT_HEADER] = formatGrpcTimeout(left);
+    return extra;
+  }
+
+  /** A circuit-breaker limit refused the request: 503 at once, naming the limit. */
+  circuitOpen(limit: CircuitLimit): void {
+    this.ctx.onCircuitOpen?.(limit);
+    const field = CIRCUIT_LIMIT_FIELD[limit];
+    const message = `circuit breaker open: ${field} (${this.breaker?.limits[field]}) reached for this Service (BackendPolicy circuitBreaker.${field})`;
+    sendLocalReply(this.res, 503, 'circuit-open', message, this.ctx.proxyId, { [CIRCUIT_LIMIT_HEADER]: limit });
+    this.complete(503, 'circuit-open');
   }
 
   reply(status: number, reason: LocalReplyReason, message: string): void {
@@ -227,6 +302,7 @@ export class Forwarding {
     const t = this.timeouts;
     let at = Infinity;
     if (t.requestMs > 0) at = this.arrivedAt + t.requestMs;
+    if (this.deadlineAt < at) at = this.deadlineAt;
     if (t.responseHeaderMs > 0 && !this.responded && this.requestEndedAt >= 0) at = Math.min(at, this.requestEndedAt + t.responseHeaderMs);
     if (t.streamIdleMs > 0) at = Math.min(at, sawActivity ? now + t.streamIdleMs / 4 : this.quietSince + t.streamIdleMs);
     if (this.timer !== undefined) {
@@ -250,12 +326,21 @@ export class Forwarding {
   timeOut(reason: TimeoutReason, message: string): void {
     this.current?.cancel();
     if (!this.res.headersSent) {
-      this.reply(504, reason, message);
+      if (reason === 'deadline-exceeded') this.deadlineReply(message);
+      else this.reply(504, reason, message);
       return;
     }
     const status = (this.res as ServerResponse).statusCode;
     this.complete(status, reason);
     cutResponse(this.res);
+  }
+
+  /** The request's deadline passed before a response head: 504, or for a gRPC call DEADLINE_EXCEEDED in a trailers-only response (PROTOCOL-HTTP2.md). */
+  deadlineReply(message: string): void {
+    if (!this.grpc) return this.reply(504, 'deadline-exceeded', message);
+    sendGrpcReply(this.res, GRPC_DEADLINE_EXCEEDED, 'deadline-exceeded', message, this.ctx.proxyId);
+    // Counted with the status sent (200), as every gRPC local reply; the reason says the rest.
+    this.complete(200, 'deadline-exceeded');
   }
 
   /** A body chunk read from the client: kept for a replay while within the bound. */
@@ -309,6 +394,12 @@ export class Forwarding {
     // since shedding means the Service is overloaded.
     if (!allowed && kind === 'peer-shed') allowed = !this.hasBody || this.replayable();
     if (!allowed) return NO_RETRY;
+    // The breaker's maxRetries (Envoy: an overflowing retry is not made; the answer or failure
+    // stands). Asked here, before a transport discards an answer; the slot is taken in fail().
+    if (!this.mayStartRetry(kind)) {
+      this.retryOverflow = true;
+      return NO_RETRY;
+    }
     const budget = this.ctx.budget;
     if (budget === undefined || budget.canRetry()) return BUDGETED_RETRY;
     this.budgetExhausted = true;
@@ -322,6 +413,7 @@ export class Forwarding {
     this.tryTimer = undefined;
     const decision = this.retryDecision(kind);
     if (decision !== NO_RETRY) {
+      this.startRetry(kind); // retryDecision saw a free slot, and nothing ran in between
       if (decision === BUDGETED_RETRY) this.ctx.budget?.recordRetry();
       this.ctx.onRetry?.(kind);
       // The policy's backoff (GEP-1731: never before its minimum); the never-reached-the-app rule
@@ -333,6 +425,26 @@ export class Forwarding {
       return;
     }
     this.replyFailure(kind, endpoint, detail);
+  }
+
+  /**
+   * A retry takes a slot of the breaker's maxRetries (the seam for the retry decision): a request
+   * holds at most one, from its first retry to its end. False: no slot, no retry. A retry of an
+   * attempt that provably reached no app (`connect`, `peer-app-unreachable`) takes none: it adds no
+   * work to any app, and it is how weft routes around an endpoint that went away (unlike Envoy,
+   * where connect-failure retries count too).
+   */
+  startRetry(kind: FailureKind): boolean {
+    const breaker = this.breaker;
+    if (breaker === undefined || this.holdsRetry || kind === 'connect' || kind === 'peer-app-unreachable') return true;
+    return (this.holdsRetry = breaker.tryStartRetry());
+  }
+
+  /** Whether startRetry would succeed now, without taking the slot. */
+  mayStartRetry(kind: FailureKind): boolean {
+    const breaker = this.breaker;
+    if (breaker === undefined || this.holdsRetry || kind === 'connect' || kind === 'peer-app-unreachable') return true;
+    return breaker.retries < breaker.limits.maxRetries;
   }
 
   /** The running attempt outlasted `timeouts.backendRequest`: abandoned, and retried if allowed; after the response head went out, the stream is cut. */
@@ -363,6 +475,17 @@ export class Forwarding {
   }
 
   attempt(): void {
+    // The gate before the pick: a malformed deadline, a deadline already passed (on arrival or
+    // after a retry's backoff), the breaker's maxRequests.
+    if (this.deadlineAt !== Infinity || this.deadlineError !== undefined) {
+      if (this.deadlineError !== undefined) return this.reply(400, 'bad-request', this.deadlineError);
+      // No attempt is in flight here (a retry's predecessor has ended): nothing to cancel.
+      if (performance.now() >= this.deadlineAt) return this.deadlineReply(`the request's deadline passed before it could be sent${this.attempts > 0 ? ` (after ${this.attempts} attempt(s))` : ''}`);
+    }
+    if (this.attempts === 0 && this.breaker !== undefined) {
+      if (!this.breaker.tryStartRequest()) return this.circuitOpen('max-requests');
+      this.holdsRequest = true;
+    }
     // The endpoint of the attempt before this one is not tried again.
     if (this.current !== undefined) (this.tried ??= new Set()).add(this.current.pick.endpoint.id);
     let pick = this.target.picker.pick(this.tried ? { exclude: this.tried } : undefined);
@@ -411,7 +534,7 @@ export class Forwarding {
     if (wantsTrailers(this.req.headers)) headers.te = 'trailers';
     // An undefined value drops the incoming field (as requestHead does for HTTP/1.1); the framing
     // is not the hop's to change.
-    const add = this.target.addHeaders;
+    const add = this.extraHeaders();
     if (add) for (const name in add) {
       if (name === 'content-length' || name === 'transfer-encoding') continue;
       const value = add[name];
@@ -478,7 +601,9 @@ function onTimer(f: Forwarding): void {
     f.quietSince = now;
   }
   const t = f.timeouts;
-  if (t.requestMs > 0 && now >= f.arrivedAt + t.requestMs) {
+  if (now >= f.deadlineAt) {
+    f.timeOut('deadline-exceeded', `the request's deadline (${DEADLINE_HEADER} or ${GRPC_TIMEOUT_HEADER}) passed before a complete response`);
+  } else if (t.requestMs > 0 && now >= f.arrivedAt + t.requestMs) {
     f.timeOut('request-timeout', `no complete response within ${t.requestMs}ms (${f.target.route?.requestMs !== undefined ? "the HTTPRoute rule's timeouts.request" : 'timeouts.requestMs'})`);
   } else if (t.responseHeaderMs > 0 && !f.responded && f.requestEndedAt >= 0 && now >= f.requestEndedAt + t.responseHeaderMs) {
     f.timeOut('response-header-timeout', `no response head within ${t.responseHeaderMs}ms of the request (timeouts.responseHeaderMs)`);
@@ -513,6 +638,8 @@ export class Attempt {
   staleRetried = false;
   /** Stops the transport's work, once the transport has some. */
   cancelTransport: (() => void) | undefined = undefined;
+  /** Holds one of the breaker's pending slots: waiting for a new connection. */
+  pending = false;
 
   constructor(fwd: Forwarding, pick: EndpointPick, started: number) {
     this.fwd = fwd;
@@ -525,12 +652,36 @@ export class Attempt {
    * why there is no complete response. Returns the time it read.
    */
   report(status: number, failure?: AttemptFailure): number {
+    if (this.pending) this.endPending();
     const now = performance.now();
     if (this.reported) return now;
     this.reported = true;
     const ok = failure === undefined && status > 0 && status < 500;
     this.pick.done({ ok, connectFailure: failure === 'connect', latencyMs: now - this.started, status: status > 0 ? status : undefined, failure });
     return now;
+  }
+
+  /**
+   * The attempt needs a new connection: the breaker's maxConnections (`openConnections`, -1: not
+   * counted) and maxPendingRequests decide. False: refused, and the request was answered 503.
+   */
+  startPending(openConnections: number): boolean {
+    const f = this.fwd;
+    const breaker = f.breaker;
+    if (breaker === undefined || this.pending) return true;
+    const limit = breaker.tryStartPending(openConnections);
+    if (limit === undefined) return (this.pending = true);
+    // Not the endpoint's failure: the balancer must not count it against it.
+    this.report(0, 'cancelled');
+    f.circuitOpen(limit);
+    return false;
+  }
+
+  /** The connection came up (or the attempt ended): the pending slot is free. */
+  endPending(): void {
+    if (!this.pending) return;
+    this.pending = false;
+    this.fwd.breaker?.endPending();
   }
 
   /** `status`: what the endpoint answered when the failure is an answer (a retried status code). */
@@ -565,7 +716,10 @@ class H1Attempt extends Attempt implements H1Handler {
     // pooled one it was written on turns out closed (h1-client.ts decides, having seen no byte back).
     // An upgrade goes on a connection of its own, never a pooled one, so it is never stale.
     const upgrade = f.target.upgrade !== undefined;
-    const ex = f.ctx.pool.h1(ep.address, ep.port, ep.identity).request(this, { connectMs: timeouts.connectMs, idleMs: timeouts.idleMs, noResponseBody: f.method === 'HEAD', tls, upgrade, retryStale: !upgrade && f.h1Body === BODY_NONE && IDEMPOTENT.has(f.method) });
+    const pool = f.ctx.pool.h1(ep.address, ep.port, ep.identity);
+    // No idle connection (or an upgrade, which never shares one): this attempt waits for a new one.
+    if (f.breaker !== undefined && (upgrade || pool.idleCount === 0) && !this.startPending(f.ctx.pool.h1OpenCount(f.breaker.endpoints))) return;
+    const ex = pool.request(this, { connectMs: timeouts.connectMs, idleMs: timeouts.idleMs, noResponseBody: f.method === 'HEAD', tls, upgrade, retryStale: !upgrade && f.h1Body === BODY_NONE && IDEMPOTENT.has(f.method) });
     this.ex ??= ex;
   }
 
@@ -582,13 +736,16 @@ class H1Attempt extends Attempt implements H1Handler {
 
   onReady(ex: H1Exchange): void {
     this.ex = ex;
+    if (this.pending) this.endPending();
     const f = this.fwd;
     const incoming = f.req as IncomingMessage;
     const upgrade = f.target.upgrade;
+    // A deadline's time left is written at each attempt's send, so that head is not kept.
+    if (f.sendDeadlineAt !== Infinity) f.h1Head = undefined;
     f.h1Head ??= requestHead(f.method, f.target.path, f.target.authority, incoming.rawHeaders, {
       connection: incoming.headers.connection,
       teTrailers: wantsTrailers(incoming.headers),
-      extra: f.target.addHeaders as Record<string, string> | undefined,
+      extra: f.extraHeaders() as Record<string, string> | undefined,
       bodyLength: f.framing,
       // An upgrade carries its own Connection and Upgrade: the only hop-by-hop fields that go on.
       upgrade,
