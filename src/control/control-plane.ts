@@ -24,6 +24,7 @@ import { ProofVerifier } from './auth/proof.ts';
 import { authenticate, authorizeRoute, setCaller } from './auth/caller.ts';
 import { checkDnsSettings, startDnsServer, type DnsServer } from './dns/dns-server.ts';
 import { openDnsSource } from './dns/service-source.ts';
+import { startConsulServer, type ConsulServer } from './consul/server.ts';
 
 /** Where the first start writes a generated admin token (mode 0600) when no --token is given. */
 export const ADMIN_TOKEN_FILE = 'admin-token';
@@ -53,11 +54,15 @@ export interface ControlPlaneOptions {
   readonly dnsListen?: { readonly host: string; readonly port: number };
   /** TTL of DNS answers and negative caching, 0–3600 s (`--dns-ttl`, default 5). */
   readonly dnsTtlSeconds?: number;
+  /** `--consul-listen`: serve the Consul-compatible catalog API on this host and port (port 0: any free one). */
+  readonly consulListen?: { readonly host: string; readonly port: number };
 }
 
 export interface ControlPlane {
   readonly url: string;
   readonly port: number;
+  /** The Consul-compatible API's URL, when `consulListen` was given. */
+  readonly consulUrl?: string;
   /** The file a generated bootstrap admin token was written to on this start, if one was. */
   readonly adminTokenFile?: string;
   /** The DNS port (UDP and TCP) when `dnsListen` was given. */
@@ -142,6 +147,24 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const dnsSource = options.dnsListen ? await openDnsSource(store, catalog) : undefined;
   const dns: DnsServer | undefined = options.dnsListen && dnsSource ? await startDnsServer({ ...options.dnsListen, ttlSeconds: options.dnsTtlSeconds, source: dnsSource, metrics, log: log.child('dns') }) : undefined;
 
+  // Also before the API listens: a taken Consul port fails the start (WEFT_ERR_CONSUL_LISTEN).
+  let consul: ConsulServer | undefined;
+  if (options.consulListen) {
+    try {
+      consul = await startConsulServer({ ...options.consulListen, catalog, clock, log: log.child('consul'), metrics, authenticate: (authorization, method, target) => authenticate(auth, authorization, method, target) });
+    } catch (err) {
+      await dns?.close();
+      dnsSource?.close();
+      unwatchStore();
+      unwatchCatalog();
+      cache.stop();
+      catalog.stop();
+      await ca.close();
+      if (!options.store) await store.close();
+      throw err;
+    }
+  }
+
   const routes = createRoutes({
     store,
     catalog,
@@ -165,6 +188,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         proxiesGauge.set({}, proxies.connectedCount());
         for (const h of ['passing', 'warning', 'critical']) instancesGauge.set({ health: h }, catalog.list().filter((i) => i.health === h).length);
         updateProcessMetrics();
+        consul?.updateMetrics();
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
         res.end(metrics.render());
         return;
@@ -203,7 +227,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     port,
     adminTokenFile,
     dnsPort: dns?.port,
+    consulUrl: consul?.url,
     async close() {
+      await consul?.close();
       await dns?.close();
       dnsSource?.close();
       unwatchStore();
