@@ -1,6 +1,7 @@
 // The store behind the control plane: mesh resources (validated before they get here) and the
 // persisted part of the catalog, behind one interface so that an etcd backend can replace the
-// embedded SQLite one. Writes bump a store-wide revision used as each object's resourceVersion.
+// embedded SQLite one. Writes bump a store-wide revision used as each object's resourceVersion
+// (SQLite: a counter of resource writes; etcd: the cluster revision, so versions only increase).
 
 import type { Resource } from '../../config/resource.ts';
 import type { InstanceState } from '../../config/catalog-types.ts';
@@ -65,6 +66,12 @@ export interface Store {
   listInstances(): Promise<InstanceState[]>;
   putInstance(instance: InstanceState): Promise<void>;
   deleteInstance(namespace: string, service: string, id: string): Promise<void>;
+  /**
+   * A heartbeat arrived for a stored instance. Backends that expire instances themselves (etcd:
+   * each instance on a lease) extend its life here, paced by the backend; others leave it out.
+   * May write the instance again when the backend had already dropped it.
+   */
+  refreshInstance?(instance: InstanceState): Promise<void>;
 
   listTokens(): Promise<StoredToken[]>;
   putToken(token: StoredToken): Promise<void>;

@@ -1,0 +1,222 @@
+// Tests for the etcd store against a real etcd (test/support/etcd.ts starts one; a missing etcd
+// binary fails these tests, it does not skip them): the shared Store suite, then what only etcd
+// has: other control planes' writes arriving by watch, transactions racing, key prefixes, instance
+// leases, and an unreachable etcd at open.
+
+import { test, before, after, beforeEach, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { Etcd3 } from 'etcd3';
+import type { Store, StoreEvent } from './store.ts';
+import { createLogger, type Logger } from '../../lib/log.ts';
+import { ManualClock, systemClock, type Clock } from '../../lib/clock.ts';
+import { openEtcdStore } from './etcd-store.ts';
+import { EtcdKeys } from './etcd-keys.ts';
+import { storeContract, code, instance, policy } from './store-contract.ts';
+import { startEtcd, type EtcdServer } from '../../../test/support/etcd.ts';
+
+let etcd: EtcdServer;
+let raw: Etcd3;
+let prefix: string;
+let seq = 0;
+const opened: Store[] = [];
+const quiet = createLogger('test', () => {});
+
+before(async () => {
+  etcd = await startEtcd();
+  raw = new Etcd3({ hosts: etcd.clientUrl });
+});
+
+after(async () => {
+  raw?.close();
+  await etcd?.stop();
+});
+
+beforeEach(() => {
+  prefix = `/weft-test-${process.pid}-${++seq}`;
+});
+
+afterEach(async () => {
+  for (const s of opened.splice(0)) await s.close();
+  // Leftover keys would be deleted by their leases mid-way through a later test, moving the
+  // revision under it.
+  await raw.delete().prefix(`${prefix}/`).exec();
+});
+
+async function open(logger: Logger = quiet, p = prefix, clock: Clock = new ManualClock(Date.UTC(2024, 0, 1))): Promise<Store> {
+  const store = await openEtcdStore({ endpoints: [etcd.clientUrl], prefix: p, clock, logger, connectTimeoutMs: 10_000 });
+  opened.push(store);
+  return store;
+}
+
+storeContract('etcd', {
+  open: (logger) => open(logger),
+  async corruptResource(kind, namespace, name, body) {
+    const res = await raw.put(new EtcdKeys(prefix).resource(kind, namespace, name)).value(body).exec();
+    return res.header.revision;
+  },
+  async corruptInstance(namespace, service, id, body) {
+    await raw.put(new EtcdKeys(prefix).instance(namespace, service, id)).value(body).exec();
+  },
+});
+
+async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test('etcd: a second store on the same etcd sees every write through its watch, once, with etcd versions', async () => {
+  const a = await open();
+  const b = await open();
+  const seen: StoreEvent[] = [];
+  b.watch((e) => seen.push(e));
+  const put = (await a.applyResource(policy('r', { v: 1 }))).resource;
+  await a.putInstance(instance('i-1'));
+  const deleted = await a.deleteResource('BackendPolicy', 'default', 'r');
+  await a.deleteInstance('shop', 'checkout', 'i-1');
+  await until('four events on b', () => (seen.length >= 4 ? true : undefined));
+  await new Promise((r) => setTimeout(r, 200));
+  assert.deepEqual(seen, [
+    { type: 'resource-put', resource: put },
+    { type: 'instance-put', instance: instance('i-1') },
+    { type: 'resource-delete', resource: deleted },
+    { type: 'instance-delete', namespace: 'shop', service: 'checkout', id: 'i-1' },
+  ]);
+  assert.deepEqual(await b.getResource('BackendPolicy', 'default', 'r'), undefined);
+});
+
+test('etcd: two stores applying at the same version: exactly one wins, the other gets a conflict', async () => {
+  const a = await open();
+  const b = await open();
+  const base = (await a.applyResource(policy('r', { v: 0 }))).resource.metadata.resourceVersion!;
+  for (let round = 0; round < 5; round++) {
+    const current = (await a.getResource('BackendPolicy', 'default', 'r'))!.metadata.resourceVersion!;
+    const results = await Promise.allSettled([
+      a.applyResource(policy('r', { v: `a${round}` }), { expectedVersion: current }),
+      b.applyResource(policy('r', { v: `b${round}` }), { expectedVersion: current }),
+    ]);
+    const won = results.filter((r) => r.status === 'fulfilled');
+    const lost = results.filter((r) => r.status === 'rejected');
+    assert.equal(won.length, 1, `round ${round}: one winner`);
+    assert.ok(code('WEFT_ERR_STORE_CONFLICT', 409)((lost[0] as PromiseRejectedResult).reason));
+    const stored = await b.getResource('BackendPolicy', 'default', 'r');
+    assert.deepEqual(stored, (won[0] as PromiseFulfilledResult<{ resource: unknown }>).value.resource);
+  }
+  assert.ok(Number((await a.getResource('BackendPolicy', 'default', 'r'))!.metadata.resourceVersion) > Number(base));
+});
+
+test('etcd: unconditional applies racing from two stores all land (a lost transaction is retried), generations count every spec change', async () => {
+  const a = await open();
+  const b = await open();
+  await a.applyResource(policy('r', { n: -1 }));
+  const writes = [];
+  for (let i = 0; i < 10; i++) writes.push((i % 2 ? a : b).applyResource(policy('r', { n: i })));
+  const results = await Promise.all(writes);
+  const versions = new Set(results.map((r) => r.resource.metadata.resourceVersion));
+  assert.equal(versions.size, 10, 'every write got its own version');
+  const final = (await a.getResource('BackendPolicy', 'default', 'r'))!;
+  assert.equal(final.metadata.generation, 11);
+  const last = results.reduce((x, y) => (Number(x.resource.metadata.resourceVersion) > Number(y.resource.metadata.resourceVersion) ? x : y));
+  assert.deepEqual(final, last.resource);
+});
+
+test('etcd: key prefixes keep two meshes on one etcd apart', async () => {
+  const a = await open(quiet, `${prefix}/one`);
+  const b = await open(quiet, `${prefix}/two`);
+  const seen: StoreEvent[] = [];
+  b.watch((e) => seen.push(e));
+  await a.applyResource(policy('r', {}));
+  await a.putInstance(instance('i-1'));
+  await a.putToken({ id: 't', kind: 'admin', role: 'admin', secretSha256: 'ab'.repeat(32), createdAt: 1 });
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(await b.listResources(), []);
+  assert.deepEqual(await b.listInstances(), []);
+  assert.deepEqual(await b.listTokens(), []);
+  assert.deepEqual(seen, []);
+  const keys = (await raw.getAll().prefix(`${prefix}/one/`).keys()).sort();
+  assert.deepEqual(keys, [
+    `${prefix}/one/instances/shop/checkout/i-1`,
+    `${prefix}/one/resources/BackendPolicy/default/r`,
+    `${prefix}/one/tokens/t`,
+  ]);
+});
+
+test('etcd: names are encoded into keys and cannot reach into other keys', async () => {
+  const store = await open();
+  await store.putInstance(instance('a/b%2F..', { service: 'x/y' }));
+  assert.deepEqual(await store.listInstances(), [instance('a/b%2F..', { service: 'x/y' })]);
+  await store.deleteInstance('shop', 'x/y', 'a/b%2F..');
+  assert.deepEqual(await store.listInstances(), []);
+});
+
+test('etcd: an instance with a heartbeat TTL lives on a lease: refreshed it stays, silent it goes (2×ttl + deregisterAfter)', async () => {
+  // Real time: etcd expires leases by its own clock.
+  const a = await open(quiet, prefix, systemClock);
+  const b = await open();
+  const gone: string[] = [];
+  b.watch((e) => {
+    if (e.type === 'instance-delete') gone.push(e.id);
+  });
+  const live = instance('live', { ttlSeconds: 1, deregisterAfterSeconds: 1 });
+  const silent = instance('silent', { ttlSeconds: 1, deregisterAfterSeconds: 1 });
+  const forever = instance('no-ttl', { ttlSeconds: 0, deregisterAfterSeconds: 1 });
+  await a.putInstance(live);
+  await a.putInstance(silent);
+  await a.putInstance(forever);
+  const [kv] = (await raw.get(new EtcdKeys(prefix).instance('shop', 'checkout', 'live')).exec()).kvs;
+  const ttl = await raw.leaseClient.leaseTimeToLive({ ID: kv.lease, keys: false });
+  assert.equal(Number(ttl.grantedTTL), 3, 'lease TTL = 2×1 s + 1 s');
+  assert.equal((await raw.get(new EtcdKeys(prefix).instance('shop', 'checkout', 'no-ttl')).exec()).kvs[0].lease, '0');
+
+  // Heartbeats for 6 s (twice the lease TTL) for one of them.
+  const started = Date.now();
+  while (Date.now() - started < 6000) {
+    await a.refreshInstance!(live);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  await until('the silent instance to expire', () => (gone.includes('silent') ? true : undefined), 15_000);
+  assert.deepEqual((await b.listInstances()).map((i) => i.id).sort(), ['live', 'no-ttl']);
+  assert.deepEqual(gone, ['silent']);
+});
+
+test('etcd: a heartbeat for an instance whose lease is gone writes it back', async () => {
+  const a = await open();
+  const inst = instance('i-1', { ttlSeconds: 1, deregisterAfterSeconds: 1 });
+  await a.putInstance(inst);
+  const key = new EtcdKeys(prefix).instance('shop', 'checkout', 'i-1');
+  const [kv] = (await raw.get(key).exec()).kvs;
+  // As if etcd had been unreachable past the lease's end.
+  await raw.leaseClient.leaseRevoke({ ID: kv.lease });
+  await until('the key to go', async () => ((await raw.get(key).exec()).kvs.length === 0 ? true : undefined));
+  await new Promise((r) => setTimeout(r, 1100)); // past the refresh pacing (once per ttl)
+  await a.refreshInstance!(inst);
+  const [back] = (await raw.get(key).exec()).kvs;
+  assert.ok(back, 'written again');
+  assert.notEqual(back.lease, kv.lease);
+  assert.deepEqual(await a.listInstances(), [inst]);
+});
+
+test('etcd: an unreachable etcd at open is retried with warnings naming the address, then fails with WEFT_ERR_STORE_UNREACHABLE', async () => {
+  // A port that refuses connections: bound, then closed.
+  const port = await new Promise<number>((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(p));
+    });
+  });
+  const lines: string[] = [];
+  const started = Date.now();
+  await assert.rejects(
+    openEtcdStore({ endpoints: [`http://127.0.0.1:${port}`], logger: createLogger('test', (l) => lines.push(l)), connectTimeoutMs: 2500, random: () => 0 }),
+    (err: unknown) => code('WEFT_ERR_STORE_UNREACHABLE', 503)(err) && (err as Error).message.includes(`127.0.0.1:${port}`),
+  );
+  const elapsed = Date.now() - started;
+  assert.ok(elapsed < 20_000, `gave up in bounded time, took ${elapsed} ms`);
+  const warnings = lines.filter((l) => l.includes('WARN') && l.includes('etcd not reachable') && l.includes(`127.0.0.1:${port}`));
+  assert.ok(warnings.length >= 1, lines.join('\n'));
+});
