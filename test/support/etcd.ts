@@ -58,14 +58,15 @@ async function healthy(clientUrl: string): Promise<boolean> {
 
 /**
  * Starts a single-member etcd and resolves once it is healthy (within `timeoutMs`, default 30 s on
- * a loaded machine). Rejects with etcd's own output when it exits or never becomes healthy.
+ * a loaded machine), on `clientPort` when given (a free one otherwise). Rejects with etcd's own output when it exits or never becomes healthy.
  */
-export async function startEtcd(timeoutMs = 30_000): Promise<EtcdServer> {
+export async function startEtcd(options: { timeoutMs?: number; clientPort?: number } = {}): Promise<EtcdServer> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
   requireEtcd();
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'weft-etcd-'));
   // Two ports picked then released: a small race with other tests, retried once below.
   for (let attempt = 1; ; attempt++) {
-    const clientPort = await freePort();
+    const clientPort = options.clientPort ?? (await freePort());
     const peerPort = await freePort();
     const clientUrl = `http://127.0.0.1:${clientPort}`;
     const peerUrl = `http://127.0.0.1:${peerPort}`;

@@ -2,6 +2,7 @@
 
 import { startControlPlane } from '../../control/control-plane.ts';
 import { checkCaSettings } from '../../control/ca/certificate-authority.ts';
+import { parseStoreUrl } from '../../control/store/store-url.ts';
 import { WeftError } from '../../lib/errors.ts';
 import { parseCommand, str, ttlSeconds, type Command, type Parsed } from '../command.ts';
 
@@ -18,12 +19,20 @@ export const controlCommand: Command = {
   name: 'control',
   summary: 'Run the control plane: catalog, resource store, config streams, certificates and the HTTP API.',
   usage: `Usage: weft control [--listen HOST:PORT] [--data-dir DIR] [--token TOKEN | --insecure]
+                    [--store sqlite|etcd://HOST:PORT[,HOST:PORT…][/PREFIX]]
+                    [--store-connect-timeout DURATION]
                     [--trust-domain NAME] [--cert-ttl DURATION]
                     [--ca-cert FILE --ca-key FILE]
 
   --listen HOST:PORT     where the API listens (default 127.0.0.1:7700)
   --data-dir DIR         where the embedded SQLite store and the mesh CA (DIR/ca/) live
                          (default ./.weft/control)
+  --store URL            where resources, instances and tokens live: sqlite (default, a file
+                         in DIR) or etcd://HOST:PORT[,HOST:PORT…][/PREFIX] (keys under PREFIX,
+                         default /weft); the CA stays in DIR either way
+  --store-connect-timeout DURATION
+                         how long to retry an unreachable etcd at start before giving up
+                         (default 60s)
   --token TOKEN          a bootstrap admin token, always accepted (or WEFT_TOKEN); without
                          it the first start writes a generated one to DIR/admin-token (0600)
   --insecure             accept anonymous API calls as admin: anyone who reaches the port can
@@ -40,6 +49,8 @@ export const controlCommand: Command = {
     const p = parseCommand(this, argv, {
       listen: { type: 'string' },
       'data-dir': { type: 'string' },
+      store: { type: 'string' },
+      'store-connect-timeout': { type: 'string' },
       token: { type: 'string' },
       'trust-domain': { type: 'string' },
       'cert-ttl': { type: 'string' },
@@ -61,6 +72,15 @@ export const controlCommand: Command = {
         throw new WeftError('WEFT_ERR_CLI_USAGE', `${flag}: ${(err as Error).message}`, 2);
       }
     }
+    const storeUrl = str(p, 'store');
+    if (storeUrl !== undefined) {
+      try {
+        parseStoreUrl(storeUrl);
+      } catch (err) {
+        throw new WeftError('WEFT_ERR_CLI_USAGE', `--store: ${(err as Error).message}`, 2);
+      }
+    }
+    const storeConnectTimeoutSeconds = ttlSeconds(str(p, 'store-connect-timeout'), '--store-connect-timeout');
     const insecure = p.values.insecure === true;
     const bootstrapToken = str(p, 'token') ?? (process.env.WEFT_TOKEN || undefined);
     const caCertFile = str(p, 'ca-cert');
@@ -72,6 +92,8 @@ export const controlCommand: Command = {
       host: m[1].replace(/^\[|\]$/g, '') || '127.0.0.1',
       port: Number(m[2]),
       dataDir: str(p, 'data-dir') ?? '.weft/control',
+      storeUrl,
+      storeConnectTimeoutMs: storeConnectTimeoutSeconds === undefined ? undefined : storeConnectTimeoutSeconds * 1000,
       token: bootstrapToken,
       insecure,
       trustDomain,

@@ -46,19 +46,23 @@ export async function connectEtcd(options: EtcdConnectOptions): Promise<EtcdConn
   });
   const backoff = createBackoff({ baseMs: 500, maxMs: 10_000, random: options.random });
   const started = options.clock.now();
+  // The client's per-host circuit breaker answers "circuit breaker is open" while it rests; the
+  // connection error before it is the one worth showing.
+  let cause = '';
   for (let attempt = 1; ; attempt++) {
     try {
       const res = await client.get(options.probeKey).exec();
       if (attempt > 1) options.log.info('etcd reachable', { addresses, attempts: attempt });
       return { client, revision: Number(res.header.revision) };
     } catch (err) {
+      if (cause === '' || !/circuit breaker/i.test(errorMessage(err))) cause = errorMessage(err);
       const elapsed = options.clock.now() - started;
       const delay = backoff.next();
       if (elapsed + delay > options.timeoutMs) {
         client.close();
         throw new WeftError(
           STORE_UNREACHABLE,
-          `cannot reach etcd at ${addresses} after ${Math.round(elapsed / 1000)}s and ${attempt} attempts: ${errorMessage(err)}`,
+          `cannot reach etcd at ${addresses} after ${Math.round(elapsed / 1000)}s and ${attempt} attempts: ${cause}`,
           503,
         );
       }
@@ -67,7 +71,7 @@ export async function connectEtcd(options: EtcdConnectOptions): Promise<EtcdConn
         attempt,
         retryInMs: delay,
         giveUpInMs: Math.max(0, options.timeoutMs - elapsed),
-        error: errorMessage(err),
+        error: cause,
       });
       // A real (ref'd) timer: while waiting for etcd nothing else may keep the process alive.
       await sleep(delay);
