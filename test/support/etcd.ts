@@ -1,6 +1,7 @@
-// A real etcd for tests (Debian's `etcd-server`, binary `etcd`): one member on free loopback ports
-// with a temporary data dir, started and waited on until /health says so, killed and removed after.
-// Used by the store's shared test suite (src/control/store) and the etcd integration tests.
+// A real etcd for tests (Debian's `etcd-server`, binary `etcd`): one member, or a cluster of
+// several, on free loopback ports with temporary data dirs, started and waited on until /health
+// says so, killed and removed after. Members can be killed and restarted (same ports, same data)
+// for failure tests. Used by the store's shared test suite and the etcd integration tests.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -8,11 +9,35 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 
+export interface EtcdMember {
+  readonly name: string;
+  /** `127.0.0.1:PORT`, the form `weft control --store etcd://…` takes. */
+  readonly address: string;
+  /** `http://127.0.0.1:PORT`, the form the etcd3 client takes. */
+  readonly clientUrl: string;
+  /** Everything this member wrote so far (for failure messages). */
+  output(): string;
+  running(): boolean;
+  /** SIGKILL, data kept. */
+  kill(): Promise<void>;
+  /** Starts it again on the same ports with the same data; resolves when it is healthy. */
+  restart(): Promise<void>;
+}
+
+export interface EtcdCluster {
+  readonly members: readonly EtcdMember[];
+  /** Every member's `HOST:PORT`, comma-separated: the host list of an `etcd://` URL. */
+  readonly addresses: string;
+  readonly clientUrls: readonly string[];
+  stop(): Promise<void>;
+}
+
 export interface EtcdServer {
   /** `127.0.0.1:PORT`, the form `weft control --store etcd://…` takes. */
   readonly address: string;
   /** `http://127.0.0.1:PORT`, the form the etcd3 client takes. */
   readonly clientUrl: string;
+  readonly member: EtcdMember;
   /** Everything etcd wrote so far (for failure messages). */
   output(): string;
   stop(): Promise<void>;
@@ -56,64 +81,117 @@ async function healthy(clientUrl: string): Promise<boolean> {
   }
 }
 
+/** A member as the start-up below drives it. */
+interface Member extends EtcdMember {
+  launch(): void;
+  waitHealthy(): Promise<void>;
+}
+
+interface MemberPlan {
+  readonly name: string;
+  readonly clientPort: number;
+  readonly peerPort: number;
+}
+
 /**
- * Starts a single-member etcd and resolves once it is healthy (within `timeoutMs`, default 30 s on
- * a loaded machine), on `clientPort` when given (a free one otherwise). Rejects with etcd's own output when it exits or never becomes healthy.
+ * Starts a cluster of `size` members (1 or 3 in practice) and resolves once every member is
+ * healthy (within `timeoutMs`, default 30 s on a loaded machine). Rejects with etcd's own output
+ * when a member exits or never becomes healthy. `clientPort` fixes the first member's client port.
  */
-export async function startEtcd(options: { timeoutMs?: number; clientPort?: number } = {}): Promise<EtcdServer> {
-  const timeoutMs = options.timeoutMs ?? 30_000;
+export async function startEtcdCluster(size: number, options: { timeoutMs?: number; clientPort?: number } = {}): Promise<EtcdCluster> {
   requireEtcd();
+  const timeoutMs = options.timeoutMs ?? 30_000;
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'weft-etcd-'));
-  // Two ports picked then released: a small race with other tests, retried once below.
-  for (let attempt = 1; ; attempt++) {
-    const clientPort = options.clientPort ?? (await freePort());
-    const peerPort = await freePort();
-    const clientUrl = `http://127.0.0.1:${clientPort}`;
-    const peerUrl = `http://127.0.0.1:${peerPort}`;
-    const child: ChildProcess = spawn(
-      etcdBin,
-      [
-        '--name', 'weft-test',
-        '--data-dir', path.join(dataDir, `member-${attempt}`),
-        '--listen-client-urls', clientUrl,
-        '--advertise-client-urls', clientUrl,
-        '--listen-peer-urls', peerUrl,
-        '--initial-advertise-peer-urls', peerUrl,
-        '--initial-cluster', `weft-test=${peerUrl}`,
-        '--initial-cluster-state', 'new',
-        '--log-level', 'warn',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+  const plans: MemberPlan[] = [];
+  for (let i = 0; i < size; i++) {
+    plans.push({ name: `m${i}`, clientPort: i === 0 && options.clientPort ? options.clientPort : await freePort(), peerPort: await freePort() });
+  }
+  const initialCluster = plans.map((p) => `${p.name}=http://127.0.0.1:${p.peerPort}`).join(',');
+  const clusterToken = path.basename(dataDir);
+
+  const members = plans.map((plan): Member => {
+    const clientUrl = `http://127.0.0.1:${plan.clientPort}`;
+    const peerUrl = `http://127.0.0.1:${plan.peerPort}`;
     let out = '';
-    child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-    let exited = false;
-    const exit = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())));
-    const deadline = Date.now() + timeoutMs;
-    while (!exited && Date.now() < deadline && !(await healthy(clientUrl))) {
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const stop = async (): Promise<void> => {
-      if (!exited) {
-        child.kill('SIGKILL');
+    let child: ChildProcess | undefined;
+    let exit: Promise<void> = Promise.resolve();
+    let alive = false;
+    const launch = (): void => {
+      child = spawn(
+        etcdBin,
+        [
+          '--name', plan.name,
+          '--data-dir', path.join(dataDir, plan.name),
+          '--listen-client-urls', clientUrl,
+          '--advertise-client-urls', clientUrl,
+          '--listen-peer-urls', peerUrl,
+          '--initial-advertise-peer-urls', peerUrl,
+          '--initial-cluster', initialCluster,
+          '--initial-cluster-token', clusterToken,
+          '--initial-cluster-state', 'new',
+          '--log-level', 'warn',
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      alive = true;
+      child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+      child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
+      exit = new Promise<void>((resolve) => child!.once('exit', () => ((alive = false), resolve())));
+    };
+    const waitHealthy = async (): Promise<void> => {
+      const deadline = Date.now() + timeoutMs;
+      while (alive && Date.now() < deadline) {
+        if (await healthy(clientUrl)) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`etcd member ${plan.name} did not become healthy on ${clientUrl} within ${timeoutMs} ms (${alive ? 'still running' : 'exited'}):\n${out}`);
+    };
+    const kill = async (): Promise<void> => {
+      if (alive) {
+        child?.kill('SIGKILL');
         await exit;
       }
     };
-    if (!exited && Date.now() < deadline) {
-      return {
-        address: `127.0.0.1:${clientPort}`,
-        clientUrl,
-        output: () => out,
-        async stop() {
-          await stop();
-          await rm(dataDir, { recursive: true, force: true });
-        },
-      };
-    }
-    await stop();
-    if (attempt < 2 && /address already in use/.test(out)) continue;
+    return {
+      name: plan.name,
+      address: `127.0.0.1:${plan.clientPort}`,
+      clientUrl,
+      output: () => out,
+      running: () => alive,
+      kill,
+      launch,
+      waitHealthy,
+      async restart() {
+        await kill();
+        launch();
+        await waitHealthy();
+      },
+    };
+  });
+
+  const stop = async (): Promise<void> => {
+    await Promise.all(members.map((m) => m.kill()));
     await rm(dataDir, { recursive: true, force: true });
-    throw new Error(`etcd did not become healthy on ${clientUrl} within ${timeoutMs} ms:\n${out}`);
+  };
+  try {
+    // All at once: a member of a new cluster is healthy only once a quorum has formed.
+    for (const m of members) m.launch();
+    await Promise.all(members.map((m) => m.waitHealthy()));
+  } catch (err) {
+    await stop();
+    throw err;
   }
+  return {
+    members,
+    addresses: members.map((m) => m.address).join(','),
+    clientUrls: members.map((m) => m.clientUrl),
+    stop,
+  };
+}
+
+/** A single-member etcd (see startEtcdCluster); `clientPort` fixes its client port. */
+export async function startEtcd(options: { timeoutMs?: number; clientPort?: number } = {}): Promise<EtcdServer> {
+  const cluster = await startEtcdCluster(1, options);
+  const member = cluster.members[0];
+  return { address: member.address, clientUrl: member.clientUrl, member, output: () => member.output(), stop: () => cluster.stop() };
 }

@@ -13,7 +13,7 @@ import { ManualClock, systemClock, type Clock } from '../../lib/clock.ts';
 import { openEtcdStore } from './etcd-store.ts';
 import { EtcdKeys } from './etcd-keys.ts';
 import { storeContract, code, instance, policy } from './store-contract.ts';
-import { startEtcd, type EtcdServer } from '../../../test/support/etcd.ts';
+import { startEtcd, startEtcdCluster, type EtcdServer } from '../../../test/support/etcd.ts';
 
 let etcd: EtcdServer;
 let raw: Etcd3;
@@ -43,8 +43,8 @@ afterEach(async () => {
   await raw.delete().prefix(`${prefix}/`).exec();
 });
 
-async function open(logger: Logger = quiet, p = prefix, clock: Clock = new ManualClock(Date.UTC(2024, 0, 1))): Promise<Store> {
-  const store = await openEtcdStore({ endpoints: [etcd.clientUrl], prefix: p, clock, logger, connectTimeoutMs: 10_000 });
+async function open(logger: Logger = quiet, p = prefix, clock: Clock = new ManualClock(Date.UTC(2024, 0, 1)), endpoints = [etcd.clientUrl]): Promise<Store> {
+  const store = await openEtcdStore({ endpoints, prefix: p, clock, logger, connectTimeoutMs: 10_000 });
   opened.push(store);
   return store;
 }
@@ -219,4 +219,70 @@ test('etcd: an unreachable etcd at open is retried with warnings naming the addr
   assert.ok(elapsed < 20_000, `gave up in bounded time, took ${elapsed} ms`);
   const warnings = lines.filter((l) => l.includes('WARN') && l.includes('etcd not reachable') && l.includes(`127.0.0.1:${port}`));
   assert.ok(warnings.length >= 1, lines.join('\n'));
+});
+
+/** Retries `fn` until it succeeds (etcd is coming back): returns its value. */
+async function eventually<T>(what: string, fn: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${(err as Error).message}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
+test('etcd: after etcd restarts the store works again and its watch resumes where it was, missing nothing', { timeout: 120_000 }, async () => {
+  const a = await open();
+  const b = await open();
+  const seen: string[] = [];
+  b.watch((e) => {
+    if (e.type === 'resource-put') seen.push(e.resource.metadata.name);
+  });
+  await a.applyResource(policy('before', {}));
+  await until('b to see the first write', () => (seen.includes('before') ? true : undefined));
+
+  await etcd.member.restart();
+  // Written by another client as soon as etcd is back, before b's watch has reconnected: b must
+  // still see it, because its watch resumes from the last revision it saw, not from "now".
+  const other = new Etcd3({ hosts: etcd.clientUrl });
+  try {
+    const body = JSON.stringify(policy('meanwhile', {}));
+    await eventually('a raw write', () => other.put(new EtcdKeys(prefix).resource('BackendPolicy', 'default', 'meanwhile')).value(body).exec());
+  } finally {
+    other.close();
+  }
+  await eventually('a write through a', () => a.applyResource(policy('after', {})));
+  await until('b to see both writes made after the restart', () => (seen.includes('meanwhile') && seen.includes('after') ? true : undefined), 60_000);
+  assert.deepEqual(seen, ['before', 'meanwhile', 'after']);
+});
+
+test('etcd: on a three-member cluster the store keeps writing and watching when a member is killed', { timeout: 180_000 }, async () => {
+  const cluster = await startEtcdCluster(3);
+  try {
+    const a = await open(quiet, prefix, undefined, [...cluster.clientUrls]);
+    const b = await open(quiet, prefix, undefined, [...cluster.clientUrls]);
+    const seen: string[] = [];
+    b.watch((e) => {
+      if (e.type === 'resource-put') seen.push(e.resource.metadata.name);
+    });
+    await a.applyResource(policy('r0', {}));
+    await until('b to see r0', () => (seen.includes('r0') ? true : undefined));
+
+    for (const victim of cluster.members) {
+      await victim.kill();
+      // Calls that were on the dead member fail over to the others; then every write succeeds.
+      await eventually(`a write with ${victim.name} down`, () => a.applyResource(policy(`first-without-${victim.name}`, {})));
+      for (let i = 0; i < 10; i++) await a.applyResource(policy(`${victim.name}-${i}`, {}));
+      await until(`b to see the writes with ${victim.name} down`, () => (seen.includes(`${victim.name}-9`) ? true : undefined), 60_000);
+      await victim.restart();
+    }
+    const names = (await b.listResources()).map((r) => r.metadata.name);
+    assert.equal(names.length, 1 + 3 * 11);
+    assert.equal(new Set(seen).size, seen.length, 'each write seen once');
+  } finally {
+    await cluster.stop();
+  }
 });

@@ -4,7 +4,6 @@
 import type { Store } from './store.ts';
 import type { Logger } from '../../lib/log.ts';
 import { openSqliteStore } from './sqlite-store.ts';
-import { openEtcdStore } from './etcd-store.ts';
 import type { StoreLocation } from './store-url.ts';
 
 export interface OpenStoreOptions {
@@ -17,9 +16,12 @@ export interface OpenStoreOptions {
 }
 
 /** Throws WEFT_ERR_STORE_OPEN (SQLite) or WEFT_ERR_STORE_UNREACHABLE (etcd, after its retries). */
-export function openStore(options: OpenStoreOptions): Promise<Store> {
+export async function openStore(options: OpenStoreOptions): Promise<Store> {
   const { location } = options;
   if (location.backend === 'etcd') {
+    // Loaded only when asked for: the etcd client (gRPC, protobufs) costs start-up time that a
+    // SQLite control plane should not pay.
+    const { openEtcdStore } = await import('./etcd-store.ts');
     return openEtcdStore({
       endpoints: location.endpoints,
       prefix: location.prefix,
