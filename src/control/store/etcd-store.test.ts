@@ -286,3 +286,17 @@ test('etcd: on a three-member cluster the store keeps writing and watching when 
     await cluster.stop();
   }
 });
+
+test('etcd: lists larger than a page and than gRPC\'s 4 MiB message come back whole and sorted', { timeout: 120_000 }, async () => {
+  const store = await open();
+  const keys = new EtcdKeys(prefix);
+  const big = 'x'.repeat(4096);
+  const all = Array.from({ length: 1200 }, (_, i) => instance(`i-${String(i).padStart(4, '0')}`, { ttlSeconds: 0, labels: { big } }));
+  for (let i = 0; i < all.length; i += 100) {
+    await Promise.all(all.slice(i, i + 100).map((x) => raw.put(keys.instance(x.namespace, x.service, x.id)).value(JSON.stringify(x)).exec()));
+  }
+  const listed = await store.listInstances();
+  assert.equal(listed.length, 1200);
+  assert.deepEqual(listed.map((x) => x.id), all.map((x) => x.id));
+  assert.deepEqual(listed[1199], all[1199]);
+});

@@ -34,6 +34,24 @@ export interface EtcdStoreOptions {
 const MAX_TXN_ATTEMPTS = 50;
 
 /**
+ * Keys per range request when listing. gRPC caps a message at 4 MiB by default: 10,000 instances
+ * in one response would pass it, so lists are read in pages, all at one revision.
+ */
+const LIST_PAGE_SIZE = 500;
+
+/** The end of the key range holding every key that starts with `prefix` (etcd's prefix+1). */
+function prefixEnd(prefix: Buffer): Buffer {
+  const end = Buffer.from(prefix);
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i] < 0xff) {
+      end[i]++;
+      return end.subarray(0, i + 1);
+    }
+  }
+  return Buffer.from([0]);
+}
+
+/**
  * Opens the store: connects (retrying, see etcd-connect.ts), then watches the prefix from the
  * revision it connected at. Throws WEFT_ERR_STORE_UNREACHABLE when etcd does not answer in time.
  */
@@ -121,9 +139,8 @@ class EtcdStore implements Store {
 
   async listResources(filter: ResourceFilter = {}): Promise<Resource[]> {
     this.#requireOpen();
-    const res = await this.#client.getAll().prefix(this.#keys.resources(filter.kind)).exec();
     const rows: { kind: string; namespace: string; name: string; resource: Resource }[] = [];
-    for (const kv of res.kvs) {
+    for (const kv of await this.#list(this.#keys.resources(filter.kind))) {
       const id = this.#keys.parse(kv.key.toString());
       if (id?.area !== 'resources') continue;
       if (filter.namespace !== undefined && id.namespace !== filter.namespace) continue;
@@ -189,9 +206,8 @@ class EtcdStore implements Store {
 
   async listInstances(): Promise<InstanceState[]> {
     this.#requireOpen();
-    const res = await this.#client.getAll().prefix(this.#keys.instances()).exec();
     const out: InstanceState[] = [];
-    for (const kv of res.kvs) {
+    for (const kv of await this.#list(this.#keys.instances())) {
       const key = kv.key.toString();
       const instance = parseInstance(kv.value.toString());
       if (instance === undefined) {
@@ -235,9 +251,8 @@ class EtcdStore implements Store {
 
   async listTokens(): Promise<StoredToken[]> {
     this.#requireOpen();
-    const res = await this.#client.getAll().prefix(this.#keys.tokens()).exec();
     const out: StoredToken[] = [];
-    for (const kv of res.kvs) {
+    for (const kv of await this.#list(this.#keys.tokens())) {
       const value = parseStoredObject(kv.value.toString());
       if (value === undefined || typeof value.id !== 'string') {
         this.#log.warn('skipping corrupt token key', { key: kv.key.toString() });
@@ -279,6 +294,23 @@ class EtcdStore implements Store {
 
   #requireOpen(): void {
     if (this.#closed) throw new WeftError(STORE_CLOSED, 'store is closed', 503);
+  }
+
+  /** Every key under `prefix`, in pages of LIST_PAGE_SIZE read at the first page's revision. */
+  async #list(prefix: string): Promise<IKeyValue[]> {
+    this.#requireOpen();
+    const end = prefixEnd(Buffer.from(prefix));
+    const out: IKeyValue[] = [];
+    let from = Buffer.from(prefix);
+    let revision: string | undefined;
+    for (;;) {
+      const res = await this.#client.kv.range({ key: from, range_end: end, limit: LIST_PAGE_SIZE, ...(revision ? { revision } : {}) });
+      revision ??= res.header.revision;
+      out.push(...res.kvs);
+      if (!res.more || res.kvs.length === 0) return out;
+      // The next page starts just after the last key read.
+      from = Buffer.concat([res.kvs[res.kvs.length - 1].key, Buffer.from([0])]);
+    }
   }
 
   async #get(key: string): Promise<IKeyValue | undefined> {
