@@ -124,7 +124,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   });
   await catalog.start();
   const unwatchStore = store.watch((event) => {
-    if (event.type === 'resource-put' || event.type === 'resource-delete') cache.changed();
+    if (event.type === 'resource-put' || event.type === 'resource-delete' || event.type === 'resync') cache.changed();
   });
   const unwatchCatalog = catalog.subscribe(() => cache.changed());
 

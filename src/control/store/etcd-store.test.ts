@@ -300,3 +300,73 @@ test('etcd: lists larger than a page and than gRPC\'s 4 MiB message come back wh
   assert.deepEqual(listed.map((x) => x.id), all.map((x) => x.id));
   assert.deepEqual(listed[1199], all[1199]);
 });
+
+/** A TCP relay to etcd that can be cut (connections dropped, new ones refused) and restored. */
+async function startGate(targetUrl: string): Promise<{ url: string; cut(): void; restore(): void; close(): Promise<void> }> {
+  const target = new URL(targetUrl);
+  let open = true;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((down) => {
+    if (!open) {
+      down.destroy();
+      return;
+    }
+    const up = net.connect(Number(target.port), target.hostname);
+    sockets.add(down);
+    sockets.add(up);
+    const close = (): void => {
+      down.destroy();
+      up.destroy();
+      sockets.delete(down);
+      sockets.delete(up);
+    };
+    for (const s of [down, up]) s.on('error', close).on('close', close);
+    down.pipe(up);
+    up.pipe(down);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    cut() {
+      open = false;
+      for (const s of sockets) s.destroy();
+    },
+    restore() {
+      open = true;
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        open = false;
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+test('etcd: a watch that cannot resume because etcd compacted the history it needed re-watches and announces a resync', { timeout: 120_000 }, async () => {
+  const gate = await startGate(etcd.clientUrl);
+  try {
+    const a = await open();
+    const b = await open(quiet, prefix, undefined, [gate.url]);
+    const seen: StoreEvent[] = [];
+    b.watch((e) => seen.push(e));
+    await a.applyResource(policy('r1', {}));
+    await until('b to see r1', () => (seen.length === 1 ? true : undefined));
+
+    gate.cut();
+    await a.applyResource(policy('r2', {}));
+    await a.deleteResource('BackendPolicy', 'default', 'r1');
+    const last = await raw.put(`${prefix}/unrelated`).value('x').exec();
+    await raw.kv.compact({ revision: last.header.revision, physical: true });
+    gate.restore();
+
+    await until('b to announce a resync', () => (seen.some((e) => e.type === 'resync') ? true : undefined), 90_000);
+    assert.deepEqual((await b.listResources()).map((r) => r.metadata.name), ['r2']);
+    // And it watches again.
+    const r3 = (await a.applyResource(policy('r3', {}))).resource;
+    await until('b to see r3', () => (seen.some((e) => e.type === 'resource-put' && e.resource.metadata.name === 'r3') ? true : undefined));
+    assert.deepEqual(seen.at(-1), { type: 'resource-put', resource: r3 });
+  } finally {
+    await gate.close();
+  }
+});

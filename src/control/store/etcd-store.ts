@@ -121,7 +121,7 @@ class EtcdStore implements Store {
     watcher.on('error', (err) => {
       // A watch that etcd cancelled (its start revision compacted away) does not come back by itself.
       if (this.#closed) return;
-      this.#log.error('etcd watch failed; watching again from now (changes made meanwhile by other control planes are seen on their next write)', { error: errorMessage(err) });
+      this.#log.error('etcd watch failed; watching again from now and asking watchers to re-read', { error: errorMessage(err) });
       this.#watcher = undefined;
       void this.#rewatch();
     });
@@ -130,7 +130,10 @@ class EtcdStore implements Store {
   async #rewatch(): Promise<void> {
     try {
       const res = await this.#client.get(this.#keys.all()).exec();
-      if (!this.#closed) await this.startWatch(Number(res.header.revision) + 1);
+      if (this.#closed) return;
+      await this.startWatch(Number(res.header.revision) + 1);
+      // Whatever happened between the lost watch and this revision was not announced.
+      this.#events.emit({ type: 'resync' });
     } catch (err) {
       this.#log.error('etcd watch could not be re-established', { error: errorMessage(err) });
       if (!this.#closed) this.#clock.setTimeout(() => void this.#rewatch(), 2000);

@@ -10,7 +10,13 @@ export type StoreEvent =
   | { readonly type: 'resource-put'; readonly resource: Resource }
   | { readonly type: 'resource-delete'; readonly resource: Resource }
   | { readonly type: 'instance-put'; readonly instance: InstanceState }
-  | { readonly type: 'instance-delete'; readonly namespace: string; readonly service: string; readonly id: string };
+  | { readonly type: 'instance-delete'; readonly namespace: string; readonly service: string; readonly id: string }
+  /**
+   * The backend may have missed changes made by others (etcd: its watch was cancelled because the
+   * history it needed to resume was compacted away, and it now watches from the present): re-read
+   * whatever you keep from the store.
+   */
+  | { readonly type: 'resync' };
 
 export interface ApplyOptions {
   /**
