@@ -3,19 +3,60 @@
 
 export type HealthStatus = 'passing' | 'warning' | 'critical';
 
+/** Who runs a check: the control plane probes the instance, or the instance's own sidecar probes its app and reports up its stream. */
+export type HealthCheckRunner = 'control-plane' | 'sidecar';
+
+/** An HTTP status range, Envoy's `expected_statuses` entry: `start` inclusive, `end` exclusive. */
+export interface StatusRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+/**
+ * One active health check (validated in health-check.ts). Names follow Envoy's HealthCheck where it
+ * has one: interval, timeout, healthy/unhealthy thresholds, interval jitter, expected statuses.
+ */
 export interface HealthCheckSpec {
-  /** `http`: GET `path` expects 2xx/3xx; `tcp`: a connection opens. */
-  readonly type: 'http' | 'tcp';
-  /** Host to check; defaults to the instance address. */
+  /** `http`: GET `path` answers a status in `expectedStatuses`; `tcp`: a connection opens; `grpc`: grpc.health.v1.Health/Check answers SERVING. */
+  readonly type: 'http' | 'tcp' | 'grpc';
+  /** Host to check; defaults to the instance address (the app's host when `checkedBy: sidecar`). */
   readonly host?: string;
   /** Port to check; defaults to the instance's first port. */
   readonly port?: number;
+  /** http only: the path to GET (default `/`). */
   readonly path?: string;
-  readonly intervalSeconds: number;
-  readonly timeoutSeconds: number;
+  /** http only: the Host header sent (Envoy `http_health_check.host`); default the target host:port. */
+  readonly hostHeader?: string;
+  /** http only: statuses that count as healthy (default 200–399, i.e. `[{start: 200, end: 400}]`). */
+  readonly expectedStatuses?: readonly StatusRange[];
+  /** grpc only: the `service` of the HealthCheckRequest (Envoy `grpc_health_check.service_name`); `''` = the whole server. */
+  readonly serviceName?: string;
+  /** Time between the end of one probe and the start of the next, in ms. */
+  readonly intervalMs: number;
+  /** A probe slower than this fails, in ms. */
+  readonly timeoutMs: number;
+  /** Extra random wait of 0..intervalJitterMs added to each interval (Envoy `interval_jitter`). */
+  readonly intervalJitterMs?: number;
+  /** Extra random wait of 0..intervalMs × percent / 100 added to each interval (Envoy `interval_jitter_percent`). */
+  readonly intervalJitterPercent?: number;
   /** Consecutive failures before critical, successes before passing again. */
   readonly unhealthyThreshold: number;
   readonly healthyThreshold: number;
+  /** Who runs it (default `control-plane`). */
+  readonly checkedBy?: HealthCheckRunner;
+  /** Legacy input form of intervalMs/timeoutMs (whole seconds); kept on stored checks from before. */
+  readonly intervalSeconds?: number;
+  readonly timeoutSeconds?: number;
+}
+
+/** The latest result of one check, as the catalog keeps and shows it (`checkResults[i]` for `checks[i]`). */
+export interface CheckResult {
+  readonly status: HealthStatus;
+  /** Why: `pending`, `passing`, or what the probe saw (`http check /healthz answered 503`). */
+  readonly output: string;
+  readonly checkedBy: HealthCheckRunner;
+  /** When the status last changed (ms since the epoch). */
+  readonly since: number;
 }
 
 export interface InstancePort {
@@ -57,4 +98,6 @@ export interface InstanceState extends InstanceRegistration {
   readonly lastHeartbeat: number;
   /** When health last changed; removal of critical instances counts from here. */
   readonly healthSince: number;
+  /** Each check's latest result, index for index with `checks` (absent on instances stored before it existed). */
+  readonly checkResults?: readonly CheckResult[];
 }

@@ -1,11 +1,12 @@
 // Validation of an instance registration (POST /v1/catalog/instances): the same field-path errors
-// as resources, with defaults filled (namespace, weight, TTL, check intervals, the `app` label).
+// as resources, with defaults filled (namespace, weight, TTL, checks (health-check.ts), the `app` label).
 
 import type { HealthCheckSpec, InstancePort, InstanceRegistration, ServiceProtocol } from './catalog-types.ts';
 import type { ValidationResult } from './resource.ts';
 import { Checker, DNS_LABEL, DNS_LABEL_HINT, join } from './validate.ts';
 import { DEFAULT_NAMESPACE } from './resource.ts';
 import { parseSpiffeId } from './identity.ts';
+import { readHealthCheck } from './health-check.ts';
 
 const PROTOCOLS: readonly ServiceProtocol[] = ['http', 'http2', 'grpc', 'tcp'];
 const INSTANCE_ID = /^[A-Za-z0-9][-A-Za-z0-9_.:]{0,127}$/;
@@ -50,25 +51,9 @@ export function validateRegistration(raw: unknown): ValidationResult<InstanceReg
   const deregisterAfterSeconds = c.integer(body.deregisterAfterSeconds, 'deregisterAfterSeconds', { min: 0, max: 86_400 }) ?? DEFAULT_DEREGISTER_AFTER_SECONDS;
 
   const checks: HealthCheckSpec[] = [];
-  const rawChecks = c.array(body.checks, 'checks', { max: 8 }) ?? [];
-  rawChecks.forEach((rawCheck, i) => {
-    const path = join('checks', i);
-    const ch = c.object(rawCheck, path);
-    if (!ch) return;
-    c.noUnknown(ch, path, ['type', 'host', 'port', 'path', 'intervalSeconds', 'timeoutSeconds', 'unhealthyThreshold', 'healthyThreshold']);
-    const type = c.oneOf(ch.type, join(path, 'type'), ['http', 'tcp'] as const, { required: true });
-    const checkPath = c.string(ch.path, join(path, 'path'), { pattern: /^\//, patternHint: 'a path starting with /' });
-    const check: HealthCheckSpec = {
-      type: type ?? 'tcp',
-      host: c.string(ch.host, join(path, 'host'), { max: 255 }),
-      port: c.integer(ch.port, join(path, 'port'), { min: 1, max: 65535 }),
-      path: type === 'http' ? checkPath ?? '/' : undefined,
-      intervalSeconds: c.integer(ch.intervalSeconds, join(path, 'intervalSeconds'), { min: 1, max: 3600 }) ?? 5,
-      timeoutSeconds: c.integer(ch.timeoutSeconds, join(path, 'timeoutSeconds'), { min: 1, max: 600 }) ?? 2,
-      unhealthyThreshold: c.integer(ch.unhealthyThreshold, join(path, 'unhealthyThreshold'), { min: 1, max: 100 }) ?? 1,
-      healthyThreshold: c.integer(ch.healthyThreshold, join(path, 'healthyThreshold'), { min: 1, max: 100 }) ?? 1,
-    };
-    checks.push(check);
+  (c.array(body.checks, 'checks', { max: 8 }) ?? []).forEach((rawCheck, i) => {
+    const check = readHealthCheck(c, rawCheck, join('checks', i));
+    if (check) checks.push(check);
   });
 
   const identity = c.string(body.identity, 'identity', { max: 2048 });

@@ -9,6 +9,7 @@ import type { GRPCRouteFilter, GRPCRouteMatch } from './kinds/grpc-route.ts';
 import type { FaultInjectionSpec } from './kinds/fault-injection.ts';
 import type { RequestMirror } from './kinds/route-common.ts';
 import type { JwtRule } from './kinds/request-authentication.ts';
+import type { RateLimitPolicySpec } from './kinds/rate-limit-policy.ts';
 
 export interface NodeInfo {
   /** Unique per proxy process, e.g. `catalog-7f3a`. */
@@ -64,6 +65,16 @@ export interface ServiceSnapshot {
   readonly authorizationDefault?: 'DENY';
   /** RequestAuthentications targeting the service, oldest first; its own sidecars verify the JWTs. Absent: none. */
   readonly requestAuthentication?: readonly RequestAuthenticationSnapshot[];
+  /** RateLimitPolicies targeting the service, oldest first: inbound ones its own sidecars enforce, outbound ones its callers'. Absent: none. */
+  readonly rateLimits?: readonly RateLimitSnapshot[];
+}
+
+/** A RateLimitPolicy as a proxy runs it: its limits, without targetRefs. */
+export interface RateLimitSnapshot extends Omit<RateLimitPolicySpec, 'targetRefs'> {
+  /** `namespace/name` of the RateLimitPolicy: the metrics' `policy` label and the 429's RateLimit-Policy name. */
+  readonly name: string;
+  /** `namespace/name` of the HTTPRoute or GRPCRoute it targets: it limits only what that route matched. Absent: the whole Service. */
+  readonly route?: string;
 }
 
 export interface RequestAuthenticationSnapshot {

@@ -5,11 +5,14 @@ import { MTLS_MODES, type ProxySnapshot } from './snapshot-types.ts';
 import type { ValidationResult } from './resource.ts';
 import { Checker, join } from './validate.ts';
 import { LOAD_BALANCER_ALGORITHMS } from './kinds/backend-policy.ts';
+import { checkCircuitBreakerSnapshot } from './kinds/backend-policy-circuit-breaker.ts';
 import { readLocality } from './kinds/backend-policy-locality.ts';
 import { readAdaptiveConcurrency } from './kinds/backend-policy-adaptive-concurrency.ts';
+import { readRetries } from './kinds/backend-policy-retries.ts';
 import { AUTHORIZATION_ACTIONS, readAuthorizationRules } from './kinds/authorization-policy.ts';
 import { readJwtRules } from './kinds/request-authentication.ts';
 import { parseSpiffeId } from './identity.ts';
+import { readRateLimitSpec } from './kinds/rate-limit-policy.ts';
 
 export const OUTBOUND_TRAFFIC_POLICIES = ['ALLOW_ANY', 'REGISTRY_ONLY'] as const;
 
@@ -46,8 +49,9 @@ export function checkServiceSnapshot(c: Checker, rawService: unknown, sp: string
       for (const k of ['responseHeaderMs', 'streamIdleMs']) c.integer(t[k], join(sp, `policy.timeouts.${k}`), { min: 0 });
     }
     const r = c.object(policy.retries, join(sp, 'policy.retries'));
-    if (r) c.integer(r.attempts, join(sp, 'policy.retries.attempts'), { required: true, min: 0, max: 10 });
+    checkCircuitBreakerSnapshot(c, policy.circuitBreaker, join(sp, 'policy.circuitBreaker'));
     readAdaptiveConcurrency(c, policy.adaptiveConcurrency, join(sp, 'policy.adaptiveConcurrency'), true);
+    if (r) readRetries(c, r, join(sp, 'policy.retries'), { attemptsRequired: true });
   }
   (c.array(svc.authorization, join(sp, 'authorization')) ?? []).forEach((rawPolicy, j) => {
     const ap = join(join(sp, 'authorization'), j);
@@ -77,6 +81,15 @@ export function checkServiceSnapshot(c: Checker, rawService: unknown, sp: string
     if (!ra) return;
     c.string(ra.name, join(rp, 'name'), { required: true });
     readJwtRules(c, ra.jwtRules, join(rp, 'jwtRules'));
+  });
+  (c.array(svc.rateLimits, join(sp, 'rateLimits')) ?? []).forEach((rawLimit, j) => {
+    const lp = join(join(sp, 'rateLimits'), j);
+    const l = c.object(rawLimit, lp);
+    if (!l) return;
+    c.string(l.name, join(lp, 'name'), { required: true });
+    c.string(l.route, join(lp, 'route'));
+    // The API's reader: a proxy never runs a limit it would have refused.
+    readRateLimitSpec(c, l, lp);
   });
   (c.array(svc.ports, join(sp, 'ports'), { required: true }) ?? []).forEach((rawPort, j) => {
     const pp = join(join(sp, 'ports'), j);

@@ -23,6 +23,8 @@ import { CertificateAuthority, checkCaSettings } from './ca/certificate-authorit
 import { TokenStore } from './auth/tokens.ts';
 import { ProofVerifier } from './auth/proof.ts';
 import { authenticate, authorizeRoute, setCaller } from './auth/caller.ts';
+import { checkDnsSettings, startDnsServer, type DnsServer } from './dns/dns-server.ts';
+import { openDnsSource } from './dns/service-source.ts';
 
 /** Where the first start writes a generated admin token (mode 0600) when no --token is given. */
 export const ADMIN_TOKEN_FILE = 'admin-token';
@@ -52,6 +54,10 @@ export interface ControlPlaneOptions {
   /** The operator's CA (`--ca-cert`, `--ca-key`): signing CA first, then intermediates, then the root. Both or neither. */
   readonly caCertFile?: string;
   readonly caKeyFile?: string;
+  /** Serve DNS (UDP and TCP) on this IP address and port (`--dns-listen`; port 0 picks one); off when absent. */
+  readonly dnsListen?: { readonly host: string; readonly port: number };
+  /** TTL of DNS answers and negative caching, 0–3600 s (`--dns-ttl`, default 5). */
+  readonly dnsTtlSeconds?: number;
 }
 
 export interface ControlPlane {
@@ -59,6 +65,8 @@ export interface ControlPlane {
   readonly port: number;
   /** The file a generated bootstrap admin token was written to on this start, if one was. */
   readonly adminTokenFile?: string;
+  /** The DNS port (UDP and TCP) when `dnsListen` was given. */
+  readonly dnsPort?: number;
   close(): Promise<void>;
 }
 
@@ -81,6 +89,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   if ((options.caCertFile === undefined) !== (options.caKeyFile === undefined)) {
     throw new WeftError('WEFT_ERR_CA_CONFIG', 'an operator CA needs both the certificate (--ca-cert) and its key (--ca-key)', 400);
   }
+  if (options.dnsListen) checkDnsSettings({ host: options.dnsListen.host, ttlSeconds: options.dnsTtlSeconds });
   const operator = options.caCertFile !== undefined && options.caKeyFile !== undefined ? { certFile: options.caCertFile, keyFile: options.caKeyFile } : undefined;
   const location = parseStoreUrl(options.storeUrl ?? 'sqlite');
   const store =
@@ -135,6 +144,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const updateProcessMetrics = registerProcessMetrics(metrics);
   // Bound at start so that the series reads 0 before the first certificate rather than missing.
   const certificatesIssued = metrics.counter('weft_control_certificates_issued_total', 'Workload certificates issued by the CA.').bind();
+
+  // Before the API listens, so a taken DNS port fails the start like a taken API port does.
+  const dnsSource = options.dnsListen ? await openDnsSource(store, catalog) : undefined;
+  const dns: DnsServer | undefined = options.dnsListen && dnsSource ? await startDnsServer({ ...options.dnsListen, ttlSeconds: options.dnsTtlSeconds, source: dnsSource, metrics, log: log.child('dns') }) : undefined;
 
   const routes = createRoutes({
     store,
@@ -196,7 +209,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     url,
     port,
     adminTokenFile,
+    dnsPort: dns?.port,
     async close() {
+      await dns?.close();
+      dnsSource?.close();
       unwatchStore();
       unwatchCatalog();
       cache.stop();

@@ -19,6 +19,7 @@ import { createAdaptiveConcurrency } from './filters/adaptive-concurrency/adapti
 import { startTcpUpstream, type TcpUpstream, type TcpUpstreamListener } from './tcp/tcp-outbound.ts';
 import { handleInboundTcp } from './tcp/tcp-inbound.ts';
 import { createTcpAuthorizer, type TcpAuthorizer } from './tcp/tcp-authz.ts';
+import { RateLimits } from './filters/rate-limit/rate-limits.ts';
 
 export interface DataPlaneOptions {
   readonly node: NodeInfo;
@@ -69,6 +70,8 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
   let tcpAuthorizer: TcpAuthorizer | undefined;
   const jwks = new JwksCache();
   const concurrency = createAdaptiveConcurrency({ service: `${o.node.service}.${o.node.namespace}`, worker: String(o.worker), metrics });
+  // Outbound limits see this sidecar's own identity as the caller.
+  const rateLimits = new RateLimits({ limited: metrics.rateLimited, redisErrors: metrics.rateLimitRedisErrors, checkSeconds: metrics.rateLimitCheck }, undefined, () => meshTls?.identity);
   const inboundTls: InboundTls = {
     current: () => meshTls,
     strict: () => mtlsMode === 'STRICT',
@@ -79,7 +82,7 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
   const outbound = await startOutboundListener(
     o.bindHost,
     o.outboundPort,
-    { node: o.node, proxyId: o.proxyId, table, pool, metrics, allowPassthrough: () => allowPassthrough, ownPort: () => outboundPort },
+    { node: o.node, proxyId: o.proxyId, table, pool, metrics, allowPassthrough: () => allowPassthrough, ownPort: () => outboundPort, rateLimits },
     { reusePort: o.reusePort },
   );
   outboundPort = outbound.port;
@@ -127,6 +130,8 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
       if (inbound) inboundFilters = createInboundChain({ own, defaultDeny, jwks, audits: metrics.authzAudits });
       // BackendPolicy adaptiveConcurrency of this sidecar's own service: enforced here, in front of the app.
       if (inbound && !appIsTcp) concurrency.update(own?.policy.adaptiveConcurrency);
+      rateLimits.update(snapshot.services, inbound ? own : undefined);
+      if (inbound) inboundFilters = createInboundChain({ own, defaultDeny, jwks, audits: metrics.authzAudits, rateLimits: rateLimits.inbound });
       // The same policies, judged per connection for TCP (their L4 fields only; see tcp-authz.ts).
       if (inbound && o.appPort !== undefined) tcpAuthorizer = createTcpAuthorizer(own?.authorization, defaultDeny, o.appPort);
       pool.retain(serviceTable.endpointKeys());
@@ -142,6 +147,7 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
     destroy() {
       jwks.close();
       concurrency.close();
+      rateLimits.close();
       outbound.destroy();
       inbound?.destroy();
       for (const l of tcpUpstreams) l.destroy();

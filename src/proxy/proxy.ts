@@ -7,15 +7,18 @@ import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { NodeInfo } from '../config/snapshot-types.ts';
 import type { HealthCheckSpec } from '../config/catalog-types.ts';
+import { sidecarCheck, type SidecarCheckInput } from './discovery/health-check/sidecar-check.ts';
+import { startLocalHealth, type LocalHealth } from './discovery/health-check/local-health.ts';
 import { WEFT_VERSION } from '../config/version.ts';
 import { createLogger, type Logger } from '../lib/log.ts';
+import { WeftError } from '../lib/errors.ts';
 import { startStreamClient } from './discovery/stream-client.ts';
 import { startRegistration, type RegistrationHandle } from './discovery/registration.ts';
 import { startCertificateClient } from './discovery/certificate-client.ts';
 import { createControlAuth } from './discovery/control-auth.ts';
 import type { StreamClient } from './discovery/stream-client.ts';
 import type { Credentials } from './transport/mesh-tls.ts';
-import { APP_HEALTH_PATH, startAdminServer } from './admin/admin-server.ts';
+import { startAdminServer } from './admin/admin-server.ts';
 import { startDataPlane } from './data-plane.ts';
 import { WorkerPool } from './workers/worker-pool.ts';
 import { registerProcessMetrics } from '../lib/process-metrics.ts';
@@ -47,8 +50,10 @@ export interface ProxyOptions {
   readonly bindHost?: string;
   readonly weight?: number;
   readonly ttlSeconds?: number;
-  /** HTTP path of the app the control plane checks, through the admin listener's /app-health (absent: TTL only). */
+  /** HTTP path of the app this sidecar checks itself (shorthand for `healthCheck: {type: 'http', path}`); also served as admin /app-health. */
   readonly healthPath?: string;
+  /** The check this sidecar runs on its own app and reports up its stream (absent, and no healthPath: TTL only). */
+  readonly healthCheck?: SidecarCheckInput;
   /** Time between deregistering and closing listeners, so callers learn before we go. */
   readonly drainMs?: number;
   /** Threads carrying traffic (default 1): the main thread plus N-1 workers sharing its ports. */
@@ -99,6 +104,11 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     upstreams: options.upstreams?.length ? [...new Set([...options.upstreams, ...(options.tcpUpstreams ?? []).map((u) => (u.namespace ? `${u.service}.${u.namespace}` : u.service))])] : [],
     weftVersion: WEFT_VERSION,
   };
+  // Checked before anything starts: a bad flag must not leave half a sidecar running.
+  if (options.healthCheck && options.appPort === undefined) throw new WeftError('WEFT_ERR_PROXY_BAD_HEALTH_CHECK', 'a health check needs the app\'s port (--app-port, or --port with weft run): a sidecar checks its own app', 400);
+  const appCheck: HealthCheckSpec | undefined = options.appPort === undefined
+    ? undefined
+    : sidecarCheck(options.healthCheck || options.healthPath ? { ...(options.healthPath ? { path: options.healthPath } : {}), ...options.healthCheck } : undefined, { host: options.appHost ?? '127.0.0.1', port: options.appPort });
   const workers = options.workers ?? 1;
   if (!Number.isInteger(workers) || workers < 1) throw new Error(`workers must be a whole number of at least 1, got ${workers}`);
   const planeOptions = {
@@ -145,6 +155,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   });
 
   let stream: StreamClient | undefined;
+  let localHealth: LocalHealth | undefined;
   let closedEarly = false;
   void credentialsReady.then(() => {
     if (closedEarly) return;
@@ -160,6 +171,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       onUpdate: (result) => metrics.configUpdates.inc({ result }),
       // A control plane back from a restart may hold a new CA: then every certificate must be renewed.
       onReconnect: () => void certificates.checkTrust(),
+      // The control plane may have lost or never heard the app's state (a restart, a report sent while the stream was down).
+      onConnect: () => localHealth?.resend(),
       // Refused as a credential (a control plane with a new CA): renew with the join token, if it still holds.
       onUnauthorized: () => certificates.renewNow(),
       // A root rotation: trust the new root as soon as it is announced, renew under it when it issues.
@@ -194,6 +207,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         node,
         controlPlane: { url: options.controlUrl, connected: stream?.connected() ?? false, lastError: stream?.lastError() },
         registered: registration?.registered() ?? false,
+        // The checks this sidecar runs on its app, as last reported (absent: none configured).
+        ...(appCheck ? { appHealth: { status: localHealth?.status() ?? 'pending', check: appCheck, checks: localHealth?.report() ?? [] } } : {}),
         listeners: { outbound: plane.outboundPort, inbound: plane.inboundPort, admin: adminPort, tcpUpstreams },
         appProtocol: planeOptions.appProtocol,
         workers,
@@ -215,19 +230,28 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   adminPort = admin.port;
 
   if (inboundPort !== undefined && options.appPort !== undefined) {
-    // Checked through the admin listener, which asks the app: the inbound port may accept only mutual TLS.
-    const checks: HealthCheckSpec[] = options.healthPath
-      ? [{ type: 'http', path: APP_HEALTH_PATH, port: adminPort, intervalSeconds: 2, timeoutSeconds: 1, unhealthyThreshold: 1, healthyThreshold: 1 }]
-      : [];
+    // This sidecar checks its app itself, straight on the app's port (the inbound one may take only
+    // mutual TLS), and reports up its stream: the control plane does not probe it.
+    const checks: HealthCheckSpec[] = appCheck ? [appCheck] : [];
     // Register only once the app accepts connections (no caller is sent to an app still starting)
     // and the certificate is in hand (callers find an identity they can check).
     void Promise.all([waitForPort(appHost, options.appPort, () => stopping), credentialsReady]).then(([, credentials]) => {
       if (stopping) return;
+      if (appCheck) {
+        localHealth = startLocalHealth({
+          checks: [appCheck],
+          send: (reported) => stream?.send({ type: 'health', checks: reported }) ?? false,
+          log: log.child('health'),
+          metrics: { results: metrics.healthChecks, state: metrics.appHealthState },
+        });
+      }
       registration = startRegistration({
         controlUrl: options.controlUrl,
         auth,
         log: log.child('registration'),
         appAlive: () => portAccepts(appHost, options.appPort!),
+        // Each registration restarts the catalog's view of the checks: tell it what this sidecar knows.
+        onRegistered: () => localHealth?.resend(),
         registration: {
           service: options.service,
           namespace,
@@ -256,6 +280,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     async stop() {
       if (stopping) return;
       stopping = true;
+      localHealth?.stop();
       if (registration) {
         await registration.deregister();
         await new Promise((r) => setTimeout(r, options.drainMs ?? 1_500));

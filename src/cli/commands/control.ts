@@ -4,6 +4,7 @@ import { startControlPlane } from '../../control/control-plane.ts';
 import { checkCaSettings } from '../../control/ca/certificate-authority.ts';
 import { parseStoreUrl } from '../../control/store/store-url.ts';
 import { WeftError } from '../../lib/errors.ts';
+import { dnsFlagOptions, dnsFlags, dnsFlagUsage, dnsListeningLine } from '../dns-flags.ts';
 import { parseCommand, str, ttlSeconds, type Command, type Parsed } from '../command.ts';
 
 /**
@@ -23,6 +24,7 @@ export const controlCommand: Command = {
                     [--store-connect-timeout DURATION]
                     [--trust-domain NAME] [--cert-ttl DURATION]
                     [--ca-cert FILE --ca-key FILE]
+                    [--dns-listen IP:PORT [--dns-ttl DURATION]]
 
   --listen HOST:PORT     where the API listens (default 127.0.0.1:7700)
   --data-dir DIR         where the embedded SQLite store and the mesh CA (DIR/ca/) live
@@ -44,7 +46,8 @@ export const controlCommand: Command = {
                          then any intermediates, then the root (the root goes to sidecars'
                          trust bundle, the intermediates go with every leaf)
   --ca-key FILE          the private key of the first certificate in --ca-cert (mode 0600;
-                         read where it is, never copied)`,
+                         read where it is, never copied)
+${dnsFlagUsage}`,
   async run(argv) {
     const p = parseCommand(this, argv, {
       listen: { type: 'string' },
@@ -57,6 +60,7 @@ export const controlCommand: Command = {
       insecure: { type: 'boolean' },
       'ca-cert': { type: 'string' },
       'ca-key': { type: 'string' },
+      ...dnsFlagOptions,
     });
     if (!p) return 0;
     const listen = str(p, 'listen') ?? '127.0.0.1:7700';
@@ -88,6 +92,7 @@ export const controlCommand: Command = {
     if ((caCertFile === undefined) !== (caKeyFile === undefined)) {
       throw new WeftError('WEFT_ERR_CLI_USAGE', '--ca-cert and --ca-key go together: the CA certificate and its private key', 2);
     }
+    const dns = dnsFlags(p);
     const cp = await startControlPlane({
       host: m[1].replace(/^\[|\]$/g, '') || '127.0.0.1',
       port: Number(m[2]),
@@ -100,9 +105,11 @@ export const controlCommand: Command = {
       certificateTtlSeconds,
       caCertFile,
       caKeyFile,
+      ...dns,
     });
     if (cp.adminTokenFile) process.stdout.write(`weft: wrote a bootstrap admin token to ${cp.adminTokenFile} (mode 0600); use it with: export WEFT_TOKEN=$(cat ${cp.adminTokenFile})\n`);
     if (insecure) process.stdout.write('weft: --insecure: the API accepts anonymous callers as admin; do not expose this port\n');
+    if (dns.dnsListen && cp.dnsPort !== undefined) process.stdout.write(dnsListeningLine(dns.dnsListen.host, cp.dnsPort));
     process.stdout.write(`weft control plane listening on ${cp.url}\n`);
     await new Promise<void>((resolve) => {
       const stop = (): void => {

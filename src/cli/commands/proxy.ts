@@ -29,6 +29,14 @@ export const proxyOptions = {
   weight: { type: 'string' },
   'ttl-seconds': { type: 'string' },
   'health-path': { type: 'string' },
+  'health-check': { type: 'string' },
+  'health-grpc-service': { type: 'string' },
+  'health-host-header': { type: 'string' },
+  'health-interval-ms': { type: 'string' },
+  'health-timeout-ms': { type: 'string' },
+  'health-jitter-percent': { type: 'string' },
+  'health-healthy-threshold': { type: 'string' },
+  'health-unhealthy-threshold': { type: 'string' },
   'drain-ms': { type: 'string' },
   workers: { type: 'string' },
 } as const;
@@ -61,7 +69,19 @@ export const proxyFlagsHelp = `  --control URL            control plane API (or 
   --inbound-port N         where other sidecars reach this instance (default 15006; 0 = any)
   --outbound-port N        where the app sends its calls, HTTP_PROXY (default 15001; 0 = any)
   --admin-port N           /ready, /metrics, /config, /app-health (default 15000; 0 = any)
-  --health-path PATH       app path the control plane checks (through the admin /app-health)
+  --health-check http|tcp|grpc
+                           this sidecar checks its own app and reports up its stream (the
+                           control plane does not probe it): http GETs --health-path (healthy:
+                           200-399), tcp opens a connection, grpc calls grpc.health.v1.Health/Check
+                           (healthy: SERVING); default http when --health-path is given
+  --health-path PATH       the app path an http check GETs (also served as admin /app-health)
+  --health-grpc-service S  the service name a grpc check asks about (default "": the whole server)
+  --health-host-header H   the Host header of an http check (default the app's host:port)
+  --health-interval-ms N   time between checks (default 2000)
+  --health-timeout-ms N    a check slower than this fails (default 1000)
+  --health-jitter-percent N  up to N% of the interval added at random to each wait (default 0)
+  --health-healthy-threshold N    passes in a row before healthy again (default 1)
+  --health-unhealthy-threshold N  failures in a row before critical (default 1)
   --weight N               load-balancing weight (default 1)
   --ttl-seconds N          heartbeat TTL (default 15)
   --drain-ms N             wait between deregistering and closing (default 1500)
@@ -112,6 +132,24 @@ function tcpUpstreamsOption(p: Parameters<typeof str>[0]) {
   return values.map(parseTcpUpstream);
 }
 
+/** The --health-* flags but --health-path (which alone means an http check): checked by startProxy, with field names. */
+function healthCheckOption(p: Parameters<typeof str>[0]) {
+  const input = {
+    type: str(p, 'health-check'),
+    serviceName: str(p, 'health-grpc-service'),
+    hostHeader: str(p, 'health-host-header'),
+    intervalMs: int(p, 'health-interval-ms'),
+    timeoutMs: int(p, 'health-timeout-ms'),
+    intervalJitterPercent: int(p, 'health-jitter-percent'),
+    healthyThreshold: int(p, 'health-healthy-threshold'),
+    unhealthyThreshold: int(p, 'health-unhealthy-threshold'),
+  };
+  const given = Object.entries(input).filter(([, v]) => v !== undefined);
+  if (given.length === 0) return undefined;
+  if (input.type === undefined && str(p, 'health-path') === undefined) throw new WeftError('WEFT_ERR_CLI_USAGE', '--health-* flags need --health-check TYPE (or --health-path PATH for an http check)', 2);
+  return Object.fromEntries(given);
+}
+
 export function proxyOptionsFrom(p: Parameters<typeof str>[0]) {
   const upstreams = str(p, 'upstreams');
   return {
@@ -134,6 +172,7 @@ export function proxyOptionsFrom(p: Parameters<typeof str>[0]) {
     weight: int(p, 'weight'),
     ttlSeconds: int(p, 'ttl-seconds'),
     healthPath: str(p, 'health-path'),
+    healthCheck: healthCheckOption(p),
     drainMs: int(p, 'drain-ms'),
     workers: workersOption(p),
   };

@@ -25,6 +25,7 @@ test('fills every default', () => {
     // Nothing total by default: a long stream that keeps moving is never cut (issue 10, class 6).
     timeouts: { connectMs: 2000, responseHeaderMs: 30000, streamIdleMs: 300000, requestMs: 0, idleMs: 4000 },
     retries: { attempts: 2 },
+    circuitBreaker: { maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 1024, maxRetries: 1024 },
   });
 });
 
@@ -51,7 +52,7 @@ const cases: [string, unknown, string[]][] = [
   ['idleMs zero', { targetRefs: targets, timeouts: { idleMs: 0 } }, ['spec.timeouts.idleMs']],
   ['unknown timeout (Envoy spelling)', { targetRefs: targets, timeouts: { stream_idle_timeout: 1000 } }, ['spec.timeouts.stream_idle_timeout']],
   ['attempts too many', { targetRefs: targets, retries: { attempts: 11 } }, ['spec.retries.attempts']],
-  ['unknown field', { targetRefs: targets, circuitBreaker: {} }, ['spec.circuitBreaker']],
+  ['unknown field (Envoy spelling)', { targetRefs: targets, circuit_breakers: {} }, ['spec.circuit_breakers']],
 ];
 
 for (const [name, spec, expected] of cases) {

@@ -1,11 +1,13 @@
 // BackendPolicy (weft.dev/v1alpha1): how a proxy talks to the endpoints of the services it targets:
-// load-balancing algorithm, timeouts (connect, response head, stream idle, total; pool idle) and the
-// connect-failure retry rule.
+// load-balancing algorithm, timeouts (connect, response head, stream idle, total; pool idle) and
+// retries (backend-policy-retries.ts).
 
 import type { ResourceType, ValidationResult } from '../resource.ts';
 import { Checker, DNS_LABEL, DNS_LABEL_HINT, join } from '../validate.ts';
+import { DEFAULT_CIRCUIT_BREAKER, readCircuitBreaker, type CircuitBreakerSpec } from './backend-policy-circuit-breaker.ts';
 import { readLocality, type LocalityLoadBalancing } from './backend-policy-locality.ts';
 import { readAdaptiveConcurrency, type AdaptiveConcurrencySpec } from './backend-policy-adaptive-concurrency.ts';
+import { readRetries, type BackendRetries } from './backend-policy-retries.ts';
 
 export type LoadBalancerAlgorithm = 'round-robin' | 'random' | 'weighted' | 'least-request';
 export const LOAD_BALANCER_ALGORITHMS: readonly LoadBalancerAlgorithm[] = ['round-robin', 'random', 'weighted', 'least-request'];
@@ -25,12 +27,12 @@ export interface BackendPolicySpec {
     readonly locality?: LocalityLoadBalancing;
   };
   readonly timeouts: BackendTimeouts;
-  readonly retries: {
-    /** Extra attempts, each on another endpoint, when the request provably never reached the app. */
-    readonly attempts: number;
-  };
+  /** Circuit-breaker limits (backend-policy-circuit-breaker.ts); absent in policies stored before the field existed. */
+  readonly circuitBreaker?: CircuitBreakerSpec;
   /** The adaptive concurrency limit the targeted Service's own sidecars enforce inbound. Absent: none (the default). */
   readonly adaptiveConcurrency?: AdaptiveConcurrencySpec;
+  /** Retries, their conditions, backoff and budget (backend-policy-retries.ts). */
+  readonly retries: BackendRetries;
 }
 
 /**
@@ -75,6 +77,7 @@ export const DEFAULT_BACKEND_POLICY: BackendPolicySpec = {
   // connection retry in forward.ts covers the rest).
   timeouts: { connectMs: 2_000, responseHeaderMs: 30_000, streamIdleMs: 300_000, requestMs: 0, idleMs: 4_000 },
   retries: { attempts: 2 },
+  circuitBreaker: DEFAULT_CIRCUIT_BREAKER,
 };
 
 /**
@@ -107,7 +110,7 @@ function validateSpec(raw: unknown, path: string): ValidationResult<BackendPolic
   const c = new Checker();
   const spec = c.object(raw, path);
   if (!spec) return { ok: false, errors: c.errors };
-  c.noUnknown(spec, path, ['targetRefs', 'loadBalancer', 'timeouts', 'retries', 'adaptiveConcurrency']);
+  c.noUnknown(spec, path, ['targetRefs', 'loadBalancer', 'timeouts', 'retries', 'circuitBreaker', 'adaptiveConcurrency']);
   const d = DEFAULT_BACKEND_POLICY;
 
   const targetRefs = readTargetRefs(c, spec.targetRefs, join(path, 'targetRefs'));
@@ -145,18 +148,14 @@ function validateSpec(raw: unknown, path: string): ValidationResult<BackendPolic
 
   let retries = d.retries;
   if (spec.retries !== undefined) {
-    const rPath = join(path, 'retries');
-    const r = c.object(spec.retries, rPath);
-    if (r) {
-      c.noUnknown(r, rPath, ['attempts']);
-      retries = { attempts: c.integer(r.attempts, join(rPath, 'attempts'), { min: 0, max: 10 }) ?? d.retries.attempts };
-    }
+    retries = readRetries(c, spec.retries, join(path, 'retries')) ?? d.retries;
   }
 
+  const circuitBreaker = readCircuitBreaker(c, spec.circuitBreaker, join(path, 'circuitBreaker'));
   const adaptiveConcurrency = readAdaptiveConcurrency(c, spec.adaptiveConcurrency, join(path, 'adaptiveConcurrency'));
 
   if (c.errors.length) return { ok: false, errors: c.errors };
-  return { ok: true, value: { targetRefs, loadBalancer, timeouts, retries, ...(adaptiveConcurrency && { adaptiveConcurrency }) } };
+  return { ok: true, value: { targetRefs, loadBalancer, timeouts, retries, circuitBreaker, ...(adaptiveConcurrency && { adaptiveConcurrency }) } };
 }
 
 export const backendPolicyType: ResourceType<BackendPolicySpec> = {

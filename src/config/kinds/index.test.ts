@@ -4,8 +4,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { findResourceType, resourceTypeForKind, resourceTypes } from './index.ts';
 
-test('lists the ten kinds', () => {
-  assert.deepEqual(resourceTypes.map((t) => t.kind), ['BackendPolicy', 'Service', 'HTTPRoute', 'GRPCRoute', 'MeshConfig', 'AuthorizationPolicy', 'RequestAuthentication', 'ReferenceGrant', 'FaultInjection', 'TCPRoute']);
+test('lists the eleven kinds', () => {
+  assert.deepEqual(resourceTypes.map((t) => t.kind), ['BackendPolicy', 'Service', 'HTTPRoute', 'GRPCRoute', 'MeshConfig', 'AuthorizationPolicy', 'RequestAuthentication', 'ReferenceGrant', 'FaultInjection', 'TCPRoute', 'RateLimitPolicy']);
 });
 
 test('findResourceType accepts kind, plural and alias in any case', () => {
@@ -24,6 +24,8 @@ test('findResourceType accepts kind, plural and alias in any case', () => {
     ['jwt', 'RequestAuthentication'],
     ['tcproutes', 'TCPRoute'],
     ['TCPRoute', 'TCPRoute'],
+    ['ratelimitpolicies', 'RateLimitPolicy'],
+    ['rlp', 'RateLimitPolicy'],
   ]) {
     assert.equal(findResourceType(name)?.kind, kind, name);
   }

@@ -12,8 +12,9 @@ import { referenceGrantType } from './reference-grant.ts';
 import { requestAuthenticationType } from './request-authentication.ts';
 import { serviceType } from './service.ts';
 import { tcpRouteType } from './tcp-route.ts';
+import { rateLimitPolicyType } from './rate-limit-policy.ts';
 
-export const resourceTypes: readonly ResourceType[] = [backendPolicyType, serviceType, httpRouteType, grpcRouteType, meshConfigType, authorizationPolicyType, requestAuthenticationType, referenceGrantType, faultInjectionType, tcpRouteType];
+export const resourceTypes: readonly ResourceType[] = [backendPolicyType, serviceType, httpRouteType, grpcRouteType, meshConfigType, authorizationPolicyType, requestAuthenticationType, referenceGrantType, faultInjectionType, tcpRouteType, rateLimitPolicyType];
 
 /** By kind, plural or alias, ignoring case: `HTTPRoute`, `httproutes`, `route`, `SVC`. */
 export function findResourceType(name: string): ResourceType | undefined {

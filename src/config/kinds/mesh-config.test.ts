@@ -22,7 +22,7 @@ test('an empty spec gets every default', () => {
   assert.deepEqual(valid({}), {
     outboundTrafficPolicy: { mode: 'ALLOW_ANY' },
     mtls: { mode: 'PERMISSIVE' },
-    defaultBackendPolicy: { loadBalancer: DEFAULT_BACKEND_POLICY.loadBalancer, timeouts: DEFAULT_BACKEND_POLICY.timeouts, retries: DEFAULT_BACKEND_POLICY.retries },
+    defaultBackendPolicy: { loadBalancer: DEFAULT_BACKEND_POLICY.loadBalancer, timeouts: DEFAULT_BACKEND_POLICY.timeouts, retries: DEFAULT_BACKEND_POLICY.retries, circuitBreaker: DEFAULT_BACKEND_POLICY.circuitBreaker },
     authorization: { defaultAction: 'ALLOW' },
   });
   assert.deepEqual(valid({}), DEFAULT_MESH_CONFIG);
@@ -48,6 +48,7 @@ test('a partial default policy is completed from BackendPolicy defaults', () => 
       loadBalancer: { algorithm: 'least-request', choiceCount: 2 },
       timeouts: { connectMs: 2000, responseHeaderMs: 30000, streamIdleMs: 300000, requestMs: 5000, idleMs: 4000 },
       retries: { attempts: 2 },
+      circuitBreaker: { maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 1024, maxRetries: 1024 },
     },
     authorization: { defaultAction: 'ALLOW' },
   });

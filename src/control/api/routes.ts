@@ -3,7 +3,7 @@
 // and replies JSON.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { WeftError, invalid } from '../../lib/errors.ts';
+import { WeftError, errorMessage, invalid } from '../../lib/errors.ts';
 import type { Clock } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { Resource } from '../../config/resource.ts';
@@ -322,6 +322,10 @@ export function createRoutes(deps: ApiDeps): Router {
         if (why !== undefined) return why;
         proxies.bindProxyId(node.id, caller.identity, caller.keyId);
         return undefined;
+      },
+      // The checks this sidecar runs on its own app; the hello above tied the node id to the caller.
+      onHealth: (node, checks) => {
+        catalog.reportChecks(node.namespace, node.service, node.id, checks).catch((err) => deps.log.debug('health report for an instance not (yet) registered', { proxy: node.id, err: errorMessage(err) }));
       },
     });
   });

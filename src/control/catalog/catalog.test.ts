@@ -13,6 +13,7 @@ import { Catalog } from './catalog.ts';
 import type { ProbeResult } from './probe.ts';
 
 const quiet = createLogger('test', () => {});
+const PASS: ProbeResult = { ok: true, outcome: 'success', reason: 'passing' };
 let dir: string;
 let store: Store;
 let clock: ManualClock;
@@ -70,12 +71,12 @@ test('a heartbeat brings a critical instance back to passing', async () => {
 });
 
 test('active checks turn an instance critical after the unhealthy threshold, and back', async () => {
-  let result: ProbeResult = { ok: true };
+  let result: ProbeResult = PASS;
   const catalog = new Catalog({ store, clock, log: quiet, probe: async () => result });
   await catalog.start();
   await catalog.register(registration({ ttlSeconds: 0, checks: [{ type: 'http', path: '/healthz', intervalSeconds: 1, unhealthyThreshold: 2 }] }));
   await settle();
-  result = { ok: false, reason: 'http check /healthz answered 500' };
+  result = { ok: false, outcome: 'failure', reason: 'http check /healthz answered 500' };
   clock.advance(1_000);
   await settle();
   assert.equal(catalog.get('default', 'reviews', 'r1')?.health, 'passing', 'one failure is under the threshold');
@@ -84,7 +85,7 @@ test('active checks turn an instance critical after the unhealthy threshold, and
   const inst = catalog.get('default', 'reviews', 'r1')!;
   assert.equal(inst.health, 'critical');
   assert.equal(inst.healthReason, 'http check /healthz answered 500');
-  result = { ok: true };
+  result = PASS;
   clock.advance(1_000);
   await settle();
   assert.equal(catalog.get('default', 'reviews', 'r1')?.health, 'passing');
@@ -140,5 +141,63 @@ test('heartbeats reach a store that expires instances itself (refreshInstance), 
   assert.equal(state.health, 'passing');
   await settle();
   assert.ok(lines.some((l) => l.includes('WARN') && l.includes('store could not refresh instance')), lines.join('\n'));
+  catalog.stop();
+});
+
+test('checks run by the sidecar are never probed here; its reports set the health, and survive a restart', async () => {
+  const probed: string[] = [];
+  const catalog = new Catalog({ store, clock, log: quiet, probe: async (check) => (probed.push(check.type), PASS) });
+  await catalog.start();
+  const changes: string[] = [];
+  catalog.subscribe(() => changes.push(catalog.get('default', 'reviews', 'r1')?.health ?? 'gone'));
+  await catalog.register(registration({ ttlSeconds: 0, checks: [{ type: 'grpc', serviceName: 'reviews.v1', intervalMs: 500, checkedBy: 'sidecar' }, { type: 'tcp', intervalMs: 1000 }] }));
+  for (let i = 0; i < 10; i++) {
+    clock.advance(500);
+    await settle();
+  }
+  assert.ok(probed.length >= 4, `the control plane's own check runs (${probed.length} probes)`);
+  assert.deepEqual([...new Set(probed)], ['tcp'], 'the check the sidecar runs is never probed here');
+  let inst = catalog.get('default', 'reviews', 'r1')!;
+  assert.deepEqual(inst.checkResults?.map((r) => [r.checkedBy, r.status, r.output]), [['sidecar', 'passing', 'pending'], ['control-plane', 'passing', 'passing']]);
+
+  await catalog.reportChecks('default', 'reviews', 'r1', [{ status: 'critical', output: 'grpc check of reviews.v1 answered NOT_SERVING' }, { status: 'critical', output: 'ignored: the control plane runs this one' }]);
+  inst = catalog.get('default', 'reviews', 'r1')!;
+  assert.equal(inst.health, 'critical');
+  assert.equal(inst.healthReason, 'grpc check of reviews.v1 answered NOT_SERVING');
+  assert.deepEqual(inst.checkResults?.map((r) => r.status), ['critical', 'passing']);
+  assert.equal(changes.at(-1), 'critical', 'subscribers (the snapshot builder) hear of it');
+
+  // A restart keeps the sidecar's word until it speaks again.
+  catalog.stop();
+  const second = new Catalog({ store, clock, log: quiet, probe: async () => PASS });
+  await second.start();
+  await settle();
+  assert.equal(second.get('default', 'reviews', 'r1')?.health, 'critical');
+  await second.reportChecks('default', 'reviews', 'r1', [{ status: 'passing', output: 'passing' }]);
+  assert.equal(second.get('default', 'reviews', 'r1')?.health, 'passing');
+  await second.reportChecks('default', 'reviews', 'r1', [{ status: 'warning', output: 'degraded' }]);
+  assert.equal(second.get('default', 'reviews', 'r1')?.health, 'warning', 'a warning shows when nothing is critical');
+  await assert.rejects(second.reportChecks('default', 'reviews', 'nope', []), { code: 'WEFT_ERR_CATALOG_NOT_FOUND' });
+  second.stop();
+});
+
+test('a check stored before intervalMs existed (whole seconds) is completed on read', async () => {
+  const reg = registration({ ttlSeconds: 0 });
+  const legacyCheck = { type: 'http', path: '/healthz', intervalSeconds: 3, timeoutSeconds: 1, unhealthyThreshold: 1, healthyThreshold: 1 };
+  await store.putInstance({ ...reg, checks: [legacyCheck as never], health: 'passing', healthReason: 'passing', registeredAt: clock.now(), lastHeartbeat: clock.now(), healthSince: clock.now() });
+  let probes = 0;
+  const catalog = new Catalog({ store, clock, log: quiet, probe: async () => (probes++, PASS) });
+  await catalog.start();
+  await settle();
+  for (let i = 0; i < 6; i++) {
+    clock.advance(1_000);
+    await settle();
+  }
+  assert.equal(probes, 3, 'probed at 0, 3 and 6 s');
+  const check = catalog.get('default', 'reviews', 'r1')!.checks[0];
+  assert.equal(check.intervalMs, 3_000);
+  assert.equal(check.timeoutMs, 1_000);
+  assert.equal(check.checkedBy, 'control-plane');
+  assert.deepEqual(check.expectedStatuses, [{ start: 200, end: 400 }]);
   catalog.stop();
 });

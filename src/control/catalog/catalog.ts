@@ -1,8 +1,10 @@
-// The control plane's catalog: registered instances with heartbeats (TTL), active health checks and
-// removal of instances that stay critical. Memory is the source of truth while running; the store
+// The control plane's catalog: registered instances with heartbeats (TTL), active health checks (run
+// here, or run by the instance's own sidecar and reported up its stream) and removal of instances
+// that stay critical. Memory is the source of truth while running; the store
 // keeps registrations and health changes (not every heartbeat) so a restart loses nothing.
 
-import type { HealthStatus, InstanceRegistration, InstanceState } from '../../config/catalog-types.ts';
+import type { CheckResult, HealthStatus, InstanceRegistration, InstanceState } from '../../config/catalog-types.ts';
+import { completeHealthCheck, type ReportedCheck } from '../../config/health-check.ts';
 import type { Clock, Timer } from '../../lib/clock.ts';
 import { WeftError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
@@ -14,6 +16,8 @@ interface CheckState {
   status: HealthStatus;
   reason: string;
   consecutive: number;
+  /** When `status` last changed. */
+  since: number;
   timer?: Timer;
 }
 
@@ -60,9 +64,12 @@ export class Catalog {
    */
   async start(): Promise<void> {
     const now = this.#clock.now();
-    for (const saved of await this.#store.listInstances()) {
+    for (const stored of await this.#store.listInstances()) {
+      // Checks stored by an older control plane (whole seconds only) are completed on read.
+      const saved: InstanceState = { ...stored, checks: stored.checks.map(completeHealthCheck) };
       const state: InstanceState = saved.health === 'critical' ? saved : { ...saved, lastHeartbeat: now };
-      this.#entries.set(instanceKey(state.namespace, state.service, state.id), this.#newEntry(state));
+      // A sidecar's last report stands until it reports again (it does at once when its stream is back).
+      this.#entries.set(instanceKey(state.namespace, state.service, state.id), this.#newEntry(state, state.checkResults));
     }
     for (const entry of this.#entries.values()) this.#startChecks(entry);
     this.#scheduleSweep();
@@ -111,6 +118,27 @@ export class Catalog {
     return state;
   }
 
+  /**
+   * The results of the checks an instance's own sidecar runs (`checkedBy: sidecar`), index for index
+   * with its registration's `checks`, as its stream reported them; thresholds were applied by the
+   * sidecar, so each status is taken as it is. Entries for checks the control plane runs are
+   * ignored. Throws WEFT_ERR_CATALOG_NOT_FOUND (404) for an unknown instance.
+   */
+  async reportChecks(namespace: string, service: string, id: string, reported: readonly ReportedCheck[]): Promise<InstanceState> {
+    const entry = this.#require(namespace, service, id);
+    const now = this.#clock.now();
+    entry.state.checks.forEach((check, i) => {
+      const r = reported[i];
+      if (check.checkedBy !== 'sidecar' || !r) return;
+      const c = entry.checks[i];
+      if (c.status !== r.status) c.since = now;
+      c.status = r.status;
+      c.reason = r.status === 'passing' ? 'passing' : r.output || r.status;
+    });
+    await this.#reevaluate(entry);
+    return entry.state;
+  }
+
   /** A TTL heartbeat. Unknown instances get 404 so their sidecar registers again. */
   async heartbeat(namespace: string, service: string, id: string): Promise<InstanceState> {
     const entry = this.#require(namespace, service, id);
@@ -156,12 +184,27 @@ export class Catalog {
     return entry;
   }
 
-  #newEntry(state: InstanceState): Entry {
-    return { state, checks: state.checks.map(() => ({ status: 'passing' as HealthStatus, reason: 'pending', consecutive: 0 })) };
+  /** Checks start pending (counted as passing); a sidecar's checks may resume from their stored results. */
+  #newEntry(state: InstanceState, restore?: readonly CheckResult[]): Entry {
+    const now = this.#clock.now();
+    const checks = state.checks.map((check, i): CheckState => {
+      const r = restore?.[i];
+      if (check.checkedBy === 'sidecar' && r && r.checkedBy === 'sidecar') return { status: r.status, reason: r.output, consecutive: 0, since: r.since };
+      return { status: 'passing', reason: 'pending', consecutive: 0, since: now };
+    });
+    const entry: Entry = { state, checks };
+    entry.state = { ...state, checkResults: this.#results(entry) };
+    return entry;
+  }
+
+  #results(entry: Entry): CheckResult[] {
+    return entry.checks.map((c, i) => ({ status: c.status, output: c.reason, checkedBy: entry.state.checks[i]?.checkedBy ?? 'control-plane', since: c.since }));
   }
 
   #startChecks(entry: Entry): void {
     entry.state.checks.forEach((check, i) => {
+      // The instance's sidecar runs this one and reports it (reportChecks): no probe from here.
+      if (check.checkedBy === 'sidecar') return;
       const run = async (): Promise<void> => {
         if (this.#closed || entry.checks[i] === undefined) return;
         const key = instanceKey(entry.state.namespace, entry.state.service, entry.state.id);
@@ -170,7 +213,7 @@ export class Catalog {
         const result = await this.#probe(check, check.host ?? entry.state.address, port);
         this.#recordCheck(entry.checks[i], check, result);
         await this.#reevaluate(entry);
-        if (this.#entries.get(key) === entry && !this.#closed) entry.checks[i].timer = this.#clock.setTimeout(run, check.intervalSeconds * 1000);
+        if (this.#entries.get(key) === entry && !this.#closed) entry.checks[i].timer = this.#clock.setTimeout(run, check.intervalMs);
       };
       void run();
     });
@@ -178,9 +221,10 @@ export class Catalog {
 
   #recordCheck(state: CheckState, check: HealthCheckSpec, result: ProbeResult): void {
     const wanted: HealthStatus = result.ok ? 'passing' : 'critical';
+    if (wanted !== state.status && state.consecutive + 1 >= (result.ok ? check.healthyThreshold : check.unhealthyThreshold)) state.since = this.#clock.now();
     if (wanted === state.status) {
       state.consecutive = 0;
-      if (!result.ok) state.reason = result.reason;
+      state.reason = result.ok ? 'passing' : result.reason;
       return;
     }
     state.consecutive++;
@@ -209,12 +253,27 @@ export class Catalog {
         reason = c.reason;
       }
     }
+    // A check reporting `warning` (proxies still pick the instance) shows when nothing is critical.
+    if (health === 'passing') {
+      const warning = entry.checks.find((c) => c.status === 'warning');
+      if (warning) {
+        health = 'warning';
+        reason = warning.reason;
+      }
+    }
+    const results = this.#results(entry);
+    const resultsChanged = !sameResults(s.checkResults, results);
     if (health === s.health) {
+      if (resultsChanged) {
+        // A check changed without changing the instance's health: kept (and shown), no push needed.
+        entry.state = { ...entry.state, checkResults: results };
+        if (this.#entries.get(instanceKey(s.namespace, s.service, s.id)) === entry) await this.#store.putInstance(entry.state);
+      } else if (s.checkResults?.some((r, i) => r.output !== results[i].output)) entry.state = { ...entry.state, checkResults: results };
       // The first check results replace "checks pending"; no one needs notifying of a reason.
-      if (reason !== s.healthReason && health === 'passing' && s.healthReason !== 'registered') entry.state = { ...s, healthReason: reason };
+      if (reason !== s.healthReason && health === 'passing' && s.healthReason !== 'registered') entry.state = { ...entry.state, healthReason: reason };
       return;
     }
-    entry.state = { ...s, health, healthReason: reason, healthSince: now };
+    entry.state = { ...s, health, healthReason: reason, healthSince: now, checkResults: results };
     this.#log.info('instance health changed', { instance: instanceKey(s.namespace, s.service, s.id), from: s.health, to: health, reason });
     if (this.#entries.get(instanceKey(s.namespace, s.service, s.id)) === entry) {
       await this.#store.putInstance(entry.state);
@@ -235,6 +294,12 @@ export class Catalog {
   #changed(): void {
     for (const listener of this.#listeners) listener();
   }
+}
+
+/** Results differ when a status or its time changed (outputs of an unchanged status are not persisted). */
+function sameResults(a: readonly CheckResult[] | undefined, b: readonly CheckResult[]): boolean {
+  if (!a || a.length !== b.length) return false;
+  return a.every((r, i) => r.status === b[i].status && r.since === b[i].since && r.checkedBy === b[i].checkedBy);
 }
 
 export type { InstanceState };

@@ -11,6 +11,7 @@ import type { ServiceSpec } from '../../config/kinds/service.ts';
 import type { MeshConfigSpec } from '../../config/kinds/mesh-config.ts';
 import type { AuthorizationPolicySpec } from '../../config/kinds/authorization-policy.ts';
 import type { RequestAuthenticationSpec } from '../../config/kinds/request-authentication.ts';
+import type { RateLimitPolicySpec } from '../../config/kinds/rate-limit-policy.ts';
 import { compareServices } from '../../config/service-order.ts';
 import { snapshotHash } from '../../config/snapshot-hash.ts';
 import { DEFAULT_TRUST_DOMAIN, spiffeId } from '../../config/identity.ts';
@@ -73,7 +74,7 @@ export function serviceModels(input: BuildInput): ServiceModel[] {
 }
 
 /** Where an instance serves a service port: by target port number or name, else its only port. */
-function endpointPort(inst: InstanceState, targetPort: number | string): number | undefined {
+export function endpointPort(inst: InstanceState, targetPort: number | string): number | undefined {
   const match = inst.ports.find((p) => (typeof targetPort === 'number' ? p.port === targetPort : p.name === targetPort));
   if (match) return match.targetPort;
   return inst.ports.length === 1 ? inst.ports[0].targetPort : undefined;
@@ -114,6 +115,32 @@ function authorizationFor(model: ServiceModel, resources: readonly Resource[]): 
 /** The RequestAuthentications that target the service, oldest first (then by name). */
 function requestAuthenticationFor(model: ServiceModel, resources: readonly Resource[]): ServiceSnapshot['requestAuthentication'] {
   const list = targeting(model, resources, 'RequestAuthentication').map((r) => ({ name: `${r.metadata.namespace}/${r.metadata.name}`, jwtRules: (r.spec as RequestAuthenticationSpec).jwtRules }));
+  return list.length ? list : undefined;
+}
+
+/**
+ * The RateLimitPolicies for the service, oldest first (then by name), without their targetRefs:
+ * those targeting it, then those targeting one of the routes this proxy applies to it (marked with
+ * the route's name).
+ */
+function rateLimitsFor(model: ServiceModel, resources: readonly Resource[], routes: readonly RouteSnapshot[] | undefined): ServiceSnapshot['rateLimits'] {
+  const policies = resources
+    .filter((r) => r.kind === 'RateLimitPolicy')
+    .sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || a.metadata.name.localeCompare(b.metadata.name));
+  if (policies.length === 0) return undefined;
+  const limits = (r: Resource) => {
+    const { targetRefs: _, ...rest } = r.spec as RateLimitPolicySpec;
+    return { name: `${r.metadata.namespace}/${r.metadata.name}`, ...rest };
+  };
+  const list: NonNullable<ServiceSnapshot['rateLimits']>[number][] = policies
+    .filter((r) => r.metadata.namespace === model.namespace && (r.spec as RateLimitPolicySpec).targetRefs.some((t) => t.kind === 'Service' && t.name === model.name))
+    .map(limits);
+  for (const route of routes ?? []) {
+    const [ns, name] = route.name.split('/');
+    for (const r of policies) {
+      if (r.metadata.namespace === ns && (r.spec as RateLimitPolicySpec).targetRefs.some((t) => t.kind === route.kind && t.name === name)) list.push({ ...limits(r), route: route.name });
+    }
+  }
   return list.length ? list : undefined;
 }
 
@@ -195,6 +222,7 @@ export function buildSnapshotContent(input: BuildInput, scope: NodeScope, models
     const authorization = authorizationFor(model, input.resources);
     const requestAuthentication = requestAuthenticationFor(model, input.resources);
     const routes = routesByService.get(key);
+    const rateLimits = rateLimitsFor(model, input.resources, routes);
     const tcpRoutes = tcpRoutesByService.get(key);
     services.push({
       name: model.name,
@@ -204,6 +232,7 @@ export function buildSnapshotContent(input: BuildInput, scope: NodeScope, models
       ...(authorization && { authorization }),
       ...(defaultDeny && { authorizationDefault: 'DENY' as const }),
       ...(requestAuthentication && { requestAuthentication }),
+      ...(rateLimits && { rateLimits }),
       ...(routes && { routes }),
       ...(tcpRoutes && { tcpRoutes }),
     });

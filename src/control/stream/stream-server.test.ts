@@ -21,7 +21,8 @@ const clock = new ManualClock();
 let instances: InstanceState[] = [];
 const cache = new SnapshotCache({ clock, log: quiet, load: async () => ({ resources: [], instances }) });
 const registry = new ProxyRegistry();
-const server = http.createServer((req, res) => handleStream(req, res, { cache, registry, clock, log: quiet }));
+const healthReports: { node: string; checks: readonly unknown[] }[] = [];
+const server = http.createServer((req, res) => handleStream(req, res, { cache, registry, clock, log: quiet, onHealth: (node, checks) => healthReports.push({ node: node.id, checks }) }));
 let port = 0;
 
 function instance(service: string, id: string, health: InstanceState['health'] = 'passing'): InstanceState {
@@ -152,4 +153,16 @@ test('with a CA, a stream is told its roots and issuer at hello and again when a
     withTrust.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
+});
+
+test('a health report reaches the catalog hook as the node that sent it; a bad one is dropped and the stream lives on', async () => {
+  const s = openStream('health-1');
+  const first = await s.next();
+  s.send({ type: 'health', checks: [{ status: 'critical', output: 'http check /healthz answered 503' }] });
+  s.send({ type: 'health', checks: [{ status: 'sick' }] });
+  s.send({ type: 'ack', version: first.snapshot.version });
+  await settle();
+  assert.deepEqual(healthReports.filter((r) => r.node === 'health-1'), [{ node: 'health-1', checks: [{ status: 'critical', output: 'http check /healthz answered 503' }] }]);
+  assert.equal(status('health-1').ackedVersion, first.snapshot.version, 'the stream still works after the bad report');
+  s.close();
 });

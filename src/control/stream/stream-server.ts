@@ -1,6 +1,7 @@
 // Serves one proxy's stream: reads its hello, subscribes it to the snapshot cache for its node key,
 // writes each new snapshot as a delta or in full (snapshot-writer.ts), and records ACK/NACK; tells
-// the proxy the CA's roots and issuer at hello and at each change (root rotation).
+// the proxy the CA's roots and issuer at hello and at each change (root rotation); hands the health
+// reports of the checks a sidecar runs on its own app to the catalog.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock } from '../../lib/clock.ts';
@@ -8,6 +9,7 @@ import type { Logger } from '../../lib/log.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import { createLineSplitter, STREAM_PING_MS, type ProxyMessage, type TrustMessage } from '../../config/stream-protocol.ts';
 import { validateNodeInfo } from '../../config/node-info.ts';
+import { validateHealthReport, type ReportedCheck } from '../../config/health-check.ts';
 import type { NodeInfo } from '../../config/snapshot-types.ts';
 import type { SnapshotCache, CachedSnapshot } from '../snapshot/cache.ts';
 import { nodeScope } from '../snapshot/node-key.ts';
@@ -24,6 +26,8 @@ export interface StreamServerDeps {
   readonly authorizeHello?: (node: NodeInfo) => string | undefined;
   /** The CA's trust state, pushed to the proxy at hello and on every change (root rotation). */
   readonly trust?: { trust(): TrustMessage; onTrustChange(listener: (trust: TrustMessage) => void): () => void };
+  /** A `health` report (validated) from this node's sidecar: its instance's id is the node's id. */
+  readonly onHealth?: (node: NodeInfo, checks: readonly ReportedCheck[]) => void;
 }
 
 const HELLO_TIMEOUT_MS = 10_000;
@@ -112,6 +116,11 @@ export function handleStream(req: IncomingMessage, res: ServerResponse, deps: St
         status.nackErrors = undefined;
       }
       deps.onAck?.(status);
+    } else if (msg.type === 'health') {
+      const report = validateHealthReport(msg.checks);
+      // A bad report is dropped, not fatal: the stream also carries this proxy's config.
+      if (!report.ok) log.warn('ignoring a bad health report', { proxy: status.node.id, errors: report.errors });
+      else deps.onHealth?.(status.node, report.value);
     } else if (msg.type === 'nack' && msg.resync === true) {
       // Not a refusal of the configuration: the proxy's base did not match. Not shown as REJECTED.
       log.info('proxy asked for a full snapshot', { proxy: status.node.id, version: msg.version, errors: msg.errors });

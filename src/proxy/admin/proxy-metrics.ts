@@ -17,6 +17,8 @@ export function createProxyMetrics(worker = 0) {
     tcpConnections: registry.counter('weft_proxy_tcp_connections_total', 'TCP connections carried through the mesh (--tcp-upstream listeners, weft-tcp inbound), by direction (inbound|outbound), destination service, security (mtls|plaintext|none) and result (established, or why it was refused: no-service, no-backend, no-endpoints, no-certificate, connect-failed, authz-denied, app-unreachable, not-tcp).', ['direction', 'destination_service', 'security', 'result']),
     tcpBytes: registry.counter('weft_proxy_tcp_bytes_total', 'Bytes carried on TCP connections through the mesh, by direction (inbound|outbound), destination service and flow (sent: client to server; received: server to client).', ['direction', 'destination_service', 'flow']),
     retries: registry.counter('weft_proxy_upstream_retries_total', 'Extra attempts made, by destination service and why.', ['destination_service', 'reason']),
+    // Retry budgets (src/proxy/resilience/retry/budget.ts).
+    retryBudgetExhausted: registry.counter('weft_proxy_retry_budget_exhausted_total', 'Requests whose failure was returned without the retry the policy allowed, because the destination service\'s retry budget was spent.', ['destination_service']),
     connections: registry.gauge('weft_proxy_active_connections', 'Open client connections per listener.', ['listener']),
     accepted: registry.counter('weft_proxy_accepted_connections_total', 'Client connections accepted, by listener and worker thread (0 = main): shows how the kernel spreads them.', ['listener', 'worker']),
     inboundSecurity: registry.counter('weft_proxy_inbound_connections_total', 'Inbound connections by security: mtls, plaintext, refused-plaintext (mtls.mode STRICT) or handshake-failed.', ['security']),
@@ -27,10 +29,20 @@ export function createProxyMetrics(worker = 0) {
     adaptiveConcurrencyLimit: registry.gauge('weft_proxy_adaptive_concurrency_limit', 'The adaptive concurrency limit in force on the inbound side: requests let through to the app at once (gradient controller; summed over worker threads).', ['service']),
     adaptiveConcurrencyMinRtt: registry.gauge('weft_proxy_adaptive_concurrency_min_rtt_seconds', 'The app\'s latency at low concurrency (minRTT) the adaptive concurrency limit compares with, per worker thread (0 = main); 0 before the first measurement.', ['service', 'worker']),
     adaptiveConcurrencyRejected: registry.counter('weft_proxy_adaptive_concurrency_rejected_total', 'Inbound requests shed with 503 concurrency-limit-exceeded because the adaptive concurrency limit was reached.', ['service']),
+    // RateLimitPolicy (src/proxy/filters/rate-limit/): policies are bounded by the resources applied.
+    rateLimited: registry.counter('weft_proxy_rate_limited_total', 'Requests a RateLimitPolicy refused, by policy (namespace/name), direction (inbound|outbound) and scope (local|global).', ['policy', 'direction', 'scope']),
+    rateLimitRedisErrors: registry.counter('weft_proxy_rate_limit_redis_errors_total', 'Global rate-limit checks Redis did not answer (down, or slower than 200 ms), by policy; failureMode then decides.', ['policy']),
+    rateLimitCheck: registry.histogram('weft_proxy_rate_limit_check_duration_seconds', 'Round trip of a global rate-limit check to Redis.', []),
     configUpdates: registry.counter('weft_proxy_config_updates_total', 'Snapshots received, by result (ack|nack).', ['result']),
     // Locality-aware balancing (balance/locality/): which priority level the picks went to.
     localityRequests: registry.counter('weft_proxy_locality_requests_total', 'Outbound attempts by destination service and the locality priority level of the endpoint picked (0 = the client\'s own zone, or the first level of loadBalancer.locality.failoverPriority; at most 8). Counted only where locality applies (the client sidecar has a locality).', ['destination_service', 'level']),
     controlConnected: registry.gauge('weft_proxy_control_plane_connected', '1 while the config stream is up.'),
+    // Active health checks this sidecar runs on its own app (discovery/health-check/).
+    healthChecks: registry.counter('weft_proxy_health_checks_total', 'Health check probes of the local app, by result (success, failure: an unhealthy answer, network_failure, timeout).', ['result']),
+    appHealthState: registry.gauge('weft_proxy_app_health_state', 'The local app\'s health as this sidecar\'s checks see it: 1 on the current state (pending, passing, critical), 0 on the others.', ['state']),
+    // Overload protection: circuit breaking and deadlines (docs/concepts/overload.md).
+    circuitRejections: registry.counter('weft_proxy_circuit_breaker_rejections_total', 'Outbound requests or retries a BackendPolicy circuitBreaker limit refused, by destination service and limit (max-connections, max-pending-requests, max-requests, max-retries).', ['destination_service', 'limit']),
+    deadlineExceeded: registry.counter('weft_proxy_deadline_exceeded_total', 'Requests answered deadline-exceeded (their x-weft-deadline or grpc-timeout passed), by direction (inbound|outbound).', ['direction']),
   };
 }
 

@@ -7,6 +7,7 @@ import type { BackendPolicySpec } from '../../config/kinds/backend-policy.ts';
 import type { Clock } from '../../lib/clock.ts';
 import { createBalancer, type StatefulBalancer } from './balancer.ts';
 import { RouteTable } from '../routing/route-table.ts';
+import { CircuitBreaker } from '../resilience/circuit-breaker/circuit-breaker.ts';
 import type { Counter } from '../../lib/metrics.ts';
 
 /** This sidecar's own locality, for locality-aware balancing of its calls (see balance/locality/). */
@@ -24,6 +25,8 @@ export interface ServicePortEntry {
   readonly balancer: StatefulBalancer;
   /** The routes that govern calls to this port; undefined when none is attached (plain balancing). */
   readonly routes: RouteTable | undefined;
+  /** The port's circuit breaker (BackendPolicy circuitBreaker), kept across snapshots like the balancer. */
+  readonly breaker: CircuitBreaker;
 }
 
 export interface ServiceEntry {
@@ -36,6 +39,7 @@ export interface ServiceEntry {
 export class ServiceTable {
   #services = new Map<string, ServiceEntry>();
   #balancers = new Map<string, StatefulBalancer>();
+  #breakers = new Map<string, CircuitBreaker>();
   readonly #clock: Clock | undefined;
   readonly #locality: ClientLocality | undefined;
 
@@ -72,6 +76,7 @@ export class ServiceTable {
     }
     const services = new Map<string, ServiceEntry>();
     const balancers = new Map<string, StatefulBalancer>();
+    const breakers = new Map<string, CircuitBreaker>();
     for (const service of snapshot.services) {
       const ports = new Map<number, ServicePortEntry>();
       for (const port of service.ports) {
@@ -79,13 +84,18 @@ export class ServiceTable {
         const balancer = this.#balancers.get(key) ?? createBalancer({ clock: this.#clock, locality: this.#localityFor(service) });
         balancer.update(port.endpoints, service.policy);
         balancers.set(key, balancer);
-        ports.set(port.port, { service, port, policy: service.policy, balancer, routes: routeTables.get(key) });
+        // Its counts survive the snapshot: requests in flight release into the same object.
+        const breaker = this.#breakers.get(key) ?? new CircuitBreaker();
+        breaker.update(service.policy.circuitBreaker, port.endpoints);
+        breakers.set(key, breaker);
+        ports.set(port.port, { service, port, policy: service.policy, balancer, routes: routeTables.get(key), breaker });
       }
       const defaultPort = ports.get(80) ?? (ports.size === 1 ? [...ports.values()][0] : undefined);
       services.set(`${service.namespace}/${service.name}`, { service, ports, defaultPort });
     }
     this.#services = services;
     this.#balancers = balancers;
+    this.#breakers = breakers;
   }
 
   #localityFor(service: ServiceSnapshot): { labels: Readonly<Record<string, string>>; counter?: (level: number) => { inc(): void } } | undefined {

@@ -20,6 +20,8 @@ export interface RegistrationOptions {
    * TTL marks the instance critical, even though the sidecar itself is fine.
    */
   readonly appAlive?: () => Promise<boolean>;
+  /** After each successful registration (the first and every re-registration): the catalog starts its checks afresh. */
+  readonly onRegistered?: () => void;
 }
 
 export interface RegistrationHandle {
@@ -53,6 +55,7 @@ export function startRegistration(options: RegistrationOptions): RegistrationHan
     if (!res.ok) throw new Error(`registration refused with ${res.status}: ${res.body.slice(0, 500)}`);
     if (!isRegistered) log.info('instance registered', { service: reg.service, id: reg.id });
     isRegistered = true;
+    options.onRegistered?.();
   };
 
   let withholding = false;

@@ -24,6 +24,8 @@ export interface StreamClientOptions {
   readonly onUpdate?: (result: 'ack' | 'nack') => void;
   /** Each time the stream is up again after it was lost (not the first time). */
   readonly onReconnect?: () => void;
+  /** Each time the stream is up, the first time too, once hello is sent (e.g. to report the app's health). */
+  readonly onConnect?: () => void;
   /** The control plane refused this sidecar's credential (401): its certificate is no longer one it accepts. */
   readonly onUnauthorized?: () => void;
   /** The CA's roots and issuer, at each connect and on every change (a root rotation). */
@@ -35,6 +37,8 @@ export interface StreamClient {
   readonly snapshot: Watch<ProxySnapshot | undefined>;
   connected(): boolean;
   lastError(): string | undefined;
+  /** Sends a message up the current stream (after hello); false when there is none (nothing is queued). */
+  send(msg: ProxyMessage): boolean;
   close(): void;
 }
 
@@ -47,6 +51,7 @@ export function startStreamClient(options: StreamClientOptions): StreamClient {
   let lastError: string | undefined;
   let closed = false;
   let current: ClientRequest | undefined;
+  let sendCurrent: ((msg: ProxyMessage) => boolean) | undefined;
   let retryTimer: NodeJS.Timeout | undefined;
 
   const connect = async (): Promise<void> => {
@@ -66,8 +71,10 @@ export function startStreamClient(options: StreamClientOptions): StreamClient {
     current = req;
     let silenceTimer: NodeJS.Timeout | undefined;
     let ended = false;
-    const send = (msg: ProxyMessage): void => {
-      if (!ended) req.write(JSON.stringify(msg) + '\n');
+    const send = (msg: ProxyMessage): boolean => {
+      if (ended) return false;
+      req.write(JSON.stringify(msg) + '\n');
+      return true;
     };
     const resetSilence = (): void => {
       clearTimeout(silenceTimer);
@@ -76,6 +83,7 @@ export function startStreamClient(options: StreamClientOptions): StreamClient {
     const retry = (why: string): void => {
       if (ended) return;
       ended = true;
+      sendCurrent = undefined;
       clearTimeout(silenceTimer);
       if (isConnected && !closed) log.warn('control plane stream lost; serving the last snapshot', { why });
       isConnected = false;
@@ -107,6 +115,8 @@ export function startStreamClient(options: StreamClientOptions): StreamClient {
       log.info('connected to the control plane', { url: options.controlUrl });
       if (everConnected) options.onReconnect?.();
       everConnected = true;
+      sendCurrent = send;
+      options.onConnect?.();
       resetSilence();
       // Deltas apply only to what was accepted on this stream: a new stream starts with a full snapshot.
       const receiver = createSnapshotReceiver(options.accept);
@@ -157,6 +167,7 @@ export function startStreamClient(options: StreamClientOptions): StreamClient {
     snapshot,
     connected: () => isConnected,
     lastError: () => lastError,
+    send: (msg) => (isConnected && sendCurrent ? sendCurrent(msg) : false),
     close() {
       closed = true;
       clearTimeout(retryTimer);

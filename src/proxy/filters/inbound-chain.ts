@@ -1,5 +1,6 @@
 // Assembly of the inbound filter chain for one snapshot: jwt-authn (the service's
-// RequestAuthentications), then authz (its AuthorizationPolicies and MeshConfig's default action).
+// RequestAuthentications), then authz (its AuthorizationPolicies and MeshConfig's default action),
+// then rate-limit (its inbound RateLimitPolicies: a refused caller takes no token).
 
 import type { ServiceSnapshot } from '../../config/snapshot-types.ts';
 import type { Clock } from '../../lib/clock.ts';
@@ -9,6 +10,8 @@ import type { InboundFilter } from './inbound-filter.ts';
 import { createJwtAuthnFilter, jwksUris, parseJwtAuthnConfig } from './jwt-authn/jwt-authn-filter.ts';
 import type { JwksCache } from './jwt-authn/jwks-cache.ts';
 import { createAuthorizer, createAuthzFilter } from './authz/authz-filter.ts';
+import { createRateLimitFilter } from './rate-limit/rate-limit-filter.ts';
+import type { PolicyLimiter } from './rate-limit/policy-limiter.ts';
 
 const log = createLogger('authz');
 
@@ -21,6 +24,8 @@ export interface InboundChainOptions {
   /** `weft_proxy_authz_audit_total{policy, decision}`. */
   readonly audits?: Counter;
   readonly clock?: Clock;
+  /** The inbound RateLimitPolicies in force (rate-limits.ts); undefined: none. */
+  readonly rateLimits?: readonly PolicyLimiter[];
 }
 
 /** The filters for this snapshot, undefined when none applies (the handler then skips the chain). */
@@ -38,5 +43,6 @@ export function createInboundChain(o: InboundChainOptions): readonly InboundFilt
       log.info('audit', { policy, decision, method: r.method, path: r.path, source: r.peer ?? 'plaintext', principal: r.auth?.principal ?? '' });
     }));
   }
+  if (o.rateLimits) filters.push(createRateLimitFilter(o.rateLimits));
   return filters.length ? filters : undefined;
 }

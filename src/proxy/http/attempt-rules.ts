@@ -8,6 +8,8 @@ import { parsedContentLength } from './headers.ts';
 
 /** Set on a response (forwarded or local) that took more than one attempt: how many. */
 export const ATTEMPTS_HEADER = 'x-weft-attempts';
+/** Set (`true`) on a response (forwarded or local) whose failure was not retried because the Service's retry budget was spent. */
+export const BUDGET_EXHAUSTED_HEADER = 'x-weft-retry-budget-exhausted';
 
 /** node:http2's header object as a flat list, edited, and back: the HTTP/2 path's use of editResponse. */
 export function editObject(edit: (fields: readonly string[]) => string[], headers: OutgoingHttpHeaders): OutgoingHttpHeaders {
@@ -37,8 +39,12 @@ export type FailureKind =
   | 'reset-after-response'
   /** The app answered a status the route's `retry.codes` names (Envoy: retriable-status-codes). */
   | 'retriable-status-code'
+  /** The app's answer carried a `grpc-status` the policy's retryOn names (Envoy: retry_on cancelled, unavailable, …). */
+  | 'retriable-grpc-status'
   /** The attempt outlasted the route's `timeouts.backendRequest` (Envoy: per_try_timeout). */
-  | 'per-try-timeout';
+  | 'per-try-timeout'
+  /** The peer sidecar shed the request before its app saw it (its adaptive concurrency limit): overload, not a fault. */
+  | 'peer-shed';
 /** The balancer's view of a failure: which gateway error it is, if any (an answered status is not one). */
 export function attemptFailureOf(kind: FailureKind): AttemptFailure | undefined {
   switch (kind) {
@@ -49,6 +55,8 @@ export function attemptFailureOf(kind: FailureKind): AttemptFailure | undefined 
     case 'per-try-timeout':
       return 'timeout';
     case 'retriable-status-code':
+    case 'retriable-grpc-status':
+    case 'peer-shed':
       return undefined;
     default:
       return 'reset';
@@ -92,6 +100,7 @@ export function withoutContentLength(headers: string[]): string[] {
 export function peerFailureKind(status: number, reason: unknown): FailureKind | undefined {
   if (status === 503 && reason === 'upstream-connect-failure') return 'peer-app-unreachable';
   if (status === 502 && reason === 'upstream-reset') return 'peer-app-reset';
+  if (status === 503 && reason === 'concurrency-limit-exceeded') return 'peer-shed';
   return undefined;
 }
 

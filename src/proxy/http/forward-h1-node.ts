@@ -6,8 +6,9 @@ import type { Socket } from 'node:net';
 import { http } from '../../lib/node-http.ts';
 import { forwardableHeaders } from './headers.ts';
 import { REASON_HEADER } from './local-reply.ts';
-import { ATTEMPTS_HEADER, CONNECT_ERRORS, editObject, peerFailureKind, responseContentLength } from './attempt-rules.ts';
+import { ATTEMPTS_HEADER, BUDGET_EXHAUSTED_HEADER, CONNECT_ERRORS, editObject, peerFailureKind, responseContentLength } from './attempt-rules.ts';
 import type { Attempt, Forwarding } from './forward.ts';
+import { retriesAnswer } from '../resilience/retry/retry-policy.ts';
 
 /** An attempt through node:http's client (WEFT_H1_CLIENT=node, kept for comparison). */
 export function attemptH1Node(f: Forwarding, a: Attempt): void {
@@ -70,18 +71,20 @@ export function attemptH1Node(f: Forwarding, a: Attempt): void {
     const peerFailure = peerFailureKind(status, upRes.headers[REASON_HEADER]);
     if (peerFailure && f.canRetry(peerFailure)) {
       upRes.resume();
-      a.onFailure(peerFailure, `peer sidecar answered ${status} ${upRes.headers[REASON_HEADER]}`);
+      a.onFailure(peerFailure, `peer sidecar answered ${status} ${upRes.headers[REASON_HEADER]}`, status);
       return;
     }
-    if (f.retry?.codes.has(status) && f.canRetry('retriable-status-code')) {
+    const answer = retriesAnswer(f.retry, status, upRes.headers['grpc-status'] as string | undefined);
+    if (answer !== undefined && f.canRetry(answer)) {
       upRes.resume();
-      a.onFailure('retriable-status-code', `answered ${status}`, status);
+      a.onFailure(answer, `answered ${status}`, status);
       return;
     }
     f.responded = true;
     f.activity++;
     const head = forwardableHeaders(upRes.headers, responseContentLength(status, upRes.headers));
     if (f.attempts > 1) head[ATTEMPTS_HEADER] = String(f.attempts);
+    if (f.budgetExhausted) head[BUDGET_EXHAUSTED_HEADER] = 'true';
     (res as ServerResponse).writeHead(status, target.editResponse ? editObject(target.editResponse, head) : head);
     upRes.on('data', () => f.activity++);
     upRes.pipe(res as ServerResponse);

@@ -7,8 +7,9 @@ import { forwardableHeaders } from './headers.ts';
 import { REASON_HEADER } from './local-reply.ts';
 import { forwardInterim, forwardTrailers, respondEnded } from './response-shapes.ts';
 import { forwardableTrailers } from '../transport/trailer-fields.ts';
-import { ATTEMPTS_HEADER, CONNECT_ERRORS, H2_FLAG_END_STREAM, IDEMPOTENT, REFUSED_STREAM, TLS_HANDSHAKE_ERROR, editObject, peerFailureKind, responseContentLength } from './attempt-rules.ts';
+import { ATTEMPTS_HEADER, BUDGET_EXHAUSTED_HEADER, CONNECT_ERRORS, H2_FLAG_END_STREAM, IDEMPOTENT, REFUSED_STREAM, TLS_HANDSHAKE_ERROR, editObject, peerFailureKind, responseContentLength } from './attempt-rules.ts';
 import type { Attempt, Forwarding } from './forward.ts';
+import { retriesAnswer } from '../resilience/retry/retry-policy.ts';
 
 /** An attempt as an HTTP/2 stream on the endpoint's session (h2c, or h2 inside mutual TLS). */
 export function attemptH2(f: Forwarding, a: Attempt): void {
@@ -16,6 +17,8 @@ export function attemptH2(f: Forwarding, a: Attempt): void {
   const { req, res, target, ctx, method, hasBody } = f;
   const session = ctx.pool.session(ep.address, ep.port, ep.identity);
   const wasConnected = !session.connecting;
+  // A session still connecting: the attempt is pending (circuit breaking; HTTP/2 connections are not counted).
+  if (!wasConnected && f.breaker !== undefined && !a.startPending(-1)) return;
   const headers = f.upstreamHeaders() as Record<string, string | string[]>;
   let stream: ClientHttp2Stream;
   try {
@@ -28,6 +31,8 @@ export function attemptH2(f: Forwarding, a: Attempt): void {
   /** This stream failed on a stale session and the attempt went on on a new one: its events no longer count. */
   let superseded = false;
   a.cancelTransport = () => stream.close();
+  // The stream gets its id once the session is up: no longer pending.
+  if (a.pending) stream.once('ready', () => a.endPending());
   /**
    * The session was reused and has gone away (the peer closed it or sent GOAWAY) before any
    * response on this stream: the request goes once more on a new session to the same endpoint if
@@ -98,12 +103,14 @@ export function attemptH2(f: Forwarding, a: Attempt): void {
     const peerFailure = peerFailureKind(status, h[REASON_HEADER]);
     if (peerFailure && f.canRetry(peerFailure)) {
       stream.close();
-      a.onFailure(peerFailure, `peer sidecar answered ${status} ${h[REASON_HEADER]}`);
+      a.onFailure(peerFailure, `peer sidecar answered ${status} ${h[REASON_HEADER]}`, status);
       return;
     }
-    if (f.retry?.codes.has(status) && f.canRetry('retriable-status-code')) {
+    const grpcStatus = h['grpc-status'] as string | undefined;
+    const answer = retriesAnswer(f.retry, status, grpcStatus);
+    if (answer !== undefined && f.canRetry(answer)) {
       stream.close();
-      a.onFailure('retriable-status-code', `answered ${status}`, status);
+      a.onFailure(answer, `answered ${status}${answer === 'retriable-grpc-status' ? ` grpc-status ${grpcStatus}` : ''}`, status);
       return;
     }
     f.responded = true;
@@ -115,6 +122,7 @@ export function attemptH2(f: Forwarding, a: Attempt): void {
       try {
         const ended = forwardableHeaders(h as never);
         if (f.attempts > 1) ended[ATTEMPTS_HEADER] = String(f.attempts);
+        if (f.budgetExhausted) ended[BUDGET_EXHAUSTED_HEADER] = 'true';
         respondEnded(req, res, status, target.editResponse ? editObject(target.editResponse, ended) : ended);
       } catch (err) {
         f.reply(502, 'upstream-reset', `upstream ${ep.address}:${ep.port} sent a response head that cannot be forwarded: ${(err as Error).message}`);
@@ -127,6 +135,7 @@ export function attemptH2(f: Forwarding, a: Attempt): void {
     }
     const head = forwardableHeaders(h as never, responseContentLength(status, h));
     if (f.attempts > 1) head[ATTEMPTS_HEADER] = String(f.attempts);
+    if (f.budgetExhausted) head[BUDGET_EXHAUSTED_HEADER] = 'true';
     (res as ServerResponse).writeHead(status, target.editResponse ? editObject(target.editResponse, head) : head);
     stream.on('trailers', (trailers: H2Headers) => {
       const forwardable = forwardableTrailers(trailers as Record<string, string | string[] | undefined>);

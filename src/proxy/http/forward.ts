@@ -2,9 +2,10 @@
 // attempt picks an endpoint; an attempt that provably never reached the app is retried elsewhere
 // (the retry rule in docs/concepts/retries-and-local-replies.md), and one that met a stale pooled
 // connection goes again to the same endpoint. One timer per request times the response head, idle
-// gaps and an optional total. A route's `retry` and `timeouts` (RoutePolicy) widen the retry rule to
-// the codes it names (replaying a body kept up to RETRY_BODY_LIMIT_BYTES), add a backoff and bound
-// each attempt. HTTP/2 requests go upstream as h2c (forward-h2.ts), others as HTTP/1.1 (the lean client here, or
+// gaps and an optional total. The retry policy (resilience/retry: the BackendPolicy's `retries`, or
+// a route's `retry`) widens the rule to the answers and failures it names (replaying a body kept up
+// to RETRY_BODY_LIMIT_BYTES), adds a backoff, bounds each attempt, and asks the Service's budget.
+// HTTP/2 requests go upstream as h2c (forward-h2.ts), others as HTTP/1.1 (the lean client here, or
 // node:http's in forward-h1-node.ts for comparison); what the transports share is in attempt-rules.ts.
 
 import type { IncomingMessage, ServerResponse, OutgoingHttpHeaders } from 'node:http';
@@ -18,15 +19,20 @@ import type { UpstreamPool } from '../transport/upstream-pool.ts';
 import { BODY_CHUNKED, BODY_NONE, BODY_RAW, requestHead, type H1Exchange, type H1Handler, type H1Stage } from '../transport/h1-client.ts';
 import type { H1ServerRequest, H1ServerResponse } from '../transport/h1-server-message.ts';
 import { forwardableHeaders, parsedContentLength, wantsTrailers } from './headers.ts';
-import { REASON_HEADER, sendLocalReply, type LocalReplyReason } from './local-reply.ts';
+import { REASON_HEADER, sendGrpcReply, sendLocalReply, type LocalReplyReason } from './local-reply.ts';
 import type { MirrorTee } from '../filters/request-mirror/mirror.ts';
 import { splice } from '../transport/tunnel.ts';
 import { upgradeAccepted } from './upgrade.ts';
 import { forwardInterim, forwardTrailers } from './response-shapes.ts';
-import { ATTEMPTS_HEADER, CONNECT_ERRORS, IDEMPOTENT, flatHeader, peerFailureKind, withoutContentLength, attemptFailureOf, type FailureKind, type RetryReason } from './attempt-rules.ts';
+import { ATTEMPTS_HEADER, BUDGET_EXHAUSTED_HEADER, CONNECT_ERRORS, IDEMPOTENT, flatHeader, peerFailureKind, withoutContentLength, attemptFailureOf, type FailureKind, type RetryReason } from './attempt-rules.ts';
 import { attemptH2 } from './forward-h2.ts';
 import { attemptH1Node } from './forward-h1-node.ts';
-import { RETRY_BODY_LIMIT_BYTES, retryBackoffMs, type RoutePolicy, type RouteRetry } from '../routing/route-policy.ts';
+import { RETRY_BODY_LIMIT_BYTES, type RoutePolicy } from '../routing/route-policy.ts';
+import { backendRetryPolicy, retriesAnswer, retriesFailure, type RetryPolicy } from '../resilience/retry/retry-policy.ts';
+import { retryBackoffMs } from '../resilience/retry/backoff.ts';
+import type { RetryBudget } from '../resilience/retry/budget.ts';
+import { CIRCUIT_LIMIT_FIELD, CIRCUIT_LIMIT_HEADER, type CircuitBreaker, type CircuitLimit } from '../resilience/circuit-breaker/circuit-breaker.ts';
+import { DEADLINE_HEADER, GRPC_TIMEOUT_HEADER, deadlineTimes, formatDeadline, formatGrpcTimeout, isGrpcRequest, readDeadline, timeLeft } from '../resilience/deadline/deadline.ts';
 
 export type AnyRequest = IncomingMessage | Http2ServerRequest | H1ServerRequest;
 export type AnyResponse = ServerResponse | Http2ServerResponse | H1ServerResponse;
@@ -59,6 +65,11 @@ export interface ForwardTarget {
    * requestMs and retries for this request, and add a per-attempt bound (backendRequest).
    */
   readonly route?: RoutePolicy;
+  /**
+   * The destination Service port's circuit breaker (resilience/circuit-breaker/): the request is
+   * admitted before its first pick, a new connection and a retry are checked where they start.
+   */
+  readonly breaker?: CircuitBreaker;
 }
 
 export interface ForwardContext {
@@ -70,10 +81,18 @@ export interface ForwardContext {
   readonly onComplete: (status: number, reason: LocalReplyReason | undefined, attempts: number, endedAt: number) => void;
   /** An extra attempt; `stale-connection`: the same endpoint again on a new connection, outside the policy's attempts. */
   readonly onRetry?: (reason: RetryReason) => void;
+  /** The destination Service's retry budget in this sidecar (resilience/retry/budget.ts); absent: retries are bounded by attempts alone. */
+  readonly budget?: RetryBudget;
+  /** Called once for a request a retry was refused to because the budget was exhausted. */
+  readonly onBudgetExhausted?: () => void;
+  /** A circuit-breaker limit refused the request (503 circuit-open) or a retry (the failure stands). */
+  readonly onCircuitOpen?: (limit: CircuitLimit) => void;
 }
 
 /** The timers' local-reply reasons (504 before the response head; after it, the stream is cut). */
-type TimeoutReason = 'request-timeout' | 'response-header-timeout' | 'stream-idle-timeout' | 'backend-request-timeout';
+type TimeoutReason = 'request-timeout' | 'response-header-timeout' | 'stream-idle-timeout' | 'backend-request-timeout' | 'deadline-exceeded';
+/** grpc-status DEADLINE_EXCEEDED (gRPC status codes). */
+const GRPC_DEADLINE_EXCEEDED = 4;
 
 /** RST_STREAM INTERNAL_ERROR (RFC 9113 §7): how an HTTP/2 response that was cut ends; http2.constants without loading node:http2. */
 const NGHTTP2_INTERNAL_ERROR = 2;
@@ -139,10 +158,12 @@ export class Forwarding {
   /** The HTTP/1.1 request head is the same for every attempt: built once, on the first. */
   h1Head: string | undefined = undefined;
   readonly h1Body: number;
-  /** The route's retry (its codes, attempts, backoff); undefined: only the never-reached-the-app rule. */
-  readonly retry: RouteRetry | undefined;
-  /** The route's `timeouts.backendRequest` in ms (0: none). */
+  /** The retry policy in force: the route's `retry`, else the BackendPolicy's `retries` (compiled once per snapshot). */
+  readonly retry: RetryPolicy;
+  /** Each attempt's bound in ms (0: none): the route's `timeouts.backendRequest`, else `retries.perTryTimeoutMs`. */
   readonly backendRequestMs: number;
+  /** A retry was refused because the Service's retry budget was spent: the failure goes back as is, marked. */
+  budgetExhausted = false;
   /**
    * The request body as read so far, kept for a replay when the route retries (RETRY_BODY_LIMIT_BYTES
    * at most; undefined once over, or when nothing is kept); `replayDone` once it was read to its end.
@@ -153,6 +174,24 @@ export class Forwarding {
   /** The running attempt's backendRequest timer, and the wait before the next attempt. */
   tryTimer: NodeJS.Timeout | undefined = undefined;
   backoffTimer: NodeJS.Timeout | undefined = undefined;
+  // Overload protection (docs/concepts/overload.md). The breaker's counts this request holds, each
+  // released once in complete().
+  readonly breaker: CircuitBreaker | undefined;
+  holdsRequest = false;
+  holdsRetry = false;
+  /** A retry was not made because the breaker's maxRetries was reached (counted once, at the end). */
+  retryOverflow = false;
+  /**
+   * The deadline the request carried (x-weft-deadline, grpc-timeout), performance.now() time;
+   * Infinity: none. `sendDeadlineAt`: what the upstream request is told (that, or sooner when this
+   * hop's request timeout ends first); Infinity: nothing is sent. `deadlineError`: a malformed
+   * x-weft-deadline, answered 400 before the pick.
+   */
+  deadlineAt = Infinity;
+  sendDeadlineAt = Infinity;
+  deadlineError: string | undefined = undefined;
+  /** A gRPC call: its deadline goes on in grpc-timeout too, and expires as grpc-status 4. */
+  grpc = false;
 
   constructor(req: AnyRequest, res: AnyResponse, target: ForwardTarget, ctx: ForwardContext) {
     this.req = req;
@@ -163,17 +202,25 @@ export class Forwarding {
     const framing = (this.framing = requestFraming(req));
     this.hasBody = req.httpVersionMajor === 2 ? !(req as Http2ServerRequest).stream.endAfterHeaders : framing !== undefined && framing !== 0;
     const route = target.route;
-    const retry = (this.retry = route?.retry);
-    // The route's retry bounds every retry of its requests, the never-reached-the-app ones included.
-    this.maxAttempts = 1 + (retry !== undefined ? retry.attempts : target.policy.retries.attempts);
+    const backendRetry = backendRetryPolicy(target.policy.retries);
+    const retry = (this.retry = route?.retry ?? backendRetry);
+    // The policy's attempts bound every retry of its requests, the never-reached-the-app ones included.
+    this.maxAttempts = 1 + retry.attempts;
     this.h1Body = !this.hasBody ? BODY_NONE : framing === -1 ? BODY_CHUNKED : BODY_RAW;
     const timeouts = completeTimeouts(target.policy.timeouts);
     this.timeouts = route?.requestMs === undefined ? timeouts : { ...timeouts, requestMs: route.requestMs };
-    this.backendRequestMs = route?.backendRequestMs ?? 0;
+    this.backendRequestMs = route?.backendRequestMs ?? backendRetry.perTryTimeoutMs;
     // Keep the body for a replay only when a retry may want it and it can fit (a declared length over
     // the bound is never kept; a chunked one is kept until it passes the bound).
-    if (retry !== undefined && retry.attempts > 0 && this.hasBody && (framing === undefined || framing <= RETRY_BODY_LIMIT_BYTES)) this.replay = [];
+    if (retry.widened && retry.attempts > 0 && this.hasBody && (retry.retryNonIdempotent || IDEMPOTENT.has(this.method) || (retry.grpcCodes !== 0 && isGrpc(req))) && (framing === undefined || framing <= RETRY_BODY_LIMIT_BYTES)) this.replay = [];
+    // Every request deposits into its Service's budget; retries withdraw (fail below).
+    ctx.budget?.recordRequest();
     this.arrivedAt = this.quietSince = ctx.startedAt ?? performance.now();
+    this.breaker = target.breaker;
+    // Two property reads for a request without a deadline; parsing only when one is there.
+    const weftDeadline = req.headers[DEADLINE_HEADER];
+    const grpcTimeout = req.headers[GRPC_TIMEOUT_HEADER];
+    if (weftDeadline !== undefined || grpcTimeout !== undefined) this.readDeadline(weftDeadline, grpcTimeout);
     if (!this.hasBody) this.requestEndedAt = this.arrivedAt;
     this.armTimer(this.arrivedAt, false);
     // The client went away: stop the upstream work too.
@@ -188,14 +235,59 @@ export class Forwarding {
   complete(status: number, reason?: LocalReplyReason, at = performance.now()): void {
     if (this.finished) return;
     this.finished = true;
+    const breaker = this.breaker;
+    if (breaker !== undefined) {
+      // Every way a request ends comes here once: the breaker's counts never leak.
+      if (this.holdsRequest) breaker.endRequest();
+      if (this.holdsRetry) breaker.endRetry();
+      this.holdsRequest = this.holdsRetry = false;
+      this.current?.endPending();
+    }
     if (this.timer !== undefined) clearTimeout(this.timer);
     if (this.tryTimer !== undefined) clearTimeout(this.tryTimer);
     if (this.backoffTimer !== undefined) clearTimeout(this.backoffTimer);
+    if (this.budgetExhausted) this.ctx.onBudgetExhausted?.();
+    if (this.retryOverflow) this.ctx.onCircuitOpen?.('max-retries');
     this.ctx.onComplete(status, reason, this.attempts, at);
   }
 
+  /** Reads the request's deadline fields (resilience/deadline/deadline.ts), once, at arrival. */
+  readDeadline(weft: string | string[] | undefined, grpcTimeout: string | string[] | undefined): void {
+    const grpc = (this.grpc = isGrpcRequest(this.req.headers['content-type']));
+    const d = readDeadline(weft, grpcTimeout, grpc);
+    if (d.kind === 'invalid') this.deadlineError = d.message;
+    if (d.kind !== 'deadline') return;
+    // This hop's own request timeout shortens what the next hop is told; it does not start a
+    // deadline of its own (docs/concepts/overload.md, "Deadlines").
+    const times = deadlineTimes(this.arrivedAt, d.ms, this.timeouts.requestMs);
+    this.deadlineAt = times.at;
+    this.sendDeadlineAt = times.sendAt;
+  }
+
+  /** This hop's extra request fields, plus the time left when the request carries a deadline (read at each attempt's send). */
+  extraHeaders(): OutgoingHttpHeaders | undefined {
+    const add = this.target.addHeaders;
+    if (this.sendDeadlineAt === Infinity) return add;
+    const left = timeLeft(this.sendDeadlineAt, performance.now());
+    const extra: OutgoingHttpHeaders = { ...add, [DEADLINE_HEADER]: formatDeadline(left) };
+    if (this.grpc) extra[GRPC_TIMEOUT_HEADER] = formatGrpcTimeout(left);
+    return extra;
+  }
+
+  /** A circuit-breaker limit refused the request: 503 at once, naming the limit. */
+  circuitOpen(limit: CircuitLimit): void {
+    this.ctx.onCircuitOpen?.(limit);
+    const field = CIRCUIT_LIMIT_FIELD[limit];
+    const message = `circuit breaker open: ${field} (${this.breaker?.limits[field]}) reached for this Service (BackendPolicy circuitBreaker.${field})`;
+    sendLocalReply(this.res, 503, 'circuit-open', message, this.ctx.proxyId, { [CIRCUIT_LIMIT_HEADER]: limit });
+    this.complete(503, 'circuit-open');
+  }
+
   reply(status: number, reason: LocalReplyReason, message: string): void {
-    sendLocalReply(this.res, status, reason, message, this.ctx.proxyId, this.attempts > 1 ? { [ATTEMPTS_HEADER]: String(this.attempts) } : undefined);
+    const extra = this.attempts > 1 || this.budgetExhausted ? {} as Record<string, string> : undefined;
+    if (this.attempts > 1) extra![ATTEMPTS_HEADER] = String(this.attempts);
+    if (this.budgetExhausted) extra![BUDGET_EXHAUSTED_HEADER] = 'true';
+    sendLocalReply(this.res, status, reason, message, this.ctx.proxyId, extra);
     this.complete(status, reason);
   }
 
@@ -210,6 +302,7 @@ export class Forwarding {
     const t = this.timeouts;
     let at = Infinity;
     if (t.requestMs > 0) at = this.arrivedAt + t.requestMs;
+    if (this.deadlineAt < at) at = this.deadlineAt;
     if (t.responseHeaderMs > 0 && !this.responded && this.requestEndedAt >= 0) at = Math.min(at, this.requestEndedAt + t.responseHeaderMs);
     if (t.streamIdleMs > 0) at = Math.min(at, sawActivity ? now + t.streamIdleMs / 4 : this.quietSince + t.streamIdleMs);
     if (this.timer !== undefined) {
@@ -233,12 +326,21 @@ export class Forwarding {
   timeOut(reason: TimeoutReason, message: string): void {
     this.current?.cancel();
     if (!this.res.headersSent) {
-      this.reply(504, reason, message);
+      if (reason === 'deadline-exceeded') this.deadlineReply(message);
+      else this.reply(504, reason, message);
       return;
     }
     const status = (this.res as ServerResponse).statusCode;
     this.complete(status, reason);
     cutResponse(this.res);
+  }
+
+  /** The request's deadline passed before a response head: 504, or for a gRPC call DEADLINE_EXCEEDED in a trailers-only response (PROTOCOL-HTTP2.md). */
+  deadlineReply(message: string): void {
+    if (!this.grpc) return this.reply(504, 'deadline-exceeded', message);
+    sendGrpcReply(this.res, GRPC_DEADLINE_EXCEEDED, 'deadline-exceeded', message, this.ctx.proxyId);
+    // Counted with the status sent (200), as every gRPC local reply; the reason says the rest.
+    this.complete(200, 'deadline-exceeded');
   }
 
   /** A body chunk read from the client: kept for a replay while within the bound. */
@@ -260,17 +362,48 @@ export class Forwarding {
     return !this.hasBody || (this.replay !== undefined && this.replayDone);
   }
 
+  /** Whether this failure (or retried answer) may go again now; asks the budget without spending it. */
   canRetry(kind: FailureKind): boolean {
-    if (this.attempts >= this.maxAttempts || this.finished) return false;
-    // The route's retry: whatever failed (its codes, a connect failure, a reset, a backendRequest
-    // timeout) goes again if the request can be replayed in full; if not, the rule below still holds.
-    if (this.retry !== undefined && this.replayable()) return true;
-    if (kind === 'connect') return !this.bodyStarted;
-    // The peer sidecar could not connect to its app, so no app saw the request: any method may go
-    // again, as long as there is no body (it was streamed to the peer and cannot be sent twice).
-    if (kind === 'peer-app-unreachable') return !this.hasBody;
-    if (kind === 'reset-before-response' || kind === 'peer-app-reset') return !this.hasBody && IDEMPOTENT.has(this.method);
-    return false;
+    return this.retryDecision(kind) !== NO_RETRY;
+  }
+
+  /**
+   * NO_RETRY, FREE_RETRY (the request provably reached no app: outside the budget, it adds load to
+   * none) or BUDGETED_RETRY. Pure but for marking budgetExhausted, so the transports may ask before
+   * discarding an answer and fail() may ask again.
+   */
+  retryDecision(kind: FailureKind): number {
+    if (this.attempts >= this.maxAttempts || this.finished) return NO_RETRY;
+    // The never-reached-the-app rule, always on. A connect failure before any byte of the body left:
+    // any method. The peer sidecar could not connect to its app, so no app saw the request: any
+    // method, as long as there is no body (it was streamed to the peer and cannot be sent twice).
+    if (kind === 'connect' && !this.bodyStarted) return FREE_RETRY;
+    if (kind === 'peer-app-unreachable' && !this.hasBody) return FREE_RETRY;
+    const p = this.retry;
+    // The policy's retryOn (or a route's retry): what it names goes again if the request can be
+    // replayed in full and is idempotent or opted in. A gRPC status named in retryOn is its own
+    // opt-in (every gRPC call is a POST; gRFC A6's retryableStatusCodes works the same way).
+    let allowed =
+      kind === 'retriable-grpc-status'
+        ? this.replayable()
+        : (kind === 'retriable-status-code' || retriesFailure(p, kind)) && this.replayable() && (p.retryNonIdempotent || IDEMPOTENT.has(this.method));
+    // Also always on: a reset before any answer, of an idempotent request without a body.
+    if (!allowed && (kind === 'reset-before-response' || kind === 'peer-app-reset')) allowed = !this.hasBody && IDEMPOTENT.has(this.method);
+    // Also always on: a peer sidecar shed the request before its app saw it (adaptive concurrency),
+    // so any method may go to another instance if it can be sent whole; the budget still counts it,
+    // since shedding means the Service is overloaded.
+    if (!allowed && kind === 'peer-shed') allowed = !this.hasBody || this.replayable();
+    if (!allowed) return NO_RETRY;
+    // The breaker's maxRetries (Envoy: an overflowing retry is not made; the answer or failure
+    // stands). Asked here, before a transport discards an answer; the slot is taken in fail().
+    if (!this.mayStartRetry(kind)) {
+      this.retryOverflow = true;
+      return NO_RETRY;
+    }
+    const budget = this.ctx.budget;
+    if (budget === undefined || budget.canRetry()) return BUDGETED_RETRY;
+    this.budgetExhausted = true;
+    return NO_RETRY;
   }
 
   fail(kind: FailureKind, endpoint: EndpointSnapshot, detail: string): void {
@@ -278,11 +411,15 @@ export class Forwarding {
     this.lastFailure = { kind, endpoint, detail };
     if (this.tryTimer !== undefined) clearTimeout(this.tryTimer);
     this.tryTimer = undefined;
-    if (this.canRetry(kind)) {
+    const decision = this.retryDecision(kind);
+    if (decision !== NO_RETRY) {
+      this.startRetry(kind); // retryDecision saw a free slot, and nothing ran in between
+      if (decision === BUDGETED_RETRY) this.ctx.budget?.recordRetry();
       this.ctx.onRetry?.(kind);
-      // The route's backoff (GEP-1731: never before its minimum); the never-reached-the-app rule
+      // The policy's backoff (GEP-1731: never before its minimum); the never-reached-the-app rule
       // alone goes again at once.
-      const wait = this.retry === undefined ? 0 : retryBackoffMs(this.retry.backoffMs, this.attempts);
+      const p = this.retry;
+      const wait = p.widened ? retryBackoffMs(p.baseIntervalMs, p.maxIntervalMs, this.attempts) : 0;
       if (wait > 0) this.backoffTimer = setTimeout(attemptAfterBackoff, wait, this);
       else this.attempt();
       return;
@@ -290,11 +427,31 @@ export class Forwarding {
     this.replyFailure(kind, endpoint, detail);
   }
 
+  /**
+   * A retry takes a slot of the breaker's maxRetries (the seam for the retry decision): a request
+   * holds at most one, from its first retry to its end. False: no slot, no retry. A retry of an
+   * attempt that provably reached no app (`connect`, `peer-app-unreachable`) takes none: it adds no
+   * work to any app, and it is how weft routes around an endpoint that went away (unlike Envoy,
+   * where connect-failure retries count too).
+   */
+  startRetry(kind: FailureKind): boolean {
+    const breaker = this.breaker;
+    if (breaker === undefined || this.holdsRetry || kind === 'connect' || kind === 'peer-app-unreachable') return true;
+    return (this.holdsRetry = breaker.tryStartRetry());
+  }
+
+  /** Whether startRetry would succeed now, without taking the slot. */
+  mayStartRetry(kind: FailureKind): boolean {
+    const breaker = this.breaker;
+    if (breaker === undefined || this.holdsRetry || kind === 'connect' || kind === 'peer-app-unreachable') return true;
+    return breaker.retries < breaker.limits.maxRetries;
+  }
+
   /** The running attempt outlasted `timeouts.backendRequest`: abandoned, and retried if allowed; after the response head went out, the stream is cut. */
   attemptTimedOut(a: Attempt): void {
     this.tryTimer = undefined;
     if (this.finished || this.current !== a) return;
-    const message = `no complete response within ${this.backendRequestMs}ms of the attempt (timeouts.backendRequest)`;
+    const message = `no complete response within ${this.backendRequestMs}ms of the attempt (${this.target.route?.backendRequestMs !== undefined ? "the HTTPRoute rule's timeouts.backendRequest" : 'retries.perTryTimeoutMs'})`;
     if (this.res.headersSent) {
       this.timeOut('backend-request-timeout', message);
       return;
@@ -307,8 +464,9 @@ export class Forwarding {
     const where = `${endpoint.address}:${endpoint.port}`;
     if (kind === 'connect') this.reply(503, 'upstream-connect-failure', `could not connect to ${where} after ${this.attempts} attempt(s): ${detail}`);
     else if (kind === 'timeout') this.reply(504, 'request-timeout', `upstream ${where} did not answer in time`);
+    else if (kind === 'peer-shed') this.reply(503, 'concurrency-limit-exceeded', `upstream ${where} shed the request (its concurrency limit), and no endpoint is left to retry on`);
     else if (kind === 'per-try-timeout') this.reply(504, 'backend-request-timeout', `upstream ${where}: ${detail} after ${this.attempts} attempt(s)`);
-    else if (kind === 'retriable-status-code') this.reply(503, 'all-endpoints-tried', `upstream ${where} ${detail}, and no endpoint is left to retry on`);
+    else if (kind === 'retriable-status-code' || kind === 'retriable-grpc-status') this.reply(503, 'all-endpoints-tried', `upstream ${where} ${detail}, and no endpoint is left to retry on`);
     else if (kind === 'peer-app-unreachable') this.reply(503, 'upstream-connect-failure', `the sidecar at ${where} could not reach its app: ${detail}`);
     else if (kind === 'peer-app-reset') this.reply(502, 'upstream-reset', `the app behind ${where} closed the connection before responding: ${detail}`);
     // A response weft cannot parse came back: the upstream answered, wrongly; it did not just hang up.
@@ -317,12 +475,23 @@ export class Forwarding {
   }
 
   attempt(): void {
+    // The gate before the pick: a malformed deadline, a deadline already passed (on arrival or
+    // after a retry's backoff), the breaker's maxRequests.
+    if (this.deadlineAt !== Infinity || this.deadlineError !== undefined) {
+      if (this.deadlineError !== undefined) return this.reply(400, 'bad-request', this.deadlineError);
+      // No attempt is in flight here (a retry's predecessor has ended): nothing to cancel.
+      if (performance.now() >= this.deadlineAt) return this.deadlineReply(`the request's deadline passed before it could be sent${this.attempts > 0 ? ` (after ${this.attempts} attempt(s))` : ''}`);
+    }
+    if (this.attempts === 0 && this.breaker !== undefined) {
+      if (!this.breaker.tryStartRequest()) return this.circuitOpen('max-requests');
+      this.holdsRequest = true;
+    }
     // The endpoint of the attempt before this one is not tried again.
     if (this.current !== undefined) (this.tried ??= new Set()).add(this.current.pick.endpoint.id);
     let pick = this.target.picker.pick(this.tried ? { exclude: this.tried } : undefined);
     // A route retry goes elsewhere when it can, else to an endpoint already tried (Envoy's
     // previous_hosts predicate is best-effort too): the answer to retry was already discarded.
-    if (pick.kind === 'fail' && this.tried !== undefined && this.retry !== undefined) pick = this.target.picker.pick();
+    if (pick.kind === 'fail' && this.tried !== undefined && this.retry.widened) pick = this.target.picker.pick();
     if (pick.kind === 'fail') {
       // Nowhere left to retry: the last attempt's failure is the honest answer.
       const last = this.lastFailure;
@@ -365,7 +534,7 @@ export class Forwarding {
     if (wantsTrailers(this.req.headers)) headers.te = 'trailers';
     // An undefined value drops the incoming field (as requestHead does for HTTP/1.1); the framing
     // is not the hop's to change.
-    const add = this.target.addHeaders;
+    const add = this.extraHeaders();
     if (add) for (const name in add) {
       if (name === 'content-length' || name === 'transfer-encoding') continue;
       const value = add[name];
@@ -399,6 +568,17 @@ export class Forwarding {
   }
 }
 
+/** A gRPC call (content-type application/grpc, +proto etc.). */
+function isGrpc(req: AnyRequest): boolean {
+  const type = req.headers['content-type'];
+  return typeof type === 'string' && type.startsWith('application/grpc');
+}
+
+/** retryDecision's answers. */
+const NO_RETRY = 0;
+const FREE_RETRY = 1;
+const BUDGETED_RETRY = 2;
+
 /** A retry's backoff is over. */
 function attemptAfterBackoff(f: Forwarding): void {
   f.backoffTimer = undefined;
@@ -421,7 +601,9 @@ function onTimer(f: Forwarding): void {
     f.quietSince = now;
   }
   const t = f.timeouts;
-  if (t.requestMs > 0 && now >= f.arrivedAt + t.requestMs) {
+  if (now >= f.deadlineAt) {
+    f.timeOut('deadline-exceeded', `the request's deadline (${DEADLINE_HEADER} or ${GRPC_TIMEOUT_HEADER}) passed before a complete response`);
+  } else if (t.requestMs > 0 && now >= f.arrivedAt + t.requestMs) {
     f.timeOut('request-timeout', `no complete response within ${t.requestMs}ms (${f.target.route?.requestMs !== undefined ? "the HTTPRoute rule's timeouts.request" : 'timeouts.requestMs'})`);
   } else if (t.responseHeaderMs > 0 && !f.responded && f.requestEndedAt >= 0 && now >= f.requestEndedAt + t.responseHeaderMs) {
     f.timeOut('response-header-timeout', `no response head within ${t.responseHeaderMs}ms of the request (timeouts.responseHeaderMs)`);
@@ -456,6 +638,8 @@ export class Attempt {
   staleRetried = false;
   /** Stops the transport's work, once the transport has some. */
   cancelTransport: (() => void) | undefined = undefined;
+  /** Holds one of the breaker's pending slots: waiting for a new connection. */
+  pending = false;
 
   constructor(fwd: Forwarding, pick: EndpointPick, started: number) {
     this.fwd = fwd;
@@ -468,12 +652,36 @@ export class Attempt {
    * why there is no complete response. Returns the time it read.
    */
   report(status: number, failure?: AttemptFailure): number {
+    if (this.pending) this.endPending();
     const now = performance.now();
     if (this.reported) return now;
     this.reported = true;
     const ok = failure === undefined && status > 0 && status < 500;
     this.pick.done({ ok, connectFailure: failure === 'connect', latencyMs: now - this.started, status: status > 0 ? status : undefined, failure });
     return now;
+  }
+
+  /**
+   * The attempt needs a new connection: the breaker's maxConnections (`openConnections`, -1: not
+   * counted) and maxPendingRequests decide. False: refused, and the request was answered 503.
+   */
+  startPending(openConnections: number): boolean {
+    const f = this.fwd;
+    const breaker = f.breaker;
+    if (breaker === undefined || this.pending) return true;
+    const limit = breaker.tryStartPending(openConnections);
+    if (limit === undefined) return (this.pending = true);
+    // Not the endpoint's failure: the balancer must not count it against it.
+    this.report(0, 'cancelled');
+    f.circuitOpen(limit);
+    return false;
+  }
+
+  /** The connection came up (or the attempt ended): the pending slot is free. */
+  endPending(): void {
+    if (!this.pending) return;
+    this.pending = false;
+    this.fwd.breaker?.endPending();
   }
 
   /** `status`: what the endpoint answered when the failure is an answer (a retried status code). */
@@ -508,7 +716,10 @@ class H1Attempt extends Attempt implements H1Handler {
     // pooled one it was written on turns out closed (h1-client.ts decides, having seen no byte back).
     // An upgrade goes on a connection of its own, never a pooled one, so it is never stale.
     const upgrade = f.target.upgrade !== undefined;
-    const ex = f.ctx.pool.h1(ep.address, ep.port, ep.identity).request(this, { connectMs: timeouts.connectMs, idleMs: timeouts.idleMs, noResponseBody: f.method === 'HEAD', tls, upgrade, retryStale: !upgrade && f.h1Body === BODY_NONE && IDEMPOTENT.has(f.method) });
+    const pool = f.ctx.pool.h1(ep.address, ep.port, ep.identity);
+    // No idle connection (or an upgrade, which never shares one): this attempt waits for a new one.
+    if (f.breaker !== undefined && (upgrade || pool.idleCount === 0) && !this.startPending(f.ctx.pool.h1OpenCount(f.breaker.endpoints))) return;
+    const ex = pool.request(this, { connectMs: timeouts.connectMs, idleMs: timeouts.idleMs, noResponseBody: f.method === 'HEAD', tls, upgrade, retryStale: !upgrade && f.h1Body === BODY_NONE && IDEMPOTENT.has(f.method) });
     this.ex ??= ex;
   }
 
@@ -525,13 +736,16 @@ class H1Attempt extends Attempt implements H1Handler {
 
   onReady(ex: H1Exchange): void {
     this.ex = ex;
+    if (this.pending) this.endPending();
     const f = this.fwd;
     const incoming = f.req as IncomingMessage;
     const upgrade = f.target.upgrade;
+    // A deadline's time left is written at each attempt's send, so that head is not kept.
+    if (f.sendDeadlineAt !== Infinity) f.h1Head = undefined;
     f.h1Head ??= requestHead(f.method, f.target.path, f.target.authority, incoming.rawHeaders, {
       connection: incoming.headers.connection,
       teTrailers: wantsTrailers(incoming.headers),
-      extra: f.target.addHeaders as Record<string, string> | undefined,
+      extra: f.extraHeaders() as Record<string, string> | undefined,
       bodyLength: f.framing,
       // An upgrade carries its own Connection and Upgrade: the only hop-by-hop fields that go on.
       upgrade,
@@ -567,13 +781,14 @@ class H1Attempt extends Attempt implements H1Handler {
       const peerFailure = peerFailureKind(status, reason);
       if (peerFailure && f.canRetry(peerFailure)) {
         ex.discard();
-        this.onFailure(peerFailure, `peer sidecar answered ${status} ${reason}`);
+        this.onFailure(peerFailure, `peer sidecar answered ${status} ${reason}`, status);
         return;
       }
     }
-    if (f.retry?.codes.has(status) && f.canRetry('retriable-status-code')) {
+    const answer = retriesAnswer(f.retry, status, f.retry.grpcCodes !== 0 ? flatHeader(headers, 'grpc-status') : undefined);
+    if (answer !== undefined && f.canRetry(answer)) {
       ex.discard();
-      this.onFailure('retriable-status-code', `answered ${status}`, status);
+      this.onFailure(answer, `answered ${status}${answer === 'retriable-grpc-status' ? ` grpc-status ${flatHeader(headers, 'grpc-status')}` : ''}`, status);
       return;
     }
     f.responded = true;
@@ -582,6 +797,7 @@ class H1Attempt extends Attempt implements H1Handler {
       // node:http's writer would copy a Content-Length a 1xx or 204 may not carry (RFC 9110 §8.6).
       let fields = status < 200 || status === 204 ? withoutContentLength(headers) : headers;
       if (f.attempts > 1) fields = [...fields, ATTEMPTS_HEADER, String(f.attempts)];
+      if (f.budgetExhausted) fields = [...fields, BUDGET_EXHAUSTED_HEADER, 'true'];
       (f.res as ServerResponse).writeHead(status, edit === undefined ? fields : edit(fields));
     } catch (err) {
       ex.destroy();

@@ -45,7 +45,16 @@ export type LocalReplyReason =
   /** A CORS preflight answered by the route's CORS filter (204). */
   | 'cors-preflight'
   /** Inbound: the adaptive concurrency limit is reached; shed at once, never queued (503, as Envoy's filter). */
-  | 'concurrency-limit-exceeded';
+  | 'concurrency-limit-exceeded'
+  // Overload protection (docs/concepts/overload.md).
+  /** A BackendPolicy circuitBreaker limit was reached (503 at once; `x-weft-circuit-limit` names it). */
+  | 'circuit-open'
+  /** The request's deadline (x-weft-deadline, grpc-timeout) passed: 504, or gRPC DEADLINE_EXCEEDED. */
+  | 'deadline-exceeded'
+  /** A RateLimitPolicy's limit refused the request (429 with Retry-After and RateLimit fields). */
+  | 'rate-limited'
+  /** A global rate limit could not be checked (Redis down) and its failureMode is closed (503). */
+  | 'rate-limit-unavailable';
 
 export type AnyResponse = ServerResponse | Http2ServerResponse | H1ServerResponse;
 

@@ -7,7 +7,9 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { EventEmitter } from 'node:events';
 import { parseMeshHost, type MeshHost } from '../../config/mesh-host.ts';
-import { DEFAULT_BACKEND_POLICY } from '../../config/kinds/backend-policy.ts';
+import { DEFAULT_BACKEND_POLICY, type BackendPolicySpec } from '../../config/kinds/backend-policy.ts';
+import { backendRetryPolicy } from '../resilience/retry/retry-policy.ts';
+import { RetryBudgets, type RetryBudget } from '../resilience/retry/budget.ts';
 import type { NodeInfo } from '../../config/snapshot-types.ts';
 import type { Watch } from '../../lib/watch.ts';
 import type { ServicePortEntry, ServiceTable } from '../balance/service-table.ts';
@@ -22,6 +24,10 @@ import { startMirror, type MirrorTee } from '../filters/request-mirror/mirror.ts
 import { parsedContentLength } from './headers.ts';
 import { requestedUpgrade, upgradeEventResponse } from './upgrade.ts';
 import { hostError, requestTarget } from './request-target.ts';
+import type { CircuitLimit } from '../resilience/circuit-breaker/circuit-breaker.ts';
+import type { RateLimits } from '../filters/rate-limit/rate-limits.ts';
+import { checkLimits, type Denial, type PolicyLimiter } from '../filters/rate-limit/policy-limiter.ts';
+import { denialReply } from '../filters/rate-limit/rate-limit-filter.ts';
 
 export interface OutboundDeps {
   readonly node: NodeInfo;
@@ -33,6 +39,8 @@ export interface OutboundDeps {
   readonly allowPassthrough: () => boolean;
   /** The outbound listener's own port: a passthrough to it would loop forever. */
   readonly ownPort: () => number;
+  /** The outbound RateLimitPolicies in force, by destination Service; absent: none. */
+  readonly rateLimits?: RateLimits;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '0.0.0.0']);
@@ -130,6 +138,32 @@ export function createOutboundHandler(deps: OutboundDeps) {
   };
 
   const recorder = createRequestRecorder(metrics, 'outbound');
+
+  // One retry budget per destination Service in this data plane, kept across snapshots, with its
+  // exhaustion counter bound once; the pair is made again only when the budget is.
+  const budgets = new RetryBudgets();
+  type BudgetRef = { readonly budget: RetryBudget; readonly onBudgetExhausted: () => void };
+  const budgetRefs = new Map<string, BudgetRef>();
+  const budgetOf = (destination: string, policy: BackendPolicySpec): BudgetRef => {
+    const budget = budgets.of(destination, backendRetryPolicy(policy.retries).budget!);
+    let ref = budgetRefs.get(destination);
+    if (ref === undefined || ref.budget !== budget) {
+      const series = metrics.retryBudgetExhausted.bind({ destination_service: destination });
+      budgetRefs.set(destination, (ref = { budget, onBudgetExhausted: () => series.inc() }));
+    }
+    return ref;
+  };
+  // Circuit-breaker refusals by destination: one sink per Service (bounded), not a closure per request.
+  const circuitSinks = new Map<string, (limit: CircuitLimit) => void>();
+  const circuitSink = (destination: string): ((limit: CircuitLimit) => void) => {
+    let sink = circuitSinks.get(destination);
+    if (sink === undefined) {
+      sink = (limit) => metrics.circuitRejections.inc({ destination_service: destination, limit });
+      if (circuitSinks.size >= 1024) circuitSinks.clear();
+      circuitSinks.set(destination, sink);
+    }
+    return sink;
+  };
   const record = (destination: string, started: number) => (status: number, reason: LocalReplyReason | undefined, _attempts = 0, endedAt = performance.now()) => {
     recorder.record(source, destination, status, reason, (endedAt - started) / 1000);
   };
@@ -170,20 +204,55 @@ export function createOutboundHandler(deps: OutboundDeps) {
       startedAt: started,
       onComplete: record(destination, started),
       onRetry: (reason) => metrics.retries.inc({ destination_service: destination, reason }),
+      ...budgetOf(destination, DEFAULT_BACKEND_POLICY),
     });
   };
 
   const forwardMesh = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, destination: string, authority: string, path: string, started: number, upgrade: string | undefined): void => {
+    // Outbound RateLimitPolicies of the Service the request names, before routing picks a backend.
+    const limiters = deps.rateLimits?.outbound(destination);
+    if (limiters === undefined) return forwardAdmitted(req, res, entry, destination, authority, path, started, upgrade);
+    withinLimits(limiters, req, res, destination, started, () => forwardAdmitted(req, res, entry, destination, authority, path, started, upgrade));
+  };
+
+  /** Runs `go` if the limits admit the request; otherwise answers 429 (or 503) and records it. */
+  const withinLimits = (limiters: readonly PolicyLimiter[], req: AnyRequest, res: AnyResponse, destination: string, started: number, go: () => void): void => {
+    const d = checkLimits(limiters, deps.rateLimits!.self(), req.headers);
+    if (d === undefined) return go();
+    if (!(d instanceof Promise)) return refuseLimited(res, destination, started, d);
+    // Waiting for Redis: a client that leaves meanwhile gets nothing more.
+    let gone = false;
+    const onClose = (): void => {
+      gone = true;
+    };
+    (res as EventEmitter).once('close', onClose);
+    void d.then((x) => {
+      (res as EventEmitter).off('close', onClose);
+      if (gone) record(destination, started)(499, undefined);
+      else if (x === undefined) go();
+      else refuseLimited(res, destination, started, x);
+    });
+  };
+
+  const refuseLimited = (res: AnyResponse, destination: string, started: number, d: Denial): void => {
+    const reply = denialReply(d);
+    sendLocalReply(res, reply.status, reply.reason, reply.message, deps.proxyId, reply.headers);
+    record(destination, started)(reply.status, reply.reason);
+  };
+
+  const forwardAdmitted = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, destination: string, authority: string, path: string, started: number, upgrade: string | undefined): void => {
     if (entry.routes !== undefined) {
       routed(req, res, entry, authority, path, started, upgrade);
       return;
     }
-    forwardRequest(req, res, { picker: entry.balancer.picker(), policy: entry.policy, authority, path, addHeaders: meshAddHeaders, upgrade }, {
+    forwardRequest(req, res, { picker: entry.balancer.picker(), policy: entry.policy, authority, path, addHeaders: meshAddHeaders, upgrade, breaker: entry.breaker }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
       startedAt: started,
       onComplete: record(destination, started),
       onRetry: (reason) => metrics.retries.inc({ destination_service: destination, reason }),
+      ...budgetOf(destination, entry.policy),
+      onCircuitOpen: circuitSink(destination),
     });
   };
 
@@ -220,6 +289,17 @@ export function createOutboundHandler(deps: OutboundDeps) {
     }
     const target = decision.entry;
     const destination = `${target.service.name}.${target.service.namespace}`;
+    // RateLimitPolicies on the matched route: checked once the route is known.
+    const routeLimits = deps.rateLimits?.route(decision.route);
+    if (routeLimits !== undefined) {
+      withinLimits(routeLimits, req, res, destination, started, () => forwardRouted(req, res, decision, destination, started, upgrade));
+      return;
+    }
+    forwardRouted(req, res, decision, destination, started, upgrade);
+  };
+
+  const forwardRouted = (req: AnyRequest, res: AnyResponse, decision: Extract<RouteDecision, { kind: 'forward' }>, destination: string, started: number, upgrade: string | undefined): void => {
+    const target = decision.entry;
     const recordRoute = record(destination, started);
     const onComplete = (status: number, reason: LocalReplyReason | undefined, attempts: number, endedAt: number): void => {
       recordRoute(status, reason, attempts, endedAt);
@@ -227,12 +307,15 @@ export function createOutboundHandler(deps: OutboundDeps) {
     };
     const addHeaders = decision.headers === undefined ? meshAddHeaders : { ...decision.headers, ...meshAddHeaders };
     const mirror = decision.mirrors.length > 0 && upgrade === undefined ? mirrorTee(req, decision.mirrors, decision.path, decision.authority, addHeaders) : undefined;
-    forwardRequest(req, res, { picker: target.balancer.picker(), policy: target.policy, authority: decision.authority, path: decision.path, addHeaders, editResponse: decision.response, mirror, upgrade, route: decision.policy }, {
+    forwardRequest(req, res, { picker: target.balancer.picker(), policy: target.policy, authority: decision.authority, path: decision.path, addHeaders, editResponse: decision.response, mirror, upgrade, route: decision.policy, breaker: target.breaker }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
       startedAt: started,
       onComplete,
       onRetry: (reason) => metrics.retries.inc({ destination_service: destination, reason }),
+      // A route's retry spends its backend Service's budget (the budget is the Service's, not the route's).
+      ...budgetOf(destination, target.policy),
+      onCircuitOpen: circuitSink(destination),
     });
   };
 

@@ -17,8 +17,10 @@ export function createRequestRecorder(metrics: ProxyMetrics, direction: 'inbound
   // source → destination → status (or `status reason` for local replies) → series
   const counts = new Map<string, Map<string, Map<number | string, Count>>>();
   const durations = new Map<string, Observe>();
+  const deadlineExceeded = metrics.deadlineExceeded.bind({ direction });
   return {
     record(source, destination, status, reason, seconds) {
+      if (reason === 'deadline-exceeded') deadlineExceeded.inc();
       let bySource = counts.get(source);
       if (bySource === undefined) counts.set(source, (bySource = new Map()));
       let byOutcome = bySource.get(destination);

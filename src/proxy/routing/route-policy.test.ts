@@ -2,7 +2,7 @@
 
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { compileRoutePolicy, retryBackoffMs, DEFAULT_RETRY_ATTEMPTS, DEFAULT_RETRY_BACKOFF_MS } from './route-policy.ts';
+import { compileRoutePolicy, DEFAULT_RETRY_ATTEMPTS, DEFAULT_RETRY_BACKOFF_MS } from './route-policy.ts';
 
 test('no timeouts and no retry: no policy (the BackendPolicy alone)', () => {
   assert.equal(compileRoutePolicy(undefined, undefined), undefined);
@@ -18,23 +18,18 @@ test('timeouts in ms; "0s" stays 0 (none), an absent one undefined', () => {
   assert.equal(none.backendRequestMs, undefined);
 });
 
-test('retry: codes as a set, defaults for attempts and backoff', () => {
+test('retry: codes retried, every answerless failure too, defaults for attempts and backoff', () => {
   const p = compileRoutePolicy(undefined, { codes: [503, 504], attempts: 3, backoff: '100ms' })!;
-  assert.deepEqual([...p.retry!.codes], [503, 504]);
-  assert.equal(p.retry!.attempts, 3);
-  assert.equal(p.retry!.backoffMs, 100);
+  const r = p.retry!;
+  assert.deepEqual([...r.statuses.keys()].filter((s) => r.statuses[s] === 1), [503, 504]);
+  assert.equal(r.attempts, 3);
+  assert.equal(r.baseIntervalMs, 100);
+  assert.equal(r.maxIntervalMs, 1000);
+  assert.equal(r.widened, true);
+  assert.equal(r.retryNonIdempotent, true, "a rule's retry is its author's opt-in, as before");
   const d = compileRoutePolicy(undefined, { codes: [] })!;
   assert.equal(d.retry!.attempts, DEFAULT_RETRY_ATTEMPTS);
-  assert.equal(d.retry!.backoffMs, DEFAULT_RETRY_BACKOFF_MS);
-  assert.equal(compileRoutePolicy(undefined, { codes: [], backoff: '0s' })!.retry!.backoffMs, 0);
-});
-
-test('backoff: exponential from the minimum, jitter only upward, capped', () => {
-  assert.equal(retryBackoffMs(100, 1, () => 0), 100);
-  assert.equal(retryBackoffMs(100, 2, () => 0), 200);
-  assert.equal(retryBackoffMs(100, 3, () => 0), 400);
-  assert.equal(retryBackoffMs(100, 10, () => 0), 1000);
-  assert.equal(retryBackoffMs(100, 1, () => 0.999), 149);
-  assert.equal(retryBackoffMs(0, 3), 0);
-  for (let n = 1; n < 6; n++) assert.ok(retryBackoffMs(40, n) >= 40);
+  assert.equal(d.retry!.baseIntervalMs, DEFAULT_RETRY_BACKOFF_MS);
+  assert.equal(d.retry!.statuses.length, 0);
+  assert.equal(compileRoutePolicy(undefined, { codes: [], backoff: '0s' })!.retry!.baseIntervalMs, 0);
 });

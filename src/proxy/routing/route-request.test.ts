@@ -41,9 +41,10 @@ test('a rule\'s timeouts and retry reach the decision compiled, the same object 
   assert.ok(a.kind === 'forward' && b.kind === 'forward');
   assert.equal(a.policy?.requestMs, 2000);
   assert.equal(a.policy?.backendRequestMs, 500);
-  assert.deepEqual([...a.policy!.retry!.codes], [503]);
+  assert.equal(a.policy!.retry!.statuses[503], 1);
+  assert.equal(a.policy!.retry!.statuses[502], 0);
   assert.equal(a.policy!.retry!.attempts, 2);
-  assert.equal(a.policy!.retry!.backoffMs, 50);
+  assert.equal(a.policy!.retry!.baseIntervalMs, 50);
   assert.equal(a.policy, b.policy, 'compiled once per rule');
 });
 

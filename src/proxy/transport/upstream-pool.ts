@@ -55,6 +55,13 @@ export class UpstreamPool {
     return pool;
   }
 
+  /** Open HTTP/1.1 connections to these endpoints (circuit breaking's maxConnections); creates no pool. */
+  h1OpenCount(endpoints: readonly { readonly address: string; readonly port: number }[]): number {
+    let open = 0;
+    for (const ep of endpoints) open += this.#h1.get(ep.address)?.get(ep.port)?.openCount ?? 0;
+    return open;
+  }
+
   /** The HTTP/2 session to one endpoint: h2c, or h2 over mutual TLS when the endpoint has an identity (this.tls must be set then). */
   session(address: string, port: number, identity?: string): http2.ClientHttp2Session {
     const key = `${address}:${port}`;
