@@ -11,7 +11,8 @@ import { WeftError } from '../lib/errors.ts';
 import { Registry } from '../lib/metrics.ts';
 import { registerProcessMetrics } from '../lib/process-metrics.ts';
 import { WEFT_VERSION } from '../config/version.ts';
-import { openSqliteStore } from './store/sqlite-store.ts';
+import { openStore } from './store/open-store.ts';
+import { parseStoreUrl } from './store/store-url.ts';
 import type { Store } from './store/store.ts';
 import { Catalog } from './catalog/catalog.ts';
 import { SnapshotCache } from './snapshot/cache.ts';
@@ -43,6 +44,10 @@ export interface ControlPlaneOptions {
   readonly clock?: Clock;
   readonly log?: Logger;
   readonly store?: Store;
+  /** Where state lives (`--store`): `sqlite` (default, in dataDir) or `etcd://HOST:PORT[,…][/PREFIX]`. */
+  readonly storeUrl?: string;
+  /** etcd: how long to retry an unreachable cluster at start before failing (ms, default 60 000). */
+  readonly storeConnectTimeoutMs?: number;
   /** SPIFFE trust domain of the identities the CA issues (default `weft.local`). */
   readonly trustDomain?: string;
   /** Lifetime of issued workload certificates, 5 s to 30 days (default 24 h; below 10 minutes is for tests). */
@@ -91,7 +96,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   }
   if (options.dnsListen) checkDnsSettings({ host: options.dnsListen.host, ttlSeconds: options.dnsTtlSeconds });
   const operator = options.caCertFile !== undefined && options.caKeyFile !== undefined ? { certFile: options.caCertFile, keyFile: options.caKeyFile } : undefined;
-  const store = options.store ?? (await openSqliteStore(options.dataDir));
+  const location = parseStoreUrl(options.storeUrl ?? 'sqlite');
+  const store =
+    options.store ?? (await openStore({ location, dataDir: options.dataDir, connectTimeoutMs: options.storeConnectTimeoutMs, log }));
   let ca: CertificateAuthority;
   try {
     ca = await CertificateAuthority.open({ dataDir: options.dataDir, ...caSettings, operator, clock, log: log.child('ca') });
@@ -131,7 +138,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   });
   await catalog.start();
   const unwatchStore = store.watch((event) => {
-    if (event.type === 'resource-put' || event.type === 'resource-delete') cache.changed();
+    if (event.type === 'resource-put' || event.type === 'resource-delete' || event.type === 'resync') cache.changed();
   });
   const unwatchCatalog = catalog.subscribe(() => cache.changed());
 
@@ -174,7 +181,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     log,
     version: WEFT_VERSION,
     startedAt: clock.now(),
-    storeName: 'sqlite',
+    storeName: location.backend,
     ca,
     tokens,
     onCertificateIssued: () => certificatesIssued.inc(),
@@ -220,7 +227,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const port = (server.address() as AddressInfo).port;
   const host = options.host ?? '127.0.0.1';
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  log.info('control plane listening', { url, dataDir: options.dataDir, auth: options.insecure ? 'insecure' : 'tokens' });
+  log.info('control plane listening', { url, dataDir: options.dataDir, store: location.backend, auth: options.insecure ? 'insecure' : 'tokens' });
 
   return {
     url,

@@ -2,6 +2,7 @@
 
 import { startControlPlane } from '../../control/control-plane.ts';
 import { checkCaSettings } from '../../control/ca/certificate-authority.ts';
+import { parseStoreUrl } from '../../control/store/store-url.ts';
 import { WeftError } from '../../lib/errors.ts';
 import { dnsFlagOptions, dnsFlags, dnsFlagUsage, dnsListeningLine } from '../dns-flags.ts';
 import { parseCommand, str, ttlSeconds, type Command, type Parsed } from '../command.ts';
@@ -19,6 +20,8 @@ export const controlCommand: Command = {
   name: 'control',
   summary: 'Run the control plane: catalog, resource store, config streams, certificates and the HTTP API.',
   usage: `Usage: weft control [--listen HOST:PORT] [--data-dir DIR] [--token TOKEN | --insecure]
+                    [--store sqlite|etcd://HOST:PORT[,HOST:PORT…][/PREFIX]]
+                    [--store-connect-timeout DURATION]
                     [--trust-domain NAME] [--cert-ttl DURATION]
                     [--ca-cert FILE --ca-key FILE]
                     [--dns-listen IP:PORT [--dns-ttl DURATION]] [--consul-listen HOST:PORT]
@@ -26,6 +29,12 @@ export const controlCommand: Command = {
   --listen HOST:PORT     where the API listens (default 127.0.0.1:7700)
   --data-dir DIR         where the embedded SQLite store and the mesh CA (DIR/ca/) live
                          (default ./.weft/control)
+  --store URL            where resources, instances and tokens live: sqlite (default, a file
+                         in DIR) or etcd://HOST:PORT[,HOST:PORT…][/PREFIX] (keys under PREFIX,
+                         default /weft); the CA stays in DIR either way
+  --store-connect-timeout DURATION
+                         how long to retry an unreachable etcd at start before giving up
+                         (default 60s)
   --token TOKEN          a bootstrap admin token, always accepted (or WEFT_TOKEN); without
                          it the first start writes a generated one to DIR/admin-token (0600)
   --insecure             accept anonymous API calls as admin: anyone who reaches the port can
@@ -47,6 +56,8 @@ ${dnsFlagUsage}
     const p = parseCommand(this, argv, {
       listen: { type: 'string' },
       'data-dir': { type: 'string' },
+      store: { type: 'string' },
+      'store-connect-timeout': { type: 'string' },
       token: { type: 'string' },
       'trust-domain': { type: 'string' },
       'cert-ttl': { type: 'string' },
@@ -73,6 +84,15 @@ ${dnsFlagUsage}
     const consulListen = str(p, 'consul-listen');
     const cm = consulListen === undefined ? undefined : /^(.*):(\d+)$/.exec(consulListen);
     if (consulListen !== undefined && (!cm || Number(cm[2]) > 65535)) throw new WeftError('WEFT_ERR_CLI_USAGE', `--consul-listen must be HOST:PORT, got ${JSON.stringify(consulListen)}`, 2);
+    const storeUrl = str(p, 'store');
+    if (storeUrl !== undefined) {
+      try {
+        parseStoreUrl(storeUrl);
+      } catch (err) {
+        throw new WeftError('WEFT_ERR_CLI_USAGE', `--store: ${(err as Error).message}`, 2);
+      }
+    }
+    const storeConnectTimeoutSeconds = ttlSeconds(str(p, 'store-connect-timeout'), '--store-connect-timeout');
     const insecure = p.values.insecure === true;
     const bootstrapToken = str(p, 'token') ?? (process.env.WEFT_TOKEN || undefined);
     const caCertFile = str(p, 'ca-cert');
@@ -85,6 +105,8 @@ ${dnsFlagUsage}
       host: m[1].replace(/^\[|\]$/g, '') || '127.0.0.1',
       port: Number(m[2]),
       dataDir: str(p, 'data-dir') ?? '.weft/control',
+      storeUrl,
+      storeConnectTimeoutMs: storeConnectTimeoutSeconds === undefined ? undefined : storeConnectTimeoutSeconds * 1000,
       token: bootstrapToken,
       insecure,
       trustDomain,

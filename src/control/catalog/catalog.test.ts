@@ -152,6 +152,37 @@ test('a lapsed TTL is critical whatever was reported; a reported pass with a hea
   catalog.stop();
 });
 
+test('heartbeats reach a store that expires instances itself (refreshInstance), and its failure does not fail them', async () => {
+  const refreshed: string[] = [];
+  let fail = false;
+  // The SQLite store with the optional hook the etcd store implements (instance leases).
+  const refreshInstance = async (i: { id: string; lastHeartbeat: number }): Promise<void> => {
+    refreshed.push(`${i.id}@${i.lastHeartbeat}`);
+    if (fail) throw new Error('etcd unavailable');
+  };
+  const leasing = new Proxy(store, {
+    get: (target, prop) => {
+      if (prop === 'refreshInstance') return refreshInstance;
+      const v = Reflect.get(target, prop) as unknown;
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  const lines: string[] = [];
+  const catalog = new Catalog({ store: leasing, clock, log: createLogger('test', (l) => lines.push(l)) });
+  await catalog.start();
+  await catalog.register(registration({ ttlSeconds: 5 }));
+  clock.advance(1_000);
+  await catalog.heartbeat('default', 'reviews', 'r1');
+  assert.deepEqual(refreshed, [`r1@${clock.now()}`], 'with the state that has the new heartbeat');
+  fail = true;
+  clock.advance(1_000);
+  const state = await catalog.heartbeat('default', 'reviews', 'r1');
+  assert.equal(state.health, 'passing');
+  await settle();
+  assert.ok(lines.some((l) => l.includes('WARN') && l.includes('store could not refresh instance')), lines.join('\n'));
+  catalog.stop();
+});
+
 test('checks run by the sidecar are never probed here; its reports set the health, and survive a restart', async () => {
   const probed: string[] = [];
   const catalog = new Catalog({ store, clock, log: quiet, probe: async (check) => (probed.push(check.type), PASS) });

@@ -152,6 +152,9 @@ export class Catalog {
     const entry = this.#require(namespace, service, id);
     entry.state = { ...entry.state, lastHeartbeat: this.#clock.now() };
     await this.#reevaluate(entry);
+    // Backends that expire instances themselves (etcd leases) hear of the heartbeat; a failure
+    // there must not fail the heartbeat: memory stays the judge of health.
+    this.#store.refreshInstance?.(entry.state).catch((err: unknown) => this.#log.warn('store could not refresh instance', { instance: instanceKey(namespace, service, id), err }));
     return entry.state;
   }
 
