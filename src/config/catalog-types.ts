@@ -100,4 +100,15 @@ export interface InstanceState extends InstanceRegistration {
   readonly healthSince: number;
   /** Each check's latest result, index for index with `checks` (absent on instances stored before it existed). */
   readonly checkResults?: readonly CheckResult[];
+  /**
+   * Health an outside source reported for the instance (the Consul agent API's TTL checks: pass,
+   * warn, fail), folded into `health` like a check's result; absent for instances nobody reports for.
+   */
+  readonly reported?: ReportedHealth;
+}
+
+/** A health status set from outside the catalog, with the reason shown as `healthReason`. */
+export interface ReportedHealth {
+  readonly status: HealthStatus;
+  readonly reason: string;
 }

@@ -11,7 +11,8 @@ import { WeftError } from '../lib/errors.ts';
 import { Registry } from '../lib/metrics.ts';
 import { registerProcessMetrics } from '../lib/process-metrics.ts';
 import { WEFT_VERSION } from '../config/version.ts';
-import { openSqliteStore } from './store/sqlite-store.ts';
+import { openStore } from './store/open-store.ts';
+import { parseStoreUrl } from './store/store-url.ts';
 import type { Store } from './store/store.ts';
 import { Catalog } from './catalog/catalog.ts';
 import { SnapshotCache } from './snapshot/cache.ts';
@@ -24,6 +25,7 @@ import { ProofVerifier } from './auth/proof.ts';
 import { authenticate, authorizeRoute, setCaller } from './auth/caller.ts';
 import { checkDnsSettings, startDnsServer, type DnsServer } from './dns/dns-server.ts';
 import { openDnsSource } from './dns/service-source.ts';
+import { startConsulServer, type ConsulServer } from './consul/server.ts';
 import { createDashboardHandler } from '../dashboard/serve.ts';
 
 /** Where the first start writes a generated admin token (mode 0600) when no --token is given. */
@@ -43,6 +45,10 @@ export interface ControlPlaneOptions {
   readonly clock?: Clock;
   readonly log?: Logger;
   readonly store?: Store;
+  /** Where state lives (`--store`): `sqlite` (default, in dataDir) or `etcd://HOST:PORT[,…][/PREFIX]`. */
+  readonly storeUrl?: string;
+  /** etcd: how long to retry an unreachable cluster at start before failing (ms, default 60 000). */
+  readonly storeConnectTimeoutMs?: number;
   /** SPIFFE trust domain of the identities the CA issues (default `weft.local`). */
   readonly trustDomain?: string;
   /** Lifetime of issued workload certificates, 5 s to 30 days (default 24 h; below 10 minutes is for tests). */
@@ -54,11 +60,15 @@ export interface ControlPlaneOptions {
   readonly dnsListen?: { readonly host: string; readonly port: number };
   /** TTL of DNS answers and negative caching, 0–3600 s (`--dns-ttl`, default 5). */
   readonly dnsTtlSeconds?: number;
+  /** `--consul-listen`: serve the Consul-compatible catalog API on this host and port (port 0: any free one). */
+  readonly consulListen?: { readonly host: string; readonly port: number };
 }
 
 export interface ControlPlane {
   readonly url: string;
   readonly port: number;
+  /** The Consul-compatible API's URL, when `consulListen` was given. */
+  readonly consulUrl?: string;
   /** The file a generated bootstrap admin token was written to on this start, if one was. */
   readonly adminTokenFile?: string;
   /** The DNS port (UDP and TCP) when `dnsListen` was given. */
@@ -87,7 +97,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   }
   if (options.dnsListen) checkDnsSettings({ host: options.dnsListen.host, ttlSeconds: options.dnsTtlSeconds });
   const operator = options.caCertFile !== undefined && options.caKeyFile !== undefined ? { certFile: options.caCertFile, keyFile: options.caKeyFile } : undefined;
-  const store = options.store ?? (await openSqliteStore(options.dataDir));
+  const location = parseStoreUrl(options.storeUrl ?? 'sqlite');
+  const store =
+    options.store ?? (await openStore({ location, dataDir: options.dataDir, connectTimeoutMs: options.storeConnectTimeoutMs, log }));
   let ca: CertificateAuthority;
   try {
     ca = await CertificateAuthority.open({ dataDir: options.dataDir, ...caSettings, operator, clock, log: log.child('ca') });
@@ -127,7 +139,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   });
   await catalog.start();
   const unwatchStore = store.watch((event) => {
-    if (event.type === 'resource-put' || event.type === 'resource-delete') cache.changed();
+    if (event.type === 'resource-put' || event.type === 'resource-delete' || event.type === 'resync') cache.changed();
   });
   const unwatchCatalog = catalog.subscribe(() => cache.changed());
 
@@ -143,6 +155,24 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const dnsSource = options.dnsListen ? await openDnsSource(store, catalog) : undefined;
   const dns: DnsServer | undefined = options.dnsListen && dnsSource ? await startDnsServer({ ...options.dnsListen, ttlSeconds: options.dnsTtlSeconds, source: dnsSource, metrics, log: log.child('dns') }) : undefined;
 
+  // Also before the API listens: a taken Consul port fails the start (WEFT_ERR_CONSUL_LISTEN).
+  let consul: ConsulServer | undefined;
+  if (options.consulListen) {
+    try {
+      consul = await startConsulServer({ ...options.consulListen, catalog, clock, log: log.child('consul'), metrics, authenticate: (authorization, method, target) => authenticate(auth, authorization, method, target) });
+    } catch (err) {
+      await dns?.close();
+      dnsSource?.close();
+      unwatchStore();
+      unwatchCatalog();
+      cache.stop();
+      catalog.stop();
+      await ca.close();
+      if (!options.store) await store.close();
+      throw err;
+    }
+  }
+
   const routes = createRoutes({
     store,
     catalog,
@@ -152,7 +182,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     log,
     version: WEFT_VERSION,
     startedAt: clock.now(),
-    storeName: 'sqlite',
+    storeName: location.backend,
     ca,
     tokens,
     onCertificateIssued: () => certificatesIssued.inc(),
@@ -168,6 +198,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         proxiesGauge.set({}, proxies.connectedCount());
         for (const h of ['passing', 'warning', 'critical']) instancesGauge.set({ health: h }, catalog.list().filter((i) => i.health === h).length);
         updateProcessMetrics();
+        consul?.updateMetrics();
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
         res.end(metrics.render());
         return;
@@ -204,14 +235,16 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const port = (server.address() as AddressInfo).port;
   const host = options.host ?? '127.0.0.1';
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  log.info('control plane listening', { url, dataDir: options.dataDir, auth: options.insecure ? 'insecure' : 'tokens' });
+  log.info('control plane listening', { url, dataDir: options.dataDir, store: location.backend, auth: options.insecure ? 'insecure' : 'tokens' });
 
   return {
     url,
     port,
     adminTokenFile,
     dnsPort: dns?.port,
+    consulUrl: consul?.url,
     async close() {
+      await consul?.close();
       await dns?.close();
       dnsSource?.close();
       unwatchStore();

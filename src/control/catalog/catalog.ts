@@ -3,7 +3,7 @@
 // that stay critical. Memory is the source of truth while running; the store
 // keeps registrations and health changes (not every heartbeat) so a restart loses nothing.
 
-import type { CheckResult, HealthStatus, InstanceRegistration, InstanceState } from '../../config/catalog-types.ts';
+import type { CheckResult, HealthStatus, InstanceRegistration, InstanceState, ReportedHealth } from '../../config/catalog-types.ts';
 import { completeHealthCheck, type ReportedCheck } from '../../config/health-check.ts';
 import type { Clock, Timer } from '../../lib/clock.ts';
 import { WeftError } from '../../lib/errors.ts';
@@ -34,6 +34,9 @@ export interface CatalogOptions {
   /** How often TTLs and removals are evaluated. */
   readonly sweepMs?: number;
 }
+
+/** Worse health ranks higher: a reported or checked status only ever makes an instance worse. */
+const SEVERITY: Readonly<Record<HealthStatus, number>> = { passing: 0, warning: 1, critical: 2 };
 
 export function instanceKey(namespace: string, service: string, id: string): string {
   return `${namespace}/${service}/${id}`;
@@ -95,19 +98,24 @@ export class Catalog {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Create or replace a registration; it counts as a heartbeat. */
-  async register(reg: InstanceRegistration): Promise<InstanceState> {
+  /**
+   * Create or replace a registration; it counts as a heartbeat. `reported` starts the instance with
+   * an outside health report (the Consul API registers TTL checks `critical` until their first pass).
+   */
+  async register(reg: InstanceRegistration, options: { readonly reported?: ReportedHealth } = {}): Promise<InstanceState> {
     const key = instanceKey(reg.namespace, reg.service, reg.id);
     const old = this.#entries.get(key);
     if (old) for (const c of old.checks) c.timer?.cancel();
     const now = this.#clock.now();
+    const reported = options.reported;
     const state: InstanceState = {
       ...reg,
-      health: 'passing',
-      healthReason: reg.checks.length ? 'registered; checks pending' : 'registered',
+      health: reported?.status ?? 'passing',
+      healthReason: reported && reported.status !== 'passing' ? reported.reason : reg.checks.length ? 'registered; checks pending' : 'registered',
       registeredAt: old?.state.registeredAt ?? now,
       lastHeartbeat: now,
       healthSince: now,
+      ...(reported ? { reported } : {}),
     };
     await this.#store.putInstance(state);
     const entry = this.#newEntry(state);
@@ -144,6 +152,25 @@ export class Catalog {
     const entry = this.#require(namespace, service, id);
     entry.state = { ...entry.state, lastHeartbeat: this.#clock.now() };
     await this.#reevaluate(entry);
+    // Backends that expire instances themselves (etcd leases) hear of the heartbeat; a failure
+    // there must not fail the heartbeat: memory stays the judge of health.
+    this.#store.refreshInstance?.(entry.state).catch((err: unknown) => this.#log.warn('store could not refresh instance', { instance: instanceKey(namespace, service, id), err }));
+    return entry.state;
+  }
+
+  /**
+   * An outside health report (Consul's TTL check pass/warn/fail): replaces the instance's reported
+   * status and, with `heartbeat`, counts as a heartbeat too. Persisted when the report changes, so a
+   * restart keeps it. Throws WEFT_ERR_CATALOG_NOT_FOUND (404) for an unknown instance.
+   */
+  async report(namespace: string, service: string, id: string, reported: ReportedHealth, options: { readonly heartbeat: boolean }): Promise<InstanceState> {
+    const entry = this.#require(namespace, service, id);
+    const before = entry.state;
+    const changed = before.reported?.status !== reported.status;
+    entry.state = { ...before, reported, ...(options.heartbeat ? { lastHeartbeat: this.#clock.now() } : {}) };
+    await this.#reevaluate(entry);
+    // #reevaluate persists health changes; a new report that left health as it was is persisted here.
+    if (changed && entry.state.health === before.health && this.#entries.get(instanceKey(namespace, service, id)) === entry) await this.#store.putInstance(entry.state);
     return entry.state;
   }
 
@@ -257,6 +284,10 @@ export class Catalog {
         health = 'warning';
         reason = warning.reason;
       }
+    }
+    if (s.reported && SEVERITY[s.reported.status] > SEVERITY[health]) {
+      health = s.reported.status;
+      reason = s.reported.reason;
     }
     const results = this.#results(entry);
     const resultsChanged = !sameResults(s.checkResults, results);
