@@ -22,6 +22,7 @@ import { CertificateAuthority, checkCaSettings } from './ca/certificate-authorit
 import { TokenStore } from './auth/tokens.ts';
 import { ProofVerifier } from './auth/proof.ts';
 import { authenticate, authorizeRoute, setCaller } from './auth/caller.ts';
+import { loadKubeConfig, startKubernetesSource, type KubernetesSource } from './sources/kubernetes/kubernetes-source.ts';
 
 /** Where the first start writes a generated admin token (mode 0600) when no --token is given. */
 export const ADMIN_TOKEN_FILE = 'admin-token';
@@ -47,6 +48,8 @@ export interface ControlPlaneOptions {
   /** The operator's CA (`--ca-cert`, `--ca-key`): signing CA first, then intermediates, then the root. Both or neither. */
   readonly caCertFile?: string;
   readonly caKeyFile?: string;
+  /** Mirror Services and EndpointSlices (and Gateway API routes) from a Kubernetes cluster (`--kubernetes`). */
+  readonly kubernetes?: { readonly kubeconfig?: string; readonly namespaces?: readonly string[] };
 }
 
 export interface ControlPlane {
@@ -76,6 +79,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   if ((options.caCertFile === undefined) !== (options.caKeyFile === undefined)) {
     throw new WeftError('WEFT_ERR_CA_CONFIG', 'an operator CA needs both the certificate (--ca-cert) and its key (--ca-key)', 400);
   }
+  // A kubeconfig that cannot be read fails the start, before anything is opened.
+  if (options.kubernetes) loadKubeConfig(options.kubernetes.kubeconfig);
   const operator = options.caCertFile !== undefined && options.caKeyFile !== undefined ? { certFile: options.caCertFile, keyFile: options.caKeyFile } : undefined;
   const store = options.store ?? (await openSqliteStore(options.dataDir));
   let ca: CertificateAuthority;
@@ -120,6 +125,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     if (event.type === 'resource-put' || event.type === 'resource-delete') cache.changed();
   });
   const unwatchCatalog = catalog.subscribe(() => cache.changed());
+  const kubernetes: KubernetesSource | undefined = options.kubernetes
+    ? startKubernetesSource({ ...options.kubernetes, catalog, store, log: log.child('kubernetes'), trustDomain: ca.trustDomain })
+    : undefined;
 
   const metrics = new Registry();
   const apiRequests = metrics.counter('weft_control_api_requests_total', 'API requests by method and status code.', ['method', 'code']);
@@ -190,6 +198,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     port,
     adminTokenFile,
     async close() {
+      await kubernetes?.stop();
       unwatchStore();
       unwatchCatalog();
       cache.stop();

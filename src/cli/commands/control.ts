@@ -13,6 +13,21 @@ export function certTtlSeconds(parsed: Parsed): number | undefined {
   return ttlSeconds(str(parsed, 'cert-ttl'), '--cert-ttl');
 }
 
+/** `--kubernetes` and its companions; the companions alone are a usage error (exit 2). */
+export function kubernetesOptions(parsed: Parsed): { kubeconfig?: string; namespaces?: string[] } | undefined {
+  const kubeconfig = str(parsed, 'kubeconfig');
+  const nsFlag = str(parsed, 'kubernetes-namespaces');
+  if (parsed.values.kubernetes !== true) {
+    if (kubeconfig !== undefined || nsFlag !== undefined) throw new WeftError('WEFT_ERR_CLI_USAGE', '--kubeconfig and --kubernetes-namespaces go with --kubernetes', 2);
+    return undefined;
+  }
+  const namespaces = nsFlag === undefined ? undefined : nsFlag.split(',').map((n) => n.trim()).filter((n) => n !== '');
+  for (const ns of namespaces ?? []) {
+    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(ns)) throw new WeftError('WEFT_ERR_CLI_USAGE', `--kubernetes-namespaces: ${JSON.stringify(ns)} is not a namespace name (a DNS label)`, 2);
+  }
+  if (nsFlag !== undefined && namespaces!.length === 0) throw new WeftError('WEFT_ERR_CLI_USAGE', '--kubernetes-namespaces: name at least one namespace', 2);
+  return { ...(kubeconfig !== undefined ? { kubeconfig } : {}), ...(namespaces ? { namespaces } : {}) };
+}
 
 export const controlCommand: Command = {
   name: 'control',
@@ -20,6 +35,7 @@ export const controlCommand: Command = {
   usage: `Usage: weft control [--listen HOST:PORT] [--data-dir DIR] [--token TOKEN | --insecure]
                     [--trust-domain NAME] [--cert-ttl DURATION]
                     [--ca-cert FILE --ca-key FILE]
+                    [--kubernetes [--kubeconfig FILE] [--kubernetes-namespaces A,B]]
 
   --listen HOST:PORT     where the API listens (default 127.0.0.1:7700)
   --data-dir DIR         where the embedded SQLite store and the mesh CA (DIR/ca/) live
@@ -35,7 +51,12 @@ export const controlCommand: Command = {
                          then any intermediates, then the root (the root goes to sidecars'
                          trust bundle, the intermediates go with every leaf)
   --ca-key FILE          the private key of the first certificate in --ca-cert (mode 0600;
-                         read where it is, never copied)`,
+                         read where it is, never copied)
+  --kubernetes           mirror Services and EndpointSlices (and Gateway API HTTPRoutes and
+                         GRPCRoutes, when installed) of a Kubernetes cluster into the mesh
+  --kubeconfig FILE      the cluster to watch (default $KUBECONFIG, ~/.kube/config, in-cluster)
+  --kubernetes-namespaces A,B
+                         watch only these namespaces (default all)`,
   async run(argv) {
     const p = parseCommand(this, argv, {
       listen: { type: 'string' },
@@ -46,6 +67,9 @@ export const controlCommand: Command = {
       insecure: { type: 'boolean' },
       'ca-cert': { type: 'string' },
       'ca-key': { type: 'string' },
+      kubernetes: { type: 'boolean' },
+      kubeconfig: { type: 'string' },
+      'kubernetes-namespaces': { type: 'string' },
     });
     if (!p) return 0;
     const listen = str(p, 'listen') ?? '127.0.0.1:7700';
@@ -68,6 +92,7 @@ export const controlCommand: Command = {
     if ((caCertFile === undefined) !== (caKeyFile === undefined)) {
       throw new WeftError('WEFT_ERR_CLI_USAGE', '--ca-cert and --ca-key go together: the CA certificate and its private key', 2);
     }
+    const kubernetes = kubernetesOptions(p);
     const cp = await startControlPlane({
       host: m[1].replace(/^\[|\]$/g, '') || '127.0.0.1',
       port: Number(m[2]),
@@ -78,6 +103,7 @@ export const controlCommand: Command = {
       certificateTtlSeconds,
       caCertFile,
       caKeyFile,
+      kubernetes,
     });
     if (cp.adminTokenFile) process.stdout.write(`weft: wrote a bootstrap admin token to ${cp.adminTokenFile} (mode 0600); use it with: export WEFT_TOKEN=$(cat ${cp.adminTokenFile})\n`);
     if (insecure) process.stdout.write('weft: --insecure: the API accepts anonymous callers as admin; do not expose this port\n');
