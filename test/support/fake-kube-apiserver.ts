@@ -2,9 +2,12 @@
 // watch streams of a few collections the way kube-apiserver does (JSON lists with
 // metadata.resourceVersion; watches as chunked JSON lines of {type, object}; BOOKMARK events when
 // asked with allowWatchBookmarks; a `410 Gone` ERROR event, then the end of the stream, for a
-// resourceVersion that is too old). It is no API server: no auth check, no selectors, no paging.
+// resourceVersion that is too old), over TLS with a certificate for 127.0.0.1 from a test CA that
+// the kubeconfig it writes trusts. It is no API server: no auth check, no selectors, no paging.
 
-import http from 'node:http';
+import type http from 'node:http';
+import https from 'node:https';
+import { createTestCa } from './test-ca.ts';
 import type { AddressInfo } from 'node:net';
 import { writeFile } from 'node:fs/promises';
 
@@ -54,6 +57,8 @@ const COLLECTIONS: Record<string, { listKind: string; apiVersion: string; kind: 
 export interface FakeKubeApiServer {
   readonly url: string;
   readonly requests: RecordedRequest[];
+  /** While true, every request's connection is reset (an API server that is down or unreachable). */
+  down: boolean;
   /** Serve the Gateway API collections (404 otherwise, as without the CRDs). */
   gatewayApi: boolean;
   /** Create or replace an object; open watches get ADDED or MODIFIED unless `silent`. */
@@ -72,7 +77,7 @@ export interface FakeKubeApiServer {
   /** The current resourceVersion. */
   resourceVersion(): string;
   openWatches(): number;
-  /** A kubeconfig file that points at this server with a bearer token. */
+  /** A kubeconfig file that points at this server (trusting its CA) with a bearer token. */
   writeKubeconfig(file: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -88,8 +93,12 @@ function status(code: number, reason: string, message: string): Obj {
   return { kind: 'Status', apiVersion: 'v1', metadata: {} as Obj['metadata'], status: 'Failure', message, reason, code };
 }
 
-export async function startFakeKubeApiServer(): Promise<FakeKubeApiServer> {
+/** Starts the fake on `port` (default: any free one). */
+export async function startFakeKubeApiServer(port = 0): Promise<FakeKubeApiServer> {
+  const ca = createTestCa('fake kube-apiserver CA');
+  const leaf = ca.issue('IP:127.0.0.1');
   let rv = 1000;
+  let closed = false;
   let compactedBelow = 0;
   const collections = new Map<string, Collection>();
   for (const [path, c] of Object.entries(COLLECTIONS)) collections.set(path, { ...c, objects: new Map(), history: [] });
@@ -102,6 +111,7 @@ export async function startFakeKubeApiServer(): Promise<FakeKubeApiServer> {
     url: '',
     requests,
     gatewayApi: false,
+    down: false,
     put(path, object, options) {
       const c = collections.get(path)!;
       const stored: Obj = { apiVersion: c.apiVersion, kind: c.kind, ...structuredClone(object), metadata: { ...structuredClone(object.metadata), resourceVersion: String(++rv) } };
@@ -144,20 +154,26 @@ export async function startFakeKubeApiServer(): Promise<FakeKubeApiServer> {
     async writeKubeconfig(file) {
       await writeFile(file, [
         'apiVersion: v1', 'kind: Config', 'current-context: fake',
-        'clusters:', '- name: fake', '  cluster:', `    server: ${fake.url}`,
+        'clusters:', '- name: fake', '  cluster:', `    server: ${fake.url}`, `    certificate-authority-data: ${Buffer.from(ca.rootPem).toString('base64')}`,
         'users:', '- name: tester', '  user:', '    token: fake-token',
         'contexts:', '- name: fake', '  context:', '    cluster: fake', '    user: tester', '',
       ].join('\n'));
     },
     async close() {
+      closed = true;
       for (const w of watches) w.res.destroy();
       watches.clear();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
+      ca.remove();
     },
   };
 
-  const server = http.createServer((req, res) => {
+  const server = https.createServer({ key: leaf.key, cert: leaf.cert }, (req, res) => {
+    if (fake.down || closed) {
+      req.socket.destroy();
+      return;
+    }
     const url = new URL(req.url ?? '/', 'http://fake');
     const query = Object.fromEntries(url.searchParams);
     const isWatch = query.watch === 'true' || query.watch === '1';
@@ -190,8 +206,8 @@ export async function startFakeKubeApiServer(): Promise<FakeKubeApiServer> {
     watches.add(w);
     res.on('close', () => watches.delete(w));
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  (fake as { url: string }).url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
+  (fake as { url: string }).url = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return fake;
 }
 

@@ -98,9 +98,24 @@ export function startKubernetesSource(options: KubernetesSourceOptions): Kuberne
   // ListWatch sends only resourceVersion and selectors; bookmarks keep our resourceVersion fresh on
   // quiet collections (fewer 410s on reconnect), and a server-side timeout spreads reconnects as
   // client-go does (a random 5 to 10 minutes).
+  // Every open watch, so stop() ends them all, including one an informer opened while stopping
+  // (ListWatch.stop() does not reach a list that is still in flight).
+  const open = new Set<AbortController>();
+  let stopped = false;
   const bookmarkWatch = {
-    watch: (path: string, query: Record<string, unknown>, cb: (phase: string, obj: any, watchObj?: any) => void, done: (err: any) => void) =>
-      watch.watch(path, { ...query, allowWatchBookmarks: true, timeoutSeconds: 300 + Math.floor(Math.random() * 300) }, cb, done),
+    watch: async (path: string, query: Record<string, unknown>, cb: (phase: string, obj: any, watchObj?: any) => void, done: (err: any) => void) => {
+      if (stopped) return new AbortController();
+      let ended = false;
+      let controller: AbortController | undefined;
+      controller = await watch.watch(path, { ...query, allowWatchBookmarks: true, timeoutSeconds: 300 + Math.floor(Math.random() * 300) }, cb, (err) => {
+        ended = true;
+        if (controller) open.delete(controller);
+        done(err);
+      });
+      if (stopped) controller.abort();
+      else if (!ended) open.add(controller);
+      return controller;
+    },
   } as unknown as Watch;
 
   const namespaces = options.namespaces?.length ? options.namespaces : [undefined];
@@ -114,7 +129,6 @@ export function startKubernetesSource(options: KubernetesSourceOptions): Kuberne
     }
   };
 
-  let stopped = false;
   let batchTimer: NodeJS.Timeout | undefined;
   let running = false;
   let dirty = false;
@@ -296,6 +310,8 @@ export function startKubernetesSource(options: KubernetesSourceOptions): Kuberne
         if (i.timer) clearTimeout(i.timer);
         await i.lw.stop();
       }
+      for (const c of open) c.abort();
+      open.clear();
       // A reconcile in flight finishes its current write; later ones see `stopped`.
       while (running) await new Promise((r) => setTimeout(r, 10));
     },
