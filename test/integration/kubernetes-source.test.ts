@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { startControlPlane, startSidecar, type ControlPlaneProcess, type SidecarProcess } from '../support/mesh.ts';
+import { adminMetrics, metricSample, startControlPlane, startSidecar, type ControlPlaneProcess, type SidecarProcess } from '../support/mesh.ts';
 import { startEcho, getViaProxy, type EchoServer } from '../support/upstreams.ts';
 import { stopAll, tempDir, waitFor } from '../support/processes.ts';
 import { runWeft } from '../support/cli.ts';
@@ -125,4 +125,38 @@ test('a 410 Gone on the watch forces a relist that converges on what changed mea
   await waitFor('watches reopened', () => api.openWatches() >= 2);
   const last = api.requests.filter((r) => r.watch && r.path === ENDPOINT_SLICES).at(-1)!;
   assert.equal(last.query.allowWatchBookmarks, 'true');
+});
+
+test('a Service annotated weft.dev/sidecar: its pods\' sidecars are called in mutual TLS; under STRICT plain pods get no traffic', async () => {
+  // A "pod" running a weft sidecar in front of its app. Its own registration is made critical (its
+  // app fails the health path), so the only passing instance of ratings is the mirrored one.
+  const app = await startEcho('ratings');
+  echoes.push(app);
+  app.setHealthy(false);
+  const server = await startSidecar(cp.url, 'ratings', ['--app-port', String(app.port), '--health-path', '/healthz', '--health-interval-ms', '300']);
+  const r = await cp.api('POST', '/v1/apply', {
+    items: [{ apiVersion: 'weft.dev/v1alpha1', kind: 'MeshConfig', metadata: { name: 'mesh', namespace: 'default' }, spec: { mtls: { mode: 'STRICT' } } }],
+  });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  api.put(SERVICES, service('ratings', 'default', { annotations: { 'weft.dev/sidecar': 'true' } }));
+  api.put(ENDPOINT_SLICES, endpointSlice('ratings', 'q1w2e', server.inboundPort!, [{ pod: 'ratings-v1-66b8', address: '127.0.0.1' }]));
+  const mirrored = 'ratings-v1-66b8:127.0.0.1';
+  await waitFor('ratings: mirrored passing, self-registered critical', async () => {
+    const items = (await cp.api('GET', '/v1/catalog/instances?service=ratings')).body.items as { id: string; health: string; identity?: string }[];
+    return items.length === 2 && items.find((i) => i.id === mirrored)?.health === 'passing' && items.find((i) => i.id !== mirrored)?.health === 'critical' ? items : undefined;
+  }, 20_000, 200);
+  const inst = (await cp.api('GET', `/v1/catalog/instances/default/ratings/${encodeURIComponent(mirrored)}`)).body;
+  assert.equal(inst.identity, 'spiffe://weft.local/ns/default/svc/ratings');
+
+  const before = metricSample(await adminMetrics(server.adminPort), 'weft_proxy_inbound_connections_total{security="mtls"}');
+  await waitFor('requests to ratings succeed', async () => (await getViaProxy(client.outboundPort, 'http://ratings:9080/')).status === 200, 20_000, 200);
+  for (let i = 0; i < 10; i++) {
+    const res = await getViaProxy(client.outboundPort, `http://ratings:9080/m/${i}`);
+    assert.equal(res.status, 200, res.body);
+    assert.equal(JSON.parse(res.body).name, 'ratings');
+  }
+  // STRICT: the server sidecar accepts mutual TLS only, and counted those connections.
+  assert.ok(metricSample(await adminMetrics(server.adminPort), 'weft_proxy_inbound_connections_total{security="mtls"}') > before);
+  // reviews' pods have no sidecar: no endpoint a STRICT client may call.
+  await waitFor('reviews unreachable under STRICT', async () => (await getViaProxy(client.outboundPort, 'http://reviews:9080/')).status === 503, 20_000, 200);
 });
