@@ -43,9 +43,9 @@ function start(namespaces?: string[]): KubernetesSource {
   return s;
 }
 
-/** Polls until `probe` holds (the source works over real sockets), failing after 10 s. */
+/** Polls until `probe` holds (the source works over real sockets), failing after 20 s. */
 async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>): Promise<T> {
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + 20_000;
   for (;;) {
     const v = await probe();
     if (v) return v;
