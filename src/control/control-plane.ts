@@ -125,9 +125,6 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     if (event.type === 'resource-put' || event.type === 'resource-delete') cache.changed();
   });
   const unwatchCatalog = catalog.subscribe(() => cache.changed());
-  const kubernetes: KubernetesSource | undefined = options.kubernetes
-    ? startKubernetesSource({ ...options.kubernetes, catalog, store, log: log.child('kubernetes'), trustDomain: ca.trustDomain })
-    : undefined;
 
   const metrics = new Registry();
   const apiRequests = metrics.counter('weft_control_api_requests_total', 'API requests by method and status code.', ['method', 'code']);
@@ -135,6 +132,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const instancesGauge = metrics.gauge('weft_control_instances', 'Registered instances by health.', ['health']);
   const updateProcessMetrics = registerProcessMetrics(metrics);
   // Bound at start so that the series reads 0 before the first certificate rather than missing.
+  const kubernetes: KubernetesSource | undefined = options.kubernetes
+    ? startKubernetesSource({ ...options.kubernetes, catalog, store, log: log.child('kubernetes'), trustDomain: ca.trustDomain, metrics })
+    : undefined;
   const certificatesIssued = metrics.counter('weft_control_certificates_issued_total', 'Workload certificates issued by the CA.').bind();
 
   const routes = createRoutes({

@@ -120,6 +120,8 @@ test('a 410 Gone on the watch forces a relist that converges on what changed mea
   api.expire();
   await waitForEndpoints({ [V2]: 'critical', [V3]: 'passing' });
   assert.ok(api.requests.filter((r) => !r.watch && r.path === ENDPOINT_SLICES).length > listsBefore, 'the source listed again');
+  const metrics = await (await fetch(`${cp.url}/metrics`)).text();
+  assert.ok(metricSample(metrics, 'weft_control_kubernetes_lists_total{collection="endpointslices"}') >= 2, metrics);
   await waitForTrafficTo(['reviews-v3']);
   // Watches resumed with bookmarks asked for.
   await waitFor('watches reopened', () => api.openWatches() >= 2);

@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { ManualClock } from '../../../lib/clock.ts';
+import { Registry } from '../../../lib/metrics.ts';
 import { createLogger } from '../../../lib/log.ts';
 import { openSqliteStore } from '../../store/sqlite-store.ts';
 import type { Store } from '../../store/store.ts';
@@ -37,8 +38,11 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+let metrics: Registry;
+
 function start(namespaces?: string[]): KubernetesSource {
-  const s = startKubernetesSource({ kubeconfig, namespaces, catalog, store, log: quiet, trustDomain: 'weft.local', batchMs: 10, crdRetryMs: 200 });
+  metrics = new Registry();
+  const s = startKubernetesSource({ kubeconfig, namespaces, catalog, store, log: quiet, trustDomain: 'weft.local', batchMs: 10, crdRetryMs: 200, metrics });
   sources.push(s);
   return s;
 }
@@ -125,6 +129,8 @@ test('410 Gone: the source lists again and converges, removing what vanished mea
   });
   assert.equal(lists(), 2);
   assert.equal(catalog.get('default', 'reviews', 'reviews-v1-a:10.244.1.5'), undefined);
+  assert.match(metrics.render(), /weft_control_kubernetes_lists_total\{collection="endpointslices"\} 2/);
+  assert.match(metrics.render(), /weft_control_kubernetes_instances\{health="passing"\} 2/);
 });
 
 test('restart: stored instances stay until the first list, then those gone are removed', async () => {
@@ -184,8 +190,9 @@ test('without the Gateway API CRDs, routes are not mirrored and the rest works',
 test('an API server that is down is retried until it answers', async () => {
   api.down = true;
   const source = start();
-  await until('a few failed attempts', () => api.requests.length === 0 && source.status().every((s) => !s.listed));
-  await new Promise((r) => setTimeout(r, 300));
+  await until('failed attempts counted', () => /weft_control_kubernetes_errors_total\{collection="services"\} [2-9]/.test(metrics.render()));
+  assert.equal(api.requests.length, 0);
+  assert.ok(source.status().every((s) => !s.listed));
   assert.equal(Object.keys(health()).length, 0);
   api.down = false;
   seedReviews();

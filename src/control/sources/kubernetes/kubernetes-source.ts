@@ -11,6 +11,7 @@ import type { Resource } from '../../../config/resource.ts';
 import { createBackoff, type Backoff } from '../../../lib/backoff.ts';
 import { WeftError } from '../../../lib/errors.ts';
 import type { Logger } from '../../../lib/log.ts';
+import type { Registry } from '../../../lib/metrics.ts';
 import type { Catalog } from '../../catalog/catalog.ts';
 import type { Store } from '../../store/store.ts';
 import { instancesFor, routeResource, serviceResource, SERVICE_NAME_LABEL, SOURCE_ANNOTATION, SOURCE_KUBERNETES, type SourcedInstance } from './mapping.ts';
@@ -29,6 +30,12 @@ export interface KubernetesSourceOptions {
   readonly batchMs?: number;
   /** How long before looking again for Gateway API CRDs found missing, in ms (default 300 000). */
   readonly crdRetryMs?: number;
+  /**
+   * Where to count: weft_control_kubernetes_lists_total{collection} (first lists and relists after
+   * a 410), weft_control_kubernetes_errors_total{collection} (failed lists and watches, retried),
+   * weft_control_kubernetes_instances{health} (mirrored instances).
+   */
+  readonly metrics?: Registry;
 }
 
 type Collection = 'services' | 'endpointslices' | 'httproutes' | 'grpcroutes';
@@ -118,6 +125,9 @@ export function startKubernetesSource(options: KubernetesSourceOptions): Kuberne
     },
   } as unknown as Watch;
 
+  const lists = options.metrics?.counter('weft_control_kubernetes_lists_total', 'Lists of a Kubernetes collection: the first, and each relist after a 410 Gone or a restart.', ['collection']);
+  const errors = options.metrics?.counter('weft_control_kubernetes_errors_total', 'Failed lists and watches of a Kubernetes collection (each retried with backoff).', ['collection']);
+  const mirrored = options.metrics?.gauge('weft_control_kubernetes_instances', 'Catalog instances mirrored from Kubernetes EndpointSlices, by health.', ['health']);
   const namespaces = options.namespaces?.length ? options.namespaces : [undefined];
   const list = (collection: Collection, namespace: string | undefined): (() => Promise<KubernetesListObject<KubernetesObject>>) => {
     switch (collection) {
@@ -147,6 +157,7 @@ export function startKubernetesSource(options: KubernetesSourceOptions): Kuberne
         informer.listed = true;
         informer.absent = false;
         informer.backoff.reset();
+        lists?.inc({ collection });
         log.info('kubernetes list', { collection, namespace: namespace ?? '*', items: result.items.length, resourceVersion: result.metadata?.resourceVersion });
         schedule();
         return result;
@@ -172,6 +183,7 @@ export function startKubernetesSource(options: KubernetesSourceOptions): Kuberne
       schedule();
       delay = crdRetryMs;
     } else {
+      errors?.inc({ collection: informer.collection });
       delay = informer.backoff.next();
       log.warn('kubernetes list/watch failed; retrying', { collection: informer.collection, namespace: informer.namespace ?? '*', err: (err as Error)?.message ?? String(err), retryInMs: delay });
     }
@@ -252,6 +264,11 @@ export function startKubernetesSource(options: KubernetesSourceOptions): Kuberne
         if (inst.source !== SOURCE_KUBERNETES || desired.has(keyOf(inst))) continue;
         await catalog.removeSourced(inst.namespace, inst.service, inst.id);
       }
+    }
+    if (mirrored) {
+      const counts: Record<string, number> = { passing: 0, warning: 0, critical: 0 };
+      for (const inst of catalog.list()) if (inst.source === SOURCE_KUBERNETES) counts[inst.health]++;
+      for (const [health, n] of Object.entries(counts)) mirrored.set({ health }, n);
     }
 
     // Resources: Services, and routes when their CRDs are installed.
