@@ -17,6 +17,7 @@ import { Catalog } from './catalog/catalog.ts';
 import { SnapshotCache } from './snapshot/cache.ts';
 import { ProxyRegistry } from './stream/proxy-registry.ts';
 import { createRoutes } from './api/routes.ts';
+import { StatsWindow, type StatsWindowOptions } from './stats/stats-window.ts';
 import { sendError } from './api/http-util.ts';
 import { CertificateAuthority, checkCaSettings } from './ca/certificate-authority.ts';
 import { TokenStore } from './auth/tokens.ts';
@@ -41,6 +42,8 @@ export interface ControlPlaneOptions {
   readonly insecure?: boolean;
   readonly clock?: Clock;
   readonly log?: Logger;
+  /** The golden-signal window's resolution and retention (default 5 s and 10 min). */
+  readonly stats?: Pick<StatsWindowOptions, 'resolutionMs' | 'retentionMs'>;
   readonly store?: Store;
   /** SPIFFE trust domain of the identities the CA issues (default `weft.local`). */
   readonly trustDomain?: string;
@@ -142,6 +145,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const dnsSource = options.dnsListen ? await openDnsSource(store, catalog) : undefined;
   const dns: DnsServer | undefined = options.dnsListen && dnsSource ? await startDnsServer({ ...options.dnsListen, ttlSeconds: options.dnsTtlSeconds, source: dnsSource, metrics, log: log.child('dns') }) : undefined;
 
+  const stats = new StatsWindow({ clock, ...options.stats });
+  const statsReports = metrics.counter('weft_control_stats_reports_total', 'Golden-signal reports received from sidecars, by result (accepted|rejected: invalid, dropped).', ['result']);
+
   const routes = createRoutes({
     store,
     catalog,
@@ -155,6 +161,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     ca,
     tokens,
     onCertificateIssued: () => certificatesIssued.inc(),
+    stats,
+    onStatsReport: (result) => statsReports.inc({ result }),
   });
 
   const server = http.createServer(async (req, res) => {
