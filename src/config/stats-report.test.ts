@@ -32,3 +32,9 @@ test('bad reports are refused with the field paths of every problem', () => {
   assert.deepEqual(paths({ intervalMs: 5000, edges: [edge(), edge({ latency: latency(10).map((n, i) => (i === 0 ? 'x' : n)) })] }), ['edges[1].latency[0]']);
   assert.deepEqual(paths({ intervalMs: 5000, edges: Array.from({ length: 2001 }, () => edge()) }), ['edges']);
 });
+
+test('the report\'s latency buckets are the sidecar histogram\'s, in ms (a drift would mislabel every percentile)', async () => {
+  const { latencyBuckets } = await import('../lib/metrics.ts');
+  const { STATS_LATENCY_BOUNDS_MS } = await import('./stats-report.ts');
+  assert.deepEqual(STATS_LATENCY_BOUNDS_MS, latencyBuckets.map((s) => Math.round(s * 1e6) / 1e3));
+});
