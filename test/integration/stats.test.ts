@@ -149,3 +149,26 @@ test('/v1/stats needs a credential, a read-only token suffices, and a bad query 
   const metrics = await (await fetch(`${cp.url}/metrics`)).text();
   assert.match(metrics, /^weft_control_stats_reports_total\{result="accepted"\} [1-9]/m);
 });
+
+test('a malformed stats report is dropped and counted; the stream stays up and a good one still counts', async () => {
+  const req = http.request(`${cp.url}/v1/stream`, { method: 'POST', headers: { authorization: `Bearer ${cp.adminToken}`, 'content-type': 'application/x-ndjson' } });
+  req.on('error', () => {});
+  let lines = '';
+  req.on('response', (res) => res.on('data', (c: Buffer) => (lines += c.toString())));
+  try {
+    req.write(JSON.stringify({ type: 'hello', node: { id: 'fake-reviews', service: 'reviews', namespace: 'default', labels: {}, upstreams: [], weftVersion: 'test' } }) + '\n');
+    await waitFor('the snapshot', () => lines.includes('"type":"snapshot"'));
+    const latency = Array.from({ length: 15 }, (_, i) => (i === 4 ? 7 : 0));
+    req.write(JSON.stringify({ type: 'stats', intervalMs: 1000, edges: [{ direction: 'inbound', source: 'frontend.default', destination: 'reviews.default', requests: 7, successes: 9, latency }] }) + '\n');
+    req.write(JSON.stringify({ type: 'stats', intervalMs: 1000, edges: [{ direction: 'inbound', source: 'frontend.default', destination: 'reviews.default', requests: 7, successes: 6, latency }] }) + '\n');
+    const reviews = await waitFor('the good report in /v1/stats', async () => (await cp.api('GET', '/v1/stats?service=reviews.default')).body.services[0], 10_000, 200);
+    assert.deepEqual([reviews.requests, reviews.successes, reviews.proxies], [7, 6, 1], 'only the good report counted');
+    const metrics = await (await fetch(`${cp.url}/metrics`)).text();
+    assert.match(metrics, /^weft_control_stats_reports_total\{result="rejected"\} 1$/m);
+    const proxies = (await cp.api('GET', '/v1/proxies')).body.items as { id: string; connected: boolean }[];
+    assert.equal(proxies.find((p) => p.id === 'fake-reviews')?.connected, true, 'the stream stays up');
+    assert.doesNotMatch(lines, /"type":"error"/);
+  } finally {
+    req.destroy();
+  }
+});
