@@ -18,6 +18,7 @@ import { Catalog } from './catalog/catalog.ts';
 import { SnapshotCache } from './snapshot/cache.ts';
 import { ProxyRegistry } from './stream/proxy-registry.ts';
 import { createRoutes } from './api/routes.ts';
+import { StatsWindow, type StatsWindowOptions } from './stats/stats-window.ts';
 import { sendError } from './api/http-util.ts';
 import { CertificateAuthority, checkCaSettings } from './ca/certificate-authority.ts';
 import { TokenStore } from './auth/tokens.ts';
@@ -44,6 +45,8 @@ export interface ControlPlaneOptions {
   readonly insecure?: boolean;
   readonly clock?: Clock;
   readonly log?: Logger;
+  /** The golden-signal window's resolution and retention (default 5 s and 10 min). */
+  readonly stats?: Pick<StatsWindowOptions, 'resolutionMs' | 'retentionMs'>;
   readonly store?: Store;
   /** Where state lives (`--store`): `sqlite` (default, in dataDir) or `etcd://HOST:PORT[,…][/PREFIX]`. */
   readonly storeUrl?: string;
@@ -179,6 +182,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       throw err;
     }
   }
+  const stats = new StatsWindow({ clock, ...options.stats });
+  const statsReports = metrics.counter('weft_control_stats_reports_total', 'Golden-signal reports received from sidecars, by result (accepted|rejected: invalid, dropped).', ['result']);
 
   const routes = createRoutes({
     store,
@@ -193,6 +198,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     ca,
     tokens,
     onCertificateIssued: () => certificatesIssued.inc(),
+    stats,
+    onStatsReport: (result) => statsReports.inc({ result }),
   });
 
   const server = http.createServer(async (req, res) => {
