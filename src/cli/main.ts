@@ -22,6 +22,8 @@ const verbs: Readonly<Record<string, () => Promise<Command>>> = {
   status: async () => (await import('./commands/status.ts')).statusCommand,
   ca: async () => (await import('./commands/ca.ts')).caCommand,
   check: async () => (await import('./commands/check.ts')).checkCommand,
+  stat: async () => (await import('./commands/stat.ts')).statCommand,
+  top: async () => (await import('./commands/top.ts')).topCommand,
   token: async () => (await import('./commands/token.ts')).tokenCommand,
   version: async () => (await import('./commands/version.ts')).versionCommand,
 };

@@ -88,7 +88,16 @@ export interface InstanceRegistration {
    * for instances without a sidecar, which are called in plaintext.
    */
   readonly identity?: string;
+  /**
+   * Who owns the instance when it was not registered through the API: `kubernetes` (an endpoint of
+   * an EndpointSlice, see src/control/sources/kubernetes/). Such an instance has no TTL and no
+   * checks; its health is what the source says, and only the source removes it.
+   */
+  readonly source?: InstanceSource;
 }
+
+/** An external catalog an instance is mirrored from. */
+export type InstanceSource = 'kubernetes';
 
 export interface InstanceState extends InstanceRegistration {
   readonly health: HealthStatus;

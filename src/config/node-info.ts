@@ -19,6 +19,8 @@ export function validateNodeInfo(raw: unknown): ValidationResult<NodeInfo> {
     if (s) upstreams.push(s);
   });
   const weftVersion = c.string(node.weftVersion, 'node.weftVersion') ?? 'unknown';
+  // host:port, host an IPv4 address, a [bracketed] IPv6 one or a DNS name.
+  const adminAddress = c.string(node.adminAddress, 'node.adminAddress', { pattern: /^(\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9][-A-Za-z0-9.]{0,252}):[0-9]{1,5}$/, patternHint: 'HOST:PORT' });
   if (c.errors.length || !id || !service) return { ok: false, errors: c.errors };
-  return { ok: true, value: { id, service, namespace, labels, upstreams, weftVersion } };
+  return { ok: true, value: { id, service, namespace, labels, upstreams, weftVersion, ...(adminAddress !== undefined && { adminAddress }) } };
 }

@@ -20,6 +20,8 @@ export interface NodeInfo {
   /** Services this proxy calls; empty means every service in the mesh. */
   readonly upstreams: readonly string[];
   readonly weftVersion: string;
+  /** `host:port` of the sidecar's admin listener (its /metrics), for Prometheus service discovery; absent from older sidecars. */
+  readonly adminAddress?: string;
 }
 
 export interface EndpointSnapshot {

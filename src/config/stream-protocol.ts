@@ -5,6 +5,7 @@ import type { FieldError } from '../lib/errors.ts';
 import type { NodeInfo, ProxySnapshot, ServiceSnapshot } from './snapshot-types.ts';
 import type { ServiceRef } from './service-order.ts';
 import type { ReportedCheck } from './health-check.ts';
+import type { StatsReport } from './stats-report.ts';
 
 export const STREAM_PATH = '/v1/stream';
 /** The control plane pings this often; a proxy that hears nothing for 3 intervals reconnects. */
@@ -14,12 +15,14 @@ export const STREAM_PING_MS = 10_000;
  * Proxy → control plane. `hello` first, then one ack or nack per snapshot or delta received, and a
  * `health` report of the checks the sidecar runs on its own app (health-check.ts): every check's
  * state, index for index with its registration's `checks`, sent on each transition, after each
- * (re)connect and after each registration; never per probe.
+ * (re)connect and after each registration; never per probe. `stats`: the golden signals of the
+ * last interval (stats-report.ts), every few seconds while there is traffic.
  */
 export type ProxyMessage =
   | { readonly type: 'hello'; readonly node: NodeInfo }
   | { readonly type: 'health'; readonly checks: readonly ReportedCheck[] }
   | { readonly type: 'ack'; readonly version: string }
+  | ({ readonly type: 'stats' } & StatsReport)
   | {
       readonly type: 'nack';
       readonly version: string;

@@ -18,6 +18,7 @@ import { Catalog } from './catalog/catalog.ts';
 import { SnapshotCache } from './snapshot/cache.ts';
 import { ProxyRegistry } from './stream/proxy-registry.ts';
 import { createRoutes } from './api/routes.ts';
+import { StatsWindow, type StatsWindowOptions } from './stats/stats-window.ts';
 import { sendError } from './api/http-util.ts';
 import { CertificateAuthority, checkCaSettings } from './ca/certificate-authority.ts';
 import { TokenStore } from './auth/tokens.ts';
@@ -26,6 +27,7 @@ import { authenticate, authorizeRoute, setCaller } from './auth/caller.ts';
 import { checkDnsSettings, startDnsServer, type DnsServer } from './dns/dns-server.ts';
 import { openDnsSource } from './dns/service-source.ts';
 import { startConsulServer, type ConsulServer } from './consul/server.ts';
+import { loadKubeConfig, startKubernetesSource, type KubernetesSource } from './sources/kubernetes/kubernetes-source.ts';
 import { createDashboardHandler } from '../dashboard/serve.ts';
 
 /** Where the first start writes a generated admin token (mode 0600) when no --token is given. */
@@ -44,6 +46,8 @@ export interface ControlPlaneOptions {
   readonly insecure?: boolean;
   readonly clock?: Clock;
   readonly log?: Logger;
+  /** The golden-signal window's resolution and retention (default 5 s and 10 min). */
+  readonly stats?: Pick<StatsWindowOptions, 'resolutionMs' | 'retentionMs'>;
   readonly store?: Store;
   /** Where state lives (`--store`): `sqlite` (default, in dataDir) or `etcd://HOST:PORT[,…][/PREFIX]`. */
   readonly storeUrl?: string;
@@ -62,6 +66,8 @@ export interface ControlPlaneOptions {
   readonly dnsTtlSeconds?: number;
   /** `--consul-listen`: serve the Consul-compatible catalog API on this host and port (port 0: any free one). */
   readonly consulListen?: { readonly host: string; readonly port: number };
+  /** Mirror Services and EndpointSlices (and Gateway API routes) from a Kubernetes cluster (`--kubernetes`). */
+  readonly kubernetes?: { readonly kubeconfig?: string; readonly namespaces?: readonly string[] };
 }
 
 export interface ControlPlane {
@@ -96,6 +102,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     throw new WeftError('WEFT_ERR_CA_CONFIG', 'an operator CA needs both the certificate (--ca-cert) and its key (--ca-key)', 400);
   }
   if (options.dnsListen) checkDnsSettings({ host: options.dnsListen.host, ttlSeconds: options.dnsTtlSeconds });
+  // A kubeconfig that cannot be read fails the start, before anything is opened.
+  if (options.kubernetes) loadKubeConfig(options.kubernetes.kubeconfig);
   const operator = options.caCertFile !== undefined && options.caKeyFile !== undefined ? { certFile: options.caCertFile, keyFile: options.caKeyFile } : undefined;
   const location = parseStoreUrl(options.storeUrl ?? 'sqlite');
   const store =
@@ -149,6 +157,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const instancesGauge = metrics.gauge('weft_control_instances', 'Registered instances by health.', ['health']);
   const updateProcessMetrics = registerProcessMetrics(metrics);
   // Bound at start so that the series reads 0 before the first certificate rather than missing.
+  const kubernetes: KubernetesSource | undefined = options.kubernetes
+    ? startKubernetesSource({ ...options.kubernetes, catalog, store, log: log.child('kubernetes'), trustDomain: ca.trustDomain, metrics })
+    : undefined;
   const certificatesIssued = metrics.counter('weft_control_certificates_issued_total', 'Workload certificates issued by the CA.').bind();
 
   // Before the API listens, so a taken DNS port fails the start like a taken API port does.
@@ -172,6 +183,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       throw err;
     }
   }
+  const stats = new StatsWindow({ clock, ...options.stats });
+  const statsReports = metrics.counter('weft_control_stats_reports_total', 'Golden-signal reports received from sidecars, by result (accepted|rejected: invalid, dropped).', ['result']);
 
   const routes = createRoutes({
     store,
@@ -186,6 +199,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     ca,
     tokens,
     onCertificateIssued: () => certificatesIssued.inc(),
+    stats,
+    onStatsReport: (result) => statsReports.inc({ result }),
   });
 
   const dashboard = createDashboardHandler(log.child('dashboard'));
@@ -247,6 +262,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       await consul?.close();
       await dns?.close();
       dnsSource?.close();
+      await kubernetes?.stop();
       unwatchStore();
       unwatchCatalog();
       cache.stop();

@@ -24,6 +24,8 @@ import { updatePeakEwmaScores } from './admin/balancer-metrics.ts';
 import { WorkerPool } from './workers/worker-pool.ts';
 import { registerProcessMetrics } from '../lib/process-metrics.ts';
 import type { TcpUpstream } from './tcp/tcp-outbound.ts';
+import { StatsReporter } from './observe/stats-reporter.ts';
+import { DEFAULT_STATS_INTERVAL_MS } from '../config/stats-report.ts';
 
 export interface ProxyOptions {
   readonly controlUrl: string;
@@ -59,6 +61,8 @@ export interface ProxyOptions {
   readonly drainMs?: number;
   /** Threads carrying traffic (default 1): the main thread plus N-1 workers sharing its ports. */
   readonly workers?: number;
+  /** How often the golden signals go up the stream (ms; default 5000). */
+  readonly statsIntervalMs?: number;
   readonly log?: Logger;
 }
 
@@ -112,6 +116,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     : sidecarCheck(options.healthCheck || options.healthPath ? { ...(options.healthPath ? { path: options.healthPath } : {}), ...options.healthCheck } : undefined, { host: options.appHost ?? '127.0.0.1', port: options.appPort });
   const workers = options.workers ?? 1;
   if (!Number.isInteger(workers) || workers < 1) throw new Error(`workers must be a whole number of at least 1, got ${workers}`);
+  const statsIntervalMs = options.statsIntervalMs ?? DEFAULT_STATS_INTERVAL_MS;
+  if (!Number.isInteger(statsIntervalMs) || statsIntervalMs < 100) throw new Error(`statsIntervalMs must be a whole number of at least 100, got ${statsIntervalMs}`);
   const planeOptions = {
     node,
     proxyId: id,
@@ -158,12 +164,16 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   let stream: StreamClient | undefined;
   let localHealth: LocalHealth | undefined;
   let closedEarly = false;
-  void credentialsReady.then(() => {
+  // The hello names the admin listener (Prometheus service discovery), so the stream waits for it.
+  let adminListening: (port: number) => void = () => {};
+  const adminReady = new Promise<number>((resolve) => (adminListening = resolve));
+  const adminHost = options.advertiseAddress ?? (bindHost === '0.0.0.0' || bindHost === '::' ? '127.0.0.1' : bindHost);
+  void Promise.all([credentialsReady, adminReady]).then(([, port]) => {
     if (closedEarly) return;
     stream = startStreamClient({
       controlUrl: options.controlUrl,
       auth,
-      node,
+      node: { ...node, adminAddress: `${adminHost.includes(':') ? `[${adminHost}]` : adminHost}:${port}` },
       log: log.child('stream'),
       accept: (snapshot) => {
         plane.apply(snapshot);
@@ -180,8 +190,25 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       onTrust: (trust) => certificates.trustChanged(trust),
     });
   });
+  // Golden signals: what the request counters gained since the last report, up the stream.
+  const reporter = new StatsReporter(`${node.service}.${node.namespace}`, Date.now());
+  let reporting = false;
+  const statsTimer = setInterval(() => {
+    if (reporting || !stream?.connected()) return;
+    reporting = true;
+    const own = { [metrics.requests.name]: metrics.requests.dump(), [metrics.duration.name]: metrics.duration.dump() };
+    void (pool ? pool.metrics() : Promise.resolve([]))
+      .then((others) => {
+        const pending = reporter.next([own, ...others], Date.now());
+        if (pending && stream?.send({ type: 'stats', ...pending.report })) pending.commit();
+      })
+      .catch((err) => log.debug('could not gather stats', { err: String(err) }))
+      .finally(() => (reporting = false));
+  }, statsIntervalMs);
+  statsTimer.unref();
   const closeStream = (): void => {
     closedEarly = true;
+    clearInterval(statsTimer);
     stream?.close();
   };
 
@@ -233,6 +260,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     throw err;
   });
   adminPort = admin.port;
+  adminListening(admin.port);
 
   if (inboundPort !== undefined && options.appPort !== undefined) {
     // This sidecar checks its app itself, straight on the app's port (the inbound one may take only

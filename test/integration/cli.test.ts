@@ -9,7 +9,7 @@ import { startEcho, type EchoServer } from '../support/upstreams.ts';
 import { freePort, stopAll, tempDir, waitFor } from '../support/processes.ts';
 import { hasStackTrace, runWeft, writeFixture, type CliResult } from '../support/cli.ts';
 
-const VERBS = ['control', 'proxy', 'run', 'apply', 'get', 'delete', 'services', 'endpoints', 'status', 'check', 'token', 'version'];
+const VERBS = ['control', 'proxy', 'run', 'apply', 'get', 'delete', 'services', 'endpoints', 'status', 'check', 'stat', 'top', 'token', 'version'];
 
 let cp: ControlPlaneProcess;
 let dir: { path: string; remove(): Promise<void> };

@@ -1,5 +1,6 @@
-// `weft check`: what in the mesh's security needs attention — instances whose identity is not their
-// service's (they get no mesh traffic), proxy certificates and the CA root expiring soon. Exit 1 if any.
+// `weft check`: what in the mesh needs attention — instances whose identity is not their service's
+// (they get no mesh traffic), proxy certificates and the CA root expiring soon, proxies stale or
+// rejecting their config, services with no healthy instance, broken routes. Exit 1 if any.
 
 import type { InstanceState } from '../../config/catalog-types.ts';
 import { ApiClient } from '../api-client.ts';
@@ -7,7 +8,7 @@ import { controlOption, controlUrl, outputOption, parseCommand, str, token, ttlS
 import { outputFormat, print, timeLeft } from '../output.ts';
 
 interface Finding {
-  readonly check: 'endpoint-identity' | 'proxy-certificate' | 'ca-root' | 'route' | 'route-backend';
+  readonly check: 'endpoint-identity' | 'proxy-certificate' | 'ca-root' | 'route' | 'route-backend' | 'proxy-config' | 'service-health';
   readonly subject: string;
   readonly problem: string;
 }
@@ -18,6 +19,33 @@ interface ProxyRow {
   namespace: string;
   connected: boolean;
   certificate?: { identity: string; notAfter: string };
+  currentVersion?: string;
+  ackedVersion?: string;
+  nackedVersion?: string;
+  nackErrors?: { path: string; message: string }[];
+  inSync?: boolean;
+}
+
+/** A proxy still out of sync this long after the first look is stale, not merely catching up with a change. */
+const STALE_RECHECK_MS = 2_000;
+
+/** Connected proxies that refuse their config (NACK) or have not acknowledged the current version. */
+async function proxyConfigFindings(api: ApiClient, first: readonly ProxyRow[], recheckMs: number): Promise<Finding[]> {
+  const outOfSync = (rows: readonly ProxyRow[]) => rows.filter((x) => x.connected && (x.nackedVersion !== undefined || x.inSync === false));
+  let rows = outOfSync(first);
+  // A push in flight makes every proxy briefly out of sync: look again before calling one stale.
+  if (rows.some((x) => x.nackedVersion === undefined) && recheckMs > 0) {
+    await new Promise((r) => setTimeout(r, recheckMs));
+    const again = new Set(outOfSync((await api.request<{ items: ProxyRow[] }>('GET', '/v1/proxies')).items).map((x) => x.id));
+    rows = rows.filter((x) => again.has(x.id));
+  }
+  return rows.map((x) => ({
+    check: 'proxy-config' as const,
+    subject: x.id,
+    problem: x.nackedVersion !== undefined
+      ? `rejects config v${x.nackedVersion} (keeps serving v${x.ackedVersion ?? '-'}): ${(x.nackErrors ?? []).slice(0, 3).map((e) => `${e.path}: ${e.message}`).join('; ') || 'no reason given'}`
+      : `stale: acknowledged v${x.ackedVersion ?? '-'}, the current config is v${x.currentVersion ?? '-'}`,
+  }));
 }
 
 /** The route kinds whose status and backends `weft check` looks at. */
@@ -32,7 +60,7 @@ interface RouteRow {
 
 export const checkCommand: Command = {
   name: 'check',
-  summary: 'Check the mesh for mis-identified endpoints and certificates expiring soon (exit 1 if any).',
+  summary: 'Check the mesh for mis-identified endpoints, expiring certificates, stale or rejecting proxies and broken routes (exit 1 if any).',
   usage: `Usage: weft check [--cert-warn DURATION] [--root-warn DURATION] [-o table|json|yaml]
 
   --cert-warn DURATION   flag connected proxies whose certificate expires within it (default 1h;
@@ -42,7 +70,9 @@ export const checkCommand: Command = {
 Checks: every registered instance proves its own service's SPIFFE ID (otherwise it receives no
 mesh traffic: none under STRICT, plaintext only under PERMISSIVE); proxy certificates; the CA
 root; routes (HTTPRoute, GRPCRoute, TCPRoute) not accepted or with references that do not
-resolve, and route backends with no healthy instance. Exit code 0 when all is well, 1 when
+resolve, and route backends with no healthy instance; proxies that reject their config (NACK)
+or are stale (have not acknowledged the current version, looked at twice 2 s apart); services
+whose instances are all unhealthy. Exit code 0 when all is well, 1 when
 something is flagged. Needs a read-only token.`,
   async run(argv) {
     const p = parseCommand(this, argv, { ...controlOption, ...outputOption, 'cert-warn': { type: 'string' }, 'root-warn': { type: 'string' } });
@@ -55,7 +85,7 @@ something is flagged. Needs a read-only token.`,
       api.request<{ items: (InstanceState & { identityStatus?: string })[] }>('GET', '/v1/catalog/instances'),
       api.request<{ items: ProxyRow[] }>('GET', '/v1/proxies'),
       api.request<{ ca?: { trustDomain: string; rootNotAfter: string } }>('GET', '/v1/health'),
-      api.request<{ items: { name: string; namespace: string; passing: number }[] }>('GET', '/v1/catalog/services'),
+      api.request<{ items: { name: string; namespace: string; instances: number; passing: number }[] }>('GET', '/v1/catalog/services'),
       ...ROUTE_PLURALS.map((plural) => api.request<{ items: RouteRow[] }>('GET', `/v1/resources/${plural}`)),
     ]);
     const now = Date.now();
@@ -68,6 +98,10 @@ something is flagged. Needs a read-only token.`,
       if (!x.connected || !x.certificate) continue;
       const left = Date.parse(x.certificate.notAfter) - now;
       if (left < certWarnMs) findings.push({ check: 'proxy-certificate', subject: x.id, problem: `certificate ${x.certificate.identity} ${left <= 0 ? 'expired' : `expires in ${timeLeft(x.certificate.notAfter, now).replace(' left', '')}`}` });
+    }
+    findings.push(...(await proxyConfigFindings(api, proxies.items, STALE_RECHECK_MS)));
+    for (const x of services.items) {
+      if (x.instances > 0 && x.passing === 0) findings.push({ check: 'service-health', subject: `${x.name}.${x.namespace}`, problem: `none of its ${x.instances} instance(s) is healthy: calls to it fail` });
     }
     // Routes: not in force, references that do not resolve, and backends with no healthy instance
     // (their share of requests fails, though every instance that exists is fine).
@@ -91,7 +125,7 @@ something is flagged. Needs a read-only token.`,
     }
     print(format, { ok: findings.length === 0, findings }, () =>
       findings.length === 0
-        ? `OK: ${instances.items.length} instance(s) with their service's identity, ${proxies.items.filter((x) => x.connected).length} proxy certificate(s) and the CA root not expiring soon, ${routeLists.reduce((n, l) => n + l.items.length, 0)} route(s) in force with healthy backends.\n`
+        ? `OK: ${instances.items.length} instance(s) with their service's identity, ${proxies.items.filter((x) => x.connected).length} proxy certificate(s) and the CA root not expiring soon, every connected proxy in sync, ${routeLists.reduce((n, l) => n + l.items.length, 0)} route(s) in force with healthy backends.\n`
         : findings.map((f) => `${f.check.toUpperCase().padEnd(18)} ${f.subject}: ${f.problem}`).join('\n') + `\n${findings.length} problem(s) found.\n`,
     );
     return findings.length === 0 ? 0 : 1;

@@ -15,6 +15,21 @@ export function certTtlSeconds(parsed: Parsed): number | undefined {
   return ttlSeconds(str(parsed, 'cert-ttl'), '--cert-ttl');
 }
 
+/** `--kubernetes` and its companions; the companions alone are a usage error (exit 2). */
+export function kubernetesOptions(parsed: Parsed): { kubeconfig?: string; namespaces?: string[] } | undefined {
+  const kubeconfig = str(parsed, 'kubeconfig');
+  const nsFlag = str(parsed, 'kubernetes-namespaces');
+  if (parsed.values.kubernetes !== true) {
+    if (kubeconfig !== undefined || nsFlag !== undefined) throw new WeftError('WEFT_ERR_CLI_USAGE', '--kubeconfig and --kubernetes-namespaces go with --kubernetes', 2);
+    return undefined;
+  }
+  const namespaces = nsFlag === undefined ? undefined : nsFlag.split(',').map((n) => n.trim()).filter((n) => n !== '');
+  for (const ns of namespaces ?? []) {
+    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(ns)) throw new WeftError('WEFT_ERR_CLI_USAGE', `--kubernetes-namespaces: ${JSON.stringify(ns)} is not a namespace name (a DNS label)`, 2);
+  }
+  if (nsFlag !== undefined && namespaces!.length === 0) throw new WeftError('WEFT_ERR_CLI_USAGE', '--kubernetes-namespaces: name at least one namespace', 2);
+  return { ...(kubeconfig !== undefined ? { kubeconfig } : {}), ...(namespaces ? { namespaces } : {}) };
+}
 
 export const controlCommand: Command = {
   name: 'control',
@@ -25,6 +40,7 @@ export const controlCommand: Command = {
                     [--trust-domain NAME] [--cert-ttl DURATION]
                     [--ca-cert FILE --ca-key FILE]
                     [--dns-listen IP:PORT [--dns-ttl DURATION]] [--consul-listen HOST:PORT]
+                    [--kubernetes [--kubeconfig FILE] [--kubernetes-namespaces A,B]]
 
   --listen HOST:PORT     where the API listens (default 127.0.0.1:7700)
   --data-dir DIR         where the embedded SQLite store and the mesh CA (DIR/ca/) live
@@ -51,7 +67,12 @@ ${dnsFlagUsage}
   --consul-listen HOST:PORT
                          also serve a Consul-compatible catalog API there (agent service
                          register/deregister, TTL checks, catalog, health, blocking queries);
-                         it takes weft admin tokens as X-Consul-Token (off by default)`,
+                         it takes weft admin tokens as X-Consul-Token (off by default)
+  --kubernetes           mirror Services and EndpointSlices (and Gateway API HTTPRoutes and
+                         GRPCRoutes, when installed) of a Kubernetes cluster into the mesh
+  --kubeconfig FILE      the cluster to watch (default $KUBECONFIG, ~/.kube/config, in-cluster)
+  --kubernetes-namespaces A,B
+                         watch only these namespaces (default all)`,
   async run(argv) {
     const p = parseCommand(this, argv, {
       listen: { type: 'string' },
@@ -66,6 +87,9 @@ ${dnsFlagUsage}
       'ca-key': { type: 'string' },
       ...dnsFlagOptions,
       'consul-listen': { type: 'string' },
+      kubernetes: { type: 'boolean' },
+      kubeconfig: { type: 'string' },
+      'kubernetes-namespaces': { type: 'string' },
     });
     if (!p) return 0;
     const listen = str(p, 'listen') ?? '127.0.0.1:7700';
@@ -101,6 +125,7 @@ ${dnsFlagUsage}
       throw new WeftError('WEFT_ERR_CLI_USAGE', '--ca-cert and --ca-key go together: the CA certificate and its private key', 2);
     }
     const dns = dnsFlags(p);
+    const kubernetes = kubernetesOptions(p);
     const cp = await startControlPlane({
       host: m[1].replace(/^\[|\]$/g, '') || '127.0.0.1',
       port: Number(m[2]),
@@ -115,6 +140,7 @@ ${dnsFlagUsage}
       caKeyFile,
       ...dns,
       consulListen: cm ? { host: cm[1]!.replace(/^\[|\]$/g, '') || '127.0.0.1', port: Number(cm[2]) } : undefined,
+      kubernetes,
     });
     if (cp.adminTokenFile) process.stdout.write(`weft: wrote a bootstrap admin token to ${cp.adminTokenFile} (mode 0600); use it with: export WEFT_TOKEN=$(cat ${cp.adminTokenFile})\n`);
     if (insecure) process.stdout.write('weft: --insecure: the API accepts anonymous callers as admin; do not expose this port\n');

@@ -39,6 +39,7 @@ export const proxyOptions = {
   'health-unhealthy-threshold': { type: 'string' },
   'drain-ms': { type: 'string' },
   workers: { type: 'string' },
+  'stats-interval-ms': { type: 'string' },
 } as const;
 
 export const proxyFlagsHelp = `  --control URL            control plane API (or WEFT_CONTROL; default http://127.0.0.1:7700)
@@ -86,9 +87,18 @@ export const proxyFlagsHelp = `  --control URL            control plane API (or 
   --ttl-seconds N          heartbeat TTL (default 15)
   --drain-ms N             wait between deregistering and closing (default 1500)
   --workers N|auto         threads carrying traffic, sharing the listener ports (default 1;
-                           auto = one per CPU). Config, registration and admin stay on one.`;
+                           auto = one per CPU). Config, registration and admin stay on one.
+  --stats-interval-ms N    how often golden signals (requests, successes, latency per edge) go
+                           up the stream to the control plane (default 5000)`;
 
 const MAX_WORKERS = 64;
+
+/** --stats-interval-ms: how often golden signals go up the stream; 100 ms to 1 h. */
+function statsIntervalOption(p: Parameters<typeof str>[0]): number | undefined {
+  const v = int(p, 'stats-interval-ms');
+  if (v !== undefined && !(v >= 100 && v <= 3_600_000)) throw new WeftError('WEFT_ERR_CLI_USAGE', `--stats-interval-ms must be from 100 to 3600000, got ${v}`, 2);
+  return v;
+}
 
 /** --workers: a whole number from 1 to 64, or auto (one per CPU this process may use). */
 function workersOption(p: Parameters<typeof str>[0]): number | undefined {
@@ -175,6 +185,7 @@ export function proxyOptionsFrom(p: Parameters<typeof str>[0]) {
     healthCheck: healthCheckOption(p),
     drainMs: int(p, 'drain-ms'),
     workers: workersOption(p),
+    statsIntervalMs: statsIntervalOption(p),
   };
 }
 

@@ -27,6 +27,9 @@ import { routeStatus, routingIndex } from '../snapshot/routes.ts';
 import { nodeScope } from '../snapshot/node-key.ts';
 import type { ProxyRegistry } from '../stream/proxy-registry.ts';
 import { handleStream } from '../stream/stream-server.ts';
+import { DEFAULT_STATS_WINDOW_SECONDS } from '../stats/stats-window.ts';
+import type { StatsWindow } from '../stats/stats-window.ts';
+import { prometheusTargets } from '../stats/prometheus-sd.ts';
 import { readJson, sendJson } from './http-util.ts';
 import { Router, type Params } from './router.ts';
 
@@ -42,6 +45,10 @@ export interface ApiDeps {
   readonly storeName: string;
   readonly ca: CertificateAuthority;
   readonly tokens: TokenStore;
+  /** The golden signals the sidecars report up their streams (GET /v1/stats). */
+  readonly stats: StatsWindow;
+  /** Each stats report received: accepted, or rejected as invalid (the control plane counts them). */
+  readonly onStatsReport?: (result: 'accepted' | 'rejected') => void;
   /** Called after each certificate is issued (the control plane counts them). */
   readonly onCertificateIssued?: (issued: IssuedCertificate) => void;
 }
@@ -68,6 +75,29 @@ function validateOrThrow(raw: unknown, prefix = ''): Resource {
 export function identityStatus(inst: Pick<InstanceState, 'identity' | 'namespace' | 'service'>, trustDomain: string): 'ok' | 'mismatch' | 'missing' {
   if (inst.identity === undefined) return 'missing';
   return inst.identity === spiffeId({ trustDomain, namespace: inst.namespace, service: inst.service }) ? 'ok' : 'mismatch';
+}
+
+/** GET: the golden signals of the last `?window=SECONDS` (docs/api.md). */
+export const STATS_PATH = '/v1/stats';
+/** GET: Prometheus HTTP service discovery (http_sd_configs) of every connected sidecar's /metrics. */
+export const PROMETHEUS_TARGETS_PATH = '/v1/prometheus/targets';
+
+/**
+ * The query of GET /v1/stats: `window` whole seconds from 1 to the retention (default 60), `service`
+ * NAME.NAMESPACE. Anything else is a 400 naming the parameter.
+ */
+export function statsQuery(url: URL, retentionSeconds: number): { windowSeconds: number; service?: string } {
+  const w = url.searchParams.get('window');
+  let windowSeconds = DEFAULT_STATS_WINDOW_SECONDS;
+  if (w !== null) {
+    windowSeconds = /^[0-9]{1,7}$/.test(w) ? Number(w) : NaN;
+    if (!(windowSeconds >= 1 && windowSeconds <= retentionSeconds)) throw invalid('WEFT_ERR_API_BAD_REQUEST', `window must be whole seconds from 1 to ${retentionSeconds}, got ${JSON.stringify(w)}`, [{ path: 'window', message: `must be whole seconds from 1 to ${retentionSeconds}` }]);
+  }
+  const service = url.searchParams.get('service') ?? undefined;
+  if (service !== undefined && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(service)) {
+    throw invalid('WEFT_ERR_API_BAD_REQUEST', `service must be NAME.NAMESPACE, got ${JSON.stringify(service)}`, [{ path: 'service', message: 'must be NAME.NAMESPACE' }]);
+  }
+  return { windowSeconds, ...(service !== undefined && { service }) };
 }
 
 function forbidden(message: string): WeftError {
@@ -270,6 +300,13 @@ export function createRoutes(deps: ApiDeps): Router {
     });
     sendJson(res, 200, { items });
   });
+  // ── golden signals and Prometheus service discovery ──────────────────────────────────────────
+  router.add('GET', STATS_PATH, (_req, res, _p, url) => {
+    const { windowSeconds, service } = statsQuery(url, deps.stats.retentionSeconds);
+    sendJson(res, 200, deps.stats.summary(windowSeconds, service));
+  });
+  router.add('GET', PROMETHEUS_TARGETS_PATH, (_req, res) => sendJson(res, 200, prometheusTargets(proxies.list(clock.now()))));
+
   // ── certificates ───────────────────────────────────────────────────────────────────────────
   router.add('POST', CERTIFICATES_PATH, async (req, res) => {
     const caller = callerOf(req);
@@ -326,6 +363,10 @@ export function createRoutes(deps: ApiDeps): Router {
       // The checks this sidecar runs on its own app; the hello above tied the node id to the caller.
       onHealth: (node, checks) => {
         catalog.reportChecks(node.namespace, node.service, node.id, checks).catch((err) => deps.log.debug('health report for an instance not (yet) registered', { proxy: node.id, err: errorMessage(err) }));
+      },
+      onStats: (node, report) => {
+        if (report) deps.stats.record(node.id, `${node.service}.${node.namespace}`, report);
+        deps.onStatsReport?.(report ? 'accepted' : 'rejected');
       },
     });
   });

@@ -240,3 +240,36 @@ test('a check stored before intervalMs existed (whole seconds) is completed on r
   assert.deepEqual(check.expectedStatuses, [{ start: 200, end: 400 }]);
   catalog.stop();
 });
+
+test('an instance a source owns keeps the health the source gives: no TTL, never swept away, unchanged puts write nothing', async () => {
+  const catalog = new Catalog({ store, clock, log: quiet, sweepMs: 1000 });
+  await catalog.start();
+  let notified = 0;
+  catalog.subscribe(() => notified++);
+  const reg = { ...registration({ id: 'pod-a:10.0.0.1', ttlSeconds: 0 }), source: 'kubernetes' as const };
+  await catalog.putSourced(reg, 'critical', 'kubernetes: not ready');
+  assert.equal(notified, 1);
+  await catalog.putSourced(reg, 'critical', 'kubernetes: not ready');
+  assert.equal(notified, 1, 'an unchanged put is no change');
+  // Far past any grace period: a sourced instance stays until its source removes it.
+  clock.advance(3_600_000);
+  await catalog.sweep();
+  assert.equal(catalog.get('default', 'reviews', 'pod-a:10.0.0.1')?.health, 'critical');
+  await catalog.putSourced(reg, 'passing', 'kubernetes: ready');
+  assert.equal(catalog.get('default', 'reviews', 'pod-a:10.0.0.1')?.health, 'passing');
+  await catalog.sweep();
+  assert.equal(catalog.get('default', 'reviews', 'pod-a:10.0.0.1')?.health, 'passing');
+  catalog.stop();
+
+  // A restart keeps the source's last word until it speaks again.
+  await catalog.putSourced(reg, 'critical', 'kubernetes: terminating');
+  const again = new Catalog({ store, clock, log: quiet });
+  await again.start();
+  await again.sweep();
+  assert.equal(again.get('default', 'reviews', 'pod-a:10.0.0.1')?.health, 'critical');
+  assert.equal(again.get('default', 'reviews', 'pod-a:10.0.0.1')?.source, 'kubernetes');
+  assert.equal(await again.removeSourced('default', 'reviews', 'pod-a:10.0.0.1'), true);
+  assert.equal(await again.removeSourced('default', 'reviews', 'pod-a:10.0.0.1'), false);
+  assert.equal((await store.listInstances()).length, 0);
+  again.stop();
+});

@@ -3,7 +3,7 @@
 // that stay critical. Memory is the source of truth while running; the store
 // keeps registrations and health changes (not every heartbeat) so a restart loses nothing.
 
-import type { CheckResult, HealthStatus, InstanceRegistration, InstanceState, ReportedHealth } from '../../config/catalog-types.ts';
+import type { CheckResult, HealthStatus, InstanceRegistration, InstanceSource, InstanceState, ReportedHealth } from '../../config/catalog-types.ts';
 import { completeHealthCheck, type ReportedCheck } from '../../config/health-check.ts';
 import type { Clock, Timer } from '../../lib/clock.ts';
 import { WeftError } from '../../lib/errors.ts';
@@ -24,6 +24,8 @@ interface CheckState {
 interface Entry {
   state: InstanceState;
   checks: CheckState[];
+  /** Health as an external source (state.source) reports it; the starting point of #reevaluate. */
+  sourced?: { health: HealthStatus; reason: string };
 }
 
 export interface CatalogOptions {
@@ -72,7 +74,10 @@ export class Catalog {
       const saved: InstanceState = { ...stored, checks: stored.checks.map(completeHealthCheck) };
       const state: InstanceState = saved.health === 'critical' ? saved : { ...saved, lastHeartbeat: now };
       // A sidecar's last report stands until it reports again (it does at once when its stream is back).
-      this.#entries.set(instanceKey(state.namespace, state.service, state.id), this.#newEntry(state, state.checkResults));
+      const entry = this.#newEntry(state, state.checkResults);
+      // A mirrored instance keeps the health its source last gave until the source resyncs it.
+      if (state.source !== undefined) entry.sourced = { health: saved.health, reason: saved.healthReason };
+      this.#entries.set(instanceKey(state.namespace, state.service, state.id), entry);
     }
     for (const entry of this.#entries.values()) this.#startChecks(entry);
     this.#scheduleSweep();
@@ -185,12 +190,54 @@ export class Catalog {
     return entry.state;
   }
 
+  /**
+   * Creates or updates an instance an external source owns (registration.source set), with the
+   * health that source reports (e.g. a Kubernetes endpoint's `ready` condition). No TTL and no
+   * checks apply; sweeps never remove it. Nothing is written or pushed when nothing changed.
+   */
+  async putSourced(reg: InstanceRegistration & { readonly source: InstanceSource }, health: HealthStatus, reason: string): Promise<InstanceState> {
+    const key = instanceKey(reg.namespace, reg.service, reg.id);
+    const old = this.#entries.get(key);
+    const wanted: InstanceRegistration = { ...reg, ttlSeconds: 0, checks: [] };
+    if (old && old.state.health === health && old.state.healthReason === reason && sameRegistration(old.state, wanted)) return old.state;
+    if (old) for (const c of old.checks) c.timer?.cancel();
+    const now = this.#clock.now();
+    const state: InstanceState = {
+      ...wanted,
+      health,
+      healthReason: reason,
+      registeredAt: old?.state.registeredAt ?? now,
+      lastHeartbeat: now,
+      healthSince: old && old.state.health === health ? old.state.healthSince : now,
+      checkResults: [],
+    };
+    await this.#store.putInstance(state);
+    this.#entries.set(key, { state, checks: [], sourced: { health, reason } });
+    if (!old) this.#log.info('instance mirrored', { instance: key, source: reg.source, address: reg.address, health });
+    else if (old.state.health !== health) this.#log.info('instance health changed', { instance: key, from: old.state.health, to: health, reason });
+    this.#changed();
+    return state;
+  }
+
+  /** Removes an instance its source no longer lists; false when it was not there. */
+  async removeSourced(namespace: string, service: string, id: string): Promise<boolean> {
+    const key = instanceKey(namespace, service, id);
+    const entry = this.#entries.get(key);
+    if (!entry) return false;
+    for (const c of entry.checks) c.timer?.cancel();
+    this.#entries.delete(key);
+    await this.#store.deleteInstance(namespace, service, id);
+    this.#log.info('mirrored instance removed', { instance: key, source: entry.state.source });
+    this.#changed();
+    return true;
+  }
+
   /** Evaluates TTLs and removes instances critical for longer than their grace period. */
   async sweep(): Promise<void> {
     const now = this.#clock.now();
     for (const [key, entry] of this.#entries) {
       const s = entry.state;
-      if (s.health === 'critical' && now - s.healthSince > s.deregisterAfterSeconds * 1000) {
+      if (s.source === undefined && s.health === 'critical' && now - s.healthSince > s.deregisterAfterSeconds * 1000) {
         for (const c of entry.checks) c.timer?.cancel();
         this.#entries.delete(key);
         await this.#store.deleteInstance(s.namespace, s.service, s.id);
@@ -264,8 +311,8 @@ export class Catalog {
   async #reevaluate(entry: Entry): Promise<void> {
     const s = entry.state;
     const now = this.#clock.now();
-    let health: HealthStatus = 'passing';
-    let reason = 'passing';
+    let health: HealthStatus = entry.sourced?.health ?? 'passing';
+    let reason = entry.sourced?.reason ?? 'passing';
     const silentMs = now - s.lastHeartbeat;
     if (s.ttlSeconds > 0 && silentMs > s.ttlSeconds * 1000) {
       health = 'critical';
@@ -322,6 +369,18 @@ export class Catalog {
   #changed(): void {
     for (const listener of this.#listeners) listener();
   }
+}
+
+/** Same registration: every field a source sets, compared as JSON (they are plain data). */
+function sameRegistration(state: InstanceState, reg: InstanceRegistration): boolean {
+  const { health: _h, healthReason: _r, registeredAt: _a, lastHeartbeat: _l, healthSince: _s, checkResults: _c, ...stored } = state;
+  return JSON.stringify(canonical(stored)) === JSON.stringify(canonical(reg));
+}
+
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, canonical(v)]));
+  return value;
 }
 
 /** Results differ when a status or its time changed (outputs of an unchanged status are not persisted). */

@@ -1,7 +1,8 @@
 // Serves one proxy's stream: reads its hello, subscribes it to the snapshot cache for its node key,
 // writes each new snapshot as a delta or in full (snapshot-writer.ts), and records ACK/NACK; tells
 // the proxy the CA's roots and issuer at hello and at each change (root rotation); hands the health
-// reports of the checks a sidecar runs on its own app to the catalog.
+// reports of the checks a sidecar runs on its own app to the catalog, and its golden signals (`stats`)
+// to the stats window.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Clock } from '../../lib/clock.ts';
@@ -10,6 +11,7 @@ import { errorMessage } from '../../lib/errors.ts';
 import { createLineSplitter, STREAM_PING_MS, type ProxyMessage, type TrustMessage } from '../../config/stream-protocol.ts';
 import { validateNodeInfo } from '../../config/node-info.ts';
 import { validateHealthReport, type ReportedCheck } from '../../config/health-check.ts';
+import { validateStatsReport, type StatsReport } from '../../config/stats-report.ts';
 import type { NodeInfo } from '../../config/snapshot-types.ts';
 import type { SnapshotCache, CachedSnapshot } from '../snapshot/cache.ts';
 import { nodeScope } from '../snapshot/node-key.ts';
@@ -28,6 +30,8 @@ export interface StreamServerDeps {
   readonly trust?: { trust(): TrustMessage; onTrustChange(listener: (trust: TrustMessage) => void): () => void };
   /** A `health` report (validated) from this node's sidecar: its instance's id is the node's id. */
   readonly onHealth?: (node: NodeInfo, checks: readonly ReportedCheck[]) => void;
+  /** A `stats` report from this node's sidecar; undefined when it was invalid (and dropped). */
+  readonly onStats?: (node: NodeInfo, report: StatsReport | undefined) => void;
 }
 
 const HELLO_TIMEOUT_MS = 10_000;
@@ -121,6 +125,13 @@ export function handleStream(req: IncomingMessage, res: ServerResponse, deps: St
       // A bad report is dropped, not fatal: the stream also carries this proxy's config.
       if (!report.ok) log.warn('ignoring a bad health report', { proxy: status.node.id, errors: report.errors });
       else deps.onHealth?.(status.node, report.value);
+    } else if (msg.type === 'stats') {
+      const report = validateStatsReport(msg);
+      // Like a bad health report: dropped whole, logged, and the stream carries on.
+      if (!report.ok) {
+        log.warn('ignoring a bad stats report', { proxy: status.node.id, errors: report.errors.slice(0, 5) });
+        deps.onStats?.(status.node, undefined);
+      } else deps.onStats?.(status.node, report.value);
     } else if (msg.type === 'nack' && msg.resync === true) {
       // Not a refusal of the configuration: the proxy's base did not match. Not shown as REJECTED.
       log.info('proxy asked for a full snapshot', { proxy: status.node.id, version: msg.version, errors: msg.errors });

@@ -11,7 +11,7 @@ export function createProxyMetrics(worker = 0) {
     registry,
     worker: String(worker),
     requests: registry.counter('weft_proxy_requests_total', 'Requests handled, by direction (inbound|outbound), source service, destination service and status code.', ['direction', 'source', 'destination_service', 'code', 'reason']),
-    duration: registry.histogram('weft_proxy_request_duration_seconds', 'Time from request received to response complete.', ['direction', 'destination_service']),
+    duration: registry.histogram('weft_proxy_request_duration_seconds', 'Time from request received to response complete, by direction (inbound|outbound), source service and destination service.', ['direction', 'source', 'destination_service']),
     routeRequests: registry.counter('weft_proxy_route_requests_total', 'Outbound requests an HTTPRoute or GRPCRoute governed, by route (namespace/name), rule (its name or index), destination service and status code; bounded by the routes applied.', ['route', 'rule', 'destination_service', 'code', 'reason']),
     faults: registry.counter('weft_proxy_fault_injections_total', 'Faults a FaultInjection filter injected into outbound requests, by route (namespace/name) and kind (delay|abort); Envoy: fault.delays_injected, fault.aborts_injected.', ['route', 'kind']),
     tcpConnections: registry.counter('weft_proxy_tcp_connections_total', 'TCP connections carried through the mesh (--tcp-upstream listeners, weft-tcp inbound), by direction (inbound|outbound), destination service, security (mtls|plaintext|none) and result (established, or why it was refused: no-service, no-backend, no-endpoints, no-certificate, connect-failed, authz-denied, app-unreachable, not-tcp).', ['direction', 'destination_service', 'security', 'result']),

@@ -1,6 +1,7 @@
 // What the inbound and outbound handlers count for each request (weft_proxy_requests_total and the
 // duration histogram), with every label set's series looked up once and kept: the labels are
-// bounded (services of the mesh, status codes, local-reply reasons), so is this cache.
+// bounded (services of the mesh, status codes, local-reply reasons), so is this cache. The stats
+// reporter (proxy/observe/stats-reporter.ts) reads the same series: nothing more per request.
 
 import type { ProxyMetrics } from '../admin/proxy-metrics.ts';
 import type { LocalReplyReason } from './local-reply.ts';
@@ -13,31 +14,34 @@ export interface RequestRecorder {
   record(source: string, destination: string, status: number, reason: LocalReplyReason | undefined, seconds: number): void;
 }
 
+interface EdgeSeries {
+  /** status (or `status reason` for local replies) → series */
+  readonly outcomes: Map<number | string, Count>;
+  readonly duration: Observe;
+}
+
 export function createRequestRecorder(metrics: ProxyMetrics, direction: 'inbound' | 'outbound'): RequestRecorder {
-  // source → destination → status (or `status reason` for local replies) → series
-  const counts = new Map<string, Map<string, Map<number | string, Count>>>();
-  const durations = new Map<string, Observe>();
+  // source → destination → series
+  const edges = new Map<string, Map<string, EdgeSeries>>();
   const deadlineExceeded = metrics.deadlineExceeded.bind({ direction });
   return {
     record(source, destination, status, reason, seconds) {
       if (reason === 'deadline-exceeded') deadlineExceeded.inc();
-      let bySource = counts.get(source);
-      if (bySource === undefined) counts.set(source, (bySource = new Map()));
-      let byOutcome = bySource.get(destination);
-      if (byOutcome === undefined) bySource.set(destination, (byOutcome = new Map()));
+      let bySource = edges.get(source);
+      if (bySource === undefined) edges.set(source, (bySource = new Map()));
+      let edge = bySource.get(destination);
+      if (edge === undefined) {
+        edge = { outcomes: new Map(), duration: metrics.duration.bind({ direction, source, destination_service: destination }) };
+        bySource.set(destination, edge);
+      }
       const key = reason === undefined ? status : `${status} ${reason}`;
-      let count = byOutcome.get(key);
+      let count = edge.outcomes.get(key);
       if (count === undefined) {
         count = metrics.requests.bind({ direction, source, destination_service: destination, code: String(status), reason: reason ?? '' });
-        byOutcome.set(key, count);
+        edge.outcomes.set(key, count);
       }
       count.inc();
-      let duration = durations.get(destination);
-      if (duration === undefined) {
-        duration = metrics.duration.bind({ direction, destination_service: destination });
-        durations.set(destination, duration);
-      }
-      duration.observe(seconds);
+      edge.duration.observe(seconds);
     },
   };
 }
