@@ -160,6 +160,8 @@ test('the service page lists instances with health and zone and the policy in fo
     assert.match(rows.find((r) => r.includes('catalog-a'))!, /passing[\s\S]*zone-a/);
     assert.match(rows.find((r) => r.includes('catalog-b'))!, /passing[\s\S]*zone-b/);
     await ui.page.locator('[data-resource="BackendPolicy/catalog-lb"]').waitFor({ timeout: 10_000 });
+    // Its callers, from the stats: frontend → catalog.
+    await ui.page.locator('[data-table=edges] tbody tr', { hasText: 'frontend.default' }).waitFor({ timeout: 30_000 });
     await ui.page.screenshot({ path: path.join(OUTPUT_DIR, 'dashboard-service.png'), fullPage: true });
 
     await ui.page.locator('nav a[href="#/proxies"]').click();

@@ -33,7 +33,7 @@ test('without stats the graph is the catalog alone', () => {
 
 test('service ids split at the last dot', () => {
   assert.deepEqual(parseServiceId('reviews-v1.shop'), { name: 'reviews-v1', namespace: 'shop' });
-  assert.deepEqual(parseServiceId('lonely'), { name: 'lonely', namespace: 'default' });
+  assert.deepEqual(parseServiceId('passthrough'), { name: 'passthrough', namespace: '' });
 });
 
 test('numbers are shown with units and a dash when there is nothing to show', () => {
@@ -45,6 +45,9 @@ test('numbers are shown with units and a dash when there is nothing to show', ()
   assert.equal(formatMs(250.4), '250 ms');
   assert.equal(formatMs(12_345), '12.3 s');
   assert.equal(formatMs(undefined), '–');
+  assert.equal(formatMs(null), '–');
+  // No requests: the API sends latencyMs null.
+  assert.equal(edgeLabel({ requests: 0, successes: 0, rps: 0, successRate: 0, latencyMs: null }), '0.0 rps · – · p99 –');
   assert.equal(edgeLabel({ requests: 600, successes: 594, rps: 10, successRate: 0.99, latencyMs: { p50: 4, p95: 11, p99: 25 } }), '10.0 rps · 99.0% · p99 25 ms');
 });
 

@@ -10,8 +10,8 @@ export interface Signals {
   readonly rps: number;
   /** successes / requests, 0–1; absent or NaN-free when there were no requests. */
   readonly successRate: number;
-  /** Latency percentiles in milliseconds. */
-  readonly latencyMs: { readonly p50: number; readonly p95: number; readonly p99: number };
+  /** Latency percentiles in milliseconds; null (or its fields null) when there were no requests. */
+  readonly latencyMs: { readonly p50: number | null; readonly p95: number | null; readonly p99: number | null } | null;
 }
 
 export interface ServiceStats extends Signals {
@@ -72,10 +72,13 @@ export function serviceId(name: string, namespace: string): string {
   return `${name}.${namespace}`;
 }
 
-/** Splits `name.namespace` (a namespace has no dot; a name may not either, but split at the last one). */
+/** The stats' destination for calls that leave the mesh (no service, no namespace). */
+export const PASSTHROUGH = 'passthrough';
+
+/** Splits `name.namespace` at the last dot; an id without one (`passthrough`) has namespace ''. */
 export function parseServiceId(id: string): { name: string; namespace: string } {
   const dot = id.lastIndexOf('.');
-  return dot <= 0 ? { name: id, namespace: 'default' } : { name: id.slice(0, dot), namespace: id.slice(dot + 1) };
+  return dot <= 0 ? { name: id, namespace: '' } : { name: id.slice(0, dot), namespace: id.slice(dot + 1) };
 }
 
 /**
@@ -115,14 +118,14 @@ export function formatRps(rps: number): string {
 }
 
 /** A 0–1 rate as a percentage with one decimal; '–' when there is nothing to rate. */
-export function formatRate(rate: number | undefined, requests: number): string {
-  if (requests === 0 || rate === undefined || !Number.isFinite(rate)) return '–';
+export function formatRate(rate: number | null | undefined, requests: number): string {
+  if (requests === 0 || rate === undefined || rate === null || !Number.isFinite(rate)) return '–';
   return `${(rate * 100).toFixed(1)}%`;
 }
 
 /** Milliseconds: two significant decimals below 10 ms, whole ms below 10 s, seconds above. */
-export function formatMs(ms: number | undefined): string {
-  if (ms === undefined || !Number.isFinite(ms)) return '–';
+export function formatMs(ms: number | null | undefined): string {
+  if (ms === undefined || ms === null || !Number.isFinite(ms)) return '–';
   if (ms < 10) return `${ms.toFixed(2)} ms`;
   if (ms < 10_000) return `${Math.round(ms)} ms`;
   return `${(ms / 1000).toFixed(1)} s`;
@@ -130,7 +133,7 @@ export function formatMs(ms: number | undefined): string {
 
 /** The one-line label of an edge: rate, success rate and p99. */
 export function edgeLabel(s: Signals): string {
-  return `${formatRps(s.rps)} · ${formatRate(s.successRate, s.requests)} · p99 ${formatMs(s.latencyMs.p99)}`;
+  return `${formatRps(s.rps)} · ${formatRate(s.successRate, s.requests)} · p99 ${formatMs(s.latencyMs?.p99)}`;
 }
 
 /** How healthy a success rate looks: the colour class of a node or an edge. */

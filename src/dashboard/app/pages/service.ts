@@ -63,7 +63,7 @@ export function ServicePage(props: { namespace: string; name: string; onAuthErro
     <h1>${name} <span class="muted">${namespace}</span></h1>
     ${error ? html`<p class="error">Refresh failed: ${error}</p>` : null}
     ${own
-      ? html`<p>${formatRps(own.rps)} · ${formatRate(own.successRate, own.requests)} success · p50 ${formatMs(own.latencyMs.p50)} · p95 ${formatMs(own.latencyMs.p95)} · p99 ${formatMs(own.latencyMs.p99)} · ${own.proxies} proxies reporting</p>`
+      ? html`<p>${formatRps(own.rps)} · ${formatRate(own.successRate, own.requests)} success · p50 ${formatMs(own.latencyMs?.p50)} · p95 ${formatMs(own.latencyMs?.p95)} · p99 ${formatMs(own.latencyMs?.p99)} · ${own.proxies} proxies reporting</p>`
       : html`<p class="muted">No traffic statistics for this service${data.stats ? ' in the window' : ' (this control plane has no /v1/stats)'}.</p>`}
     <h2>Instances</h2>
     <table class="grid" data-table="instances">

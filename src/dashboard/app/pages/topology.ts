@@ -47,7 +47,7 @@ export function TopologyPage(props: { onAuthError: (err: AuthError) => void }) {
             const p = placed.edges.get(e.id);
             if (!p || p.points.length === 0) return null;
             const d = p.points.map((pt, i) => `${i === 0 ? 'M' : 'L'} ${pt.x.toFixed(1)} ${pt.y.toFixed(1)}`).join(' ');
-            return html`<g class=${`edge ${healthClass(e.stats)}`} data-edge=${e.id} data-requests=${e.stats.requests} data-rps=${e.stats.rps} data-success-rate=${e.stats.successRate} data-p99=${e.stats.latencyMs.p99}>
+            return html`<g class=${`edge ${healthClass(e.stats)}`} data-edge=${e.id} data-requests=${e.stats.requests} data-rps=${e.stats.rps} data-success-rate=${e.stats.successRate} data-p99=${e.stats.latencyMs?.p99 ?? ''}>
               <path d=${d} marker-end="url(#arrow)" />
               <text x=${p.labelX} y=${p.labelY - 7} text-anchor="middle" class="edge-label">${edgeLabel(e.stats)}</text>
             </g>`;
@@ -57,12 +57,13 @@ export function TopologyPage(props: { onAuthError: (err: AuthError) => void }) {
             if (!p) return null;
             const x = p.x - NODE_WIDTH / 2;
             const y = p.y - NODE_HEIGHT / 2;
-            const counts = n.instances === undefined ? 'not in the catalog' : `${n.passing}/${n.instances} passing`;
-            return html`<a href=${`#/service/${encodeURIComponent(n.namespace)}/${encodeURIComponent(n.name)}`} data-node=${n.id}>
+            const outside = n.namespace === '';
+            const counts = outside ? 'outside the mesh' : n.instances === undefined ? 'not in the catalog' : `${n.passing}/${n.instances} passing`;
+            return html`<a href=${outside ? undefined : `#/service/${encodeURIComponent(n.namespace)}/${encodeURIComponent(n.name)}`} data-node=${n.id}>
               <g class=${`node ${healthClass(n.stats)}`}>
                 <rect x=${x} y=${y} width=${NODE_WIDTH} height=${NODE_HEIGHT} rx="8" />
                 <text x=${p.x} y=${y + 22} text-anchor="middle" class="node-name">${n.name}</text>
-                <text x=${p.x} y=${y + 40} text-anchor="middle" class="node-sub">${n.namespace} · ${counts}</text>
+                <text x=${p.x} y=${y + 40} text-anchor="middle" class="node-sub">${outside ? counts : `${n.namespace} · ${counts}`}</text>
                 <text x=${p.x} y=${y + 56} text-anchor="middle" class="node-sub">${n.stats ? `${formatRps(n.stats.rps)} · ${formatRate(n.stats.successRate, n.stats.requests)}` : ''}</text>
               </g>
             </a>`;
