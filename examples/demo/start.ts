@@ -399,6 +399,7 @@ async function main(): Promise<void> {
     `  shop page (frontend, via its sidecar)  ${frontUrl}/`,
     `  product API                            ${frontUrl}/api/product/1`,
     `  control plane API                      ${controlUrl}/v1/health (open); the rest needs the admin token in ${path.join(dataDir, 'admin-token')}`,
+    `  dashboard (topology, proxies)          ${controlUrl}/ui/ (sign in with that admin token)`,
     '  each sidecar joined with a join token for its own service, then authenticates with its certificate',
     '  sidecars call each other in mutual TLS, with SPIFFE certificates from the control plane\'s CA',
     '  (each sidecar\'s /config shows its identity; the apps see the caller in x-forwarded-client-cert)',

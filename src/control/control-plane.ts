@@ -28,6 +28,7 @@ import { checkDnsSettings, startDnsServer, type DnsServer } from './dns/dns-serv
 import { openDnsSource } from './dns/service-source.ts';
 import { startConsulServer, type ConsulServer } from './consul/server.ts';
 import { loadKubeConfig, startKubernetesSource, type KubernetesSource } from './sources/kubernetes/kubernetes-source.ts';
+import { createDashboardHandler } from '../dashboard/serve.ts';
 
 /** Where the first start writes a generated admin token (mode 0600) when no --token is given. */
 export const ADMIN_TOKEN_FILE = 'admin-token';
@@ -202,6 +203,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     onStatsReport: (result) => statsReports.inc({ result }),
   });
 
+  const dashboard = createDashboardHandler(log.child('dashboard'));
+
   const server = http.createServer(async (req, res) => {
     res.on('finish', () => apiRequests.inc({ method: req.method ?? '', code: String(res.statusCode) }));
     try {
@@ -216,6 +219,11 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         return;
       }
       const method = req.method ?? 'GET';
+      // The web UI's assets are public (they hold no data); its API calls carry the user's token.
+      if (dashboard.owns(url.pathname)) {
+        await dashboard.handle(req, res, url.pathname);
+        return;
+      }
       if (!(url.pathname === '/v1/health' && method === 'GET')) {
         // Everyone is authenticated before routing, so that an unknown path tells nobody anything.
         const caller = await authenticate(auth, req.headers.authorization, method, req.url ?? '/');

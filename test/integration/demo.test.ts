@@ -21,6 +21,13 @@ test('the demo shop serves through the mesh and stops cleanly', { timeout: 180_0
     const urls = [...out.matchAll(/http:\/\/127\.0\.0\.1:\d+\/metrics/g)].map((m) => m[0]);
     return Promise.all(urls.map(async (url) => ({ url, text: await fetch(url).then((r) => r.text(), () => '') })));
   })();
+  // The banner prints the dashboard's address: the control plane serves the page there.
+  const uiSeen = (async () => {
+    while (!/\/ui\//.test(out) && child.exitCode === null) await new Promise((r) => setTimeout(r, 200));
+    const url = /http:\/\/127\.0\.0\.1:\d+\/ui\//.exec(out)?.[0];
+    const res = url === undefined ? undefined : await fetch(url).catch(() => undefined);
+    return { url, status: res?.status, type: res?.headers.get('content-type') };
+  })();
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   const summary = out.split('\n').find((l) => l.includes('demo summary')) ?? '';
   assert.equal(code, 0, out.slice(-3000));
@@ -35,5 +42,9 @@ test('the demo shop serves through the mesh and stops cleanly', { timeout: 180_0
     assert.ok(text.includes('weft_proxy_requests_total'), `${url} answered with metrics`);
     assert.ok(!text.includes('upstream-connect-failure'), `${url} holds no upstream-connect-failure from start-up probes`);
   }
+  const ui = await uiSeen;
+  assert.ok(ui.url, 'the banner prints the dashboard URL');
+  assert.equal(ui.status, 200, `${ui.url} answered`);
+  assert.match(ui.type ?? '', /^text\/html/);
   for (const seen of ['catalog-1', 'catalog-2', 'v1', 'v2']) assert.match(summary, new RegExp(`${seen}×\\d+`), `${seen} served: ${summary}`);
 });
