@@ -19,6 +19,7 @@ export function validateNodeInfo(raw: unknown): ValidationResult<NodeInfo> {
     if (s) upstreams.push(s);
   });
   const weftVersion = c.string(node.weftVersion, 'node.weftVersion') ?? 'unknown';
+  const admin = c.string(node.admin, 'node.admin', { pattern: /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, patternHint: 'HOST:PORT of the admin listener', max: 300 });
   if (c.errors.length || !id || !service) return { ok: false, errors: c.errors };
-  return { ok: true, value: { id, service, namespace, labels, upstreams, weftVersion } };
+  return { ok: true, value: { id, service, namespace, labels, upstreams, weftVersion, ...(admin && { admin }) } };
 }

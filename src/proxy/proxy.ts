@@ -3,6 +3,7 @@
 // registration of the local app once it accepts connections and the certificate is in hand, and the
 // admin listener — and shuts it down in the order that loses no request: deregister, drain, close.
 
+import { fateView } from './observe/fate.ts';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { NodeInfo } from '../config/snapshot-types.ts';
@@ -157,12 +158,15 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   let stream: StreamClient | undefined;
   let localHealth: LocalHealth | undefined;
   let closedEarly = false;
-  void credentialsReady.then(() => {
+  // The hello names the admin listener (for `weft why`), so the stream waits for it too.
+  let adminStarted: (address: string) => void = () => {};
+  const adminReady = new Promise<string>((resolve) => (adminStarted = resolve));
+  void Promise.all([credentialsReady, adminReady]).then(([, adminAddress]) => {
     if (closedEarly) return;
     stream = startStreamClient({
       controlUrl: options.controlUrl,
       auth,
-      node,
+      node: { ...node, admin: adminAddress },
       log: log.child('stream'),
       accept: (snapshot) => {
         plane.apply(snapshot);
@@ -220,6 +224,11 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       };
     },
     appHealth: options.appPort !== undefined && options.healthPath ? { host: appHost, port: options.appPort, path: options.healthPath } : undefined,
+    // The main thread's data plane only: with --workers, requests carried by worker threads are not here.
+    fates: {
+      byId: (requestId) => plane.observer.fates.find(requestId).map((f) => fateView(f, id)),
+      recent: (limit, failedOnly) => (failedOnly ? plane.observer.fates.failedRing : plane.observer.fates.recentRing).recent(limit).map((f) => fateView(f, id)),
+    },
   }).catch((err) => {
     certificates.stop();
     closeStream();
@@ -228,6 +237,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     throw err;
   });
   adminPort = admin.port;
+  adminStarted(`${bindHost.includes(':') ? `[${bindHost}]` : bindHost}:${admin.port}`);
 
   if (inboundPort !== undefined && options.appPort !== undefined) {
     // This sidecar checks its app itself, straight on the app's port (the inbound one may take only
