@@ -52,3 +52,11 @@ test('validateSnapshot checks tcpRoutes: a name, an optional port, backends with
   assert.ok(!bad.ok);
   assert.deepEqual(bad.errors.map((e) => e.path).sort(), ['snapshot.services[0].tcpRoutes[0].backends[0].weight', 'snapshot.services[0].tcpRoutes[0].name', 'snapshot.services[0].tcpRoutes[0].port']);
 });
+
+test('a snapshot whose observability settings are malformed is refused (NACK) with their paths', () => {
+  const base = { version: '1', hash: 'h', outboundTrafficPolicy: 'ALLOW_ANY', services: [] };
+  assert.equal(validateSnapshot({ ...base, observability: { accessLog: { enabled: true, sampleRate: 1, alwaysLogErrors: true, path: 'stdout' }, tracing: { sampleRate: 0.5, otlpEndpoint: 'http://c:4318/v1/traces' } } }).ok, true);
+  const r = validateSnapshot({ ...base, observability: { tracing: { sampleRate: 3, otlpEndpoint: 'http://c:4318/v1/traces' }, other: true } });
+  assert.equal(r.ok, false);
+  assert.deepEqual(!r.ok && r.errors.map((e) => e.path).sort(), ['snapshot.observability.other', 'snapshot.observability.tracing.sampleRate']);
+});
