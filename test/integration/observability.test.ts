@@ -81,6 +81,8 @@ let frontend: SidecarProcess;
 let catalog: SidecarProcess;
 let reviews: SidecarProcess;
 let ghost: SidecarProcess;
+/** Stops ghost's app; done just before the request, since its sidecar's heartbeats stop with it (then the TTL marks it critical). */
+let stopGhost: () => Promise<void> = async () => {};
 
 before(async () => {
   otlp = await startOtlpReceiver();
@@ -89,7 +91,7 @@ before(async () => {
   const catalogApp = await startApp('catalog', { url: 'http://reviews/stars', sidecar: () => catalog.outboundPort });
   const frontendApp = await startApp('frontend', { url: 'http://catalog/items', sidecar: () => frontend.outboundPort });
   apps.push(reviewsApp, catalogApp, frontendApp);
-  // `ghost`'s app stops once registered (no health check): its sidecar answers 503 upstream-connect-failure.
+  // `ghost`'s app is stopped once registered (no health check): its sidecar answers 503 upstream-connect-failure.
   const ghostApp = await briefApp();
   [client, frontend, catalog] = await Promise.all([
     startSidecar(cp.url, 'client'),
@@ -101,7 +103,7 @@ before(async () => {
     startSidecar(cp.url, 'ghost', ['--app-port', String(ghostApp.port)]),
   ]);
   await Promise.all([waitForPassing(cp, 'frontend', 1), waitForPassing(cp, 'catalog', 1), waitForPassing(cp, 'reviews', 1), waitForPassing(cp, 'ghost', 1)]);
-  await ghostApp.stop();
+  stopGhost = ghostApp.stop;
   const r = await cp.api('POST', '/v1/apply', {
     items: [{
       apiVersion: 'weft.dev/v1alpha1',
@@ -194,6 +196,7 @@ test('a request without an id gets one at its first sidecar, carried to every ap
 
 test('weft why names the reason and the endpoint tried for a request that got a 503', { timeout: 60_000 }, async () => {
   const requestId = 'why-503-test';
+  await stopGhost();
   const res = await viaSidecar(client.outboundPort, 'http://ghost/', { 'x-request-id': requestId });
   assert.equal(res.status, 503, res.body);
   assert.equal(res.headers['x-weft-reason'], 'upstream-connect-failure');
