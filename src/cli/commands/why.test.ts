@@ -17,6 +17,7 @@ test('a fate told in words: route, decisions, each attempt and the local reply',
     requestId: 'r1', proxy: 'client-1', direction: 'outbound', time: '2026-11-30T08:00:00.000Z', sampled: false,
     source: { service: 'client.default' }, destination: { service: 'reviews.default' },
     method: 'GET', authority: 'reviews', path: '/stars', route: 'default/reviews', rule: '1',
+    filters: [],
     decisions: ['fault: delay 5ms'],
     attempts: [
       { endpoint: '10.0.0.1:8080', status: 0, failure: 'connect', detail: 'ECONNREFUSED', startMs: 0, durationMs: 1.25 },

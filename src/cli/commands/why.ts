@@ -55,6 +55,7 @@ export function describeFate(f: FateView): string {
   if (f.traceId) lines.push(`  trace: ${f.traceId} span ${f.spanId ?? '-'}${f.parentSpanId ? ` parent ${f.parentSpanId}` : ''}${f.sampled ? ' (sampled)' : ''}`);
   if (f.route) lines.push(`  route: ${f.route} rule ${f.rule ?? '-'} matched`);
   else if (f.direction === 'outbound' && f.destination.service !== 'unknown') lines.push(`  route: none attached; the Service's own endpoints`);
+  if (f.filters.length) lines.push(`  filters: ${f.filters.join(' → ')}${f.reason === undefined || f.attempts.length ? ': passed' : ''}`);
   for (const d of f.decisions) lines.push(`  decision: ${d}`);
   f.attempts.forEach((a, i) => {
     const outcome = a.failure ? `failed: ${a.failure}${a.detail ? ` (${a.detail})` : ''}${a.status ? `, answered ${a.status}` : ''}` : `answered ${a.status}`;

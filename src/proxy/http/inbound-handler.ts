@@ -165,6 +165,7 @@ export function createInboundHandler(deps: InboundDeps) {
     const filters = deps.filters();
     if (filters === undefined) return forward(req, res, addHeaders, requestAuthority, t.path, fate, upgrade);
     // jwt-authn, then authz: they judge the normalized path; the app gets the target (minus a token parameter).
+    fate.filters = filters;
     const ir = createInboundRequest(req.method ?? 'GET', authorizationPath(t.path), t.path, req.headers, peer, deps.appPort);
     filterRequest(filters, ir, res as EventEmitter, (reply) => {
       if (reply === undefined) return forward(req, res, mergeHeaders(addHeaders, ir), requestAuthority, ir.target, fate, upgrade);

@@ -50,6 +50,8 @@ export class FateRecord {
   /** The HTTPRoute (`namespace/name`) and rule that matched, when routes decided. */
   route: string | undefined = undefined;
   rule: string | undefined = undefined;
+  /** The inbound filters that judged the request, in order (the chain in force; no copy per request). */
+  filters: readonly { readonly name: string }[] | undefined = undefined;
   /** What policies and filters decided on the way, in words (`rate-limit: …`, `fault: delay 200ms`). */
   decisions: string[] | undefined = undefined;
   attempts: AttemptFate[] | undefined = undefined;
@@ -117,6 +119,8 @@ export interface FateView {
   readonly path: string;
   readonly route?: string;
   readonly rule?: string;
+  /** Inbound: the filters that judged it (jwt-authn, authz, rate-limit), in order. */
+  readonly filters: readonly string[];
   readonly decisions: readonly string[];
   readonly attempts: readonly { endpoint: string; identity?: string; status: number; failure?: string; detail?: string; startMs: number; durationMs: number }[];
   readonly status: number;
@@ -148,6 +152,7 @@ export function fateView(f: FateRecord, proxy: string): FateView {
     path: f.path,
     ...(f.route !== undefined && { route: f.route }),
     ...(f.rule !== undefined && { rule: f.rule }),
+    filters: f.filters?.map((x) => x.name) ?? [],
     decisions: f.decisions ?? [],
     attempts: (f.attempts ?? []).map((a) => ({
       endpoint: a.endpoint,
