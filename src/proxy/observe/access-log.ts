@@ -9,15 +9,16 @@ import type { FateRecord } from './fate.ts';
 /** Where lines go: stdout or an appended file. */
 export interface LineSink {
   write(line: string): void;
-  close(): void;
+  /** Resolves once what was written is flushed (a file) or at once (stdout). */
+  close(): Promise<void>;
 }
 
 /** process.stdout, or a file opened for appending (created if missing). `onError`: the file cannot be written. */
 export function openSink(path: string, onError: (err: Error) => void): LineSink {
-  if (path === 'stdout') return { write: (line) => void process.stdout.write(line), close: () => {} };
+  if (path === 'stdout') return { write: (line) => void process.stdout.write(line), close: async () => {} };
   const stream = fs.createWriteStream(path, { flags: 'a' });
   stream.on('error', onError);
-  return { write: (line) => void stream.write(line), close: () => stream.end() };
+  return { write: (line) => void stream.write(line), close: () => new Promise<void>((resolve) => stream.end(resolve)) };
 }
 
 const round = (x: number): number => Math.round(x * 1000) / 1000;
@@ -86,7 +87,7 @@ export class AccessLog {
     return logged;
   }
 
-  close(): void {
-    this.#sink.close();
+  close(): Promise<void> {
+    return this.#sink.close();
   }
 }

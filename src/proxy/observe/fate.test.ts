@@ -81,7 +81,7 @@ test('an access-log line: JSON with the fields asked for, absent values left out
 
 test('access-log sampling: the rate decides, errors are always logged unless told otherwise', () => {
   const lines: string[] = [];
-  const sink = { write: (l: string) => void lines.push(l), close: () => {} };
+  const sink = { write: (l: string) => void lines.push(l), close: async () => {} };
   let r = 0;
   const random = () => (r = (r + 0.1) % 1); // 0.1, 0.2, …: a deterministic sweep
   const log = new AccessLog({ enabled: true, sampleRate: 0.25, alwaysLogErrors: true, path: 'stdout' }, sink, 'p1', random);
@@ -137,4 +137,27 @@ test('observer: tracing on makes a child span (parent-based sampling) or a new h
   assert.equal(sampled.parentSpanId, undefined, 'a malformed traceparent starts a new trace');
   for (const f of [child, unsampled, sampled]) o.end(f, 200, undefined, 2);
   assert.deepEqual(exported, [child, sampled]);
+});
+
+test('an access log to a file appends its lines', async () => {
+  const { mkdtemp, readFile, rm } = await import('node:fs/promises');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { openSink } = await import('./access-log.ts');
+  const dir = await mkdtemp(join(tmpdir(), 'weft-access-log-'));
+  try {
+    const path = join(dir, 'access.log');
+    const errors: Error[] = [];
+    const sink = openSink(path, (e) => errors.push(e));
+    const log = new AccessLog({ enabled: true, sampleRate: 1, alwaysLogErrors: true, path }, sink, 'p1');
+    log.log(fate('a'));
+    log.log(fate('b', 503, 'upstream-connect-failure'));
+    await log.close();
+    const lines = (await readFile(path, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { requestId: string; reason?: string });
+    assert.deepEqual(lines.map((l) => l.requestId), ['a', 'b']);
+    assert.equal(lines[1].reason, 'upstream-connect-failure');
+    assert.deepEqual(errors, []);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

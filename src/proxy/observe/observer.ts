@@ -53,7 +53,7 @@ export class Observer {
   apply(o: ObservabilitySnapshot | undefined): void {
     const al = o?.accessLog?.enabled ? o.accessLog : undefined;
     if (JSON.stringify(al) !== JSON.stringify(this.#accessLogConfig)) {
-      this.#accessLog?.close();
+      void this.#accessLog?.close();
       this.#accessLogConfig = al;
       this.#accessLog = al === undefined ? undefined : new AccessLog(al, openSink(al.path, (err) => this.#log?.warn('access log cannot be written', { path: al.path, error: err.message })), this.proxyId, this.#random);
     }
@@ -122,7 +122,7 @@ export class Observer {
   }
 
   close(): void {
-    this.#accessLog?.close();
+    void this.#accessLog?.close();
     void this.#export?.shutdown();
   }
 }
