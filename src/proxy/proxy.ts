@@ -224,10 +224,18 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       };
     },
     appHealth: options.appPort !== undefined && options.healthPath ? { host: appHost, port: options.appPort, path: options.healthPath } : undefined,
-    // The main thread's data plane only: with --workers, requests carried by worker threads are not here.
+    // The main thread's data plane, and with --workers each worker thread's.
     fates: {
-      byId: (requestId) => plane.observer.fates.find(requestId).map((f) => fateView(f, id)),
-      recent: (limit, failedOnly) => (failedOnly ? plane.observer.fates.failedRing : plane.observer.fates.recentRing).recent(limit).map((f) => fateView(f, id)),
+      byId: async (requestId) => {
+        const own = plane.observer.fates.find(requestId).map((f) => fateView(f, id));
+        const workers = pool ? await pool.fates({ requestId }) : [];
+        return [...own, ...workers].sort((a, b) => a.time.localeCompare(b.time));
+      },
+      recent: async (limit, failedOnly) => {
+        const own = (failedOnly ? plane.observer.fates.failedRing : plane.observer.fates.recentRing).recent(limit).map((f) => fateView(f, id));
+        if (!pool) return own;
+        return [...own, ...(await pool.fates({ limit, failedOnly }))].sort((a, b) => b.time.localeCompare(a.time)).slice(0, limit);
+      },
     },
   }).catch((err) => {
     certificates.stop();

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { startControlPlane, startSidecar, waitForInSync, waitForPassing, type ControlPlaneProcess, type SidecarProcess } from '../support/mesh.ts';
+import { adminMetrics, metricSample, startControlPlane, startSidecar, waitForInSync, waitForPassing, type ControlPlaneProcess, type SidecarProcess } from '../support/mesh.ts';
 import { stopAll, waitFor } from '../support/processes.ts';
 import { runWeft } from '../support/cli.ts';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../support/otlp-receiver.ts';
@@ -222,4 +222,22 @@ test('weft why names the reason and the endpoint tried for a request that got a 
   const unknown = await runWeft(['why', 'no-such-request'], { control: cp.url });
   assert.equal(unknown.code, 1);
   assert.match(unknown.stderr, /no sidecar holds a fate for request no-such-request/);
+});
+
+test('with --workers, the admin listener finds the fates of requests every thread carried', { timeout: 90_000 }, async () => {
+  const multi = await startSidecar(cp.url, 'multi', ['--workers', '2']);
+  await waitForInSync(cp, 6);
+  const ids = Array.from({ length: 30 }, (_, i) => `multi-${i}`);
+  // New connections each: the kernel spreads them over both threads' listeners (SO_REUSEPORT).
+  for (const id of ids) assert.equal((await viaSidecar(multi.outboundPort, 'http://reviews/', { 'x-request-id': id })).status, 200);
+  // The worker thread carried some of them (else this test would not reach the workers' rings).
+  assert.ok(metricSample(await adminMetrics(multi.adminPort), 'weft_proxy_accepted_connections_total{listener="outbound",worker="1"}') > 0);
+  for (const id of ids) {
+    const res = await fetch(`http://127.0.0.1:${multi.adminPort}/fates?id=${id}`);
+    assert.equal(res.status, 200, id);
+    const body = await res.json() as { items: { requestId: string; direction: string; status: number }[] };
+    assert.deepEqual(body.items.map((f) => [f.requestId, f.direction, f.status]), [[id, 'outbound', 200]]);
+  }
+  const recent = await (await fetch(`http://127.0.0.1:${multi.adminPort}/fates/recent?limit=30`)).json() as { items: { requestId: string }[] };
+  assert.deepEqual(recent.items.map((f) => f.requestId).sort(), [...ids].sort());
 });

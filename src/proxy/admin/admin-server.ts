@@ -18,8 +18,8 @@ export interface AdminSources {
   appHealth?: { readonly host: string; readonly port: number; readonly path: string };
   /** The recent requests' fates (observe/fate-ring.ts), as JSON views: by request id, or the latest. */
   fates?: {
-    byId(requestId: string): unknown[];
-    recent(limit: number, failedOnly: boolean): unknown[];
+    byId(requestId: string): unknown[] | Promise<unknown[]>;
+    recent(limit: number, failedOnly: boolean): unknown[] | Promise<unknown[]>;
   };
 }
 
@@ -79,14 +79,14 @@ export async function startAdminServer(host: string, port: number, sources: Admi
       if (path === '/fates') {
         const id = query.get('id');
         if (!id) return sendJson(res, 400, { error: { message: '/fates needs ?id=REQUEST-ID (or see /fates/recent)' } });
-        const items = sources.fates.byId(id);
         // 404 when this sidecar holds no fate for the id: it never saw it, or it has left the rings.
-        return sendJson(res, items.length ? 200 : 404, { requestId: id, items });
+        void Promise.resolve(sources.fates.byId(id)).then((items) => sendJson(res, items.length ? 200 : 404, { requestId: id, items }));
+        return;
       }
       const limit = Number(query.get('limit') ?? 100);
       if (!Number.isInteger(limit) || limit < 1 || limit > MAX_RECENT) return sendJson(res, 400, { error: { message: `limit must be a whole number from 1 to ${MAX_RECENT}` } });
       const failed = query.get('failed');
-      sendJson(res, 200, { items: sources.fates.recent(limit, failed === 'true' || failed === '1') });
+      void Promise.resolve(sources.fates.recent(limit, failed === 'true' || failed === '1')).then((items) => sendJson(res, 200, { items }));
     } else if (path === '/config') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(sources.config(), null, 2) + '\n');
