@@ -194,6 +194,20 @@ test('a request without an id gets one at its first sidecar, carried to every ap
   assert.equal(badTrace.status, 200);
 });
 
+test('a B3 header on input is joined: the spans continue its trace', { timeout: 60_000 }, async () => {
+  const traceId = '80f198ee56343ba864fe8b2a57d3eff7';
+  const parent = 'e457b5a2e4d86bd1';
+  const res = await viaSidecar(client.outboundPort, 'http://frontend/', { 'x-request-id': 'b3-test', b3: `${traceId}-${parent}-1` });
+  assert.equal(res.status, 200, res.body);
+  const spans = await waitFor('6 spans of the B3 request', () => {
+    const s = otlp.spans.filter((x) => x.attributes['weft.request_id'] === 'b3-test');
+    return s.length >= 6 ? s : undefined;
+  }, 30_000);
+  assert.ok(spans.every((s) => s.traceId === traceId));
+  const root = spans.find((s) => s.service === 'client');
+  assert.equal(root?.parentSpanId, parent);
+});
+
 test('weft why names the reason and the endpoint tried for a request that got a 503', { timeout: 60_000 }, async () => {
   const requestId = 'why-503-test';
   await stopGhost();
