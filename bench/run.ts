@@ -17,6 +17,7 @@ import { writeReport } from './lib/report.ts';
 import { startWeftControl, type WeftControl } from './lib/weft.ts';
 import { stealMeter } from './lib/steal.ts';
 import { CONTROL_DEFAULTS, runControlPlaneBench, type ControlPlaneResult } from './control-plane.ts';
+import { SLOW_ENDPOINT_DEFAULTS, runSlowEndpointBench, slowEndpointTable, type SlowEndpointResult } from './slow-endpoint.ts';
 
 const HELP = `Usage: npm run bench -- [options]
 
@@ -31,6 +32,7 @@ const HELP = `Usage: npm run bench -- [options]
   --skip-control        skip the control-plane bench
   --skip-route-change   skip timing route changes until every sidecar serves them
   --route-changes N     route changes to time (default 15), through 6 client sidecars (the demo's count)
+  --skip-slow-endpoint  skip the load-balancing bench (three endpoints, one 10× slower; node bench/slow-endpoint.ts alone)
   --cp-proxies 100,1000 simulated proxy counts for the control-plane bench
   --cp-scopes full,scoped  what each simulated proxy asks for (whole mesh, or svc-000 and its own)
   --weft-node-flags=F   node flags for the weft sidecars only (e.g. --weft-node-flags="--cpu-prof --cpu-prof-dir=bench/work/prof")
@@ -49,6 +51,7 @@ const { values: v } = parseArgs({
     only: { type: 'string' },
     'skip-route-change': { type: 'boolean' },
     'route-changes': { type: 'string', default: '15' },
+    'skip-slow-endpoint': { type: 'boolean', default: false },
     'skip-control': { type: 'boolean', default: false },
     'cp-proxies': { type: 'string', default: CONTROL_DEFAULTS.proxies.join(',') },
     'cp-scopes': { type: 'string', default: CONTROL_DEFAULTS.scopes.join(',') },
@@ -136,6 +139,17 @@ try {
       log(`  route-change bench FAILED: ${(err as Error).message}`);
     }
   }
+  let slowEndpoint: SlowEndpointResult | { error: string } | undefined;
+  if (!v['skip-slow-endpoint']) {
+    log('slow-endpoint bench: round-robin, least-request and peak-ewma with one endpoint 10× slower');
+    try {
+      slowEndpoint = await runSlowEndpointBench({ ...SLOW_ENDPOINT_DEFAULTS, proxyCpu: settings.proxyCpu, loadCpu: settings.loadCpu }, (m) => log(`  ${m}`));
+      log(`\n${slowEndpointTable(slowEndpoint)}`);
+    } catch (err) {
+      slowEndpoint = { error: String((err as Error).stack ?? err) };
+      log(`  slow-endpoint bench FAILED: ${(err as Error).message}`);
+    }
+  }
   if (control) await (await control).proc.stop();
   await upstream.proc.stop();
   const summary = summarize(contenders, samples);
@@ -171,6 +185,7 @@ try {
     samples,
     controlPlane,
     routeChange,
+    slowEndpoint,
   };
   if (!v['no-write']) {
     const files = writeReport(result);

@@ -280,6 +280,9 @@ async function main(): Promise<void> {
   const nextPort = createPortAllocator(basePort);
   const controlPort = await nextPort();
   const controlUrl = `http://127.0.0.1:${controlPort}`;
+  // The catalog is also served as DNS and as a Consul-compatible API, for apps that find services that way.
+  const dnsPort = await nextPort();
+  const consulPort = await nextPort();
   controlUrlOf = controlUrl;
   units = [];
   for (const spec of SPECS) {
@@ -301,7 +304,7 @@ async function main(): Promise<void> {
   }
 
   say(`weft demo: control plane on ${controlUrl}, data in ${dataDir}`);
-  control = launch('control', ['control', '--listen', `127.0.0.1:${controlPort}`, '--data-dir', dataDir], {});
+  control = launch('control', ['control', '--listen', `127.0.0.1:${controlPort}`, '--data-dir', dataDir, '--dns-listen', `127.0.0.1:${dnsPort}`, '--consul-listen', `127.0.0.1:${consulPort}`], {});
   await step('waiting for the control plane', () =>
     waitFor(async () => {
       const r = await get(`${controlUrl}/v1/health`);
@@ -353,6 +356,16 @@ async function main(): Promise<void> {
     return applied.stdout.trim().split('\n').join(', ');
   });
   say(`weft apply -f ${path.relative(process.cwd(), canaryFile)}: ${canary}`);
+  // Traffic policy: catalog's balancing, outlier detection, retries with a budget and a circuit
+  // breaker; reviews' adaptive concurrency and rate limits.
+  const policiesFile = path.join(root, 'examples', 'demo', 'policies.yaml');
+  const policies = await step('applying traffic policy (BackendPolicy for catalog and reviews, RateLimitPolicy for reviews)', async () => {
+    const applied = await execFileAsync(weftBin, ['apply', '-f', policiesFile, '--control', controlUrl], { encoding: 'utf8', env: { ...process.env, WEFT_TOKEN: adminToken } }).catch((err: { stderr?: string; message: string }) => {
+      throw new Error(`weft apply -f ${policiesFile}: ${err.stderr?.trim() || err.message}`);
+    });
+    return applied.stdout.trim().split('\n').join(', ');
+  });
+  say(`weft apply -f ${path.relative(process.cwd(), policiesFile)}: ${policies}`);
 
   const frontend = units[0];
   try {
@@ -397,6 +410,11 @@ async function main(): Promise<void> {
     `    ${env} ${bin} endpoints reviews`,
     `    ${env} ${bin} get httproute reviews-canary -o yaml     # the canary: reviews v1 90% / v2 10%`,
     `    (edit the weights in ${path.relative(process.cwd(), canaryFile)} and ${bin} apply -f it: in force at once)`,
+    `    ${env} ${bin} get backendpolicies catalog -o yaml    # least request, outlier detection, slow start, retry budget, circuit breaker`,
+    `    ${env} ${bin} get ratelimitpolicies                  # reviews: 200 req/s per instance, 100 per caller`,
+    `    curl -s 127.0.0.1:${units[0].adminPort}/metrics | grep -E 'outlier|retry_budget|circuit_breaker'   # frontend's sidecar, catalog's caller`,
+    `  DNS:    dig @127.0.0.1 -p ${dnsPort} catalog.default.svc.cluster.local   (and SRV, or catalog.service.consul)`,
+    `  Consul: curl -H "X-Consul-Token: $(cat ${path.join(dataDir, 'admin-token')})" 127.0.0.1:${consulPort}/v1/health/service/catalog?passing`,
     `  loadgen sends ${rate} req/s and prints a summary every 10 s. ${durationSeconds ? `Stopping by itself in ${durationSeconds}s.` : 'Ctrl-C stops everything.'}`,
     h('─────────────────────────────────────────────────────────────────────────────────'),
     '',

@@ -88,7 +88,16 @@ export interface InstanceRegistration {
    * for instances without a sidecar, which are called in plaintext.
    */
   readonly identity?: string;
+  /**
+   * Who owns the instance when it was not registered through the API: `kubernetes` (an endpoint of
+   * an EndpointSlice, see src/control/sources/kubernetes/). Such an instance has no TTL and no
+   * checks; its health is what the source says, and only the source removes it.
+   */
+  readonly source?: InstanceSource;
 }
+
+/** An external catalog an instance is mirrored from. */
+export type InstanceSource = 'kubernetes';
 
 export interface InstanceState extends InstanceRegistration {
   readonly health: HealthStatus;
@@ -100,4 +109,15 @@ export interface InstanceState extends InstanceRegistration {
   readonly healthSince: number;
   /** Each check's latest result, index for index with `checks` (absent on instances stored before it existed). */
   readonly checkResults?: readonly CheckResult[];
+  /**
+   * Health an outside source reported for the instance (the Consul agent API's TTL checks: pass,
+   * warn, fail), folded into `health` like a check's result; absent for instances nobody reports for.
+   */
+  readonly reported?: ReportedHealth;
+}
+
+/** A health status set from outside the catalog, with the reason shown as `healthReason`. */
+export interface ReportedHealth {
+  readonly status: HealthStatus;
+  readonly reason: string;
 }

@@ -60,3 +60,16 @@ test('a snapshot whose observability settings are malformed is refused (NACK) wi
   assert.equal(r.ok, false);
   assert.deepEqual(!r.ok && r.errors.map((e) => e.path).sort(), ['snapshot.observability.other', 'snapshot.observability.tracing.sampleRate']);
 });
+
+test('validateSnapshot: outlierDetection and slowStart may be absent (an older control plane), but not malformed', () => {
+  const snap = (extra: Record<string, unknown>) => ({ version: '1', hash: '', outboundTrafficPolicy: 'ALLOW_ANY', services: [{ name: 'a', namespace: 'default', policy: { loadBalancer: { algorithm: 'round-robin' }, timeouts: { connectMs: 1, requestMs: 0, idleMs: 1 }, retries: { attempts: 0 }, ...extra }, ports: [] }] });
+  assert.ok(validateSnapshot(snap({})).ok);
+  assert.ok(validateSnapshot(snap({ outlierDetection: { consecutive5xx: 3 }, slowStart: { windowMs: 1000 } })).ok);
+  const bad = validateSnapshot(snap({ outlierDetection: { maxEjectionPercent: 150, baseEjectionTimeMs: 10, maxEjectionTimeMs: 5 }, slowStart: { aggression: -1 } }));
+  assert.ok(!bad.ok);
+  assert.deepEqual(bad.errors.map((e) => e.path).sort(), [
+    'snapshot.services[0].policy.outlierDetection.maxEjectionPercent',
+    'snapshot.services[0].policy.outlierDetection.maxEjectionTimeMs',
+    'snapshot.services[0].policy.slowStart.aggression',
+  ]);
+});

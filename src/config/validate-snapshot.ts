@@ -10,6 +10,8 @@ import { checkCircuitBreakerSnapshot } from './kinds/backend-policy-circuit-brea
 import { readLocality } from './kinds/backend-policy-locality.ts';
 import { readAdaptiveConcurrency } from './kinds/backend-policy-adaptive-concurrency.ts';
 import { readRetries } from './kinds/backend-policy-retries.ts';
+import { readBalancingFields } from './kinds/backend-policy-balancing.ts';
+import { readOutlierDetection, readSlowStart } from './kinds/backend-policy-outlier.ts';
 import { AUTHORIZATION_ACTIONS, readAuthorizationRules } from './kinds/authorization-policy.ts';
 import { readJwtRules } from './kinds/request-authentication.ts';
 import { parseSpiffeId } from './identity.ts';
@@ -41,9 +43,13 @@ export function checkServiceSnapshot(c: Checker, rawService: unknown, sp: string
   const policy = c.object(svc.policy, join(sp, 'policy'));
   if (policy) {
     const lb = c.object(policy.loadBalancer, join(sp, 'policy.loadBalancer'));
-    if (lb) c.oneOf(lb.algorithm, join(sp, 'policy.loadBalancer.algorithm'), LOAD_BALANCER_ALGORITHMS, { required: true });
-    // Absent from snapshots of control planes that predate it: the proxy uses the defaults.
-    if (lb && lb.locality !== undefined) readLocality(c, lb.locality, join(sp, 'policy.loadBalancer.locality'));
+    if (lb) {
+      const algorithm = c.oneOf(lb.algorithm, join(sp, 'policy.loadBalancer.algorithm'), LOAD_BALANCER_ALGORITHMS, { required: true });
+      // The API's reader: ring sizes, a prime Maglev table, one source per hashPolicy entry.
+      if (algorithm !== undefined) readBalancingFields(c, lb, join(sp, 'policy.loadBalancer'), algorithm);
+      // Absent from snapshots of control planes that predate it: the proxy uses the defaults.
+      if (lb.locality !== undefined) readLocality(c, lb.locality, join(sp, 'policy.loadBalancer.locality'));
+    }
     const t = c.object(policy.timeouts, join(sp, 'policy.timeouts'));
     if (t) {
       for (const k of ['connectMs', 'requestMs', 'idleMs']) c.integer(t[k], join(sp, `policy.timeouts.${k}`), { required: true, min: 0 });
@@ -54,6 +60,9 @@ export function checkServiceSnapshot(c: Checker, rawService: unknown, sp: string
     checkCircuitBreakerSnapshot(c, policy.circuitBreaker, join(sp, 'policy.circuitBreaker'));
     readAdaptiveConcurrency(c, policy.adaptiveConcurrency, join(sp, 'policy.adaptiveConcurrency'), true);
     if (r) readRetries(c, r, join(sp, 'policy.retries'), { attemptsRequired: true });
+    // The API's own readers; absent sections (an older control plane) mean the defaults.
+    readOutlierDetection(c, policy.outlierDetection, join(sp, 'policy.outlierDetection'));
+    readSlowStart(c, policy.slowStart, join(sp, 'policy.slowStart'));
   }
   (c.array(svc.authorization, join(sp, 'authorization')) ?? []).forEach((rawPolicy, j) => {
     const ap = join(join(sp, 'authorization'), j);

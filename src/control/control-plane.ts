@@ -11,7 +11,8 @@ import { WeftError } from '../lib/errors.ts';
 import { Registry } from '../lib/metrics.ts';
 import { registerProcessMetrics } from '../lib/process-metrics.ts';
 import { WEFT_VERSION } from '../config/version.ts';
-import { openSqliteStore } from './store/sqlite-store.ts';
+import { openStore } from './store/open-store.ts';
+import { parseStoreUrl } from './store/store-url.ts';
 import type { Store } from './store/store.ts';
 import { Catalog } from './catalog/catalog.ts';
 import { SnapshotCache } from './snapshot/cache.ts';
@@ -24,6 +25,8 @@ import { ProofVerifier } from './auth/proof.ts';
 import { authenticate, authorizeRoute, setCaller } from './auth/caller.ts';
 import { checkDnsSettings, startDnsServer, type DnsServer } from './dns/dns-server.ts';
 import { openDnsSource } from './dns/service-source.ts';
+import { startConsulServer, type ConsulServer } from './consul/server.ts';
+import { loadKubeConfig, startKubernetesSource, type KubernetesSource } from './sources/kubernetes/kubernetes-source.ts';
 
 /** Where the first start writes a generated admin token (mode 0600) when no --token is given. */
 export const ADMIN_TOKEN_FILE = 'admin-token';
@@ -42,6 +45,10 @@ export interface ControlPlaneOptions {
   readonly clock?: Clock;
   readonly log?: Logger;
   readonly store?: Store;
+  /** Where state lives (`--store`): `sqlite` (default, in dataDir) or `etcd://HOST:PORT[,…][/PREFIX]`. */
+  readonly storeUrl?: string;
+  /** etcd: how long to retry an unreachable cluster at start before failing (ms, default 60 000). */
+  readonly storeConnectTimeoutMs?: number;
   /** SPIFFE trust domain of the identities the CA issues (default `weft.local`). */
   readonly trustDomain?: string;
   /** Lifetime of issued workload certificates, 5 s to 30 days (default 24 h; below 10 minutes is for tests). */
@@ -53,11 +60,17 @@ export interface ControlPlaneOptions {
   readonly dnsListen?: { readonly host: string; readonly port: number };
   /** TTL of DNS answers and negative caching, 0–3600 s (`--dns-ttl`, default 5). */
   readonly dnsTtlSeconds?: number;
+  /** `--consul-listen`: serve the Consul-compatible catalog API on this host and port (port 0: any free one). */
+  readonly consulListen?: { readonly host: string; readonly port: number };
+  /** Mirror Services and EndpointSlices (and Gateway API routes) from a Kubernetes cluster (`--kubernetes`). */
+  readonly kubernetes?: { readonly kubeconfig?: string; readonly namespaces?: readonly string[] };
 }
 
 export interface ControlPlane {
   readonly url: string;
   readonly port: number;
+  /** The Consul-compatible API's URL, when `consulListen` was given. */
+  readonly consulUrl?: string;
   /** The file a generated bootstrap admin token was written to on this start, if one was. */
   readonly adminTokenFile?: string;
   /** The DNS port (UDP and TCP) when `dnsListen` was given. */
@@ -85,8 +98,12 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     throw new WeftError('WEFT_ERR_CA_CONFIG', 'an operator CA needs both the certificate (--ca-cert) and its key (--ca-key)', 400);
   }
   if (options.dnsListen) checkDnsSettings({ host: options.dnsListen.host, ttlSeconds: options.dnsTtlSeconds });
+  // A kubeconfig that cannot be read fails the start, before anything is opened.
+  if (options.kubernetes) loadKubeConfig(options.kubernetes.kubeconfig);
   const operator = options.caCertFile !== undefined && options.caKeyFile !== undefined ? { certFile: options.caCertFile, keyFile: options.caKeyFile } : undefined;
-  const store = options.store ?? (await openSqliteStore(options.dataDir));
+  const location = parseStoreUrl(options.storeUrl ?? 'sqlite');
+  const store =
+    options.store ?? (await openStore({ location, dataDir: options.dataDir, connectTimeoutMs: options.storeConnectTimeoutMs, log }));
   let ca: CertificateAuthority;
   try {
     ca = await CertificateAuthority.open({ dataDir: options.dataDir, ...caSettings, operator, clock, log: log.child('ca') });
@@ -126,7 +143,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   });
   await catalog.start();
   const unwatchStore = store.watch((event) => {
-    if (event.type === 'resource-put' || event.type === 'resource-delete') cache.changed();
+    if (event.type === 'resource-put' || event.type === 'resource-delete' || event.type === 'resync') cache.changed();
   });
   const unwatchCatalog = catalog.subscribe(() => cache.changed());
 
@@ -136,11 +153,32 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const instancesGauge = metrics.gauge('weft_control_instances', 'Registered instances by health.', ['health']);
   const updateProcessMetrics = registerProcessMetrics(metrics);
   // Bound at start so that the series reads 0 before the first certificate rather than missing.
+  const kubernetes: KubernetesSource | undefined = options.kubernetes
+    ? startKubernetesSource({ ...options.kubernetes, catalog, store, log: log.child('kubernetes'), trustDomain: ca.trustDomain, metrics })
+    : undefined;
   const certificatesIssued = metrics.counter('weft_control_certificates_issued_total', 'Workload certificates issued by the CA.').bind();
 
   // Before the API listens, so a taken DNS port fails the start like a taken API port does.
   const dnsSource = options.dnsListen ? await openDnsSource(store, catalog) : undefined;
   const dns: DnsServer | undefined = options.dnsListen && dnsSource ? await startDnsServer({ ...options.dnsListen, ttlSeconds: options.dnsTtlSeconds, source: dnsSource, metrics, log: log.child('dns') }) : undefined;
+
+  // Also before the API listens: a taken Consul port fails the start (WEFT_ERR_CONSUL_LISTEN).
+  let consul: ConsulServer | undefined;
+  if (options.consulListen) {
+    try {
+      consul = await startConsulServer({ ...options.consulListen, catalog, clock, log: log.child('consul'), metrics, authenticate: (authorization, method, target) => authenticate(auth, authorization, method, target) });
+    } catch (err) {
+      await dns?.close();
+      dnsSource?.close();
+      unwatchStore();
+      unwatchCatalog();
+      cache.stop();
+      catalog.stop();
+      await ca.close();
+      if (!options.store) await store.close();
+      throw err;
+    }
+  }
 
   const routes = createRoutes({
     store,
@@ -151,7 +189,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     log,
     version: WEFT_VERSION,
     startedAt: clock.now(),
-    storeName: 'sqlite',
+    storeName: location.backend,
     ca,
     tokens,
     onCertificateIssued: () => certificatesIssued.inc(),
@@ -165,6 +203,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
         proxiesGauge.set({}, proxies.connectedCount());
         for (const h of ['passing', 'warning', 'critical']) instancesGauge.set({ health: h }, catalog.list().filter((i) => i.health === h).length);
         updateProcessMetrics();
+        consul?.updateMetrics();
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
         res.end(metrics.render());
         return;
@@ -196,16 +235,19 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const port = (server.address() as AddressInfo).port;
   const host = options.host ?? '127.0.0.1';
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  log.info('control plane listening', { url, dataDir: options.dataDir, auth: options.insecure ? 'insecure' : 'tokens' });
+  log.info('control plane listening', { url, dataDir: options.dataDir, store: location.backend, auth: options.insecure ? 'insecure' : 'tokens' });
 
   return {
     url,
     port,
     adminTokenFile,
     dnsPort: dns?.port,
+    consulUrl: consul?.url,
     async close() {
+      await consul?.close();
       await dns?.close();
       dnsSource?.close();
+      await kubernetes?.stop();
       unwatchStore();
       unwatchCatalog();
       cache.stop();

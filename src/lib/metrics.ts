@@ -121,6 +121,10 @@ export class Gauge extends Metric<number> {
   get(labels: Labels = {}): number {
     return this.series.get(labelKey(this.labelNames, labels))?.value ?? 0;
   }
+  /** Drops every series: for gauges recomputed whole at scrape time, whose label sets come and go. */
+  reset(): void {
+    this.series.clear();
+  }
   /** Gauges of worker threads add up: open connections of all workers are the proxy's. */
   protected add(into: number, value: number): number {
     return into + value;

@@ -5,7 +5,7 @@
 
 import type { MtlsMode, NodeInfo, ProxySnapshot } from '../config/snapshot-types.ts';
 import { createWatch } from '../lib/watch.ts';
-import { ServiceTable } from './balance/service-table.ts';
+import { ServiceTable, type PortBalancerStats } from './balance/service-table.ts';
 import { UpstreamPool } from './transport/upstream-pool.ts';
 import { startOutboundListener } from './outbound/outbound-listener.ts';
 import { startInboundListener } from './inbound/inbound-listener.ts';
@@ -50,6 +50,10 @@ export interface DataPlane {
   readonly metrics: ProxyMetrics;
   /** This data plane's fate records, access log and tracing (observe/). */
   readonly observer: Observer;
+  /** The service table in force (undefined before the first snapshot): the balancers, for scrape-time gauges. */
+  serviceTable(): ServiceTable | undefined;
+  /** Each service port's endpoints as this data plane's balancers see them (ejections, slow start). */
+  endpointStats(): PortBalancerStats[];
   /** Puts a snapshot in force; throws if it cannot (the proxy NACKs it). */
   apply(snapshot: ProxySnapshot): void;
   /** A new certificate: new connections (both ways) use it; open ones keep theirs. */
@@ -66,7 +70,7 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
   const inboundPool = new UpstreamPool();
   const table = createWatch<ServiceTable | undefined>(undefined);
   // The sidecar's own labels carry its locality (--region/--zone): its calls prefer endpoints near it.
-  const serviceTable = new ServiceTable(undefined, { labels: o.node.labels, requests: metrics.localityRequests });
+  const serviceTable = new ServiceTable(undefined, { labels: o.node.labels, requests: metrics.localityRequests }, metrics);
   let allowPassthrough = true;
   let meshTls: MeshTls | undefined;
   let mtlsMode: MtlsMode = 'PERMISSIVE';
@@ -122,6 +126,8 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
     tcpUpstreams: tcpUpstreams.map((l) => ({ upstream: l.upstream, host: l.host, port: l.port })),
     metrics,
     observer,
+    serviceTable: () => table.get(),
+    endpointStats: () => serviceTable.endpointStats(),
     apply(snapshot) {
       observer.apply(snapshot.observability);
       // Endpoints are dialed only under identities of this sidecar's own trust domain.

@@ -21,6 +21,7 @@ import type { StreamClient } from './discovery/stream-client.ts';
 import type { Credentials } from './transport/mesh-tls.ts';
 import { startAdminServer } from './admin/admin-server.ts';
 import { startDataPlane } from './data-plane.ts';
+import { updatePeakEwmaScores } from './admin/balancer-metrics.ts';
 import { WorkerPool } from './workers/worker-pool.ts';
 import { registerProcessMetrics } from '../lib/process-metrics.ts';
 import type { TcpUpstream } from './tcp/tcp-outbound.ts';
@@ -202,6 +203,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
     },
     metrics: async () => {
       metrics.controlConnected.set({}, stream?.connected() ? 1 : 0);
+      // The main thread's balancers only: each worker balances its own connections, and scores do not add up.
+      updatePeakEwmaScores(metrics.peakEwmaScore, plane.serviceTable());
       updateProcessMetrics();
       return metrics.registry.render(pool ? await pool.metrics() : []);
     },
@@ -220,6 +223,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
           ? { id: credentials.identity, serial: credentials.serial, notBefore: new Date(credentials.notBefore).toISOString(), notAfter: new Date(credentials.notAfter).toISOString(), lastError: certificates.lastError() }
           : { lastError: certificates.lastError() },
         version: stream?.snapshot.get()?.version,
+        // The main thread's balancers (each worker thread keeps its own): ejections, slow start, counters.
+        endpointStats: plane.endpointStats(),
         snapshot: stream?.snapshot.get(),
       };
     },

@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { startControlPlane, startSidecar, waitForInSync, waitForPassing, type ControlPlaneProcess, type SidecarProcess } from '../support/mesh.ts';
 import { startEcho, getViaProxy, steadyTraffic, type EchoServer } from '../support/upstreams.ts';
 import { spawnWeft, stopAll, waitFor, weftBin } from '../support/processes.ts';
+import { useAlgorithm } from '../support/policies.ts';
 
 const TTL_SECONDS = 5;
 
@@ -34,6 +35,8 @@ before(async () => {
     startSidecar(cp.url, 'client'),
   ]);
   await waitForPassing(cp, 'echo', 2);
+  // Round robin: the checks that both instances serve must not depend on their latencies.
+  await useAlgorithm(cp, 'echo', 'round-robin', [client]);
   await waitForInSync(cp, 3);
 }, { timeout: 120_000 });
 

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { startControlPlane, startSidecar, type ControlPlaneProcess, type SidecarProcess } from '../support/mesh.ts';
 import { startEcho, getViaProxy, type EchoServer } from '../support/upstreams.ts';
 import { freePort, stopAll, waitFor } from '../support/processes.ts';
+import { useAlgorithm } from '../support/policies.ts';
 
 let cp: ControlPlaneProcess;
 let client: SidecarProcess;
@@ -113,6 +114,7 @@ test('an instance that stops heartbeating turns critical after its TTL and gets 
   keepAlive('ttl', 'alive');
 
   await waitForClientView('ttl', { stale: 'passing', alive: 'passing' });
+  await useAlgorithm(cp, 'ttl', 'round-robin', [client]); // "both got traffic" is round robin's promise
   const before = await send('ttl', 20);
   assert.ok(before.stale > 0 && before.alive > 0, `both instances got traffic while heartbeating: ${JSON.stringify(before)}`);
 
@@ -189,6 +191,7 @@ test('a failing HTTP health check makes an instance critical and stops its traff
   await register({ service: 'checked', id: 'steady', port: steady.port, ttlSeconds: 0 });
   await waitForHealth('checked', 'checked', 'passing');
   await waitForClientView('checked', { checked: 'passing', steady: 'passing' });
+  await useAlgorithm(cp, 'checked', 'round-robin', [client]);
   const before = await send('checked', 20);
   assert.ok(before.checked > 0 && before.steady > 0, `both instances got traffic: ${JSON.stringify(before)}`);
 

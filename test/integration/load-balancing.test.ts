@@ -8,6 +8,7 @@ import http from 'node:http';
 import { startControlPlane, startSidecar, waitForInSync, waitForPassing, type ControlPlaneProcess, type SidecarProcess } from '../support/mesh.ts';
 import { startEcho, getViaProxy, steadyTraffic, type EchoServer } from '../support/upstreams.ts';
 import { stopAll } from '../support/processes.ts';
+import { useAlgorithm } from '../support/policies.ts';
 
 let cp: ControlPlaneProcess;
 let a: EchoServer;
@@ -25,6 +26,8 @@ before(async () => {
     startSidecar(cp.url, 'client'),
   ]);
   await waitForPassing(cp, 'echo', 2);
+  // The even-spread check below is round robin's, whatever the default (peak-ewma follows latency).
+  await useAlgorithm(cp, 'echo', 'round-robin', [client]);
   await waitForInSync(cp, 3);
 });
 

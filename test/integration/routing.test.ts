@@ -9,6 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { adminMetrics, metricSample, startControlPlane, startSidecar, waitForInSync, waitForPassing, type ControlPlaneProcess, type SidecarProcess } from '../support/mesh.ts';
 import { stopAll } from '../support/processes.ts';
+import { useAlgorithm } from '../support/policies.ts';
 import { runWeft } from '../support/cli.ts';
 
 /** An app that names itself and echoes what it received (method, target, headers). */
@@ -63,6 +64,8 @@ before(async () => {
     { apiVersion: 'weft.dev/v1alpha1', kind: 'Service', metadata: { name: 'reviews-v1' }, spec: { selector: { version: 'v1' }, ports: [{ port: 80 }] } },
     { apiVersion: 'weft.dev/v1alpha1', kind: 'Service', metadata: { name: 'reviews-v2' }, spec: { selector: { version: 'v2' }, ports: [{ port: 80 }] } },
   ]);
+  // The "balanced over every instance" checks are round robin's promise, whatever the default (peak-ewma follows latency).
+  await useAlgorithm(cp, 'reviews', 'round-robin', [web]);
 }, { timeout: 120_000 });
 
 after(async () => {

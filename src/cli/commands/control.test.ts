@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isWeftError } from '../../lib/errors.ts';
 import type { Parsed } from '../command.ts';
-import { certTtlSeconds } from './control.ts';
+import { certTtlSeconds, kubernetesOptions } from './control.ts';
 
 const parsed = (v?: string): Parsed => ({ values: { 'cert-ttl': v }, positionals: [], rest: [] });
 
@@ -18,5 +18,15 @@ test('--cert-ttl takes plain seconds or a duration in whole seconds', () => {
   assert.equal(certTtlSeconds(parsed('2000ms')), 2);
   for (const bad of ['1.5h', '1500ms', '1d', '', '-5', 'soon']) {
     assert.throws(() => certTtlSeconds(parsed(bad)), (err) => isWeftError(err) && err.code === 'WEFT_ERR_CLI_USAGE' && err.status === 2, bad);
+  }
+});
+
+test('--kubernetes takes --kubeconfig and a namespace list; the companions alone are a usage error', () => {
+  const p = (values: Record<string, unknown>): Parsed => ({ values, positionals: [], rest: [] }) as Parsed;
+  assert.equal(kubernetesOptions(p({})), undefined);
+  assert.deepEqual(kubernetesOptions(p({ kubernetes: true })), {});
+  assert.deepEqual(kubernetesOptions(p({ kubernetes: true, kubeconfig: '/k', 'kubernetes-namespaces': 'shop, default' })), { kubeconfig: '/k', namespaces: ['shop', 'default'] });
+  for (const bad of [{ kubeconfig: '/k' }, { 'kubernetes-namespaces': 'a' }, { kubernetes: true, 'kubernetes-namespaces': 'Shop' }, { kubernetes: true, 'kubernetes-namespaces': ',' }]) {
+    assert.throws(() => kubernetesOptions(p(bad)), (err) => isWeftError(err) && err.code === 'WEFT_ERR_CLI_USAGE' && err.status === 2, JSON.stringify(bad));
   }
 });

@@ -2,6 +2,7 @@
 
 import { startControlPlane } from '../../control/control-plane.ts';
 import { checkCaSettings } from '../../control/ca/certificate-authority.ts';
+import { parseStoreUrl } from '../../control/store/store-url.ts';
 import { WeftError } from '../../lib/errors.ts';
 import { dnsFlagOptions, dnsFlags, dnsFlagUsage, dnsListeningLine } from '../dns-flags.ts';
 import { parseCommand, str, ttlSeconds, type Command, type Parsed } from '../command.ts';
@@ -14,18 +15,42 @@ export function certTtlSeconds(parsed: Parsed): number | undefined {
   return ttlSeconds(str(parsed, 'cert-ttl'), '--cert-ttl');
 }
 
+/** `--kubernetes` and its companions; the companions alone are a usage error (exit 2). */
+export function kubernetesOptions(parsed: Parsed): { kubeconfig?: string; namespaces?: string[] } | undefined {
+  const kubeconfig = str(parsed, 'kubeconfig');
+  const nsFlag = str(parsed, 'kubernetes-namespaces');
+  if (parsed.values.kubernetes !== true) {
+    if (kubeconfig !== undefined || nsFlag !== undefined) throw new WeftError('WEFT_ERR_CLI_USAGE', '--kubeconfig and --kubernetes-namespaces go with --kubernetes', 2);
+    return undefined;
+  }
+  const namespaces = nsFlag === undefined ? undefined : nsFlag.split(',').map((n) => n.trim()).filter((n) => n !== '');
+  for (const ns of namespaces ?? []) {
+    if (!/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(ns)) throw new WeftError('WEFT_ERR_CLI_USAGE', `--kubernetes-namespaces: ${JSON.stringify(ns)} is not a namespace name (a DNS label)`, 2);
+  }
+  if (nsFlag !== undefined && namespaces!.length === 0) throw new WeftError('WEFT_ERR_CLI_USAGE', '--kubernetes-namespaces: name at least one namespace', 2);
+  return { ...(kubeconfig !== undefined ? { kubeconfig } : {}), ...(namespaces ? { namespaces } : {}) };
+}
 
 export const controlCommand: Command = {
   name: 'control',
   summary: 'Run the control plane: catalog, resource store, config streams, certificates and the HTTP API.',
   usage: `Usage: weft control [--listen HOST:PORT] [--data-dir DIR] [--token TOKEN | --insecure]
+                    [--store sqlite|etcd://HOST:PORT[,HOST:PORT…][/PREFIX]]
+                    [--store-connect-timeout DURATION]
                     [--trust-domain NAME] [--cert-ttl DURATION]
                     [--ca-cert FILE --ca-key FILE]
-                    [--dns-listen IP:PORT [--dns-ttl DURATION]]
+                    [--dns-listen IP:PORT [--dns-ttl DURATION]] [--consul-listen HOST:PORT]
+                    [--kubernetes [--kubeconfig FILE] [--kubernetes-namespaces A,B]]
 
   --listen HOST:PORT     where the API listens (default 127.0.0.1:7700)
   --data-dir DIR         where the embedded SQLite store and the mesh CA (DIR/ca/) live
                          (default ./.weft/control)
+  --store URL            where resources, instances and tokens live: sqlite (default, a file
+                         in DIR) or etcd://HOST:PORT[,HOST:PORT…][/PREFIX] (keys under PREFIX,
+                         default /weft); the CA stays in DIR either way
+  --store-connect-timeout DURATION
+                         how long to retry an unreachable etcd at start before giving up
+                         (default 60s)
   --token TOKEN          a bootstrap admin token, always accepted (or WEFT_TOKEN); without
                          it the first start writes a generated one to DIR/admin-token (0600)
   --insecure             accept anonymous API calls as admin: anyone who reaches the port can
@@ -38,11 +63,22 @@ export const controlCommand: Command = {
                          trust bundle, the intermediates go with every leaf)
   --ca-key FILE          the private key of the first certificate in --ca-cert (mode 0600;
                          read where it is, never copied)
-${dnsFlagUsage}`,
+${dnsFlagUsage}
+  --consul-listen HOST:PORT
+                         also serve a Consul-compatible catalog API there (agent service
+                         register/deregister, TTL checks, catalog, health, blocking queries);
+                         it takes weft admin tokens as X-Consul-Token (off by default)
+  --kubernetes           mirror Services and EndpointSlices (and Gateway API HTTPRoutes and
+                         GRPCRoutes, when installed) of a Kubernetes cluster into the mesh
+  --kubeconfig FILE      the cluster to watch (default $KUBECONFIG, ~/.kube/config, in-cluster)
+  --kubernetes-namespaces A,B
+                         watch only these namespaces (default all)`,
   async run(argv) {
     const p = parseCommand(this, argv, {
       listen: { type: 'string' },
       'data-dir': { type: 'string' },
+      store: { type: 'string' },
+      'store-connect-timeout': { type: 'string' },
       token: { type: 'string' },
       'trust-domain': { type: 'string' },
       'cert-ttl': { type: 'string' },
@@ -50,6 +86,10 @@ ${dnsFlagUsage}`,
       'ca-cert': { type: 'string' },
       'ca-key': { type: 'string' },
       ...dnsFlagOptions,
+      'consul-listen': { type: 'string' },
+      kubernetes: { type: 'boolean' },
+      kubeconfig: { type: 'string' },
+      'kubernetes-namespaces': { type: 'string' },
     });
     if (!p) return 0;
     const listen = str(p, 'listen') ?? '127.0.0.1:7700';
@@ -65,6 +105,18 @@ ${dnsFlagUsage}`,
         throw new WeftError('WEFT_ERR_CLI_USAGE', `${flag}: ${(err as Error).message}`, 2);
       }
     }
+    const consulListen = str(p, 'consul-listen');
+    const cm = consulListen === undefined ? undefined : /^(.*):(\d+)$/.exec(consulListen);
+    if (consulListen !== undefined && (!cm || Number(cm[2]) > 65535)) throw new WeftError('WEFT_ERR_CLI_USAGE', `--consul-listen must be HOST:PORT, got ${JSON.stringify(consulListen)}`, 2);
+    const storeUrl = str(p, 'store');
+    if (storeUrl !== undefined) {
+      try {
+        parseStoreUrl(storeUrl);
+      } catch (err) {
+        throw new WeftError('WEFT_ERR_CLI_USAGE', `--store: ${(err as Error).message}`, 2);
+      }
+    }
+    const storeConnectTimeoutSeconds = ttlSeconds(str(p, 'store-connect-timeout'), '--store-connect-timeout');
     const insecure = p.values.insecure === true;
     const bootstrapToken = str(p, 'token') ?? (process.env.WEFT_TOKEN || undefined);
     const caCertFile = str(p, 'ca-cert');
@@ -73,10 +125,13 @@ ${dnsFlagUsage}`,
       throw new WeftError('WEFT_ERR_CLI_USAGE', '--ca-cert and --ca-key go together: the CA certificate and its private key', 2);
     }
     const dns = dnsFlags(p);
+    const kubernetes = kubernetesOptions(p);
     const cp = await startControlPlane({
       host: m[1].replace(/^\[|\]$/g, '') || '127.0.0.1',
       port: Number(m[2]),
       dataDir: str(p, 'data-dir') ?? '.weft/control',
+      storeUrl,
+      storeConnectTimeoutMs: storeConnectTimeoutSeconds === undefined ? undefined : storeConnectTimeoutSeconds * 1000,
       token: bootstrapToken,
       insecure,
       trustDomain,
@@ -84,10 +139,13 @@ ${dnsFlagUsage}`,
       caCertFile,
       caKeyFile,
       ...dns,
+      consulListen: cm ? { host: cm[1]!.replace(/^\[|\]$/g, '') || '127.0.0.1', port: Number(cm[2]) } : undefined,
+      kubernetes,
     });
     if (cp.adminTokenFile) process.stdout.write(`weft: wrote a bootstrap admin token to ${cp.adminTokenFile} (mode 0600); use it with: export WEFT_TOKEN=$(cat ${cp.adminTokenFile})\n`);
     if (insecure) process.stdout.write('weft: --insecure: the API accepts anonymous callers as admin; do not expose this port\n');
     if (dns.dnsListen && cp.dnsPort !== undefined) process.stdout.write(dnsListeningLine(dns.dnsListen.host, cp.dnsPort));
+    if (cp.consulUrl) process.stdout.write(`weft: Consul-compatible API on ${cp.consulUrl}\n`);
     process.stdout.write(`weft control plane listening on ${cp.url}\n`);
     await new Promise<void>((resolve) => {
       const stop = (): void => {

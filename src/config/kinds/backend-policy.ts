@@ -1,6 +1,6 @@
 // BackendPolicy (weft.dev/v1alpha1): how a proxy talks to the endpoints of the services it targets:
 // load-balancing algorithm, timeouts (connect, response head, stream idle, total; pool idle) and
-// retries (backend-policy-retries.ts).
+// retries (backend-policy-retries.ts); outlier detection and slow start live in backend-policy-outlier.ts.
 
 import type { ResourceType, ValidationResult } from '../resource.ts';
 import { Checker, DNS_LABEL, DNS_LABEL_HINT, join } from '../validate.ts';
@@ -8,9 +8,11 @@ import { DEFAULT_CIRCUIT_BREAKER, readCircuitBreaker, type CircuitBreakerSpec } 
 import { readLocality, type LocalityLoadBalancing } from './backend-policy-locality.ts';
 import { readAdaptiveConcurrency, type AdaptiveConcurrencySpec } from './backend-policy-adaptive-concurrency.ts';
 import { readRetries, type BackendRetries } from './backend-policy-retries.ts';
+import { BALANCING_FIELDS, readBalancingFields, type BalancingFields } from './backend-policy-balancing.ts';
+import { DEFAULT_OUTLIER_DETECTION, DEFAULT_SLOW_START, readOutlierDetection, readSlowStart, type OutlierDetection, type SlowStart } from './backend-policy-outlier.ts';
 
-export type LoadBalancerAlgorithm = 'round-robin' | 'random' | 'weighted' | 'least-request';
-export const LOAD_BALANCER_ALGORITHMS: readonly LoadBalancerAlgorithm[] = ['round-robin', 'random', 'weighted', 'least-request'];
+export type LoadBalancerAlgorithm = 'round-robin' | 'random' | 'weighted' | 'least-request' | 'peak-ewma' | 'ring-hash' | 'maglev';
+export const LOAD_BALANCER_ALGORITHMS: readonly LoadBalancerAlgorithm[] = ['round-robin', 'random', 'weighted', 'least-request', 'peak-ewma', 'ring-hash', 'maglev'];
 
 export interface TargetRef {
   readonly kind: 'Service';
@@ -19,7 +21,8 @@ export interface TargetRef {
 
 export interface BackendPolicySpec {
   readonly targetRefs: readonly TargetRef[];
-  readonly loadBalancer: {
+  /** peakEwma, ringHash, maglev and hashPolicy: backend-policy-balancing.ts. */
+  readonly loadBalancer: BalancingFields & {
     readonly algorithm: LoadBalancerAlgorithm;
     /** least-request: how many endpoints to sample before taking the least loaded. */
     readonly choiceCount: number;
@@ -33,6 +36,10 @@ export interface BackendPolicySpec {
   readonly adaptiveConcurrency?: AdaptiveConcurrencySpec;
   /** Retries, their conditions, backoff and budget (backend-policy-retries.ts). */
   readonly retries: BackendRetries;
+  /** Passive health (backend-policy-outlier.ts); optional only because stored policies may predate it. */
+  readonly outlierDetection?: OutlierDetection;
+  /** Ramp-up of new and readmitted endpoints (backend-policy-outlier.ts); absent: off. */
+  readonly slowStart?: SlowStart;
 }
 
 /**
@@ -70,6 +77,8 @@ export const TIMEOUT_FIELDS = ['connectMs', 'responseHeaderMs', 'streamIdleMs', 
 
 export const DEFAULT_BACKEND_POLICY: BackendPolicySpec = {
   targetRefs: [],
+  // Still round-robin: peak-ewma's median beat it in the slow-endpoint bench but its tail did not,
+  // consistently, on a loaded machine (docs/performance.md, entry 14).
   loadBalancer: { algorithm: 'round-robin', choiceCount: 2 },
   // idleMs 4 s: below the keep-alive timeout of common app servers (Node's http server and uvicorn
   // 5 s, Apache 5 s), so the proxy, not the app, closes an idle connection, and a request is rarely
@@ -78,6 +87,8 @@ export const DEFAULT_BACKEND_POLICY: BackendPolicySpec = {
   timeouts: { connectMs: 2_000, responseHeaderMs: 30_000, streamIdleMs: 300_000, requestMs: 0, idleMs: 4_000 },
   retries: { attempts: 2 },
   circuitBreaker: DEFAULT_CIRCUIT_BREAKER,
+  outlierDetection: DEFAULT_OUTLIER_DETECTION,
+  slowStart: DEFAULT_SLOW_START,
 };
 
 /**
@@ -110,7 +121,7 @@ function validateSpec(raw: unknown, path: string): ValidationResult<BackendPolic
   const c = new Checker();
   const spec = c.object(raw, path);
   if (!spec) return { ok: false, errors: c.errors };
-  c.noUnknown(spec, path, ['targetRefs', 'loadBalancer', 'timeouts', 'retries', 'circuitBreaker', 'adaptiveConcurrency']);
+  c.noUnknown(spec, path, ['targetRefs', 'loadBalancer', 'timeouts', 'retries', 'circuitBreaker', 'adaptiveConcurrency', 'outlierDetection', 'slowStart']);
   const d = DEFAULT_BACKEND_POLICY;
 
   const targetRefs = readTargetRefs(c, spec.targetRefs, join(path, 'targetRefs'));
@@ -120,12 +131,14 @@ function validateSpec(raw: unknown, path: string): ValidationResult<BackendPolic
     const lbPath = join(path, 'loadBalancer');
     const lb = c.object(spec.loadBalancer, lbPath);
     if (lb) {
-      c.noUnknown(lb, lbPath, ['algorithm', 'choiceCount', 'locality']);
+      c.noUnknown(lb, lbPath, ['algorithm', 'choiceCount', 'locality', ...BALANCING_FIELDS]);
       const locality = lb.locality === undefined ? undefined : readLocality(c, lb.locality, join(lbPath, 'locality'));
+      const algorithm = c.oneOf(lb.algorithm, join(lbPath, 'algorithm'), LOAD_BALANCER_ALGORITHMS) ?? d.loadBalancer.algorithm;
       loadBalancer = {
-        algorithm: c.oneOf(lb.algorithm, join(lbPath, 'algorithm'), LOAD_BALANCER_ALGORITHMS) ?? d.loadBalancer.algorithm,
+        algorithm,
         choiceCount: c.integer(lb.choiceCount, join(lbPath, 'choiceCount'), { min: 2, max: 10 }) ?? d.loadBalancer.choiceCount,
         ...(locality !== undefined && { locality }),
+        ...readBalancingFields(c, lb, lbPath, algorithm),
       };
     }
   }
@@ -153,9 +166,11 @@ function validateSpec(raw: unknown, path: string): ValidationResult<BackendPolic
 
   const circuitBreaker = readCircuitBreaker(c, spec.circuitBreaker, join(path, 'circuitBreaker'));
   const adaptiveConcurrency = readAdaptiveConcurrency(c, spec.adaptiveConcurrency, join(path, 'adaptiveConcurrency'));
+  const outlierDetection = readOutlierDetection(c, spec.outlierDetection, join(path, 'outlierDetection'));
+  const slowStart = readSlowStart(c, spec.slowStart, join(path, 'slowStart'));
 
   if (c.errors.length) return { ok: false, errors: c.errors };
-  return { ok: true, value: { targetRefs, loadBalancer, timeouts, retries, circuitBreaker, ...(adaptiveConcurrency && { adaptiveConcurrency }) } };
+  return { ok: true, value: { targetRefs, loadBalancer, timeouts, retries, circuitBreaker, ...(adaptiveConcurrency && { adaptiveConcurrency }), outlierDetection, slowStart } };
 }
 
 export const backendPolicyType: ResourceType<BackendPolicySpec> = {

@@ -22,7 +22,14 @@ test('an empty spec gets every default', () => {
   assert.deepEqual(valid({}), {
     outboundTrafficPolicy: { mode: 'ALLOW_ANY' },
     mtls: { mode: 'PERMISSIVE' },
-    defaultBackendPolicy: { loadBalancer: DEFAULT_BACKEND_POLICY.loadBalancer, timeouts: DEFAULT_BACKEND_POLICY.timeouts, retries: DEFAULT_BACKEND_POLICY.retries, circuitBreaker: DEFAULT_BACKEND_POLICY.circuitBreaker },
+    defaultBackendPolicy: {
+      loadBalancer: DEFAULT_BACKEND_POLICY.loadBalancer,
+      timeouts: DEFAULT_BACKEND_POLICY.timeouts,
+      retries: DEFAULT_BACKEND_POLICY.retries,
+      circuitBreaker: DEFAULT_BACKEND_POLICY.circuitBreaker,
+      outlierDetection: DEFAULT_BACKEND_POLICY.outlierDetection,
+      slowStart: DEFAULT_BACKEND_POLICY.slowStart,
+    },
     authorization: { defaultAction: 'ALLOW' },
   });
   assert.deepEqual(valid({}), DEFAULT_MESH_CONFIG);
@@ -49,6 +56,8 @@ test('a partial default policy is completed from BackendPolicy defaults', () => 
       timeouts: { connectMs: 2000, responseHeaderMs: 30000, streamIdleMs: 300000, requestMs: 5000, idleMs: 4000 },
       retries: { attempts: 2 },
       circuitBreaker: { maxConnections: 1024, maxPendingRequests: 1024, maxRequests: 1024, maxRetries: 1024 },
+      outlierDetection: DEFAULT_BACKEND_POLICY.outlierDetection,
+      slowStart: DEFAULT_BACKEND_POLICY.slowStart,
     },
     authorization: { defaultAction: 'ALLOW' },
   });
@@ -65,7 +74,7 @@ const cases: [string, unknown, string[]][] = [
   ['mtls unknown field', { mtls: { mode: 'STRICT', ports: [] } }, ['spec.mtls.ports']],
   ['defaultBackendPolicy not an object', { defaultBackendPolicy: [] }, ['spec.defaultBackendPolicy']],
   ['defaultBackendPolicy with targetRefs', { defaultBackendPolicy: { targetRefs: [{ kind: 'Service', name: 'a' }] } }, ['spec.defaultBackendPolicy.targetRefs']],
-  ['defaultBackendPolicy bad algorithm', { defaultBackendPolicy: { loadBalancer: { algorithm: 'ring-hash' } } }, ['spec.defaultBackendPolicy.loadBalancer.algorithm']],
+  ['defaultBackendPolicy bad algorithm', { defaultBackendPolicy: { loadBalancer: { algorithm: 'consistent-hash' } } }, ['spec.defaultBackendPolicy.loadBalancer.algorithm']],
   ['defaultBackendPolicy bad timeout', { defaultBackendPolicy: { timeouts: { connectMs: 0 } } }, ['spec.defaultBackendPolicy.timeouts.connectMs']],
   ['defaultBackendPolicy unknown field', { defaultBackendPolicy: { retry: {} } }, ['spec.defaultBackendPolicy.retry']],
   ['authorization defaultAction unknown', { authorization: { defaultAction: 'AUDIT' } }, ['spec.authorization.defaultAction']],

@@ -113,6 +113,76 @@ test('heartbeat or deregistration of an unknown instance is a 404', async () => 
   catalog.stop();
 });
 
+test('reported health (Consul TTL checks) folds into health: worse wins, a report is persisted, a restart keeps it', async () => {
+  const catalog = new Catalog({ store, clock, log: quiet });
+  await catalog.start();
+  const registered = await catalog.register(registration({ ttlSeconds: 0 }), { reported: { status: 'critical', reason: 'check c1: not yet passed' } });
+  assert.equal(registered.health, 'critical');
+  assert.equal(registered.healthReason, 'check c1: not yet passed');
+  const changes: string[] = [];
+  catalog.subscribe(() => changes.push(catalog.get('default', 'reviews', 'r1')!.health));
+
+  await catalog.report('default', 'reviews', 'r1', { status: 'warning', reason: 'check c1: slow' }, { heartbeat: true });
+  assert.equal(catalog.get('default', 'reviews', 'r1')?.health, 'warning');
+  await catalog.report('default', 'reviews', 'r1', { status: 'passing', reason: 'check c1: ok' }, { heartbeat: true });
+  assert.equal(catalog.get('default', 'reviews', 'r1')?.health, 'passing');
+  assert.deepEqual(changes, ['warning', 'passing']);
+
+  // A report that leaves health alone is still stored: a restart must not bring back the old one.
+  await catalog.report('default', 'reviews', 'r1', { status: 'critical', reason: 'check c1: down' }, { heartbeat: false });
+  catalog.stop();
+  const again = new Catalog({ store, clock, log: quiet });
+  await again.start();
+  assert.deepEqual(again.get('default', 'reviews', 'r1')?.reported, { status: 'critical', reason: 'check c1: down' });
+  assert.equal(again.get('default', 'reviews', 'r1')?.health, 'critical');
+  await assert.rejects(again.report('default', 'reviews', 'nope', { status: 'passing', reason: '' }, { heartbeat: true }), { code: 'WEFT_ERR_CATALOG_NOT_FOUND' });
+  again.stop();
+});
+
+test('a lapsed TTL is critical whatever was reported; a reported pass with a heartbeat brings the instance back', async () => {
+  const catalog = new Catalog({ store, clock, log: quiet, sweepMs: 500 });
+  await catalog.start();
+  await catalog.register(registration({ ttlSeconds: 3 }), { reported: { status: 'passing', reason: 'ok' } });
+  clock.advance(3_600);
+  await settle();
+  assert.equal(catalog.get('default', 'reviews', 'r1')?.health, 'critical');
+  assert.match(catalog.get('default', 'reviews', 'r1')!.healthReason, /ttl expired/);
+  await catalog.report('default', 'reviews', 'r1', { status: 'passing', reason: 'ok' }, { heartbeat: true });
+  assert.equal(catalog.get('default', 'reviews', 'r1')?.health, 'passing');
+  catalog.stop();
+});
+
+test('heartbeats reach a store that expires instances itself (refreshInstance), and its failure does not fail them', async () => {
+  const refreshed: string[] = [];
+  let fail = false;
+  // The SQLite store with the optional hook the etcd store implements (instance leases).
+  const refreshInstance = async (i: { id: string; lastHeartbeat: number }): Promise<void> => {
+    refreshed.push(`${i.id}@${i.lastHeartbeat}`);
+    if (fail) throw new Error('etcd unavailable');
+  };
+  const leasing = new Proxy(store, {
+    get: (target, prop) => {
+      if (prop === 'refreshInstance') return refreshInstance;
+      const v = Reflect.get(target, prop) as unknown;
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+  const lines: string[] = [];
+  const catalog = new Catalog({ store: leasing, clock, log: createLogger('test', (l) => lines.push(l)) });
+  await catalog.start();
+  await catalog.register(registration({ ttlSeconds: 5 }));
+  clock.advance(1_000);
+  await catalog.heartbeat('default', 'reviews', 'r1');
+  assert.deepEqual(refreshed, [`r1@${clock.now()}`], 'with the state that has the new heartbeat');
+  fail = true;
+  clock.advance(1_000);
+  const state = await catalog.heartbeat('default', 'reviews', 'r1');
+  assert.equal(state.health, 'passing');
+  await settle();
+  assert.ok(lines.some((l) => l.includes('WARN') && l.includes('store could not refresh instance')), lines.join('\n'));
+  catalog.stop();
+});
+
 test('checks run by the sidecar are never probed here; its reports set the health, and survive a restart', async () => {
   const probed: string[] = [];
   const catalog = new Catalog({ store, clock, log: quiet, probe: async (check) => (probed.push(check.type), PASS) });
@@ -169,4 +239,37 @@ test('a check stored before intervalMs existed (whole seconds) is completed on r
   assert.equal(check.checkedBy, 'control-plane');
   assert.deepEqual(check.expectedStatuses, [{ start: 200, end: 400 }]);
   catalog.stop();
+});
+
+test('an instance a source owns keeps the health the source gives: no TTL, never swept away, unchanged puts write nothing', async () => {
+  const catalog = new Catalog({ store, clock, log: quiet, sweepMs: 1000 });
+  await catalog.start();
+  let notified = 0;
+  catalog.subscribe(() => notified++);
+  const reg = { ...registration({ id: 'pod-a:10.0.0.1', ttlSeconds: 0 }), source: 'kubernetes' as const };
+  await catalog.putSourced(reg, 'critical', 'kubernetes: not ready');
+  assert.equal(notified, 1);
+  await catalog.putSourced(reg, 'critical', 'kubernetes: not ready');
+  assert.equal(notified, 1, 'an unchanged put is no change');
+  // Far past any grace period: a sourced instance stays until its source removes it.
+  clock.advance(3_600_000);
+  await catalog.sweep();
+  assert.equal(catalog.get('default', 'reviews', 'pod-a:10.0.0.1')?.health, 'critical');
+  await catalog.putSourced(reg, 'passing', 'kubernetes: ready');
+  assert.equal(catalog.get('default', 'reviews', 'pod-a:10.0.0.1')?.health, 'passing');
+  await catalog.sweep();
+  assert.equal(catalog.get('default', 'reviews', 'pod-a:10.0.0.1')?.health, 'passing');
+  catalog.stop();
+
+  // A restart keeps the source's last word until it speaks again.
+  await catalog.putSourced(reg, 'critical', 'kubernetes: terminating');
+  const again = new Catalog({ store, clock, log: quiet });
+  await again.start();
+  await again.sweep();
+  assert.equal(again.get('default', 'reviews', 'pod-a:10.0.0.1')?.health, 'critical');
+  assert.equal(again.get('default', 'reviews', 'pod-a:10.0.0.1')?.source, 'kubernetes');
+  assert.equal(await again.removeSourced('default', 'reviews', 'pod-a:10.0.0.1'), true);
+  assert.equal(await again.removeSourced('default', 'reviews', 'pod-a:10.0.0.1'), false);
+  assert.equal((await store.listInstances()).length, 0);
+  again.stop();
 });

@@ -3,7 +3,7 @@
 // that stay critical. Memory is the source of truth while running; the store
 // keeps registrations and health changes (not every heartbeat) so a restart loses nothing.
 
-import type { CheckResult, HealthStatus, InstanceRegistration, InstanceState } from '../../config/catalog-types.ts';
+import type { CheckResult, HealthStatus, InstanceRegistration, InstanceSource, InstanceState, ReportedHealth } from '../../config/catalog-types.ts';
 import { completeHealthCheck, type ReportedCheck } from '../../config/health-check.ts';
 import type { Clock, Timer } from '../../lib/clock.ts';
 import { WeftError } from '../../lib/errors.ts';
@@ -24,6 +24,8 @@ interface CheckState {
 interface Entry {
   state: InstanceState;
   checks: CheckState[];
+  /** Health as an external source (state.source) reports it; the starting point of #reevaluate. */
+  sourced?: { health: HealthStatus; reason: string };
 }
 
 export interface CatalogOptions {
@@ -34,6 +36,9 @@ export interface CatalogOptions {
   /** How often TTLs and removals are evaluated. */
   readonly sweepMs?: number;
 }
+
+/** Worse health ranks higher: a reported or checked status only ever makes an instance worse. */
+const SEVERITY: Readonly<Record<HealthStatus, number>> = { passing: 0, warning: 1, critical: 2 };
 
 export function instanceKey(namespace: string, service: string, id: string): string {
   return `${namespace}/${service}/${id}`;
@@ -69,7 +74,10 @@ export class Catalog {
       const saved: InstanceState = { ...stored, checks: stored.checks.map(completeHealthCheck) };
       const state: InstanceState = saved.health === 'critical' ? saved : { ...saved, lastHeartbeat: now };
       // A sidecar's last report stands until it reports again (it does at once when its stream is back).
-      this.#entries.set(instanceKey(state.namespace, state.service, state.id), this.#newEntry(state, state.checkResults));
+      const entry = this.#newEntry(state, state.checkResults);
+      // A mirrored instance keeps the health its source last gave until the source resyncs it.
+      if (state.source !== undefined) entry.sourced = { health: saved.health, reason: saved.healthReason };
+      this.#entries.set(instanceKey(state.namespace, state.service, state.id), entry);
     }
     for (const entry of this.#entries.values()) this.#startChecks(entry);
     this.#scheduleSweep();
@@ -95,19 +103,24 @@ export class Catalog {
     return () => this.#listeners.delete(listener);
   }
 
-  /** Create or replace a registration; it counts as a heartbeat. */
-  async register(reg: InstanceRegistration): Promise<InstanceState> {
+  /**
+   * Create or replace a registration; it counts as a heartbeat. `reported` starts the instance with
+   * an outside health report (the Consul API registers TTL checks `critical` until their first pass).
+   */
+  async register(reg: InstanceRegistration, options: { readonly reported?: ReportedHealth } = {}): Promise<InstanceState> {
     const key = instanceKey(reg.namespace, reg.service, reg.id);
     const old = this.#entries.get(key);
     if (old) for (const c of old.checks) c.timer?.cancel();
     const now = this.#clock.now();
+    const reported = options.reported;
     const state: InstanceState = {
       ...reg,
-      health: 'passing',
-      healthReason: reg.checks.length ? 'registered; checks pending' : 'registered',
+      health: reported?.status ?? 'passing',
+      healthReason: reported && reported.status !== 'passing' ? reported.reason : reg.checks.length ? 'registered; checks pending' : 'registered',
       registeredAt: old?.state.registeredAt ?? now,
       lastHeartbeat: now,
       healthSince: now,
+      ...(reported ? { reported } : {}),
     };
     await this.#store.putInstance(state);
     const entry = this.#newEntry(state);
@@ -144,6 +157,25 @@ export class Catalog {
     const entry = this.#require(namespace, service, id);
     entry.state = { ...entry.state, lastHeartbeat: this.#clock.now() };
     await this.#reevaluate(entry);
+    // Backends that expire instances themselves (etcd leases) hear of the heartbeat; a failure
+    // there must not fail the heartbeat: memory stays the judge of health.
+    this.#store.refreshInstance?.(entry.state).catch((err: unknown) => this.#log.warn('store could not refresh instance', { instance: instanceKey(namespace, service, id), err }));
+    return entry.state;
+  }
+
+  /**
+   * An outside health report (Consul's TTL check pass/warn/fail): replaces the instance's reported
+   * status and, with `heartbeat`, counts as a heartbeat too. Persisted when the report changes, so a
+   * restart keeps it. Throws WEFT_ERR_CATALOG_NOT_FOUND (404) for an unknown instance.
+   */
+  async report(namespace: string, service: string, id: string, reported: ReportedHealth, options: { readonly heartbeat: boolean }): Promise<InstanceState> {
+    const entry = this.#require(namespace, service, id);
+    const before = entry.state;
+    const changed = before.reported?.status !== reported.status;
+    entry.state = { ...before, reported, ...(options.heartbeat ? { lastHeartbeat: this.#clock.now() } : {}) };
+    await this.#reevaluate(entry);
+    // #reevaluate persists health changes; a new report that left health as it was is persisted here.
+    if (changed && entry.state.health === before.health && this.#entries.get(instanceKey(namespace, service, id)) === entry) await this.#store.putInstance(entry.state);
     return entry.state;
   }
 
@@ -158,12 +190,54 @@ export class Catalog {
     return entry.state;
   }
 
+  /**
+   * Creates or updates an instance an external source owns (registration.source set), with the
+   * health that source reports (e.g. a Kubernetes endpoint's `ready` condition). No TTL and no
+   * checks apply; sweeps never remove it. Nothing is written or pushed when nothing changed.
+   */
+  async putSourced(reg: InstanceRegistration & { readonly source: InstanceSource }, health: HealthStatus, reason: string): Promise<InstanceState> {
+    const key = instanceKey(reg.namespace, reg.service, reg.id);
+    const old = this.#entries.get(key);
+    const wanted: InstanceRegistration = { ...reg, ttlSeconds: 0, checks: [] };
+    if (old && old.state.health === health && old.state.healthReason === reason && sameRegistration(old.state, wanted)) return old.state;
+    if (old) for (const c of old.checks) c.timer?.cancel();
+    const now = this.#clock.now();
+    const state: InstanceState = {
+      ...wanted,
+      health,
+      healthReason: reason,
+      registeredAt: old?.state.registeredAt ?? now,
+      lastHeartbeat: now,
+      healthSince: old && old.state.health === health ? old.state.healthSince : now,
+      checkResults: [],
+    };
+    await this.#store.putInstance(state);
+    this.#entries.set(key, { state, checks: [], sourced: { health, reason } });
+    if (!old) this.#log.info('instance mirrored', { instance: key, source: reg.source, address: reg.address, health });
+    else if (old.state.health !== health) this.#log.info('instance health changed', { instance: key, from: old.state.health, to: health, reason });
+    this.#changed();
+    return state;
+  }
+
+  /** Removes an instance its source no longer lists; false when it was not there. */
+  async removeSourced(namespace: string, service: string, id: string): Promise<boolean> {
+    const key = instanceKey(namespace, service, id);
+    const entry = this.#entries.get(key);
+    if (!entry) return false;
+    for (const c of entry.checks) c.timer?.cancel();
+    this.#entries.delete(key);
+    await this.#store.deleteInstance(namespace, service, id);
+    this.#log.info('mirrored instance removed', { instance: key, source: entry.state.source });
+    this.#changed();
+    return true;
+  }
+
   /** Evaluates TTLs and removes instances critical for longer than their grace period. */
   async sweep(): Promise<void> {
     const now = this.#clock.now();
     for (const [key, entry] of this.#entries) {
       const s = entry.state;
-      if (s.health === 'critical' && now - s.healthSince > s.deregisterAfterSeconds * 1000) {
+      if (s.source === undefined && s.health === 'critical' && now - s.healthSince > s.deregisterAfterSeconds * 1000) {
         for (const c of entry.checks) c.timer?.cancel();
         this.#entries.delete(key);
         await this.#store.deleteInstance(s.namespace, s.service, s.id);
@@ -237,8 +311,8 @@ export class Catalog {
   async #reevaluate(entry: Entry): Promise<void> {
     const s = entry.state;
     const now = this.#clock.now();
-    let health: HealthStatus = 'passing';
-    let reason = 'passing';
+    let health: HealthStatus = entry.sourced?.health ?? 'passing';
+    let reason = entry.sourced?.reason ?? 'passing';
     const silentMs = now - s.lastHeartbeat;
     if (s.ttlSeconds > 0 && silentMs > s.ttlSeconds * 1000) {
       health = 'critical';
@@ -257,6 +331,10 @@ export class Catalog {
         health = 'warning';
         reason = warning.reason;
       }
+    }
+    if (s.reported && SEVERITY[s.reported.status] > SEVERITY[health]) {
+      health = s.reported.status;
+      reason = s.reported.reason;
     }
     const results = this.#results(entry);
     const resultsChanged = !sameResults(s.checkResults, results);
@@ -291,6 +369,18 @@ export class Catalog {
   #changed(): void {
     for (const listener of this.#listeners) listener();
   }
+}
+
+/** Same registration: every field a source sets, compared as JSON (they are plain data). */
+function sameRegistration(state: InstanceState, reg: InstanceRegistration): boolean {
+  const { health: _h, healthReason: _r, registeredAt: _a, lastHeartbeat: _l, healthSince: _s, checkResults: _c, ...stored } = state;
+  return JSON.stringify(canonical(stored)) === JSON.stringify(canonical(reg));
+}
+
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => [k, canonical(v)]));
+  return value;
 }
 
 /** Results differ when a status or its time changed (outputs of an unchanged status are not persisted). */

@@ -32,7 +32,19 @@ export async function openDnsSource(store: Store, catalog: InstanceSource): Prom
   };
   const key = (r: Resource): string => `${r.metadata.namespace}/${r.metadata.name}`;
   // Watch before listing, so a change between the two is not lost (a put seen twice is harmless).
+  const reload = async (): Promise<void> => {
+    const fresh = await store.listResources({ kind: 'Service' });
+    services.clear();
+    for (const r of fresh) services.set(key(r), r);
+    notify();
+  };
   const unwatch = store.watch((event) => {
+    if (event.type === 'resync') {
+      // The store may have missed changes (etcd: a watch lost to compaction): read them all again.
+      // A failed read leaves the copy as it was, until the next event.
+      reload().catch(() => {});
+      return;
+    }
     if (event.type !== 'resource-put' && event.type !== 'resource-delete') return;
     if (event.resource.kind !== 'Service') return;
     if (event.type === 'resource-put') services.set(key(event.resource), event.resource);

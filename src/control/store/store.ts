@@ -1,6 +1,7 @@
 // The store behind the control plane: mesh resources (validated before they get here) and the
 // persisted part of the catalog, behind one interface so that an etcd backend can replace the
-// embedded SQLite one. Writes bump a store-wide revision used as each object's resourceVersion.
+// embedded SQLite one. Writes bump a store-wide revision used as each object's resourceVersion
+// (SQLite: a counter of resource writes; etcd: the cluster revision, so versions only increase).
 
 import type { Resource } from '../../config/resource.ts';
 import type { InstanceState } from '../../config/catalog-types.ts';
@@ -9,7 +10,13 @@ export type StoreEvent =
   | { readonly type: 'resource-put'; readonly resource: Resource }
   | { readonly type: 'resource-delete'; readonly resource: Resource }
   | { readonly type: 'instance-put'; readonly instance: InstanceState }
-  | { readonly type: 'instance-delete'; readonly namespace: string; readonly service: string; readonly id: string };
+  | { readonly type: 'instance-delete'; readonly namespace: string; readonly service: string; readonly id: string }
+  /**
+   * The backend may have missed changes made by others (etcd: its watch was cancelled because the
+   * history it needed to resume was compacted away, and it now watches from the present): re-read
+   * whatever you keep from the store.
+   */
+  | { readonly type: 'resync' };
 
 export interface ApplyOptions {
   /**
@@ -65,6 +72,12 @@ export interface Store {
   listInstances(): Promise<InstanceState[]>;
   putInstance(instance: InstanceState): Promise<void>;
   deleteInstance(namespace: string, service: string, id: string): Promise<void>;
+  /**
+   * A heartbeat arrived for a stored instance. Backends that expire instances themselves (etcd:
+   * each instance on a lease) extend its life here, paced by the backend; others leave it out.
+   * May write the instance again when the backend had already dropped it.
+   */
+  refreshInstance?(instance: InstanceState): Promise<void>;
 
   listTokens(): Promise<StoredToken[]>;
   putToken(token: StoredToken): Promise<void>;

@@ -19,6 +19,9 @@ export function createProxyMetrics(worker = 0) {
     retries: registry.counter('weft_proxy_upstream_retries_total', 'Extra attempts made, by destination service and why.', ['destination_service', 'reason']),
     // Retry budgets (src/proxy/resilience/retry/budget.ts).
     retryBudgetExhausted: registry.counter('weft_proxy_retry_budget_exhausted_total', 'Requests whose failure was returned without the retry the policy allowed, because the destination service\'s retry budget was spent.', ['destination_service']),
+    // Outlier detection (src/proxy/balance/outlier/): per client proxy, summed over worker threads.
+    outlierEjections: registry.counter('weft_proxy_outlier_ejections_total', 'Endpoints ejected by outlier detection, by destination service and reason (consecutive-5xx, consecutive-gateway-errors, success-rate, connect-failure).', ['destination_service', 'reason']),
+    outlierEjectionsActive: registry.gauge('weft_proxy_outlier_ejections_active', 'Endpoints ejected by outlier detection right now, by destination service (summed over worker threads, each of which balances on its own).', ['destination_service']),
     connections: registry.gauge('weft_proxy_active_connections', 'Open client connections per listener.', ['listener']),
     accepted: registry.counter('weft_proxy_accepted_connections_total', 'Client connections accepted, by listener and worker thread (0 = main): shows how the kernel spreads them.', ['listener', 'worker']),
     inboundSecurity: registry.counter('weft_proxy_inbound_connections_total', 'Inbound connections by security: mtls, plaintext, refused-plaintext (mtls.mode STRICT) or handshake-failed.', ['security']),
@@ -43,6 +46,8 @@ export function createProxyMetrics(worker = 0) {
     // Overload protection: circuit breaking and deadlines (docs/concepts/overload.md).
     circuitRejections: registry.counter('weft_proxy_circuit_breaker_rejections_total', 'Outbound requests or retries a BackendPolicy circuitBreaker limit refused, by destination service and limit (max-connections, max-pending-requests, max-requests, max-retries).', ['destination_service', 'limit']),
     deadlineExceeded: registry.counter('weft_proxy_deadline_exceeded_total', 'Requests answered deadline-exceeded (their x-weft-deadline or grpc-timeout passed), by direction (inbound|outbound).', ['direction']),
+    // Load balancing (issue 13): computed at scrape time from the balancers (balancer-metrics.ts).
+    peakEwmaScore: registry.gauge('weft_balancer_peak_ewma_score', 'peak-ewma: each endpoint\'s score now, latency estimate in ms × (requests in flight + 1) / weight (lower is picked first), by destination service (name.namespace:port) and endpoint id; only services balanced by peak-ewma, only their current endpoints.', ['destination_service', 'endpoint']),
   };
 }
 

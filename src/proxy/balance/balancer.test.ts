@@ -4,7 +4,7 @@ import { ManualClock } from '../../lib/clock.ts';
 import { LOAD_BALANCER_ALGORITHMS } from '../../config/kinds/backend-policy.ts';
 import { createBalancer } from './balancer.ts';
 import type { Pick } from './picker.ts';
-import { countPicks, endpoint, pickedId, policy, seededRandom } from './fixtures.ts';
+import { countPicks, endpoint, pickedId, policy, seededRandom, tuned } from './fixtures.ts';
 
 const ok = { ok: true, latencyMs: 1 };
 const refused = { ok: false, connectFailure: true, latencyMs: 1 };
@@ -44,7 +44,9 @@ test('only passing and warning endpoints are picked, by every algorithm', () => 
       policy(algorithm),
     );
     const counts = countPicks(() => b.picker(), 200);
-    assert.deepEqual([...counts.keys()].sort(), ['b', 'c'], algorithm);
+    // peak-ewma may stay on the one that answered fastest (the other's score decays only with time).
+    if (algorithm === 'peak-ewma') assert.ok([...counts.keys()].every((id) => id === 'b' || id === 'c'), algorithm);
+    else assert.deepEqual([...counts.keys()].sort(), ['b', 'c'], algorithm);
   }
 });
 
@@ -103,13 +105,17 @@ test('per-endpoint state survives updates for endpoints still present', () => {
   assert.ok(onD.kind === 'endpoint');
   onD.done(refused);
   b.update([endpoint('a'), endpoint('b'), endpoint('d')], policy('round-robin'));
-  assert.deepEqual({ ...stats(b, 'd') }, { id: 'd', active: 0, consecutiveFailures: 0, eligible: true, ejectedUntil: undefined });
+  const d = stats(b, 'd');
+  assert.deepEqual(
+    { active: d.active, consecutiveFailures: d.consecutiveFailures, eligible: d.eligible, ejectedUntil: d.ejectedUntil, ejectionCount: d.ejectionCount },
+    { active: 0, consecutiveFailures: 0, eligible: true, ejectedUntil: undefined, ejectionCount: 0 },
+  );
 });
 
-test('a connect failure ejects the endpoint for ejectionMs', () => {
+test('a connect failure ejects the endpoint for baseEjectionTimeMs', () => {
   const clock = new ManualClock();
-  const b = createBalancer({ clock, random: seededRandom(4), ejectionMs: 5_000 });
-  b.update([endpoint('a'), endpoint('b'), endpoint('c')], policy('round-robin'));
+  const b = createBalancer({ clock, random: seededRandom(4) });
+  b.update([endpoint('a'), endpoint('b'), endpoint('c')], tuned(policy('round-robin'), { baseEjectionTimeMs: 5_000 }));
   const before = b.picker();
   refuse(b, 'a');
   assert.notEqual(b.picker(), before, 'ejection publishes a new picker');
@@ -125,7 +131,7 @@ test('a connect failure ejects the endpoint for ejectionMs', () => {
   assert.equal(countPicks(() => b.picker(), 99).get('a'), 33);
 });
 
-test('failures that are not connect failures do not eject', () => {
+test('failures with neither a status nor a failure kind do not eject', () => {
   const b = createBalancer({ clock: new ManualClock(), random: seededRandom(5) });
   b.update([endpoint('a'), endpoint('b')], policy('round-robin'));
   for (let i = 0; i < 5; i++) {
@@ -151,20 +157,20 @@ test('at most maxEjectionPercent of the endpoints are ejected, but at least one 
   assert.deepEqual(two.endpointStats().map((s) => s.ejectedUntil !== undefined), [true, false]);
 
   // Once an ejection ends, another endpoint may take its place.
-  clock.advance(5_000);
+  clock.advance(30_000);
   refuse(two, 'b');
   assert.deepEqual(two.endpointStats().map((s) => s.ejectedUntil !== undefined), [false, true]);
 
-  const none = createBalancer({ clock, maxEjectionPercent: 0 });
-  none.update([endpoint('a'), endpoint('b')], policy('round-robin'));
+  const none = createBalancer({ clock });
+  none.update([endpoint('a'), endpoint('b')], tuned(policy('round-robin'), { maxEjectionPercent: 0 }));
   refuse(none, 'a');
   assert.equal(stats(none, 'a').ejectedUntil, undefined);
 });
 
 test('when every endpoint is ejected the picker falls back to all of them', () => {
   const clock = new ManualClock();
-  const b = createBalancer({ clock, random: seededRandom(8), maxEjectionPercent: 100 });
-  b.update([endpoint('a'), endpoint('b')], policy('random'));
+  const b = createBalancer({ clock, random: seededRandom(8) });
+  b.update([endpoint('a'), endpoint('b')], tuned(policy('random'), { maxEjectionPercent: 100 }));
   refuse(b, 'a');
   assert.deepEqual([...countPicks(() => b.picker(), 20).keys()], ['b']);
   refuse(b, 'b');
@@ -185,6 +191,6 @@ test('an ejected endpoint that leaves takes its ejection with it', () => {
   b.update([endpoint('b'), endpoint('c')], policy('round-robin'));
   b.update([endpoint('a'), endpoint('b'), endpoint('c')], policy('round-robin'));
   assert.equal(stats(b, 'a').ejectedUntil, undefined);
-  clock.advance(10_000); // the old expiry timer was cancelled or finds nothing to do
+  clock.advance(60_000); // the old expiry timer was cancelled or finds nothing to do
   assert.equal(countPicks(() => b.picker(), 30).get('a'), 10);
 });

@@ -1,27 +1,48 @@
-// The balancer's memory of one endpoint (requests in flight, failures, ejection), keyed by
-// endpoint id so it outlives the snapshots and pickers that come and go around it.
+// The balancer's memory of one endpoint (requests in flight, outlier counters and ejection, slow-start
+// ramp), keyed by endpoint id so it outlives the snapshots and pickers that come and go around it.
 
 import type { EndpointSnapshot } from '../../config/snapshot-types.ts';
 import type { Pick, PickOutcome } from './picker.ts';
 import type { Candidate } from './candidate.ts';
+import type { PeakEwma } from './peak-ewma/ewma.ts';
+import { recordOutcome, type EjectionReason } from './outlier/outcome.ts';
+import type { OutlierDetector, OutlierEndpoint } from './outlier/detector.ts';
+import type { RampingEndpoint } from './slow-start/slow-start.ts';
 
-export class EndpointState implements Candidate {
+export class EndpointState implements Candidate, OutlierEndpoint, RampingEndpoint {
   readonly id: string;
   /** The latest snapshot of this endpoint; replaced by each balancer update. */
   endpoint: EndpointSnapshot;
   active = 0;
-  /** Outcomes that were not ok, since the last one that was. */
+  /** Outcomes that were not ok, since the last one that was (any kind; for the admin dump). */
   consecutiveFailures = 0;
-  /** When an ejection ends (clock ms); meaningful only while the balancer lists it as ejected. */
+  consecutive5xx = 0;
+  consecutiveGatewayErrors = 0;
+  consecutiveConnectFailures = 0;
+  intervalRequests = 0;
+  intervalSuccesses = 0;
+  ejected = false;
+  /** When an ejection ends (clock ms); meaningful only while `ejected`. */
   ejectedUntil = 0;
+  ejectionCount = 0;
+  lastEjectionReason: EjectionReason | undefined = undefined;
   /** Whether the algorithm in force may pick it (healthy, and weighted if the algorithm is). */
   eligible = false;
-  readonly #onConnectFailure: (state: EndpointState) => void;
+  /** Its latency estimate (peak-ewma's score), set by the balancer when it creates the state. */
+  ewma: PeakEwma | undefined = undefined;
+  rampStart = 0;
+  slowStartFactor = 1;
+  readonly #detector: OutlierDetector<EndpointState>;
 
-  constructor(endpoint: EndpointSnapshot, onConnectFailure: (state: EndpointState) => void) {
+  constructor(endpoint: EndpointSnapshot, detector: OutlierDetector<EndpointState>) {
     this.id = endpoint.id;
     this.endpoint = endpoint;
-    this.#onConnectFailure = onConnectFailure;
+    this.#detector = detector;
+  }
+
+  /** Slow start's share of the full weight, in (0, 1]; changed only on the slow path (see candidate.ts). */
+  weightFactor(): number {
+    return this.slowStartFactor;
   }
 
   take(): Pick {
@@ -44,9 +65,10 @@ export class EndpointState implements Candidate {
     this.active--;
     // The client went away or its own deadline passed: nothing is learned about the endpoint.
     if (outcome.failure === 'cancelled') return;
-    const connectFailure = outcome.connectFailure === true;
-    if (outcome.ok && !connectFailure) this.consecutiveFailures = 0;
+    this.ewma?.observe(outcome);
+    if (outcome.ok && outcome.connectFailure !== true) this.consecutiveFailures = 0;
     else this.consecutiveFailures++;
-    if (connectFailure) this.#onConnectFailure(this);
+    const tripped = recordOutcome(this, outcome, this.#detector.rules);
+    if (tripped !== undefined) this.#detector.trip(this, tripped);
   }
 }

@@ -3,6 +3,7 @@
 
 import type { EndpointSnapshot } from '../../config/snapshot-types.ts';
 import { DEFAULT_BACKEND_POLICY, type BackendPolicySpec, type LoadBalancerAlgorithm } from '../../config/kinds/backend-policy.ts';
+import { DEFAULT_OUTLIER_DETECTION, DEFAULT_SLOW_START, type OutlierDetection, type SlowStart } from '../../config/kinds/backend-policy-outlier.ts';
 import type { Pick, PickContext, Picker } from './picker.ts';
 
 /** mulberry32: small, fast and good enough to make sampling tests repeatable. */
@@ -23,6 +24,19 @@ export function endpoint(id: string, overrides: Partial<EndpointSnapshot> = {}):
 
 export function policy(algorithm: LoadBalancerAlgorithm, choiceCount = 2): BackendPolicySpec {
   return { ...DEFAULT_BACKEND_POLICY, loadBalancer: { algorithm, choiceCount } };
+}
+
+/** `base` with outlier detection and slow start fields overridden (the rest at their defaults). */
+export function tuned(
+  base: BackendPolicySpec,
+  outlier: Partial<Omit<OutlierDetection, 'successRate'>> & { successRate?: Partial<OutlierDetection['successRate']> } = {},
+  slowStart: Partial<SlowStart> = {},
+): BackendPolicySpec {
+  return {
+    ...base,
+    outlierDetection: { ...DEFAULT_OUTLIER_DETECTION, ...outlier, successRate: { ...DEFAULT_OUTLIER_DETECTION.successRate, ...outlier.successRate } },
+    slowStart: { ...DEFAULT_SLOW_START, ...slowStart },
+  };
 }
 
 /** The endpoint id a pick chose; fails the test on a failed pick. */

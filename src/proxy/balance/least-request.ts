@@ -27,10 +27,9 @@ class LeastRequestPicker implements Picker {
     this.#random = options.random;
     const d = Math.floor(options.choiceCount);
     this.#choices = d >= 1 ? d : 2;
-    const first = candidates[0].endpoint.weight;
-    this.#inverseWeights = candidates.every((c) => c.endpoint.weight === first)
-      ? undefined
-      : Float64Array.from(candidates, (c) => 1 / effectiveWeight(c.endpoint.weight));
+    // Slow start scales the weight as Envoy's does for least request: the score uses weight × factor.
+    const weights = Float64Array.from(candidates, (c) => effectiveWeight(c.endpoint.weight) * c.weightFactor());
+    this.#inverseWeights = weights.every((w) => w === weights[0]) ? undefined : weights.map((w) => 1 / w);
     this.#order = Int32Array.from(candidates, (_, i) => i);
   }
 

@@ -19,6 +19,11 @@ export interface PickOutcome {
   readonly connectFailure?: boolean;
   /** From the pick to the response's end (or the failure), in ms. */
   readonly latencyMs: number;
+  /**
+   * From the pick to the response head, in ms, when one was forwarded: peak-ewma's latency sample
+   * (as Linkerd's, time to the response head), so a long stream does not read as a slow endpoint.
+   */
+  readonly headMs?: number;
   /** The response status when the endpoint answered (5xx and 429 are signals for the balancer). */
   readonly status?: number;
   /** Set when no complete response came back. */
@@ -35,6 +40,11 @@ export type PickFailureReason = 'no-endpoints' | 'no-healthy-endpoints' | 'all-e
 export interface PickContext {
   /** Endpoint ids this request already tried: a retry goes somewhere else. */
   readonly exclude?: ReadonlySet<string>;
+  /**
+   * ring-hash and maglev: the request's hash (an unsigned 32-bit integer from the BackendPolicy's
+   * hashPolicy, hashing/hash-policy.ts); absent, they pick at random.
+   */
+  readonly hashKey?: number;
 }
 
 export interface Picker {

@@ -1,22 +1,34 @@
 // random: each pick takes an endpoint uniformly at random, ignoring weights. Stateless apart from
-// the injected random source.
+// the injected random source. While slow start ramps an endpoint up, a draw of it is kept with
+// probability equal to its ramp factor, else drawn again (rejection sampling: shares ∝ factor).
 
 import type { Pick, PickContext, Picker } from './picker.ts';
-import { ALL_TRIED, type Candidate, type PickerOptions } from './candidate.ts';
+import { ALL_TRIED, unevenFactors, type Candidate, type PickerOptions } from './candidate.ts';
+
+/** Redraws allowed per pick while ramping; with factors of at least 0.1 more than 32 are vanishingly rare. */
+const MAX_DRAWS = 32;
 
 class RandomPicker implements Picker {
   readonly #candidates: readonly Candidate[];
   readonly #random: () => number;
+  /** Slow-start factors when some differ, else undefined (the plain uniform draw). */
+  readonly #factors: Float64Array | undefined;
 
   constructor(candidates: readonly Candidate[], options: PickerOptions) {
     this.#candidates = candidates;
     this.#random = options.random;
+    this.#factors = unevenFactors(candidates) ? Float64Array.from(candidates, (c) => c.weightFactor()) : undefined;
   }
 
   pick(ctx?: PickContext): Pick {
     const candidates = this.#candidates;
     const n = candidates.length;
-    const first = candidates[Math.floor(this.#random() * n) % n];
+    let index = Math.floor(this.#random() * n) % n;
+    const factors = this.#factors;
+    if (factors !== undefined) {
+      for (let k = 1; k < MAX_DRAWS && this.#random() >= factors[index]; k++) index = Math.floor(this.#random() * n) % n;
+    }
+    const first = candidates[index];
     const exclude = ctx?.exclude;
     if (exclude === undefined || exclude.size === 0 || !exclude.has(first.endpoint.id)) return first.take();
     // A retry landed on a tried endpoint. Re-drawing among the untried ones (rather than taking

@@ -1,8 +1,10 @@
 // round-robin: each pick takes the next endpoint in turn, ignoring weights. The balancer builds
-// one per update/ejection; the cursor is the only thing that moves.
+// one per update/ejection; the cursor is the only thing that moves. While slow start ramps an
+// endpoint up, turns are shared by ramp factor instead (smooth weighted round robin over them).
 
 import type { Pick, PickContext, Picker } from './picker.ts';
-import { ALL_TRIED, type Candidate, type PickerOptions } from './candidate.ts';
+import { ALL_TRIED, unevenFactors, type Candidate, type PickerOptions } from './candidate.ts';
+import { createSmoothWeightedPicker } from './smooth-weighted.ts';
 
 class RoundRobinPicker implements Picker {
   readonly #candidates: readonly Candidate[];
@@ -38,5 +40,6 @@ class RoundRobinPicker implements Picker {
 }
 
 export function createRoundRobinPicker(candidates: readonly Candidate[], options: PickerOptions): Picker {
+  if (unevenFactors(candidates)) return createSmoothWeightedPicker(candidates, Float64Array.from(candidates, (c) => c.weightFactor()));
   return new RoundRobinPicker(candidates, options);
 }

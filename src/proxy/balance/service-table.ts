@@ -5,10 +5,24 @@
 import type { ProxySnapshot, ServicePortSnapshot, ServiceSnapshot } from '../../config/snapshot-types.ts';
 import type { BackendPolicySpec } from '../../config/kinds/backend-policy.ts';
 import type { Clock } from '../../lib/clock.ts';
-import { createBalancer, type StatefulBalancer } from './balancer.ts';
+import type { Counter, Gauge } from '../../lib/metrics.ts';
+import { createBalancer, type EndpointStats, type StatefulBalancer } from './balancer.ts';
+import type { EjectionObserver } from './outlier/detector.ts';
+
+/** The proxy metrics outlier detection reports to (proxy-metrics.ts). */
+export interface OutlierMetrics {
+  readonly outlierEjections: Counter;
+  readonly outlierEjectionsActive: Gauge;
+}
+
+/** What the admin config dump shows of one service port's balancer. */
+export interface PortBalancerStats {
+  readonly service: string;
+  readonly port: number;
+  readonly endpoints: EndpointStats[];
+}
 import { RouteTable } from '../routing/route-table.ts';
 import { CircuitBreaker } from '../resilience/circuit-breaker/circuit-breaker.ts';
-import type { Counter } from '../../lib/metrics.ts';
 
 /** This sidecar's own locality, for locality-aware balancing of its calls (see balance/locality/). */
 export interface ClientLocality {
@@ -17,6 +31,8 @@ export interface ClientLocality {
   /** weft_proxy_locality_requests_total, labelled destination_service and level. */
   readonly requests?: Counter;
 }
+import { HashPolicy } from './hashing/hash-policy.ts';
+import { HASH_ALGORITHMS } from '../../config/kinds/backend-policy-balancing.ts';
 
 export interface ServicePortEntry {
   readonly service: ServiceSnapshot;
@@ -27,6 +43,8 @@ export interface ServicePortEntry {
   readonly routes: RouteTable | undefined;
   /** The port's circuit breaker (BackendPolicy circuitBreaker), kept across snapshots like the balancer. */
   readonly breaker: CircuitBreaker;
+  /** ring-hash/maglev: the policy's hashPolicy, compiled; undefined for other algorithms or none given. */
+  readonly hashPolicy: HashPolicy | undefined;
 }
 
 export interface ServiceEntry {
@@ -42,10 +60,34 @@ export class ServiceTable {
   #breakers = new Map<string, CircuitBreaker>();
   readonly #clock: Clock | undefined;
   readonly #locality: ClientLocality | undefined;
+  readonly #metrics: OutlierMetrics | undefined;
 
-  constructor(clock?: Clock, locality?: ClientLocality) {
+  constructor(clock?: Clock, locality?: ClientLocality, metrics?: OutlierMetrics) {
     this.#clock = clock;
     this.#locality = locality;
+    this.#metrics = metrics;
+  }
+
+  /** Each service port's endpoints as its balancer sees them (ejections, slow start), for /config. */
+  endpointStats(): PortBalancerStats[] {
+    const out: PortBalancerStats[] = [];
+    for (const s of this.#services.values()) {
+      for (const p of s.ports.values()) out.push({ service: `${s.service.name}.${s.service.namespace}`, port: p.port.port, endpoints: p.balancer.endpointStats() });
+    }
+    return out;
+  }
+
+  #observer(destination: string): EjectionObserver | undefined {
+    const m = this.#metrics;
+    if (m === undefined) return undefined;
+    const labels = { destination_service: destination };
+    return {
+      ejected: (reason) => {
+        m.outlierEjections.inc({ destination_service: destination, reason });
+        m.outlierEjectionsActive.inc(labels);
+      },
+      ended: () => m.outlierEjectionsActive.dec(labels),
+    };
   }
 
   lookup(name: string, namespace: string): ServiceEntry | undefined {
@@ -79,20 +121,24 @@ export class ServiceTable {
     const breakers = new Map<string, CircuitBreaker>();
     for (const service of snapshot.services) {
       const ports = new Map<number, ServicePortEntry>();
+      const lb = service.policy.loadBalancer;
+      const hashPolicy = HASH_ALGORITHMS.includes(lb.algorithm) && lb.hashPolicy?.length ? new HashPolicy(lb.hashPolicy) : undefined;
       for (const port of service.ports) {
         const key = `${service.namespace}/${service.name}:${port.port}`;
-        const balancer = this.#balancers.get(key) ?? createBalancer({ clock: this.#clock, locality: this.#localityFor(service) });
+        const balancer = this.#balancers.get(key) ?? createBalancer({ clock: this.#clock, locality: this.#localityFor(service), observer: this.#observer(`${service.name}.${service.namespace}`) });
         balancer.update(port.endpoints, service.policy);
         balancers.set(key, balancer);
         // Its counts survive the snapshot: requests in flight release into the same object.
         const breaker = this.#breakers.get(key) ?? new CircuitBreaker();
         breaker.update(service.policy.circuitBreaker, port.endpoints);
         breakers.set(key, breaker);
-        ports.set(port.port, { service, port, policy: service.policy, balancer, routes: routeTables.get(key), breaker });
+        ports.set(port.port, { service, port, policy: service.policy, balancer, routes: routeTables.get(key), breaker, hashPolicy });
       }
       const defaultPort = ports.get(80) ?? (ports.size === 1 ? [...ports.values()][0] : undefined);
       services.set(`${service.namespace}/${service.name}`, { service, ports, defaultPort });
     }
+    // A port that left takes its ejections (and their gauge) and timers with it.
+    for (const [key, balancer] of this.#balancers) if (balancers.get(key) !== balancer) balancer.close();
     this.#services = services;
     this.#balancers = balancers;
     this.#breakers = breakers;

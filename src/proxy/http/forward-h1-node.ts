@@ -81,6 +81,7 @@ export function attemptH1Node(f: Forwarding, a: Attempt): void {
       return;
     }
     f.responded = true;
+    a.headAt = performance.now();
     f.activity++;
     const head = forwardableHeaders(upRes.headers, responseContentLength(status, upRes.headers));
     if (f.attempts > 1) head[ATTEMPTS_HEADER] = String(f.attempts);

@@ -114,6 +114,7 @@ export function attemptH2(f: Forwarding, a: Attempt): void {
       return;
     }
     f.responded = true;
+    a.headAt = performance.now();
     if ((flags & H2_FLAG_END_STREAM) !== 0) {
       // Headers that end the stream (gRPC's trailers-only response) stay one frame that ends it.
       // Nothing follows on the upstream stream; reading it lets it close.
@@ -129,7 +130,7 @@ export function attemptH2(f: Forwarding, a: Attempt): void {
         a.report(0, 'reset');
         return;
       }
-      a.report(status);
+      a.report(balancerStatus(status, grpcStatus));
       f.complete(status);
       return;
     }
@@ -137,14 +138,16 @@ export function attemptH2(f: Forwarding, a: Attempt): void {
     if (f.attempts > 1) head[ATTEMPTS_HEADER] = String(f.attempts);
     if (f.budgetExhausted) head[BUDGET_EXHAUSTED_HEADER] = 'true';
     (res as ServerResponse).writeHead(status, target.editResponse ? editObject(target.editResponse, head) : head);
+    let trailerGrpcStatus: unknown;
     stream.on('trailers', (trailers: H2Headers) => {
+      trailerGrpcStatus = trailers['grpc-status'];
       const forwardable = forwardableTrailers(trailers as Record<string, string | string[] | undefined>);
       if (forwardable !== undefined) forwardTrailers(req, res, forwardable);
     });
     stream.on('data', () => f.activity++);
     stream.pipe(res as Http2ServerResponse);
     stream.on('end', () => {
-      a.report(status);
+      a.report(balancerStatus(status, trailerGrpcStatus));
       f.complete(status);
     });
   });
@@ -154,4 +157,13 @@ export function attemptH2(f: Forwarding, a: Attempt): void {
     if (retryStale()) return;
     a.onFailure('reset-before-response', `stream closed with code ${stream.rstCode}`);
   });
+}
+
+/**
+ * The status the balancer is told: a gRPC RESOURCE_EXHAUSTED (code 8, in the trailers or a
+ * trailers-only head) is the endpoint shedding load, told as HTTP 429 (Envoy's gRPC-to-HTTP status
+ * mapping), so peak-ewma counts it as a load signal; the client still gets the 200 and its trailers.
+ */
+export function balancerStatus(status: number, grpcStatus: unknown): number {
+  return status === 200 && grpcStatus === '8' ? 429 : status;
 }

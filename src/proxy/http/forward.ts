@@ -71,6 +71,8 @@ export interface ForwardTarget {
    * admitted before its first pick, a new connection and a retry are checked where they start.
    */
   readonly breaker?: CircuitBreaker;
+  /** ring-hash/maglev: the request's hash key (hashing/hash-policy.ts), passed to every pick. */
+  readonly hashKey?: number;
 }
 
 export interface ForwardContext {
@@ -506,10 +508,12 @@ export class Forwarding {
     }
     // The endpoint of the attempt before this one is not tried again.
     if (this.current !== undefined) (this.tried ??= new Set()).add(this.current.pick.endpoint.id);
-    let pick = this.target.picker.pick(this.tried ? { exclude: this.tried } : undefined);
+    const hashKey = this.target.hashKey;
+    // A context object only when there is something to say: most requests have neither.
+    let pick = this.target.picker.pick(hashKey !== undefined ? { exclude: this.tried, hashKey } : this.tried ? { exclude: this.tried } : undefined);
     // A route retry goes elsewhere when it can, else to an endpoint already tried (Envoy's
     // previous_hosts predicate is best-effort too): the answer to retry was already discarded.
-    if (pick.kind === 'fail' && this.tried !== undefined && this.retry.widened) pick = this.target.picker.pick();
+    if (pick.kind === 'fail' && this.tried !== undefined && this.retry.widened) pick = this.target.picker.pick(hashKey !== undefined ? { hashKey } : undefined);
     if (pick.kind === 'fail') {
       // Nowhere left to retry: the last attempt's failure is the honest answer.
       const last = this.lastFailure;
@@ -659,6 +663,8 @@ export class Attempt {
   cancelTransport: (() => void) | undefined = undefined;
   /** Holds one of the breaker's pending slots: waiting for a new connection. */
   pending = false;
+  /** When the response head was forwarded (performance.now()); -1 before. */
+  headAt = -1;
 
   constructor(fwd: Forwarding, pick: EndpointPick, started: number) {
     this.fwd = fwd;
@@ -681,7 +687,7 @@ export class Attempt {
       fate.attempt(`${ep.address}:${ep.port}`, ep.identity, status, failure, this.started, now);
     }
     const ok = failure === undefined && status > 0 && status < 500;
-    this.pick.done({ ok, connectFailure: failure === 'connect', latencyMs: now - this.started, status: status > 0 ? status : undefined, failure });
+    this.pick.done({ ok, connectFailure: failure === 'connect', latencyMs: now - this.started, headMs: this.headAt >= 0 ? this.headAt - this.started : undefined, status: status > 0 ? status : undefined, failure });
     return now;
   }
 
@@ -816,6 +822,7 @@ class H1Attempt extends Attempt implements H1Handler {
       return;
     }
     f.responded = true;
+    this.headAt = performance.now();
     try {
       const edit = f.target.editResponse;
       // node:http's writer would copy a Content-Length a 1xx or 204 may not carry (RFC 9110 §8.6).

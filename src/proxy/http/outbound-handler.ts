@@ -30,6 +30,7 @@ import { checkLimits, type Denial, type PolicyLimiter } from '../filters/rate-li
 import { denialReply } from '../filters/rate-limit/rate-limit-filter.ts';
 import type { FateRecord } from '../observe/fate.ts';
 import type { Observer } from '../observe/observer.ts';
+import type { HashPolicy } from '../balance/hashing/hash-policy.ts';
 
 export interface OutboundDeps {
   readonly node: NodeInfo;
@@ -47,6 +48,18 @@ export interface OutboundDeps {
   readonly observer: Observer;
   /** This sidecar's own SPIFFE id once it holds a certificate: the fate's source identity. */
   readonly identity?: () => string | undefined;
+}
+
+/**
+ * ring-hash/maglev: the request's hash key under the backend's hashPolicy, and the response edit
+ * that adds a cookie the proxy generated (after the route's own edit, if any).
+ */
+function hashOf(policy: HashPolicy, req: AnyRequest, path: string, edit: ((fields: readonly string[]) => string[]) | undefined): { hashKey: number | undefined; editResponse: ((fields: readonly string[]) => string[]) | undefined } {
+  const h = policy.hash(req, path);
+  if (h === undefined || typeof h === 'number') return { hashKey: h, editResponse: edit };
+  const setCookie = h.setCookie;
+  if (setCookie === undefined) return { hashKey: h.key, editResponse: edit };
+  return { hashKey: h.key, editResponse: (fields) => [...(edit === undefined ? fields : edit(fields)), 'set-cookie', setCookie] };
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '0.0.0.0']);
@@ -262,7 +275,8 @@ export function createOutboundHandler(deps: OutboundDeps) {
       routed(req, res, entry, authority, path, fate, upgrade);
       return;
     }
-    forwardRequest(req, res, { picker: entry.balancer.picker(), policy: entry.policy, authority, path, addHeaders: meshAddHeaders, upgrade, breaker: entry.breaker }, {
+    const h = entry.hashPolicy === undefined ? undefined : hashOf(entry.hashPolicy, req, path, undefined);
+    forwardRequest(req, res, { picker: entry.balancer.picker(), policy: entry.policy, authority, path, addHeaders: meshAddHeaders, upgrade, breaker: entry.breaker, hashKey: h?.hashKey, editResponse: h?.editResponse }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
       startedAt: fate.startedAt,
@@ -332,7 +346,9 @@ export function createOutboundHandler(deps: OutboundDeps) {
     };
     const addHeaders = decision.headers === undefined ? meshAddHeaders : { ...decision.headers, ...meshAddHeaders };
     const mirror = decision.mirrors.length > 0 && upgrade === undefined ? mirrorTee(req, decision.mirrors, decision.path, decision.authority, addHeaders) : undefined;
-    forwardRequest(req, res, { picker: target.balancer.picker(), policy: target.policy, authority: decision.authority, path: decision.path, addHeaders, editResponse: decision.response, mirror, upgrade, route: decision.policy, breaker: target.breaker }, {
+    const h = target.hashPolicy === undefined ? undefined : hashOf(target.hashPolicy, req, decision.path, decision.response);
+    const editResponse = h === undefined ? decision.response : h.editResponse;
+    forwardRequest(req, res, { picker: target.balancer.picker(), policy: target.policy, authority: decision.authority, path: decision.path, addHeaders, editResponse, mirror, upgrade, route: decision.policy, breaker: target.breaker, hashKey: h?.hashKey }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
       startedAt: fate.startedAt,

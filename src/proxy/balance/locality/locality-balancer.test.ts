@@ -8,7 +8,7 @@ import { LOAD_BALANCER_ALGORITHMS, type BackendPolicySpec, type LoadBalancerAlgo
 import { REGION_LABEL, ZONE_LABEL, type LocalityLoadBalancing } from '../../../config/kinds/backend-policy-locality.ts';
 import type { EndpointSnapshot } from '../../../config/snapshot-types.ts';
 import { createBalancer, type StatefulBalancer } from '../balancer.ts';
-import { countPicks, endpoint, pickedId, policy, seededRandom } from '../fixtures.ts';
+import { countPicks, endpoint, pickedId, policy, seededRandom, tuned } from '../fixtures.ts';
 import { createLocalityPicker } from './locality-picker.ts';
 import type { Pick, Picker } from '../picker.ts';
 
@@ -47,7 +47,10 @@ test('every pick stays in the client\'s zone while it is healthy, for every algo
     const b = createBalancer({ random: seededRandom(7), locality: { labels: client } });
     b.update([inZone('b1', 'b'), inZone('a1', 'a'), inZone('c1', 'c', 'r2'), inZone('a2', 'a')], localityPolicy(undefined, algorithm));
     const counts = countPicks(() => b.picker(), 400);
-    assert.deepEqual([...counts.keys()].sort(), ['a1', 'a2'], algorithm);
+    // peak-ewma may settle on one of them (its latencies here are equal and it keeps the first).
+    const picked = [...counts.keys()].sort();
+    if (algorithm === 'peak-ewma') assert.ok(picked.length > 0 && picked.every((id) => id.startsWith('a')), `${algorithm}: ${picked}`);
+    else assert.deepEqual(picked, ['a1', 'a2'], algorithm);
     // Within the level the algorithm picks: round-robin alternates exactly.
     if (algorithm === 'round-robin') assert.deepEqual([counts.get('a1'), counts.get('a2')], [200, 200]);
   }
@@ -66,7 +69,7 @@ test('spillover at the threshold: 2 of 5 ejected in the zone sends 84% there and
   assert.ok(Math.abs(zones.b / n - 0.16) < 0.01, `about 16% to zone b: ${JSON.stringify(zones)}`);
   assert.ok(!countPicks(() => b.picker(), 2000).has('a1'), 'ejected endpoints get nothing');
   // The ejections end, and the zone has all the traffic again.
-  clock.advance(5_000);
+  clock.advance(30_000); // baseEjectionTimeMs (outlier detection default)
   assert.equal(byZone(b, 1000).a, 1000);
 });
 
@@ -103,8 +106,8 @@ test('a retry that has tried the whole zone goes to the next level, then runs ou
 });
 
 test('every endpoint ejected: ejections are set aside and the zone is preferred again', () => {
-  const b = createBalancer({ random: seededRandom(9), maxEjectionPercent: 100, locality: { labels: client } });
-  b.update([inZone('a1', 'a'), inZone('b1', 'b')], localityPolicy());
+  const b = createBalancer({ random: seededRandom(9), locality: { labels: client } });
+  b.update([inZone('a1', 'a'), inZone('b1', 'b')], tuned(localityPolicy(), { maxEjectionPercent: 100 }));
   refuse(b, 'a1');
   assert.deepEqual([...countPicks(() => b.picker(), 50).keys()], ['b1']);
   refuse(b, 'b1');
