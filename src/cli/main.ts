@@ -26,6 +26,7 @@ const verbs: Readonly<Record<string, () => Promise<Command>>> = {
   top: async () => (await import('./commands/top.ts')).topCommand,
   token: async () => (await import('./commands/token.ts')).tokenCommand,
   version: async () => (await import('./commands/version.ts')).versionCommand,
+  why: async () => (await import('./commands/why.ts')).whyCommand,
 };
 
 async function usage(): Promise<string> {

@@ -25,9 +25,9 @@ export function applyDelta(base: ProxySnapshot, delta: SnapshotDelta): ApplyDelt
   const sorted = [...services.values()].sort(compareServices);
   // The hash is recomputed, not trusted: it is the one check that the result is exactly what the
   // control plane built, and with per-service digests it costs only the upserted services.
-  const hash = snapshotHash(delta.outboundTrafficPolicy, sorted, delta.mtlsMode);
+  const hash = snapshotHash(delta.outboundTrafficPolicy, sorted, delta.mtlsMode, delta.observability);
   if (hash !== delta.hash) return refuse('delta.hash', `the result of applying it to version ${base.version} hashes to ${hash}, not ${delta.hash}`);
-  return { ok: true, value: { version: delta.version, hash, outboundTrafficPolicy: delta.outboundTrafficPolicy, ...(delta.mtlsMode ? { mtlsMode: delta.mtlsMode } : {}), services: sorted } };
+  return { ok: true, value: { version: delta.version, hash, outboundTrafficPolicy: delta.outboundTrafficPolicy, ...(delta.mtlsMode ? { mtlsMode: delta.mtlsMode } : {}), ...(delta.observability ? { observability: delta.observability } : {}), services: sorted } };
 }
 
 function refuse(path: string, message: string): ApplyDeltaResult {

@@ -23,6 +23,9 @@ export function serviceDigest(service: ServiceSnapshot): string {
  * (not one JSON of everything) so that checking a delta costs the changed services only: hashing a
  * whole 10,000-endpoint snapshot costs a proxy ~7 ms per change, a changed service ~0.1 ms.
  */
-export function snapshotHash(outboundTrafficPolicy: ProxySnapshot['outboundTrafficPolicy'], services: readonly ServiceSnapshot[], mtlsMode: MtlsMode = 'PERMISSIVE'): string {
-  return createHash('sha256').update(JSON.stringify([outboundTrafficPolicy, mtlsMode, services.map(serviceDigest)])).digest('hex').slice(0, 16);
+export function snapshotHash(outboundTrafficPolicy: ProxySnapshot['outboundTrafficPolicy'], services: readonly ServiceSnapshot[], mtlsMode: MtlsMode = 'PERMISSIVE', observability?: ProxySnapshot['observability']): string {
+  // Without observability settings the hash is what it was before they existed.
+  const parts: unknown[] = [outboundTrafficPolicy, mtlsMode, services.map(serviceDigest)];
+  if (observability !== undefined) parts.push(observability);
+  return createHash('sha256').update(JSON.stringify(parts)).digest('hex').slice(0, 16);
 }

@@ -1,6 +1,7 @@
 // The mesh's vocabulary, part 3: ProxySnapshot, the one value the control plane sends a proxy and
 // the proxy runs on. Plain JSON, immutable once built; both sides import only these types.
 
+import type { ObservabilitySnapshot } from './kinds/mesh-config-observability.ts';
 import type { HealthStatus, ServiceProtocol } from './catalog-types.ts';
 import type { BackendPolicySpec } from './kinds/backend-policy.ts';
 import type { AuthorizationAction, AuthorizationRule } from './kinds/authorization-policy.ts';
@@ -170,6 +171,8 @@ export interface ProxySnapshot {
   /** Hash of the content; equal hashes mean equal snapshots. */
   readonly hash: string;
   readonly services: readonly ServiceSnapshot[];
+  /** MeshConfig accessLog and tracing; absent: no access log, no spans. */
+  readonly observability?: ObservabilitySnapshot;
 }
 
 export const EMPTY_SNAPSHOT: ProxySnapshot = { version: '0', hash: '', outboundTrafficPolicy: 'ALLOW_ANY', services: [] };

@@ -41,6 +41,8 @@ export interface SnapshotDelta {
   readonly hash: string;
   readonly outboundTrafficPolicy: ProxySnapshot['outboundTrafficPolicy'];
   readonly mtlsMode?: ProxySnapshot['mtlsMode'];
+  /** The whole of it, every delta (it is small): absent, none. */
+  readonly observability?: ProxySnapshot['observability'];
   readonly upsert: readonly ServiceSnapshot[];
   readonly remove: readonly ServiceRef[];
 }

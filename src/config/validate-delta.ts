@@ -1,6 +1,7 @@
 // What a proxy checks in a delta before applying it: the message's own fields, each upserted service
 // as a full snapshot's services are checked, and removals. Errors name paths in the delta message.
 
+import { checkObservabilitySnapshot } from './kinds/mesh-config-observability.ts';
 import type { SnapshotDelta } from './stream-protocol.ts';
 import type { ValidationResult } from './resource.ts';
 import { serviceKey } from './service-order.ts';
@@ -18,6 +19,7 @@ export function validateDelta(raw: unknown): ValidationResult<SnapshotDelta> {
   c.string(d.hash, 'delta.hash', { required: true });
   c.oneOf(d.outboundTrafficPolicy, 'delta.outboundTrafficPolicy', OUTBOUND_TRAFFIC_POLICIES, { required: true });
   c.oneOf(d.mtlsMode, 'delta.mtlsMode', MTLS_MODES);
+  checkObservabilitySnapshot(c, d.observability, 'delta.observability');
   const seen = new Map<string, string>();
   const once = (ref: Record<string, unknown>, path: string): void => {
     if (typeof ref.namespace !== 'string' || typeof ref.name !== 'string') return;

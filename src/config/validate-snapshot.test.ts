@@ -53,6 +53,14 @@ test('validateSnapshot checks tcpRoutes: a name, an optional port, backends with
   assert.deepEqual(bad.errors.map((e) => e.path).sort(), ['snapshot.services[0].tcpRoutes[0].backends[0].weight', 'snapshot.services[0].tcpRoutes[0].name', 'snapshot.services[0].tcpRoutes[0].port']);
 });
 
+test('a snapshot whose observability settings are malformed is refused (NACK) with their paths', () => {
+  const base = { version: '1', hash: 'h', outboundTrafficPolicy: 'ALLOW_ANY', services: [] };
+  assert.equal(validateSnapshot({ ...base, observability: { accessLog: { enabled: true, sampleRate: 1, alwaysLogErrors: true, path: 'stdout' }, tracing: { sampleRate: 0.5, otlpEndpoint: 'http://c:4318/v1/traces' } } }).ok, true);
+  const r = validateSnapshot({ ...base, observability: { tracing: { sampleRate: 3, otlpEndpoint: 'http://c:4318/v1/traces' }, other: true } });
+  assert.equal(r.ok, false);
+  assert.deepEqual(!r.ok && r.errors.map((e) => e.path).sort(), ['snapshot.observability.other', 'snapshot.observability.tracing.sampleRate']);
+});
+
 test('validateSnapshot: outlierDetection and slowStart may be absent (an older control plane), but not malformed', () => {
   const snap = (extra: Record<string, unknown>) => ({ version: '1', hash: '', outboundTrafficPolicy: 'ALLOW_ANY', services: [{ name: 'a', namespace: 'default', policy: { loadBalancer: { algorithm: 'round-robin' }, timeouts: { connectMs: 1, requestMs: 0, idleMs: 1 }, retries: { attempts: 0 }, ...extra }, ports: [] }] });
   assert.ok(validateSnapshot(snap({})).ok);

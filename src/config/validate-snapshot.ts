@@ -1,6 +1,7 @@
 // What a proxy checks before it runs a snapshot: the same field-path errors the API gives, so a
 // NACK says exactly what was wrong. A refused snapshot leaves the last good one in force.
 
+import { checkObservabilitySnapshot } from './kinds/mesh-config-observability.ts';
 import { MTLS_MODES, type ProxySnapshot } from './snapshot-types.ts';
 import type { ValidationResult } from './resource.ts';
 import { Checker, join } from './validate.ts';
@@ -26,6 +27,7 @@ export function validateSnapshot(raw: unknown): ValidationResult<ProxySnapshot> 
   c.string(snap.hash, 'snapshot.hash');
   c.oneOf(snap.outboundTrafficPolicy, 'snapshot.outboundTrafficPolicy', OUTBOUND_TRAFFIC_POLICIES, { required: true });
   c.oneOf(snap.mtlsMode, 'snapshot.mtlsMode', MTLS_MODES);
+  checkObservabilitySnapshot(c, snap.observability, 'snapshot.observability');
   const services = c.array(snap.services, 'snapshot.services', { required: true }) ?? [];
   services.forEach((rawService, i) => checkServiceSnapshot(c, rawService, join('snapshot.services', i)));
   if (c.errors.length) return { ok: false, errors: c.errors };

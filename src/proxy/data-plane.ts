@@ -20,6 +20,8 @@ import { startTcpUpstream, type TcpUpstream, type TcpUpstreamListener } from './
 import { handleInboundTcp } from './tcp/tcp-inbound.ts';
 import { createTcpAuthorizer, type TcpAuthorizer } from './tcp/tcp-authz.ts';
 import { RateLimits } from './filters/rate-limit/rate-limits.ts';
+import { Observer } from './observe/observer.ts';
+import { createLogger } from '../lib/log.ts';
 
 export interface DataPlaneOptions {
   readonly node: NodeInfo;
@@ -46,6 +48,8 @@ export interface DataPlane {
   /** The TCP upstream listeners, with the ports they bound. */
   readonly tcpUpstreams: readonly { readonly upstream: TcpUpstream; readonly host: string; readonly port: number }[];
   readonly metrics: ProxyMetrics;
+  /** This data plane's fate records, access log and tracing (observe/). */
+  readonly observer: Observer;
   /** The service table in force (undefined before the first snapshot): the balancers, for scrape-time gauges. */
   serviceTable(): ServiceTable | undefined;
   /** Each service port's endpoints as this data plane's balancers see them (ejections, slow start). */
@@ -76,6 +80,7 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
   const concurrency = createAdaptiveConcurrency({ service: `${o.node.service}.${o.node.namespace}`, worker: String(o.worker), metrics });
   // Outbound limits see this sidecar's own identity as the caller.
   const rateLimits = new RateLimits({ limited: metrics.rateLimited, redisErrors: metrics.rateLimitRedisErrors, checkSeconds: metrics.rateLimitCheck }, undefined, () => meshTls?.identity);
+  const observer = new Observer({ node: o.node, proxyId: o.proxyId, log: createLogger(`observe[${o.proxyId}]`) });
   const inboundTls: InboundTls = {
     current: () => meshTls,
     strict: () => mtlsMode === 'STRICT',
@@ -86,7 +91,7 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
   const outbound = await startOutboundListener(
     o.bindHost,
     o.outboundPort,
-    { node: o.node, proxyId: o.proxyId, table, pool, metrics, allowPassthrough: () => allowPassthrough, ownPort: () => outboundPort, rateLimits },
+    { node: o.node, proxyId: o.proxyId, table, pool, metrics, allowPassthrough: () => allowPassthrough, ownPort: () => outboundPort, rateLimits, observer, identity: () => meshTls?.identity },
     { reusePort: o.reusePort },
   );
   outboundPort = outbound.port;
@@ -100,7 +105,7 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
       inbound = await startInboundListener(
         o.bindHost,
         o.inboundPort,
-        { node: o.node, proxyId: o.proxyId, appHost: o.appHost, appPort, pool: inboundPool, metrics, tls: inboundTls.current, filters: () => inboundFilters, concurrency },
+        { node: o.node, proxyId: o.proxyId, appHost: o.appHost, appPort, pool: inboundPool, metrics, tls: inboundTls.current, filters: () => inboundFilters, concurrency, observer },
         { reusePort: o.reusePort, tls: inboundTls },
         { tcp: (socket, peer) => handleInboundTcp(socket, peer, tcp), rawTcp: () => appIsTcp },
       );
@@ -120,9 +125,11 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
     inboundPort: inbound?.port,
     tcpUpstreams: tcpUpstreams.map((l) => ({ upstream: l.upstream, host: l.host, port: l.port })),
     metrics,
+    observer,
     serviceTable: () => table.get(),
     endpointStats: () => serviceTable.endpointStats(),
     apply(snapshot) {
+      observer.apply(snapshot.observability);
       // Endpoints are dialed only under identities of this sidecar's own trust domain.
       const trustDomain = trustDomainOf(meshTls?.identity);
       serviceTable.update(trustDomain ? restrictToTrustDomain(snapshot, trustDomain) : snapshot);
@@ -154,6 +161,7 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
       jwks.close();
       concurrency.close();
       rateLimits.close();
+      observer.close();
       outbound.destroy();
       inbound?.destroy();
       for (const l of tcpUpstreams) l.destroy();

@@ -3,6 +3,7 @@
 // registration of the local app once it accepts connections and the certificate is in hand, and the
 // admin listener — and shuts it down in the order that loses no request: deregister, drain, close.
 
+import { fateView } from './observe/fate.ts';
 import net from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { NodeInfo } from '../config/snapshot-types.ts';
@@ -252,6 +253,19 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       };
     },
     appHealth: options.appPort !== undefined && options.healthPath ? { host: appHost, port: options.appPort, path: options.healthPath } : undefined,
+    // The main thread's data plane, and with --workers each worker thread's.
+    fates: {
+      byId: async (requestId) => {
+        const own = plane.observer.fates.find(requestId).map((f) => fateView(f, id));
+        const workers = pool ? await pool.fates({ requestId }) : [];
+        return [...own, ...workers].sort((a, b) => a.time.localeCompare(b.time));
+      },
+      recent: async (limit, failedOnly) => {
+        const own = (failedOnly ? plane.observer.fates.failedRing : plane.observer.fates.recentRing).recent(limit).map((f) => fateView(f, id));
+        if (!pool) return own;
+        return [...own, ...(await pool.fates({ limit, failedOnly }))].sort((a, b) => b.time.localeCompare(a.time)).slice(0, limit);
+      },
+    },
   }).catch((err) => {
     certificates.stop();
     closeStream();

@@ -97,3 +97,15 @@ test('collects every error in one pass', () => {
   const r = meshConfigType.validateSpec({ outboundTrafficPolicy: { mode: 'x' }, defaultBackendPolicy: { targetRefs: [], retries: { attempts: 99 } } }, 'spec');
   assert.deepEqual(errorPaths(r).sort(), ['spec.defaultBackendPolicy.retries.attempts', 'spec.defaultBackendPolicy.targetRefs', 'spec.outboundTrafficPolicy.mode']);
 });
+
+test('accessLog and tracing: defaults filled, bad values refused with their field paths', () => {
+  const spec = valid({ accessLog: { enabled: true }, tracing: { otlpEndpoint: 'http://collector:4318/v1/traces' } });
+  assert.deepEqual(spec.accessLog, { enabled: true, sampleRate: 1, alwaysLogErrors: true, path: 'stdout' });
+  assert.deepEqual(spec.tracing, { sampleRate: 1, otlpEndpoint: 'http://collector:4318/v1/traces' });
+  assert.deepEqual(valid({ accessLog: { enabled: true, sampleRate: 0.1, path: '/var/log/weft.log', fields: ['time', 'requestId', 'status'], alwaysLogErrors: false } }).accessLog, { enabled: true, sampleRate: 0.1, alwaysLogErrors: false, path: '/var/log/weft.log', fields: ['time', 'requestId', 'status'] });
+  assert.deepEqual(errorPaths(meshConfigType.validateSpec({ accessLog: { enabled: 'yes', sampleRate: 2, path: 'relative.log', fields: ['nope'], extra: 1 } }, 'spec')).sort(), [
+    'spec.accessLog.enabled', 'spec.accessLog.extra', 'spec.accessLog.fields[0]', 'spec.accessLog.path', 'spec.accessLog.sampleRate',
+  ]);
+  assert.deepEqual(errorPaths(meshConfigType.validateSpec({ tracing: { sampleRate: -0.5 } }, 'spec')).sort(), ['spec.tracing.otlpEndpoint', 'spec.tracing.sampleRate']);
+  assert.deepEqual(errorPaths(meshConfigType.validateSpec({ tracing: { otlpEndpoint: 'grpc://collector:4317' } }, 'spec')), ['spec.tracing.otlpEndpoint']);
+});

@@ -1,11 +1,13 @@
 // MeshConfig (weft.dev/v1alpha1): mesh-wide settings read by the snapshot builder — what proxies do
 // with traffic to unknown hosts, whether sidecars require mutual TLS, the BackendPolicy in force
-// for services no policy targets, and what a sidecar does with a request no ALLOW policy speaks for.
+// for services no policy targets, what a sidecar does with a request no ALLOW policy speaks for,
+// and what every sidecar logs and traces (accessLog, tracing).
 
 import type { ResourceType, ValidationResult } from '../resource.ts';
 import { Checker, join } from '../validate.ts';
 import { DEFAULT_BACKEND_POLICY, backendPolicyType, type BackendPolicySpec } from './backend-policy.ts';
 import { MTLS_MODES, type MtlsMode } from '../snapshot-types.ts';
+import { readAccessLog, readTracing, type AccessLogConfig, type TracingConfig } from './mesh-config-observability.ts';
 
 export type OutboundTrafficMode = 'ALLOW_ANY' | 'REGISTRY_ONLY';
 export const OUTBOUND_TRAFFIC_MODES: readonly OutboundTrafficMode[] = ['ALLOW_ANY', 'REGISTRY_ONLY'];
@@ -22,6 +24,10 @@ export interface MeshConfigSpec {
   readonly mtls: { readonly mode: MtlsMode };
   readonly defaultBackendPolicy: DefaultBackendPolicy;
   readonly authorization: { readonly defaultAction: AuthorizationDefaultAction };
+  /** Per-request JSON access logs of every sidecar (mesh-config-observability.ts); absent: off. */
+  readonly accessLog?: AccessLogConfig;
+  /** Distributed tracing: head sampling and the OTLP/HTTP endpoint; absent: no spans. */
+  readonly tracing?: TracingConfig;
 }
 
 function withoutTargetRefs(spec: BackendPolicySpec): DefaultBackendPolicy {
@@ -53,7 +59,7 @@ function validateSpec(raw: unknown, path: string): ValidationResult<MeshConfigSp
   const c = new Checker();
   const spec = c.object(raw, path);
   if (!spec) return { ok: false, errors: c.errors };
-  c.noUnknown(spec, path, ['outboundTrafficPolicy', 'mtls', 'defaultBackendPolicy', 'authorization']);
+  c.noUnknown(spec, path, ['outboundTrafficPolicy', 'mtls', 'defaultBackendPolicy', 'authorization', 'accessLog', 'tracing']);
 
   const outboundTrafficPolicy = readMode(c, spec.outboundTrafficPolicy, join(path, 'outboundTrafficPolicy'), OUTBOUND_TRAFFIC_MODES, DEFAULT_MESH_CONFIG.outboundTrafficPolicy);
   const mtls = readMode(c, spec.mtls, join(path, 'mtls'), MTLS_MODES, DEFAULT_MESH_CONFIG.mtls);
@@ -82,8 +88,11 @@ function validateSpec(raw: unknown, path: string): ValidationResult<MeshConfigSp
     }
   }
 
+  const accessLog = readAccessLog(c, spec.accessLog, join(path, 'accessLog'));
+  const tracing = readTracing(c, spec.tracing, join(path, 'tracing'));
+
   if (c.errors.length) return { ok: false, errors: c.errors };
-  return { ok: true, value: { outboundTrafficPolicy, mtls, defaultBackendPolicy, authorization } };
+  return { ok: true, value: { outboundTrafficPolicy, mtls, defaultBackendPolicy, authorization, ...(accessLog && { accessLog }), ...(tracing && { tracing }) } };
 }
 
 export const meshConfigType: ResourceType<MeshConfigSpec> = {

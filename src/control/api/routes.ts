@@ -286,6 +286,8 @@ export function createRoutes(deps: ApiDeps): Router {
         service: s.node.service,
         namespace: s.node.namespace,
         remote: s.remote,
+        // The proxy's admin listener as it reported it (`weft why` asks its /fates).
+        ...(s.node.adminAddress !== undefined && { admin: s.node.adminAddress }),
         connected: s.connected,
         connectedAt: new Date(s.connectedAt).toISOString(),
         currentVersion: current,

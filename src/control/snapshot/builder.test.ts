@@ -149,3 +149,16 @@ test('MeshConfig authorization.defaultAction DENY marks every service default-de
     assert.notEqual(allow.hash, deny.hash);
   }
 });
+
+test('MeshConfig accessLog and tracing reach every proxy in `observability`, and change the hash', () => {
+  const spec = { accessLog: { enabled: true }, tracing: { otlpEndpoint: 'http://collector:4318/v1/traces' } };
+  const mesh = resource({ apiVersion: 'weft.dev/v1alpha1', kind: 'MeshConfig', metadata: { name: 'mesh' }, spec });
+  const withObs = buildSnapshotContent({ resources: [mesh], instances: [] }, all);
+  assert.deepEqual(withObs.observability, { accessLog: { enabled: true, sampleRate: 1, alwaysLogErrors: true, path: 'stdout' }, tracing: { sampleRate: 1, otlpEndpoint: 'http://collector:4318/v1/traces' } });
+  const plain = resource({ apiVersion: 'weft.dev/v1alpha1', kind: 'MeshConfig', metadata: { name: 'mesh' }, spec: {} });
+  const without = buildSnapshotContent({ resources: [plain], instances: [] }, all);
+  assert.equal(without.observability, undefined);
+  assert.notEqual(withObs.hash, without.hash);
+  // Without the settings the hash is what it was before they existed.
+  assert.equal(without.hash, buildSnapshotContent({ resources: [], instances: [] }, all).hash);
+});

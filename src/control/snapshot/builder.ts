@@ -9,6 +9,7 @@ import type { EndpointSnapshot, MtlsMode, ServicePortSnapshot, ServiceSnapshot }
 import { DEFAULT_BACKEND_POLICY, completeTimeouts, type BackendPolicySpec } from '../../config/kinds/backend-policy.ts';
 import type { ServiceSpec } from '../../config/kinds/service.ts';
 import type { MeshConfigSpec } from '../../config/kinds/mesh-config.ts';
+import type { ObservabilitySnapshot } from '../../config/kinds/mesh-config-observability.ts';
 import type { AuthorizationPolicySpec } from '../../config/kinds/authorization-policy.ts';
 import type { RequestAuthenticationSpec } from '../../config/kinds/request-authentication.ts';
 import type { RateLimitPolicySpec } from '../../config/kinds/rate-limit-policy.ts';
@@ -31,6 +32,8 @@ export interface SnapshotContent {
   readonly outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
   readonly mtlsMode: MtlsMode;
   readonly services: readonly ServiceSnapshot[];
+  /** MeshConfig accessLog and tracing, for every proxy alike; absent when neither is set. */
+  readonly observability?: ObservabilitySnapshot;
 }
 
 export interface ServiceModel {
@@ -238,5 +241,6 @@ export function buildSnapshotContent(input: BuildInput, scope: NodeScope, models
     });
   }
   const outboundTrafficPolicy = mesh?.outboundTrafficPolicy.mode ?? 'ALLOW_ANY';
-  return { hash: snapshotHash(outboundTrafficPolicy, services, mtlsMode), outboundTrafficPolicy, mtlsMode, services };
+  const observability = mesh?.accessLog || mesh?.tracing ? { ...(mesh.accessLog && { accessLog: mesh.accessLog }), ...(mesh.tracing && { tracing: mesh.tracing }) } : undefined;
+  return { hash: snapshotHash(outboundTrafficPolicy, services, mtlsMode, observability), outboundTrafficPolicy, mtlsMode, services, ...(observability && { observability }) };
 }

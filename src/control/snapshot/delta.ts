@@ -18,5 +18,5 @@ export function diffSnapshots(prev: ProxySnapshot, next: ProxySnapshot): Snapsho
     if (!old || serviceDigest(old) !== serviceDigest(s)) upsert.push(s);
   }
   const remove: ServiceRef[] = [...before.values()].map((s) => ({ namespace: s.namespace, name: s.name }));
-  return { version: next.version, base: prev.version, hash: next.hash, outboundTrafficPolicy: next.outboundTrafficPolicy, mtlsMode: next.mtlsMode, upsert, remove };
+  return { version: next.version, base: prev.version, hash: next.hash, outboundTrafficPolicy: next.outboundTrafficPolicy, mtlsMode: next.mtlsMode, ...(next.observability && { observability: next.observability }), upsert, remove };
 }

@@ -1,6 +1,7 @@
 // The admin listener: /ready for `weft run` and orchestrators, /metrics for Prometheus, /config for
 // people asking "what is this sidecar running?", /app-health for the control plane's health check
-// of the app (the inbound port may accept only mutual TLS). Loopback by default; never on the data path.
+// of the app (the inbound port may accept only mutual TLS), /fates for `weft why` (the fates of
+// recent requests). Loopback by default; never on the data path.
 
 import { http } from '../../lib/node-http.ts';
 import type { AddressInfo } from 'node:net';
@@ -15,6 +16,19 @@ export interface AdminSources {
   config(): unknown;
   /** Where /app-health asks the app (GET; 2xx/3xx is healthy); absent: /app-health answers 404. */
   appHealth?: { readonly host: string; readonly port: number; readonly path: string };
+  /** The recent requests' fates (observe/fate-ring.ts), as JSON views: by request id, or the latest. */
+  fates?: {
+    byId(requestId: string): unknown[] | Promise<unknown[]>;
+    recent(limit: number, failedOnly: boolean): unknown[] | Promise<unknown[]>;
+  };
+}
+
+/** /fates/recent answers at most this many. */
+const MAX_RECENT = 2_000;
+
+function sendJson(res: import('node:http').ServerResponse, status: number, body: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body, null, 2) + '\n');
 }
 
 /** Asks the app itself and answers 200 or 503 with why, so the checker learns what the app said. */
@@ -31,7 +45,7 @@ async function checkApp(target: NonNullable<AdminSources['appHealth']>): Promise
 
 export async function startAdminServer(host: string, port: number, sources: AdminSources): Promise<{ port: number; close(): Promise<void> }> {
   const server = http.createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const [path, search] = (req.url ?? '/').split('?', 2);
     // Every admin endpoint only reads: a write method is refused rather than answered as a read.
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       req.resume();
@@ -60,12 +74,25 @@ export async function startAdminServer(host: string, port: number, sources: Admi
         res.writeHead(status, { 'content-type': 'application/json' });
         res.end(JSON.stringify(body) + '\n');
       });
+    } else if ((path === '/fates' || path === '/fates/recent') && sources.fates) {
+      const query = new URLSearchParams(search ?? '');
+      if (path === '/fates') {
+        const id = query.get('id');
+        if (!id) return sendJson(res, 400, { error: { message: '/fates needs ?id=REQUEST-ID (or see /fates/recent)' } });
+        // 404 when this sidecar holds no fate for the id: it never saw it, or it has left the rings.
+        void Promise.resolve(sources.fates.byId(id)).then((items) => sendJson(res, items.length ? 200 : 404, { requestId: id, items }));
+        return;
+      }
+      const limit = Number(query.get('limit') ?? 100);
+      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_RECENT) return sendJson(res, 400, { error: { message: `limit must be a whole number from 1 to ${MAX_RECENT}` } });
+      const failed = query.get('failed');
+      void Promise.resolve(sources.fates.recent(limit, failed === 'true' || failed === '1')).then((items) => sendJson(res, 200, { items }));
     } else if (path === '/config') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(sources.config(), null, 2) + '\n');
     } else {
       res.writeHead(404, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: { message: `admin endpoints: /ready, /metrics, /config${sources.appHealth ? `, ${APP_HEALTH_PATH}` : ''}` } }) + '\n');
+      res.end(JSON.stringify({ error: { message: `admin endpoints: /ready, /metrics, /config${sources.fates ? ', /fates?id=ID, /fates/recent' : ''}${sources.appHealth ? `, ${APP_HEALTH_PATH}` : ''}` } }) + '\n');
     }
   });
   await new Promise<void>((resolve, reject) => {

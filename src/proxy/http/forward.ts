@@ -32,6 +32,7 @@ import { backendRetryPolicy, retriesAnswer, retriesFailure, type RetryPolicy } f
 import { retryBackoffMs } from '../resilience/retry/backoff.ts';
 import type { RetryBudget } from '../resilience/retry/budget.ts';
 import { CIRCUIT_LIMIT_FIELD, CIRCUIT_LIMIT_HEADER, type CircuitBreaker, type CircuitLimit } from '../resilience/circuit-breaker/circuit-breaker.ts';
+import type { FateRecord } from '../observe/fate.ts';
 import { DEADLINE_HEADER, GRPC_TIMEOUT_HEADER, deadlineTimes, formatDeadline, formatGrpcTimeout, isGrpcRequest, readDeadline, timeLeft } from '../resilience/deadline/deadline.ts';
 
 export type AnyRequest = IncomingMessage | Http2ServerRequest | H1ServerRequest;
@@ -89,6 +90,11 @@ export interface ForwardContext {
   readonly onBudgetExhausted?: () => void;
   /** A circuit-breaker limit refused the request (503 circuit-open) or a retry (the failure stands). */
   readonly onCircuitOpen?: (limit: CircuitLimit) => void;
+  /**
+   * The request's fate record (observe/fate.ts): each attempt, its failure, the local reply's
+   * message and the body bytes are written into it; its `headers` (x-request-id, traceparent) go upstream.
+   */
+  readonly fate?: FateRecord;
 }
 
 /** The timers' local-reply reasons (504 before the response head; after it, the stream is cut). */
@@ -194,6 +200,10 @@ export class Forwarding {
   deadlineError: string | undefined = undefined;
   /** A gRPC call: its deadline goes on in grpc-timeout too, and expires as grpc-status 4. */
   grpc = false;
+  /** The request's fate record (ctx.fate), read on the byte paths. */
+  readonly fate: FateRecord | undefined;
+  /** The target's addHeaders plus the fate's (request id, traceparent), merged once. */
+  readonly addHeaders: OutgoingHttpHeaders | undefined;
 
   constructor(req: AnyRequest, res: AnyResponse, target: ForwardTarget, ctx: ForwardContext) {
     this.req = req;
@@ -219,6 +229,9 @@ export class Forwarding {
     ctx.budget?.recordRequest();
     this.arrivedAt = this.quietSince = ctx.startedAt ?? performance.now();
     this.breaker = target.breaker;
+    const fate = (this.fate = ctx.fate);
+    const own = fate?.headers;
+    this.addHeaders = own === undefined ? target.addHeaders : target.addHeaders === undefined ? own : { ...target.addHeaders, ...own };
     // Two property reads for a request without a deadline; parsing only when one is there.
     const weftDeadline = req.headers[DEADLINE_HEADER];
     const grpcTimeout = req.headers[GRPC_TIMEOUT_HEADER];
@@ -268,7 +281,7 @@ export class Forwarding {
 
   /** This hop's extra request fields, plus the time left when the request carries a deadline (read at each attempt's send). */
   extraHeaders(): OutgoingHttpHeaders | undefined {
-    const add = this.target.addHeaders;
+    const add = this.addHeaders;
     if (this.sendDeadlineAt === Infinity) return add;
     const left = timeLeft(this.sendDeadlineAt, performance.now());
     const extra: OutgoingHttpHeaders = { ...add, [DEADLINE_HEADER]: formatDeadline(left) };
@@ -282,6 +295,7 @@ export class Forwarding {
     const field = CIRCUIT_LIMIT_FIELD[limit];
     const message = `circuit breaker open: ${field} (${this.breaker?.limits[field]}) reached for this Service (BackendPolicy circuitBreaker.${field})`;
     sendLocalReply(this.res, 503, 'circuit-open', message, this.ctx.proxyId, { [CIRCUIT_LIMIT_HEADER]: limit });
+    if (this.fate !== undefined) this.fate.message = message;
     this.complete(503, 'circuit-open');
   }
 
@@ -290,6 +304,7 @@ export class Forwarding {
     if (this.attempts > 1) extra![ATTEMPTS_HEADER] = String(this.attempts);
     if (this.budgetExhausted) extra![BUDGET_EXHAUSTED_HEADER] = 'true';
     sendLocalReply(this.res, status, reason, message, this.ctx.proxyId, extra);
+    if (this.fate !== undefined) this.fate.message = message;
     this.complete(status, reason);
   }
 
@@ -333,6 +348,7 @@ export class Forwarding {
       return;
     }
     const status = (this.res as ServerResponse).statusCode;
+    if (this.fate !== undefined) this.fate.message = message;
     this.complete(status, reason);
     cutResponse(this.res);
   }
@@ -341,6 +357,7 @@ export class Forwarding {
   deadlineReply(message: string): void {
     if (!this.grpc) return this.reply(504, 'deadline-exceeded', message);
     sendGrpcReply(this.res, GRPC_DEADLINE_EXCEEDED, 'deadline-exceeded', message, this.ctx.proxyId);
+    if (this.fate !== undefined) this.fate.message = message;
     // Counted with the status sent (200), as every gRPC local reply; the reason says the rest.
     this.complete(200, 'deadline-exceeded');
   }
@@ -411,6 +428,7 @@ export class Forwarding {
   fail(kind: FailureKind, endpoint: EndpointSnapshot, detail: string): void {
     if (this.finished) return;
     this.lastFailure = { kind, endpoint, detail };
+    this.fate?.failedWith(kind, detail);
     if (this.tryTimer !== undefined) clearTimeout(this.tryTimer);
     this.tryTimer = undefined;
     const decision = this.retryDecision(kind);
@@ -555,6 +573,7 @@ export class Forwarding {
     const mirror = this.target.mirror;
     incoming.on('data', (chunk: Buffer) => {
       this.activity++;
+      if (this.fate !== undefined) this.fate.bytesReceived += chunk.length;
       mirror?.chunk(chunk);
       this.keep(chunk);
       if (!ex.writeBody(chunk)) incoming.pause();
@@ -662,6 +681,11 @@ export class Attempt {
     const now = performance.now();
     if (this.reported) return now;
     this.reported = true;
+    const fate = this.fwd.fate;
+    if (fate !== undefined) {
+      const ep = this.pick.endpoint;
+      fate.attempt(`${ep.address}:${ep.port}`, ep.identity, status, failure, this.started, now);
+    }
     const ok = failure === undefined && status > 0 && status < 500;
     this.pick.done({ ok, connectFailure: failure === 'connect', latencyMs: now - this.started, headMs: this.headAt >= 0 ? this.headAt - this.started : undefined, status: status > 0 ? status : undefined, failure });
     return now;
@@ -822,6 +846,7 @@ class H1Attempt extends Attempt implements H1Handler {
     }
     const f = this.fwd;
     f.activity++;
+    if (f.fate !== undefined) f.fate.bytesSent += chunk.length;
     const out = f.res as ServerResponse;
     if (!out.write(chunk) && !this.waitingDrain) {
       this.waitingDrain = true;
@@ -841,6 +866,8 @@ class H1Attempt extends Attempt implements H1Handler {
 
   onEnd(): void {
     if (this.trailers !== undefined) forwardTrailers(this.fwd.req, this.fwd.res, this.trailers);
+    const fate = this.fwd.fate;
+    if (fate !== undefined && this.lastChunk !== undefined) fate.bytesSent += this.lastChunk.length;
     (this.fwd.res as ServerResponse).end(this.lastChunk);
     this.fwd.complete(this.status, undefined, this.report(this.status));
   }

@@ -24,6 +24,8 @@ import { requestedUpgrade, upgradeEventResponse } from './upgrade.ts';
 import { hostError, requestTarget } from './request-target.ts';
 import { createInboundRequest, runInboundFilters, type FilterReply, type InboundFilter, type InboundRequest } from '../filters/inbound-filter.ts';
 import type { AdaptiveConcurrency } from '../filters/adaptive-concurrency/adaptive-concurrency-filter.ts';
+import type { FateRecord } from '../observe/fate.ts';
+import type { Observer } from '../observe/observer.ts';
 
 export interface InboundDeps {
   readonly node: NodeInfo;
@@ -38,6 +40,8 @@ export interface InboundDeps {
   readonly filters: () => readonly InboundFilter[] | undefined;
   /** The adaptive concurrency limit (BackendPolicy adaptiveConcurrency of this service); absent: none. */
   readonly concurrency?: AdaptiveConcurrency;
+  /** Opens and closes each request's fate record (observe/observer.ts): request id, trace, rings, logs. */
+  readonly observer: Observer;
 }
 
 export const XFCC_HEADER = 'x-forwarded-client-cert';
@@ -109,6 +113,13 @@ export function createInboundHandler(deps: InboundDeps) {
     return info;
   };
 
+  /** The request ended: its metrics and its fate. */
+  const ended = (fate: FateRecord, status: number, reason: Parameters<typeof recorder.record>[3], endedAt = performance.now(), message?: string): void => {
+    recorder.record(fate.sourceService, destination, status, reason, (endedAt - fate.startedAt) / 1000);
+    if (message !== undefined) fate.message = message;
+    deps.observer.end(fate, status, reason, endedAt);
+  };
+
   const request = (req: AnyRequest, res: AnyResponse): void => {
     const started = performance.now();
     const peer = peerIdentity(req.socket);
@@ -127,16 +138,20 @@ export function createInboundHandler(deps: InboundDeps) {
     }
     // One target, parsed once: what the policies judge is what the app is sent (RFC 9112 §3.2).
     const t = requestTarget(req);
+    const fate = deps.observer.begin('inbound', req.method ?? 'GET', (typeof t === 'object' ? t.authority : undefined) ?? (req.headers[':authority'] as string | undefined) ?? req.headers.host ?? '', typeof t === 'object' ? t.path : req.url ?? '', req.headers, started, source);
+    fate.sourceIdentity = peer;
+    fate.destinationService = destination;
+    fate.destinationIdentity = deps.tls()?.identity;
     if (typeof t === 'string') {
       sendLocalReply(res, 400, 'bad-request', `bad request target: ${t}`, deps.proxyId);
-      recorder.record(source, destination, 400, 'bad-request', (performance.now() - started) / 1000);
+      ended(fate, 400, 'bad-request', undefined, `bad request target: ${t}`);
       return;
     }
     // An upgrade goes through this same path: filters, identity headers, metrics; a tunnel only after the app's 101.
     const upgrade = requestedUpgrade(req, res);
     if (typeof upgrade === 'object') {
       sendLocalReply(res, 400, 'bad-request', upgrade.refuse, deps.proxyId);
-      recorder.record(source, destination, 400, 'bad-request', (performance.now() - started) / 1000);
+      ended(fate, 400, 'bad-request', undefined, upgrade.refuse);
       return;
     }
     const requestAuthority = t.authority ?? (req.headers[':authority'] as string | undefined) ?? req.headers.host ?? authority;
@@ -144,21 +159,23 @@ export function createInboundHandler(deps: InboundDeps) {
     const badHost = t.authority === undefined ? hostError(requestAuthority) : undefined;
     if (badHost !== undefined) {
       sendLocalReply(res, 400, 'bad-request', badHost, deps.proxyId);
-      recorder.record(source, destination, 400, 'bad-request', (performance.now() - started) / 1000);
+      ended(fate, 400, 'bad-request', undefined, badHost);
       return;
     }
     const filters = deps.filters();
-    if (filters === undefined) return forward(req, res, source, addHeaders, requestAuthority, t.path, started, upgrade);
+    if (filters === undefined) return forward(req, res, addHeaders, requestAuthority, t.path, fate, upgrade);
     // jwt-authn, then authz: they judge the normalized path; the app gets the target (minus a token parameter).
+    fate.filters = filters;
     const ir = createInboundRequest(req.method ?? 'GET', authorizationPath(t.path), t.path, req.headers, peer, deps.appPort);
     filterRequest(filters, ir, res as EventEmitter, (reply) => {
-      if (reply === undefined) return forward(req, res, source, mergeHeaders(addHeaders, ir), requestAuthority, ir.target, started, upgrade);
+      if (reply === undefined) return forward(req, res, mergeHeaders(addHeaders, ir), requestAuthority, ir.target, fate, upgrade);
       sendLocalReply(res, reply.status, reply.reason, reply.message, deps.proxyId, reply.headers);
-      recorder.record(source, destination, reply.status, reply.reason, (performance.now() - started) / 1000);
-    }, () => recorder.record(source, destination, 499, undefined, (performance.now() - started) / 1000));
+      fate.decide(`${reply.reason}: ${reply.message}`);
+      ended(fate, reply.status, reply.reason, undefined, reply.message);
+    }, () => ended(fate, 499, undefined));
   };
 
-  const forward = (req: AnyRequest, res: AnyResponse, source: string, addHeaders: Readonly<Record<string, string | undefined>>, requestAuthority: string, path: string, started: number, upgrade: string | undefined): void => {
+  const forward = (req: AnyRequest, res: AnyResponse, addHeaders: Readonly<Record<string, string | undefined>>, requestAuthority: string, path: string, fate: FateRecord, upgrade: string | undefined): void => {
     // The adaptive concurrency limit: the last gate. An upgrade becomes a long-lived tunnel, whose
     // duration is no request latency: it is neither limited nor sampled.
     const limiter = upgrade === undefined ? deps.concurrency?.current() : undefined;
@@ -169,8 +186,10 @@ export function createInboundHandler(deps: InboundDeps) {
       if (token < 0) {
         // Shed at once, never queued: a queue here would only add the latency the limit exists to avoid.
         deps.concurrency!.shed();
-        sendLocalReply(res, 503, 'concurrency-limit-exceeded', `the app's adaptive concurrency limit (${limiter.limit}) is reached`, deps.proxyId);
-        recorder.record(source, destination, 503, 'concurrency-limit-exceeded', (performance.now() - started) / 1000);
+        const message = `the app's adaptive concurrency limit (${limiter.limit}) is reached`;
+        sendLocalReply(res, 503, 'concurrency-limit-exceeded', message, deps.proxyId);
+        fate.decide(`adaptive-concurrency: shed (limit ${limiter.limit})`);
+        ended(fate, 503, 'concurrency-limit-exceeded', undefined, message);
         return;
       }
       admittedAt = performance.now();
@@ -178,7 +197,8 @@ export function createInboundHandler(deps: InboundDeps) {
     forwardRequest(req, res, { picker, policy: INBOUND_POLICY, authority: requestAuthority, path, addHeaders, upgrade }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
-      startedAt: started,
+      startedAt: fate.startedAt,
+      fate,
       onComplete: (status, reason, _attempts, endedAt) => {
         // Every end frees the slot (onComplete runs once: answer, local reply, client gone). Only an
         // answer from the app is a latency sample; a local reply (app unreachable) or 499 is not.
@@ -187,7 +207,7 @@ export function createInboundHandler(deps: InboundDeps) {
           else limiter.cancel();
         }
         // Bounded labels: the source is a mesh service name the peer sidecar set, or `unknown`.
-        recorder.record(source, destination, status, reason, (endedAt - started) / 1000);
+        ended(fate, status, reason, endedAt);
       },
       // Only `stale-connection` can happen here (no policy retries).
       onRetry: (reason) => deps.metrics.retries.inc({ destination_service: destination, reason }),

@@ -28,6 +28,8 @@ import type { CircuitLimit } from '../resilience/circuit-breaker/circuit-breaker
 import type { RateLimits } from '../filters/rate-limit/rate-limits.ts';
 import { checkLimits, type Denial, type PolicyLimiter } from '../filters/rate-limit/policy-limiter.ts';
 import { denialReply } from '../filters/rate-limit/rate-limit-filter.ts';
+import type { FateRecord } from '../observe/fate.ts';
+import type { Observer } from '../observe/observer.ts';
 import type { HashPolicy } from '../balance/hashing/hash-policy.ts';
 
 export interface OutboundDeps {
@@ -42,6 +44,10 @@ export interface OutboundDeps {
   readonly ownPort: () => number;
   /** The outbound RateLimitPolicies in force, by destination Service; absent: none. */
   readonly rateLimits?: RateLimits;
+  /** Opens and closes each request's fate record (observe/observer.ts): request id, trace, rings, logs. */
+  readonly observer: Observer;
+  /** This sidecar's own SPIFFE id once it holds a certificate: the fate's source identity. */
+  readonly identity?: () => string | undefined;
 }
 
 /**
@@ -177,62 +183,71 @@ export function createOutboundHandler(deps: OutboundDeps) {
     }
     return sink;
   };
-  const record = (destination: string, started: number) => (status: number, reason: LocalReplyReason | undefined, _attempts = 0, endedAt = performance.now()) => {
-    recorder.record(source, destination, status, reason, (endedAt - started) / 1000);
+  const record = (destination: string, fate: FateRecord) => (status: number, reason: LocalReplyReason | undefined, _attempts = 0, endedAt = performance.now()) => {
+    recorder.record(source, destination, status, reason, (endedAt - fate.startedAt) / 1000);
+    fate.destinationService = destination;
+    deps.observer.end(fate, status, reason, endedAt);
   };
+  const sourceService = `${source}.${node.namespace}`;
 
   const request = (req: AnyRequest, res: AnyResponse): void => {
     const started = performance.now();
     // The one request target of this request (authority and path): routing, the upstream and the
     // metrics all see it.
     const t = target(req);
+    const known = typeof t === 'object' ? t : undefined;
+    const fate = deps.observer.begin('outbound', req.method ?? 'GET', known?.authority ?? '', known?.path ?? req.url ?? '', req.headers, started, sourceService);
+    fate.sourceIdentity = deps.identity?.();
     const upgrade = requestedUpgrade(req, res);
     if (typeof upgrade === 'object') {
       sendLocalReply(res, 400, 'bad-request', upgrade.refuse, deps.proxyId);
-      record('unknown', started)(400, 'bad-request');
+      fate.message = upgrade.refuse;
+      record('unknown', fate)(400, 'bad-request');
       return;
     }
     const route = t !== undefined && typeof t !== 'string' ? routes.get(t.authority) : undefined;
     if (route !== undefined && typeof t === 'object') {
-      forwardMesh(req, res, route.entry, route.destination, t.authority, t.path, started, upgrade);
+      forwardMesh(req, res, route.entry, route.destination, t.authority, t.path, fate, upgrade);
       return;
     }
     const r = resolve(req, t);
     if (r.kind === 'error') {
       sendLocalReply(res, r.status, r.reason, r.message, deps.proxyId);
-      record('unknown', started)(r.status, r.reason);
+      fate.message = r.message;
+      record('unknown', fate)(r.status, r.reason);
       return;
     }
     if (r.kind === 'mesh') {
       const destination = `${r.entry.service.name}.${r.entry.service.namespace}`;
       if (routes.size >= 1024) routes.clear();
       routes.set(r.authority, { entry: r.entry, destination });
-      forwardMesh(req, res, r.entry, destination, r.authority, r.path, started, upgrade);
+      forwardMesh(req, res, r.entry, destination, r.authority, r.path, fate, upgrade);
       return;
     }
     const destination = 'passthrough';
     forwardRequest(req, res, { picker: staticPicker(r.host, r.port), policy: DEFAULT_BACKEND_POLICY, authority: r.authority, path: r.path, upgrade }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
-      startedAt: started,
-      onComplete: record(destination, started),
+      startedAt: fate.startedAt,
+      fate,
+      onComplete: record(destination, fate),
       onRetry: (reason) => metrics.retries.inc({ destination_service: destination, reason }),
       ...budgetOf(destination, DEFAULT_BACKEND_POLICY),
     });
   };
 
-  const forwardMesh = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, destination: string, authority: string, path: string, started: number, upgrade: string | undefined): void => {
+  const forwardMesh = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, destination: string, authority: string, path: string, fate: FateRecord, upgrade: string | undefined): void => {
     // Outbound RateLimitPolicies of the Service the request names, before routing picks a backend.
     const limiters = deps.rateLimits?.outbound(destination);
-    if (limiters === undefined) return forwardAdmitted(req, res, entry, destination, authority, path, started, upgrade);
-    withinLimits(limiters, req, res, destination, started, () => forwardAdmitted(req, res, entry, destination, authority, path, started, upgrade));
+    if (limiters === undefined) return forwardAdmitted(req, res, entry, destination, authority, path, fate, upgrade);
+    withinLimits(limiters, req, res, destination, fate, () => forwardAdmitted(req, res, entry, destination, authority, path, fate, upgrade));
   };
 
   /** Runs `go` if the limits admit the request; otherwise answers 429 (or 503) and records it. */
-  const withinLimits = (limiters: readonly PolicyLimiter[], req: AnyRequest, res: AnyResponse, destination: string, started: number, go: () => void): void => {
+  const withinLimits = (limiters: readonly PolicyLimiter[], req: AnyRequest, res: AnyResponse, destination: string, fate: FateRecord, go: () => void): void => {
     const d = checkLimits(limiters, deps.rateLimits!.self(), req.headers);
     if (d === undefined) return go();
-    if (!(d instanceof Promise)) return refuseLimited(res, destination, started, d);
+    if (!(d instanceof Promise)) return refuseLimited(res, destination, fate, d);
     // Waiting for Redis: a client that leaves meanwhile gets nothing more.
     let gone = false;
     const onClose = (): void => {
@@ -241,29 +256,32 @@ export function createOutboundHandler(deps: OutboundDeps) {
     (res as EventEmitter).once('close', onClose);
     void d.then((x) => {
       (res as EventEmitter).off('close', onClose);
-      if (gone) record(destination, started)(499, undefined);
+      if (gone) record(destination, fate)(499, undefined);
       else if (x === undefined) go();
-      else refuseLimited(res, destination, started, x);
+      else refuseLimited(res, destination, fate, x);
     });
   };
 
-  const refuseLimited = (res: AnyResponse, destination: string, started: number, d: Denial): void => {
+  const refuseLimited = (res: AnyResponse, destination: string, fate: FateRecord, d: Denial): void => {
     const reply = denialReply(d);
     sendLocalReply(res, reply.status, reply.reason, reply.message, deps.proxyId, reply.headers);
-    record(destination, started)(reply.status, reply.reason);
+    fate.message = reply.message;
+    fate.decide(`rate-limit: ${reply.reason} (${reply.status})`);
+    record(destination, fate)(reply.status, reply.reason);
   };
 
-  const forwardAdmitted = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, destination: string, authority: string, path: string, started: number, upgrade: string | undefined): void => {
+  const forwardAdmitted = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, destination: string, authority: string, path: string, fate: FateRecord, upgrade: string | undefined): void => {
     if (entry.routes !== undefined) {
-      routed(req, res, entry, authority, path, started, upgrade);
+      routed(req, res, entry, authority, path, fate, upgrade);
       return;
     }
     const h = entry.hashPolicy === undefined ? undefined : hashOf(entry.hashPolicy, req, path, undefined);
     forwardRequest(req, res, { picker: entry.balancer.picker(), policy: entry.policy, authority, path, addHeaders: meshAddHeaders, upgrade, breaker: entry.breaker, hashKey: h?.hashKey, editResponse: h?.editResponse }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
-      startedAt: started,
-      onComplete: record(destination, started),
+      startedAt: fate.startedAt,
+      fate,
+      onComplete: record(destination, fate),
       onRetry: (reason) => metrics.retries.inc({ destination_service: destination, reason }),
       ...budgetOf(destination, entry.policy),
       onCircuitOpen: circuitSink(destination),
@@ -271,33 +289,40 @@ export function createOutboundHandler(deps: OutboundDeps) {
   };
 
   /** A Service with routes attached: the route table decides the backend Service, the filters and the local replies. */
-  const routed = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, authority: string, path: string, started: number, upgrade: string | undefined): void => {
+  const routed = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, authority: string, path: string, fate: FateRecord, upgrade: string | undefined): void => {
     const table = deps.table.get()!;
     const decision = routeRequest(table, entry, { method: req.method ?? 'GET', path, authority, headers: req.headers });
+    fate.route = decision.route;
+    fate.rule = decision.rule;
     if (decision.delayMs !== undefined && decision.delayMs > 0) {
       metrics.faults.inc({ route: decision.route ?? 'none', kind: 'delay' });
+      fate.decide(`fault: delay ${decision.delayMs}ms`);
       // FaultInjection's delay: the request waits here, then goes on as decided (a client that
       // leaves meanwhile gets nothing more).
       const delayed = { ...decision, delayMs: 0 } as typeof decision;
       let gone = false;
       (res as EventEmitter).once('close', () => (gone = true));
       setTimeout(() => {
-        if (!gone) carryOut(req, res, entry, delayed, started, upgrade);
+        if (!gone) carryOut(req, res, entry, delayed, fate, upgrade);
       }, decision.delayMs);
       return;
     }
-    carryOut(req, res, entry, decision, started, upgrade);
+    carryOut(req, res, entry, decision, fate, upgrade);
   };
 
-  const carryOut = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, decision: RouteDecision, started: number, upgrade: string | undefined): void => {
+  const carryOut = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, decision: RouteDecision, fate: FateRecord, upgrade: string | undefined): void => {
     if (decision.kind === 'reply') {
       const destination = `${entry.service.name}.${entry.service.namespace}`;
-      if (decision.reason === 'fault-abort') metrics.faults.inc({ route: decision.route ?? 'none', kind: 'abort' });
+      if (decision.reason === 'fault-abort') {
+        metrics.faults.inc({ route: decision.route ?? 'none', kind: 'abort' });
+        fate.decide(`fault: abort ${decision.grpcStatus !== undefined ? `grpc-status ${decision.grpcStatus}` : decision.status}`);
+      }
+      fate.message = decision.message;
       if (decision.bodyless === true) sendBodylessReply(res, decision.status, decision.reason, decision.headers ?? {}, deps.proxyId);
       else if (decision.headers?.location !== undefined) sendRedirect(res, decision.status, decision.headers.location, deps.proxyId);
       else if (decision.grpcStatus !== undefined) sendGrpcReply(res, decision.grpcStatus, decision.reason, decision.message, deps.proxyId);
       else sendLocalReply(res, decision.status, decision.reason, decision.message, deps.proxyId);
-      record(destination, started)(decision.status, decision.reason);
+      record(destination, fate)(decision.status, decision.reason);
       metrics.routeRequests.inc({ route: decision.route ?? 'none', rule: decision.rule ?? 'none', destination_service: destination, code: String(decision.status), reason: decision.reason });
       return;
     }
@@ -306,15 +331,15 @@ export function createOutboundHandler(deps: OutboundDeps) {
     // RateLimitPolicies on the matched route: checked once the route is known.
     const routeLimits = deps.rateLimits?.route(decision.route);
     if (routeLimits !== undefined) {
-      withinLimits(routeLimits, req, res, destination, started, () => forwardRouted(req, res, decision, destination, started, upgrade));
+      withinLimits(routeLimits, req, res, destination, fate, () => forwardRouted(req, res, decision, destination, fate, upgrade));
       return;
     }
-    forwardRouted(req, res, decision, destination, started, upgrade);
+    forwardRouted(req, res, decision, destination, fate, upgrade);
   };
 
-  const forwardRouted = (req: AnyRequest, res: AnyResponse, decision: Extract<RouteDecision, { kind: 'forward' }>, destination: string, started: number, upgrade: string | undefined): void => {
+  const forwardRouted = (req: AnyRequest, res: AnyResponse, decision: Extract<RouteDecision, { kind: 'forward' }>, destination: string, fate: FateRecord, upgrade: string | undefined): void => {
     const target = decision.entry;
-    const recordRoute = record(destination, started);
+    const recordRoute = record(destination, fate);
     const onComplete = (status: number, reason: LocalReplyReason | undefined, attempts: number, endedAt: number): void => {
       recordRoute(status, reason, attempts, endedAt);
       metrics.routeRequests.inc({ route: decision.route, rule: decision.rule, destination_service: destination, code: String(status), reason: reason ?? '' });
@@ -326,7 +351,8 @@ export function createOutboundHandler(deps: OutboundDeps) {
     forwardRequest(req, res, { picker: target.balancer.picker(), policy: target.policy, authority: decision.authority, path: decision.path, addHeaders, editResponse, mirror, upgrade, route: decision.policy, breaker: target.breaker, hashKey: h?.hashKey }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
-      startedAt: started,
+      startedAt: fate.startedAt,
+      fate,
       onComplete,
       onRetry: (reason) => metrics.retries.inc({ destination_service: destination, reason }),
       // A route's retry spends its backend Service's budget (the budget is the Service's, not the route's).

@@ -5,6 +5,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { errorMessage } from '../../lib/errors.ts';
 import { startDataPlane, type DataPlaneOptions } from '../data-plane.ts';
 import type { FromWorker, ToWorker } from './messages.ts';
+import { fateView } from '../observe/fate.ts';
 
 const port = parentPort;
 if (!port) throw new Error('data-plane-worker.ts runs as a worker thread, started by the sidecar');
@@ -23,6 +24,11 @@ port.on('message', (m: ToWorker) => {
     plane.setCredentials(m.credentials);
   } else if (m.type === 'metrics') {
     send({ type: 'metrics', id: m.id, dump: plane.metrics.registry.dump() });
+  } else if (m.type === 'fates') {
+    const q = m.query;
+    const fates = plane.observer.fates;
+    const found = 'requestId' in q ? fates.find(q.requestId) : (q.failedOnly ? fates.failedRing : fates.recentRing).recent(q.limit);
+    send({ type: 'fates', id: m.id, items: found.map((f) => fateView(f, plane.observer.proxyId)) });
   } else if (m.type === 'close') {
     void plane.close().finally(() => {
       plane.destroy();

@@ -2,13 +2,14 @@
 // plane's ports, forwards each accepted snapshot to them, gathers their metrics for /metrics,
 // restarts one that dies, and closes them with the sidecar.
 
+import type { FateView } from '../observe/fate.ts';
 import { Worker } from 'node:worker_threads';
 import type { ProxySnapshot } from '../../config/snapshot-types.ts';
 import type { Credentials } from '../transport/mesh-tls.ts';
 import type { RegistryDump } from '../../lib/metrics.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { DataPlaneOptions } from '../data-plane.ts';
-import type { FromWorker, ToWorker } from './messages.ts';
+import type { FateQuery, FromWorker, ToWorker } from './messages.ts';
 
 // The worker's entry sits beside this file: .ts when running from src/, .js from dist/.
 const WORKER_ENTRY = new URL(`./data-plane-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
@@ -29,7 +30,7 @@ export class WorkerPool {
   #credentials?: Credentials;
   #closing = false;
   #nextRequest = 0;
-  readonly #pending = new Map<number, (dump: RegistryDump) => void>();
+  readonly #pending = new Map<number, (answer: never) => void>();
 
   private constructor(options: Omit<DataPlaneOptions, 'worker'>, log: Logger) {
     this.#options = options;
@@ -66,19 +67,29 @@ export class WorkerPool {
 
   /** Each live worker's metrics; one that does not answer within a second is left out. */
   async metrics(): Promise<RegistryDump[]> {
-    const answers = this.#slots.filter((s) => s.ready).map((slot) => new Promise<RegistryDump | undefined>((resolve) => {
+    return this.#ask<RegistryDump>((id) => ({ type: 'metrics', id }));
+  }
+
+  /** The fates the workers hold (observe/fate-ring.ts) for a query; one that does not answer within a second is left out. */
+  async fates(query: FateQuery): Promise<FateView[]> {
+    return (await this.#ask<readonly FateView[]>((id) => ({ type: 'fates', id, query }))).flat();
+  }
+
+  /** Asks every live worker and gathers the answers that come within METRICS_TIMEOUT_MS. */
+  async #ask<T>(message: (id: number) => ToWorker): Promise<T[]> {
+    const answers = this.#slots.filter((s) => s.ready).map((slot) => new Promise<T | undefined>((resolve) => {
       const id = ++this.#nextRequest;
       const timer = setTimeout(() => {
         this.#pending.delete(id);
         resolve(undefined);
       }, METRICS_TIMEOUT_MS);
-      this.#pending.set(id, (dump) => {
+      this.#pending.set(id, ((answer: T) => {
         clearTimeout(timer);
-        resolve(dump);
-      });
-      this.#post(slot, { type: 'metrics', id });
+        resolve(answer);
+      }) as (answer: never) => void);
+      this.#post(slot, message(id));
     }));
-    return (await Promise.all(answers)).filter((d): d is RegistryDump => d !== undefined);
+    return (await Promise.all(answers)).filter((d): d is Awaited<T> => d !== undefined) as T[];
   }
 
   /** Asks every worker to stop accepting and finish its requests; resolves when all have. */
@@ -121,8 +132,8 @@ export class WorkerPool {
           if (this.#credentials) this.#post(slot, { type: 'credentials', credentials: this.#credentials });
           if (this.#latest) this.#post(slot, { type: 'snapshot', snapshot: this.#latest });
           resolve();
-        } else if (m.type === 'metrics') {
-          this.#pending.get(m.id)?.(m.dump);
+        } else if (m.type === 'metrics' || m.type === 'fates') {
+          (this.#pending.get(m.id) as ((answer: unknown) => void) | undefined)?.(m.type === 'metrics' ? m.dump : m.items);
           this.#pending.delete(m.id);
         } else if (m.type === 'apply-failed') {
           this.#log.error('a data-plane worker could not apply a snapshot the main thread accepted', { worker: workerNumber, version: m.version, err: m.message });

@@ -3,6 +3,7 @@
 // app resetting the connection, the app unreachable, the client going away — and a request over
 // the limit is shed at once with 503 concurrency-limit-exceeded.
 
+import { Observer } from '../../observe/observer.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
@@ -36,7 +37,7 @@ async function setup(appPort?: number) {
   concurrency.update({ ...DEFAULT_ADAPTIVE_CONCURRENCY, minRttCalcParams: { ...DEFAULT_ADAPTIVE_CONCURRENCY.minRttCalcParams, minConcurrency: 2, requestCount: 10_000 } });
   const pool = new UpstreamPool();
   const listener = await startInboundListener('127.0.0.1', 0, {
-    node, proxyId: 'test', appHost: '127.0.0.1', appPort: appPort ?? (app.address() as AddressInfo).port, pool, metrics, tls: () => undefined, filters: () => undefined, concurrency,
+    node, proxyId: 'test', appHost: '127.0.0.1', appPort: appPort ?? (app.address() as AddressInfo).port, pool, metrics, tls: () => undefined, filters: () => undefined, concurrency, observer: new Observer({ node, proxyId: 'test' }),
   });
   const url = (path: string): string => `http://127.0.0.1:${listener.port}${path}`;
   return {

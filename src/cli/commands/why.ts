@@ -1,0 +1,111 @@
+// `weft why REQUEST-ID`: the fate of one recent request, told by the sidecars that carried it. The
+// CLI lists the proxies through the (authenticated) control plane API, then asks each one's admin
+// listener (/fates?id=…) directly; `--proxy HOST:PORT` asks named admin listeners only.
+
+import type { FateView } from '../../proxy/observe/fate.ts';
+import { WeftError } from '../../lib/errors.ts';
+import { httpCall } from '../../lib/http-call.ts';
+import { ApiClient } from '../api-client.ts';
+import { controlOption, controlUrl, outputOption, parseCommand, str, token, type Command } from '../command.ts';
+import { outputFormat, print } from '../output.ts';
+
+interface ProxyEntry {
+  readonly id: string;
+  readonly service: string;
+  readonly namespace: string;
+  readonly remote: string;
+  readonly connected: boolean;
+  readonly admin?: string;
+}
+
+/** What `-o json` prints: the fates in the order they began, and the proxies that could not be asked. */
+export interface WhyAnswer {
+  readonly requestId: string;
+  readonly items: readonly FateView[];
+  readonly unreachable: readonly { readonly proxy: string; readonly error: string }[];
+}
+
+const WILDCARD = new Set(['0.0.0.0', '[::]', '::', '']);
+
+/** The admin address to call: a wildcard bind is reached at the address the proxy connected from. */
+export function adminAddress(p: ProxyEntry): string | undefined {
+  if (p.admin === undefined) return undefined;
+  const colon = p.admin.lastIndexOf(':');
+  const host = p.admin.slice(0, colon);
+  if (!WILDCARD.has(host)) return p.admin;
+  const remote = p.remote.slice(0, p.remote.lastIndexOf(':')).replace(/^::ffff:/, '');
+  return `${remote.includes(':') ? `[${remote}]` : remote}:${p.admin.slice(colon + 1)}`;
+}
+
+async function askAdmin(address: string, requestId: string): Promise<FateView[]> {
+  const res = await httpCall(`http://${address}/fates?id=${encodeURIComponent(requestId)}`, { method: 'GET', timeoutMs: 3_000 });
+  if (res.status === 404) return [];
+  if (!res.ok) throw new Error(`admin answered ${res.status}`);
+  return (JSON.parse(res.body) as { items: FateView[] }).items;
+}
+
+const ms = (x: number): string => `${x < 10 ? x.toFixed(1) : Math.round(x)}ms`;
+
+/** The story of one fate, in lines for people. */
+export function describeFate(f: FateView): string {
+  const lines: string[] = [];
+  const arrow = `${f.source.service} → ${f.destination.service}`;
+  lines.push(`${f.proxy} ${f.direction} ${arrow}: ${f.method} ${f.authority}${f.path} → ${f.inFlight ? 'in flight' : f.status}${f.reason ? ` ${f.reason}` : ''} in ${ms(f.durationMs)} (${f.time})`);
+  if (f.source.identity || f.destination.identity) lines.push(`  identities: ${f.source.identity ?? 'plaintext caller'} → ${f.destination.identity ?? '-'}`);
+  if (f.traceId) lines.push(`  trace: ${f.traceId} span ${f.spanId ?? '-'}${f.parentSpanId ? ` parent ${f.parentSpanId}` : ''}${f.sampled ? ' (sampled)' : ''}`);
+  if (f.route) lines.push(`  route: ${f.route} rule ${f.rule ?? '-'} matched`);
+  else if (f.direction === 'outbound' && f.destination.service !== 'unknown') lines.push(`  route: none attached; the Service's own endpoints`);
+  if (f.filters.length) lines.push(`  filters: ${f.filters.join(' → ')}${f.reason === undefined || f.attempts.length ? ': passed' : ''}`);
+  for (const d of f.decisions) lines.push(`  decision: ${d}`);
+  f.attempts.forEach((a, i) => {
+    const outcome = a.failure ? `failed: ${a.failure}${a.detail ? ` (${a.detail})` : ''}${a.status ? `, answered ${a.status}` : ''}` : `answered ${a.status}`;
+    lines.push(`  attempt ${i + 1}: ${a.endpoint}${a.identity ? ` (${a.identity})` : ''} ${outcome} after ${ms(a.durationMs)}`);
+  });
+  if (f.attempts.length === 0 && !f.inFlight && f.direction === 'outbound' && f.reason) lines.push('  no endpoint was tried');
+  if (f.reason) lines.push(`  local reply: ${f.status} ${f.reason}${f.message ? ` — ${f.message}` : ''}`);
+  return lines.join('\n') + '\n';
+}
+
+export const whyCommand: Command = {
+  name: 'why',
+  summary: 'Tell the fate of a recent request: route, policy decisions, endpoints tried, local reply.',
+  usage: 'Usage: weft why REQUEST-ID [--proxy HOST:PORT]... [-o table|json|yaml]',
+  async run(argv) {
+    const p = parseCommand(this, argv, { ...controlOption, ...outputOption, proxy: { type: 'string', multiple: true } });
+    if (!p) return 0;
+    const requestId = p.positionals[0];
+    if (!requestId || p.positionals.length > 1) throw new WeftError('WEFT_ERR_CLI_USAGE', `one request id is required (the x-request-id of the request)\n\n${this.usage}`, 2);
+    const format = outputFormat(str(p, 'output'));
+    const named = (p.values.proxy as string[] | undefined) ?? [];
+    let targets: { name: string; address: string }[];
+    const unreachable: { proxy: string; error: string }[] = [];
+    if (named.length > 0) targets = named.map((a) => ({ name: a, address: a }));
+    else {
+      const list = await new ApiClient(controlUrl(p), token(p)).request<{ items: ProxyEntry[] }>('GET', '/v1/proxies');
+      targets = [];
+      for (const x of list.items) {
+        if (!x.connected) continue;
+        const address = adminAddress(x);
+        if (address === undefined) unreachable.push({ proxy: x.id, error: 'it did not report an admin listener (a proxy older than weft why)' });
+        else targets.push({ name: x.id, address });
+      }
+    }
+    const answers = await Promise.all(targets.map((t) => askAdmin(t.address, requestId).catch((err: Error) => {
+      unreachable.push({ proxy: t.name, error: `${t.address}: ${err.message}` });
+      return [] as FateView[];
+    })));
+    const items = answers.flat().sort((a, b) => a.time.localeCompare(b.time));
+    const answer: WhyAnswer = { requestId, items, unreachable };
+    if (items.length === 0) {
+      if (format === 'json' || format === 'yaml') print(format, answer, () => '');
+      const asked = targets.length === 1 ? '1 sidecar' : `${targets.length} sidecars`;
+      throw new WeftError('WEFT_ERR_CLI_NOT_FOUND', `no sidecar holds a fate for request ${requestId} (asked ${asked}${unreachable.length ? `, ${unreachable.length} not reachable` : ''}): the id is unknown, or the request has left the rings (each sidecar keeps its last 2,000 requests and last 500 failures)`, 1);
+    }
+    print(format, answer, () =>
+      `request ${requestId}: ${items.length} hop${items.length === 1 ? '' : 's'}\n` +
+      items.map(describeFate).join('') +
+      unreachable.map((u) => `! ${u.proxy} could not be asked: ${u.error}\n`).join(''),
+    );
+    return 0;
+  },
+};

@@ -1,0 +1,48 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { SpanKind, SpanStatusCode } from '@opentelemetry/api';
+import { FateRecord } from './fate.ts';
+import { fateSpan } from './otlp-export.ts';
+
+test('a fate becomes a finished span with HTTP semantic conventions and mesh attributes', () => {
+  const f = new FateRecord('outbound', 'r1', 100, 'GET', 'reviews', '/stars', 'catalog.default');
+  f.traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+  f.spanId = 'a3ce929d0e0e4736';
+  f.parentSpanId = '00f067aa0ba902b7';
+  f.sampled = true;
+  f.destinationService = 'reviews.default';
+  f.route = 'default/reviews';
+  f.rule = '0';
+  f.attempt('10.0.0.1:8080', undefined, 0, 'connect', 101, 102);
+  f.attempt('10.0.0.2:8080', undefined, 503, undefined, 102, 110);
+  f.status = 503;
+  f.reason = 'all-endpoints-tried';
+  f.endedAt = 112;
+  const span = fateSpan(f, resourceFromAttributes({ 'service.name': 'catalog' }));
+  assert.equal(span.name, 'GET default/reviews');
+  assert.equal(span.kind, SpanKind.CLIENT);
+  assert.deepEqual(span.spanContext(), { traceId: f.traceId, spanId: f.spanId, traceFlags: 1 });
+  assert.equal(span.parentSpanContext?.spanId, '00f067aa0ba902b7');
+  assert.equal(span.status.code, SpanStatusCode.ERROR);
+  assert.equal(span.attributes['http.request.method'], 'GET');
+  assert.equal(span.attributes['url.path'], '/stars');
+  assert.equal(span.attributes['server.address'], 'reviews');
+  assert.equal(span.attributes['http.response.status_code'], 503);
+  assert.equal(span.attributes['error.type'], 'all-endpoints-tried');
+  assert.equal(span.attributes['weft.route'], 'default/reviews');
+  assert.equal(span.attributes['weft.attempts'], 2);
+  assert.equal(span.events.length, 2);
+  assert.equal(span.events[0].attributes?.['weft.failure'], 'connect');
+  // 12 ms long: HrTime [s, ns].
+  assert.deepEqual(span.duration, [0, 12_000_000]);
+  const inbound = new FateRecord('inbound', 'r1', 0, 'GET', 'reviews', '/', 'catalog.default');
+  inbound.traceId = f.traceId;
+  inbound.spanId = 'b3ce929d0e0e4736';
+  inbound.status = 200;
+  inbound.endedAt = 1;
+  const server = fateSpan(inbound, resourceFromAttributes({}));
+  assert.equal(server.kind, SpanKind.SERVER);
+  assert.equal(server.parentSpanContext, undefined);
+  assert.equal(server.status.code, SpanStatusCode.UNSET);
+});
