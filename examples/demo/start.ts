@@ -347,25 +347,23 @@ async function main(): Promise<void> {
     }, 30_000),
   );
 
-  // The canary: an HTTPRoute that splits reviews 90/10 between v1 and v2, applied with the CLI.
-  const canaryFile = path.join(root, 'examples', 'demo', 'canary.yaml');
-  const canary = await step('applying the reviews canary (HTTPRoute: v1 90%, v2 10%)', async () => {
-    const applied = await execFileAsync(weftBin, ['apply', '-f', canaryFile, '--control', controlUrl], { encoding: 'utf8', env: { ...process.env, WEFT_TOKEN: adminToken } }).catch((err: { stderr?: string; message: string }) => {
-      throw new Error(`weft apply -f ${canaryFile}: ${err.stderr?.trim() || err.message}`);
+  // Resources applied with the CLI, as a user would: `weft apply -f FILE`, its output printed.
+  const applyFile = async (name: string, what: string): Promise<string> => {
+    const file = path.join(root, 'examples', 'demo', name);
+    const result = await step(`applying ${what}`, async () => {
+      const applied = await execFileAsync(weftBin, ['apply', '-f', file, '--control', controlUrl], { encoding: 'utf8', env: { ...process.env, WEFT_TOKEN: adminToken } }).catch((err: { stderr?: string; message: string }) => {
+        throw new Error(`weft apply -f ${file}: ${err.stderr?.trim() || err.message}`);
+      });
+      return applied.stdout.trim().split('\n').join(', ');
     });
-    return applied.stdout.trim().split('\n').join(', ');
-  });
-  say(`weft apply -f ${path.relative(process.cwd(), canaryFile)}: ${canary}`);
+    say(`weft apply -f ${path.relative(process.cwd(), file)}: ${result}`);
+    return file;
+  };
+  // The canary: an HTTPRoute that splits reviews 90/10 between v1 and v2.
+  const canaryFile = await applyFile('canary.yaml', 'the reviews canary (HTTPRoute: v1 90%, v2 10%)');
   // Traffic policy: catalog's balancing, outlier detection, retries with a budget and a circuit
   // breaker; reviews' adaptive concurrency and rate limits.
-  const policiesFile = path.join(root, 'examples', 'demo', 'policies.yaml');
-  const policies = await step('applying traffic policy (BackendPolicy for catalog and reviews, RateLimitPolicy for reviews)', async () => {
-    const applied = await execFileAsync(weftBin, ['apply', '-f', policiesFile, '--control', controlUrl], { encoding: 'utf8', env: { ...process.env, WEFT_TOKEN: adminToken } }).catch((err: { stderr?: string; message: string }) => {
-      throw new Error(`weft apply -f ${policiesFile}: ${err.stderr?.trim() || err.message}`);
-    });
-    return applied.stdout.trim().split('\n').join(', ');
-  });
-  say(`weft apply -f ${path.relative(process.cwd(), policiesFile)}: ${policies}`);
+  await applyFile('policies.yaml', 'traffic policy (BackendPolicy for catalog and reviews, RateLimitPolicy for reviews)');
 
   const frontend = units[0];
   try {
@@ -408,6 +406,8 @@ async function main(): Promise<void> {
     '  from another terminal:',
     `    ${env} ${bin} services`,
     `    ${env} ${bin} status`,
+    `    ${env} ${bin} stat --edges                          # success rate, req/s, p50/p95/p99 per caller → callee (also: top)`,
+    `    curl -s -H 'x-request-id: try-me' ${frontUrl}/api/product/1 >/dev/null; ${env} ${bin} why try-me   # one request's fate`,
     `    ${env} ${bin} endpoints reviews`,
     `    ${env} ${bin} get httproute reviews-canary -o yaml     # the canary: reviews v1 90% / v2 10%`,
     `    (edit the weights in ${path.relative(process.cwd(), canaryFile)} and ${bin} apply -f it: in force at once)`,

@@ -138,7 +138,7 @@ test('peak-ewma: an instance answering in 50 ms while the others take 5 ms gets 
   assert.ok(slow < 300 * 0.15, `the slow instance served ${slow} of 300 (${JSON.stringify(by)})`);
   // The score gauge: one series per endpoint of catalog, the slow one highest.
   const text = await adminMetrics(client.adminPort);
-  const scores = text.split('\n').filter((l) => l.startsWith('weft_balancer_peak_ewma_score{destination_service="catalog.default:'));
+  const scores = text.split('\n').filter((l) => l.startsWith('weft_proxy_peak_ewma_score{destination_service="catalog.default:'));
   assert.equal(scores.length, 3, text);
 });
 
@@ -150,7 +150,7 @@ test('round robin on the same instances sends about a third to the slow one (the
   t.diagnostic(`served: ${JSON.stringify(by)}`);
   assert.ok(slow > 300 * 0.25 && slow < 300 * 0.42, `the slow instance served ${slow} of 300 (${JSON.stringify(by)})`);
   const text = await adminMetrics(client.adminPort);
-  assert.ok(!text.includes('weft_balancer_peak_ewma_score{destination_service="catalog.'), 'the gauge drops a service that left peak-ewma');
+  assert.ok(!text.includes('weft_proxy_peak_ewma_score{destination_service="catalog.'), 'the gauge drops a service that left peak-ewma');
 });
 
 test('ring-hash on a header: the same key goes to the same instance every time, and keys spread', { timeout: 120_000 }, async (t) => {

@@ -47,7 +47,7 @@ export function createProxyMetrics(worker = 0) {
     circuitRejections: registry.counter('weft_proxy_circuit_breaker_rejections_total', 'Outbound requests or retries a BackendPolicy circuitBreaker limit refused, by destination service and limit (max-connections, max-pending-requests, max-requests, max-retries).', ['destination_service', 'limit']),
     deadlineExceeded: registry.counter('weft_proxy_deadline_exceeded_total', 'Requests answered deadline-exceeded (their x-weft-deadline or grpc-timeout passed), by direction (inbound|outbound).', ['direction']),
     // Load balancing (issue 13): computed at scrape time from the balancers (balancer-metrics.ts).
-    peakEwmaScore: registry.gauge('weft_balancer_peak_ewma_score', 'peak-ewma: each endpoint\'s score now, latency estimate in ms × (requests in flight + 1) / weight (lower is picked first), by destination service (name.namespace:port) and endpoint id; only services balanced by peak-ewma, only their current endpoints.', ['destination_service', 'endpoint']),
+    peakEwmaScore: registry.gauge('weft_proxy_peak_ewma_score', 'peak-ewma: each endpoint\'s score now, latency estimate in ms × (requests in flight + 1) / weight (lower is picked first), by destination service (name.namespace:port) and endpoint id; only services balanced by peak-ewma, only their current endpoints.', ['destination_service', 'endpoint']),
   };
 }
 
