@@ -58,8 +58,9 @@ test('--region and --zone register the topology labels', async () => {
 });
 
 test('every request goes to the client\'s own zone while it is healthy', async () => {
+  // Every request in zone a (the default peak-ewma may keep sequential requests on one of the two).
   const seen = await servedBy(60);
-  assert.deepEqual(Object.keys(seen).sort(), ['a1', 'a2'], JSON.stringify(seen));
+  assert.ok(Object.keys(seen).length > 0 && Object.keys(seen).every((name) => ZONE_OF[name] === 'a'), JSON.stringify(seen));
   const metrics = await adminMetrics(client.adminPort);
   assert.ok(metricSample(metrics, levelSeries(0)) >= 60, metrics);
   assert.equal(metricSample(metrics, levelSeries(1)), 0);
@@ -96,6 +97,7 @@ test('when zone a is back and passing, traffic returns to it', async () => {
     const seen = await servedBy(20);
     return Object.keys(seen).every((name) => ZONE_OF[name] === 'a');
   }, 30_000, 200);
+  // Every request in zone a (the default peak-ewma may keep sequential requests on one of the two).
   const seen = await servedBy(60);
-  assert.deepEqual(Object.keys(seen).sort(), ['a1', 'a2'], JSON.stringify(seen));
+  assert.ok(Object.keys(seen).length > 0 && Object.keys(seen).every((name) => ZONE_OF[name] === 'a'), JSON.stringify(seen));
 });

@@ -85,6 +85,9 @@ before(async () => {
     metadata: { name: 'flaky' },
     spec: {
       targetRefs: [{ kind: 'Service', name: 'flaky' }],
+      // Round robin: every instance gets its turn, so the bad one meets its consecutive 5xx (peak-ewma,
+      // the default, would already keep it to a trickle; see balancing-adaptive.test.ts).
+      loadBalancer: { algorithm: 'round-robin' },
       outlierDetection: { consecutive5xx: CONSECUTIVE_5XX, baseEjectionTimeMs: BASE_EJECTION_MS, intervalMs: 1_000, successRate: { enabled: false } },
     },
   });

@@ -22,7 +22,7 @@ const targets = [{ kind: 'Service', name: 'reviews' }];
 test('fills every default', () => {
   assert.deepEqual(valid({ targetRefs: targets }), {
     targetRefs: [{ kind: 'Service', name: 'reviews' }],
-    loadBalancer: { algorithm: 'round-robin', choiceCount: 2 },
+    loadBalancer: { algorithm: 'peak-ewma', choiceCount: 2 },
     // Nothing total by default: a long stream that keeps moving is never cut (issue 10, class 6).
     timeouts: { connectMs: 2000, responseHeaderMs: 30000, streamIdleMs: 300000, requestMs: 0, idleMs: 4000 },
     retries: { attempts: 2 },

@@ -79,7 +79,9 @@ export const DEFAULT_BACKEND_POLICY: BackendPolicySpec = {
   targetRefs: [],
   // Still round-robin: peak-ewma's median beat it in the slow-endpoint bench but its tail did not,
   // consistently, on a loaded machine (docs/performance.md, entry 14).
-  loadBalancer: { algorithm: 'round-robin', choiceCount: 2 },
+  // peak-ewma: measured better than round robin with one slow endpoint (docs/performance.md entry 14:
+  // client p99 1.38× the healthy endpoints' own p99, round robin 9.09×).
+  loadBalancer: { algorithm: 'peak-ewma', choiceCount: 2 },
   // idleMs 4 s: below the keep-alive timeout of common app servers (Node's http server and uvicorn
   // 5 s, Apache 5 s), so the proxy, not the app, closes an idle connection, and a request is rarely
   // written onto a connection the app is closing at that moment (RFC 9112 §9.3.1; the stale

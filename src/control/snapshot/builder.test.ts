@@ -26,7 +26,7 @@ test('registered instances form implicit services with their endpoints', () => {
   assert.deepEqual(content.services.map((s) => s.name), ['catalog', 'reviews']);
   const reviews = content.services.find((s) => s.name === 'reviews')!;
   assert.deepEqual(reviews.ports[0].endpoints.map((e) => [e.id, e.port]), [['r1', 10001], ['r2', 10002]]);
-  assert.equal(reviews.policy.loadBalancer.algorithm, 'round-robin');
+  assert.equal(reviews.policy.loadBalancer.algorithm, 'peak-ewma');
 });
 
 test('a Service resource selects instances by label, like Kubernetes', () => {
@@ -42,7 +42,7 @@ test('the BackendPolicy targeting a service is carried in its snapshot', () => {
   const policy = resource({ apiVersion: 'weft.dev/v1alpha1', kind: 'BackendPolicy', metadata: { name: 'p' }, spec: { targetRefs: [{ kind: 'Service', name: 'reviews' }], loadBalancer: { algorithm: 'least-request' } } });
   const content = buildSnapshotContent({ resources: [policy], instances: [instance('reviews', 'r1'), instance('catalog', 'c1')] }, all);
   assert.equal(content.services.find((s) => s.name === 'reviews')!.policy.loadBalancer.algorithm, 'least-request');
-  assert.equal(content.services.find((s) => s.name === 'catalog')!.policy.loadBalancer.algorithm, 'round-robin');
+  assert.equal(content.services.find((s) => s.name === 'catalog')!.policy.loadBalancer.algorithm, 'peak-ewma');
 });
 
 test('upstreams narrow a snapshot to what the proxy calls, plus its own service', () => {

@@ -156,13 +156,15 @@ export function handleOutboundTcp(client: net.Socket, upstream: TcpUpstream, dep
         pick.done({ ok: true, latencyMs: performance.now() - started });
         return;
       }
+      // peak-ewma scores a connection by its time to connect (headMs), not by how long it stays open.
+      const connectMs = performance.now() - started;
       const security = mesh ? 'mtls' : 'plaintext';
       metrics.tcpConnections.inc({ direction: 'outbound', destination_service: destination, security, result: 'established' });
       pipeSockets(client, socket, (r) => {
         metrics.tcpBytes.inc({ direction: 'outbound', destination_service: destination, flow: 'sent' }, r.sent);
         metrics.tcpBytes.inc({ direction: 'outbound', destination_service: destination, flow: 'received' }, r.received);
         // A connection that ended in a reset still reached the endpoint: not a balancer failure.
-        pick.done({ ok: true, latencyMs: performance.now() - started });
+        pick.done({ ok: true, latencyMs: performance.now() - started, headMs: connectMs });
       });
     });
   };
