@@ -14,6 +14,7 @@ import { adminMetrics, startControlPlane, startSidecar, type ControlPlaneProcess
 import { getViaProxy } from '../support/upstreams.ts';
 import { freePort, nodeBin, spawnWeft, stopAll, waitFor } from '../support/processes.ts';
 import { runWeft } from '../support/cli.ts';
+import { useAlgorithm } from '../support/policies.ts';
 
 const INTERVAL_MS = 500;
 const UNHEALTHY_THRESHOLD = 2;
@@ -117,6 +118,9 @@ test('an app whose health endpoint fails stops getting traffic within interval Ã
     startSidecar(cp.url, 'web', ['--id', 'web-steady', '--app-port', String(steady.port), ...HEALTH_FLAGS]),
   ]);
   await waitForClientView('web', { 'web-flaky': 'passing', 'web-steady': 'passing' });
+  // Round robin, so that "gets traffic" means every passing instance gets its turn (the default,
+  // peak-ewma, may keep sequential requests on the instance that answered fastest lately).
+  await useAlgorithm(cp, 'web', 'round-robin', [client]);
   const registered = (await instance('web', 'web-flaky'))!;
   assert.deepEqual(registered.checks.map((c) => [c.type, c.checkedBy, c.intervalMs]), [['http', 'sidecar', INTERVAL_MS]]);
   await waitFor('the sidecar reported its first result', async () => (await instance('web', 'web-flaky'))?.checkResults[0]?.output === 'passing', 10_000);
