@@ -2,6 +2,7 @@
 // optimistic-concurrency checks, "unchanged" detection, the metadata the store owns, and the
 // fan-out of StoreEvents to watchers after a write is durable.
 
+import type { InstanceState } from '../../config/catalog-types.ts';
 import type { Resource, ObjectMeta } from '../../config/resource.ts';
 import type { ApplyOptions, StoreEvent } from './store.ts';
 import { WeftError, errorMessage } from '../../lib/errors.ts';
@@ -213,4 +214,13 @@ export function createStoreEvents(log: Logger): StoreEvents {
       listeners.clear();
     },
   };
+}
+
+/** Parses a stored instance body; undefined when it is not JSON or lacks its identity. */
+export function parseInstance(json: string): InstanceState | undefined {
+  const value = parseStoredObject(json);
+  if (!value) return undefined;
+  const v = value as Partial<InstanceState>;
+  if (typeof v.namespace !== 'string' || typeof v.service !== 'string' || typeof v.id !== 'string') return undefined;
+  return value as unknown as InstanceState;
 }

@@ -10,7 +10,7 @@ import type { ApplyOptions, ApplyResult, ResourceFilter, Store, StoreEvent, Stor
 import { WeftError, errorMessage } from '../../lib/errors.ts';
 import { createLogger, type Logger } from '../../lib/log.ts';
 import { systemClock, type Clock } from '../../lib/clock.ts';
-import { STORE_CLOSED, checkDelete, createStoreEvents, parseResource, parseStoredObject, planApply, type StoreEvents } from './apply-semantics.ts';
+import { STORE_CLOSED, checkDelete, createStoreEvents, parseResource, parseInstance, parseStoredObject, planApply, type StoreEvents } from './apply-semantics.ts';
 import { EtcdKeys } from './etcd-keys.ts';
 import { connectEtcd } from './etcd-connect.ts';
 import { InstanceLeases } from './etcd-instance-leases.ts';
@@ -389,11 +389,3 @@ function placeholder(kind: string, namespace: string, name: string, resourceVers
   return { apiVersion: '', kind, metadata: { name, namespace, ...(resourceVersion !== undefined ? { resourceVersion } : {}) }, spec: null };
 }
 
-/** Parses a stored instance body; undefined when it is not JSON or lacks its identity. */
-function parseInstance(json: string): InstanceState | undefined {
-  const value = parseStoredObject(json);
-  if (!value) return undefined;
-  const v = value as Partial<InstanceState>;
-  if (typeof v.namespace !== 'string' || typeof v.service !== 'string' || typeof v.id !== 'string') return undefined;
-  return value as unknown as InstanceState;
-}

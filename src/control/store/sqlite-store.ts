@@ -16,7 +16,7 @@ import {
   checkDelete,
   createStoreEvents,
   parseResource,
-  parseStoredObject,
+  parseInstance, parseStoredObject,
   planApply,
   type StoreEvents,
 } from './apply-semantics.ts';
@@ -323,11 +323,3 @@ class SqliteStore implements Store {
   }
 }
 
-/** Parses a stored instance body; undefined when it is not JSON or lacks its identity. */
-function parseInstance(json: string): InstanceState | undefined {
-  const value = parseStoredObject(json);
-  if (!value) return undefined;
-  const v = value as Partial<InstanceState>;
-  if (typeof v.namespace !== 'string' || typeof v.service !== 'string' || typeof v.id !== 'string') return undefined;
-  return value as unknown as InstanceState;
-}

@@ -3,18 +3,10 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { retryBackoffMs } from './backoff.ts';
+import { seededRandom } from '../../balance/fixtures.ts';
 
-/** A seeded PRNG (mulberry32), so the bounds are checked over many draws that repeat. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The balancer tests' seeded PRNG (mulberry32), so the bounds are checked over many draws that repeat. */
+const seeded = seededRandom;
 
 test('the extremes of each retry with base 25 and max 250', () => {
   const expect: [number, number][] = [[25, 50], [50, 100], [100, 200], [125, 250], [125, 250]];
