@@ -1,47 +1,47 @@
 // `weft why REQUEST-ID`: the fate of one recent request, told by the sidecars that carried it. The
-// CLI lists the proxies through the (authenticated) control plane API, then asks each one's admin
-// listener (/fates?id=…) directly; `--proxy HOST:PORT` asks named admin listeners only.
+// CLI asks the (authenticated) control plane (GET /v1/requests/{id}), which asks every connected
+// sidecar's admin listener; `--proxy HOST:PORT` asks named admin listeners directly instead.
 
-import type { FateView } from '../../proxy/observe/fate.ts';
+import { hopOrder, type FateView, type RequestFates, type UnreachableProxy } from '../../config/fate-view.ts';
 import { WeftError } from '../../lib/errors.ts';
 import { httpCall } from '../../lib/http-call.ts';
+import { adminAddress } from '../../lib/admin-address.ts';
 import { ApiClient } from '../api-client.ts';
 import { controlOption, controlUrl, outputOption, parseCommand, str, token, type Command } from '../command.ts';
 import { outputFormat, print } from '../output.ts';
 
 interface ProxyEntry {
   readonly id: string;
-  readonly service: string;
-  readonly namespace: string;
   readonly remote: string;
   readonly connected: boolean;
   readonly admin?: string;
 }
 
-/** What `-o json` prints: the fates in the order they began, and the proxies that could not be asked. */
-export interface WhyAnswer {
-  readonly requestId: string;
-  readonly items: readonly FateView[];
-  readonly unreachable: readonly { readonly proxy: string; readonly error: string }[];
-}
-
-const WILDCARD = new Set(['0.0.0.0', '[::]', '::', '']);
-
-/** The admin address to call: a wildcard bind is reached at the address the proxy connected from. */
-export function adminAddress(p: ProxyEntry): string | undefined {
-  if (p.admin === undefined) return undefined;
-  const colon = p.admin.lastIndexOf(':');
-  const host = p.admin.slice(0, colon);
-  if (!WILDCARD.has(host)) return p.admin;
-  const remote = p.remote.slice(0, p.remote.lastIndexOf(':')).replace(/^::ffff:/, '');
-  return `${remote.includes(':') ? `[${remote}]` : remote}:${p.admin.slice(colon + 1)}`;
-}
+/** What `-o json` prints: GET /v1/requests/{id}'s answer (the fates in the order they began). */
+export type WhyAnswer = RequestFates;
 
 async function askAdmin(address: string, requestId: string): Promise<FateView[]> {
   const res = await httpCall(`http://${address}/fates?id=${encodeURIComponent(requestId)}`, { method: 'GET', timeoutMs: 3_000 });
   if (res.status === 404) return [];
   if (!res.ok) throw new Error(`admin answered ${res.status}`);
   return (JSON.parse(res.body) as { items: FateView[] }).items;
+}
+
+/** Asks admin listeners directly (`--proxy`, or a control plane older than GET /v1/requests). */
+async function askDirectly(targets: readonly { name: string; address: string | undefined }[], requestId: string): Promise<WhyAnswer> {
+  const unreachable: UnreachableProxy[] = [];
+  const answers = await Promise.all(targets.map(async (t) => {
+    if (t.address === undefined) {
+      unreachable.push({ proxy: t.name, error: 'it did not report an admin listener (a proxy older than weft why)' });
+      return [];
+    }
+    return askAdmin(t.address, requestId).catch((err: Error) => {
+      unreachable.push({ proxy: t.name, error: `${t.address}: ${err.message}` });
+      return [] as FateView[];
+    });
+  }));
+  const items = answers.flat().sort(hopOrder);
+  return { requestId, items, asked: targets.length, unreachable };
 }
 
 const ms = (x: number): string => `${x < 10 ? x.toFixed(1) : Math.round(x)}ms`;
@@ -77,29 +77,27 @@ export const whyCommand: Command = {
     if (!requestId || p.positionals.length > 1) throw new WeftError('WEFT_ERR_CLI_USAGE', `one request id is required (the x-request-id of the request)\n\n${this.usage}`, 2);
     const format = outputFormat(str(p, 'output'));
     const named = (p.values.proxy as string[] | undefined) ?? [];
-    let targets: { name: string; address: string }[];
-    const unreachable: { proxy: string; error: string }[] = [];
-    if (named.length > 0) targets = named.map((a) => ({ name: a, address: a }));
+    let answer: WhyAnswer;
+    const notFound = (asked: number, unreachable: number): WeftError =>
+      new WeftError('WEFT_ERR_CLI_NOT_FOUND', `no sidecar holds a fate for request ${requestId} (asked ${asked === 1 ? '1 sidecar' : `${asked} sidecars`}${unreachable ? `, ${unreachable} not reachable` : ''}): the id is unknown, or the request has left the rings (each sidecar keeps its last 2,000 requests and last 500 failures)`, 1);
+    if (named.length > 0) answer = await askDirectly(named.map((a) => ({ name: a, address: a })), requestId);
     else {
-      const list = await new ApiClient(controlUrl(p), token(p)).request<{ items: ProxyEntry[] }>('GET', '/v1/proxies');
-      targets = [];
-      for (const x of list.items) {
-        if (!x.connected) continue;
-        const address = adminAddress(x);
-        if (address === undefined) unreachable.push({ proxy: x.id, error: 'it did not report an admin listener (a proxy older than weft why)' });
-        else targets.push({ name: x.id, address });
+      const api = new ApiClient(controlUrl(p), token(p));
+      try {
+        answer = await api.request<WhyAnswer>('GET', `/v1/requests/${encodeURIComponent(requestId)}`);
+      } catch (err) {
+        // The control plane found no fate: it says so, naming what it asked.
+        if (err instanceof WeftError && err.code === 'WEFT_ERR_API_REQUEST_NOT_FOUND') throw new WeftError('WEFT_ERR_CLI_NOT_FOUND', err.message, 1);
+        // A control plane older than GET /v1/requests: ask the sidecars it lists, as weft why did before.
+        if (!(err instanceof WeftError && err.code === 'WEFT_ERR_API_NOT_FOUND')) throw err;
+        const list = await api.request<{ items: ProxyEntry[] }>('GET', '/v1/proxies');
+        answer = await askDirectly(list.items.filter((x) => x.connected).map((x) => ({ name: x.id, address: adminAddress(x) })), requestId);
       }
     }
-    const answers = await Promise.all(targets.map((t) => askAdmin(t.address, requestId).catch((err: Error) => {
-      unreachable.push({ proxy: t.name, error: `${t.address}: ${err.message}` });
-      return [] as FateView[];
-    })));
-    const items = answers.flat().sort((a, b) => a.time.localeCompare(b.time));
-    const answer: WhyAnswer = { requestId, items, unreachable };
+    const { items, unreachable } = answer;
     if (items.length === 0) {
       if (format === 'json' || format === 'yaml') print(format, answer, () => '');
-      const asked = targets.length === 1 ? '1 sidecar' : `${targets.length} sidecars`;
-      throw new WeftError('WEFT_ERR_CLI_NOT_FOUND', `no sidecar holds a fate for request ${requestId} (asked ${asked}${unreachable.length ? `, ${unreachable.length} not reachable` : ''}): the id is unknown, or the request has left the rings (each sidecar keeps its last 2,000 requests and last 500 failures)`, 1);
+      throw notFound(answer.asked, unreachable.length);
     }
     print(format, answer, () =>
       `request ${requestId}: ${items.length} hop${items.length === 1 ? '' : 's'}\n` +

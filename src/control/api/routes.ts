@@ -30,6 +30,7 @@ import { handleStream } from '../stream/stream-server.ts';
 import { DEFAULT_STATS_WINDOW_SECONDS } from '../stats/stats-window.ts';
 import type { StatsWindow } from '../stats/stats-window.ts';
 import { prometheusTargets } from '../stats/prometheus-sd.ts';
+import { adminTargets, failuresQuery, lookupRequest, recentFailures, requestIdParam } from '../observe/fate-lookup.ts';
 import { readJson, sendJson } from './http-util.ts';
 import { Router, type Params } from './router.ts';
 
@@ -308,6 +309,9 @@ export function createRoutes(deps: ApiDeps): Router {
     sendJson(res, 200, deps.stats.summary(windowSeconds, service));
   });
   router.add('GET', PROMETHEUS_TARGETS_PATH, (_req, res) => sendJson(res, 200, prometheusTargets(proxies.list(clock.now()))));
+  // ── request fates, from the sidecars' admin listeners (observe/fate-lookup.ts) ───────────────
+  router.add('GET', '/v1/requests/:id', async (_req, res, p) => sendJson(res, 200, await lookupRequest(adminTargets(proxies.list(clock.now())), requestIdParam(p.id))));
+  router.add('GET', '/v1/failures', async (_req, res, _p, url) => sendJson(res, 200, await recentFailures(adminTargets(proxies.list(clock.now())), failuresQuery(url))));
 
   // ── certificates ───────────────────────────────────────────────────────────────────────────
   router.add('POST', CERTIFICATES_PATH, async (req, res) => {

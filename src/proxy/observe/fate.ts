@@ -3,8 +3,10 @@
 // `weft why`, the access log and the spans — all read it once the request has ended.
 
 import type { LocalReplyReason } from '../http/local-reply.ts';
+import type { Direction, FateView } from '../../config/fate-view.ts';
 
-export type Direction = 'outbound' | 'inbound';
+// The view's types live in config/ (the control plane, the CLI and the dashboard read them too).
+export type { Direction, FateView } from '../../config/fate-view.ts';
 
 /** One attempt at one endpoint (forward.ts reports it when the balancer hears its outcome). */
 export interface AttemptFate {
@@ -100,37 +102,6 @@ export class FateRecord {
   get failed(): boolean {
     return this.status >= 500 || this.status === 0 || (this.reason !== undefined && this.status >= 400);
   }
-}
-
-/** The JSON of a fate for /fates and `weft why`: times as ISO strings and durations in ms. */
-export interface FateView {
-  readonly requestId: string;
-  readonly proxy: string;
-  readonly direction: Direction;
-  readonly time: string;
-  readonly traceId?: string;
-  readonly spanId?: string;
-  readonly parentSpanId?: string;
-  readonly sampled: boolean;
-  readonly source: { readonly service: string; readonly identity?: string };
-  readonly destination: { readonly service: string; readonly identity?: string };
-  readonly method: string;
-  readonly authority: string;
-  readonly path: string;
-  readonly route?: string;
-  readonly rule?: string;
-  /** Inbound: the filters that judged it (jwt-authn, authz, rate-limit), in order. */
-  readonly filters: readonly string[];
-  readonly decisions: readonly string[];
-  readonly attempts: readonly { endpoint: string; identity?: string; status: number; failure?: string; detail?: string; startMs: number; durationMs: number }[];
-  readonly status: number;
-  readonly reason?: string;
-  readonly message?: string;
-  readonly bytesReceived: number;
-  readonly bytesSent: number;
-  readonly durationMs: number;
-  /** Still in flight when asked. */
-  readonly inFlight: boolean;
 }
 
 const ms = (x: number): number => Math.round(x * 1000) / 1000;
