@@ -1,5 +1,5 @@
 // The dashboard's entry (bundled by src/dashboard/serve.ts): the login prompt, the navigation and a
-// hash router over the pages (#/topology, #/service/NS/NAME, #/proxies, #/inspector).
+// hash router over the pages (#/topology, #/service/NS/NAME, #/proxies, #/inspector, #/requests/ID).
 
 import { render } from 'preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
@@ -74,13 +74,13 @@ function App() {
   let page;
   if (parts[0] === 'service' && parts[1] && parts[2]) page = html`<${ServicePage} key=${hash} namespace=${parts[1]} name=${parts[2]} onAuthError=${onAuthError} />`;
   else if (parts[0] === 'proxies') page = html`<${ProxiesPage} onAuthError=${onAuthError} />`;
-  else if (parts[0] === 'inspector') page = html`<${InspectorPage} />`;
+  else if (parts[0] === 'inspector' || parts[0] === 'requests') page = html`<${InspectorPage} requestId=${parts[0] === 'requests' && parts[1] ? parts[1] : undefined} onAuthError=${onAuthError} />`;
   else page = html`<${TopologyPage} onAuthError=${onAuthError} />`;
   const link = (href: string, label: string) => html`<a href=${href} class=${hash.startsWith(href) ? 'active' : ''}>${label}</a>`;
   return html`<div class="app">
     <nav>
       <span class="brand">weft</span>
-      ${link('#/topology', 'Topology')} ${link('#/proxies', 'Proxies')} ${link('#/inspector', 'Request inspector')}
+      ${link('#/topology', 'Topology')} ${link('#/proxies', 'Proxies')} <a href="#/inspector" class=${hash.startsWith('#/inspector') || hash.startsWith('#/requests') ? 'active' : ''}>Request inspector</a>
       <button class="signout" onClick=${() => {
         clearToken();
         setTok(null);

@@ -3,7 +3,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildGraph, edgeLabel, formatMs, formatRate, formatRps, healthClass, parseServiceId, resourcesFor, type ApiResource, type StatsResponse } from './model.ts';
+import { attemptOutcome, buildGraph, edgeLabel, failureWhy, formatMs, formatRate, formatRps, formatTime, healthClass, parseServiceId, requestHref, resourcesFor, type ApiResource, type StatsResponse } from './model.ts';
 
 const signals = (requests: number, successes: number, p99: number) => ({ requests, successes, rps: requests / 60, successRate: requests ? successes / requests : 0, latencyMs: { p50: p99 / 4, p95: p99 / 2, p99 } });
 
@@ -74,4 +74,17 @@ test('routes attach by parentRefs and policies by targetRefs, in the resource na
   const got = resourcesFor(all, 'reviews', 'default');
   assert.deepEqual(got.routes.map((x) => x.metadata.name), ['to-reviews', 'consumer']);
   assert.deepEqual(got.policies.map((x) => x.metadata.name), ['lb', 'rl']);
+});
+
+test('request fates in words: the inspector link, the time, an attempt, why a request failed', () => {
+  assert.equal(requestHref('a/b c'), '#/requests/a%2Fb%20c');
+  assert.equal(formatTime('2026-11-30T10:01:02.345Z'), '10:01:02.345');
+  assert.equal(formatTime('yesterday'), 'yesterday');
+  assert.equal(attemptOutcome({ status: 200 }), 'answered 200');
+  assert.equal(attemptOutcome({ status: 0, failure: 'connect', detail: 'ECONNREFUSED' }), 'connect (ECONNREFUSED)');
+  assert.equal(attemptOutcome({ status: 503, failure: 'retriable-status-code' }), 'retriable-status-code, answered 503');
+  assert.equal(failureWhy({ status: 503, reason: 'fault-abort' }), 'fault-abort');
+  assert.equal(failureWhy({ status: 502, failure: 'reset', endpoint: '10.0.0.1:80' }), 'reset at 10.0.0.1:80');
+  assert.equal(failureWhy({ status: 500, endpoint: '10.0.0.1:80' }), '10.0.0.1:80 answered 500');
+  assert.equal(failureWhy({ status: 0 }), 'no answer');
 });

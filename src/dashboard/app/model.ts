@@ -184,3 +184,32 @@ export function resourcesFor(all: readonly ApiResource[], name: string, namespac
   }
   return { routes, policies };
 }
+
+// ── request fates (GET /v1/requests/{id}, GET /v1/failures) ─────────────────────────────────────
+
+/** The inspector's address for a request id (`#/requests/ID`, the id percent-encoded). */
+export function requestHref(requestId: string): string {
+  return `#/requests/${encodeURIComponent(requestId)}`;
+}
+
+/** An ISO time as the inspector shows it: `HH:MM:SS.mmm` (UTC, as the sidecars report it). */
+export function formatTime(iso: string): string {
+  return /^\d{4}-\d\d-\d\dT(\d\d:\d\d:\d\d\.\d{3})Z$/.exec(iso)?.[1] ?? iso;
+}
+
+/** One attempt's outcome in words: `answered 200`, or `connect (ECONNREFUSED)` and what came back. */
+export function attemptOutcome(a: { readonly status: number; readonly failure?: string; readonly detail?: string }): string {
+  if (a.failure === undefined) return `answered ${a.status}`;
+  return `${a.failure}${a.detail ? ` (${a.detail})` : ''}${a.status ? `, answered ${a.status}` : ''}`;
+}
+
+/**
+ * Why a request failed, in a few words: the proxy's own reason (x-weft-reason) when it answered
+ * itself, else the last attempt's failure kind, else what the endpoint answered.
+ */
+export function failureWhy(f: { readonly status: number; readonly reason?: string; readonly failure?: string; readonly endpoint?: string }): string {
+  if (f.reason !== undefined) return f.reason;
+  if (f.failure !== undefined) return `${f.failure}${f.endpoint ? ` at ${f.endpoint}` : ''}`;
+  if (f.status === 0) return 'no answer';
+  return `${f.endpoint ?? 'the endpoint'} answered ${f.status}`;
+}

@@ -1,8 +1,10 @@
 // A service's page: its instances (health, zone, address), the routes and policies attached to it,
-// and its traffic by caller with the failures counted per edge (from /v1/stats when present).
+// its traffic by caller with the failures counted per edge (from /v1/stats when present), and its
+// recent failed requests with their reasons (GET /v1/failures, from the sidecars' fate rings).
 
 import { html } from 'htm/preact';
 import { getJson, NotFoundError, type AuthError } from '../api.ts';
+import { RecentFailuresTable } from '../failures.ts';
 import { edgeLabel, formatMs, formatRate, formatRps, resourcesFor, serviceId, ZONE_LABEL, type ApiResource, type StatsResponse } from '../model.ts';
 import { usePoll } from '../poll.ts';
 
@@ -58,7 +60,6 @@ export function ServicePage(props: { namespace: string; name: string; onAuthErro
   const own = data.stats?.services.find((s) => s.service === id);
   const inbound = data.stats?.edges.filter((e) => e.destination === id) ?? [];
   const outbound = data.stats?.edges.filter((e) => e.source === id) ?? [];
-  const failing = [...inbound, ...outbound].filter((e) => e.requests > e.successes);
   return html`<section class="page" data-service=${id}>
     <h1>${name} <span class="muted">${namespace}</span></h1>
     ${error ? html`<p class="error">Refresh failed: ${error}</p>` : null}
@@ -84,13 +85,13 @@ export function ServicePage(props: { namespace: string; name: string; onAuthErro
     ${inbound.length + outbound.length === 0
       ? html`<p class="muted">No calls in the window.</p>`
       : html`<table class="grid" data-table="edges">
-          <thead><tr><th>From</th><th>To</th><th>Requests</th><th>Signals</th></tr></thead>
-          <tbody>${[...inbound, ...outbound].map((e) => html`<tr><td>${e.source}</td><td>${e.destination}</td><td>${e.requests}</td><td>${edgeLabel(e)}</td></tr>`)}</tbody>
+          <thead><tr><th>From</th><th>To</th><th>Requests</th><th>Failed</th><th>Signals</th></tr></thead>
+          <tbody>${[...inbound, ...outbound].map((e) => html`<tr><td>${e.source}</td><td>${e.destination}</td><td>${e.requests}</td><td>${e.requests - e.successes}</td><td>${edgeLabel(e)}</td></tr>`)}</tbody>
         </table>`}
     <h2>Recent failures</h2>
-    ${failing.length === 0
-      ? html`<p class="muted">No failed requests in the window.</p>`
-      : html`<ul>${failing.map((e) => html`<li>${e.source} → ${e.destination}: ${e.requests - e.successes} of ${e.requests} failed</li>`)}</ul>`}
-    <p class="muted small">Per-request reasons (x-weft-reason, attempts) come from fate records: see the request inspector.</p>
+    <${RecentFailuresTable}
+      query=${`service=${encodeURIComponent(name)}&namespace=${encodeURIComponent(namespace)}&limit=20`}
+      empty=${`No failed request to or from ${id} in the sidecars' recent records`}
+      onAuthError=${props.onAuthError} />
   </section>`;
 }
