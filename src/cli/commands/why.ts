@@ -44,6 +44,28 @@ async function askDirectly(targets: readonly { name: string; address: string | u
   return { requestId, items, asked: targets.length, unreachable };
 }
 
+/**
+ * The fates of a request: from the named admin listeners (`proxies`, HOST:PORT) when any are given,
+ * else from the control plane (GET /v1/requests/{id}); a control plane without that route
+ * (WEFT_ERR_API_NOT_FOUND) is asked for its proxies, whose admin listeners are then asked directly.
+ * Throws WEFT_ERR_CLI_NOT_FOUND when the control plane holds no fate for the id, and the API's
+ * errors (unreachable, refused) as they come.
+ */
+export async function findFates(requestId: string, o: { control: string; token: string | undefined; proxies: readonly string[] }): Promise<WhyAnswer> {
+  if (o.proxies.length > 0) return askDirectly(o.proxies.map((a) => ({ name: a, address: a })), requestId);
+  const api = new ApiClient(o.control, o.token);
+  try {
+    return await api.request<WhyAnswer>('GET', `/v1/requests/${encodeURIComponent(requestId)}`);
+  } catch (err) {
+    // The control plane found no fate: it says so, naming what it asked.
+    if (err instanceof WeftError && err.code === 'WEFT_ERR_API_REQUEST_NOT_FOUND') throw new WeftError('WEFT_ERR_CLI_NOT_FOUND', err.message, 1);
+    // A control plane older than GET /v1/requests: ask the sidecars it lists, as weft why did before.
+    if (!(err instanceof WeftError && err.code === 'WEFT_ERR_API_NOT_FOUND')) throw err;
+    const list = await api.request<{ items: ProxyEntry[] }>('GET', '/v1/proxies');
+    return askDirectly(list.items.filter((x) => x.connected).map((x) => ({ name: x.id, address: adminAddress(x) })), requestId);
+  }
+}
+
 const ms = (x: number): string => `${x < 10 ? x.toFixed(1) : Math.round(x)}ms`;
 
 /** The story of one fate, in lines for people. */
@@ -76,28 +98,13 @@ export const whyCommand: Command = {
     const requestId = p.positionals[0];
     if (!requestId || p.positionals.length > 1) throw new WeftError('WEFT_ERR_CLI_USAGE', `one request id is required (the x-request-id of the request)\n\n${this.usage}`, 2);
     const format = outputFormat(str(p, 'output'));
-    const named = (p.values.proxy as string[] | undefined) ?? [];
-    let answer: WhyAnswer;
-    const notFound = (asked: number, unreachable: number): WeftError =>
-      new WeftError('WEFT_ERR_CLI_NOT_FOUND', `no sidecar holds a fate for request ${requestId} (asked ${asked === 1 ? '1 sidecar' : `${asked} sidecars`}${unreachable ? `, ${unreachable} not reachable` : ''}): the id is unknown, or the request has left the rings (each sidecar keeps its last 2,000 requests and last 500 failures)`, 1);
-    if (named.length > 0) answer = await askDirectly(named.map((a) => ({ name: a, address: a })), requestId);
-    else {
-      const api = new ApiClient(controlUrl(p), token(p));
-      try {
-        answer = await api.request<WhyAnswer>('GET', `/v1/requests/${encodeURIComponent(requestId)}`);
-      } catch (err) {
-        // The control plane found no fate: it says so, naming what it asked.
-        if (err instanceof WeftError && err.code === 'WEFT_ERR_API_REQUEST_NOT_FOUND') throw new WeftError('WEFT_ERR_CLI_NOT_FOUND', err.message, 1);
-        // A control plane older than GET /v1/requests: ask the sidecars it lists, as weft why did before.
-        if (!(err instanceof WeftError && err.code === 'WEFT_ERR_API_NOT_FOUND')) throw err;
-        const list = await api.request<{ items: ProxyEntry[] }>('GET', '/v1/proxies');
-        answer = await askDirectly(list.items.filter((x) => x.connected).map((x) => ({ name: x.id, address: adminAddress(x) })), requestId);
-      }
-    }
+    const answer = await findFates(requestId, { control: controlUrl(p), token: token(p), proxies: (p.values.proxy as string[] | undefined) ?? [] });
     const { items, unreachable } = answer;
     if (items.length === 0) {
+      // Only direct asks get here (the control plane answers 404 instead): say so in the same words.
       if (format === 'json' || format === 'yaml') print(format, answer, () => '');
-      throw notFound(answer.asked, unreachable.length);
+      const asked = answer.asked === 1 ? '1 sidecar' : `${answer.asked} sidecars`;
+      throw new WeftError('WEFT_ERR_CLI_NOT_FOUND', `no sidecar holds a fate for request ${requestId} (asked ${asked}${unreachable.length ? `, ${unreachable.length} not reachable` : ''}): the id is unknown, or the request has left the rings (each sidecar keeps its last 2,000 requests and last 500 failures)`, 1);
     }
     print(format, answer, () =>
       `request ${requestId}: ${items.length} hop${items.length === 1 ? '' : 's'}\n` +
