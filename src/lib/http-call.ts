@@ -9,6 +9,8 @@ export interface HttpCallOptions {
   /** Sent as JSON, with content-type set. */
   readonly json?: unknown;
   readonly timeoutMs: number;
+  /** Body characters kept at most (default 1 MiB); more is dropped, so a JSON body would not parse. */
+  readonly maxBodyBytes?: number;
 }
 
 export interface HttpCallResult {
@@ -19,7 +21,7 @@ export interface HttpCallResult {
 
 const MAX_BODY = 1024 * 1024;
 
-/** Resolves with the status and body (at most 1 MiB kept); rejects on a network error or the deadline. */
+/** Resolves with the status and body (at most `maxBodyBytes`, default 1 MiB, kept); rejects on a network error or the deadline. */
 export function httpCall(url: string | URL, options: HttpCallOptions): Promise<HttpCallResult> {
   return new Promise((resolve, reject) => {
     const target = typeof url === 'string' ? new URL(url) : url;
@@ -40,7 +42,7 @@ export function httpCall(url: string | URL, options: HttpCallOptions): Promise<H
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (chunk: string) => {
-        if (body.length < MAX_BODY) body += chunk;
+        if (body.length < (options.maxBodyBytes ?? MAX_BODY)) body += chunk;
       });
       res.on('end', () => {
         clearTimeout(timer);

@@ -180,3 +180,12 @@ test('only connected proxies are asked, a wildcard admin bind at the address the
   ] as unknown as ProxyStatus[];
   assert.deepEqual(adminTargets(list), [{ proxy: 'a', address: '10.0.0.5:15000' }, { proxy: 'c', address: undefined }]);
 });
+
+test('a sidecar\'s whole failed ring is read even when its JSON passes 1 MiB', async () => {
+  const message = 'x'.repeat(3_000);
+  const fates = Array.from({ length: 500 }, (_, i) => fate({ requestId: `f${i}`, proxy: 'web-1', time: `2026-11-30T10:00:${String(i % 60).padStart(2, '0')}.000Z`, status: 503, message }));
+  const a = await fakeAdmin(fates);
+  const answer = await recentFailures([{ proxy: 'web-1', address: a.address }], { service: 'api', limit: 500 });
+  assert.deepEqual(answer.unreachable, []);
+  assert.equal(answer.items.length, 500);
+});

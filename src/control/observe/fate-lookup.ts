@@ -20,6 +20,8 @@ export const MAX_FAILURES_LIMIT = 500;
  * whole failed ring (proxy/observe/fate-ring.ts FAILED_FATES), since the filter runs here.
  */
 export const SIDECAR_FAILED_RING = 500;
+/** A sidecar's answer kept at most: a whole failed ring of 500 fates is about 0.5–1 MB of JSON. */
+const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
 
 /** A sidecar to ask: its proxy id and its admin listener (absent: it reported none). */
 export interface AdminTarget {
@@ -65,7 +67,7 @@ async function askAll(targets: readonly AdminTarget[], path: string, o: FateLook
       return [];
     }
     try {
-      const res = await httpCall(`http://${t.address}${path}`, { method: 'GET', timeoutMs });
+      const res = await httpCall(`http://${t.address}${path}`, { method: 'GET', timeoutMs, maxBodyBytes: MAX_ANSWER_BYTES });
       if (res.status === 404) return [];
       if (!res.ok) throw new Error(`admin answered ${res.status}`);
       const items = (JSON.parse(res.body) as { items?: unknown }).items;
