@@ -73,14 +73,16 @@ test('a request is looked up on every sidecar and its hops merged in the order t
     { proxy: 'web-1', address: a.address },
     { proxy: 'gone-1', address: await closedPort() },
     { proxy: 'old-1', address: undefined },
+    { proxy: 'far-1', address: undefined, why: 'its admin listener is loopback on its own host' },
   ];
   const answer = await lookupRequest(targets, 'r1');
   // web-1's outbound and api-1's inbound began in the same millisecond: the caller's hop first.
   assert.deepEqual(answer.items.map((f) => `${f.proxy} ${f.direction}`), ['web-1 outbound', 'api-1 inbound', 'api-1 outbound']);
-  assert.equal(answer.asked, 4);
-  assert.deepEqual(answer.unreachable.map((u) => u.proxy), ['gone-1', 'old-1']);
-  assert.match(answer.unreachable[0].error, /ECONNREFUSED/);
-  assert.match(answer.unreachable[1].error, /did not report an admin listener/);
+  assert.equal(answer.asked, 5);
+  assert.deepEqual(answer.unreachable.map((u) => u.proxy), ['far-1', 'gone-1', 'old-1']);
+  assert.equal(answer.unreachable[0].error, 'its admin listener is loopback on its own host');
+  assert.match(answer.unreachable[1].error, /ECONNREFUSED/);
+  assert.match(answer.unreachable[2].error, /did not report an admin listener/);
   assert.deepEqual(a.asked, ['/fates?id=r1']);
 });
 
@@ -171,14 +173,20 @@ test('the hop order: by time; in a tie, inbound first on one proxy and outbound 
   assert.ok(hopOrder(fate({ requestId: 'r', proxy: 'q', time: '2026-11-30T09:00:00.000Z' }), out) < 0);
 });
 
-test('only connected proxies are asked, a wildcard admin bind at the address the proxy connected from', () => {
+test('only connected proxies are asked, a wildcard admin bind at the address the proxy connected from, a loopback one only from its own host', () => {
   const node = (id: string, adminAddress?: string) => ({ id, service: 's', namespace: 'default', labels: {}, upstreams: [], weftVersion: '0', ...(adminAddress && { adminAddress }) });
   const list = [
     { node: node('a', '0.0.0.0:15000'), remote: '10.0.0.5:40000', connected: true, connectedAt: 0 },
     { node: node('b', '127.0.0.1:15001'), remote: '127.0.0.1:40001', connected: false, connectedAt: 0 },
     { node: node('c'), remote: '127.0.0.1:40002', connected: true, connectedAt: 0 },
+    { node: node('d', '127.0.0.1:15003'), remote: '::ffff:127.0.0.1:40003', connected: true, connectedAt: 0 },
+    { node: node('e', '127.0.0.1:15004'), remote: '10.0.0.6:40004', connected: true, connectedAt: 0 },
   ] as unknown as ProxyStatus[];
-  assert.deepEqual(adminTargets(list), [{ proxy: 'a', address: '10.0.0.5:15000' }, { proxy: 'c', address: undefined }]);
+  const targets = adminTargets(list);
+  assert.deepEqual(targets.slice(0, 3), [{ proxy: 'a', address: '10.0.0.5:15000' }, { proxy: 'c', address: undefined }, { proxy: 'd', address: '127.0.0.1:15003' }]);
+  // A loopback admin listener on another host: here its address would be another process.
+  assert.equal(targets[3].address, undefined);
+  assert.match(targets[3].why ?? '', /127\.0\.0\.1:15004 is loopback on its own host \(10\.0\.0\.6\)/);
 });
 
 test('a sidecar\'s whole failed ring is read even when its JSON passes 1 MiB', async () => {

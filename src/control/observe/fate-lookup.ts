@@ -23,10 +23,12 @@ export const SIDECAR_FAILED_RING = 500;
 /** A sidecar's answer kept at most: a whole failed ring of 500 fates is about 0.5–1 MB of JSON. */
 const MAX_ANSWER_BYTES = 8 * 1024 * 1024;
 
-/** A sidecar to ask: its proxy id and its admin listener (absent: it reported none). */
+/** A sidecar to ask: its proxy id and its admin listener, or why it cannot be asked. */
 export interface AdminTarget {
   readonly proxy: string;
   readonly address: string | undefined;
+  /** When `address` is undefined: why (default: it reported no admin listener). */
+  readonly why?: string;
 }
 
 export interface FateLookupOptions {
@@ -34,9 +36,22 @@ export interface FateLookupOptions {
   readonly concurrency?: number;
 }
 
-/** The connected proxies' admin listeners (a wildcard bind is reached where the proxy connected from). */
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|\[::1\]|::1|localhost)$/;
+const hostOf = (address: string): string => address.slice(0, address.lastIndexOf(':')).replace(/^::ffff:/, '');
+
+/**
+ * The connected proxies' admin listeners (a wildcard bind is reached where the proxy connected
+ * from). A loopback admin listener of a proxy that connected from another host is not asked: its
+ * address here would be this host's loopback, another process.
+ */
 export function adminTargets(proxies: readonly ProxyStatus[]): AdminTarget[] {
-  return proxies.filter((p) => p.connected).map((p) => ({ proxy: p.node.id, address: adminAddress({ admin: p.node.adminAddress, remote: p.remote }) }));
+  return proxies.filter((p) => p.connected).map((p) => {
+    const address = adminAddress({ admin: p.node.adminAddress, remote: p.remote });
+    if (address !== undefined && LOOPBACK.test(hostOf(address)) && !LOOPBACK.test(hostOf(p.remote))) {
+      return { proxy: p.node.id, address: undefined, why: `its admin listener ${address} is loopback on its own host (${hostOf(p.remote)}): bind it where the control plane can reach it (weft proxy --bind)` };
+    }
+    return { proxy: p.node.id, address };
+  });
 }
 
 /** Runs `fn` over `items` with at most `limit` calls in flight; results in the items' order. */
@@ -63,7 +78,7 @@ async function askAll(targets: readonly AdminTarget[], path: string, o: FateLook
   const timeoutMs = o.timeoutMs ?? FATE_LOOKUP_TIMEOUT_MS;
   const answers = await mapBounded(targets, o.concurrency ?? FATE_LOOKUP_CONCURRENCY, async (t): Promise<FateView[]> => {
     if (t.address === undefined) {
-      unreachable.push({ proxy: t.proxy, error: 'it did not report an admin listener (a proxy older than weft why)' });
+      unreachable.push({ proxy: t.proxy, error: t.why ?? 'it did not report an admin listener (a proxy older than weft why)' });
       return [];
     }
     try {
