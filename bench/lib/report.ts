@@ -5,7 +5,9 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { benchDir, repoRoot } from './processes.ts';
 import { renderChart } from './chart.ts';
-import type { Sample, Summary } from './stats.ts';
+import { REFERENCES, sampleStealPct, STEAL_LIMIT_PCT, type Both, type Sample, type Summary } from './stats.ts';
+import { verdict, type Bar } from './bars.ts';
+import { HEADLINE_MESH } from './contenders.ts';
 import type { MachineInfo } from './setup.ts';
 import type { ControlPlaneResult } from '../control-plane.ts';
 
@@ -14,6 +16,7 @@ export interface BenchResult {
   readonly machine: MachineInfo & { loadAverageAtEnd: number[]; weftAtEnd?: MachineInfo['weft'] };
   readonly settings: { duration: number; latencyDuration: number; rounds: number; rate: number; connections: number; latencyConnections: number; warmup: number; upstreamDescription: string; loadCpu: string; proxyCpu: string };
   readonly summary: Summary[];
+  readonly bars?: Bar[];
   readonly samples: Sample[];
   readonly controlPlane?: ControlPlaneResult | { error: string };
 }
@@ -107,10 +110,10 @@ ${END}
 const fmt = (n: number, digits = 0): string => (Number.isFinite(n) ? n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }) : 'n/a');
 
 /** The multi-core contenders (proxy and load share every CPU) get their own table. */
-const MULTI_CORE = /^weft-sidecar-(\d+)w$/;
+const isMultiCore = (s: Summary): boolean => s.group === 'multi-core';
 
 function multiCoreTable(r: BenchResult): string[] {
-  const rows = r.summary.filter((s) => MULTI_CORE.test(s.id));
+  const rows = r.summary.filter(isMultiCore);
   if (!rows.length) return [];
   const one = rows.find((s) => s.id === 'weft-sidecar-1w');
   return [
@@ -125,16 +128,60 @@ function multiCoreTable(r: BenchResult): string[] {
   ];
 }
 
-function dataPlaneTable(r: BenchResult): string {
-  const rows = r.summary.filter((s) => !MULTI_CORE.test(s.id)).map((s) => {
+/** "all (clean)": the median over every round, and in brackets over the clean rounds only. */
+const both = (b: Both, digits = 0): string => `${fmt(b.all, digits)} (${fmt(b.clean, digits)})`;
+
+const REF_NAMES: Record<string, string> = { nginx: '× nginx', 'node-floor': '× Node floor', 'nginx-mesh': '× nginx mesh', 'node-floor-2hops-tls': '× Node TLS floor' };
+
+/**
+ * One table per group (one hop, mesh path), `direct` first as both tables' baseline: throughput and
+ * its ratios to the group's references, latency at the fixed rate, memory, errors.
+ */
+function groupTable(r: BenchResult, group: 'one-hop' | 'mesh'): string {
+  const refs = REFERENCES[group]!;
+  const floorName = group === 'mesh' ? 'Node TLS floor' : 'Node floor';
+  const rows = r.summary.filter((s) => s.group === group || s.group === 'baseline').map((s) => {
     const failed = s.failedRounds ? ` (${s.failedRounds}/${s.rounds} rounds failed)` : '';
-    return `| ${s.label}${failed} | ${fmt(s.rps)} | ${fmt(s.rpsRatioToNginx, 2)} | ${fmt(s.p50Ms, 2)} | ${fmt(s.p99Ms, 2)} | ${fmt(s.p999Ms, 2)} | ${s.id === 'direct' ? '—' : fmt(s.addedP99Ms, 2)} | ${fmt(s.stealPct, 1)} | ${fmt(s.coldP99Ms, 2)} | ${s.id === 'direct' ? '—' : `${fmt(s.peakRssAtRateMiB, 1)} / ${fmt(s.peakRssMiB, 1)} (${fmt(s.idleRssMiB, 0)})`} | ${fmt(s.wrkNon2xx)} / ${fmt(s.wrkSocketErrors)} | ${fmt(s.latencyNon2xx)} / ${fmt(s.latencyErrors)} |`;
+    const label = s.id === HEADLINE_MESH ? `**${s.label}**` : s.label;
+    const isDirect = s.id === 'direct';
+    const ratios = refs.map((ref) => (isDirect ? '—' : both(s.ratios[ref] ?? { all: NaN, clean: NaN }, 2)));
+    return `| ${label}${failed} | ${both(s.rpsBoth)} | ${ratios.join(' | ')} | ${fmt(s.p50Ms, 2)} | ${both(s.p99Both, 2)} | ${fmt(s.p999Ms, 2)} | ${isDirect ? '—' : both(s.addedP99Both, 2)} | ${s.cleanRounds}/${s.rounds} | ${fmt(s.coldP99Ms, 2)} (${fmt(s.coldOverWarmP99, 1)}×) | ${isDirect ? '—' : `${fmt(s.peakRssAtRateMiB, 1)} / ${fmt(s.peakRssMiB, 1)} (${fmt(s.idleRssMiB, 0)})`} | ${isDirect || s.id === refs[1] ? '—' : fmt(s.rssOverFloorMiB, 1)} | ${fmt(s.wrkNon2xx)} / ${fmt(s.wrkSocketErrors)} · ${fmt(s.latencyNon2xx)} / ${fmt(s.latencyErrors)} |`;
   });
   return [
-    '| Contender | req/s (wrk) | × nginx | p50 ms | p99 ms | p99.9 ms | added p99 ms | CPU steal % at the fixed rate | p99 ms, fresh process | peak RSS MiB at the fixed rate / at saturation (idle) | wrk non-2xx / socket errors | fixed-rate non-2xx / errors |',
-    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+    `| Contender | req/s (wrk) | ${refs.map((ref) => REF_NAMES[ref]).join(' | ')} | p50 ms | p99 ms | p99.9 ms | added p99 ms | clean rounds | p99 ms, fresh process (× warm) | peak RSS MiB at the fixed rate / at saturation (idle) | RSS at the fixed rate − ${floorName}, MiB | errors: wrk non-2xx / socket · fixed-rate non-2xx / failed |`,
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
     ...rows,
   ].join('\n');
+}
+
+/** Every round of every contender: req/s · warm p99 · proxy-CPU steal, `*` past the steal limit. */
+function perRoundTable(r: BenchResult): string {
+  const rounds = [...new Set(r.samples.map((s) => s.round))].sort((a, b) => a - b);
+  const cell = (s: Sample | undefined): string => {
+    if (!s) return '';
+    if (s.error) return 'failed';
+    const steal = sampleStealPct(s);
+    return `${fmt(s.wrk?.requestsPerSec ?? NaN)} · ${fmt(s.latency?.p99Ms ?? NaN, 2)} · ${fmt(steal, 1)}${steal > STEAL_LIMIT_PCT ? ' \\*' : ''}`;
+  };
+  return [
+    `| Contender | ${rounds.map((n) => `round ${n}`).join(' | ')} |`,
+    `|---|${rounds.map(() => '--:').join('|')}|`,
+    ...r.summary.map((s) => `| ${s.label} | ${rounds.map((n) => cell(r.samples.find((x) => x.contender === s.id && x.round === n))).join(' | ')} |`),
+  ].join('\n');
+}
+
+function barsTable(bars: readonly Bar[]): string {
+  return ['| Bar | Measured | |', '|---|---|---|', ...bars.map((b) => `| ${b.text} | ${b.measured} | **${verdict(b)}** |`)].join('\n');
+}
+
+function dataPlaneTables(r: BenchResult): string[] {
+  const out: string[] = [];
+  if (r.bars?.length) out.push('### Bars', '', 'From the medians of this run (latency bars over the clean rounds, as they say). The headline mesh row is `weft-mesh-features`: mutual TLS, metrics, an HTTPRoute, an AuthorizationPolicy and a RateLimitPolicy, as the demo runs a mesh.', '', barsTable(r.bars), '');
+  const note = `Each cell: the median over all rounds, in brackets over the clean rounds only (proxy-CPU steal ≤ ${STEAL_LIMIT_PCT}% during both measured phases). Added p99 is over direct; RSS − floor is taken round by round against the floor row of the same table.`;
+  if (r.summary.some((s) => s.group === 'one-hop')) out.push('### One hop', '', note, '', groupTable(r, 'one-hop'), '');
+  if (r.summary.some((s) => s.group === 'mesh')) out.push('### Mesh path', '', `Client → client-side proxy → server-side proxy → upstream, both proxies on the proxy CPU. ${note}`, '', groupTable(r, 'mesh'), '');
+  out.push('### Per round', '', `req/s · p99 ms at the fixed rate · proxy-CPU steal %; \\* marks a round whose steal exceeded ${STEAL_LIMIT_PCT}%: kept, and left out of the clean medians.`, '', perRoundTable(r), '');
+  return out;
 }
 
 function weftNotes(r: BenchResult): string[] {
@@ -179,8 +226,7 @@ export function renderSection(r: BenchResult, chartFile: string, jsonFile: strin
     '',
     `![Throughput ratio to nginx and added p99](${chartFile})`,
     '',
-    dataPlaneTable(r),
-    '',
+    ...dataPlaneTables(r),
     ...multiCoreTable(r),
     ...(notes.length ? ["What weft's sidecars counted besides 200s (their `weft_proxy_requests_total`; 499 means the client closed the connection with the request in flight, which wrk does when it stops), and how the mesh server sidecar's inbound connections were secured (`weft_proxy_inbound_connections_total`):", '', ...notes, ''] : []),
     '### Control plane',
@@ -199,7 +245,7 @@ export function writeReport(r: BenchResult): string[] {
   const json = path.join(resultsDir, `${day}.json`);
   const svg = path.join(resultsDir, `${day}.svg`);
   writeFileSync(json, JSON.stringify(r, null, 2) + '\n');
-  writeFileSync(svg, renderChart(r.summary.filter((s) => !MULTI_CORE.test(s.id)), `weft bench ${day}: one hop of HTTP/1.1, proxy pinned to one CPU`));
+  writeFileSync(svg, renderChart(r.summary.filter((s) => !isMultiCore(s)), `weft bench ${day}: one hop of HTTP/1.1, proxy pinned to one CPU`));
   const doc = path.join(repoRoot, 'docs', 'performance.md');
   let text = existsSync(doc) ? readFileSync(doc, 'utf8') : INTRO;
   if (!text.includes(START) || !text.includes(END)) text = `${text.trimEnd()}\n\n## Latest results\n\n${START}\n${END}\n`;
