@@ -132,6 +132,7 @@ try {
       runTimes.push(Date.now() - started);
       if (sample.error) log(`  FAILED: ${sample.error.split('\n')[0]}`);
       else log(`  ${Math.round(sample.wrk!.requestsPerSec)} req/s${sample.wrk!.non2xx3xx ? ` (${sample.wrk!.non2xx3xx} non-2xx/3xx!)` : ''}; at ${settings.rate}/s p50 ${sample.latency!.p50Ms} ms p99 ${sample.latency!.p99Ms} ms p99.9 ${sample.latency!.p999Ms} ms (fresh process: p99 ${sample.coldLatency?.p99Ms} ms)${sample.latency!.errors + sample.latency!.non2xx ? ` (${sample.latency!.errors} errors, ${sample.latency!.non2xx} non-2xx!)` : ''}; peak RSS ${Math.round((sample.memory?.atRateHwmKiB ?? 0) / 1024)} MiB at the fixed rate, ${Math.round((sample.memory?.headlineHwmKiB ?? 0) / 1024)} MiB at saturation (idle ${Math.round((sample.memory?.idleRssKiB ?? 0) / 1024)}); CPU steal during the fixed rate ${sample.steal?.latencyProxyCpuPct}% on the proxy CPU, ${sample.steal?.latencyLoadCpuPct}% on the load CPU`);
+      if (sample.selfReport) log(`  its own counters: ${JSON.stringify(sample.selfReport)}`);
     }
   }
   let routeChange: RouteChangeResult | { error: string } | undefined;

@@ -8,7 +8,7 @@ import { benchDir, freePort, nodeBin, spawnPinned, waitForPort, workDir, type Be
 import { haproxyConfig, meshPeerConfig, nginxProxyConfig } from './configs.ts';
 import { MESH_SERVER_NAME, meshCerts } from './mesh-certs.ts';
 import { readMemory, readTree, type Memory } from './rss.ts';
-import { registerInstance, scrapeRequests, settleInstances, startSidecar, waitRoutes, type WeftControl } from './weft.ts';
+import { registerInstance, scrapeRequests, settleInstances, startSidecar, waitRoutes, type Sidecar, type WeftControl } from './weft.ts';
 
 export interface BenchEnv {
   readonly upstreamPort: number;
@@ -166,6 +166,8 @@ interface MeshOptions {
   readonly mtls: 'PERMISSIVE' | 'DISABLE';
   /** Applied before the sidecars start (the features row's route and policies). */
   readonly resources?: readonly unknown[];
+  /** Proves the row runs what it says before it is measured (throws if not). */
+  readonly check?: (server: Sidecar) => Promise<void>;
 }
 
 /** Client sidecar → server sidecar → upstream; mtls DISABLE takes mutual TLS out, to show what it costs. */
@@ -177,6 +179,13 @@ async function startMesh(env: BenchEnv, o: MeshOptions): Promise<RunningContende
   await settleInstances(cp, o.service, [server.id]);
   const client = await startSidecar(cp, `${o.id}-client`, 'bench-client', env.proxyCpu);
   await waitRoutes(client.outboundPort, o.service);
+  try {
+    await o.check?.(server);
+  } catch (err) {
+    await client.proc.stop();
+    await server.proc.stop();
+    throw err;
+  }
   return {
     port: client.outboundPort,
     hostHeader: o.service,
@@ -237,6 +246,17 @@ export function meshFeatureResources(service: string): unknown[] {
   ];
 }
 
+/**
+ * The AuthorizationPolicy is in force: a plaintext caller (no identity; PERMISSIVE lets it connect)
+ * straight to the server sidecar's inbound listener is refused `403 authz-denied`.
+ */
+async function authorizationEnforced(server: Sidecar): Promise<void> {
+  const res = await fetch(`http://127.0.0.1:${server.inboundPort}/`);
+  await res.arrayBuffer();
+  const reason = res.headers.get('x-weft-reason');
+  if (res.status !== 403 || reason !== 'authz-denied') throw new Error(`the features row's AuthorizationPolicy is not in force: an unauthenticated caller got ${res.status} ${reason ?? ''}, not 403 authz-denied`);
+}
+
 /** The mesh row the bars are computed from: the mesh as the demo runs it, features on. */
 export const HEADLINE_MESH = 'weft-mesh-features';
 
@@ -245,7 +265,7 @@ const weftMeshFeatures: Contender = {
   label: 'weft mesh path, mutual TLS + route, authorization, rate limit (headline)',
   note: 'as weft-mesh, with an HTTPRoute, an ALLOW AuthorizationPolicy naming the client and a never-limiting inbound RateLimitPolicy on the called Service, as the demo configures them; metrics on (as always)',
   group: 'mesh',
-  start: (env) => startMesh(env, { id: HEADLINE_MESH, service: 'bench-mesh-features', mtls: 'PERMISSIVE', resources: meshFeatureResources('bench-mesh-features') }),
+  start: (env) => startMesh(env, { id: HEADLINE_MESH, service: 'bench-mesh-features', mtls: 'PERMISSIVE', resources: meshFeatureResources('bench-mesh-features'), check: authorizationEnforced }),
 };
 
 const weftMesh: Contender = {

@@ -189,8 +189,9 @@ function weftNotes(r: BenchResult): string[] {
   for (const s of r.samples) {
     if (!s.contender.startsWith('weft')) continue;
     if (s.error) notes.push(`- ${s.contender}, round ${s.round}: failed: ${s.error.split('\n')[0]}`);
+    // `observed` (weft-sidecar-observed) is what its access log and the OTLP sink received: all of it is shown.
     const bad = Object.entries((s.selfReport ?? {}) as Record<string, Record<string, number>>)
-      .flatMap(([who, counts]) => Object.entries(counts).filter(([k]) => !/ 200$/.test(k)).map(([k, n]) => `${who} ${k}: ${n}`));
+      .flatMap(([who, counts]) => Object.entries(counts).filter(([k]) => who === 'observed' || !/ 200$/.test(k)).map(([k, n]) => `${who === 'observed' ? '' : `${who} `}${k}: ${n}`));
     if (bad.length) notes.push(`- ${s.contender}, round ${s.round}, the sidecar's own counters: ${bad.join('; ')}`);
   }
   return notes;
@@ -228,7 +229,7 @@ export function renderSection(r: BenchResult, chartFile: string, jsonFile: strin
     '',
     ...dataPlaneTables(r),
     ...multiCoreTable(r),
-    ...(notes.length ? ["What weft's sidecars counted besides 200s (their `weft_proxy_requests_total`; 499 means the client closed the connection with the request in flight, which wrk does when it stops), and how the mesh server sidecar's inbound connections were secured (`weft_proxy_inbound_connections_total`):", '', ...notes, ''] : []),
+    ...(notes.length ? ["What weft's sidecars counted besides 200s (their `weft_proxy_requests_total`; 499 means the client closed the connection with the request in flight, which wrk does when it stops), how the mesh server sidecar's inbound connections were secured (`weft_proxy_inbound_connections_total`), and for the observed sidecar the access log lines it wrote and what the OTLP sink received:", '', ...notes, ''] : []),
     '### Control plane',
     '',
     cp ? ('error' in cp ? `The control-plane bench failed: \`${cp.error.split('\n')[0]}\`` : controlTable(cp)) : 'Not run (`--skip-control`).',
