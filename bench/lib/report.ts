@@ -32,18 +32,40 @@ table below is the latest run that was committed.
 
 ## Method
 
-- **One hop of HTTP/1.1 reverse proxying** to one upstream, which is nginx answering a static
-  100-byte body (\`return 200\`): the fastest upstream available here, so the proxy under test is
-  the bottleneck, not the upstream (\`--upstream node\` swaps in a bare \`node:http\` server).
-- **Pinning.** The upstream and the load generator share CPU 0; the proxy under test runs alone
-  on CPU 1 (\`taskset -c\`). nginx runs one worker, HAProxy one thread, the Node peers one process:
-  a one-core comparison. weft's mesh path runs *both* sidecars on CPU 1.
-- **Every contender starts fresh each round.** weft's one-hop sidecar is a client-only \`weft proxy\`
-  whose outbound listener gets \`Host: bench-upstream\`, a service whose one instance (the upstream
-  itself) is registered by hand with no TTL; the mesh path adds a server sidecar in front of the
-  upstream, registered as sidecars register; the two sidecars talk mutual TLS (TLS 1.3, P-256
-  certificates from the control plane's CA, pooled keep-alive connections), as a mesh runs by
-  default. The plaintext mesh row is the same path with MeshConfig \`mtls.mode: DISABLE\`.
+- **HTTP/1.1 reverse proxying** to one upstream, which is nginx answering a static 100-byte body
+  (\`return 200\`): the fastest upstream available here, so the proxies under test are the
+  bottleneck, not the upstream (\`--upstream node\` swaps in a bare \`node:http\` server). Two shapes,
+  in two tables: **one hop** (client → one proxy → upstream) and the **mesh path** (client →
+  client-side proxy → server-side proxy → upstream), the path every call in a mesh takes.
+- **Pinning.** The upstream and the load generator share CPU 0; the proxies under test run on
+  CPU 1 (\`taskset -c\`), the mesh path's two proxies *both* on CPU 1. nginx runs one worker per
+  process, HAProxy one thread, the Node peers one process: a one-core comparison.
+- **One-hop rows.** \`weft-sidecar\`: a client-only \`weft proxy\` whose outbound listener gets
+  \`Host: bench-upstream\`, a service whose one instance (the upstream itself) is registered by hand
+  with no TTL. \`weft-sidecar-routes\`: the same with 50 HTTPRoutes × 5 rules on the Service called,
+  every request matching only the last rule. \`weft-sidecar-observed\`: the same with MeshConfig
+  \`accessLog\` (sampleRate 0.01, to a file under \`bench/work/\`) and \`tracing\` (sampleRate 0.01,
+  OTLP/HTTP to \`bench/peers/otlp-sink.mjs\`, a sink on CPU 0 that counts and discards); its lines
+  and the spans the sink took are listed under the tables. \`nginx\` (one worker, upstream
+  keepalive), \`haproxy\` (nbthread 1, \`http-reuse always\`), \`node-http-proxy\`, \`fastify\` +
+  \`@fastify/reply-from\`, and \`node-floor\` (below).
+- **Mesh-path rows.** \`weft-mesh-features\` is **the headline**: the mesh as the demo
+  (\`examples/demo\`) runs it — the sidecars talk mutual TLS (TLS 1.3, P-256 certificates from the
+  control plane's CA, pooled keep-alive connections), metrics on (weft has no switch for them), an
+  HTTPRoute on the Service called (a header-matched canary rule no request matches, then a
+  weighted catch-all), an ALLOW AuthorizationPolicy naming the client's SPIFFE ID (checked before
+  the row is measured: an unauthenticated caller gets \`403 authz-denied\`), and an inbound
+  RateLimitPolicy with total and per-identity buckets too large ever to refuse. \`weft-mesh\`:
+  mutual TLS, no route or policy. \`weft-mesh-bare\` (formerly \`weft-mesh-plaintext\`, still accepted
+  by \`--only\`): everything optional off (MeshConfig \`mtls.mode: DISABLE\`, no route or policy);
+  against the headline it shows what the features cost. \`nginx-mesh\`: two nginx
+  (\`bench/peers/nginx-mesh-client.conf\` → \`nginx-mesh-server.conf\`), mutual TLS 1.3 with P-256
+  certificates made by openssl under \`bench/work/mesh-certs/\` (server name verified,
+  \`proxy_ssl_session_reuse on\`), keep-alive pools on both hops. \`haproxy-mesh\`: the same with two
+  HAProxy (\`bench/peers/haproxy-mesh-*.cfg\`, \`http-reuse always\`). \`node-floor-2hops\` and
+  \`node-floor-2hops-tls\` (below).
+- **Every contender starts fresh each round**; each weft mesh row uses its own Service, so one row's
+  route and policies never reach another's.
 - **Throughput** is \`wrk -t1 -c64\` at saturation, after an unmeasured warm-up.
 - **Latency** is measured at a fixed 1,000 requests/s by an open-loop generator
   (\`bench/lib/fixed-rate.ts\`, 16 keep-alive connections): every latency counts from the request's
@@ -51,25 +73,41 @@ table below is the latest run that was committed.
 - **Order.** Each fresh contender first gets the fixed rate (after its own warm-up at that rate;
   this phase gives the peak RSS at that rate and a "fresh process" p99), then wrk's warm-up and
   measurement, then the fixed rate again: the latency columns come from this last phase, a warm
-  process as a sidecar runs for good. A Node process still compiling its hot code answers
-  slower: the fresh-process p99 is listed apart.
+  process as a sidecar runs for good. The fresh-process p99 is listed apart, with its ratio to the
+  warm p99 of the same round (median over rounds).
 - **Memory** is the proxy's peak resident set (VmHWM from \`/proc\`, restarted from the current RSS
   before the fixed-rate phase through \`clear_refs\`): first its peak at the fixed 1,000 requests/s,
   then its peak by the end of saturation, and in brackets its resident set right after start; for
-  nginx the worker's, for the mesh path both sidecars together. weft runs its compiled \`dist/\`
-  (what \`bin/weft\` runs) and the Node peers are plain JavaScript. RSS counts the pages of the \`node\` binary a process touches
-  (about 35 MiB for an idle \`node\`), which every Node process on a host shares.
+  nginx the worker's, for the mesh rows both proxies together. **RSS − floor** is the peak at the
+  fixed rate minus the Node floor's of the same table (one hop: \`node-floor\`; mesh path:
+  \`node-floor-2hops-tls\`, both processes) in the same round, median over rounds. weft runs its
+  compiled \`dist/\` (what \`bin/weft\` runs) and the Node peers are plain JavaScript. RSS counts the
+  pages of the \`node\` binary a process touches (about 35 MiB for an idle \`node\`), which every Node
+  process on a host shares.
 - **Interleaving and medians.** Rounds run every contender in turn (A B C …, A B C …) so drift on
   the machine hits all of them alike; the tables show medians over rounds.
-- **Comparisons.** Throughput is also given as a ratio to nginx; latency as p99 *added* over the
-  direct path (load generator straight to the upstream).
-- **The Node floor.** Two rows are not proxies but the least a Node process can do here:
+- **Comparisons**, each table with its own: one hop × nginx and × the Node one-hop floor; mesh
+  path × the nginx mTLS mesh and × the Node TLS floor; latency as p99 *added* over the direct path
+  (load generator straight to the upstream), which heads both tables.
+- **The Node floor.** Three rows are not proxies but the least a Node process can do here:
   \`bench/peers/node-pipe.mjs\` pipes each client connection's bytes to its own upstream connection,
-  with no HTTP at all; "two hops" chains two of them on the proxy CPU, like the mesh path. Their
-  memory and added latency are what any proxy on this runtime pays before doing its work.
+  with no HTTP at all (\`node-floor\`); \`node-floor-2hops\` chains two of them on the proxy CPU,
+  plaintext between; \`node-floor-2hops-tls\` chains two \`bench/peers/node-pipe-tls.mjs\`, the first
+  opening a mutual TLS 1.3 connection (P-256, the same certificates as nginx-mesh) to the second
+  for each client connection: the floor of a mutual-TLS mesh path on this runtime.
 - **CPU steal** (\`/proc/stat\`): the share of time the hypervisor ran something else while this
-  VM's proxy CPU wanted to run, measured during each headline fixed-rate phase. On a shared VM,
-  steal of a few percent comes in pauses of milliseconds, which is what a p99 sees.
+  VM's proxy CPU wanted to run, recorded for the saturation phase and the headline fixed-rate
+  phase of every round. On a shared VM, steal of a few percent comes in pauses of milliseconds,
+  which is what a p99 sees. A round whose proxy-CPU steal exceeds 2% in either phase is kept but
+  marked \`*\` in the per-round table, and every median is also given over the **clean rounds**
+  alone (in brackets).
+- **Bars**, computed and printed by the run with PASS/FAIL (console, results JSON, this page),
+  from medians: one hop \`weft-sidecar\` ≥ 0.8× \`node-floor\` and ≥ 0.6× \`nginx\`; mesh path (the
+  headline) ≥ 0.7× \`node-floor-2hops-tls\` and ≥ 0.5× \`nginx-mesh\`; the headline's added p99 ≤
+  \`nginx-mesh\`'s + 1 ms over the clean rounds; its fresh-process p99 ≤ 2× its warm p99 in the same
+  round; \`weft-sidecar\`'s peak RSS at the fixed rate ≤ \`node-floor\`'s + 10 MiB in the same round;
+  \`weft-sidecar-observed\` ≥ 0.9× \`weft-sidecar\` (issue 15); \`weft-sidecar-routes\` ≥ 0.9×
+  \`weft-sidecar\`. A bar whose rows were not run or failed says "not measured".
 - Errors are part of the result: wrk's "Non-2xx or 3xx responses" and socket errors, and the
   fixed-rate generator's non-2xx answers and failed requests, are counted per contender.
 
@@ -88,6 +126,7 @@ for their own service and the changed one.
     npm run bench                                   # 3 rounds of 10 s, then the control-plane bench
     npm run bench -- --duration 5 --rounds 1        # a quick look
     npm run bench -- --only nginx,weft-sidecar --skip-control
+    npm run bench -- --only direct,weft-mesh-features,weft-mesh-bare,nginx-mesh,node-floor-2hops-tls --skip-control --skip-route-change --skip-slow-endpoint   # the mesh table
     npm run bench -- --only weft-sidecar --weft-node-flags="--cpu-prof --cpu-prof-dir=bench/work/prof"
     node bench/control-plane.ts --proxies 1000 --scopes full   # the control-plane part alone
 
