@@ -285,7 +285,7 @@ export function writeReport(r: BenchResult): string[] {
   const json = path.join(resultsDir, `${day}.json`);
   const svg = path.join(resultsDir, `${day}.svg`);
   writeFileSync(json, JSON.stringify(r, null, 2) + '\n');
-  writeFileSync(svg, renderChart(r.summary.filter((s) => !isMultiCore(s)), `weft bench ${day}: one hop of HTTP/1.1, proxy pinned to one CPU`));
+  writeFileSync(svg, renderChart(r.summary.filter((s) => !isMultiCore(s)), `weft bench ${day}: HTTP/1.1, one hop and mesh path, proxies pinned to one CPU`));
   const doc = path.join(repoRoot, 'docs', 'performance.md');
   let text = existsSync(doc) ? readFileSync(doc, 'utf8') : INTRO;
   if (!text.includes(START) || !text.includes(END)) text = `${text.trimEnd()}\n\n## Latest results\n\n${START}\n${END}\n`;
