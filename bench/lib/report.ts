@@ -268,7 +268,7 @@ export function renderSection(r: BenchResult, chartFile: string, jsonFile: strin
     '',
     ...dataPlaneTables(r),
     ...multiCoreTable(r),
-    ...(notes.length ? ["What weft's sidecars counted besides 200s (their `weft_proxy_requests_total`; 499 means the client closed the connection with the request in flight, which wrk does when it stops), how the mesh server sidecar's inbound connections were secured (`weft_proxy_inbound_connections_total`), and for the observed sidecar the access log lines it wrote and what the OTLP sink received:", '', ...notes, ''] : []),
+    ...(notes.length ? ["What weft's sidecars counted besides 200s (their `weft_proxy_requests_total`; 499 means the client closed the connection with the request in flight, which wrk does when it stops), how the mesh server sidecar's inbound connections were secured (`weft_proxy_inbound_connections_total`), for the observed sidecar the access log lines it wrote and what the OTLP sink received, and for the headline mesh row one `inbound 403 authz-denied` on a plaintext connection per round: the bench's own check that its AuthorizationPolicy is in force:", '', ...notes, ''] : []),
     '### Control plane',
     '',
     cp ? ('error' in cp ? `The control-plane bench failed: \`${cp.error.split('\n')[0]}\`` : controlTable(cp)) : 'Not run (`--skip-control`).',
