@@ -123,7 +123,7 @@ for their own service and the changed one.
 
 ## Running it
 
-    npm run bench                                   # 3 rounds of 10 s, then the control-plane bench
+    npm run bench                                   # 3 rounds of 10 s (about 45 min in all), then the control-plane bench
     npm run bench -- --duration 5 --rounds 1        # a quick look
     npm run bench -- --only nginx,weft-sidecar --skip-control
     npm run bench -- --only direct,weft-mesh-features,weft-mesh-bare,nginx-mesh,node-floor-2hops-tls --skip-control --skip-route-change --skip-slow-endpoint   # the mesh table
