@@ -161,7 +161,7 @@ try {
   await upstream.proc.stop();
   const summary = summarize(contenders, samples);
   // Per round and contender: req/s, warm p99, proxy-CPU steal; `*` marks a round over the steal limit.
-  console.log(`\nper round (req/s · p99 ms · proxy-CPU steal %; * = steal > ${STEAL_LIMIT_PCT}%, kept but left out of the clean medians):`);
+  console.log(`\nper round (req/s · p99 ms · proxy-CPU steal %, * = steal > ${STEAL_LIMIT_PCT}%: kept but left out of the clean medians · load average):`);
   console.table(Object.fromEntries(contenders.map((c) => [c.id, Object.fromEntries(samples.filter((s) => s.contender === c.id).map((s) => [`round ${s.round}`, roundCell(s)]))])));
   const tableRows = (group: string) => summary.filter((s) => s.group === group || s.group === 'baseline');
   const both = (b: { all: number; clean: number }): string => `${b.all} (${b.clean})`;
@@ -270,5 +270,5 @@ async function measure(c: (typeof CONTENDERS)[number], env: BenchEnv, round: num
 function roundCell(s: Sample): string {
   if (s.error) return 'failed';
   const steal = sampleStealPct(s);
-  return `${Math.round(s.wrk!.requestsPerSec)} · ${s.latency!.p99Ms} · ${steal}${steal > STEAL_LIMIT_PCT ? '*' : ''}`;
+  return `${Math.round(s.wrk!.requestsPerSec)} · ${s.latency!.p99Ms} · ${steal}${steal > STEAL_LIMIT_PCT ? '*' : ''} · ${s.loadAverage}`;
 }

@@ -193,14 +193,17 @@ function groupTable(r: BenchResult, group: 'one-hop' | 'mesh'): string {
   ].join('\n');
 }
 
-/** Every round of every contender: req/s · warm p99 · proxy-CPU steal, `*` past the steal limit. */
+/**
+ * Every round of every contender: req/s · warm p99 · proxy-CPU steal, `*` past the steal limit ·
+ * the 1-minute load average before wrk (steal only sees the hypervisor; other work on this VM shows here).
+ */
 function perRoundTable(r: BenchResult): string {
   const rounds = [...new Set(r.samples.map((s) => s.round))].sort((a, b) => a - b);
   const cell = (s: Sample | undefined): string => {
     if (!s) return '';
     if (s.error) return 'failed';
     const steal = sampleStealPct(s);
-    return `${fmt(s.wrk?.requestsPerSec ?? NaN)} · ${fmt(s.latency?.p99Ms ?? NaN, 2)} · ${fmt(steal, 1)}${steal > STEAL_LIMIT_PCT ? ' \\*' : ''}`;
+    return `${fmt(s.wrk?.requestsPerSec ?? NaN)} · ${fmt(s.latency?.p99Ms ?? NaN, 2)} · ${fmt(steal, 1)}${steal > STEAL_LIMIT_PCT ? ' \\*' : ''} · ${fmt(s.loadAverage, 1)}`;
   };
   return [
     `| Contender | ${rounds.map((n) => `round ${n}`).join(' | ')} |`,
@@ -219,7 +222,7 @@ function dataPlaneTables(r: BenchResult): string[] {
   const note = `Each cell: the median over all rounds, in brackets over the clean rounds only (proxy-CPU steal ≤ ${STEAL_LIMIT_PCT}% during both measured phases). Added p99 is over direct; RSS − floor is taken round by round against the floor row of the same table.`;
   if (r.summary.some((s) => s.group === 'one-hop')) out.push('### One hop', '', note, '', groupTable(r, 'one-hop'), '');
   if (r.summary.some((s) => s.group === 'mesh')) out.push('### Mesh path', '', `Client → client-side proxy → server-side proxy → upstream, both proxies on the proxy CPU. ${note}`, '', groupTable(r, 'mesh'), '');
-  out.push('### Per round', '', `req/s · p99 ms at the fixed rate · proxy-CPU steal %; \\* marks a round whose steal exceeded ${STEAL_LIMIT_PCT}%: kept, and left out of the clean medians.`, '', perRoundTable(r), '');
+  out.push('### Per round', '', `req/s · p99 ms at the fixed rate · proxy-CPU steal %, \\* when it exceeded ${STEAL_LIMIT_PCT}% (the round is kept, and left out of the clean medians) · load average before wrk (other work on this machine, which steal does not see).`, '', perRoundTable(r), '');
   return out;
 }
 
