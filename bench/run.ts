@@ -1,18 +1,20 @@
-// `npm run bench` (never run by CI): sets itself up, runs the one-hop HTTP/1.1 proxy comparison in
-// interleaved rounds (proxy on one CPU, upstream and load on the other), then the control-plane bench,
-// and writes bench/results/<date>.json, <date>.svg and the table in docs/performance.md.
+// `npm run bench` (never run by CI): sets itself up, runs the HTTP/1.1 proxy comparison (one hop and
+// mesh path) in interleaved rounds (proxies on one CPU, upstream and load on the other), then the
+// control-plane bench, prints the bars with PASS/FAIL, and writes bench/results/<date>.json,
+// <date>.svg and the tables in docs/performance.md.
 
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { measureRouteChange, type RouteChangeResult } from './lib/route-change.ts';
-import { CONTENDERS, type BenchEnv } from './lib/contenders.ts';
+import { CONTENDER_ALIASES, CONTENDERS, type BenchEnv } from './lib/contenders.ts';
+import { computeBars, verdict } from './lib/bars.ts';
 import { nodeBin, sleep, stopAll } from './lib/processes.ts';
 import { ensureTools, machineInfo, weftSource } from './lib/setup.ts';
 import { startUpstream, type UpstreamKind } from './lib/upstream.ts';
 import { runWrk } from './lib/wrk.ts';
 import { runFixedRate } from './lib/fixed-rate.ts';
 import { resetPeak } from './lib/rss.ts';
-import { summarize, type Sample } from './lib/stats.ts';
+import { REFERENCES, sampleStealPct, STEAL_LIMIT_PCT, summarize, type Sample } from './lib/stats.ts';
 import { writeReport } from './lib/report.ts';
 import { startWeftControl, type WeftControl } from './lib/weft.ts';
 import { stealMeter } from './lib/steal.ts';
@@ -81,7 +83,10 @@ const settings = {
   loadCpu: '0',
   proxyCpu: '1',
 };
-const contenders = v.only ? CONTENDERS.filter((c) => v.only!.split(',').includes(c.id)) : CONTENDERS;
+const only = v.only?.split(',').map((id) => CONTENDER_ALIASES[id] ?? id);
+const unknown = only?.filter((id) => !CONTENDERS.some((c) => c.id === id)) ?? [];
+if (unknown.length) throw new Error(`--only names unknown contender(s) ${unknown.join(', ')}; choose from ${CONTENDERS.map((c) => c.id).join(', ')}`);
+const contenders = only ? CONTENDERS.filter((c) => only.includes(c.id)) : CONTENDERS;
 if (!contenders.length) throw new Error(`--only names no contender; choose from ${CONTENDERS.map((c) => c.id).join(', ')}`);
 
 const t0 = Date.now();
@@ -107,6 +112,7 @@ try {
   const env: BenchEnv = {
     upstreamPort: upstream.port,
     proxyCpu: settings.proxyCpu,
+    loadCpu: settings.loadCpu,
     // The weft control plane shares the load CPU: it is idle while the data plane is measured.
     weft: () => (control ??= startWeftControl('weft-control', settings.loadCpu)),
   };
@@ -126,6 +132,7 @@ try {
       runTimes.push(Date.now() - started);
       if (sample.error) log(`  FAILED: ${sample.error.split('\n')[0]}`);
       else log(`  ${Math.round(sample.wrk!.requestsPerSec)} req/s${sample.wrk!.non2xx3xx ? ` (${sample.wrk!.non2xx3xx} non-2xx/3xx!)` : ''}; at ${settings.rate}/s p50 ${sample.latency!.p50Ms} ms p99 ${sample.latency!.p99Ms} ms p99.9 ${sample.latency!.p999Ms} ms (fresh process: p99 ${sample.coldLatency?.p99Ms} ms)${sample.latency!.errors + sample.latency!.non2xx ? ` (${sample.latency!.errors} errors, ${sample.latency!.non2xx} non-2xx!)` : ''}; peak RSS ${Math.round((sample.memory?.atRateHwmKiB ?? 0) / 1024)} MiB at the fixed rate, ${Math.round((sample.memory?.headlineHwmKiB ?? 0) / 1024)} MiB at saturation (idle ${Math.round((sample.memory?.idleRssKiB ?? 0) / 1024)}); CPU steal during the fixed rate ${sample.steal?.latencyProxyCpuPct}% on the proxy CPU, ${sample.steal?.latencyLoadCpuPct}% on the load CPU`);
+      if (sample.selfReport) log(`  its own counters: ${JSON.stringify(sample.selfReport)}`);
     }
   }
   let routeChange: RouteChangeResult | { error: string } | undefined;
@@ -153,10 +160,31 @@ try {
   if (control) await (await control).proc.stop();
   await upstream.proc.stop();
   const summary = summarize(contenders, samples);
-  console.table(summary.map((s) => ({ contender: s.id, 'req/s': s.rps, 'vs nginx': s.rpsRatioToNginx, 'p50 ms': s.p50Ms, 'p99 ms': s.p99Ms, 'p99.9 ms': s.p999Ms, '+p99 ms': s.addedP99Ms, 'steal %': s.stealPct, 'cold p99': s.coldP99Ms, 'RSS@rate MiB': s.peakRssAtRateMiB, 'RSS@max MiB': s.peakRssMiB, 'idle MiB': s.idleRssMiB, 'non-2xx': s.wrkNon2xx + s.latencyNon2xx, errors: s.wrkSocketErrors + s.latencyErrors })));
-  const plain = summary.find((x) => x.id === 'weft-sidecar');
-  const routed = summary.find((x) => x.id === 'weft-sidecar-routes');
-  if (plain?.rps && routed?.rps) log(`route table cost: weft-sidecar-routes ${routed.rps} req/s vs weft-sidecar ${plain.rps} req/s = ${(routed.rps / plain.rps).toFixed(3)}× (bar: ≥ 0.9×), p99 ${routed.p99Ms} vs ${plain.p99Ms} ms`);
+  // Per round and contender: req/s, warm p99, proxy-CPU steal; `*` marks a round over the steal limit.
+  console.log(`\nper round (req/s · p99 ms · proxy-CPU steal %, * = steal > ${STEAL_LIMIT_PCT}%: kept but left out of the clean medians · load average):`);
+  console.table(Object.fromEntries(contenders.map((c) => [c.id, Object.fromEntries(samples.filter((s) => s.contender === c.id).map((s) => [`round ${s.round}`, roundCell(s)]))])));
+  const tableRows = (group: string) => summary.filter((s) => s.group === group || s.group === 'baseline');
+  const both = (b: { all: number; clean: number }): string => `${b.all} (${b.clean})`;
+  for (const [group, title] of [['one-hop', 'one hop'], ['mesh', 'mesh path']] as const) {
+    if (!summary.some((s) => s.group === group)) continue;
+    console.log(`\n${title}: medians over all rounds (over clean rounds)`);
+    console.table(Object.fromEntries(tableRows(group).map((s) => [s.id, {
+      'req/s': both(s.rpsBoth),
+      ...Object.fromEntries((REFERENCES[group] ?? []).map((ref) => [`× ${ref}`, s.ratios[ref] ? both(s.ratios[ref]) : '—'])),
+      'p99 ms': both(s.p99Both),
+      '+p99 ms': both(s.addedP99Both),
+      'clean': `${s.cleanRounds}/${s.rounds}`,
+      'fresh p99': s.coldP99Ms,
+      'RSS@rate MiB': s.peakRssAtRateMiB,
+      'RSS − floor': s.rssOverFloorMiB,
+      'non-2xx': s.wrkNon2xx + s.latencyNon2xx,
+      errors: s.wrkSocketErrors + s.latencyErrors,
+    }])));
+  }
+  const multi = summary.filter((s) => s.group === 'multi-core');
+  if (multi.length) console.table(Object.fromEntries(multi.map((s) => [s.id, { 'req/s': s.rps, 'p99 ms': s.p99Ms, 'RSS@max MiB': s.peakRssMiB }])));
+  const bars = computeBars(summary);
+  log(`bars (medians of this run):\n${bars.map((b) => `  ${verdict(b).padEnd(4)}  ${b.text}: ${b.measured}`).join('\n')}`);
 
 
   let controlPlane: ControlPlaneResult | { error: string } | undefined;
@@ -182,6 +210,7 @@ try {
     settings: { ...settings, upstreamDescription: upstream.description, wrk: `wrk -t1 -c${settings.connections} -d${settings.duration}s` },
     contenders: contenders.map((c) => ({ id: c.id, label: c.label, note: c.note })),
     summary,
+    bars,
     samples,
     controlPlane,
     routeChange,
@@ -236,4 +265,10 @@ async function measure(c: (typeof CONTENDERS)[number], env: BenchEnv, round: num
   } finally {
     await running?.stop();
   }
+}
+
+function roundCell(s: Sample): string {
+  if (s.error) return 'failed';
+  const steal = sampleStealPct(s);
+  return `${Math.round(s.wrk!.requestsPerSec)} · ${s.latency!.p99Ms} · ${steal}${steal > STEAL_LIMIT_PCT ? '*' : ''} · ${s.loadAverage}`;
 }

@@ -1,10 +1,11 @@
 // Generated configuration for the contenders, one folder each under bench/work/<name>/: the nginx
 // upstream (a static 100-byte answer), nginx and HAProxy as one-worker reverse proxies with pooled
-// keep-alive connections to the upstream.
+// keep-alive connections to the upstream, and the two sides of the nginx and HAProxy mTLS meshes
+// (templates in bench/peers/, filled in here).
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { workDir } from './processes.ts';
+import { benchDir, workDir } from './processes.ts';
 
 /** The upstream's fixed answer: exactly 100 bytes of body (99 characters and a newline). */
 export const BODY = `${'weft-bench '.repeat(9)}\n`;
@@ -91,5 +92,24 @@ backend be
   http-reuse always
   server up 127.0.0.1:${upstreamPort}
 `);
+  return file;
+}
+
+/**
+ * One side of a C mesh from its template in bench/peers/ (`nginx-mesh-client.conf`,
+ * `haproxy-mesh-server.cfg` …): `{{DIR}}` (its work folder), `{{PORT}}` (where it listens),
+ * `{{NEXT_PORT}}` (the next hop), `{{CERTS}}` and `{{SERVER_NAME}}` are filled in; returns the
+ * written file's path. Throws when a placeholder is left unfilled.
+ */
+export function meshPeerConfig(template: string, name: string, vars: { PORT: number; NEXT_PORT: number; CERTS: string; SERVER_NAME: string }): string {
+  const dir = folder(name);
+  const filled = readFileSync(path.join(benchDir, 'peers', template), 'utf8').replace(/\{\{(\w+)\}\}/g, (whole, key: string) => {
+    if (key === 'DIR') return dir;
+    const value = (vars as Record<string, string | number>)[key];
+    if (value === undefined) throw new Error(`bench/peers/${template}: no value for ${whole}`);
+    return String(value);
+  });
+  const file = path.join(dir, template);
+  writeFileSync(file, filled);
   return file;
 }

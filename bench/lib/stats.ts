@@ -1,5 +1,6 @@
-// Per-contender summary over rounds: medians of throughput, latency percentiles and peak memory,
-// error totals, and the two comparisons the report leads with (throughput ÷ nginx, p99 − direct).
+// Per-contender summary over rounds: medians of throughput, latency percentiles and peak memory over
+// all rounds and over the clean ones (proxy-CPU steal ≤ 2%), error totals, and the comparisons the
+// report's tables show (throughput ÷ each reference row of its table, p99 − direct, RSS − the floor).
 
 import type { WrkResult } from './wrk.ts';
 import type { FixedRateResult } from './fixed-rate.ts';
@@ -25,14 +26,53 @@ export interface Sample {
   readonly error?: string;
 }
 
+/** A round is "stolen" when the hypervisor took more than this share of the proxy CPU (percent) in a measured phase. */
+export const STEAL_LIMIT_PCT = 2;
+
+/** The proxy-CPU steal that marks a sample: the larger of the saturation and the headline fixed-rate phase's. */
+export function sampleStealPct(s: Sample): number {
+  return Math.max(s.steal?.latencyProxyCpuPct ?? 0, s.steal?.saturationProxyCpuPct ?? 0);
+}
+
+export const isClean = (s: Sample): boolean => !s.error && sampleStealPct(s) <= STEAL_LIMIT_PCT;
+
+/**
+ * The rows each table's ratios are taken against: one hop against nginx and the one-hop Node floor,
+ * the mesh path against the nginx mTLS mesh and the Node TLS floor. The floor (last of each) is also
+ * what the RSS − floor column subtracts, round by round.
+ */
+export const REFERENCES: Readonly<Record<string, readonly [string, string]>> = {
+  'one-hop': ['nginx', 'node-floor'],
+  mesh: ['nginx-mesh', 'node-floor-2hops-tls'],
+};
+
+/** A median over all rounds and over the clean rounds only (NaN when there are none). */
+export interface Both {
+  readonly all: number;
+  readonly clean: number;
+}
+
 export interface Summary {
   readonly id: string;
   readonly label: string;
   readonly note?: string;
+  readonly group: string;
   readonly rounds: number;
   readonly failedRounds: number;
+  /** Rounds without failure whose proxy-CPU steal stayed ≤ STEAL_LIMIT_PCT. */
+  readonly cleanRounds: number;
   readonly rps: number;
   readonly rpsRatioToNginx: number;
+  /** Throughput ÷ each reference of this row's table (REFERENCES), keyed by the reference's id. */
+  readonly ratios: Readonly<Record<string, Both>>;
+  readonly rpsBoth: Both;
+  readonly p99Both: Both;
+  /** p99 − direct's p99, each over its own all / clean rounds. */
+  readonly addedP99Both: Both;
+  /** Median over rounds of this round's fresh-process p99 ÷ its warm p99. */
+  readonly coldOverWarmP99: number;
+  /** Median over rounds of peak RSS at the fixed rate − the table's Node floor's in the same round, MiB. */
+  readonly rssOverFloorMiB: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly p999Ms: number;
@@ -59,17 +99,27 @@ export function median(values: readonly number[]): number {
 const r1 = (n: number): number => Math.round(n * 10) / 10;
 const r3 = (n: number): number => Math.round(n * 1000) / 1000;
 
-export function summarize(contenders: readonly { id: string; label: string; note?: string }[], samples: readonly Sample[]): Summary[] {
+export function summarize(contenders: readonly { id: string; label: string; note?: string; group: string }[], samples: readonly Sample[]): Summary[] {
   const base = contenders.map((c) => {
     const mine = samples.filter((s) => s.contender === c.id);
     const good = mine.filter((s) => !s.error);
+    const clean = good.filter(isClean);
     const sum = (f: (s: Sample) => number): number => mine.reduce((t, s) => t + f(s), 0);
+    const both = (f: (s: Sample) => number | undefined, round: (n: number) => number): Both => ({ all: round(median(good.map((s) => f(s) ?? NaN))), clean: round(median(clean.map((s) => f(s) ?? NaN))) });
+    const floorId = REFERENCES[c.group]?.[1];
+    const floorAtRate = (round: number): number => samples.find((s) => s.contender === floorId && s.round === round && !s.error)?.memory?.atRateHwmKiB ?? NaN;
     return {
       id: c.id,
       label: c.label,
       note: c.note,
+      group: c.group,
       rounds: mine.length,
       failedRounds: mine.length - good.length,
+      cleanRounds: clean.length,
+      rpsBoth: both((s) => s.wrk?.requestsPerSec, Math.round),
+      p99Both: both((s) => s.latency?.p99Ms, r3),
+      coldOverWarmP99: Math.round(median(good.map((s) => (s.coldLatency?.p99Ms ?? NaN) / (s.latency?.p99Ms ?? NaN))) * 100) / 100,
+      rssOverFloorMiB: floorId && floorId !== c.id ? r1(median(good.map((s) => ((s.memory?.atRateHwmKiB ?? NaN) - floorAtRate(s.round)) / 1024))) : NaN,
       rps: Math.round(median(good.map((s) => s.wrk?.requestsPerSec ?? NaN))),
       p50Ms: r3(median(good.map((s) => s.latency?.p50Ms ?? NaN))),
       p99Ms: r3(median(good.map((s) => s.latency?.p99Ms ?? NaN))),
@@ -87,9 +137,18 @@ export function summarize(contenders: readonly { id: string; label: string; note
   });
   const nginx = base.find((b) => b.id === 'nginx');
   const direct = base.find((b) => b.id === 'direct');
+  const r2 = (n: number): number => Math.round(n * 100) / 100;
+  const ratio = (a: number, b: number | undefined): number => (b !== undefined && b > 0 ? r2(a / b) : NaN);
   return base.map((b) => ({
     ...b,
-    rpsRatioToNginx: nginx && nginx.rps > 0 ? Math.round((b.rps / nginx.rps) * 100) / 100 : NaN,
+    rpsRatioToNginx: ratio(b.rps, nginx?.rps),
+    ratios: Object.fromEntries((REFERENCES[b.group] ?? []).map((refId) => {
+      const ref = base.find((x) => x.id === refId);
+      return [refId, { all: ratio(b.rpsBoth.all, ref?.rpsBoth.all), clean: ratio(b.rpsBoth.clean, ref?.rpsBoth.clean) }];
+    })),
     addedP99Ms: direct && b.id !== 'direct' ? r3(b.p99Ms - direct.p99Ms) : b.id === 'direct' ? 0 : NaN,
+    addedP99Both: direct && b.id !== 'direct'
+      ? { all: r3(b.p99Both.all - direct.p99Both.all), clean: r3(b.p99Both.clean - direct.p99Both.clean) }
+      : b.id === 'direct' ? { all: 0, clean: 0 } : { all: NaN, clean: NaN },
   }));
 }
