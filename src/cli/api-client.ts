@@ -23,6 +23,30 @@ export class ApiClient {
       const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
       throw new WeftError('WEFT_ERR_CLI_UNREACHABLE', `cannot reach the control plane at ${this.#base} (${cause}); set --control or WEFT_CONTROL`, 1);
     }
+    return (await this.#json(res)) as T;
+  }
+
+  /**
+   * GET a streaming endpoint (NDJSON): the response once its headers are in, its body unread. An
+   * error status is thrown as the API's WeftError; `signal` ends the stream (and the request).
+   */
+  async open(path: string, signal: AbortSignal): Promise<Response> {
+    const headers: Record<string, string> = { accept: 'application/x-ndjson' };
+    if (this.#token) headers.authorization = `Bearer ${this.#token}`;
+    let res: Response;
+    try {
+      res = await fetch(new URL(path, this.#base), { method: 'GET', headers, signal });
+    } catch (err) {
+      if (signal.aborted) throw err;
+      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+      throw new WeftError('WEFT_ERR_CLI_UNREACHABLE', `cannot reach the control plane at ${this.#base} (${cause}); set --control or WEFT_CONTROL`, 1);
+    }
+    if (!res.ok) await this.#json(res);
+    return res;
+  }
+
+  /** The body as JSON; an error status thrown as the API's WeftError (code, message, field paths). */
+  async #json(res: Response): Promise<unknown> {
     const text = await res.text();
     let json: unknown;
     try {
@@ -34,6 +58,6 @@ export class ApiClient {
       const e = (json as { error?: { code?: string; message?: string; details?: { path: string; message: string }[] } })?.error;
       throw new WeftError(e?.code ?? 'WEFT_ERR_CLI_API', e?.message ?? `control plane answered ${res.status}`, 1, e?.details ?? []);
     }
-    return json as T;
+    return json;
   }
 }

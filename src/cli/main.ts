@@ -24,6 +24,7 @@ const verbs: Readonly<Record<string, () => Promise<Command>>> = {
   check: async () => (await import('./commands/check.ts')).checkCommand,
   stat: async () => (await import('./commands/stat.ts')).statCommand,
   top: async () => (await import('./commands/top.ts')).topCommand,
+  tap: async () => (await import('./commands/tap.ts')).tapCommand,
   token: async () => (await import('./commands/token.ts')).tokenCommand,
   version: async () => (await import('./commands/version.ts')).versionCommand,
   why: async () => (await import('./commands/why.ts')).whyCommand,

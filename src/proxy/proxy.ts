@@ -23,6 +23,8 @@ import { startAdminServer } from './admin/admin-server.ts';
 import { startDataPlane } from './data-plane.ts';
 import { updatePeakEwmaScores } from './admin/balancer-metrics.ts';
 import { WorkerPool } from './workers/worker-pool.ts';
+import { TapSessions } from './observe/tap-sessions.ts';
+import { systemClock } from '../lib/clock.ts';
 import { registerProcessMetrics } from '../lib/process-metrics.ts';
 import type { TcpUpstream } from './tcp/tcp-outbound.ts';
 import { StatsReporter } from './observe/stats-reporter.ts';
@@ -143,6 +145,9 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         throw err;
       })
     : undefined;
+  // Taps (admin GET /tap) see the main thread's requests and, relayed, every worker's.
+  const taps = new TapSessions({ hub: plane.observer.taps, relay: pool, clock: systemClock, metrics: { events: metrics.tapEvents, active: metrics.tapsActive } });
+  if (pool) pool.tapSink = taps;
 
   // The first certificate comes with the join token; the stream and every later call are made with
   // a proof of that certificate's key, so the stream starts once it is in hand.
@@ -266,6 +271,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         return [...own, ...(await pool.fates({ limit, failedOnly }))].sort((a, b) => b.time.localeCompare(a.time)).slice(0, limit);
       },
     },
+    tap: { sessions: taps, proxy: id },
   }).catch((err) => {
     certificates.stop();
     closeStream();

@@ -32,6 +32,7 @@ import type { StatsWindow } from '../stats/stats-window.ts';
 import { prometheusTargets } from '../stats/prometheus-sd.ts';
 import { adminTargets, failuresQuery, lookupRequest, recentFailures, requestIdParam } from '../observe/fate-lookup.ts';
 import { readJson, sendJson } from './http-util.ts';
+import { TAP_PATH, serveTap } from '../observe/tap.ts';
 import { Router, type Params } from './router.ts';
 
 export interface ApiDeps {
@@ -312,6 +313,8 @@ export function createRoutes(deps: ApiDeps): Router {
   // ── request fates, from the sidecars' admin listeners (observe/fate-lookup.ts) ───────────────
   router.add('GET', '/v1/requests/:id', async (_req, res, p) => sendJson(res, 200, await lookupRequest(adminTargets(proxies.list(clock.now())), requestIdParam(p.id))));
   router.add('GET', '/v1/failures', async (_req, res, _p, url) => sendJson(res, 200, await recentFailures(adminTargets(proxies.list(clock.now())), failuresQuery(url))));
+  // A live stream of a service's requests, relayed from its sidecars' admin listeners (`weft tap`).
+  router.add('GET', TAP_PATH, (req, res, _p, url) => serveTap(req, res, url, { proxies, clock, log: deps.log.child('tap') }));
 
   // ── certificates ───────────────────────────────────────────────────────────────────────────
   router.add('POST', CERTIFICATES_PATH, async (req, res) => {

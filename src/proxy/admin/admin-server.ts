@@ -1,12 +1,15 @@
 // The admin listener: /ready for `weft run` and orchestrators, /metrics for Prometheus, /config for
 // people asking "what is this sidecar running?", /app-health for the control plane's health check
 // of the app (the inbound port may accept only mutual TLS), /fates for `weft why` (the fates of
-// recent requests). Loopback by default; never on the data path.
+// recent requests), /tap for `weft tap` (a live stream of requests). Loopback by default; never on
+// the data path.
 
 import { http } from '../../lib/node-http.ts';
 import type { AddressInfo } from 'node:net';
 import { errorMessage } from '../../lib/errors.ts';
 import { httpCall } from '../../lib/http-call.ts';
+import type { TapSessions } from '../observe/tap-sessions.ts';
+import { serveTap } from './tap-stream.ts';
 
 export const APP_HEALTH_PATH = '/app-health';
 
@@ -21,6 +24,8 @@ export interface AdminSources {
     byId(requestId: string): unknown[] | Promise<unknown[]>;
     recent(limit: number, failedOnly: boolean): unknown[] | Promise<unknown[]>;
   };
+  /** Live taps (observe/tap-sessions.ts) for GET /tap, and the proxy id their lines carry. */
+  tap?: { readonly sessions: TapSessions; readonly proxy: string };
 }
 
 /** /fates/recent answers at most this many. */
@@ -87,12 +92,14 @@ export async function startAdminServer(host: string, port: number, sources: Admi
       if (!Number.isInteger(limit) || limit < 1 || limit > MAX_RECENT) return sendJson(res, 400, { error: { message: `limit must be a whole number from 1 to ${MAX_RECENT}` } });
       const failed = query.get('failed');
       void Promise.resolve(sources.fates.recent(limit, failed === 'true' || failed === '1')).then((items) => sendJson(res, 200, { items }));
+    } else if (path === '/tap' && sources.tap) {
+      serveTap(req, res, search ?? '', sources.tap.sessions, sources.tap.proxy);
     } else if (path === '/config') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(sources.config(), null, 2) + '\n');
     } else {
       res.writeHead(404, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: { message: `admin endpoints: /ready, /metrics, /config${sources.fates ? ', /fates?id=ID, /fates/recent' : ''}${sources.appHealth ? `, ${APP_HEALTH_PATH}` : ''}` } }) + '\n');
+      res.end(JSON.stringify({ error: { message: `admin endpoints: /ready, /metrics, /config${sources.fates ? ', /fates?id=ID, /fates/recent' : ''}${sources.tap ? ', /tap' : ''}${sources.appHealth ? `, ${APP_HEALTH_PATH}` : ''}` } }) + '\n');
     }
   });
   await new Promise<void>((resolve, reject) => {

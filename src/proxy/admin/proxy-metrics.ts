@@ -47,6 +47,9 @@ export function createProxyMetrics(worker = 0) {
     circuitRejections: registry.counter('weft_proxy_circuit_breaker_rejections_total', 'Outbound requests or retries a BackendPolicy circuitBreaker limit refused, by destination service and limit (max-connections, max-pending-requests, max-requests, max-retries).', ['destination_service', 'limit']),
     deadlineExceeded: registry.counter('weft_proxy_deadline_exceeded_total', 'Requests answered deadline-exceeded (their x-weft-deadline or grpc-timeout passed), by direction (inbound|outbound).', ['direction']),
     // Load balancing (issue 13): computed at scrape time from the balancers (balancer-metrics.ts).
+    // Live taps (admin GET /tap, `weft tap`): kept on the main thread, which serves them.
+    tapsActive: registry.gauge('weft_proxy_taps_active', 'Taps open on this sidecar\'s admin listener now (GET /tap; at most 8).'),
+    tapEvents: registry.counter('weft_proxy_tap_events_total', 'Requests shown to taps, by result: sent, or dropped (over the tap\'s maxRps, or the reader was too slow).', ['result']),
     peakEwmaScore: registry.gauge('weft_proxy_peak_ewma_score', 'peak-ewma: each endpoint\'s score now, latency estimate in ms × (requests in flight + 1) / weight (lower is picked first), by destination service (name.namespace:port) and endpoint id; only services balanced by peak-ewma, only their current endpoints.', ['destination_service', 'endpoint']),
   };
 }

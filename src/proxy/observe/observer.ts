@@ -1,6 +1,7 @@
 // A data plane's observation point: the handlers open a fate record as a request arrives (its id
 // and trace context read once) and close it as it ends; closing files it in the rings, writes its
-// access-log line and exports its span, as MeshConfig says. Settings change with each snapshot.
+// access-log line and exports its span, as MeshConfig says, and shows it to open taps (tap.ts).
+// Settings change with each snapshot.
 
 import type { NodeInfo } from '../../config/snapshot-types.ts';
 import type { ObservabilitySnapshot, AccessLogConfig, TracingConfig } from '../../config/kinds/mesh-config-observability.ts';
@@ -12,6 +13,7 @@ import { AccessLog, openSink } from './access-log.ts';
 import { REQUEST_ID_HEADER, acceptedRequestId, newRequestId } from './request-id.ts';
 import { TRACEPARENT, formatTraceparent, newSpanId, newTraceId, parseTraceparent, readTraceContext } from './trace-context.ts';
 import type { SpanExport } from './otlp-export.ts';
+import { TapHub } from './tap.ts';
 
 type Headers = Readonly<Record<string, string | string[] | undefined>>;
 
@@ -27,6 +29,8 @@ export interface ObserverOptions {
 
 export class Observer {
   readonly fates = new FateStore();
+  /** Live taps (admin GET /tap); costs the request path one boolean check while none is open. */
+  readonly taps: TapHub;
   readonly proxyId: string;
   readonly #node: NodeInfo;
   readonly #random: () => number;
@@ -42,6 +46,7 @@ export class Observer {
   constructor(o: ObserverOptions) {
     this.#node = o.node;
     this.proxyId = o.proxyId;
+    this.taps = new TapHub(o.proxyId);
     this.#random = o.random ?? Math.random;
     this.#log = o.log;
     const source = { service: o.node.service, namespace: o.node.namespace, proxyId: o.proxyId };
@@ -114,6 +119,7 @@ export class Observer {
     this.fates.add(f);
     this.#accessLog?.log(f);
     if (f.sampled && f.spanId !== undefined && this.#tracing !== undefined) this.#export?.export(f);
+    if (this.taps.active) this.taps.publish(f);
   }
 
   /** Whether a span exporter is loaded and in force (tests wait for it). */

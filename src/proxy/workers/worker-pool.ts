@@ -1,6 +1,7 @@
 // The main thread's side of --workers N: starts N-1 data-plane worker threads on the main data
 // plane's ports, forwards each accepted snapshot to them, gathers their metrics for /metrics,
-// restarts one that dies, and closes them with the sidecar.
+// relays the taps open on the admin listener to them and their events back, restarts one that
+// dies, and closes them with the sidecar.
 
 import type { FateView } from '../observe/fate.ts';
 import { Worker } from 'node:worker_threads';
@@ -10,6 +11,14 @@ import type { RegistryDump } from '../../lib/metrics.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { DataPlaneOptions } from '../data-plane.ts';
 import type { FateQuery, FromWorker, ToWorker } from './messages.ts';
+import type { TapQuery, TapRequestEvent } from '../../config/tap.ts';
+import type { TapRelay } from '../observe/tap-sessions.ts';
+
+/** Where the workers' tap events go (observe/tap-sessions.ts TapSessions). */
+export interface TapSink {
+  fromWorker(tap: number, event: TapRequestEvent): void;
+  droppedOnWorker(tap: number, dropped: number): void;
+}
 
 // The worker's entry sits beside this file: .ts when running from src/, .js from dist/.
 const WORKER_ENTRY = new URL(`./data-plane-worker${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url);
@@ -22,7 +31,7 @@ interface Slot {
   ready: boolean;
 }
 
-export class WorkerPool {
+export class WorkerPool implements TapRelay {
   readonly #options: Omit<DataPlaneOptions, 'worker'>;
   readonly #log: Logger;
   readonly #slots: Slot[] = [];
@@ -31,6 +40,10 @@ export class WorkerPool {
   #closing = false;
   #nextRequest = 0;
   readonly #pending = new Map<number, (answer: never) => void>();
+  /** The taps open now: sent to workers that start (or restart) while they are. */
+  readonly #taps = new Map<number, TapQuery>();
+  /** Set by the sidecar once its tap sessions exist. */
+  tapSink: TapSink | undefined = undefined;
 
   private constructor(options: Omit<DataPlaneOptions, 'worker'>, log: Logger) {
     this.#options = options;
@@ -73,6 +86,18 @@ export class WorkerPool {
   /** The fates the workers hold (observe/fate-ring.ts) for a query; one that does not answer within a second is left out. */
   async fates(query: FateQuery): Promise<FateView[]> {
     return (await this.#ask<readonly FateView[]>((id) => ({ type: 'fates', id, query }))).flat();
+  }
+
+  /** Opens tap `tap` on every worker, now and on any worker started while it is open. */
+  openTap(tap: number, query: TapQuery): void {
+    this.#taps.set(tap, query);
+    for (const slot of this.#slots) if (slot.ready) this.#post(slot, { type: 'tap-open', tap, query });
+  }
+
+  /** Closes tap `tap` on every worker. */
+  closeTap(tap: number): void {
+    this.#taps.delete(tap);
+    for (const slot of this.#slots) if (slot.ready) this.#post(slot, { type: 'tap-close', tap });
   }
 
   /** Asks every live worker and gathers the answers that come within METRICS_TIMEOUT_MS. */
@@ -131,10 +156,15 @@ export class WorkerPool {
           slot.ready = true;
           if (this.#credentials) this.#post(slot, { type: 'credentials', credentials: this.#credentials });
           if (this.#latest) this.#post(slot, { type: 'snapshot', snapshot: this.#latest });
+          for (const [tap, query] of this.#taps) this.#post(slot, { type: 'tap-open', tap, query });
           resolve();
         } else if (m.type === 'metrics' || m.type === 'fates') {
           (this.#pending.get(m.id) as ((answer: unknown) => void) | undefined)?.(m.type === 'metrics' ? m.dump : m.items);
           this.#pending.delete(m.id);
+        } else if (m.type === 'tap-event') {
+          this.tapSink?.fromWorker(m.tap, m.event);
+        } else if (m.type === 'tap-dropped') {
+          this.tapSink?.droppedOnWorker(m.tap, m.dropped);
         } else if (m.type === 'apply-failed') {
           this.#log.error('a data-plane worker could not apply a snapshot the main thread accepted', { worker: workerNumber, version: m.version, err: m.message });
         }
