@@ -24,8 +24,8 @@ export interface AdminSources {
     byId(requestId: string): unknown[] | Promise<unknown[]>;
     recent(limit: number, failedOnly: boolean): unknown[] | Promise<unknown[]>;
   };
-  /** Live taps (observe/tap-sessions.ts) for GET /tap, and the proxy id their lines carry. */
-  tap?: { readonly sessions: TapSessions; readonly proxy: string };
+  /** Live taps (observe/tap-sessions.ts) for GET /tap, the proxy id their lines carry, and how often drops are told (ms; tests shorten it). */
+  tap?: { readonly sessions: TapSessions; readonly proxy: string; readonly droppedEveryMs?: number };
 }
 
 /** /fates/recent answers at most this many. */
@@ -93,7 +93,7 @@ export async function startAdminServer(host: string, port: number, sources: Admi
       const failed = query.get('failed');
       void Promise.resolve(sources.fates.recent(limit, failed === 'true' || failed === '1')).then((items) => sendJson(res, 200, { items }));
     } else if (path === '/tap' && sources.tap) {
-      serveTap(req, res, search ?? '', sources.tap.sessions, sources.tap.proxy);
+      serveTap(req, res, search ?? '', sources.tap.sessions, sources.tap.proxy, sources.tap.droppedEveryMs);
     } else if (path === '/config') {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(sources.config(), null, 2) + '\n');
