@@ -1,20 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { LineSplitter, TAP_HEADER, tapLine, tapNotice } from './tap.ts';
+import { TAP_HEADER, tapLine, tapNotice } from './tap.ts';
 import type { TapRequestEvent } from '../../config/tap.ts';
 
 const event = (o: Partial<TapRequestEvent> = {}): TapRequestEvent => ({
   type: 'request', proxy: 'reviews-1', time: '2026-11-30T10:31:02.114Z', direction: 'inbound', requestId: 'r-1', method: 'GET',
   authority: 'reviews', path: '/items/1', status: 200, latencyMs: 3.14159, endpoint: '127.0.0.1:9000', attempts: 1,
   source: { service: 'frontend.default' }, destination: { service: 'reviews.default' }, ...o,
-});
-
-test('NDJSON framing: whole lines out, a split line kept until its end comes, blank lines skipped', () => {
-  const s = new LineSplitter();
-  assert.deepEqual(s.push('{"a":1}\n{"b"'), ['{"a":1}']);
-  assert.deepEqual(s.push(':2}'), []);
-  assert.deepEqual(s.push('\n\n{"c":3}\n'), ['{"b":2}', '{"c":3}']);
-  assert.throws(() => new LineSplitter().push('x'.repeat(300_000)), { code: 'WEFT_ERR_CLI_BAD_RESPONSE' });
 });
 
 test('a request in fixed columns lines up with the header', () => {

@@ -7,22 +7,7 @@ import { TAP_DEFAULT_MAX_RPS, parseTapQuery, type TapLine, type TapRequestEvent 
 import { ApiClient } from '../api-client.ts';
 import { controlOption, controlUrl, int, outputOption, parseCommand, str, token, type Command } from '../command.ts';
 import { serviceArg } from '../stats-view.ts';
-
-/** A line longer than this is not one the control plane writes. */
-const MAX_LINE = 256 * 1024;
-
-/** Cuts a stream of text into lines (NDJSON framing), keeping the unfinished end for the next chunk. */
-export class LineSplitter {
-  #partial = '';
-
-  /** The complete lines in `chunk` (with what came before it), without their newlines. */
-  push(chunk: string): string[] {
-    const lines = (this.#partial + chunk).split('\n');
-    this.#partial = lines.pop()!;
-    if (this.#partial.length > MAX_LINE) throw new WeftError('WEFT_ERR_CLI_BAD_RESPONSE', `the tap stream sent a line longer than ${MAX_LINE} bytes`, 1);
-    return lines.filter((l) => l.trim() !== '');
-  }
-}
+import { createLineSplitter } from '../../config/stream-protocol.ts';
 
 /** The flag behind each tap query parameter, for usage errors. */
 const FLAG_OF: Readonly<Record<string, string>> = { maxRps: '--max-rps', method: '--method', pathPrefix: '--path', authority: '--authority', direction: '--direction', to: '--to' };
@@ -142,32 +127,35 @@ async function tap(api: ApiClient, path: string, json: boolean, count: number | 
   let shown = 0;
   try {
     const res = await api.open(path, abort.signal);
-    const split = new LineSplitter();
     const decoder = new TextDecoder();
     const reader = res.body!.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      for (const text of split.push(decoder.decode(value, { stream: true }))) {
-        let line: TapLine;
-        try {
-          line = JSON.parse(text) as TapLine;
-        } catch {
-          continue;
-        }
-        const notice = tapNotice(line);
-        if (notice !== undefined) {
-          process.stderr.write(notice);
-          if (line.type === 'tapping' && !json) process.stdout.write(TAP_HEADER + '\n');
-          continue;
-        }
-        if (line.type !== 'request') continue;
-        process.stdout.write((json ? JSON.stringify(line) : tapLine(line)) + '\n');
-        if (count !== undefined && ++shown >= count) {
-          stop();
-          return 0;
-        }
+    let done = false;
+    const onLine = (text: string): void => {
+      if (done) return;
+      let line: TapLine;
+      try {
+        line = JSON.parse(text) as TapLine;
+      } catch {
+        return;
       }
+      const notice = tapNotice(line);
+      if (notice !== undefined) {
+        process.stderr.write(notice);
+        if (line.type === 'tapping' && !json) process.stdout.write(TAP_HEADER + '\n');
+      } else if (line.type === 'request') {
+        process.stdout.write((json ? JSON.stringify(line) : tapLine(line)) + '\n');
+        if (count !== undefined && ++shown >= count) done = true;
+      }
+    };
+    const split = createLineSplitter(onLine);
+    while (!done) {
+      const chunk = await reader.read();
+      if (chunk.done) break;
+      split(decoder.decode(chunk.value, { stream: true }));
+    }
+    if (done) {
+      stop();
+      return 0;
     }
     process.stderr.write('the control plane ended the tap (it stopped, or restarted)\n');
     return 1;
