@@ -183,8 +183,8 @@ test('--max-rps: requests over the rate are not shown but counted, and shown + d
     const shown = (): number => t.events().filter((e) => e.requestId.startsWith('tap-rate-')).length;
     // Drops are reported every second: wait until every request is accounted for.
     await waitFor(`shown + dropped = ${n} (shown ${shown()}, dropped ${dropped()})`, () => shown() + dropped() === n, 20_000);
-    // A bucket of 2 a second holding 2: at most 2 + 2 per second elapsed (plus one for rounding).
-    assert.ok(shown() >= 1 && shown() <= 2 + Math.ceil(2 * elapsedS) + 1, `shown ${shown()} in ${elapsedS}s`);
+    // A bucket of 2 a second holding 2: at most 2 + 2 per second elapsed (plus two: worker events reach the main thread's bucket a little later).
+    assert.ok(shown() >= 1 && shown() <= 2 + Math.ceil(2 * elapsedS) + 2, `shown ${shown()} in ${elapsedS}s`);
     assert.ok(dropped() > 0);
     t.child.kill('SIGINT');
     assert.equal(await t.exited, 0, t.stderr());
@@ -202,6 +202,13 @@ test('a service with no sidecar: weft tap says so and exits non-zero; a bad flag
   assert.equal(bad.code, 2, bad.stderr);
   assert.match(bad.stderr, /--max-rps must be a number/);
   assert.match(bad.stderr, /--path must start with \//);
+  // A read-only token may tap (it only reads).
+  const readOnly = await cp.createAdminToken('read-only');
+  const abort = new AbortController();
+  const ro = await fetch(`${cp.url}/v1/tap?service=reviews`, { headers: { authorization: `Bearer ${readOnly}` }, signal: abort.signal });
+  assert.equal(ro.status, 200);
+  abort.abort();
+  await waitFor('the read-only tap detached', async () => (await tapsActive(reviewsA)) === 0 && (await tapsActive(reviewsB)) === 0);
   // The API itself refuses a caller without a token, and checks its query.
   assert.equal((await cp.apiAs(null, 'GET', '/v1/tap?service=reviews')).status, 401);
   const q = await cp.api('GET', '/v1/tap?service=reviews&direction=sideways');

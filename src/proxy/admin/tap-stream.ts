@@ -42,9 +42,11 @@ export function serveTap(req: IncomingMessage, res: ServerResponse, search: stri
     return;
   }
   const timer = setInterval(() => {
+    // A reader that has not taken what was written gets nothing more: the count keeps growing in
+    // the tap (a number, not a queue) and goes out once the socket drains.
+    if (res.writableNeedDrain || res.destroyed) return;
     const dropped = session.takeDropped();
-    // One short line a second at most, even to a slow reader: bounded without a queue.
-    if (dropped > 0 && !res.destroyed) res.write(JSON.stringify({ type: 'dropped', proxy, dropped } satisfies TapDroppedLine) + '\n');
+    if (dropped > 0) res.write(JSON.stringify({ type: 'dropped', proxy, dropped } satisfies TapDroppedLine) + '\n');
   }, droppedEveryMs);
   timer.unref();
   res.once('close', () => {
