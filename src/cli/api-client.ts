@@ -33,13 +33,18 @@ export class ApiClient {
   async open(path: string, signal: AbortSignal): Promise<Response> {
     const headers: Record<string, string> = { accept: 'application/x-ndjson' };
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;
+    // A deadline for the headers only: the body streams for as long as the caller wants.
+    const headersDeadline = new AbortController();
+    const timer = setTimeout(() => headersDeadline.abort(), 15_000);
     let res: Response;
     try {
-      res = await fetch(new URL(path, this.#base), { method: 'GET', headers, signal });
+      res = await fetch(new URL(path, this.#base), { method: 'GET', headers, signal: AbortSignal.any([signal, headersDeadline.signal]) });
     } catch (err) {
       if (signal.aborted) throw err;
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
+      const cause = headersDeadline.signal.aborted ? 'no answer within 15s' : (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
       throw new WeftError('WEFT_ERR_CLI_UNREACHABLE', `cannot reach the control plane at ${this.#base} (${cause}); set --control or WEFT_CONTROL`, 1);
+    } finally {
+      clearTimeout(timer);
     }
     if (!res.ok) await this.#json(res);
     return res;
