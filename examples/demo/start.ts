@@ -407,6 +407,7 @@ async function main(): Promise<void> {
     `    ${env} ${bin} services`,
     `    ${env} ${bin} status`,
     `    ${env} ${bin} stat --edges                          # success rate, req/s, p50/p95/p99 per caller → callee (also: top)`,
+    `    ${env} ${bin} tap reviews --max-rps 20              # live requests to reviews (Ctrl-C stops)`,
     `    curl -s -H 'x-request-id: try-me' ${frontUrl}/api/product/1 >/dev/null; ${env} ${bin} why try-me   # one request's fate`,
     `    (the same fate in the dashboard: ${controlUrl}/ui/#/requests/try-me, and the mesh's recent failures below it)`,
     `    ${env} ${bin} endpoints reviews`,
