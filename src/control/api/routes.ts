@@ -49,6 +49,8 @@ export interface ApiDeps {
   readonly stats: StatsWindow;
   /** Each stats report received: accepted, or rejected as invalid (the control plane counts them). */
   readonly onStatsReport?: (result: 'accepted' | 'rejected') => void;
+  /** Whether this replica leads the replicas (and which one does, on etcd); shown by GET /v1/health. */
+  readonly replication?: () => { readonly leader: boolean; readonly leaderUrl?: string };
   /** Called after each certificate is issued (the control plane counts them). */
   readonly onCertificateIssued?: (issued: IssuedCertificate) => void;
 }
@@ -137,6 +139,8 @@ export function createRoutes(deps: ApiDeps): Router {
       store: deps.storeName,
       instances: catalog.list().length,
       proxiesConnected: proxies.connectedCount(),
+      // Replicas on etcd: whether this one leads (runs TTL expiry, checks, the Kubernetes source), and which does.
+      ...(deps.replication && { replication: deps.replication() }),
       // No secret here (the endpoint is open): what an operator checks before the root runs out.
       ca: caHealth(deps.ca),
     }),
