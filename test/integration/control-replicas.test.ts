@@ -94,10 +94,21 @@ test('kill a replica, then an etcd member, under load: no failed request, every 
   const applied = await a.api('POST', '/v1/apply', { items: [service('reviews-v2', 'v2')] });
   assert.equal(applied.status, 200, JSON.stringify(applied.body));
 
+  const loadStart = Date.now();
   const load1 = steadyTraffic(web1.outboundPort, 'http://reviews/', { workers: 2, pauseMs: 20 });
   const load2 = steadyTraffic(web2.outboundPort, 'http://reviews/', { workers: 2, pauseMs: 20 });
   try {
     await waitFor('load flowing through both clients', () => (load1.statuses['200'] ?? 0) > 20 && (load2.statuses['200'] ?? 0) > 20, 30_000);
+    // Steady state for longer than a TTL (5 s): each reviews instance heartbeats through its own
+    // replica, and the leader (one of them) must see the other replica's heartbeats too.
+    await new Promise((r) => setTimeout(r, 8_000));
+    // No flap either: neither instance's health changed since the load began (a leader that missed
+    // the other replica's heartbeats would mark its instance critical for a moment every TTL).
+    for (const cp of [a, b]) {
+      const { body } = await cp.api('GET', '/v1/catalog/instances?service=reviews');
+      assert.equal(body.items.length, 2);
+      for (const i of body.items) assert.ok(i.health === 'passing' && Number(i.healthSince) < loadStart, `${cp.url}: ${JSON.stringify(i)}`);
+    }
     // The replica r1 and web1 are connected to goes away without a word.
     await a.stop('SIGKILL');
     await waitSyncedOn(b, [r1.id, r2.id, web1.id, web2.id], 90_000);
