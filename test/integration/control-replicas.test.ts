@@ -75,7 +75,7 @@ test('both replicas sign under one CA root and exactly one leads', { timeout: 60
   }, 30_000);
 });
 
-test('kill a replica, then an etcd member, under load: no failed request, every proxy SYNCED on the survivor, state kept', { timeout: 300_000 }, async () => {
+test('kill a replica, then an etcd member, under load: no failed request, every proxy SYNCED on the survivor, state kept', { timeout: 300_000 }, async (t) => {
   const AB = `${a.url},${b.url}`;
   const BA = `${b.url},${a.url}`;
   // Join tokens made on A work on B too: tokens live in etcd and each replica follows them.
@@ -123,6 +123,7 @@ test('kill a replica, then an etcd member, under load: no failed request, every 
   } finally {
     await Promise.all([load1.stop(), load2.stop()]);
   }
+  t.diagnostic(`web1 ${JSON.stringify(load1.statuses)}, web2 ${JSON.stringify(load2.statuses)}`);
   const failed = (s: Record<string, number>) => Object.entries(s).filter(([k]) => k !== '200');
   assert.deepEqual(failed(load1.statuses), [], `web1: ${JSON.stringify(load1.statuses)}`);
   assert.deepEqual(failed(load2.statuses), [], `web2: ${JSON.stringify(load2.statuses)}`);
