@@ -33,6 +33,8 @@ import { loadKubeConfig, startKubernetesSource, type KubernetesSource } from './
 import { createDashboardHandler } from '../dashboard/serve.ts';
 import { useSharedRoot } from './ca/shared-root.ts';
 import type { Campaign } from './store/store.ts';
+import { startProxyDirectory, type ProxyDirectory } from './stream/proxy-directory.ts';
+import { proxyRows } from './stream/proxy-rows.ts';
 
 /** Where the first start writes a generated admin token (mode 0600) when no --token is given. */
 export const ADMIN_TOKEN_FILE = 'admin-token';
@@ -184,6 +186,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const leaderGauge = metrics.gauge('weft_control_leader', 'Whether this control-plane replica is the leader that runs the once-only work (1) or not (0); always 1 on SQLite.');
   leaderGauge.set({}, catalog.isLeader() ? 1 : 0);
   let campaign: Campaign | undefined;
+  let directory: ProxyDirectory | undefined;
+  let replicaUrl = '';
   // The Kubernetes source writes the mirrored instances: the leader's work only.
   let kubernetes: KubernetesSource | undefined;
   let kubernetesStarts = 0;
@@ -239,6 +243,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     onCertificateIssued: () => certificatesIssued.inc(),
     stats,
     onStatsReport: (result) => statsReports.inc({ result }),
+    replicaUrl: () => (campaign ? replicaUrl : undefined),
+    otherProxies: store.cluster ? async () => (directory ? directory.others() : []) : undefined,
     replication: () =>
       campaign === undefined ? { leader: catalog.isLeader() } : { leader: campaign.isLeader(), leaderUrl: campaign.leader() },
   });
@@ -292,8 +298,12 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   log.info('control plane listening', { url, dataDir: options.dataDir, store: location.backend, auth: options.insecure ? 'insecure' : 'tokens' });
   if (store.cluster) {
+    replicaUrl = url;
+    const leaseSeconds = options.leaderLeaseSeconds ?? DEFAULT_LEADER_LEASE_SECONDS;
+    // Every replica's `weft status` lists this one's proxies too.
+    directory = startProxyDirectory({ cluster: store.cluster, replica: url, rows: () => proxyRows(proxies, cache, clock.now(), url), ttlSeconds: leaseSeconds, clock, log: log.child('replicas') });
     // Campaign with the API's URL, so `weft status` and /v1/health can name the leader.
-    campaign = store.cluster.campaign(url, options.leaderLeaseSeconds ?? DEFAULT_LEADER_LEASE_SECONDS, (leader) => {
+    campaign = store.cluster.campaign(url, leaseSeconds, (leader) => {
       catalog.setLeader(leader);
       leaderGauge.set({}, leader ? 1 : 0);
       if (leader) startKubernetes();
@@ -312,6 +322,7 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       await dns?.close();
       dnsSource?.close();
       await campaign?.stop();
+      await directory?.stop();
       await stopKubernetes();
       unwatchStore();
       unwatchCatalog();

@@ -30,6 +30,7 @@ interface ProxyRow {
   connected: boolean;
   inSync: boolean;
   ackedVersion?: string;
+  replica?: string;
 }
 
 async function proxiesOn(cp: ControlPlaneProcess): Promise<ProxyRow[]> {
@@ -37,10 +38,10 @@ async function proxiesOn(cp: ControlPlaneProcess): Promise<ProxyRow[]> {
   return body.items;
 }
 
-/** Waits until `cp` has exactly these proxies connected, each acknowledging the current version. */
+/** Waits until exactly these proxies are connected to `cp` itself, each acknowledging the current version. */
 function waitSyncedOn(cp: ControlPlaneProcess, ids: readonly string[], timeoutMs = 60_000): Promise<unknown> {
   return waitFor(`${ids.length} proxies connected to ${cp.url} and in sync`, async () => {
-    const connected = (await proxiesOn(cp)).filter((p) => p.connected);
+    const connected = (await proxiesOn(cp)).filter((p) => p.connected && p.replica === cp.url);
     return connected.length === ids.length && ids.every((id) => connected.some((p) => p.id === id && p.inSync));
   }, timeoutMs, 250);
 }
@@ -90,6 +91,14 @@ test('kill a replica, then an etcd member, under load: no failed request, every 
   await waitSyncedOn(a, [r1.id, web1.id]);
   await waitSyncedOn(b, [r2.id, web2.id]);
 
+  // Each replica lists every proxy: its own, and those the other one publishes.
+  for (const cp of [a, b]) {
+    await waitFor(`${cp.url} lists all four proxies`, async () => {
+      const rows = (await proxiesOn(cp)).filter((p) => p.connected && p.inSync);
+      return [r1.id, r2.id, web1.id, web2.id].every((id) => rows.some((p) => p.id === id && p.replica === ([r1.id, web1.id].includes(id) ? a.url : b.url)));
+    }, 30_000);
+  }
+
   // Applied before the kills, on the replica that dies.
   const applied = await a.api('POST', '/v1/apply', { items: [service('reviews-v2', 'v2')] });
   assert.equal(applied.status, 200, JSON.stringify(applied.body));
@@ -138,6 +147,7 @@ test('kill a replica, then an etcd member, under load: no failed request, every 
   assert.equal(status.code, 0, status.stderr);
   const rows = (JSON.parse(status.stdout) as { items: ProxyRow[] }).items.filter((p) => p.connected);
   assert.deepEqual(rows.map((p) => p.id).sort(), [r1.id, r2.id, web1.id, web2.id].sort());
+  for (const p of rows) assert.equal(p.replica, b.url, `${p.id} is on the survivor`);
   const table = await runWeft(['status'], { control: b.url });
   for (const id of [r1.id, r2.id, web1.id, web2.id]) assert.match(table.stdout, new RegExp(`${id}\\s+\\S+\\s+SYNCED`));
 

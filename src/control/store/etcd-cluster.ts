@@ -3,7 +3,7 @@
 // decides which replica runs the work that must run once (TTL expiry, checks, the Kubernetes source).
 
 import type { Etcd3 } from 'etcd3';
-import type { Campaign as EtcdCampaign, ElectionObserver } from 'etcd3';
+import type { Campaign as EtcdCampaign, ElectionObserver, Lease } from 'etcd3';
 import type { Clock, Timer } from '../../lib/clock.ts';
 import { createBackoff } from '../../lib/backoff.ts';
 import { errorMessage } from '../../lib/errors.ts';
@@ -26,6 +26,7 @@ export class EtcdCluster implements StoreCluster {
   readonly #keys: EtcdKeys;
   readonly #clock: Clock;
   readonly #log: Logger;
+  #publishLease: Lease | undefined;
 
   constructor(options: EtcdClusterOptions) {
     this.#client = options.client;
@@ -43,6 +44,37 @@ export class EtcdCluster implements StoreCluster {
     const kv = txn.responses[0]?.response_range?.kvs[0];
     if (kv === undefined) throw new Error(`etcd key ${key} exists but could not be read`);
     return kv.value.toString();
+  }
+
+  async publish(replica: string, name: string, value: string, ttlSeconds: number): Promise<void> {
+    if (this.#publishLease === undefined) {
+      const lease = this.#client.lease(ttlSeconds, { autoKeepAlive: true });
+      // A lost lease (etcd away past its TTL) took the published values with it: the next publish
+      // makes a new one.
+      lease.on('lost', () => {
+        if (this.#publishLease === lease) this.#publishLease = undefined;
+      });
+      this.#publishLease = lease;
+    }
+    await this.#publishLease.put(`${this.#keys.cluster('replicas')}/${encodeURIComponent(replica)}/${encodeURIComponent(name)}`).value(value).exec();
+  }
+
+  async published(name: string): Promise<{ readonly replica: string; readonly value: string }[]> {
+    const prefix = `${this.#keys.cluster('replicas')}/`;
+    const all = await this.#client.getAll().prefix(prefix).exec();
+    const out: { replica: string; value: string }[] = [];
+    for (const kv of all.kvs) {
+      const [replica, key] = kv.key.toString().slice(prefix.length).split('/');
+      if (key !== undefined && decodeURIComponent(key) === name) out.push({ replica: decodeURIComponent(replica), value: kv.value.toString() });
+    }
+    return out;
+  }
+
+  async withdraw(): Promise<void> {
+    const lease = this.#publishLease;
+    this.#publishLease = undefined;
+    // Revoking the lease deletes every key on it.
+    await lease?.revoke().catch(() => {});
   }
 
   campaign(value: string, ttlSeconds: number, onChange: (leader: boolean) => void): Campaign {

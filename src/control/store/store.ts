@@ -138,4 +138,14 @@ export interface StoreCluster {
    * campaigns again. Follows etcd's concurrency/election (lowest create revision under a prefix).
    */
   campaign(value: string, ttlSeconds: number, onChange: (leader: boolean) => void): Campaign;
+  /**
+   * Publishes `value` as this replica's `name` (e.g. its connected proxies) on a lease of its own
+   * that ends about `ttlSeconds` after the replica stops renewing it (it died), so a dead replica's
+   * values disappear by themselves.
+   */
+  publish(replica: string, name: string, value: string, ttlSeconds: number): Promise<void>;
+  /** Every replica's current `name` value, this one's included. */
+  published(name: string): Promise<{ readonly replica: string; readonly value: string }[]>;
+  /** Stops renewing the lease of published values and deletes them (a clean shutdown). */
+  withdraw(): Promise<void>;
 }
