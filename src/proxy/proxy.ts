@@ -17,7 +17,8 @@ import { startStreamClient } from './discovery/stream-client.ts';
 import { startRegistration, type RegistrationHandle } from './discovery/registration.ts';
 import { startCertificateClient } from './discovery/certificate-client.ts';
 import { createControlAuth } from './discovery/control-auth.ts';
-import { createControlTarget, parseControlUrls } from './discovery/control-target.ts';
+import { createControlTarget, expandControlUrls, parseControlUrls } from './discovery/control-target.ts';
+import { lookup } from 'node:dns/promises';
 import type { StreamClient } from './discovery/stream-client.ts';
 import type { Credentials } from './transport/mesh-tls.ts';
 import { startAdminServer } from './admin/admin-server.ts';
@@ -126,6 +127,9 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   } catch (err) {
     throw new WeftError('WEFT_ERR_PROXY_BAD_CONTROL', (err as Error).message, 400);
   }
+  // A name for the replicas that resolves to several addresses stands for all of them.
+  controlUrls = await expandControlUrls(controlUrls, (host) => lookup(host, { all: true }));
+  if (controlUrls.length > 1) log.info('control-plane replicas', { urls: controlUrls.join(',') });
   // One target for every client: they all follow the replica the config stream is on.
   const control = createControlTarget({ urls: controlUrls });
   const controlUrl = controlUrls[0];

@@ -45,7 +45,8 @@ export const proxyOptions = {
 
 export const proxyFlagsHelp = `  --control URL[,URL…]     control plane API (or WEFT_CONTROL; default http://127.0.0.1:7700);
                            several replicas' URLs, comma-separated: the first is tried first,
-                           and when its stream is lost the sidecar moves to the next
+                           and when its stream is lost the sidecar moves to the next (one name
+                           that resolves to several addresses counts as one URL per address)
   --join-token TOKEN       join token for this service and namespace (or WEFT_JOIN_TOKEN), from
                            weft token create --service NAME: gets the first certificate; after
                            that the sidecar authenticates with its certificate

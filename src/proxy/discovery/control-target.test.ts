@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createControlTarget, parseControlUrls } from './control-target.ts';
+import { createControlTarget, expandControlUrls, parseControlUrls } from './control-target.ts';
 
 const A = 'http://10.0.0.1:7700';
 const B = 'http://10.0.0.2:7700';
@@ -53,4 +53,18 @@ test('--control takes one URL or several comma-separated; anything else is refus
   assert.throws(() => parseControlUrls(''), /at least one URL/);
   assert.throws(() => parseControlUrls(`${A},10.0.0.2:7700`), /"10.0.0.2:7700"/);
   assert.throws(() => parseControlUrls('ftp://x'), /http/);
+});
+
+test('one --control name that resolves to several addresses stands for each of them; anything else stays as given', async () => {
+  const lookup = async (host: string) =>
+    host === 'replicas.weft.internal'
+      ? [{ address: '10.0.0.1', family: 4 }, { address: 'fd00::2', family: 6 }, { address: '10.0.0.1', family: 4 }]
+      : host === 'one.weft.internal'
+        ? [{ address: '10.0.0.9', family: 4 }]
+        : Promise.reject(new Error('ENOTFOUND'));
+  assert.deepEqual(await expandControlUrls(['http://replicas.weft.internal:7700'], lookup), ['http://10.0.0.1:7700', 'http://[fd00::2]:7700']);
+  assert.deepEqual(await expandControlUrls(['http://one.weft.internal:7700'], lookup), ['http://one.weft.internal:7700']);
+  assert.deepEqual(await expandControlUrls(['http://gone.weft.internal:7700'], lookup), ['http://gone.weft.internal:7700'], 'not resolvable now: kept by name');
+  assert.deepEqual(await expandControlUrls(['http://10.0.0.5:7700'], lookup), ['http://10.0.0.5:7700']);
+  assert.deepEqual(await expandControlUrls([A, B], lookup), [A, B], 'a list is taken as it is');
 });

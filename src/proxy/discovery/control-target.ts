@@ -1,6 +1,9 @@
-// Which control-plane replica a sidecar talks to: a list of URLs (`--control a,b`), one current.
+// Which control-plane replica a sidecar talks to: a list of URLs (`--control a,b`, or one name that
+// resolves to several addresses), one current.
 // The config stream decides: when its stream is lost it moves to the next URL after a jittered,
 // capped exponential backoff; certificates, registration, heartbeats and stats follow the current.
+
+import { isIP } from 'node:net';
 
 export interface ControlTargetOptions {
   /** One or more `http://HOST:PORT` URLs, in order of preference (the first is tried first). */
@@ -48,6 +51,37 @@ export function parseControlUrls(text: string): string[] {
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error(`--control: ${JSON.stringify(u)} must be an http:// or https:// URL`);
   }
   return urls;
+}
+
+/** How a hostname resolves: every address (node:dns `lookup` with `all: true` in production). */
+export type LookupAll = (hostname: string) => Promise<readonly { readonly address: string; readonly family: number }[]>;
+
+/**
+ * One `--control` URL whose hostname resolves to several addresses (a DNS name for the replicas)
+ * becomes one URL per address, in the resolver's order; anything else is returned as it is (a
+ * list, an IP address, a name with one address, or a name that does not resolve now: the clients
+ * then retry it by name). Resolved once, at start.
+ */
+export async function expandControlUrls(urls: readonly string[], lookup: LookupAll): Promise<string[]> {
+  if (urls.length !== 1) return [...urls];
+  const url = new URL(urls[0]);
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  // localhost resolves to 127.0.0.1 and ::1, which are one machine, not two replicas.
+  if (isIP(host) !== 0 || host === 'localhost') return [...urls];
+  let addresses: readonly { address: string; family: number }[];
+  try {
+    addresses = await lookup(host);
+  } catch {
+    return [...urls];
+  }
+  const unique = [...new Set(addresses.map((a) => (a.family === 6 ? `[${a.address}]` : a.address)))];
+  if (unique.length < 2) return [...urls];
+  return unique.map((address) => {
+    const u = new URL(url.href);
+    u.hostname = address;
+    // `new URL` adds a `/` path; keep the URL as it was written otherwise.
+    return url.pathname === '/' && !urls[0].endsWith('/') ? u.href.slice(0, -1) : u.href;
+  });
 }
 
 export function createControlTarget(options: ControlTargetOptions): ControlTarget {
