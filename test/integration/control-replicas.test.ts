@@ -16,7 +16,7 @@ import { startEtcdCluster, type EtcdCluster } from '../support/etcd.ts';
 const TOKEN = 'replicas-integration-bootstrap-token';
 
 let etcd: EtcdCluster;
-let a: ControlPlaneProcess;
+let a: ControlPlaneProcess; // the leader, once the first test has found out
 let b: ControlPlaneProcess;
 const echoes: EchoServer[] = [];
 let web1: SidecarProcess; // prefers A
@@ -74,6 +74,10 @@ test('both replicas sign under one CA root and exactly one leads', { timeout: 60
     const leaders = [ha.body.replication?.leader, hb.body.replication?.leader].filter(Boolean).length;
     return leaders === 1 && ha.body.replication.leaderUrl === hb.body.replication.leaderUrl;
   }, 30_000);
+  // From here on `a` is the leader: the replica killed below is the harder one to lose (its
+  // successor must take over TTLs without expiring anyone).
+  if ((await b.api('GET', '/v1/health')).body.replication.leader) [a, b] = [b, a];
+  assert.equal((await a.api('GET', '/v1/health')).body.replication.leaderUrl, a.url);
 });
 
 test('kill a replica, then an etcd member, under load: no failed request, every proxy SYNCED on the survivor, state kept', { timeout: 300_000 }, async (t) => {
@@ -118,7 +122,7 @@ test('kill a replica, then an etcd member, under load: no failed request, every 
       assert.equal(body.items.length, 2);
       for (const i of body.items) assert.ok(i.health === 'passing' && Number(i.healthSince) < loadStart, `${cp.url}: ${JSON.stringify(i)}`);
     }
-    // The replica r1 and web1 are connected to goes away without a word.
+    // The replica r1 and web1 are connected to (the leader) goes away without a word.
     await a.stop('SIGKILL');
     await waitSyncedOn(b, [r1.id, r2.id, web1.id, web2.id], 90_000);
     // Then one etcd member (the first, which every client lists first).
