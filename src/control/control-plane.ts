@@ -164,7 +164,13 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   if (options.insecure) log.warn('running with --insecure: anyone who reaches the API can read and change the mesh and obtain any identity');
   // On etcd, a replica follows until elected (the campaign starts once the API listens).
   const catalog = new Catalog({ store, clock, log: log.child('catalog'), leader: store.cluster === undefined });
-  const proxies = new ProxyRegistry();
+  // Replicas on etcd share proxy-id bindings, each on a lease as long as a certificate lives (a
+  // minute more for clock skew), so a proxy id taken on one replica is taken on all.
+  const bindingTtlSeconds = ca.leafTtlSeconds + 60;
+  const proxies = new ProxyRegistry(undefined, store.putBinding ? (proxyId, binding) => {
+    store.putBinding!(proxyId, binding, bindingTtlSeconds).catch((err: unknown) => log.warn('could not share a proxy-id binding', { proxy: proxyId, err }));
+  } : undefined);
+  for (const { proxyId, binding } of (await store.listBindings?.()) ?? []) proxies.adoptBinding(proxyId, { identity: binding.identity, keys: [...binding.keys] });
   const cache = new SnapshotCache({
     clock,
     log: log.child('snapshot'),
@@ -174,6 +180,8 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   });
   await catalog.start();
   const unwatchStore = store.watch((event) => {
+    if (event.type === 'binding-put') proxies.adoptBinding(event.proxyId, { identity: event.binding.identity, keys: [...event.binding.keys] });
+    else if (event.type === 'binding-delete') proxies.forgetBinding(event.proxyId);
     if (event.type === 'resource-put' || event.type === 'resource-delete' || event.type === 'resync') cache.changed();
   });
   const unwatchCatalog = catalog.subscribe(() => cache.changed());

@@ -11,6 +11,9 @@ import { startEcho, steadyTraffic, getViaProxy, type EchoServer } from '../suppo
 import { stopAll, waitFor } from '../support/processes.ts';
 import { runWeft } from '../support/cli.ts';
 import { startEtcdCluster, type EtcdCluster } from '../support/etcd.ts';
+import { generateKeyPairSync } from 'node:crypto';
+import { createCsr } from '../../src/proxy/discovery/control-auth.ts';
+import { CERTIFICATES_PATH } from '../../src/config/identity.ts';
 
 // One bootstrap admin token for both replicas (tokens live in etcd; neither writes its own).
 const TOKEN = 'replicas-integration-bootstrap-token';
@@ -102,6 +105,15 @@ test('kill a replica, then an etcd member, under load: no failed request, every 
       return [r1.id, r2.id, web1.id, web2.id].every((id) => rows.some((p) => p.id === id && p.replica === ([r1.id, web1.id].includes(id) ? a.url : b.url)));
     }, 30_000);
   }
+
+  // Proxy-id bindings are shared: r1's id (certified through A) cannot be certified to another
+  // workload through B.
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const csr = await createCsr(privateKey, publicKey, 'web');
+  const webToken = await b.joinToken('web');
+  const stolen = await b.apiAs(`Bearer ${webToken}`, 'POST', CERTIFICATES_PATH, { namespace: 'default', service: 'web', proxyId: r1.id, csr });
+  assert.equal(stolen.status, 409, JSON.stringify(stolen.body));
+  assert.equal(stolen.body.error.code, 'WEFT_ERR_AUTH_PROXY_ID_TAKEN');
 
   // Applied before the kills, on the replica that dies.
   const applied = await a.api('POST', '/v1/apply', { items: [service('reviews-v2', 'v2')] });

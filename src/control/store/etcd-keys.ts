@@ -7,7 +7,8 @@ export type EtcdKeyIdentity =
   | { readonly area: 'resources'; readonly kind: string; readonly namespace: string; readonly name: string }
   | { readonly area: 'instances'; readonly namespace: string; readonly service: string; readonly id: string }
   | { readonly area: 'tokens'; readonly id: string }
-  | { readonly area: 'heartbeats'; readonly namespace: string; readonly service: string; readonly id: string };
+  | { readonly area: 'heartbeats'; readonly namespace: string; readonly service: string; readonly id: string }
+  | { readonly area: 'bindings'; readonly proxyId: string };
 
 const enc = encodeURIComponent;
 
@@ -49,6 +50,15 @@ export class EtcdKeys {
     return `${this.prefix}/heartbeats/${enc(namespace)}/${enc(service)}/${enc(id)}`;
   }
 
+  bindings(): string {
+    return `${this.prefix}/bindings/`;
+  }
+
+  /** Which workload and keys a proxy id belongs to (see ProxyRegistry), shared by replicas. */
+  binding(proxyId: string): string {
+    return `${this.prefix}/bindings/${enc(proxyId)}`;
+  }
+
   /** Control-plane replicas' shared state (the generated CA, the leader election): not watched as StoreEvents. */
   cluster(name: string): string {
     return `${this.prefix}/cluster/${enc(name)}`;
@@ -77,6 +87,7 @@ export class EtcdKeys {
     if (area === 'instances' && decoded.length === 4) return { area, namespace: a, service: b, id: c };
     if (area === 'tokens' && decoded.length === 2) return { area, id: a };
     if (area === 'heartbeats' && decoded.length === 4) return { area, namespace: a, service: b, id: c };
+    if (area === 'bindings' && decoded.length === 2) return { area, proxyId: a };
     return undefined;
   }
 }

@@ -6,7 +6,7 @@
 import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
 import type { Resource } from '../../config/resource.ts';
 import type { InstanceState } from '../../config/catalog-types.ts';
-import type { ApplyOptions, ApplyResult, ResourceFilter, Store, StoreCluster, StoreEvent, StoredToken } from './store.ts';
+import type { ApplyOptions, ApplyResult, ResourceFilter, Store, StoreCluster, StoreEvent, StoredBinding, StoredToken } from './store.ts';
 import { EtcdCluster } from './etcd-cluster.ts';
 import { WeftError, errorMessage } from '../../lib/errors.ts';
 import { createLogger, type Logger } from '../../lib/log.ts';
@@ -286,6 +286,22 @@ class EtcdStore implements Store {
     await this.#client.put(key).value(value).exec();
   }
 
+  async putBinding(proxyId: string, binding: StoredBinding, ttlSeconds: number): Promise<void> {
+    this.#requireOpen();
+    const lease = await this.#client.leaseClient.leaseGrant({ TTL: Math.max(1, Math.ceil(ttlSeconds)), ID: 0 });
+    await this.#client.put(this.#keys.binding(proxyId)).value(JSON.stringify(binding)).lease(lease.ID).exec();
+  }
+
+  async listBindings(): Promise<{ readonly proxyId: string; readonly binding: StoredBinding }[]> {
+    const out: { proxyId: string; binding: StoredBinding }[] = [];
+    for (const kv of await this.#list(this.#keys.bindings())) {
+      const id = this.#keys.parse(kv.key.toString());
+      const binding = bindingOf(kv.value.toString());
+      if (id?.area === 'bindings' && binding) out.push({ proxyId: id.proxyId, binding });
+    }
+    return out;
+  }
+
   async listTokens(): Promise<StoredToken[]> {
     this.#requireOpen();
     const out: StoredToken[] = [];
@@ -418,6 +434,11 @@ class EtcdStore implements Store {
       const at = Number((parseStoredObject(kv.value.toString()) as { at?: unknown } | undefined)?.at);
       return Number.isFinite(at) ? { type: 'heartbeat', namespace: id.namespace, service: id.service, id: id.id, at } : undefined;
     }
+    if (id?.area === 'bindings') {
+      if (type === 'delete') return { type: 'binding-delete', proxyId: id.proxyId };
+      const binding = bindingOf(kv.value.toString());
+      return binding ? { type: 'binding-put', proxyId: id.proxyId, binding } : undefined;
+    }
     if (id?.area === 'tokens') {
       if (type === 'delete') return { type: 'token-delete', id: id.id };
       const value = parseStoredObject(kv.value.toString());
@@ -425,6 +446,11 @@ class EtcdStore implements Store {
     }
     return undefined;
   }
+}
+
+function bindingOf(json: string): StoredBinding | undefined {
+  const v = parseStoredObject(json) as { identity?: unknown; keys?: unknown } | undefined;
+  return v && typeof v.identity === 'string' && Array.isArray(v.keys) && v.keys.every((k) => typeof k === 'string') ? { identity: v.identity, keys: v.keys as string[] } : undefined;
 }
 
 function cmp(a: string, b: string): number {

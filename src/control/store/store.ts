@@ -17,12 +17,21 @@ export type StoreEvent =
   /** A token created or revoked through another replica (etcd's watch only; this process's own writes are not echoed). */
   | { readonly type: 'token-put'; readonly token: StoredToken }
   | { readonly type: 'token-delete'; readonly id: string }
+  /** A proxy-id binding written by any replica (etcd's watch), or gone with its lease. */
+  | { readonly type: 'binding-put'; readonly proxyId: string; readonly binding: StoredBinding }
+  | { readonly type: 'binding-delete'; readonly proxyId: string }
   /**
    * The backend may have missed changes made by others (etcd: its watch was cancelled because the
    * history it needed to resume was compacted away, and it now watches from the present): re-read
    * whatever you keep from the store.
    */
   | { readonly type: 'resync' };
+
+/** Which workload (SPIFFE id) and keys (hex SHA-256 of SPKI, newest first) a proxy id belongs to. */
+export interface StoredBinding {
+  readonly identity: string;
+  readonly keys: readonly string[];
+}
 
 export interface ApplyOptions {
   /**
@@ -98,6 +107,14 @@ export interface Store {
    * replicas on one etcd give the same store state comparable versions.
    */
   revision?(): number;
+
+  /**
+   * Proxy-id bindings, shared by replicas (etcd): each on a lease of `ttlSeconds` (the life of the
+   * certificate that made it), so the store forgets them as the registry does. Absent: kept in
+   * memory only (SQLite, one control plane).
+   */
+  putBinding?(proxyId: string, binding: StoredBinding, ttlSeconds: number): Promise<void>;
+  listBindings?(): Promise<{ readonly proxyId: string; readonly binding: StoredBinding }[]>;
 
   /** Coordination between control-plane replicas sharing this store; absent: one replica only (SQLite). */
   readonly cluster?: StoreCluster;
