@@ -19,7 +19,12 @@ export const STREAM_PING_MS = 10_000;
  * last interval (stats-report.ts), every few seconds while there is traffic.
  */
 export type ProxyMessage =
-  | { readonly type: 'hello'; readonly node: NodeInfo }
+  /**
+   * `resume`: the snapshot this proxy holds (accepted on an earlier stream, maybe from another
+   * control-plane replica). When the control plane's current snapshot for it has the same hash, it
+   * answers with an empty delta from that version instead of the whole snapshot.
+   */
+  | { readonly type: 'hello'; readonly node: NodeInfo; readonly resume?: { readonly version: string; readonly hash: string } }
   | { readonly type: 'health'; readonly checks: readonly ReportedCheck[] }
   | { readonly type: 'ack'; readonly version: string }
   | ({ readonly type: 'stats' } & StatsReport)

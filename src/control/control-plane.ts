@@ -1,5 +1,7 @@
 // `weft control`: assembles the store, certificate authority, catalog, snapshot cache, proxy streams
-// and the HTTP API into one server, and tears them down in order on close.
+// and the HTTP API into one server, and tears them down in order on close. On etcd, several of these
+// run side by side as replicas: they share the CA root, and a leader (elected on an etcd lease) runs
+// the work that must run once (see docs/operations/replicas.md).
 
 import { http } from '../lib/node-http.ts';
 import type { AddressInfo } from 'node:net';
@@ -29,6 +31,10 @@ import { openDnsSource } from './dns/service-source.ts';
 import { startConsulServer, type ConsulServer } from './consul/server.ts';
 import { loadKubeConfig, startKubernetesSource, type KubernetesSource } from './sources/kubernetes/kubernetes-source.ts';
 import { createDashboardHandler } from '../dashboard/serve.ts';
+import { useSharedRoot } from './ca/shared-root.ts';
+import type { Campaign } from './store/store.ts';
+import { startProxyDirectory, type ProxyDirectory } from './stream/proxy-directory.ts';
+import { proxyRows } from './stream/proxy-rows.ts';
 
 /** Where the first start writes a generated admin token (mode 0600) when no --token is given. */
 export const ADMIN_TOKEN_FILE = 'admin-token';
@@ -68,7 +74,15 @@ export interface ControlPlaneOptions {
   readonly consulListen?: { readonly host: string; readonly port: number };
   /** Mirror Services and EndpointSlices (and Gateway API routes) from a Kubernetes cluster (`--kubernetes`). */
   readonly kubernetes?: { readonly kubeconfig?: string; readonly namespaces?: readonly string[] };
+  /**
+   * Replicas on etcd: the TTL (seconds) of the lease the leader holds (`--leader-lease`, default
+   * 10). When the leader dies, another replica takes over the once-only work within about this long.
+   */
+  readonly leaderLeaseSeconds?: number;
 }
+
+/** Default TTL of the leader's lease (s): failover of the once-only work within about this long. */
+export const DEFAULT_LEADER_LEASE_SECONDS = 10;
 
 export interface ControlPlane {
   readonly url: string;
@@ -109,8 +123,18 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const store =
     options.store ?? (await openStore({ location, dataDir: options.dataDir, connectTimeoutMs: options.storeConnectTimeoutMs, log }));
   let ca: CertificateAuthority;
+  const sharedRoot = store.cluster !== undefined && operator === undefined;
   try {
-    ca = await CertificateAuthority.open({ dataDir: options.dataDir, ...caSettings, operator, clock, log: log.child('ca') });
+    if (sharedRoot) {
+      // Replicas sign under one root: the first one's, kept in the store (see shared-root.ts).
+      await useSharedRoot({
+        dataDir: options.dataDir,
+        cluster: store.cluster!,
+        log: log.child('ca'),
+        generate: async () => (await CertificateAuthority.open({ dataDir: options.dataDir, ...caSettings, clock, log: log.child('ca') })).close(),
+      });
+    }
+    ca = await CertificateAuthority.open({ dataDir: options.dataDir, ...caSettings, operator, sharedRoot, clock, log: log.child('ca') });
   } catch (err) {
     if (!options.store) await store.close();
     throw err;
@@ -138,15 +162,26 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const proofs = new ProofVerifier({ trustDomain: ca.trustDomain, trustBundle: () => ca.trustBundle(), now: () => clock.now() });
   const auth = { insecure: options.insecure === true, bootstrapToken: options.token, tokens, proofs, now: () => clock.now() };
   if (options.insecure) log.warn('running with --insecure: anyone who reaches the API can read and change the mesh and obtain any identity');
-  const catalog = new Catalog({ store, clock, log: log.child('catalog') });
-  const proxies = new ProxyRegistry();
+  // On etcd, a replica follows until elected (the campaign starts once the API listens).
+  const catalog = new Catalog({ store, clock, log: log.child('catalog'), leader: store.cluster === undefined });
+  // Replicas on etcd share proxy-id bindings, each on a lease as long as a certificate lives (a
+  // minute more for clock skew), so a proxy id taken on one replica is taken on all.
+  const bindingTtlSeconds = ca.leafTtlSeconds + 60;
+  const proxies = new ProxyRegistry(undefined, store.putBinding ? (proxyId, binding) => {
+    store.putBinding!(proxyId, binding, bindingTtlSeconds).catch((err: unknown) => log.warn('could not share a proxy-id binding', { proxy: proxyId, err }));
+  } : undefined);
+  for (const { proxyId, binding } of (await store.listBindings?.()) ?? []) proxies.adoptBinding(proxyId, { identity: binding.identity, keys: [...binding.keys] });
   const cache = new SnapshotCache({
     clock,
     log: log.child('snapshot'),
     load: async () => ({ resources: await store.listResources(), instances: catalog.list(), trustDomain: ca.trustDomain }),
+    // After the load's reads: the etcd revision they saw, so replicas give one state the same version.
+    revision: store.revision ? () => store.revision!() : undefined,
   });
   await catalog.start();
   const unwatchStore = store.watch((event) => {
+    if (event.type === 'binding-put') proxies.adoptBinding(event.proxyId, { identity: event.binding.identity, keys: [...event.binding.keys] });
+    else if (event.type === 'binding-delete') proxies.forgetBinding(event.proxyId);
     if (event.type === 'resource-put' || event.type === 'resource-delete' || event.type === 'resync') cache.changed();
   });
   const unwatchCatalog = catalog.subscribe(() => cache.changed());
@@ -156,10 +191,25 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const proxiesGauge = metrics.gauge('weft_control_proxies_connected', 'Proxies with an open stream.');
   const instancesGauge = metrics.gauge('weft_control_instances', 'Registered instances by health.', ['health']);
   const updateProcessMetrics = registerProcessMetrics(metrics);
-  // Bound at start so that the series reads 0 before the first certificate rather than missing.
-  const kubernetes: KubernetesSource | undefined = options.kubernetes
-    ? startKubernetesSource({ ...options.kubernetes, catalog, store, log: log.child('kubernetes'), trustDomain: ca.trustDomain, metrics })
-    : undefined;
+  const leaderGauge = metrics.gauge('weft_control_leader', 'Whether this control-plane replica is the leader that runs the once-only work (1) or not (0); always 1 on SQLite.');
+  leaderGauge.set({}, catalog.isLeader() ? 1 : 0);
+  let campaign: Campaign | undefined;
+  let directory: ProxyDirectory | undefined;
+  let replicaUrl = '';
+  // The Kubernetes source writes the mirrored instances: the leader's work only.
+  let kubernetes: KubernetesSource | undefined;
+  let kubernetesStarts = 0;
+  const startKubernetes = (): void => {
+    if (!options.kubernetes || kubernetes) return;
+    // Metrics are registered by the first start only (a re-elected replica keeps counting on them).
+    kubernetes = startKubernetesSource({ ...options.kubernetes, catalog, store, log: log.child('kubernetes'), trustDomain: ca.trustDomain, metrics: kubernetesStarts++ === 0 ? metrics : undefined });
+  };
+  const stopKubernetes = async (): Promise<void> => {
+    const k = kubernetes;
+    kubernetes = undefined;
+    await k?.stop();
+  };
+  if (catalog.isLeader()) startKubernetes();
   const certificatesIssued = metrics.counter('weft_control_certificates_issued_total', 'Workload certificates issued by the CA.').bind();
 
   // Before the API listens, so a taken DNS port fails the start like a taken API port does.
@@ -201,6 +251,10 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
     onCertificateIssued: () => certificatesIssued.inc(),
     stats,
     onStatsReport: (result) => statsReports.inc({ result }),
+    replicaUrl: () => (campaign ? replicaUrl : undefined),
+    otherProxies: store.cluster ? async () => (directory ? directory.others() : []) : undefined,
+    replication: () =>
+      campaign === undefined ? { leader: catalog.isLeader() } : { leader: campaign.isLeader(), leaderUrl: campaign.leader() },
   });
 
   const dashboard = createDashboardHandler(log.child('dashboard'));
@@ -251,6 +305,19 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
   const host = options.host ?? '127.0.0.1';
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   log.info('control plane listening', { url, dataDir: options.dataDir, store: location.backend, auth: options.insecure ? 'insecure' : 'tokens' });
+  if (store.cluster) {
+    replicaUrl = url;
+    const leaseSeconds = options.leaderLeaseSeconds ?? DEFAULT_LEADER_LEASE_SECONDS;
+    // Every replica's `weft status` lists this one's proxies too.
+    directory = startProxyDirectory({ cluster: store.cluster, replica: url, rows: () => proxyRows(proxies, cache, clock.now(), url), ttlSeconds: leaseSeconds, clock, log: log.child('replicas') });
+    // Campaign with the API's URL, so `weft status` and /v1/health can name the leader.
+    campaign = store.cluster.campaign(url, leaseSeconds, (leader) => {
+      catalog.setLeader(leader);
+      leaderGauge.set({}, leader ? 1 : 0);
+      if (leader) startKubernetes();
+      else void stopKubernetes().catch((err: unknown) => log.warn('could not stop the Kubernetes source', { err }));
+    });
+  }
 
   return {
     url,
@@ -262,7 +329,9 @@ export async function startControlPlane(options: ControlPlaneOptions): Promise<C
       await consul?.close();
       await dns?.close();
       dnsSource?.close();
-      await kubernetes?.stop();
+      await campaign?.stop();
+      await directory?.stop();
+      await stopKubernetes();
       unwatchStore();
       unwatchCatalog();
       cache.stop();

@@ -17,6 +17,8 @@ import { startStreamClient } from './discovery/stream-client.ts';
 import { startRegistration, type RegistrationHandle } from './discovery/registration.ts';
 import { startCertificateClient } from './discovery/certificate-client.ts';
 import { createControlAuth } from './discovery/control-auth.ts';
+import { createControlTarget, expandControlUrls, parseControlUrls } from './discovery/control-target.ts';
+import { lookup } from 'node:dns/promises';
 import type { StreamClient } from './discovery/stream-client.ts';
 import type { Credentials } from './transport/mesh-tls.ts';
 import { startAdminServer } from './admin/admin-server.ts';
@@ -31,6 +33,10 @@ import { StatsReporter } from './observe/stats-reporter.ts';
 import { DEFAULT_STATS_INTERVAL_MS } from '../config/stats-report.ts';
 
 export interface ProxyOptions {
+  /**
+   * The control plane's URL, or several replicas' URLs comma-separated (`--control a,b`): the first
+   * is tried first; when its stream is lost the sidecar moves to the next (see control-target.ts).
+   */
   readonly controlUrl: string;
   /** An admin token (WEFT_TOKEN); gets the first certificate when there is no join token. */
   readonly token?: string;
@@ -117,6 +123,18 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const appCheck: HealthCheckSpec | undefined = options.appPort === undefined
     ? undefined
     : sidecarCheck(options.healthCheck || options.healthPath ? { ...(options.healthPath ? { path: options.healthPath } : {}), ...options.healthCheck } : undefined, { host: options.appHost ?? '127.0.0.1', port: options.appPort });
+  let controlUrls: string[];
+  try {
+    controlUrls = parseControlUrls(options.controlUrl);
+  } catch (err) {
+    throw new WeftError('WEFT_ERR_PROXY_BAD_CONTROL', (err as Error).message, 400);
+  }
+  // A name for the replicas that resolves to several addresses stands for all of them.
+  controlUrls = await expandControlUrls(controlUrls, (host) => lookup(host, { all: true }));
+  if (controlUrls.length > 1) log.info('control-plane replicas', { urls: controlUrls.join(',') });
+  // One target for every client: they all follow the replica the config stream is on.
+  const control = createControlTarget({ urls: controlUrls });
+  const controlUrl = controlUrls[0];
   const workers = options.workers ?? 1;
   if (!Number.isInteger(workers) || workers < 1) throw new Error(`workers must be a whole number of at least 1, got ${workers}`);
   const statsIntervalMs = options.statsIntervalMs ?? DEFAULT_STATS_INTERVAL_MS;
@@ -155,7 +173,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   const credentialsReady = new Promise<Credentials>((resolve) => (firstCredentials = resolve));
   const auth = createControlAuth({ joinToken: options.joinToken, token: options.token, credentials: () => certificates.current() });
   const certificates = startCertificateClient({
-    controlUrl: options.controlUrl,
+    controlUrl,
+    control,
     auth,
     node,
     log: log.child('identity'),
@@ -177,7 +196,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
   void Promise.all([credentialsReady, adminReady]).then(([, port]) => {
     if (closedEarly) return;
     stream = startStreamClient({
-      controlUrl: options.controlUrl,
+      controlUrl,
+      control,
       auth,
       node: { ...node, adminAddress: `${adminHost.includes(':') ? `[${adminHost}]` : adminHost}:${port}` },
       log: log.child('stream'),
@@ -241,7 +261,7 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
       const credentials = certificates.current();
       return {
         node,
-        controlPlane: { url: options.controlUrl, connected: stream?.connected() ?? false, lastError: stream?.lastError() },
+        controlPlane: { url: control.current(), ...(controlUrls.length > 1 && { urls: controlUrls }), connected: stream?.connected() ?? false, lastError: stream?.lastError() },
         registered: registration?.registered() ?? false,
         // The checks this sidecar runs on its app, as last reported (absent: none configured).
         ...(appCheck ? { appHealth: { status: localHealth?.status() ?? 'pending', check: appCheck, checks: localHealth?.report() ?? [] } } : {}),
@@ -299,7 +319,8 @@ export async function startProxy(options: ProxyOptions): Promise<RunningProxy> {
         });
       }
       registration = startRegistration({
-        controlUrl: options.controlUrl,
+        controlUrl,
+        control,
         auth,
         log: log.child('registration'),
         appAlive: () => portAccepts(appHost, options.appPort!),

@@ -123,11 +123,14 @@ export function waitForPassing(cp: ControlPlaneProcess, service: string, count: 
   }, timeoutMs);
 }
 
-/** Waits until every connected proxy acknowledged the current version. */
+/**
+ * Waits until every proxy connected to this control plane acknowledged the current version
+ * (replicas on etcd also list the other replicas' proxies, with their `replica`: not counted).
+ */
 export function waitForInSync(cp: ControlPlaneProcess, expectedProxies: number, timeoutMs = 15_000): Promise<unknown> {
   return waitFor(`${expectedProxies} proxies in sync`, async () => {
     const { body } = await cp.api('GET', '/v1/proxies');
-    const connected = body.items.filter((p: { connected: boolean }) => p.connected);
+    const connected = body.items.filter((p: { connected: boolean; replica?: string }) => p.connected && (p.replica === undefined || p.replica === cp.url));
     return connected.length === expectedProxies && connected.every((p: { inSync: boolean }) => p.inSync);
   }, timeoutMs);
 }

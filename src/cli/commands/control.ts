@@ -36,7 +36,7 @@ export const controlCommand: Command = {
   summary: 'Run the control plane: catalog, resource store, config streams, certificates and the HTTP API.',
   usage: `Usage: weft control [--listen HOST:PORT] [--data-dir DIR] [--token TOKEN | --insecure]
                     [--store sqlite|etcd://HOST:PORT[,HOST:PORT…][/PREFIX]]
-                    [--store-connect-timeout DURATION]
+                    [--store-connect-timeout DURATION] [--leader-lease DURATION]
                     [--trust-domain NAME] [--cert-ttl DURATION]
                     [--ca-cert FILE --ca-key FILE]
                     [--dns-listen IP:PORT [--dns-ttl DURATION]] [--consul-listen HOST:PORT]
@@ -47,10 +47,16 @@ export const controlCommand: Command = {
                          (default ./.weft/control)
   --store URL            where resources, instances and tokens live: sqlite (default, a file
                          in DIR) or etcd://HOST:PORT[,HOST:PORT…][/PREFIX] (keys under PREFIX,
-                         default /weft); the CA stays in DIR either way
+                         default /weft). On etcd, several control planes can run as replicas:
+                         they share the generated CA root (kept in etcd) and elect a leader
+                         for TTL expiry, checks and the Kubernetes source
   --store-connect-timeout DURATION
                          how long to retry an unreachable etcd at start before giving up
                          (default 60s)
+  --leader-lease DURATION
+                         etcd replicas: TTL of the leader's lease; another replica takes over
+                         the leader's work within about this long after it dies (default 10s,
+                         2s to 5m)
   --token TOKEN          a bootstrap admin token, always accepted (or WEFT_TOKEN); without
                          it the first start writes a generated one to DIR/admin-token (0600)
   --insecure             accept anonymous API calls as admin: anyone who reaches the port can
@@ -79,6 +85,7 @@ ${dnsFlagUsage}
       'data-dir': { type: 'string' },
       store: { type: 'string' },
       'store-connect-timeout': { type: 'string' },
+      'leader-lease': { type: 'string' },
       token: { type: 'string' },
       'trust-domain': { type: 'string' },
       'cert-ttl': { type: 'string' },
@@ -117,6 +124,10 @@ ${dnsFlagUsage}
       }
     }
     const storeConnectTimeoutSeconds = ttlSeconds(str(p, 'store-connect-timeout'), '--store-connect-timeout');
+    const leaderLeaseSeconds = ttlSeconds(str(p, 'leader-lease'), '--leader-lease');
+    if (leaderLeaseSeconds !== undefined && !(leaderLeaseSeconds >= 2 && leaderLeaseSeconds <= 300)) {
+      throw new WeftError('WEFT_ERR_CLI_USAGE', `--leader-lease must be from 2s to 5m, got ${leaderLeaseSeconds}s`, 2);
+    }
     const insecure = p.values.insecure === true;
     const bootstrapToken = str(p, 'token') ?? (process.env.WEFT_TOKEN || undefined);
     const caCertFile = str(p, 'ca-cert');
@@ -132,6 +143,7 @@ ${dnsFlagUsage}
       dataDir: str(p, 'data-dir') ?? '.weft/control',
       storeUrl,
       storeConnectTimeoutMs: storeConnectTimeoutSeconds === undefined ? undefined : storeConnectTimeoutSeconds * 1000,
+      leaderLeaseSeconds,
       token: bootstrapToken,
       insecure,
       trustDomain,

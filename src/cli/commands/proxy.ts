@@ -5,6 +5,7 @@ import { startProxy } from '../../proxy/proxy.ts';
 import { WeftError } from '../../lib/errors.ts';
 import { parseTcpUpstream } from '../../proxy/tcp/tcp-outbound.ts';
 import { JOIN_TOKEN_ENV } from '../../config/control-auth.ts';
+import { parseControlUrls } from '../../proxy/discovery/control-target.ts';
 import { REGION_LABEL, ZONE_LABEL } from '../../config/kinds/backend-policy-locality.ts';
 import { controlOption, controlUrl, int, labelsOption, parseCommand, str, token, type Command } from '../command.ts';
 
@@ -42,7 +43,10 @@ export const proxyOptions = {
   'stats-interval-ms': { type: 'string' },
 } as const;
 
-export const proxyFlagsHelp = `  --control URL            control plane API (or WEFT_CONTROL; default http://127.0.0.1:7700)
+export const proxyFlagsHelp = `  --control URL[,URL…]     control plane API (or WEFT_CONTROL; default http://127.0.0.1:7700);
+                           several replicas' URLs, comma-separated: the first is tried first,
+                           and when its stream is lost the sidecar moves to the next (one name
+                           that resolves to several addresses counts as one URL per address)
   --join-token TOKEN       join token for this service and namespace (or WEFT_JOIN_TOKEN), from
                            weft token create --service NAME: gets the first certificate; after
                            that the sidecar authenticates with its certificate
@@ -163,7 +167,7 @@ function healthCheckOption(p: Parameters<typeof str>[0]) {
 export function proxyOptionsFrom(p: Parameters<typeof str>[0]) {
   const upstreams = str(p, 'upstreams');
   return {
-    controlUrl: controlUrl(p),
+    controlUrl: checkedControl(controlUrl(p)),
     token: token(p),
     joinToken: str(p, 'join-token') ?? (process.env[JOIN_TOKEN_ENV] || undefined),
     service: str(p, 'service') ?? '',
@@ -208,3 +212,13 @@ export const proxyCommand: Command = {
     return 0;
   },
 };
+
+/** `--control`, one URL or several comma-separated; a malformed one is a usage error (exit 2). */
+function checkedControl(text: string): string {
+  try {
+    parseControlUrls(text);
+  } catch (err) {
+    throw new WeftError('WEFT_ERR_CLI_USAGE', (err as Error).message, 2);
+  }
+  return text;
+}

@@ -27,6 +27,7 @@ import { routeStatus, routingIndex } from '../snapshot/routes.ts';
 import { nodeScope } from '../snapshot/node-key.ts';
 import type { ProxyRegistry } from '../stream/proxy-registry.ts';
 import { handleStream } from '../stream/stream-server.ts';
+import { mergeProxyRows, proxyRows, type ProxyRow } from '../stream/proxy-rows.ts';
 import { DEFAULT_STATS_WINDOW_SECONDS } from '../stats/stats-window.ts';
 import type { StatsWindow } from '../stats/stats-window.ts';
 import { prometheusTargets } from '../stats/prometheus-sd.ts';
@@ -51,6 +52,12 @@ export interface ApiDeps {
   readonly stats: StatsWindow;
   /** Each stats report received: accepted, or rejected as invalid (the control plane counts them). */
   readonly onStatsReport?: (result: 'accepted' | 'rejected') => void;
+  /** Whether this replica leads the replicas (and which one does, on etcd); shown by GET /v1/health. */
+  readonly replication?: () => { readonly leader: boolean; readonly leaderUrl?: string };
+  /** This replica's API URL, shown as each of its proxies' `replica` (replicas on etcd only). */
+  readonly replicaUrl?: () => string | undefined;
+  /** The proxies of the other replicas, as they last published them (replicas on etcd only). */
+  readonly otherProxies?: () => Promise<readonly ProxyRow[]>;
   /** Called after each certificate is issued (the control plane counts them). */
   readonly onCertificateIssued?: (issued: IssuedCertificate) => void;
 }
@@ -139,6 +146,8 @@ export function createRoutes(deps: ApiDeps): Router {
       store: deps.storeName,
       instances: catalog.list().length,
       proxiesConnected: proxies.connectedCount(),
+      // Replicas on etcd: whether this one leads (runs TTL expiry, checks, the Kubernetes source), and which does.
+      ...(deps.replication && { replication: deps.replication() }),
       // No secret here (the endpoint is open): what an operator checks before the root runs out.
       ca: caHealth(deps.ca),
     }),
@@ -276,32 +285,10 @@ export function createRoutes(deps: ApiDeps): Router {
   });
 
   // ── proxies ────────────────────────────────────────────────────────────────────────────────
-  const certificateOf = (proxyId: string) => {
-    const c = proxies.certificate(proxyId);
-    return c && { identity: c.identity, serial: c.serial, notAfter: new Date(c.notAfter).toISOString() };
-  };
-  router.add('GET', '/v1/proxies', (_req, res) => {
-    const items = proxies.list(clock.now()).map((s) => {
-      const current = cache.currentVersion(nodeScope(s.node));
-      return {
-        id: s.node.id,
-        service: s.node.service,
-        namespace: s.node.namespace,
-        remote: s.remote,
-        // The proxy's admin listener as it reported it (`weft why` asks its /fates).
-        ...(s.node.adminAddress !== undefined && { admin: s.node.adminAddress }),
-        connected: s.connected,
-        connectedAt: new Date(s.connectedAt).toISOString(),
-        currentVersion: current,
-        sentVersion: s.sentVersion,
-        ackedVersion: s.ackedVersion,
-        nackedVersion: s.nackedVersion,
-        nackErrors: s.nackErrors,
-        certificate: certificateOf(s.node.id),
-        // While a rebuild is pending, the current version is about to change: nobody is in sync.
-        inSync: s.connected && current !== undefined && s.ackedVersion === current && !cache.pending(),
-      };
-    });
+  router.add('GET', '/v1/proxies', async (_req, res) => {
+    const own = proxyRows(proxies, cache, clock.now(), deps.replicaUrl?.());
+    // Replicas on etcd: the proxies of the others too, as they last published them.
+    const items = deps.otherProxies ? mergeProxyRows(own, await deps.otherProxies()) : own;
     sendJson(res, 200, { items });
   });
   // ── golden signals and Prometheus service discovery ──────────────────────────────────────────

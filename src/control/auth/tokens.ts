@@ -101,6 +101,11 @@ export class TokenStore {
 
   static async open(store: Store): Promise<TokenStore> {
     const ts = new TokenStore(store);
+    // Tokens created or revoked through another control-plane replica (etcd) count here at once.
+    store.watch((event) => {
+      if (event.type === 'token-put') ts.#tokens.set(event.token.id, event.token);
+      else if (event.type === 'token-delete') ts.#tokens.delete(event.id);
+    });
     for (const t of await store.listTokens()) ts.#tokens.set(t.id, t);
     return ts;
   }

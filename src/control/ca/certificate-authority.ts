@@ -77,6 +77,11 @@ export interface CertificateAuthorityOptions {
   readonly leafTtlSeconds?: number;
   /** Sign with the operator's root or intermediate instead of weft's own root (never copied). */
   readonly operator?: OperatorCaFiles;
+  /**
+   * The root is shared by control-plane replicas through the store (see shared-root.ts): a rotation
+   * run by one replica would leave the others signing under the old root, so it is refused.
+   */
+  readonly sharedRoot?: boolean;
   readonly clock?: Clock;
   readonly log?: Logger;
 }
@@ -254,6 +259,7 @@ export class CertificateAuthority {
   readonly trustDomain: string;
   readonly leafTtlSeconds: number;
   readonly source: 'weft' | 'operator';
+  #sharedRoot = false;
   readonly #dir: string;
   readonly #clock: Clock;
   readonly #log: Logger;
@@ -349,6 +355,7 @@ export class CertificateAuthority {
       log.info('loaded mesh CA', { path: certPath, trustDomain: settings.trustDomain, notAfter: current.cert.validToDate.toISOString(), fingerprint256: current.fingerprint });
     }
     const ca = new CertificateAuthority(settings, 'weft', dir, current, [], clock, log);
+    ca.#sharedRoot = options.sharedRoot === true;
     await ca.#loadLeaves(created);
     if (rotation) {
       const next = await loadRoot(join(dir, NEXT_KEY_FILE), join(dir, NEXT_CERT_FILE), log);
@@ -520,11 +527,15 @@ export class CertificateAuthority {
   /**
    * Starts a root rotation (phase 1): a new P-256 root is created and joins the trust bundle.
    * Throws WEFT_ERR_CA_ROTATION_IN_PROGRESS (409) while one runs, WEFT_ERR_CA_ROTATE_OPERATOR (409)
-   * for an operator CA (the operator issues its own new root).
+   * for an operator CA (the operator issues its own new root), WEFT_ERR_CA_ROTATE_REPLICATED (409)
+   * for a root shared by control-plane replicas on etcd (not supported yet).
    */
   async rotate(): Promise<CaStatus> {
     if (this.source === 'operator') {
       throw new WeftError('WEFT_ERR_CA_ROTATE_OPERATOR', 'the CA is the operator\'s (--ca-cert/--ca-key): weft cannot make a new root for it', 409);
+    }
+    if (this.#sharedRoot) {
+      throw new WeftError('WEFT_ERR_CA_ROTATE_REPLICATED', 'the root is shared by control-plane replicas on etcd: a rotation is not supported there yet (use an operator CA to replace roots)', 409);
     }
     await this.#serial(async () => {
       if (this.#phase !== 'idle') throw new WeftError('WEFT_ERR_CA_ROTATION_IN_PROGRESS', `a root rotation is already in progress (phase ${this.#phase})`, 409);

@@ -1,14 +1,16 @@
 // The control plane's catalog: registered instances with heartbeats (TTL), active health checks (run
 // here, or run by the instance's own sidecar and reported up its stream) and removal of instances
 // that stay critical. Memory is the source of truth while running; the store
-// keeps registrations and health changes (not every heartbeat) so a restart loses nothing.
+// keeps registrations and health changes (not every heartbeat) so a restart loses nothing. With
+// several replicas on one store, each follows the others' writes and heartbeats, and only the
+// leader judges TTLs, runs checks and removes instances (see setLeader).
 
 import type { CheckResult, HealthStatus, InstanceRegistration, InstanceSource, InstanceState, ReportedHealth } from '../../config/catalog-types.ts';
 import { completeHealthCheck, type ReportedCheck } from '../../config/health-check.ts';
 import type { Clock, Timer } from '../../lib/clock.ts';
 import { WeftError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
-import type { Store } from '../store/store.ts';
+import type { Store, StoreEvent } from '../store/store.ts';
 import { probe as defaultProbe, type ProbeResult } from './probe.ts';
 import type { HealthCheckSpec } from '../../config/catalog-types.ts';
 
@@ -26,6 +28,8 @@ interface Entry {
   checks: CheckState[];
   /** Health as an external source (state.source) reports it; the starting point of #reevaluate. */
   sourced?: { health: HealthStatus; reason: string };
+  /** When this replica last published a heartbeat of this instance to the store (epoch ms). */
+  publishedAt?: number;
 }
 
 export interface CatalogOptions {
@@ -35,6 +39,11 @@ export interface CatalogOptions {
   readonly probe?: (check: HealthCheckSpec, host: string, port: number) => Promise<ProbeResult>;
   /** How often TTLs and removals are evaluated. */
   readonly sweepMs?: number;
+  /**
+   * Whether this replica starts as the one that judges TTLs, runs the control plane's checks and
+   * removes instances (default true: one replica). Replicas on etcd start false; see setLeader.
+   */
+  readonly leader?: boolean;
 }
 
 /** Worse health ranks higher: a reported or checked status only ever makes an instance worse. */
@@ -54,6 +63,8 @@ export class Catalog {
   readonly #listeners = new Set<() => void>();
   #sweepTimer?: Timer;
   #closed = false;
+  #leader: boolean;
+  #unwatch?: () => void;
 
   constructor(options: CatalogOptions) {
     this.#store = options.store;
@@ -61,6 +72,7 @@ export class Catalog {
     this.#log = options.log;
     this.#probe = options.probe ?? defaultProbe;
     this.#sweepMs = options.sweepMs ?? 1000;
+    this.#leader = options.leader ?? true;
   }
 
   /**
@@ -68,6 +80,10 @@ export class Catalog {
    * away, not them); critical ones stay critical, with their removal clock still running.
    */
   async start(): Promise<void> {
+    // Before the list, so nothing written meanwhile by another replica is missed (applying twice is harmless).
+    this.#unwatch = this.#store.watch((event) => {
+      this.#onStoreEvent(event).catch((err: unknown) => this.#log.warn('could not follow a store change', { event: event.type, err }));
+    });
     const now = this.#clock.now();
     for (const stored of await this.#store.listInstances()) {
       // Checks stored by an older control plane (whole seconds only) are completed on read.
@@ -79,12 +95,105 @@ export class Catalog {
       if (state.source !== undefined) entry.sourced = { health: saved.health, reason: saved.healthReason };
       this.#entries.set(instanceKey(state.namespace, state.service, state.id), entry);
     }
-    for (const entry of this.#entries.values()) this.#startChecks(entry);
-    this.#scheduleSweep();
+    if (this.#leader) {
+      for (const entry of this.#entries.values()) this.#startChecks(entry);
+      this.#scheduleSweep();
+    }
+  }
+
+  /** Whether this replica judges TTLs, runs checks and removes instances. */
+  isLeader(): boolean {
+    return this.#leader;
+  }
+
+  /**
+   * Becoming leader (elected): every instance gets a fresh heartbeat window (heartbeats sent to the
+   * old leader may not all have been seen here), checks start and sweeps begin. Losing it: checks
+   * and sweeps stop at once, and health changes only by what the new leader writes.
+   */
+  setLeader(leader: boolean): void {
+    if (this.#closed || leader === this.#leader) return;
+    this.#leader = leader;
+    if (leader) {
+      const now = this.#clock.now();
+      for (const entry of this.#entries.values()) {
+        if (entry.state.health !== 'critical') entry.state = { ...entry.state, lastHeartbeat: Math.max(now, entry.state.lastHeartbeat) };
+        this.#startChecks(entry);
+      }
+      this.#scheduleSweep();
+    } else {
+      this.#sweepTimer?.cancel();
+      this.#sweepTimer = undefined;
+      for (const entry of this.#entries.values()) for (const c of entry.checks) c.timer?.cancel();
+    }
+  }
+
+  /** Another replica's writes and heartbeats (etcd's watch): this replica's memory follows them. */
+  async #onStoreEvent(event: StoreEvent): Promise<void> {
+    if (this.#closed) return;
+    if (event.type === 'heartbeat') {
+      const entry = this.#entries.get(instanceKey(event.namespace, event.service, event.id));
+      if (entry && event.at > entry.state.lastHeartbeat) entry.state = { ...entry.state, lastHeartbeat: event.at };
+      return;
+    }
+    if (event.type === 'instance-delete' && event.remote) {
+      const key = instanceKey(event.namespace, event.service, event.id);
+      const entry = this.#entries.get(key);
+      if (!entry) return;
+      for (const c of entry.checks) c.timer?.cancel();
+      this.#entries.delete(key);
+      this.#log.info('instance removed by another replica', { instance: key });
+      this.#changed();
+      return;
+    }
+    if (event.type === 'instance-put' && event.remote) {
+      this.#adopt(event.instance);
+      return;
+    }
+    if (event.type === 'resync') {
+      // The watch lost history: reconcile memory with what the store holds now.
+      const stored = await this.#store.listInstances();
+      const keys = new Set<string>();
+      for (const s of stored) {
+        keys.add(instanceKey(s.namespace, s.service, s.id));
+        this.#adopt(s);
+      }
+      for (const [key, entry] of this.#entries) {
+        if (keys.has(key)) continue;
+        for (const c of entry.checks) c.timer?.cancel();
+        this.#entries.delete(key);
+        this.#changed();
+      }
+    }
+  }
+
+  /** Takes an instance as another replica stored it; checks restart only when its registration changed. */
+  #adopt(stored: InstanceState): void {
+    const key = instanceKey(stored.namespace, stored.service, stored.id);
+    const old = this.#entries.get(key);
+    const state: InstanceState = { ...stored, checks: stored.checks.map(completeHealthCheck), lastHeartbeat: Math.max(stored.lastHeartbeat, old?.state.lastHeartbeat ?? 0) };
+    if (old && JSON.stringify(old.state) === JSON.stringify(state)) return;
+    const { health: _h, healthReason: _r, registeredAt: _a, lastHeartbeat: _l, healthSince: _s, checkResults: _c, reported: _p, ...reg } = state;
+    const sameReg = old !== undefined && sameRegistration(old.state, reg);
+    if (old && !sameReg) for (const c of old.checks) c.timer?.cancel();
+    const entry: Entry = sameReg && old ? old : this.#newEntry(state, state.checkResults, true);
+    if (sameReg && old) {
+      // Same registration: the stored results (the writer's view of the checks) replace ours.
+      entry.checks.forEach((c, i) => {
+        const r = state.checkResults?.[i];
+        if (r) Object.assign(c, { status: r.status, reason: r.output, since: r.since });
+      });
+    }
+    entry.state = { ...state, checkResults: this.#results(entry) };
+    if (state.source !== undefined) entry.sourced = { health: state.health, reason: state.healthReason };
+    this.#entries.set(key, entry);
+    if (!sameReg && this.#leader) this.#startChecks(entry);
+    if (!old || old.state.health !== state.health || !sameReg) this.#changed();
   }
 
   stop(): void {
     this.#closed = true;
+    this.#unwatch?.();
     this.#sweepTimer?.cancel();
     for (const entry of this.#entries.values()) for (const c of entry.checks) c.timer?.cancel();
   }
@@ -155,8 +264,19 @@ export class Catalog {
   /** A TTL heartbeat. Unknown instances get 404 so their sidecar registers again. */
   async heartbeat(namespace: string, service: string, id: string): Promise<InstanceState> {
     const entry = this.#require(namespace, service, id);
-    entry.state = { ...entry.state, lastHeartbeat: this.#clock.now() };
+    const now = this.#clock.now();
+    entry.state = { ...entry.state, lastHeartbeat: now };
     await this.#reevaluate(entry);
+    // Other replicas (the leader, which judges TTLs) learn of it through the store, at most twice a
+    // TTL: with heartbeats every third of a TTL, the leader never sees a live instance silent for a TTL.
+    const s = entry.state;
+    if (this.#store.publishHeartbeat && s.ttlSeconds > 0 && now - (entry.publishedAt ?? 0) >= (s.ttlSeconds * 1000) / 2) {
+      entry.publishedAt = now;
+      this.#store.publishHeartbeat(namespace, service, id, now).catch((err: unknown) => {
+        entry.publishedAt = undefined;
+        this.#log.warn('could not publish a heartbeat to the store', { instance: instanceKey(namespace, service, id), err });
+      });
+    }
     // Backends that expire instances themselves (etcd leases) hear of the heartbeat; a failure
     // there must not fail the heartbeat: memory stays the judge of health.
     this.#store.refreshInstance?.(entry.state).catch((err: unknown) => this.#log.warn('store could not refresh instance', { instance: instanceKey(namespace, service, id), err }));
@@ -256,11 +376,12 @@ export class Catalog {
   }
 
   /** Checks start pending (counted as passing); a sidecar's checks may resume from their stored results. */
-  #newEntry(state: InstanceState, restore?: readonly CheckResult[]): Entry {
+  #newEntry(state: InstanceState, restore?: readonly CheckResult[], restoreAll = false): Entry {
     const now = this.#clock.now();
     const checks = state.checks.map((check, i): CheckState => {
       const r = restore?.[i];
-      if (check.checkedBy === 'sidecar' && r && r.checkedBy === 'sidecar') return { status: r.status, reason: r.output, consecutive: 0, since: r.since };
+      // Another replica's results stand too (restoreAll): it, or the leader, ran those checks.
+      if (r && r.checkedBy === check.checkedBy && (restoreAll || check.checkedBy === 'sidecar')) return { status: r.status, reason: r.output, consecutive: 0, since: r.since };
       return { status: 'passing', reason: 'pending', consecutive: 0, since: now };
     });
     const entry: Entry = { state, checks };
@@ -273,6 +394,8 @@ export class Catalog {
   }
 
   #startChecks(entry: Entry): void {
+    // Only the leader probes: one probe per check interval, whatever the number of replicas.
+    if (!this.#leader) return;
     entry.state.checks.forEach((check, i) => {
       // The instance's sidecar runs this one and reports it (reportChecks): no probe from here.
       if (check.checkedBy === 'sidecar') return;
@@ -284,7 +407,7 @@ export class Catalog {
         const result = await this.#probe(check, check.host ?? entry.state.address, port);
         this.#recordCheck(entry.checks[i], check, result);
         await this.#reevaluate(entry);
-        if (this.#entries.get(key) === entry && !this.#closed) entry.checks[i].timer = this.#clock.setTimeout(run, check.intervalMs);
+        if (this.#entries.get(key) === entry && !this.#closed && this.#leader) entry.checks[i].timer = this.#clock.setTimeout(run, check.intervalMs);
       };
       void run();
     });
@@ -314,7 +437,8 @@ export class Catalog {
     let health: HealthStatus = entry.sourced?.health ?? 'passing';
     let reason = entry.sourced?.reason ?? 'passing';
     const silentMs = now - s.lastHeartbeat;
-    if (s.ttlSeconds > 0 && silentMs > s.ttlSeconds * 1000) {
+    // Only the leader judges TTLs: another replica may not have seen every heartbeat yet.
+    if (this.#leader && s.ttlSeconds > 0 && silentMs > s.ttlSeconds * 1000) {
       health = 'critical';
       reason = `ttl expired: no heartbeat for ${(silentMs / 1000).toFixed(1)}s (ttl ${s.ttlSeconds}s)`;
     }
@@ -357,9 +481,10 @@ export class Catalog {
   }
 
   #scheduleSweep(): void {
-    if (this.#closed) return;
+    if (this.#closed || !this.#leader) return;
     // The next sweep is scheduled before this one runs, so sweeps keep their cadence whatever a
     // store write costs; an overlap is harmless because each state change happens synchronously.
+    this.#sweepTimer?.cancel();
     this.#sweepTimer = this.#clock.setTimeout(() => {
       this.#scheduleSweep();
       this.sweep().catch((err) => this.#log.error('catalog sweep failed', { err }));

@@ -144,3 +144,28 @@ test('an unchanged rebuild offers no new version, and the next delta is from the
   assert.equal(next.delta?.base, '1');
   assert.deepEqual(JSON.parse(next.delta.line).upsert.map((s: { name: string }) => s.name), ['b']);
 });
+
+test('with a store revision, two replicas that loaded the same state number it alike, and a key never goes back', async () => {
+  const clock = new ManualClock();
+  let revision = 40;
+  let instances = [instance('a')];
+  const make = () => new SnapshotCache({ clock, log: quiet, load: async () => ({ resources: [], instances }), revision: () => revision });
+  const [a, b] = [make(), make()];
+  const gotA: CachedSnapshot[] = [];
+  const gotB: CachedSnapshot[] = [];
+  await a.subscribe(scope, (c) => gotA.push(c));
+  await b.subscribe(scope, (c) => gotB.push(c));
+  assert.equal(gotA[0].snapshot.version, '40');
+  assert.equal(gotB[0].snapshot.version, '40', 'same revision, same content: same version on both replicas');
+  assert.equal(gotA[0].snapshot.hash, gotB[0].snapshot.hash);
+
+  // A change read at a lower revision than the key already has (a lagging read) still moves it on.
+  instances = [instance('a'), instance('b')];
+  revision = 30;
+  await a.rebuildNow();
+  assert.equal(gotA[1].snapshot.version, '41');
+  // Unchanged content at a new revision: no new version, nothing pushed.
+  revision = 50;
+  await a.rebuildNow();
+  assert.equal(gotA.length, 2);
+});

@@ -1,5 +1,6 @@
 // The snapshot cache: one snapshot per node key, rebuilt (debounced) when the store or catalog
-// changes, versioned only when its content changes, and pushed to every subscribed stream as
+// changes, versioned only when its content changes (the version is the store revision the build
+// read, so replicas on one etcd number one state alike), and pushed to every subscribed stream as
 // pre-serialized lines (the full snapshot, and the delta from the previous version) so a thousand
 // proxies cost one JSON.stringify each.
 
@@ -26,6 +27,8 @@ type Subscriber = (cached: CachedSnapshot) => void;
 interface KeyEntry {
   readonly scope: NodeScope;
   current?: CachedSnapshot;
+  /** The last version published for this key, as a number (versions of a key only go up). */
+  version: number;
   readonly subscribers: Set<Subscriber>;
 }
 
@@ -37,10 +40,15 @@ export interface SnapshotCacheOptions {
   readonly debounceMs?: number;
   /** Upper bound on how long a change can wait while changes keep coming. */
   readonly maxDelayMs?: number;
+  /**
+   * The store revision the last load saw (etcd). A snapshot's version is that revision, or one more
+   * than the key's previous version if that is higher; absent (SQLite): a per-process counter.
+   */
+  readonly revision?: () => number;
 }
 
 export class SnapshotCache {
-  readonly #opts: Required<SnapshotCacheOptions>;
+  readonly #opts: Required<Omit<SnapshotCacheOptions, 'revision'>> & Pick<SnapshotCacheOptions, 'revision'>;
   readonly #entries = new Map<string, KeyEntry>();
   #version = 0;
   #timer?: Timer;
@@ -69,7 +77,7 @@ export class SnapshotCache {
   async subscribe(scope: NodeScope, subscriber: Subscriber): Promise<() => void> {
     const key = nodeKey(scope);
     let entry = this.#entries.get(key);
-    if (!entry) this.#entries.set(key, (entry = { scope, subscribers: new Set() }));
+    if (!entry) this.#entries.set(key, (entry = { scope, subscribers: new Set(), version: 0 }));
     // The first build may already deliver to this subscriber; never send the same version twice.
     let delivered: string | undefined;
     const deliver: Subscriber = (cached) => {
@@ -158,7 +166,11 @@ export class SnapshotCache {
   }
 
   #publish(entry: KeyEntry, content: ReturnType<typeof buildSnapshotContent>): void {
-    const snapshot: ProxySnapshot = { version: String(++this.#version), ...content };
+    // Per key: within one rebuild every changed key gets the revision the load saw, whatever the
+    // order keys are visited in, so two replicas that loaded the same revision agree.
+    const version = this.#opts.revision ? Math.max(this.#opts.revision(), entry.version + 1) : ++this.#version;
+    entry.version = version;
+    const snapshot: ProxySnapshot = { version: String(version), ...content };
     const line = JSON.stringify({ type: 'snapshot', snapshot }) + '\n';
     entry.current = { snapshot, line, delta: entry.current && deltaLine(entry.current.snapshot, snapshot, line) };
     for (const subscriber of entry.subscribers) subscriber(entry.current);

@@ -126,6 +126,11 @@ export class InstanceLeases {
     this.#entries.set(key, { id: leaseId, refreshedAt: 0, refreshing: false });
   }
 
+  /** The lease the key was last written on (or found on), if any. */
+  leaseOf(key: string): string | undefined {
+    return this.#entries.get(key)?.id;
+  }
+
   forget(key: string): void {
     this.#entries.delete(key);
   }

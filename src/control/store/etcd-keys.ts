@@ -1,12 +1,14 @@
 // Where the etcd store keeps what, under its prefix (default /weft): one key per resource, per
-// catalog instance and per token. Each path segment is percent-encoded so that no name can reach
+// catalog instance, per token and per heartbeat, and the replicas' shared state under cluster/. Each path segment is percent-encoded so that no name can reach
 // into another key's space, and keys decode back to their identity (used for watch deletes).
 
 /** The identity a key names; `undefined` for keys weft does not own. */
 export type EtcdKeyIdentity =
   | { readonly area: 'resources'; readonly kind: string; readonly namespace: string; readonly name: string }
   | { readonly area: 'instances'; readonly namespace: string; readonly service: string; readonly id: string }
-  | { readonly area: 'tokens'; readonly id: string };
+  | { readonly area: 'tokens'; readonly id: string }
+  | { readonly area: 'heartbeats'; readonly namespace: string; readonly service: string; readonly id: string }
+  | { readonly area: 'bindings'; readonly proxyId: string };
 
 const enc = encodeURIComponent;
 
@@ -39,6 +41,29 @@ export class EtcdKeys {
     return `${this.prefix}/instances/${enc(namespace)}/${enc(service)}/${enc(id)}`;
   }
 
+  /** Heartbeats received by any replica (see Store.publishHeartbeat): the leader judges TTLs by them. */
+  heartbeats(): string {
+    return `${this.prefix}/heartbeats/`;
+  }
+
+  heartbeat(namespace: string, service: string, id: string): string {
+    return `${this.prefix}/heartbeats/${enc(namespace)}/${enc(service)}/${enc(id)}`;
+  }
+
+  bindings(): string {
+    return `${this.prefix}/bindings/`;
+  }
+
+  /** Which workload and keys a proxy id belongs to (see ProxyRegistry), shared by replicas. */
+  binding(proxyId: string): string {
+    return `${this.prefix}/bindings/${enc(proxyId)}`;
+  }
+
+  /** Control-plane replicas' shared state (the generated CA, the leader election): not watched as StoreEvents. */
+  cluster(name: string): string {
+    return `${this.prefix}/cluster/${enc(name)}`;
+  }
+
   tokens(): string {
     return `${this.prefix}/tokens/`;
   }
@@ -61,6 +86,8 @@ export class EtcdKeys {
     if (area === 'resources' && decoded.length === 4) return { area, kind: a, namespace: b, name: c };
     if (area === 'instances' && decoded.length === 4) return { area, namespace: a, service: b, id: c };
     if (area === 'tokens' && decoded.length === 2) return { area, id: a };
+    if (area === 'heartbeats' && decoded.length === 4) return { area, namespace: a, service: b, id: c };
+    if (area === 'bindings' && decoded.length === 2) return { area, proxyId: a };
     return undefined;
   }
 }

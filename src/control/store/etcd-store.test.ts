@@ -83,9 +83,10 @@ test('etcd: a second store on the same etcd sees every write through its watch, 
   await new Promise((r) => setTimeout(r, 200));
   assert.deepEqual(seen, [
     { type: 'resource-put', resource: put },
-    { type: 'instance-put', instance: instance('i-1') },
+    // Instance writes from another process are marked remote: the catalog follows only those.
+    { type: 'instance-put', instance: instance('i-1'), remote: true },
     { type: 'resource-delete', resource: deleted },
-    { type: 'instance-delete', namespace: 'shop', service: 'checkout', id: 'i-1' },
+    { type: 'instance-delete', namespace: 'shop', service: 'checkout', id: 'i-1', remote: true },
   ]);
   assert.deepEqual(await b.getResource('BackendPolicy', 'default', 'r'), undefined);
 });

@@ -6,7 +6,8 @@
 import type { Etcd3, IKeyValue, Watcher } from 'etcd3';
 import type { Resource } from '../../config/resource.ts';
 import type { InstanceState } from '../../config/catalog-types.ts';
-import type { ApplyOptions, ApplyResult, ResourceFilter, Store, StoreEvent, StoredToken } from './store.ts';
+import type { ApplyOptions, ApplyResult, ResourceFilter, Store, StoreCluster, StoreEvent, StoredBinding, StoredToken } from './store.ts';
+import { EtcdCluster } from './etcd-cluster.ts';
 import { WeftError, errorMessage } from '../../lib/errors.ts';
 import { createLogger, type Logger } from '../../lib/log.ts';
 import { systemClock, type Clock } from '../../lib/clock.ts';
@@ -101,6 +102,9 @@ class EtcdStore implements Store {
    */
   readonly #emitted = new Map<string, number>();
   #watchedRevision = 0;
+  /** The highest cluster revision any read, write or watch event showed (see Store.revision). */
+  #seenRevision = 0;
+  readonly cluster: StoreCluster;
 
   constructor(client: Etcd3, keys: EtcdKeys, clock: Clock, log: Logger) {
     this.#client = client;
@@ -109,6 +113,16 @@ class EtcdStore implements Store {
     this.#log = log;
     this.#events = createStoreEvents(log);
     this.#leases = new InstanceLeases({ client, clock, log, put: (instance) => this.#putInstance(instance) });
+    this.cluster = new EtcdCluster({ client, keys, clock, log });
+  }
+
+  revision(): number {
+    return this.#seenRevision;
+  }
+
+  #saw(revision: string | number): void {
+    const r = Number(revision);
+    if (r > this.#seenRevision) this.#seenRevision = r;
   }
 
   async startWatch(fromRevision: number): Promise<void> {
@@ -184,6 +198,7 @@ class EtcdStore implements Store {
         .commit();
       if (!txn.succeeded) continue;
       const revision = txn.header.revision;
+      this.#saw(revision);
       const resource: Resource = { ...plan.resource, metadata: { ...plan.resource.metadata, resourceVersion: revision } };
       this.#emitLocal(key, Number(revision), { type: 'resource-put', resource });
       return { resource, created: plan.created, unchanged: false };
@@ -250,6 +265,41 @@ class EtcdStore implements Store {
     const res = await this.#client.delete().key(key).exec();
     this.#leases.forget(key);
     if (Number(res.deleted) > 0) this.#emitLocal(key, Number(res.header.revision), { type: 'instance-delete', namespace, service, id });
+    // Its heartbeat record goes too (it shares the instance's lease when it was written on one).
+    await this.#client.delete().key(this.#keys.heartbeat(namespace, service, id)).exec();
+  }
+
+  async publishHeartbeat(namespace: string, service: string, id: string, at: number): Promise<void> {
+    this.#requireOpen();
+    const key = this.#keys.heartbeat(namespace, service, id);
+    const value = JSON.stringify({ at });
+    // On the instance's lease when known, so an instance that expires in etcd takes its record along.
+    const lease = this.#leases.leaseOf(this.#keys.instance(namespace, service, id));
+    if (lease !== undefined) {
+      try {
+        await this.#client.put(key).value(value).lease(lease).exec();
+        return;
+      } catch {
+        // The lease is gone (the instance is being written again on a new one): plain put below.
+      }
+    }
+    await this.#client.put(key).value(value).exec();
+  }
+
+  async putBinding(proxyId: string, binding: StoredBinding, ttlSeconds: number): Promise<void> {
+    this.#requireOpen();
+    const lease = await this.#client.leaseClient.leaseGrant({ TTL: Math.max(1, Math.ceil(ttlSeconds)), ID: 0 });
+    await this.#client.put(this.#keys.binding(proxyId)).value(JSON.stringify(binding)).lease(lease.ID).exec();
+  }
+
+  async listBindings(): Promise<{ readonly proxyId: string; readonly binding: StoredBinding }[]> {
+    const out: { proxyId: string; binding: StoredBinding }[] = [];
+    for (const kv of await this.#list(this.#keys.bindings())) {
+      const id = this.#keys.parse(kv.key.toString());
+      const binding = bindingOf(kv.value.toString());
+      if (id?.area === 'bindings' && binding) out.push({ proxyId: id.proxyId, binding });
+    }
+    return out;
   }
 
   async listTokens(): Promise<StoredToken[]> {
@@ -309,6 +359,7 @@ class EtcdStore implements Store {
     for (;;) {
       const res = await this.#client.kv.range({ key: from, range_end: end, limit: LIST_PAGE_SIZE, ...(revision ? { revision } : {}) });
       revision ??= res.header.revision;
+      this.#saw(res.header.revision);
       out.push(...res.kvs);
       if (!res.more || res.kvs.length === 0) return out;
       // The next page starts just after the last key read.
@@ -319,6 +370,7 @@ class EtcdStore implements Store {
   async #get(key: string): Promise<IKeyValue | undefined> {
     this.#requireOpen();
     const res = await this.#client.get(key).exec();
+    this.#saw(res.header.revision);
     return res.kvs[0];
   }
 
@@ -346,6 +398,7 @@ class EtcdStore implements Store {
     if (this.#closed) return;
     const key = kv.key.toString();
     const revision = Number(kv.mod_revision);
+    this.#saw(revision);
     const event = this.#eventFor(type, key, kv, previous);
     if (event !== undefined && revision > (this.#emitted.get(key) ?? 0)) this.#events.emit(event);
     if (revision > this.#watchedRevision) {
@@ -369,15 +422,35 @@ class EtcdStore implements Store {
       if (type === 'delete') {
         // An expired lease deletes the key too (see etcd-instance-leases.ts).
         this.#leases.forget(key);
-        return { type: 'instance-delete', namespace: id.namespace, service: id.service, id: id.id };
+        return { type: 'instance-delete', namespace: id.namespace, service: id.service, id: id.id, remote: true };
       }
       const instance = parseInstance(kv.value.toString());
       if (instance === undefined) return undefined;
       this.#leases.adopt(key, kv.lease);
-      return { type: 'instance-put', instance };
+      return { type: 'instance-put', instance, remote: true };
+    }
+    if (id?.area === 'heartbeats') {
+      if (type === 'delete') return undefined;
+      const at = Number((parseStoredObject(kv.value.toString()) as { at?: unknown } | undefined)?.at);
+      return Number.isFinite(at) ? { type: 'heartbeat', namespace: id.namespace, service: id.service, id: id.id, at } : undefined;
+    }
+    if (id?.area === 'bindings') {
+      if (type === 'delete') return { type: 'binding-delete', proxyId: id.proxyId };
+      const binding = bindingOf(kv.value.toString());
+      return binding ? { type: 'binding-put', proxyId: id.proxyId, binding } : undefined;
+    }
+    if (id?.area === 'tokens') {
+      if (type === 'delete') return { type: 'token-delete', id: id.id };
+      const value = parseStoredObject(kv.value.toString());
+      return value !== undefined && typeof value.id === 'string' ? { type: 'token-put', token: value as unknown as StoredToken } : undefined;
     }
     return undefined;
   }
+}
+
+function bindingOf(json: string): StoredBinding | undefined {
+  const v = parseStoredObject(json) as { identity?: unknown; keys?: unknown } | undefined;
+  return v && typeof v.identity === 'string' && Array.isArray(v.keys) && v.keys.every((k) => typeof k === 'string') ? { identity: v.identity, keys: v.keys as string[] } : undefined;
 }
 
 function cmp(a: string, b: string): number {

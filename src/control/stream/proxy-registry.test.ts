@@ -42,3 +42,18 @@ test('a proxy id belongs to the identity first certified for it, and while conne
   assert.match(registry.refuseProxyId('web-1', WEB, 'key-1') ?? '', /another key/, 'the oldest key is forgotten');
   registry.disconnected(status, 1);
 });
+
+test('bindings: each new or changed one is handed on (replicas share them), adopted ones are not, and adopted ones bind', () => {
+  const shared: string[] = [];
+  const registry = new ProxyRegistry(1_000, (id, b) => shared.push(`${id}=${b.identity}:${b.keys.join('+')}`));
+  registry.bindProxyId('p1', 'spiffe://t/ns/default/svc/web', 'k1');
+  registry.bindProxyId('p1', 'spiffe://t/ns/default/svc/web', 'k1');
+  registry.bindProxyId('p1', 'spiffe://t/ns/default/svc/web', 'k2');
+  assert.deepEqual(shared, ['p1=spiffe://t/ns/default/svc/web:k1', 'p1=spiffe://t/ns/default/svc/web:k2+k1']);
+  // Bound on another replica: refused here to another workload, as if bound here.
+  registry.adoptBinding('p2', { identity: 'spiffe://t/ns/default/svc/reviews', keys: ['k9'] });
+  assert.equal(shared.length, 2);
+  assert.match(registry.refuseProxyId('p2', 'spiffe://t/ns/default/svc/web', undefined) ?? '', /belongs to spiffe:\/\/t\/ns\/default\/svc\/reviews/);
+  registry.forgetBinding('p2');
+  assert.equal(registry.refuseProxyId('p2', 'spiffe://t/ns/default/svc/web', undefined), undefined);
+});

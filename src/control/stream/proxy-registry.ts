@@ -26,7 +26,7 @@ export interface IssuedRecord {
 }
 
 /** Which workload and keys a proxy id belongs to: set when the CA issues it a certificate. */
-interface ProxyBinding {
+export interface ProxyBinding {
   readonly identity: string;
   /** Hex SHA-256 of the SubjectPublicKeyInfo of its latest certificates, newest first. */
   keys: string[];
@@ -42,8 +42,12 @@ export class ProxyRegistry {
   /** Disconnected proxies stay listed this long, so a flapping proxy is visible. */
   readonly #keepDisconnectedMs: number;
 
-  constructor(keepDisconnectedMs = 5 * 60_000) {
+  /** Each new or changed binding (replicas on etcd share them through the store). */
+  readonly #onBind?: (proxyId: string, binding: Readonly<ProxyBinding>) => void;
+
+  constructor(keepDisconnectedMs = 5 * 60_000, onBind?: (proxyId: string, binding: Readonly<ProxyBinding>) => void) {
     this.#keepDisconnectedMs = keepDisconnectedMs;
+    this.#onBind = onBind;
   }
 
   connected(node: NodeInfo, remote: string, now: number): ProxyStatus {
@@ -81,10 +85,25 @@ export class ProxyRegistry {
   bindProxyId(proxyId: string, identity: string, keyId: string): void {
     const b = this.#bindings.get(proxyId);
     if (!b || b.identity !== identity) {
-      this.#bindings.set(proxyId, { identity, keys: [keyId] });
+      const fresh = { identity, keys: [keyId] };
+      this.#bindings.set(proxyId, fresh);
+      this.#onBind?.(proxyId, fresh);
       return;
     }
-    if (b.keys[0] !== keyId) b.keys = [keyId, ...b.keys.filter((k) => k !== keyId)].slice(0, KEYS_KEPT);
+    if (b.keys[0] !== keyId) {
+      b.keys = [keyId, ...b.keys.filter((k) => k !== keyId)].slice(0, KEYS_KEPT);
+      this.#onBind?.(proxyId, b);
+    }
+  }
+
+  /** A binding another replica made (or this one, echoed by the store): taken as it is. */
+  adoptBinding(proxyId: string, binding: Readonly<ProxyBinding>): void {
+    this.#bindings.set(proxyId, { identity: binding.identity, keys: binding.keys.slice(0, KEYS_KEPT) });
+  }
+
+  /** The store forgot a binding (its lease ended with the last certificate's life). */
+  forgetBinding(proxyId: string): void {
+    if (!this.#proxies.get(proxyId)?.connected) this.#bindings.delete(proxyId);
   }
 
   /** The proxy's latest certificate (an expired one is forgotten once its proxy has gone). */

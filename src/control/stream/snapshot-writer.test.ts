@@ -101,3 +101,40 @@ test('a resync while the socket is backed up makes what waits go in full', () =>
   writer.drain();
   assert.deepEqual(s.lines, ['full:1', 'delta:1>2', 'full:3']);
 });
+
+test('a resuming proxy that holds the same content gets an empty delta renumbering it, then deltas as usual', () => {
+  const { s, writer } = sink();
+  // Held version 7 (from another replica) with the content this replica numbers 9.
+  writer.resume('7', 'h9');
+  writer.push(cached(9, 8));
+  assert.equal(s.lines.length, 1);
+  const renumber = JSON.parse(s.lines[0]);
+  assert.deepEqual({ type: renumber.type, base: renumber.base, version: renumber.version, hash: renumber.hash, upsert: renumber.upsert, remove: renumber.remove }, { type: 'delta', base: '7', version: '9', hash: 'h9', upsert: [], remove: [] });
+  writer.push(cached(10, 9));
+  assert.deepEqual(s.lines.slice(1), ['delta:9>10']);
+  assert.deepEqual(s.written, ['9', '10']);
+});
+
+test('a resuming proxy that holds a newer version than this replica has waits for it (never goes back), or for release()', () => {
+  const { s, writer } = sink();
+  writer.resume('12', 'other');
+  writer.push(cached(9));
+  assert.deepEqual(s.lines, [], 'an older snapshot is held back');
+  assert.equal(writer.holding(), true);
+  writer.push(cached(13, 9));
+  assert.deepEqual(s.lines, ['full:13'], 'the newer one goes, in full (the proxy never held 9)');
+  assert.equal(writer.holding(), false);
+
+  const second = sink();
+  second.writer.resume('12', 'other');
+  second.writer.push(cached(9));
+  second.writer.release();
+  assert.deepEqual(second.s.lines, ['full:9'], 'after release the replica sends what it has');
+});
+
+test('a resuming proxy with other content and an older version gets the full snapshot at once', () => {
+  const { s, writer } = sink();
+  writer.resume('5', 'old');
+  writer.push(cached(9, 8));
+  assert.deepEqual(s.lines, ['full:9']);
+});

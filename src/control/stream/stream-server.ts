@@ -35,6 +35,8 @@ export interface StreamServerDeps {
 }
 
 const HELLO_TIMEOUT_MS = 10_000;
+/** How long a resuming proxy that holds a newer version than this replica waits for it to catch up. */
+const RESUME_WAIT_MS = 3_000;
 
 export function handleStream(req: IncomingMessage, res: ServerResponse, deps: StreamServerDeps): void {
   const { cache, registry, clock, log } = deps;
@@ -90,6 +92,15 @@ export function handleStream(req: IncomingMessage, res: ServerResponse, deps: St
       const refusal = deps.authorizeHello?.(node.value);
       if (refusal !== undefined) return fail('WEFT_ERR_AUTH_FORBIDDEN', refusal);
       clearTimeout(helloTimer);
+      const resume = msg.resume;
+      if (resume && typeof resume === 'object' && typeof resume.version === 'string' && typeof resume.hash === 'string' && /^\d{1,20}$/.test(resume.version)) {
+        writer.resume(resume.version, resume.hash);
+        // Held back if this replica is behind the one the proxy came from: a rebuild reads the
+        // store afresh, and after RESUME_WAIT_MS the proxy gets what there is.
+        const releaseTimer = setTimeout(() => writer.release(), RESUME_WAIT_MS);
+        releaseTimer.unref();
+        res.once('close', () => clearTimeout(releaseTimer));
+      }
       const s = registry.connected(node.value, `${req.socket.remoteAddress}:${req.socket.remotePort}`, clock.now());
       status = s;
       log.info('proxy connected', { proxy: s.node.id, service: s.node.service, namespace: s.node.namespace });
@@ -108,6 +119,7 @@ export function handleStream(req: IncomingMessage, res: ServerResponse, deps: St
         .then((unsub) => {
           if (closed) unsub();
           else unsubscribe = unsub;
+          if (writer.holding()) cache.changed();
         })
         .catch((err) => fail('WEFT_ERR_STREAM_SNAPSHOT', errorMessage(err)));
       return;

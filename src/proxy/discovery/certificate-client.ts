@@ -14,10 +14,13 @@ import { errorMessage } from '../../lib/errors.ts';
 import { httpCall } from '../../lib/http-call.ts';
 import type { Logger } from '../../lib/log.ts';
 import { certificateIdentity, type Credentials } from '../transport/mesh-tls.ts';
+import type { ControlTarget } from './control-target.ts';
 import { createControlAuth, createCsr, type ControlAuth } from './control-auth.ts';
 
 export interface CertificateClientOptions {
   readonly controlUrl: string;
+  /** Several control-plane replicas (`--control a,b`): calls go to the current one, and a replica that cannot be reached is reported. */
+  readonly control?: ControlTarget;
   /** How calls authenticate; default: `token` as a bearer, then the certificate's proof. */
   readonly auth?: ControlAuth;
   readonly token?: string;
@@ -112,9 +115,17 @@ export function startCertificateClient(options: CertificateClientOptions): Certi
   const auth = options.auth ?? createControlAuth({ token: options.token, credentials: () => current });
   /** A call with the current certificate's proof, and once more with the token when the control plane refuses the proof (a new CA, an expired certificate). */
   const call = async (method: string, path: string, body?: unknown) => {
-    const url = new URL(path, options.controlUrl);
+    const base = options.control?.current() ?? options.controlUrl;
+    const url = new URL(path, base);
     const headers = await auth.headers(method, url.pathname + url.search);
-    let res = await httpCall(url, { method, headers, json: body, timeoutMs: 10_000 });
+    let res;
+    try {
+      res = await httpCall(url, { method, headers, json: body, timeoutMs: 10_000 });
+    } catch (err) {
+      // Unreachable (not an answer): the next attempt goes to another replica.
+      options.control?.failed(base);
+      throw err;
+    }
     if (res.status === 401 && current && auth.hasToken()) {
       log.warn('the control plane refused this certificate as a credential; using the token', { status: res.status });
       res = await httpCall(url, { method, headers: auth.tokenHeaders(), json: body, timeoutMs: 10_000 });
@@ -180,7 +191,7 @@ export function startCertificateClient(options: CertificateClientOptions): Certi
     } catch (err) {
       inFlight = false;
       if (stopped) return;
-      lastError = `could not get a certificate from ${options.controlUrl}: ${errorMessage(err)}`;
+      lastError = `could not get a certificate from ${options.control?.current() ?? options.controlUrl}: ${errorMessage(err)}`;
       // Retry soon, but never later than what keeps the current certificate from expiring first.
       let delay = backoff.next();
       if (current) delay = Math.min(delay, Math.max(1_000, (current.notAfter - clock.now()) / 4));

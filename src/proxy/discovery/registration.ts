@@ -8,9 +8,12 @@ import { errorMessage } from '../../lib/errors.ts';
 import { httpCall, type HttpCallResult } from '../../lib/http-call.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { ControlAuth } from './control-auth.ts';
+import type { ControlTarget } from './control-target.ts';
 
 export interface RegistrationOptions {
   readonly controlUrl: string;
+  /** Several control-plane replicas (`--control a,b`): calls go to the current one, and a replica that cannot be reached is reported. */
+  readonly control?: ControlTarget;
   /** The sidecar's credential for each call (its certificate's proof). */
   readonly auth: ControlAuth;
   readonly registration: Omit<InstanceRegistration, 'labels' | 'weight' | 'deregisterAfterSeconds'> & Partial<InstanceRegistration>;
@@ -31,9 +34,16 @@ export interface RegistrationHandle {
 }
 
 async function call(options: RegistrationOptions, method: string, path: string, body?: unknown): Promise<HttpCallResult> {
-  const url = new URL(path, options.controlUrl);
+  const base = options.control?.current() ?? options.controlUrl;
+  const url = new URL(path, base);
   const headers = await options.auth.headers(method, url.pathname + url.search);
-  return httpCall(url, { method, headers, json: body, timeoutMs: 5_000 });
+  try {
+    return await httpCall(url, { method, headers, json: body, timeoutMs: 5_000 });
+  } catch (err) {
+    // Unreachable (not an answer): the next attempt goes to another replica.
+    options.control?.failed(base);
+    throw err;
+  }
 }
 
 export function startRegistration(options: RegistrationOptions): RegistrationHandle {

@@ -1,6 +1,7 @@
 // The proxy's end of the config stream: connects to the control plane, says hello, hands each
 // snapshot or delta to a receiver (ACK, or NACK with field errors while the last good snapshot stays
-// in force), and reconnects with jittered backoff. Traffic never waits on it.
+// in force), and reconnects with jittered backoff, to the next control-plane replica when there are
+// several, resuming from the snapshot it holds. Traffic never waits on it.
 
 import type { ClientRequest } from 'node:http';
 import { http } from '../../lib/node-http.ts';
@@ -12,9 +13,12 @@ import { createWatch, type Watch } from '../../lib/watch.ts';
 import type { Logger } from '../../lib/log.ts';
 import { errorMessage } from '../../lib/errors.ts';
 import type { ControlAuth } from './control-auth.ts';
+import { createControlTarget, type ControlTarget } from './control-target.ts';
 
 export interface StreamClientOptions {
   readonly controlUrl: string;
+  /** Several control-plane replicas (`--control a,b`): the stream moves to the next one when its own is lost. */
+  readonly control?: ControlTarget;
   /** The sidecar's credential (its certificate's proof), asked anew for each connection. */
   readonly auth: ControlAuth;
   readonly node: NodeInfo;
@@ -35,6 +39,8 @@ export interface StreamClientOptions {
 export interface StreamClient {
   /** The snapshot in force; undefined until the first good one arrives. */
   readonly snapshot: Watch<ProxySnapshot | undefined>;
+  /** The control-plane replica it is connected (or connecting) to. */
+  url(): string;
   connected(): boolean;
   lastError(): string | undefined;
   /** Sends a message up the current stream (after hello); false when there is none (nothing is queued). */
@@ -45,7 +51,12 @@ export interface StreamClient {
 export function startStreamClient(options: StreamClientOptions): StreamClient {
   const { log } = options;
   const snapshot = createWatch<ProxySnapshot | undefined>(undefined);
+  const target = options.control ?? createControlTarget({ urls: [options.controlUrl] });
+  // Full jitter, capped (control-target.ts); kept only for failures before hello (signing).
   const backoff = createBackoff({ baseMs: 200, maxMs: 5_000 });
+  // One receiver for the client's life: what it accepted stays the base a resumed stream (another
+  // replica, or this one back) renumbers with an empty delta (see the hello's `resume`).
+  const receiver = createSnapshotReceiver(options.accept);
   let isConnected = false;
   let everConnected = false;
   let lastError: string | undefined;
@@ -56,7 +67,8 @@ export function startStreamClient(options: StreamClientOptions): StreamClient {
 
   const connect = async (): Promise<void> => {
     if (closed) return;
-    const url = new URL(STREAM_PATH, options.controlUrl);
+    const base = target.current();
+    const url = new URL(STREAM_PATH, base);
     let auth: Record<string, string>;
     try {
       auth = await options.auth.headers('POST', url.pathname);
@@ -89,8 +101,8 @@ export function startStreamClient(options: StreamClientOptions): StreamClient {
       isConnected = false;
       lastError = why;
       if (closed) return;
-      const delay = backoff.next();
-      log.debug('reconnecting to the control plane', { inMs: delay });
+      const delay = target.failed(base);
+      log.debug('reconnecting to the control plane', { url: target.current(), inMs: delay });
       retryTimer = setTimeout(() => void connect(), delay);
     };
 
@@ -112,14 +124,13 @@ export function startStreamClient(options: StreamClientOptions): StreamClient {
       isConnected = true;
       lastError = undefined;
       backoff.reset();
-      log.info('connected to the control plane', { url: options.controlUrl });
+      target.succeeded();
+      log.info('connected to the control plane', { url: base });
       if (everConnected) options.onReconnect?.();
       everConnected = true;
       sendCurrent = send;
       options.onConnect?.();
       resetSilence();
-      // Deltas apply only to what was accepted on this stream: a new stream starts with a full snapshot.
-      const receiver = createSnapshotReceiver(options.accept);
       const handle = (r: Received): void => {
         send(r.reply);
         if (r.snapshot) snapshot.set(r.snapshot);
@@ -159,12 +170,14 @@ export function startStreamClient(options: StreamClientOptions): StreamClient {
       res.on('close', () => retry('control plane stream closed'));
     });
     req.flushHeaders();
-    send({ type: 'hello', node: options.node });
+    const held = snapshot.get();
+    send({ type: 'hello', node: options.node, ...(held && { resume: { version: held.version, hash: held.hash } }) });
   };
 
   void connect();
   return {
     snapshot,
+    url: () => target.current(),
     connected: () => isConnected,
     lastError: () => lastError,
     send: (msg) => (isConnected && sendCurrent ? sendCurrent(msg) : false),
