@@ -18,7 +18,7 @@ import { REFERENCES, sampleStealPct, STEAL_LIMIT_PCT, summarize, type Sample } f
 import { writeReport } from './lib/report.ts';
 import { startWeftControl, type WeftControl } from './lib/weft.ts';
 import { stealMeter } from './lib/steal.ts';
-import { CONTROL_DEFAULTS, runControlPlaneBench, type ControlPlaneResult } from './control-plane.ts';
+import { CONTROL_DEFAULTS, parseControlStores, runControlPlaneBench, type ControlPlaneResult } from './control-plane.ts';
 import { SLOW_ENDPOINT_DEFAULTS, runSlowEndpointBench, slowEndpointTable, type SlowEndpointResult } from './slow-endpoint.ts';
 
 const HELP = `Usage: npm run bench -- [options]
@@ -37,6 +37,8 @@ const HELP = `Usage: npm run bench -- [options]
   --skip-slow-endpoint  skip the load-balancing bench (three endpoints, one 10× slower; node bench/slow-endpoint.ts alone)
   --cp-proxies 100,1000 simulated proxy counts for the control-plane bench
   --cp-scopes full,scoped  what each simulated proxy asks for (whole mesh, or svc-000 and its own)
+  --control-store sqlite|etcd|both  the control plane measured: one process on SQLite, two replicas
+                        on one etcd (1,000 proxies spread over them), or both (default both)
   --weft-node-flags=F   node flags for the weft sidecars only (e.g. --weft-node-flags="--cpu-prof --cpu-prof-dir=bench/work/prof")
   --control-node-flags=F  node flags for the weft control plane processes (e.g. --cpu-prof)
   --no-write            print results only; leave bench/results and docs alone`;
@@ -57,6 +59,7 @@ const { values: v } = parseArgs({
     'skip-control': { type: 'boolean', default: false },
     'cp-proxies': { type: 'string', default: CONTROL_DEFAULTS.proxies.join(',') },
     'cp-scopes': { type: 'string', default: CONTROL_DEFAULTS.scopes.join(',') },
+    'control-store': { type: 'string', default: 'both' },
     'no-write': { type: 'boolean', default: false },
     'weft-node-flags': { type: 'string' },
     'control-node-flags': { type: 'string' },
@@ -83,6 +86,8 @@ const settings = {
   loadCpu: '0',
   proxyCpu: '1',
 };
+// Checked before anything runs: a typo must not cost a whole data-plane run first.
+const controlStores = parseControlStores(v['control-store']);
 const only = v.only?.split(',').map((id) => CONTENDER_ALIASES[id] ?? id);
 const unknown = only?.filter((id) => !CONTENDERS.some((c) => c.id === id)) ?? [];
 if (unknown.length) throw new Error(`--only names unknown contender(s) ${unknown.join(', ')}; choose from ${CONTENDERS.map((c) => c.id).join(', ')}`);
@@ -195,6 +200,7 @@ try {
         ...CONTROL_DEFAULTS,
         proxies: v['cp-proxies']!.split(',').map(Number),
         scopes: v['cp-scopes']!.split(',') as ('full' | 'scoped')[],
+        stores: controlStores,
         controlCpu: settings.proxyCpu,
         clientCpu: settings.loadCpu,
       }, (m) => log(`  ${m}`));

@@ -246,7 +246,29 @@ function changeSize(s: ControlPlaneResult['scenarios'][number]): string {
   return `${fmt(s.changeBytes / 1024, s.changeBytes < 10_240 ? 1 : 0)} KiB (${kind})`;
 }
 
+/** Two or more replicas on one etcd: the same columns, plus each replica's share and the bar. */
+function etcdTable(e: NonNullable<ControlPlaneResult['etcd']>): string {
+  if ('error' in e) return `The etcd replicas scenario failed: \`${e.error.split('\n')[0]}\``;
+  const ms = (v: number | undefined): string => (v === undefined ? '—' : `${fmt(v)} ms`);
+  const rows = e.scenarios.map((s) => {
+    const reps = s.replicas ?? [];
+    return `| ${s.scope} | ${fmt(s.proxies)} (${reps.map((r) => fmt(r.proxies)).join(' + ')}) | ${fmt(s.snapshotBytes / 1024, 0)} KiB | ${changeSize(s)} | ${fmt(s.initialSyncMs / 1000, 1)} s | ${fmt(s.propagationMedianMs)} ms (${s.propagationMs.join(', ')}) | ${reps.map((r) => `${ms(r.localMs)} / ${ms(r.remoteMs)}`).join('; ')} | ${fmt(s.controlPlaneSeesAllMs)} ms | ${reps.map((r) => `${fmt(r.rssMiB, 0)} / ${fmt(r.hwmMiB, 0)}`).join('; ')} MiB | ${fmt(s.etcdRssMiB ?? NaN, 0)} MiB | ${s.streamErrors ? `${s.streamErrors}: ${s.errors.slice(0, 2).join('; ')}` : 'none'} |`;
+  });
+  return [
+    `${e.replicas} \`weft control\` replicas on one etcd ${e.etcdVersion} member (\`--store etcd://…\`, one operator CA and bootstrap token for all): ${fmt(e.endpoints)} endpoints registered through the replicas in turn in ${e.registerSeconds} s (${fmt(e.registerPerSecond)}/s, 64 concurrent); each replica's catalog then listed ${e.catalogPerReplica.map((c) => fmt(c)).join(' / ')} instances${e.catalogShared ? '' : ' — the replicas do not share the catalog: each knows only what was registered through it'}; replica RSS after that: ${e.rssAfterRegisterMiB.map((r) => fmt(r, 0)).join(' / ')} MiB. Proxy *i* streams from replica *i* mod ${e.replicas}; the changes are applied on each replica in turn.`,
+    '',
+    '| Scope | Proxies (per replica) | Snapshot per proxy | Change per proxy | All proxies' + "'" + ' first snapshot | PUT → all ACKed (median; each) | Per replica: PUT on it / on another → its proxies ACKed (median) | PUT → API lists all in sync (max) | Replica RSS / peak | etcd RSS | Streams dropped (reconnected) |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|',
+    ...rows,
+  ].join('\n');
+}
+
 function controlTable(cp: ControlPlaneResult): string {
+  const sqlite = cp.scenarios.length ? controlTableSqlite(cp) : 'One control plane on SQLite: not run (`--control-store etcd`).';
+  return cp.etcd === undefined ? sqlite : `${sqlite}\n\n${etcdTable(cp.etcd)}`;
+}
+
+function controlTableSqlite(cp: ControlPlaneResult): string {
   const rows = cp.scenarios.map((s) => `| ${s.scope} | ${fmt(s.proxies)} | ${fmt(s.snapshotBytes / 1024, 0)} KiB | ${changeSize(s)} | ${fmt(s.initialSyncMs / 1000, 1)} s | ${fmt(s.propagationMedianMs)} ms (${s.propagationMs.join(', ')}) | ${fmt(s.ackP50Ms)} ms | ${fmt(s.controlPlaneSeesAllMs)} ms | ${fmt(s.rssMiB, 0)} / ${fmt(s.hwmMiB, 0)} MiB | ${s.streamErrors ? `${s.streamErrors}: ${s.errors.slice(0, 2).join('; ')}` : 'none'} |`);
   return [
     `${fmt(cp.endpoints)} endpoints (${cp.services} services) registered through the API in ${cp.registerSeconds} s (${fmt(cp.registerPerSecond)}/s, 64 concurrent; median over the scenarios, each of which starts a fresh control plane); control plane RSS after that: ${cp.rssAfterRegisterMiB} MiB.`,

@@ -45,7 +45,8 @@ function connect(controlUrl: string, token: string, p: SimulatedProxy): void {
   // What a real proxy would hold on this stream: a delta applies only on top of exactly that.
   let holds: string | undefined;
   const onLine = (line: string, size: number): void => {
-    if (line.startsWith('{"type":"ping"')) return;
+    // Pings keep the stream alive; a trust line (the CA bundle, see docs/concepts/security.md) carries no version.
+    if (line.startsWith('{"type":"ping"') || line.startsWith('{"type":"trust"')) return;
     const full = /^\{"type":"snapshot","snapshot":\{"version":"([^"]+)"/.exec(line);
     const delta = full ? null : /^\{"type":"delta","version":"([^"]+)","base":"([^"]+)"/.exec(line);
     const version = (full ?? delta)?.[1];

@@ -4,7 +4,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { freePort, nodeBin, repoRoot, sleep, spawnPinned, waitForPort, workDir, type BenchProcess } from './processes.ts';
@@ -28,7 +28,15 @@ export interface WeftControl {
   api<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
 }
 
-export async function startWeftControl(name: string, cpu: string): Promise<WeftControl> {
+export interface ControlOptions {
+  /** More `weft control` flags (e.g. `--store etcd://…`, `--ca-cert`/`--ca-key` for replicas). */
+  readonly args?: readonly string[];
+  /** The bootstrap admin token; replicas share one (default: a fresh random one). */
+  readonly token?: string;
+}
+
+/** A fresh `weft control` on `cpu` with its own data dir under bench/work/NAME, authenticated by a bootstrap token. */
+export async function startWeftControl(name: string, cpu: string, options: ControlOptions = {}): Promise<WeftControl> {
   const dataDir = path.join(workDir, name, 'data');
   rmSync(dataDir, { recursive: true, force: true });
   mkdirSync(dataDir, { recursive: true });
@@ -37,8 +45,8 @@ export async function startWeftControl(name: string, cpu: string): Promise<WeftC
   const flags = (process.env.WEFT_BENCH_CONTROL_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   // Authentication on, as a real mesh runs: a bootstrap admin token for the bench's own API calls,
   // which also gets each bench sidecar its first certificate.
-  const token = `bench-${randomBytes(16).toString('hex')}`;
-  const proc = spawnPinned(name, nodeBin, [...flags, weftMain(), 'control', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--token', token], { cpu, env: { WEFT_LOG_LEVEL: 'warn' } });
+  const token = options.token ?? newBenchToken();
+  const proc = spawnPinned(name, nodeBin, [...flags, weftMain(), 'control', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, '--token', token, ...(options.args ?? [])], { cpu, env: { WEFT_LOG_LEVEL: 'warn' } });
   await proc.waitForOutput(/listening on/, 30_000);
   const url = `http://127.0.0.1:${port}`;
   return {
@@ -53,6 +61,29 @@ export async function startWeftControl(name: string, cpu: string): Promise<WeftC
       return { status: res.status, body: text ? JSON.parse(text) : undefined };
     },
   };
+}
+
+/** A random bootstrap admin token, for one control plane or for replicas that share it. */
+export function newBenchToken(): string {
+  return `bench-${randomBytes(16).toString('hex')}`;
+}
+
+/**
+ * An operator CA (P-256 root made with openssl, as docs/concepts/security.md describes) under
+ * bench/work/NAME, for replicas that must sign with one CA whether or not they share weft's own
+ * through the store. Returns the `weft control` flags that use it.
+ */
+export function benchOperatorCa(name: string): string[] {
+  const dir = path.join(workDir, name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const key = path.join(dir, 'ca.key');
+  const cert = path.join(dir, 'ca.pem');
+  execFileSync('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', key], { stdio: ['ignore', 'ignore', 'pipe'] });
+  chmodSync(key, 0o600);
+  execFileSync('openssl', ['req', '-x509', '-new', '-key', key, '-subj', '/O=weft bench operator CA', '-days', '2', '-out', cert,
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  return ['--ca-cert', cert, '--ca-key', key];
 }
 
 /** Registers an app by hand (no sidecar, no TTL): the control plane lists it as passing until removed. */

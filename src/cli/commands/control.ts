@@ -1,5 +1,6 @@
 // `weft control`: runs the control plane until SIGINT/SIGTERM.
 
+import { setFlagsFromString } from 'node:v8';
 import { startControlPlane } from '../../control/control-plane.ts';
 import { checkCaSettings } from '../../control/ca/certificate-authority.ts';
 import { parseStoreUrl } from '../../control/store/store-url.ts';
@@ -137,6 +138,10 @@ ${dnsFlagUsage}
     }
     const dns = dnsFlags(p);
     const kubernetes = kubernetesOptions(p);
+    // V8's small-heap mode: bursts of API and etcd calls leave mostly garbage, which V8's default
+    // heap growth keeps as heap (and RSS) long after. It costs some CPU per call; measured in
+    // docs/performance.md, entry 16. WEFT_NODE_FLAGS=--no-optimize-for-size keeps V8's default.
+    if (!process.execArgv.includes('--no-optimize-for-size')) setFlagsFromString('--optimize-for-size');
     const cp = await startControlPlane({
       host: m[1].replace(/^\[|\]$/g, '') || '127.0.0.1',
       port: Number(m[2]),

@@ -30,7 +30,7 @@ function invalid(value: string, why: string): WeftError {
 /**
  * Parses a store location. Throws WEFT_ERR_STORE_URL (400) naming what is wrong: an unknown
  * scheme, a missing or out-of-range port, an empty host, credentials or query strings (not
- * supported: use etcd's own TLS/auth set-up, see docs/operations.md), or a prefix with characters
+ * supported: use etcd's own TLS/auth set-up, see docs/operations/README.md), or a prefix with characters
  * other than letters, digits, `.`, `_`, `-` between slashes. Plain `http` only: `etcds://` (TLS) is
  * not implemented yet.
  */
