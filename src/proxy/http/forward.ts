@@ -684,7 +684,7 @@ export class Attempt {
     const fate = this.fwd.fate;
     if (fate !== undefined) {
       const ep = this.pick.endpoint;
-      fate.attempt(`${ep.address}:${ep.port}`, ep.identity, status, failure, this.started, now);
+      fate.attempt(ep, ep.identity, status, failure, this.started, now);
     }
     const ok = failure === undefined && status > 0 && status < 500;
     this.pick.done({ ok, connectFailure: failure === 'connect', latencyMs: now - this.started, headMs: this.headAt >= 0 ? this.headAt - this.started : undefined, status: status > 0 ? status : undefined, failure });

@@ -15,7 +15,7 @@ import type { Watch } from '../../lib/watch.ts';
 import type { ServicePortEntry, ServiceTable } from '../balance/service-table.ts';
 import type { ProxyMetrics } from '../admin/proxy-metrics.ts';
 import type { UpstreamPool } from '../transport/upstream-pool.ts';
-import { forwardRequest, type AnyRequest, type AnyResponse } from './forward.ts';
+import { forwardRequest, type AnyRequest, type AnyResponse, type RetryReason } from './forward.ts';
 import { rawLocalReply, sendBodylessReply, sendGrpcReply, sendLocalReply, sendRedirect, type LocalReplyReason } from './local-reply.ts';
 import { staticPicker } from '../balance/static-picker.ts';
 import { createRequestRecorder } from './request-metrics.ts';
@@ -60,6 +60,14 @@ function hashOf(policy: HashPolicy, req: AnyRequest, path: string, edit: ((field
   const setCookie = h.setCookie;
   if (setCookie === undefined) return { hashKey: h.key, editResponse: edit };
   return { hashKey: h.key, editResponse: (fields) => [...(edit === undefined ? fields : edit(fields)), 'set-cookie', setCookie] };
+}
+
+/** What requests to one destination Service report to, bound once (outbound-handler's sinksOf). */
+interface DestinationSinks {
+  readonly budget: RetryBudget;
+  readonly onRetry: (reason: RetryReason) => void;
+  readonly onBudgetExhausted: () => void;
+  readonly onCircuitOpen: (limit: CircuitLimit) => void;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '0.0.0.0']);
@@ -124,7 +132,7 @@ export function createOutboundHandler(deps: OutboundDeps) {
 
   // Mesh routes by authority under the table in force (a new snapshot clears them): most requests
   // name one of a few hosts, and this skips parsing the host and the table lookup.
-  const routes = new Map<string, { readonly entry: ServicePortEntry; readonly destination: string }>();
+  const routes = new Map<string, { readonly entry: ServicePortEntry; readonly destination: string; readonly sinks: DestinationSinks }>();
   deps.table.subscribe(() => routes.clear());
 
   const resolve = (req: AnyRequest, t = target(req)): Resolution => {
@@ -158,30 +166,28 @@ export function createOutboundHandler(deps: OutboundDeps) {
 
   const recorder = createRequestRecorder(metrics, 'outbound');
 
-  // One retry budget per destination Service in this data plane, kept across snapshots, with its
-  // exhaustion counter bound once; the pair is made again only when the budget is.
+  // One retry budget per destination Service in this data plane, kept across snapshots. What a
+  // request to a destination reports to (retries, budget exhaustion, circuit-breaker refusals) is
+  // bound once per destination and budget, not made per request.
   const budgets = new RetryBudgets();
-  type BudgetRef = { readonly budget: RetryBudget; readonly onBudgetExhausted: () => void };
-  const budgetRefs = new Map<string, BudgetRef>();
-  const budgetOf = (destination: string, policy: BackendPolicySpec): BudgetRef => {
+  const sinks = new Map<string, DestinationSinks>();
+  const sinksOf = (destination: string, policy: BackendPolicySpec): DestinationSinks => {
     const budget = budgets.of(destination, backendRetryPolicy(policy.retries).budget!);
-    let ref = budgetRefs.get(destination);
-    if (ref === undefined || ref.budget !== budget) {
-      const series = metrics.retryBudgetExhausted.bind({ destination_service: destination });
-      budgetRefs.set(destination, (ref = { budget, onBudgetExhausted: () => series.inc() }));
+    let s = sinks.get(destination);
+    if (s === undefined || s.budget !== budget) {
+      const retries = metrics.retries;
+      const exhausted = metrics.retryBudgetExhausted.bind({ destination_service: destination });
+      s = {
+        budget,
+        onRetry: (reason) => retries.inc({ destination_service: destination, reason }),
+        onBudgetExhausted: () => exhausted.inc(),
+        onCircuitOpen: (limit) => metrics.circuitRejections.inc({ destination_service: destination, limit }),
+      };
+      // Bounded by the Services of the mesh (and `passthrough`), like the metrics' labels.
+      if (sinks.size >= 1024) sinks.clear();
+      sinks.set(destination, s);
     }
-    return ref;
-  };
-  // Circuit-breaker refusals by destination: one sink per Service (bounded), not a closure per request.
-  const circuitSinks = new Map<string, (limit: CircuitLimit) => void>();
-  const circuitSink = (destination: string): ((limit: CircuitLimit) => void) => {
-    let sink = circuitSinks.get(destination);
-    if (sink === undefined) {
-      sink = (limit) => metrics.circuitRejections.inc({ destination_service: destination, limit });
-      if (circuitSinks.size >= 1024) circuitSinks.clear();
-      circuitSinks.set(destination, sink);
-    }
-    return sink;
+    return s;
   };
   const record = (destination: string, fate: FateRecord) => (status: number, reason: LocalReplyReason | undefined, _attempts = 0, endedAt = performance.now()) => {
     recorder.record(source, destination, status, reason, (endedAt - fate.startedAt) / 1000);
@@ -207,7 +213,7 @@ export function createOutboundHandler(deps: OutboundDeps) {
     }
     const route = t !== undefined && typeof t !== 'string' ? routes.get(t.authority) : undefined;
     if (route !== undefined && typeof t === 'object') {
-      forwardMesh(req, res, route.entry, route.destination, t.authority, t.path, fate, upgrade);
+      forwardMesh(req, res, route.entry, route.destination, route.sinks, t.authority, t.path, fate, upgrade);
       return;
     }
     const r = resolve(req, t);
@@ -219,28 +225,31 @@ export function createOutboundHandler(deps: OutboundDeps) {
     }
     if (r.kind === 'mesh') {
       const destination = `${r.entry.service.name}.${r.entry.service.namespace}`;
+      const s = sinksOf(destination, r.entry.policy);
       if (routes.size >= 1024) routes.clear();
-      routes.set(r.authority, { entry: r.entry, destination });
-      forwardMesh(req, res, r.entry, destination, r.authority, r.path, fate, upgrade);
+      routes.set(r.authority, { entry: r.entry, destination, sinks: s });
+      forwardMesh(req, res, r.entry, destination, s, r.authority, r.path, fate, upgrade);
       return;
     }
     const destination = 'passthrough';
+    const s = sinksOf(destination, DEFAULT_BACKEND_POLICY);
     forwardRequest(req, res, { picker: staticPicker(r.host, r.port), policy: DEFAULT_BACKEND_POLICY, authority: r.authority, path: r.path, upgrade }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
       startedAt: fate.startedAt,
       fate,
       onComplete: record(destination, fate),
-      onRetry: (reason) => metrics.retries.inc({ destination_service: destination, reason }),
-      ...budgetOf(destination, DEFAULT_BACKEND_POLICY),
+      onRetry: s.onRetry,
+      budget: s.budget,
+      onBudgetExhausted: s.onBudgetExhausted,
     });
   };
 
-  const forwardMesh = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, destination: string, authority: string, path: string, fate: FateRecord, upgrade: string | undefined): void => {
+  const forwardMesh = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, destination: string, s: DestinationSinks, authority: string, path: string, fate: FateRecord, upgrade: string | undefined): void => {
     // Outbound RateLimitPolicies of the Service the request names, before routing picks a backend.
     const limiters = deps.rateLimits?.outbound(destination);
-    if (limiters === undefined) return forwardAdmitted(req, res, entry, destination, authority, path, fate, upgrade);
-    withinLimits(limiters, req, res, destination, fate, () => forwardAdmitted(req, res, entry, destination, authority, path, fate, upgrade));
+    if (limiters === undefined) return forwardAdmitted(req, res, entry, destination, s, authority, path, fate, upgrade);
+    withinLimits(limiters, req, res, destination, fate, () => forwardAdmitted(req, res, entry, destination, s, authority, path, fate, upgrade));
   };
 
   /** Runs `go` if the limits admit the request; otherwise answers 429 (or 503) and records it. */
@@ -270,7 +279,7 @@ export function createOutboundHandler(deps: OutboundDeps) {
     record(destination, fate)(reply.status, reply.reason);
   };
 
-  const forwardAdmitted = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, destination: string, authority: string, path: string, fate: FateRecord, upgrade: string | undefined): void => {
+  const forwardAdmitted = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, destination: string, s: DestinationSinks, authority: string, path: string, fate: FateRecord, upgrade: string | undefined): void => {
     if (entry.routes !== undefined) {
       routed(req, res, entry, authority, path, fate, upgrade);
       return;
@@ -282,9 +291,10 @@ export function createOutboundHandler(deps: OutboundDeps) {
       startedAt: fate.startedAt,
       fate,
       onComplete: record(destination, fate),
-      onRetry: (reason) => metrics.retries.inc({ destination_service: destination, reason }),
-      ...budgetOf(destination, entry.policy),
-      onCircuitOpen: circuitSink(destination),
+      onRetry: s.onRetry,
+      budget: s.budget,
+      onBudgetExhausted: s.onBudgetExhausted,
+      onCircuitOpen: s.onCircuitOpen,
     });
   };
 
@@ -354,10 +364,8 @@ export function createOutboundHandler(deps: OutboundDeps) {
       startedAt: fate.startedAt,
       fate,
       onComplete,
-      onRetry: (reason) => metrics.retries.inc({ destination_service: destination, reason }),
       // A route's retry spends its backend Service's budget (the budget is the Service's, not the route's).
-      ...budgetOf(destination, target.policy),
-      onCircuitOpen: circuitSink(destination),
+      ...sinksOf(destination, target.policy),
     });
   };
 
