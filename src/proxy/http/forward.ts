@@ -31,7 +31,7 @@ import { armTimer, requestEnded, timeOut } from './request-timer.ts';
 import { RETRY_BODY_LIMIT_BYTES, type RoutePolicy } from '../routing/route-policy.ts';
 import { backendRetryPolicy, type RetryPolicy } from '../resilience/retry/retry-policy.ts';
 import { retryBackoffMs } from '../resilience/retry/backoff.ts';
-import type { RetryBudget } from '../resilience/retry/budget.ts';
+import { requestTime, type RetryBudget } from '../resilience/retry/budget.ts';
 import { BUDGETED_RETRY, NO_RETRY, retryDecision, type RetryState } from '../resilience/retry/retry-decision.ts';
 import { CIRCUIT_LIMIT_FIELD, CIRCUIT_LIMIT_HEADER, type CircuitBreaker, type CircuitLimit } from '../resilience/circuit-breaker/circuit-breaker.ts';
 import { admitRequest, releaseHolds, startRetry } from '../resilience/circuit-breaker/breaker-holds.ts';
@@ -226,9 +226,10 @@ export class Forwarding implements RetryState, DeadlineFields {
     // Keep the body for a replay only when a retry may want it and it can fit (a declared length over
     // the bound is never kept; a chunked one is kept until it passes the bound).
     if (retry.widened && retry.attempts > 0 && this.hasBody && (retry.retryNonIdempotent || IDEMPOTENT.has(this.method) || (retry.grpcCodes !== 0 && isGrpc(req))) && (framing === undefined || framing <= RETRY_BODY_LIMIT_BYTES)) this.replay = [];
-    // Every request deposits into its Service's budget; retries withdraw (fail below).
-    ctx.budget?.recordRequest();
     this.arrivedAt = this.quietSince = ctx.startedAt ?? performance.now();
+    // Every request deposits into its Service's budget (at its arrival: no clock read of its own);
+    // retries withdraw (fail below).
+    ctx.budget?.recordRequest(requestTime(this.arrivedAt));
     this.breaker = target.breaker;
     const fate = (this.fate = ctx.fate);
     const own = fate?.headers;
