@@ -172,3 +172,11 @@ test('an access log to a file appends its lines', async () => {
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('an attempt recorded from an endpoint snapshot formats address:port only when read, and in JSON', () => {
+  const f = fate('r9');
+  f.attempt({ address: '10.0.0.7', port: 9090 }, undefined, 200, undefined, 1000, 1004);
+  assert.equal(f.attempts![0].endpoint, '10.0.0.7:9090');
+  assert.equal(JSON.parse(JSON.stringify(f.attempts![0])).endpoint, '10.0.0.7:9090');
+  assert.equal(fateView(f, 'p1').attempts[0].endpoint, '10.0.0.7:9090');
+});

@@ -42,6 +42,11 @@ export class AttemptFate {
     const to = this.#to;
     return typeof to === 'string' ? to : `${to.address}:${to.port}`;
   }
+
+  /** The plain fields, `endpoint` included (a getter is not an own property JSON would see). */
+  toJSON(): { endpoint: string; identity: string | undefined; status: number; failure: string | undefined; detail: string | undefined; startedAt: number; durationMs: number } {
+    return { endpoint: this.endpoint, identity: this.identity, status: this.status, failure: this.failure, detail: this.detail, startedAt: this.startedAt, durationMs: this.durationMs };
+  }
 }
 
 /**
