@@ -20,8 +20,12 @@ export interface Candidate {
    * (weighted: endpoint weight × factor; round robin and random: the factor alone).
    */
   weightFactor(): number;
-  /** Counts one request in and returns the pick whose `done` counts it out again. */
-  take(): Pick;
+  /**
+   * Counts one request in and returns the pick whose `done` counts it out again. `pickedAt`: the
+   * clock time the picker read to choose (peak-ewma), so that the outcome is stamped at
+   * pickedAt + its latency instead of reading the clock once more; absent, it reads the clock.
+   */
+  take(pickedAt?: number): Pick;
 }
 
 export interface PickerOptions {

@@ -45,7 +45,7 @@ export class EndpointState implements Candidate, OutlierEndpoint, RampingEndpoin
     return this.slowStartFactor;
   }
 
-  take(): Pick {
+  take(pickedAt = -1): Pick {
     this.active++;
     // One flag and one closure per pick is the whole cost of `done`; the flag makes a second call
     // (say from both a timeout and a late response) harmless instead of skewing the count.
@@ -56,16 +56,18 @@ export class EndpointState implements Candidate, OutlierEndpoint, RampingEndpoin
       done: (outcome: PickOutcome): void => {
         if (!open) return;
         open = false;
-        this.#settle(outcome);
+        this.#settle(outcome, pickedAt);
       },
     };
   }
 
-  #settle(outcome: PickOutcome): void {
+  #settle(outcome: PickOutcome, pickedAt: number): void {
     this.active--;
     // The client went away or its own deadline passed: nothing is learned about the endpoint.
     if (outcome.failure === 'cancelled') return;
-    this.ewma?.observe(outcome);
+    // The picker's clock reading plus the attempt's latency is when the outcome came: one clock
+    // read per request for peak-ewma, not two.
+    this.ewma?.observe(outcome, pickedAt >= 0 ? pickedAt + outcome.latencyMs : undefined);
     if (outcome.ok && outcome.connectFailure !== true) this.consecutiveFailures = 0;
     else this.consecutiveFailures++;
     const tripped = recordOutcome(this, outcome, this.#detector.rules);

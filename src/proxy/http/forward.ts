@@ -5,39 +5,43 @@
 // gaps and an optional total. The retry policy (resilience/retry: the BackendPolicy's `retries`, or
 // a route's `retry`) widens the rule to the answers and failures it names (replaying a body kept up
 // to RETRY_BODY_LIMIT_BYTES), adds a backoff, bounds each attempt, and asks the Service's budget.
-// HTTP/2 requests go upstream as h2c (forward-h2.ts), others as HTTP/1.1 (the lean client here, or
-// node:http's in forward-h1-node.ts for comparison); what the transports share is in attempt-rules.ts.
+// HTTP/2 requests go upstream as h2c (forward-h2.ts), others as HTTP/1.1 (the lean client in
+// forward-h1.ts, or node:http's in forward-h1-node.ts for comparison); what the transports share is
+// in attempt-rules.ts and attempt.ts. The timer is request-timer.ts; the breaker, deadline and retry
+// glue is under resilience/ (breaker-holds.ts, request-deadline.ts, retry-decision.ts).
 
 import type { IncomingMessage, ServerResponse, OutgoingHttpHeaders } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
-import type { Duplex } from 'node:stream';
 import type { EventEmitter } from 'node:events';
 import { completeTimeouts, type BackendPolicySpec, type BackendTimeouts } from '../../config/kinds/backend-policy.ts';
 import type { EndpointSnapshot } from '../../config/snapshot-types.ts';
-import type { AttemptFailure, Pick, Picker } from '../balance/picker.ts';
+import type { Picker } from '../balance/picker.ts';
 import type { UpstreamPool } from '../transport/upstream-pool.ts';
-import { BODY_CHUNKED, BODY_NONE, BODY_RAW, requestHead, type H1Exchange, type H1Handler, type H1Stage } from '../transport/h1-client.ts';
+import { BODY_CHUNKED, BODY_NONE, BODY_RAW } from '../transport/h1-client.ts';
 import type { H1ServerRequest, H1ServerResponse } from '../transport/h1-server-message.ts';
 import { forwardableHeaders, parsedContentLength, wantsTrailers } from './headers.ts';
-import { REASON_HEADER, sendGrpcReply, sendLocalReply, type LocalReplyReason } from './local-reply.ts';
+import { sendGrpcReply, sendLocalReply, type LocalReplyReason } from './local-reply.ts';
 import type { MirrorTee } from '../filters/request-mirror/mirror.ts';
-import { splice } from '../transport/tunnel.ts';
-import { upgradeAccepted } from './upgrade.ts';
-import { forwardInterim, forwardTrailers } from './response-shapes.ts';
-import { ATTEMPTS_HEADER, BUDGET_EXHAUSTED_HEADER, CONNECT_ERRORS, IDEMPOTENT, flatHeader, peerFailureKind, withoutContentLength, attemptFailureOf, type FailureKind, type RetryReason } from './attempt-rules.ts';
+import { ATTEMPTS_HEADER, BUDGET_EXHAUSTED_HEADER, IDEMPOTENT, type FailureKind, type RetryReason } from './attempt-rules.ts';
+import { Attempt } from './attempt.ts';
+import { H1Attempt } from './forward-h1.ts';
 import { attemptH2 } from './forward-h2.ts';
 import { attemptH1Node } from './forward-h1-node.ts';
+import { armTimer, requestEnded, timeOut } from './request-timer.ts';
 import { RETRY_BODY_LIMIT_BYTES, type RoutePolicy } from '../routing/route-policy.ts';
-import { backendRetryPolicy, retriesAnswer, retriesFailure, type RetryPolicy } from '../resilience/retry/retry-policy.ts';
+import { backendRetryPolicy, type RetryPolicy } from '../resilience/retry/retry-policy.ts';
 import { retryBackoffMs } from '../resilience/retry/backoff.ts';
-import type { RetryBudget } from '../resilience/retry/budget.ts';
+import { requestTime, type RetryBudget } from '../resilience/retry/budget.ts';
+import { BUDGETED_RETRY, NO_RETRY, retryDecision, type RetryState } from '../resilience/retry/retry-decision.ts';
 import { CIRCUIT_LIMIT_FIELD, CIRCUIT_LIMIT_HEADER, type CircuitBreaker, type CircuitLimit } from '../resilience/circuit-breaker/circuit-breaker.ts';
+import { admitRequest, releaseHolds, startRetry } from '../resilience/circuit-breaker/breaker-holds.ts';
+import { readRequestDeadline, withDeadline, type DeadlineFields } from '../resilience/deadline/request-deadline.ts';
 import type { FateRecord } from '../observe/fate.ts';
-import { DEADLINE_HEADER, GRPC_TIMEOUT_HEADER, deadlineTimes, formatDeadline, formatGrpcTimeout, isGrpcRequest, readDeadline, timeLeft } from '../resilience/deadline/deadline.ts';
 
 export type AnyRequest = IncomingMessage | Http2ServerRequest | H1ServerRequest;
 export type AnyResponse = ServerResponse | Http2ServerResponse | H1ServerResponse;
 export { ATTEMPTS_HEADER, attemptFailureOf, type FailureKind, type RetryReason } from './attempt-rules.ts';
+export { Attempt } from './attempt.ts';
 // An HTTP/1.1 request and response come from node:http's server or the lean one (h1-server.ts),
 // which has the same shape for what is used here; the code below names node:http's types for both.
 
@@ -97,13 +101,8 @@ export interface ForwardContext {
   readonly fate?: FateRecord;
 }
 
-/** The timers' local-reply reasons (504 before the response head; after it, the stream is cut). */
-type TimeoutReason = 'request-timeout' | 'response-header-timeout' | 'stream-idle-timeout' | 'backend-request-timeout' | 'deadline-exceeded';
 /** grpc-status DEADLINE_EXCEEDED (gRPC status codes). */
 const GRPC_DEADLINE_EXCEEDED = 4;
-
-/** RST_STREAM INTERNAL_ERROR (RFC 9113 §7): how an HTTP/2 response that was cut ends; http2.constants without loading node:http2. */
-const NGHTTP2_INTERNAL_ERROR = 2;
 /** WEFT_H1_CLIENT=node: HTTP/1.1 upstream through node:http's client (the old path, kept for comparison). */
 const NODE_H1_CLIENT = process.env.WEFT_H1_CLIENT === 'node';
 /**
@@ -117,18 +116,20 @@ function requestFraming(req: AnyRequest): number | undefined {
   return parsedContentLength(req.headers['content-length']);
 }
 
+/**
+ * Carries `req` to an endpoint `target.picker` picks (retrying per the policy) and streams the answer
+ * to `res`, or answers with a local reply; `ctx.onComplete` hears the end once, every way it ends.
+ */
 export function forwardRequest(req: AnyRequest, res: AnyResponse, target: ForwardTarget, ctx: ForwardContext): void {
   new Forwarding(req, res, target, ctx).attempt();
 }
-
-type EndpointPick = Extract<Pick, { kind: 'endpoint' }>;
 
 /**
  * One request on its way upstream: its attempts, whether a failed one may go again, and the final
  * answer. Its steps are methods, not closures made per request: on the hot HTTP/1.1 path a request
  * costs this object and one per attempt.
  */
-export class Forwarding {
+export class Forwarding implements RetryState, DeadlineFields {
   readonly req: AnyRequest;
   readonly res: AnyResponse;
   readonly target: ForwardTarget;
@@ -146,7 +147,7 @@ export class Forwarding {
   /** The attempt in flight: the client going away or the request timeout cancels it. */
   current: Attempt | undefined = undefined;
   lastFailure: { kind: FailureKind; endpoint: EndpointSnapshot; detail: string } | undefined = undefined;
-  // Timing (see onTimer): one timer per request, re-armed only when it fires or the request ends;
+  // Timing (request-timer.ts): one timer per request, re-armed only when it fires or the request ends;
   // the byte paths only bump `activity`, so a busy stream costs no timer work per chunk.
   readonly timeouts: BackendTimeouts;
   /** When the request arrived (performance.now()). */
@@ -225,19 +226,17 @@ export class Forwarding {
     // Keep the body for a replay only when a retry may want it and it can fit (a declared length over
     // the bound is never kept; a chunked one is kept until it passes the bound).
     if (retry.widened && retry.attempts > 0 && this.hasBody && (retry.retryNonIdempotent || IDEMPOTENT.has(this.method) || (retry.grpcCodes !== 0 && isGrpc(req))) && (framing === undefined || framing <= RETRY_BODY_LIMIT_BYTES)) this.replay = [];
-    // Every request deposits into its Service's budget; retries withdraw (fail below).
-    ctx.budget?.recordRequest();
     this.arrivedAt = this.quietSince = ctx.startedAt ?? performance.now();
+    // Every request deposits into its Service's budget (at its arrival: no clock read of its own);
+    // retries withdraw (fail below).
+    ctx.budget?.recordRequest(requestTime(this.arrivedAt));
     this.breaker = target.breaker;
     const fate = (this.fate = ctx.fate);
     const own = fate?.headers;
     this.addHeaders = own === undefined ? target.addHeaders : target.addHeaders === undefined ? own : { ...target.addHeaders, ...own };
-    // Two property reads for a request without a deadline; parsing only when one is there.
-    const weftDeadline = req.headers[DEADLINE_HEADER];
-    const grpcTimeout = req.headers[GRPC_TIMEOUT_HEADER];
-    if (weftDeadline !== undefined || grpcTimeout !== undefined) this.readDeadline(weftDeadline, grpcTimeout);
+    readRequestDeadline(this, req.headers, this.arrivedAt, this.timeouts.requestMs);
     if (!this.hasBody) this.requestEndedAt = this.arrivedAt;
-    this.armTimer(this.arrivedAt, false);
+    armTimer(this, this.arrivedAt, false);
     // The client went away: stop the upstream work too.
     (res as EventEmitter).on('close', () => {
       if (!this.finished) {
@@ -250,12 +249,9 @@ export class Forwarding {
   complete(status: number, reason?: LocalReplyReason, at = performance.now()): void {
     if (this.finished) return;
     this.finished = true;
-    const breaker = this.breaker;
-    if (breaker !== undefined) {
+    if (this.breaker !== undefined) {
       // Every way a request ends comes here once: the breaker's counts never leak.
-      if (this.holdsRequest) breaker.endRequest();
-      if (this.holdsRetry) breaker.endRetry();
-      this.holdsRequest = this.holdsRetry = false;
+      releaseHolds(this);
       this.current?.endPending();
     }
     if (this.timer !== undefined) clearTimeout(this.timer);
@@ -266,27 +262,9 @@ export class Forwarding {
     this.ctx.onComplete(status, reason, this.attempts, at);
   }
 
-  /** Reads the request's deadline fields (resilience/deadline/deadline.ts), once, at arrival. */
-  readDeadline(weft: string | string[] | undefined, grpcTimeout: string | string[] | undefined): void {
-    const grpc = (this.grpc = isGrpcRequest(this.req.headers['content-type']));
-    const d = readDeadline(weft, grpcTimeout, grpc);
-    if (d.kind === 'invalid') this.deadlineError = d.message;
-    if (d.kind !== 'deadline') return;
-    // This hop's own request timeout shortens what the next hop is told; it does not start a
-    // deadline of its own (docs/concepts/overload.md, "Deadlines").
-    const times = deadlineTimes(this.arrivedAt, d.ms, this.timeouts.requestMs);
-    this.deadlineAt = times.at;
-    this.sendDeadlineAt = times.sendAt;
-  }
-
   /** This hop's extra request fields, plus the time left when the request carries a deadline (read at each attempt's send). */
   extraHeaders(): OutgoingHttpHeaders | undefined {
-    const add = this.addHeaders;
-    if (this.sendDeadlineAt === Infinity) return add;
-    const left = timeLeft(this.sendDeadlineAt, performance.now());
-    const extra: OutgoingHttpHeaders = { ...add, [DEADLINE_HEADER]: formatDeadline(left) };
-    if (this.grpc) extra[GRPC_TIMEOUT_HEADER] = formatGrpcTimeout(left);
-    return extra;
+    return withDeadline(this, this.addHeaders);
   }
 
   /** A circuit-breaker limit refused the request: 503 at once, naming the limit. */
@@ -308,49 +286,9 @@ export class Forwarding {
     this.complete(status, reason);
   }
 
-  /**
-   * Arms the timer for the next moment one of the timeouts may expire: the total deadline, the
-   * response head's, or the idle one. Right after activity was seen the idle check comes a quarter
-   * of streamIdleMs later, to learn whether the stream went quiet; a quiet stream is cut
-   * streamIdleMs after the check that first found it quiet, so between 1 and 1.25 × streamIdleMs
-   * after its last byte.
-   */
-  armTimer(now: number, sawActivity: boolean): void {
-    const t = this.timeouts;
-    let at = Infinity;
-    if (t.requestMs > 0) at = this.arrivedAt + t.requestMs;
-    if (this.deadlineAt < at) at = this.deadlineAt;
-    if (t.responseHeaderMs > 0 && !this.responded && this.requestEndedAt >= 0) at = Math.min(at, this.requestEndedAt + t.responseHeaderMs);
-    if (t.streamIdleMs > 0) at = Math.min(at, sawActivity ? now + t.streamIdleMs / 4 : this.quietSince + t.streamIdleMs);
-    if (this.timer !== undefined) {
-      if (at >= this.timerAt) return; // the armed one comes first and re-arms
-      clearTimeout(this.timer);
-      this.timer = undefined;
-    }
-    this.timerAt = at;
-    if (at !== Infinity) this.timer = setTimeout(onTimer, Math.max(1, at - now), this);
-  }
-
-  /** The request has been sent in full: the response head's timer starts. */
+  /** The request has been sent in full: the response head's timer starts (request-timer.ts). */
   requestEnded(): void {
-    if (this.requestEndedAt >= 0 || this.finished) return;
-    this.requestEndedAt = performance.now();
-    this.activity++;
-    if (this.timeouts.responseHeaderMs > 0 && !this.responded) this.armTimer(this.requestEndedAt, false);
-  }
-
-  /** A timer expired: 504 when no response head went to the client; else the stream is cut, never ended cleanly. */
-  timeOut(reason: TimeoutReason, message: string): void {
-    this.current?.cancel();
-    if (!this.res.headersSent) {
-      if (reason === 'deadline-exceeded') this.deadlineReply(message);
-      else this.reply(504, reason, message);
-      return;
-    }
-    const status = (this.res as ServerResponse).statusCode;
-    if (this.fate !== undefined) this.fate.message = message;
-    this.complete(status, reason);
-    cutResponse(this.res);
+    requestEnded(this);
   }
 
   /** The request's deadline passed before a response head: 504, or for a gRPC call DEADLINE_EXCEEDED in a trailers-only response (PROTOCOL-HTTP2.md). */
@@ -381,48 +319,9 @@ export class Forwarding {
     return !this.hasBody || (this.replay !== undefined && this.replayDone);
   }
 
-  /** Whether this failure (or retried answer) may go again now; asks the budget without spending it. */
+  /** Whether this failure (or retried answer) may go again now (retry-decision.ts); asks the budget without spending it. */
   canRetry(kind: FailureKind): boolean {
-    return this.retryDecision(kind) !== NO_RETRY;
-  }
-
-  /**
-   * NO_RETRY, FREE_RETRY (the request provably reached no app: outside the budget, it adds load to
-   * none) or BUDGETED_RETRY. Pure but for marking budgetExhausted, so the transports may ask before
-   * discarding an answer and fail() may ask again.
-   */
-  retryDecision(kind: FailureKind): number {
-    if (this.attempts >= this.maxAttempts || this.finished) return NO_RETRY;
-    // The never-reached-the-app rule, always on. A connect failure before any byte of the body left:
-    // any method. The peer sidecar could not connect to its app, so no app saw the request: any
-    // method, as long as there is no body (it was streamed to the peer and cannot be sent twice).
-    if (kind === 'connect' && !this.bodyStarted) return FREE_RETRY;
-    if (kind === 'peer-app-unreachable' && !this.hasBody) return FREE_RETRY;
-    const p = this.retry;
-    // The policy's retryOn (or a route's retry): what it names goes again if the request can be
-    // replayed in full and is idempotent or opted in. A gRPC status named in retryOn is its own
-    // opt-in (every gRPC call is a POST; gRFC A6's retryableStatusCodes works the same way).
-    let allowed =
-      kind === 'retriable-grpc-status'
-        ? this.replayable()
-        : (kind === 'retriable-status-code' || retriesFailure(p, kind)) && this.replayable() && (p.retryNonIdempotent || IDEMPOTENT.has(this.method));
-    // Also always on: a reset before any answer, of an idempotent request without a body.
-    if (!allowed && (kind === 'reset-before-response' || kind === 'peer-app-reset')) allowed = !this.hasBody && IDEMPOTENT.has(this.method);
-    // Also always on: a peer sidecar shed the request before its app saw it (adaptive concurrency),
-    // so any method may go to another instance if it can be sent whole; the budget still counts it,
-    // since shedding means the Service is overloaded.
-    if (!allowed && kind === 'peer-shed') allowed = !this.hasBody || this.replayable();
-    if (!allowed) return NO_RETRY;
-    // The breaker's maxRetries (Envoy: an overflowing retry is not made; the answer or failure
-    // stands). Asked here, before a transport discards an answer; the slot is taken in fail().
-    if (!this.mayStartRetry(kind)) {
-      this.retryOverflow = true;
-      return NO_RETRY;
-    }
-    const budget = this.ctx.budget;
-    if (budget === undefined || budget.canRetry()) return BUDGETED_RETRY;
-    this.budgetExhausted = true;
-    return NO_RETRY;
+    return retryDecision(this, kind) !== NO_RETRY;
   }
 
   fail(kind: FailureKind, endpoint: EndpointSnapshot, detail: string): void {
@@ -431,9 +330,9 @@ export class Forwarding {
     this.fate?.failedWith(kind, detail);
     if (this.tryTimer !== undefined) clearTimeout(this.tryTimer);
     this.tryTimer = undefined;
-    const decision = this.retryDecision(kind);
+    const decision = retryDecision(this, kind);
     if (decision !== NO_RETRY) {
-      this.startRetry(kind); // retryDecision saw a free slot, and nothing ran in between
+      startRetry(this, kind); // retryDecision saw a free slot, and nothing ran in between
       if (decision === BUDGETED_RETRY) this.ctx.budget?.recordRetry();
       this.ctx.onRetry?.(kind);
       // The policy's backoff (GEP-1731: never before its minimum); the never-reached-the-app rule
@@ -447,33 +346,13 @@ export class Forwarding {
     this.replyFailure(kind, endpoint, detail);
   }
 
-  /**
-   * A retry takes a slot of the breaker's maxRetries (the seam for the retry decision): a request
-   * holds at most one, from its first retry to its end. False: no slot, no retry. A retry of an
-   * attempt that provably reached no app (`connect`, `peer-app-unreachable`) takes none: it adds no
-   * work to any app, and it is how weft routes around an endpoint that went away (unlike Envoy,
-   * where connect-failure retries count too).
-   */
-  startRetry(kind: FailureKind): boolean {
-    const breaker = this.breaker;
-    if (breaker === undefined || this.holdsRetry || kind === 'connect' || kind === 'peer-app-unreachable') return true;
-    return (this.holdsRetry = breaker.tryStartRetry());
-  }
-
-  /** Whether startRetry would succeed now, without taking the slot. */
-  mayStartRetry(kind: FailureKind): boolean {
-    const breaker = this.breaker;
-    if (breaker === undefined || this.holdsRetry || kind === 'connect' || kind === 'peer-app-unreachable') return true;
-    return breaker.retries < breaker.limits.maxRetries;
-  }
-
   /** The running attempt outlasted `timeouts.backendRequest`: abandoned, and retried if allowed; after the response head went out, the stream is cut. */
   attemptTimedOut(a: Attempt): void {
     this.tryTimer = undefined;
     if (this.finished || this.current !== a) return;
     const message = `no complete response within ${this.backendRequestMs}ms of the attempt (${this.target.route?.backendRequestMs !== undefined ? "the HTTPRoute rule's timeouts.backendRequest" : 'retries.perTryTimeoutMs'})`;
     if (this.res.headersSent) {
-      this.timeOut('backend-request-timeout', message);
+      timeOut(this, 'backend-request-timeout', message);
       return;
     }
     a.cancel();
@@ -502,10 +381,7 @@ export class Forwarding {
       // No attempt is in flight here (a retry's predecessor has ended): nothing to cancel.
       if (performance.now() >= this.deadlineAt) return this.deadlineReply(`the request's deadline passed before it could be sent${this.attempts > 0 ? ` (after ${this.attempts} attempt(s))` : ''}`);
     }
-    if (this.attempts === 0 && this.breaker !== undefined) {
-      if (!this.breaker.tryStartRequest()) return this.circuitOpen('max-requests');
-      this.holdsRequest = true;
-    }
+    if (this.attempts === 0 && !admitRequest(this)) return this.circuitOpen('max-requests');
     // The endpoint of the attempt before this one is not tried again.
     if (this.current !== undefined) (this.tried ??= new Set()).add(this.current.pick.endpoint.id);
     const hashKey = this.target.hashKey;
@@ -526,7 +402,7 @@ export class Forwarding {
     // counts from now, not from the first attempt's.
     if (this.attempts > 1 && this.requestEndedAt >= 0) {
       this.requestEndedAt = performance.now();
-      this.armTimer(this.requestEndedAt, false);
+      armTimer(this, this.requestEndedAt, false);
     }
     const ep = pick.endpoint;
     // Clock readings are not free on this path: the request's arrival and the response's end serve
@@ -565,30 +441,6 @@ export class Forwarding {
     }
     return headers;
   }
-
-  /** Streams the request body to the exchange, with back-pressure both ways. */
-  pumpBody(ex: H1Exchange): void {
-    const incoming = this.req as IncomingMessage;
-    ex.ondrain = () => incoming.resume();
-    const mirror = this.target.mirror;
-    incoming.on('data', (chunk: Buffer) => {
-      this.activity++;
-      if (this.fate !== undefined) this.fate.bytesReceived += chunk.length;
-      mirror?.chunk(chunk);
-      this.keep(chunk);
-      if (!ex.writeBody(chunk)) incoming.pause();
-    });
-    incoming.on('end', () => {
-      this.bodyRead();
-      mirror?.end();
-      ex.endBody();
-      this.requestEnded();
-    });
-    // The client went away mid-body: the upstream connection cannot be reused.
-    incoming.on('close', () => {
-      if (!incoming.complete) ex.destroy();
-    });
-  }
 }
 
 /** A gRPC call (content-type application/grpc, +proto etc.). */
@@ -596,11 +448,6 @@ function isGrpc(req: AnyRequest): boolean {
   const type = req.headers['content-type'];
   return typeof type === 'string' && type.startsWith('application/grpc');
 }
-
-/** retryDecision's answers. */
-const NO_RETRY = 0;
-const FREE_RETRY = 1;
-const BUDGETED_RETRY = 2;
 
 /** A retry's backoff is over. */
 function attemptAfterBackoff(f: Forwarding): void {
@@ -611,300 +458,3 @@ function attemptAfterBackoff(f: Forwarding): void {
 function onTryTimer(f: Forwarding, a: Attempt): void {
   f.attemptTimedOut(a);
 }
-
-/** The request's timer: which timeout expired, if any; else arm for the next check. */
-function onTimer(f: Forwarding): void {
-  f.timer = undefined;
-  f.timerAt = Infinity;
-  if (f.finished) return;
-  const now = performance.now();
-  const sawActivity = f.activity !== f.seenActivity;
-  if (sawActivity) {
-    f.seenActivity = f.activity;
-    f.quietSince = now;
-  }
-  const t = f.timeouts;
-  if (now >= f.deadlineAt) {
-    f.timeOut('deadline-exceeded', `the request's deadline (${DEADLINE_HEADER} or ${GRPC_TIMEOUT_HEADER}) passed before a complete response`);
-  } else if (t.requestMs > 0 && now >= f.arrivedAt + t.requestMs) {
-    f.timeOut('request-timeout', `no complete response within ${t.requestMs}ms (${f.target.route?.requestMs !== undefined ? "the HTTPRoute rule's timeouts.request" : 'timeouts.requestMs'})`);
-  } else if (t.responseHeaderMs > 0 && !f.responded && f.requestEndedAt >= 0 && now >= f.requestEndedAt + t.responseHeaderMs) {
-    f.timeOut('response-header-timeout', `no response head within ${t.responseHeaderMs}ms of the request (timeouts.responseHeaderMs)`);
-  } else if (t.streamIdleMs > 0 && !sawActivity && now >= f.quietSince + t.streamIdleMs) {
-    f.timeOut('stream-idle-timeout', `no bytes moved on the stream for ${t.streamIdleMs}ms (timeouts.streamIdleMs)`);
-  } else {
-    f.armTimer(now, sawActivity);
-  }
-}
-
-/**
- * Ends a response whose head went out but whose body cannot be finished, so the client can tell:
- * HTTP/1.1 closes the connection (a chunked body then lacks its last chunk, a Content-Length one
- * is short); HTTP/2 resets the stream (RST_STREAM, no END_STREAM).
- */
-function cutResponse(res: AnyResponse): void {
-  if ('stream' in res && res.stream !== undefined) {
-    const stream = (res as Http2ServerResponse).stream;
-    if (!stream.destroyed) stream.close(NGHTTP2_INTERNAL_ERROR);
-    return;
-  }
-  (res as ServerResponse).destroy();
-}
-
-/** One try at one endpoint: reports its outcome to the balancer once, and fails at most once. */
-export class Attempt {
-  readonly fwd: Forwarding;
-  readonly pick: EndpointPick;
-  readonly started: number;
-  reported = false;
-  /** Went once more to the same endpoint after meeting a stale pooled connection (at most once). */
-  staleRetried = false;
-  /** Stops the transport's work, once the transport has some. */
-  cancelTransport: (() => void) | undefined = undefined;
-  /** Holds one of the breaker's pending slots: waiting for a new connection. */
-  pending = false;
-  /** When the response head was forwarded (performance.now()); -1 before. */
-  headAt = -1;
-
-  constructor(fwd: Forwarding, pick: EndpointPick, started: number) {
-    this.fwd = fwd;
-    this.pick = pick;
-    this.started = started;
-  }
-
-  /**
-   * Reports the outcome to the balancer (once): `status` is the endpoint's answer (0: none), `failure`
-   * why there is no complete response. Returns the time it read.
-   */
-  report(status: number, failure?: AttemptFailure): number {
-    if (this.pending) this.endPending();
-    const now = performance.now();
-    if (this.reported) return now;
-    this.reported = true;
-    const fate = this.fwd.fate;
-    if (fate !== undefined) {
-      const ep = this.pick.endpoint;
-      fate.attempt(`${ep.address}:${ep.port}`, ep.identity, status, failure, this.started, now);
-    }
-    const ok = failure === undefined && status > 0 && status < 500;
-    this.pick.done({ ok, connectFailure: failure === 'connect', latencyMs: now - this.started, headMs: this.headAt >= 0 ? this.headAt - this.started : undefined, status: status > 0 ? status : undefined, failure });
-    return now;
-  }
-
-  /**
-   * The attempt needs a new connection: the breaker's maxConnections (`openConnections`, -1: not
-   * counted) and maxPendingRequests decide. False: refused, and the request was answered 503.
-   */
-  startPending(openConnections: number): boolean {
-    const f = this.fwd;
-    const breaker = f.breaker;
-    if (breaker === undefined || this.pending) return true;
-    const limit = breaker.tryStartPending(openConnections);
-    if (limit === undefined) return (this.pending = true);
-    // Not the endpoint's failure: the balancer must not count it against it.
-    this.report(0, 'cancelled');
-    f.circuitOpen(limit);
-    return false;
-  }
-
-  /** The connection came up (or the attempt ended): the pending slot is free. */
-  endPending(): void {
-    if (!this.pending) return;
-    this.pending = false;
-    this.fwd.breaker?.endPending();
-  }
-
-  /** `status`: what the endpoint answered when the failure is an answer (a retried status code). */
-  onFailure(kind: FailureKind, detail: string, status = 0): void {
-    if (this.reported) return; // an attempt fails once, however many events report it
-    this.report(status, attemptFailureOf(kind));
-    this.fwd.fail(kind, this.pick.endpoint, detail);
-  }
-
-  /** A cancelled attempt (client gone, request timeout) still reports back, or least-request would count it as active forever. */
-  cancel(): void {
-    this.report(0, 'cancelled');
-    this.cancelTransport?.();
-  }
-}
-
-/** An attempt over the lean HTTP/1.1 client (h1-client.ts); it is its exchange's handler. */
-class H1Attempt extends Attempt implements H1Handler {
-  ex: H1Exchange | undefined = undefined;
-  status = 0;
-  lastChunk: Buffer | undefined = undefined;
-  /** The body's trailer fields for the client, held until the end (most responses have none). */
-  trailers: string[] | undefined = undefined;
-  waitingDrain = false;
-
-  start(): void {
-    const f = this.fwd;
-    const ep = this.pick.endpoint;
-    const timeouts = f.target.policy.timeouts;
-    const tls = ep.identity === undefined ? undefined : { context: f.ctx.pool.tls!.context, identity: ep.identity };
-    // retryStale: an idempotent request without a body may go again on a new connection if the
-    // pooled one it was written on turns out closed (h1-client.ts decides, having seen no byte back).
-    // An upgrade goes on a connection of its own, never a pooled one, so it is never stale.
-    const upgrade = f.target.upgrade !== undefined;
-    const pool = f.ctx.pool.h1(ep.address, ep.port, ep.identity);
-    // No idle connection (or an upgrade, which never shares one): this attempt waits for a new one.
-    if (f.breaker !== undefined && (upgrade || pool.idleCount === 0) && !this.startPending(f.ctx.pool.h1OpenCount(f.breaker.endpoints))) return;
-    const ex = pool.request(this, { connectMs: timeouts.connectMs, idleMs: timeouts.idleMs, noResponseBody: f.method === 'HEAD', tls, upgrade, retryStale: !upgrade && f.h1Body === BODY_NONE && IDEMPOTENT.has(f.method) });
-    this.ex ??= ex;
-  }
-
-  /** The pool sends this exchange again on a new connection: not an endpoint failure, not one of the policy's attempts. */
-  onStaleRetry(): void {
-    this.staleRetried = true;
-    this.fwd.ctx.onRetry?.('stale-connection');
-  }
-
-  override cancel(): void {
-    this.report(0, 'cancelled');
-    this.ex?.destroy();
-  }
-
-  onReady(ex: H1Exchange): void {
-    this.ex = ex;
-    if (this.pending) this.endPending();
-    const f = this.fwd;
-    const incoming = f.req as IncomingMessage;
-    const upgrade = f.target.upgrade;
-    // A deadline's time left is written at each attempt's send, so that head is not kept.
-    if (f.sendDeadlineAt !== Infinity) f.h1Head = undefined;
-    f.h1Head ??= requestHead(f.method, f.target.path, f.target.authority, incoming.rawHeaders, {
-      connection: incoming.headers.connection,
-      teTrailers: wantsTrailers(incoming.headers),
-      extra: f.extraHeaders() as Record<string, string> | undefined,
-      bodyLength: f.framing,
-      // An upgrade carries its own Connection and Upgrade: the only hop-by-hop fields that go on.
-      upgrade,
-    });
-    ex.writeHead(f.h1Head, f.h1Body);
-    if (f.h1Body === BODY_NONE) return;
-    if (f.bodyStarted) {
-      // A retry: an earlier attempt read the client's body, and all of it was kept (canRetry).
-      for (const chunk of f.replay ?? []) ex.writeBody(chunk);
-      ex.endBody();
-      return;
-    }
-    f.bodyStarted = true;
-    f.pumpBody(ex);
-  }
-
-  onInterim(status: number, headers: string[]): void {
-    const f = this.fwd;
-    if (!f.finished) forwardInterim(f.req, f.res, status, headers);
-  }
-
-  onHead(status: number, headers: string[]): void {
-    const f = this.fwd;
-    const ex = this.ex!;
-    if (f.finished) {
-      ex.destroy();
-      return;
-    }
-    f.activity++;
-    this.status = status;
-    if (status === 502 || status === 503) {
-      const reason = flatHeader(headers, REASON_HEADER);
-      const peerFailure = peerFailureKind(status, reason);
-      if (peerFailure && f.canRetry(peerFailure)) {
-        ex.discard();
-        this.onFailure(peerFailure, `peer sidecar answered ${status} ${reason}`, status);
-        return;
-      }
-    }
-    const answer = retriesAnswer(f.retry, status, f.retry.grpcCodes !== 0 ? flatHeader(headers, 'grpc-status') : undefined);
-    if (answer !== undefined && f.canRetry(answer)) {
-      ex.discard();
-      this.onFailure(answer, `answered ${status}${answer === 'retriable-grpc-status' ? ` grpc-status ${flatHeader(headers, 'grpc-status')}` : ''}`, status);
-      return;
-    }
-    f.responded = true;
-    this.headAt = performance.now();
-    try {
-      const edit = f.target.editResponse;
-      // node:http's writer would copy a Content-Length a 1xx or 204 may not carry (RFC 9110 §8.6).
-      let fields = status < 200 || status === 204 ? withoutContentLength(headers) : headers;
-      if (f.attempts > 1) fields = [...fields, ATTEMPTS_HEADER, String(f.attempts)];
-      if (f.budgetExhausted) fields = [...fields, BUDGET_EXHAUSTED_HEADER, 'true'];
-      (f.res as ServerResponse).writeHead(status, edit === undefined ? fields : edit(fields));
-    } catch (err) {
-      ex.destroy();
-      this.report(0, 'reset');
-      const ep = this.pick.endpoint;
-      f.reply(502, 'upstream-reset', `upstream ${ep.address}:${ep.port} sent a response head that cannot be forwarded: ${(err as Error).message}`);
-    }
-  }
-
-  onData(chunk: Buffer, last: boolean): void {
-    if (last) {
-      // The whole rest of the body: it goes out with the end.
-      this.lastChunk = chunk;
-      return;
-    }
-    const f = this.fwd;
-    f.activity++;
-    if (f.fate !== undefined) f.fate.bytesSent += chunk.length;
-    const out = f.res as ServerResponse;
-    if (!out.write(chunk) && !this.waitingDrain) {
-      this.waitingDrain = true;
-      this.ex!.pause();
-      out.once('drain', () => {
-        // A slow reader that drains is progress, not an idle stream.
-        f.activity++;
-        this.waitingDrain = false;
-        this.ex!.resume();
-      });
-    }
-  }
-
-  onTrailers(trailers: string[]): void {
-    this.trailers = trailers;
-  }
-
-  onEnd(): void {
-    if (this.trailers !== undefined) forwardTrailers(this.fwd.req, this.fwd.res, this.trailers);
-    const fate = this.fwd.fate;
-    if (fate !== undefined && this.lastChunk !== undefined) fate.bytesSent += this.lastChunk.length;
-    (this.fwd.res as ServerResponse).end(this.lastChunk);
-    this.fwd.complete(this.status, undefined, this.report(this.status));
-  }
-
-  /** A 101 to the upgrade request, sent completely: check it, answer the client 101, splice. */
-  onUpgrade(headers: string[], socket: Duplex, head: Buffer): void {
-    const f = this.fwd;
-    if (f.finished) {
-      socket.destroy();
-      return;
-    }
-    const ep = this.pick.endpoint;
-    const res = f.res as H1ServerResponse;
-    if (!upgradeAccepted(f.target.upgrade ?? '', flatHeader(headers, 'upgrade')) || typeof res.switchProtocols !== 'function') {
-      // The app saw the request, so it is not tried again.
-      socket.destroy();
-      this.report(0, 'reset');
-      f.reply(502, 'upstream-reset', `upstream ${ep.address}:${ep.port} switched protocols to ${JSON.stringify(flatHeader(headers, 'upgrade') ?? '')}, which the request did not offer (${f.target.upgrade})`);
-      return;
-    }
-    const client = res.switchProtocols(headers);
-    splice(client.socket, client.head, socket, head);
-    f.complete(101, undefined, this.report(101));
-  }
-
-  onError(err: NodeJS.ErrnoException, stage: H1Stage): void {
-    const f = this.fwd;
-    if (f.finished) return;
-    if (stage === 'after-head') {
-      this.report(0, 'reset');
-      (f.res as ServerResponse).destroy(err);
-      return;
-    }
-    const code = err.code ?? '';
-    // Stage `connect`: the connection (TCP, and TLS with the peer's identity) never came up.
-    if ((stage === 'connect' || CONNECT_ERRORS.has(code)) && !f.bodyStarted) this.onFailure('connect', `${code} ${err.message}`);
-    else this.onFailure(this.ex?.reused || !f.bodyStarted ? 'reset-before-response' : 'reset-after-response', `${code} ${err.message}`);
-  }
-}
-

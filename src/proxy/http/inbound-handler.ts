@@ -113,6 +113,17 @@ export function createInboundHandler(deps: InboundDeps) {
     return info;
   };
 
+  // Host values already found valid, bounded: a hostile client cannot grow it.
+  const goodHosts = new Set<string>();
+  const checkHost = (host: string): string | undefined => {
+    const bad = hostError(host);
+    if (bad === undefined) {
+      if (goodHosts.size >= 1024) goodHosts.clear();
+      goodHosts.add(host);
+    }
+    return bad;
+  };
+
   /** The request ended: its metrics and its fate. */
   const ended = (fate: FateRecord, status: number, reason: Parameters<typeof recorder.record>[3], endedAt = performance.now(), message?: string): void => {
     recorder.record(fate.sourceService, destination, status, reason, (endedAt - fate.startedAt) / 1000);
@@ -155,8 +166,9 @@ export function createInboundHandler(deps: InboundDeps) {
       return;
     }
     const requestAuthority = t.authority ?? (req.headers[':authority'] as string | undefined) ?? req.headers.host ?? authority;
-    // A Host that is not host[:port] (a path, a user) never reaches the app.
-    const badHost = t.authority === undefined ? hostError(requestAuthority) : undefined;
+    // A Host that is not host[:port] (a path, a user) never reaches the app. Callers send few
+    // distinct ones: each is checked once (as the outbound side does through its route cache).
+    const badHost = t.authority === undefined && !goodHosts.has(requestAuthority) ? checkHost(requestAuthority) : undefined;
     if (badHost !== undefined) {
       sendLocalReply(res, 400, 'bad-request', badHost, deps.proxyId);
       ended(fate, 400, 'bad-request', undefined, badHost);

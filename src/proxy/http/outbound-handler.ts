@@ -1,36 +1,35 @@
 // The outbound path: the app's request (absolute-form via HTTP_PROXY, or origin-form with a mesh
-// Host) names a service; this resolves it in the service table and forwards through its balancer.
-// Hosts that are not mesh services pass through to their real address unless the mesh says not to.
+// Host) names a service; outbound-resolve.ts finds it in the service table, and this runs the
+// request flow: fate, rate limits, routes and their filters, then forwards through the balancer.
+// Hosts that are not mesh services pass through to their real address unless the mesh says not to
+// (CONNECT tunnels: outbound-connect.ts; per-destination counters and budgets: destination-sinks.ts).
 
-import net from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { EventEmitter } from 'node:events';
-import { parseMeshHost, type MeshHost } from '../../config/mesh-host.ts';
-import { DEFAULT_BACKEND_POLICY, type BackendPolicySpec } from '../../config/kinds/backend-policy.ts';
-import { backendRetryPolicy } from '../resilience/retry/retry-policy.ts';
-import { RetryBudgets, type RetryBudget } from '../resilience/retry/budget.ts';
+import { DEFAULT_BACKEND_POLICY } from '../../config/kinds/backend-policy.ts';
 import type { NodeInfo } from '../../config/snapshot-types.ts';
 import type { Watch } from '../../lib/watch.ts';
 import type { ServicePortEntry, ServiceTable } from '../balance/service-table.ts';
 import type { ProxyMetrics } from '../admin/proxy-metrics.ts';
 import type { UpstreamPool } from '../transport/upstream-pool.ts';
 import { forwardRequest, type AnyRequest, type AnyResponse } from './forward.ts';
-import { rawLocalReply, sendBodylessReply, sendGrpcReply, sendLocalReply, sendRedirect, type LocalReplyReason } from './local-reply.ts';
+import { sendBodylessReply, sendGrpcReply, sendLocalReply, sendRedirect, type LocalReplyReason } from './local-reply.ts';
 import { staticPicker } from '../balance/static-picker.ts';
 import { createRequestRecorder } from './request-metrics.ts';
 import { routeRequest, type RouteDecision } from '../routing/route-request.ts';
 import { startMirror, type MirrorTee } from '../filters/request-mirror/mirror.ts';
 import { parsedContentLength } from './headers.ts';
 import { requestedUpgrade, upgradeEventResponse } from './upgrade.ts';
-import { hostError, requestTarget } from './request-target.ts';
-import type { CircuitLimit } from '../resilience/circuit-breaker/circuit-breaker.ts';
 import type { RateLimits } from '../filters/rate-limit/rate-limits.ts';
 import { checkLimits, type Denial, type PolicyLimiter } from '../filters/rate-limit/policy-limiter.ts';
 import { denialReply } from '../filters/rate-limit/rate-limit-filter.ts';
 import type { FateRecord } from '../observe/fate.ts';
 import type { Observer } from '../observe/observer.ts';
 import type { HashPolicy } from '../balance/hashing/hash-policy.ts';
+import { createResolver, target } from './outbound-resolve.ts';
+import { createConnectHandler } from './outbound-connect.ts';
+import { destinationSinks, type DestinationSinks } from './destination-sinks.ts';
 
 export interface OutboundDeps {
   readonly node: NodeInfo;
@@ -62,127 +61,23 @@ function hashOf(policy: HashPolicy, req: AnyRequest, path: string, edit: ((field
   return { hashKey: h.key, editResponse: (fields) => [...(edit === undefined ? fields : edit(fields)), 'set-cookie', setCookie] };
 }
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '0.0.0.0']);
-
-/** `host[:port]` or `[v6]:port` → host and port (the default when absent); undefined if malformed. */
-function splitAuthority(authority: string, defaultPort: number | undefined): { host: string; port: number } | undefined {
-  const colon = authority.lastIndexOf(':');
-  const hasPort = colon > 0 && !authority.endsWith(']');
-  const port = hasPort ? Number(authority.slice(colon + 1)) : defaultPort;
-  if (port === undefined || !Number.isInteger(port) || port < 1 || port > 65535) return undefined;
-  const host = (hasPort ? authority.slice(0, colon) : authority).replace(/^\[|\]$/g, '');
-  return host ? { host, port } : undefined;
-}
-
-interface Resolved {
-  readonly kind: 'mesh';
-  readonly entry: ServicePortEntry;
-  readonly authority: string;
-  readonly path: string;
-}
-interface Passthrough {
-  readonly kind: 'passthrough';
-  readonly host: string;
-  readonly port: number;
-  readonly authority: string;
-  readonly path: string;
-}
-type Resolution = Resolved | Passthrough | { readonly kind: 'error'; readonly status: number; readonly reason: LocalReplyReason; readonly message: string };
-
-/**
- * The request's authority and origin-form path (request-target.ts): an absolute-form target names
- * the authority and wins over Host (RFC 9112 §3.2.2); otherwise Host or `:authority` names it.
- * A string says why the request is invalid (400), undefined that it names no host.
- */
-function target(req: AnyRequest): { authority: string; path: string } | string | undefined {
-  const t = requestTarget(req);
-  if (typeof t === 'string') return t;
-  if (t.authority !== undefined) return { authority: t.authority, path: t.path };
-  const authority = (req.headers[':authority'] as string | undefined) ?? req.headers.host;
-  return authority ? { authority, path: t.path } : undefined;
-}
-
 export function createOutboundHandler(deps: OutboundDeps) {
   const { node, metrics } = deps;
   const source = node.service;
-  /** A passthrough to this sidecar's own outbound listener would loop forever. */
-  const isSelf = (host: string, port: number): boolean => LOOPBACK.has(host) && port === deps.ownPort();
   // The same for every request this handler forwards to a mesh service.
   const meshAddHeaders = { 'x-weft-source': `${source}.${node.namespace}` };
 
-  // Parsed Host values, bounded: a client sends few distinct ones, a hostile one cannot grow it.
-  const hostCache = new Map<string, MeshHost | null>();
-  const meshHost = (authority: string): MeshHost | undefined => {
-    let host = hostCache.get(authority);
-    if (host === undefined) {
-      host = parseMeshHost(authority) ?? null;
-      if (hostCache.size >= 1024) hostCache.clear();
-      hostCache.set(authority, host);
-    }
-    return host ?? undefined;
-  };
+  const { resolve, isSelf } = createResolver(deps);
+  const connect = createConnectHandler(deps, isSelf);
+  const sinksOf = destinationSinks(metrics);
 
   // Mesh routes by authority under the table in force (a new snapshot clears them): most requests
   // name one of a few hosts, and this skips parsing the host and the table lookup.
-  const routes = new Map<string, { readonly entry: ServicePortEntry; readonly destination: string }>();
+  const routes = new Map<string, { readonly entry: ServicePortEntry; readonly destination: string; readonly sinks: DestinationSinks }>();
   deps.table.subscribe(() => routes.clear());
-
-  const resolve = (req: AnyRequest, t = target(req)): Resolution => {
-    if (typeof t === 'string') return { kind: 'error', status: 400, reason: 'bad-request', message: `bad request target: ${t}` };
-    if (!t) return { kind: 'error', status: 400, reason: 'bad-request', message: 'request names no host (absolute-form URL or Host header)' };
-    // Checked here, where an authority is first seen: the route cache only ever holds valid ones.
-    const badHost = hostError(t.authority);
-    if (badHost !== undefined) return { kind: 'error', status: 400, reason: 'bad-request', message: `bad request target: ${badHost}` };
-    const table = deps.table.get();
-    if (!table) return { kind: 'error', status: 503, reason: 'no-snapshot', message: 'this sidecar has not received its configuration from the control plane yet' };
-    const host = meshHost(t.authority);
-    const service = host && table.lookup(host.name, host.namespace ?? node.namespace);
-    if (!host || !service) {
-      if (deps.allowPassthrough()) {
-        const pass = splitAuthority(t.authority, 80);
-        if (!pass) return { kind: 'error', status: 400, reason: 'bad-request', message: `${JSON.stringify(t.authority)} is not a valid host[:port]` };
-        if (isSelf(pass.host, pass.port)) {
-          return { kind: 'error', status: 400, reason: 'bad-request', message: `${t.authority} is this sidecar's own outbound listener; name a mesh service in the Host header or URL` };
-        }
-        return { kind: 'passthrough', host: pass.host, port: pass.port, authority: t.authority, path: t.path };
-      }
-      return { kind: 'error', status: 404, reason: 'unknown-service', message: `${t.authority} is not a service of the mesh (namespace ${host?.namespace ?? node.namespace}) and outbound traffic is registry-only` };
-    }
-    const entry = host.port === undefined ? service.defaultPort : service.ports.get(host.port);
-    if (!entry) {
-      const ports = [...service.ports.keys()].join(', ') || 'none';
-      return { kind: 'error', status: 404, reason: 'unknown-port', message: `service ${service.service.name}.${service.service.namespace} has no port ${host.port ?? '(default)'}; its ports: ${ports}` };
-    }
-    return { kind: 'mesh', entry, authority: t.authority, path: t.path };
-  };
 
   const recorder = createRequestRecorder(metrics, 'outbound');
 
-  // One retry budget per destination Service in this data plane, kept across snapshots, with its
-  // exhaustion counter bound once; the pair is made again only when the budget is.
-  const budgets = new RetryBudgets();
-  type BudgetRef = { readonly budget: RetryBudget; readonly onBudgetExhausted: () => void };
-  const budgetRefs = new Map<string, BudgetRef>();
-  const budgetOf = (destination: string, policy: BackendPolicySpec): BudgetRef => {
-    const budget = budgets.of(destination, backendRetryPolicy(policy.retries).budget!);
-    let ref = budgetRefs.get(destination);
-    if (ref === undefined || ref.budget !== budget) {
-      const series = metrics.retryBudgetExhausted.bind({ destination_service: destination });
-      budgetRefs.set(destination, (ref = { budget, onBudgetExhausted: () => series.inc() }));
-    }
-    return ref;
-  };
-  // Circuit-breaker refusals by destination: one sink per Service (bounded), not a closure per request.
-  const circuitSinks = new Map<string, (limit: CircuitLimit) => void>();
-  const circuitSink = (destination: string): ((limit: CircuitLimit) => void) => {
-    let sink = circuitSinks.get(destination);
-    if (sink === undefined) {
-      sink = (limit) => metrics.circuitRejections.inc({ destination_service: destination, limit });
-      if (circuitSinks.size >= 1024) circuitSinks.clear();
-      circuitSinks.set(destination, sink);
-    }
-    return sink;
-  };
   const record = (destination: string, fate: FateRecord) => (status: number, reason: LocalReplyReason | undefined, _attempts = 0, endedAt = performance.now()) => {
     recorder.record(source, destination, status, reason, (endedAt - fate.startedAt) / 1000);
     fate.destinationService = destination;
@@ -207,7 +102,7 @@ export function createOutboundHandler(deps: OutboundDeps) {
     }
     const route = t !== undefined && typeof t !== 'string' ? routes.get(t.authority) : undefined;
     if (route !== undefined && typeof t === 'object') {
-      forwardMesh(req, res, route.entry, route.destination, t.authority, t.path, fate, upgrade);
+      forwardMesh(req, res, route.entry, route.destination, route.sinks, t.authority, t.path, fate, upgrade);
       return;
     }
     const r = resolve(req, t);
@@ -219,28 +114,31 @@ export function createOutboundHandler(deps: OutboundDeps) {
     }
     if (r.kind === 'mesh') {
       const destination = `${r.entry.service.name}.${r.entry.service.namespace}`;
+      const s = sinksOf(destination, r.entry.policy);
       if (routes.size >= 1024) routes.clear();
-      routes.set(r.authority, { entry: r.entry, destination });
-      forwardMesh(req, res, r.entry, destination, r.authority, r.path, fate, upgrade);
+      routes.set(r.authority, { entry: r.entry, destination, sinks: s });
+      forwardMesh(req, res, r.entry, destination, s, r.authority, r.path, fate, upgrade);
       return;
     }
     const destination = 'passthrough';
+    const s = sinksOf(destination, DEFAULT_BACKEND_POLICY);
     forwardRequest(req, res, { picker: staticPicker(r.host, r.port), policy: DEFAULT_BACKEND_POLICY, authority: r.authority, path: r.path, upgrade }, {
       pool: deps.pool,
       proxyId: deps.proxyId,
       startedAt: fate.startedAt,
       fate,
       onComplete: record(destination, fate),
-      onRetry: (reason) => metrics.retries.inc({ destination_service: destination, reason }),
-      ...budgetOf(destination, DEFAULT_BACKEND_POLICY),
+      onRetry: s.onRetry,
+      budget: s.budget,
+      onBudgetExhausted: s.onBudgetExhausted,
     });
   };
 
-  const forwardMesh = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, destination: string, authority: string, path: string, fate: FateRecord, upgrade: string | undefined): void => {
+  const forwardMesh = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, destination: string, s: DestinationSinks, authority: string, path: string, fate: FateRecord, upgrade: string | undefined): void => {
     // Outbound RateLimitPolicies of the Service the request names, before routing picks a backend.
     const limiters = deps.rateLimits?.outbound(destination);
-    if (limiters === undefined) return forwardAdmitted(req, res, entry, destination, authority, path, fate, upgrade);
-    withinLimits(limiters, req, res, destination, fate, () => forwardAdmitted(req, res, entry, destination, authority, path, fate, upgrade));
+    if (limiters === undefined) return forwardAdmitted(req, res, entry, destination, s, authority, path, fate, upgrade);
+    withinLimits(limiters, req, res, destination, fate, () => forwardAdmitted(req, res, entry, destination, s, authority, path, fate, upgrade));
   };
 
   /** Runs `go` if the limits admit the request; otherwise answers 429 (or 503) and records it. */
@@ -270,7 +168,7 @@ export function createOutboundHandler(deps: OutboundDeps) {
     record(destination, fate)(reply.status, reply.reason);
   };
 
-  const forwardAdmitted = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, destination: string, authority: string, path: string, fate: FateRecord, upgrade: string | undefined): void => {
+  const forwardAdmitted = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, destination: string, s: DestinationSinks, authority: string, path: string, fate: FateRecord, upgrade: string | undefined): void => {
     if (entry.routes !== undefined) {
       routed(req, res, entry, authority, path, fate, upgrade);
       return;
@@ -282,9 +180,10 @@ export function createOutboundHandler(deps: OutboundDeps) {
       startedAt: fate.startedAt,
       fate,
       onComplete: record(destination, fate),
-      onRetry: (reason) => metrics.retries.inc({ destination_service: destination, reason }),
-      ...budgetOf(destination, entry.policy),
-      onCircuitOpen: circuitSink(destination),
+      onRetry: s.onRetry,
+      budget: s.budget,
+      onBudgetExhausted: s.onBudgetExhausted,
+      onCircuitOpen: s.onCircuitOpen,
     });
   };
 
@@ -354,10 +253,8 @@ export function createOutboundHandler(deps: OutboundDeps) {
       startedAt: fate.startedAt,
       fate,
       onComplete,
-      onRetry: (reason) => metrics.retries.inc({ destination_service: destination, reason }),
       // A route's retry spends its backend Service's budget (the budget is the Service's, not the route's).
-      ...budgetOf(destination, target.policy),
-      onCircuitOpen: circuitSink(destination),
+      ...sinksOf(destination, target.policy),
     });
   };
 
@@ -379,50 +276,6 @@ export function createOutboundHandler(deps: OutboundDeps) {
   /** An upgrade node:http took (its connection had gone to node:http): the same path as any request. */
   const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, adopt: (socket: Duplex) => void): void => {
     request(req, upgradeEventResponse(req, socket, head, adopt));
-  };
-
-  /**
-   * CONNECT: what Node's fetch sends through HTTP_PROXY, even for http:// URLs. A tunnel to a mesh
-   * service is terminated here: the HTTP inside it comes back to this listener and is routed like
-   * any other request (its Host names the service). Other hosts get a plain TCP tunnel when
-   * passthrough is allowed.
-   */
-  const connect = (req: IncomingMessage, socket: Duplex, head: Buffer, adopt: (socket: Duplex) => void): void => {
-    const authority = req.url ?? '';
-    const table = deps.table.get();
-    const host = parseMeshHost(authority);
-    const refuse = (status: number, reason: LocalReplyReason, message: string): void => {
-      socket.end(rawLocalReply(status, reason, message, deps.proxyId));
-    };
-    if (!table) return refuse(503, 'no-snapshot', 'this sidecar has not received its configuration from the control plane yet');
-    if (host && table.lookup(host.name, host.namespace ?? node.namespace)) {
-      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      if (head.length) socket.unshift(head);
-      adopt(socket);
-      return;
-    }
-    if (!deps.allowPassthrough()) return refuse(404, 'unknown-service', `${authority} is not a service of the mesh and outbound traffic is registry-only`);
-    const pass = splitAuthority(authority, undefined);
-    if (!pass) return refuse(400, 'bad-request', `CONNECT needs HOST:PORT, got ${JSON.stringify(authority)}`);
-    if (isSelf(pass.host, pass.port)) return refuse(400, 'bad-request', `${authority} is this sidecar's own outbound listener`);
-    const upstream = net.connect({ host: pass.host, port: pass.port });
-    const connectTimer = setTimeout(() => upstream.destroy(new Error('connect timeout')), DEFAULT_BACKEND_POLICY.timeouts.connectMs);
-    const onConnectError = (): void => {
-      clearTimeout(connectTimer);
-      refuse(503, 'upstream-connect-failure', `could not connect to ${authority}`);
-    };
-    upstream.once('error', onConnectError);
-    upstream.once('connect', () => {
-      clearTimeout(connectTimer);
-      upstream.off('error', onConnectError);
-      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      if (head.length) upstream.write(head);
-      upstream.pipe(socket);
-      socket.pipe(upstream);
-      upstream.on('error', () => socket.destroy());
-      socket.on('error', () => upstream.destroy());
-      socket.on('close', () => upstream.destroy());
-    });
   };
 
   return { request, upgrade, connect };

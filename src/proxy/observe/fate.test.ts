@@ -22,6 +22,17 @@ test('request ids: a sane one is kept; absent, repeated, oversized or odd ones a
   assert.match(newRequestId(), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
 });
 
+test('new request ids are unique and UUID-shaped across many', () => {
+  const ids = new Set<string>();
+  for (let i = 0; i < 10_000; i++) {
+    const id = newRequestId();
+    assert.match(id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.equal(acceptedRequestId(id), id);
+    ids.add(id);
+  }
+  assert.equal(ids.size, 10_000);
+});
+
 test('a fate records attempts, their failures and decisions', () => {
   const f = fate('r1', 503, 'upstream-connect-failure');
   f.attempt('10.0.0.1:8080', 'spiffe://weft.local/ns/default/svc/reviews', 503, 'connect', 1000, 1003);
@@ -160,4 +171,12 @@ test('an access log to a file appends its lines', async () => {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('an attempt recorded from an endpoint snapshot formats address:port only when read, and in JSON', () => {
+  const f = fate('r9');
+  f.attempt({ address: '10.0.0.7', port: 9090 }, undefined, 200, undefined, 1000, 1004);
+  assert.equal(f.attempts![0].endpoint, '10.0.0.7:9090');
+  assert.equal(JSON.parse(JSON.stringify(f.attempts![0])).endpoint, '10.0.0.7:9090');
+  assert.equal(fateView(f, 'p1').attempts[0].endpoint, '10.0.0.7:9090');
 });

@@ -8,10 +8,16 @@ import type { Direction, FateView } from '../../config/fate-view.ts';
 // The view's types live in config/ (the control plane, the CLI and the dashboard read them too).
 export type { Direction, FateView } from '../../config/fate-view.ts';
 
-/** One attempt at one endpoint (forward.ts reports it when the balancer hears its outcome). */
-export interface AttemptFate {
-  /** `address:port` of the endpoint. */
-  readonly endpoint: string;
+/** Where an attempt went: `address:port` already joined, or the endpoint it is joined from when read. */
+export type AttemptEndpoint = string | { readonly address: string; readonly port: number };
+
+/**
+ * One attempt at one endpoint (forward.ts reports it when the balancer hears its outcome). The
+ * request path stores the endpoint it picked as is; `endpoint` joins `address:port` only when a
+ * view, a log line or a span reads it.
+ */
+export class AttemptFate {
+  readonly #to: AttemptEndpoint;
   /** The SPIFFE id the endpoint had to prove (mutual TLS); absent: plaintext. */
   readonly identity: string | undefined;
   /** The endpoint's answer (0: none came). */
@@ -19,10 +25,30 @@ export interface AttemptFate {
   /** Why there is no complete answer (attempt-rules.ts FailureKind words); absent: it answered. */
   failure: string | undefined;
   /** What the failure was in words (an errno, the peer's x-weft-reason). */
-  detail: string | undefined;
+  detail: string | undefined = undefined;
   /** performance.now() when the attempt started, and how long it took (ms). */
   readonly startedAt: number;
   readonly durationMs: number;
+
+  constructor(to: AttemptEndpoint, identity: string | undefined, status: number, failure: string | undefined, startedAt: number, durationMs: number) {
+    this.#to = to;
+    this.identity = identity;
+    this.status = status;
+    this.failure = failure;
+    this.startedAt = startedAt;
+    this.durationMs = durationMs;
+  }
+
+  /** `address:port` of the endpoint. */
+  get endpoint(): string {
+    const to = this.#to;
+    return typeof to === 'string' ? to : `${to.address}:${to.port}`;
+  }
+
+  /** The plain fields, `endpoint` included (a getter is not an own property JSON would see). */
+  toJSON(): { endpoint: string; identity: string | undefined; status: number; failure: string | undefined; detail: string | undefined; startedAt: number; durationMs: number } {
+    return { endpoint: this.endpoint, identity: this.identity, status: this.status, failure: this.failure, detail: this.detail, startedAt: this.startedAt, durationMs: this.durationMs };
+  }
 }
 
 /**
@@ -85,9 +111,15 @@ export class FateRecord {
     (this.decisions ??= []).push(what);
   }
 
-  /** An attempt's outcome (status 0: none), as the balancer hears it. */
-  attempt(endpoint: string, identity: string | undefined, status: number, failure: string | undefined, startedAt: number, endedAt: number): void {
-    (this.attempts ??= []).push({ endpoint, identity, status, failure, detail: undefined, startedAt, durationMs: endedAt - startedAt });
+  /**
+   * An attempt's outcome (status 0: none), as the balancer hears it. `endpoint`: `address:port`, or
+   * the endpoint snapshot itself (the request path's case: nothing is formatted until read).
+   */
+  attempt(endpoint: AttemptEndpoint, identity: string | undefined, status: number, failure: string | undefined, startedAt: number, endedAt: number): void {
+    const a = new AttemptFate(endpoint, identity, status, failure, startedAt, endedAt - startedAt);
+    // Most requests make one attempt: an array of exactly one, grown only by a retry.
+    if (this.attempts === undefined) this.attempts = [a];
+    else this.attempts.push(a);
   }
 
   /** The last attempt's failure in words (forward.ts knows it only after reporting the outcome). */

@@ -51,8 +51,11 @@ export class PeakEwma {
     return elapsed <= 0 ? this.cost : this.cost * Math.exp(-elapsed / this.#settings.decayMs);
   }
 
-  /** Folds in one attempt's outcome; a cancelled attempt says nothing about the endpoint and is ignored. */
-  observe(outcome: PickOutcome): void {
+  /**
+   * Folds in one attempt's outcome at clock time `now` (default: the clock read now); a cancelled
+   * attempt says nothing about the endpoint and is ignored.
+   */
+  observe(outcome: PickOutcome, now?: number): void {
     if (outcome.failure === 'cancelled') return;
     const status = outcome.status;
     const failed = !outcome.ok || outcome.connectFailure === true || status === 429 || (status !== undefined && status >= 500);
@@ -61,7 +64,7 @@ export class PeakEwma {
     const sample = !failed && outcome.headMs !== undefined ? outcome.headMs : outcome.latencyMs;
     let rtt = sample > 0 ? sample : 0;
     if (failed && rtt < this.#settings.penaltyMs) rtt = this.#settings.penaltyMs;
-    this.add(rtt, this.#settings.clock.now());
+    this.add(rtt, now ?? this.#settings.clock.now());
   }
 
   /** One latency sample (ms) at clock time `now`. */

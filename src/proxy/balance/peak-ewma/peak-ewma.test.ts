@@ -150,6 +150,8 @@ test('a new endpoint starts at the mean of the others, not at zero, and keeps it
   for (const [id, other, latencyMs] of [['a', 'b', 100], ['b', 'a', 20]] as const) {
     const pick = b.picker().pick({ exclude: new Set([other]) });
     assert.equal(pickedId(pick), id);
+    // The answer comes latencyMs after the pick: the estimate is stamped then.
+    clock.advance(latencyMs);
     if (pick.kind === 'endpoint') pick.done({ ok: true, latencyMs, status: 200 });
   }
   clock.advance(1_000);
@@ -159,7 +161,8 @@ test('a new endpoint starts at the mean of the others, not at zero, and keeps it
   assert.equal(clock.now(), now);
   assert.ok(Math.abs(score(b, 'new') - mean) < 1e-6, `new starts at ${score(b, 'new')}, mean ${mean}`);
   assert.ok(score(b, 'new') > 20, 'not zero: it would take every request');
-  assert.ok(Math.abs(score(b, 'a') - 100 * Math.exp(-0.1)) < 1e-6, 'a kept its estimate across the snapshot (decayed 1 s of 10)');
+  // a answered 100 ms after the start; 20 ms (b's answer) and 1 s have passed since: 1.02 s of 10.
+  assert.ok(Math.abs(score(b, 'a') - 100 * Math.exp(-0.102)) < 1e-6, 'a kept its estimate across the snapshot (decayed 1.02 s of 10)');
 });
 
 test('peakEwma.defaultRttMs is where a first set of endpoints starts', () => {
@@ -192,4 +195,26 @@ test('a gRPC RESOURCE_EXHAUSTED answer reaches the balancer as 429, a load signa
   const e = new PeakEwma(settings(new ManualClock(), 10_000, 800), 5);
   e.observe({ ok: true, latencyMs: 2, headMs: 1, status: balancerStatus(200, '8') });
   assert.equal(e.cost, 800);
+});
+
+test('an outcome is stamped at the pick\'s clock reading plus its latency (one clock read per request), and one endpoint needs none at the pick', () => {
+  let reads = 0;
+  const manual = new ManualClock();
+  const clock = { now: () => (reads++, manual.now()), setTimeout: manual.setTimeout.bind(manual) };
+  const b = createBalancer({ clock, random: seededRandom(3) });
+  b.update([endpoint('a'), endpoint('b')], peak());
+  reads = 0;
+  const pick = b.picker().pick();
+  assert.equal(reads, 1, 'the pick reads the clock once to decay both scores');
+  manual.advance(500);
+  if (pick.kind === 'endpoint') pick.done({ ok: true, latencyMs: 40, status: 200 });
+  assert.equal(reads, 1, 'done reads no clock: pickedAt + latencyMs');
+  const s = b.endpointStats().find((x) => x.id === pickedId(pick))!;
+  assert.ok(s.peakEwmaScore > 0);
+  b.update([endpoint('a')], peak());
+  reads = 0;
+  const one = b.picker().pick();
+  assert.equal(reads, 0, 'one endpoint: nothing to compare, no clock read at the pick');
+  if (one.kind === 'endpoint') one.done({ ok: true, latencyMs: 5, status: 200 });
+  assert.equal(reads, 1, 'its outcome reads the clock once');
 });

@@ -43,6 +43,8 @@ class PeakEwmaPicker implements Picker {
     const n = candidates.length;
     const exclude = ctx?.exclude;
     const filter = exclude !== undefined && exclude.size > 0;
+    // One endpoint: nothing to compare, no clock to read (its outcome reads the clock once, in done).
+    if (n === 1) return filter && exclude.has(candidates[0].endpoint.id) ? ALL_TRIED : candidates[0].take();
     const now = this.#clock.now();
     let best = -1;
     let bestScore = Infinity;
@@ -63,7 +65,7 @@ class PeakEwmaPicker implements Picker {
       }
     }
     if (best < 0) return ALL_TRIED;
-    return candidates[best].take();
+    return candidates[best].take(now);
   }
 }
 

@@ -1,6 +1,6 @@
 // A request's deadline as it travels: read from `x-weft-deadline` (remaining milliseconds) and gRPC's
 // `grpc-timeout` where a request arrives at a sidecar, and written, decremented, on the request it
-// sends on (forward.ts). Parsing here; the timer is the request's own (Forwarding.armTimer).
+// sends on (request-deadline.ts keeps it per request). Parsing here; the timer is the request's own (http/request-timer.ts).
 
 /** weft's deadline field: the time the request has left, in whole milliseconds, as decimal digits. */
 export const DEADLINE_HEADER = 'x-weft-deadline';

@@ -4,7 +4,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { ManualClock } from '../../../lib/clock.ts';
-import { RetryBudget, RetryBudgets } from './budget.ts';
+import { RetryBudget, RetryBudgets, monotonicClock, requestTime } from './budget.ts';
 
 /** Spends retries while the budget allows, up to `max`; returns how many it got. */
 function drain(b: RetryBudget, max = 100_000): number {
@@ -95,4 +95,25 @@ test('registry: one budget per service, kept across a policy change of ratio; a 
   const fresh = budgets.of('reviews.default', c3);
   assert.notEqual(fresh, a);
   assert.equal(fresh.allowance(), 0);
+});
+
+test('a deposit at a time the caller already read: a reading older than the newest second counts in the newest bucket, never rolls the ring back', () => {
+  const clock = new ManualClock(0);
+  const b = new RetryBudget({ ratio: 1, minRetriesPerSecond: 0, ttlMs: 2_000 }, clock);
+  clock.advance(1_500);
+  b.recordRequest(); // second 1
+  b.recordRequest(900); // read in second 0 by a request that arrived before: counted in second 1
+  assert.equal(b.allowance(), 2);
+  clock.advance(1_000); // second 2: both are still in the 2 s window
+  assert.equal(b.allowance(), 2);
+  clock.advance(1_000); // second 3: second 1 left the window, with both deposits
+  assert.equal(b.allowance(), 0);
+});
+
+test("the default clock is monotonic epoch ms, in the base of requestTime(performance.now())", () => {
+  const a = monotonicClock.now();
+  const r = requestTime(performance.now());
+  const c = monotonicClock.now();
+  assert.ok(a <= r && r <= c, `${a} ≤ ${r} ≤ ${c}`);
+  assert.ok(Math.abs(a - Date.now()) < 60_000, 'close to the wall clock');
 });

@@ -4,6 +4,21 @@
 
 import { systemClock, type Clock } from '../../../lib/clock.ts';
 
+/** performance.timeOrigin, read once: `TIME_ORIGIN + performance.now()` is epoch ms on the monotonic clock. */
+const TIME_ORIGIN = performance.timeOrigin;
+
+/**
+ * The budgets' default clock: epoch milliseconds from the monotonic clock (a wall-clock step does
+ * not move the window), in the same base as `requestTime`, so the request path can deposit at the
+ * arrival time it already read instead of reading a clock again.
+ */
+export const monotonicClock: Clock = { now: () => TIME_ORIGIN + performance.now(), setTimeout: systemClock.setTimeout };
+
+/** A performance.now() reading (the request path's) as a time on monotonicClock. */
+export function requestTime(performanceNow: number): number {
+  return TIME_ORIGIN + performanceNow;
+}
+
 /** A budget's parameters (BackendPolicy `retries.budget`, completed with its defaults). */
 export interface RetryBudgetConfig {
   /** Share of requests that may be retried, 0–1. */
@@ -36,7 +51,7 @@ export class RetryBudget {
   #sumRetries = 0;
   readonly #clock: Clock;
 
-  constructor(config: RetryBudgetConfig, clock: Clock = systemClock) {
+  constructor(config: RetryBudgetConfig, clock: Clock = monotonicClock) {
     this.#clock = clock;
     const n = Math.max(1, Math.ceil(config.ttlMs / 1000));
     this.#requests = new Float64Array(n);
@@ -58,12 +73,16 @@ export class RetryBudget {
     this.#reserve = config.minRetriesPerSecond * this.#requests.length;
   }
 
-  /** Moves the ring to the current second, emptying the buckets that left the window. */
-  #roll(): number {
-    const second = Math.floor(this.#clock.now() / 1000);
+  /**
+   * Moves the ring to the second of `now` (this budget's clock), emptying the buckets that left the
+   * window. A reading older than the newest second (taken before another caller rolled on) counts
+   * in the newest bucket: the ring never moves back.
+   */
+  #roll(now: number): number {
+    const second = Math.floor(now / 1000);
     const n = this.#requests.length;
+    if (second <= this.#second) return this.#second % n;
     const idx = second % n;
-    if (second === this.#second) return idx;
     const steps = this.#second < 0 ? n : Math.min(n, second - this.#second);
     for (let i = 1; i <= steps; i++) {
       const j = (this.#second + i) % n;
@@ -77,29 +96,33 @@ export class RetryBudget {
     return idx;
   }
 
-  /** One request (not a retry) went to the Service: deposits `ratio` into the budget. */
-  recordRequest(): void {
-    const idx = this.#roll();
+  /**
+   * One request (not a retry) went to the Service: deposits `ratio` into the budget. `now`: the
+   * time on this budget's clock if the caller has it (forward.ts passes the request's arrival as
+   * `requestTime(arrivedAt)`, which is the default clock's base); absent, the clock is read.
+   */
+  recordRequest(now: number = this.#clock.now()): void {
+    const idx = this.#roll(now);
     this.#requests[idx]++;
     this.#sumRequests++;
   }
 
   /** Whether one more retry fits now (it is not counted: see recordRetry). */
   canRetry(): boolean {
-    this.#roll();
+    this.#roll(this.#clock.now());
     return this.#sumRetries + 1 <= this.#ratio * this.#sumRequests + this.#reserve;
   }
 
   /** A retry is being made: withdraws one. */
   recordRetry(): void {
-    const idx = this.#roll();
+    const idx = this.#roll(this.#clock.now());
     this.#retries[idx]++;
     this.#sumRetries++;
   }
 
   /** Retries that would be allowed now, floored (for metrics and tests). */
   allowance(): number {
-    this.#roll();
+    this.#roll(this.#clock.now());
     return Math.max(0, Math.floor(this.#ratio * this.#sumRequests + this.#reserve - this.#sumRetries));
   }
 
@@ -117,7 +140,7 @@ export class RetryBudgets {
   readonly #budgets = new Map<string, { budget: RetryBudget; config: RetryBudgetConfig }>();
   readonly #clock: Clock;
 
-  constructor(clock: Clock = systemClock) {
+  constructor(clock: Clock = monotonicClock) {
     this.#clock = clock;
   }
 
