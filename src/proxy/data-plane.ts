@@ -22,6 +22,7 @@ import { createTcpAuthorizer, type TcpAuthorizer } from './tcp/tcp-authz.ts';
 import { RateLimits } from './filters/rate-limit/rate-limits.ts';
 import { Observer } from './observe/observer.ts';
 import { createLogger } from '../lib/log.ts';
+import { DEFAULT_PRECONNECT, preconnect, preconnectTargets, type PreconnectResult, type PreconnectSettings } from './transport/preconnect.ts';
 
 export interface DataPlaneOptions {
   readonly node: NodeInfo;
@@ -40,6 +41,10 @@ export interface DataPlaneOptions {
   readonly reusePort: boolean;
   /** 0 for the main thread; labels this data plane's accepted connections. */
   readonly worker: number;
+  /** Pooled connections opened to the endpoints this sidecar calls when a snapshot is applied. Default DEFAULT_PRECONNECT. */
+  readonly preconnect?: PreconnectSettings;
+  /** 48 bytes: the inbound side's session-ticket keys, the same on every thread of the sidecar. Absent: each tls.Server makes its own. */
+  readonly ticketKeys?: Uint8Array;
 }
 
 export interface DataPlane {
@@ -54,8 +59,10 @@ export interface DataPlane {
   serviceTable(): ServiceTable | undefined;
   /** Each service port's endpoints as this data plane's balancers see them (ejections, slow start). */
   endpointStats(): PortBalancerStats[];
-  /** Puts a snapshot in force; throws if it cannot (the proxy NACKs it). */
+  /** Puts a snapshot in force; throws if it cannot (the proxy NACKs it). Then pre-connects to new endpoints (see warming). */
   apply(snapshot: ProxySnapshot): void;
+  /** The pre-connect the latest apply started (resolved at once when there was nothing to open). */
+  warming(): Promise<PreconnectResult>;
   /** A new certificate: new connections (both ways) use it; open ones keep theirs. */
   setCredentials(credentials: Credentials): void;
   /** Stops accepting; open connections finish their requests. */
@@ -85,7 +92,11 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
     current: () => meshTls,
     strict: () => mtlsMode === 'STRICT',
     onConnection: (security) => metrics.inboundSecurity.inc({ security }),
+    onHandshake: (resumed) => metrics.tlsHandshakes.inc({ side: 'server', resumed: resumed ? 'true' : 'false' }),
   };
+  pool.onTlsHandshake = (resumed) => metrics.tlsHandshakes.inc({ side: 'client', resumed: resumed ? 'true' : 'false' });
+  const preconnectSettings = o.preconnect ?? DEFAULT_PRECONNECT;
+  let warming: Promise<PreconnectResult> = Promise.resolve({ opened: 0, failed: 0 });
 
   let outboundPort = 0;
   const outbound = await startOutboundListener(
@@ -132,7 +143,8 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
       observer.apply(snapshot.observability);
       // Endpoints are dialed only under identities of this sidecar's own trust domain.
       const trustDomain = trustDomainOf(meshTls?.identity);
-      serviceTable.update(trustDomain ? restrictToTrustDomain(snapshot, trustDomain) : snapshot);
+      const dialable = trustDomain ? restrictToTrustDomain(snapshot, trustDomain) : snapshot;
+      serviceTable.update(dialable);
       allowPassthrough = snapshot.outboundTrafficPolicy !== 'REGISTRY_ONLY';
       mtlsMode = snapshot.mtlsMode ?? 'PERMISSIVE';
       // The policies of this sidecar's own service, compiled once per snapshot. Default deny is set on
@@ -149,9 +161,21 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
       if (inbound && o.appPort !== undefined) tcpAuthorizer = createTcpAuthorizer(own?.authorization, defaultDeny, o.appPort);
       pool.retain(serviceTable.endpointKeys());
       table.set(serviceTable);
+      if (preconnectSettings.perEndpoint > 0 && preconnectSettings.maxEndpoints > 0) {
+        // Endpoints with connections already are left as they are: only a new endpoint (a scale-up, a fresh sidecar) is warmed.
+        const targets = preconnectTargets(dialable, o.node, preconnectSettings.maxEndpoints, (address, port) => pool.h1OpenCount([{ address, port }]) > 0);
+        if (targets.length > 0) {
+          warming = preconnect(pool, targets, preconnectSettings.perEndpoint, meshTls).then((r) => {
+            if (r.opened > 0) metrics.preconnections.inc({ result: 'opened' }, r.opened);
+            if (r.failed > 0) metrics.preconnections.inc({ result: 'failed' }, r.failed);
+            return r;
+          });
+        }
+      }
     },
+    warming: () => warming,
     setCredentials(credentials) {
-      meshTls = createMeshTls(credentials);
+      meshTls = createMeshTls(credentials, o.ticketKeys);
       pool.tls = meshTls;
     },
     async close() {
