@@ -22,7 +22,11 @@ import { createTcpAuthorizer, type TcpAuthorizer } from './tcp/tcp-authz.ts';
 import { RateLimits } from './filters/rate-limit/rate-limits.ts';
 import { Observer } from './observe/observer.ts';
 import { createLogger } from '../lib/log.ts';
+import { DEFAULT_BACKEND_POLICY } from '../config/kinds/backend-policy.ts';
 import { DEFAULT_PRECONNECT, preconnect, preconnectTargets, type PreconnectResult, type PreconnectSettings } from './transport/preconnect.ts';
+
+/** The inbound side connects to its app with this timeout (http/inbound-handler.ts INBOUND_POLICY). */
+const APP_CONNECT_MS = 1_000;
 
 export interface DataPlaneOptions {
   readonly node: NodeInfo;
@@ -164,8 +168,13 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
       if (preconnectSettings.perEndpoint > 0 && preconnectSettings.maxEndpoints > 0) {
         // Endpoints with connections already are left as they are: only a new endpoint (a scale-up, a fresh sidecar) is warmed.
         const targets = preconnectTargets(dialable, o.node, preconnectSettings.maxEndpoints, (address, port) => pool.h1OpenCount([{ address, port }]) > 0);
-        if (targets.length > 0) {
-          warming = preconnect(pool, targets, preconnectSettings.perEndpoint, meshTls).then((r) => {
+        // The inbound side's own app too (plaintext, on this host): the first calls to this sidecar find it connected.
+        const app = inbound && !appIsTcp && o.appPort !== undefined && inboundPool.h1OpenCount([{ address: o.appHost, port: o.appPort }]) === 0
+          ? [{ address: o.appHost, port: o.appPort, identity: undefined, connectMs: APP_CONNECT_MS, idleMs: DEFAULT_BACKEND_POLICY.timeouts.idleMs }]
+          : [];
+        if (targets.length + app.length > 0) {
+          warming = Promise.all([preconnect(pool, targets, preconnectSettings.perEndpoint, meshTls), preconnect(inboundPool, app, preconnectSettings.perEndpoint, undefined)]).then(([out, own]) => {
+            const r = { opened: out.opened + own.opened, failed: out.failed + own.failed };
             if (r.opened > 0) metrics.preconnections.inc({ result: 'opened' }, r.opened);
             if (r.failed > 0) metrics.preconnections.inc({ result: 'failed' }, r.failed);
             return r;
