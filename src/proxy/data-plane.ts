@@ -125,7 +125,7 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
         { tcp: (socket, peer) => handleInboundTcp(socket, peer, tcp), rawTcp: () => appIsTcp },
       );
     }
-    const tcpDeps = { table, tls: () => meshTls, metrics, namespace: o.node.namespace };
+    const tcpDeps = { table, tls: () => meshTls, metrics, namespace: o.node.namespace, tlsSessions: pool.tlsSessions, onTlsHandshake: pool.onTlsHandshake };
     for (const upstream of o.tcpUpstreams ?? []) tcpUpstreams.push(await startTcpUpstream(upstream, o.bindHost, tcpDeps, o.reusePort));
   } catch (err) {
     // A half-started data plane must not keep the ports it got.
