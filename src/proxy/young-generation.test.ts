@@ -1,5 +1,5 @@
-// The sidecar's young-generation cap: under allocation churn V8's new space stays at its initial
-// size once capYoungGeneration ran, and grows as usual when WEFT_V8_YOUNG_GEN=default opts out.
+// The sidecar's young-generation cap: under allocation churn V8's new space stays at the size it had
+// when capYoungGeneration ran, and grows as usual when WEFT_V8_YOUNG_GEN=default opts out.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -19,7 +19,7 @@ console.log(JSON.stringify({ capped, kib: v8.getHeapSpaceStatistics().find((s) =
   return JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: { ...rest, ...env } })) as { kib: number; capped: boolean };
 }
 
-test('capYoungGeneration keeps the new space at its initial size under churn; WEFT_V8_YOUNG_GEN=default leaves V8 alone', () => {
+test('capYoungGeneration keeps the new space at its size under churn; WEFT_V8_YOUNG_GEN=default leaves V8 alone', () => {
   const capped = newSpaceKiB({});
   assert.equal(capped.capped, true);
   assert.ok(capped.kib <= 4096, `new space ${capped.kib} KiB with the cap`);
