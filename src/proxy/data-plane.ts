@@ -22,6 +22,11 @@ import { createTcpAuthorizer, type TcpAuthorizer } from './tcp/tcp-authz.ts';
 import { RateLimits } from './filters/rate-limit/rate-limits.ts';
 import { Observer } from './observe/observer.ts';
 import { createLogger } from '../lib/log.ts';
+import { DEFAULT_BACKEND_POLICY } from '../config/kinds/backend-policy.ts';
+import { DEFAULT_PRECONNECT, preconnect, preconnectTargets, type PreconnectResult, type PreconnectSettings } from './transport/preconnect.ts';
+
+/** The inbound side connects to its app with this timeout (http/inbound-handler.ts INBOUND_POLICY). */
+const APP_CONNECT_MS = 1_000;
 
 export interface DataPlaneOptions {
   readonly node: NodeInfo;
@@ -40,6 +45,10 @@ export interface DataPlaneOptions {
   readonly reusePort: boolean;
   /** 0 for the main thread; labels this data plane's accepted connections. */
   readonly worker: number;
+  /** Pooled connections opened to the endpoints this sidecar calls when a snapshot is applied. Default DEFAULT_PRECONNECT. */
+  readonly preconnect?: PreconnectSettings;
+  /** 48 bytes: the inbound side's session-ticket keys, the same on every thread of the sidecar. Absent: each tls.Server makes its own. */
+  readonly ticketKeys?: Uint8Array;
 }
 
 export interface DataPlane {
@@ -54,8 +63,10 @@ export interface DataPlane {
   serviceTable(): ServiceTable | undefined;
   /** Each service port's endpoints as this data plane's balancers see them (ejections, slow start). */
   endpointStats(): PortBalancerStats[];
-  /** Puts a snapshot in force; throws if it cannot (the proxy NACKs it). */
+  /** Puts a snapshot in force; throws if it cannot (the proxy NACKs it). Then pre-connects to new endpoints (see warming). */
   apply(snapshot: ProxySnapshot): void;
+  /** The pre-connect the latest apply started (resolved at once when there was nothing to open). */
+  warming(): Promise<PreconnectResult>;
   /** A new certificate: new connections (both ways) use it; open ones keep theirs. */
   setCredentials(credentials: Credentials): void;
   /** Stops accepting; open connections finish their requests. */
@@ -85,7 +96,11 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
     current: () => meshTls,
     strict: () => mtlsMode === 'STRICT',
     onConnection: (security) => metrics.inboundSecurity.inc({ security }),
+    onHandshake: (resumed) => metrics.tlsHandshakes.inc({ side: 'server', resumed: resumed ? 'true' : 'false' }),
   };
+  pool.onTlsHandshake = (resumed) => metrics.tlsHandshakes.inc({ side: 'client', resumed: resumed ? 'true' : 'false' });
+  const preconnectSettings = o.preconnect ?? DEFAULT_PRECONNECT;
+  let warming: Promise<PreconnectResult> = Promise.resolve({ opened: 0, failed: 0 });
 
   let outboundPort = 0;
   const outbound = await startOutboundListener(
@@ -110,7 +125,7 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
         { tcp: (socket, peer) => handleInboundTcp(socket, peer, tcp), rawTcp: () => appIsTcp },
       );
     }
-    const tcpDeps = { table, tls: () => meshTls, metrics, namespace: o.node.namespace };
+    const tcpDeps = { table, tls: () => meshTls, metrics, namespace: o.node.namespace, tlsSessions: pool.tlsSessions, onTlsHandshake: pool.onTlsHandshake };
     for (const upstream of o.tcpUpstreams ?? []) tcpUpstreams.push(await startTcpUpstream(upstream, o.bindHost, tcpDeps, o.reusePort));
   } catch (err) {
     // A half-started data plane must not keep the ports it got.
@@ -132,7 +147,8 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
       observer.apply(snapshot.observability);
       // Endpoints are dialed only under identities of this sidecar's own trust domain.
       const trustDomain = trustDomainOf(meshTls?.identity);
-      serviceTable.update(trustDomain ? restrictToTrustDomain(snapshot, trustDomain) : snapshot);
+      const dialable = trustDomain ? restrictToTrustDomain(snapshot, trustDomain) : snapshot;
+      serviceTable.update(dialable);
       allowPassthrough = snapshot.outboundTrafficPolicy !== 'REGISTRY_ONLY';
       mtlsMode = snapshot.mtlsMode ?? 'PERMISSIVE';
       // The policies of this sidecar's own service, compiled once per snapshot. Default deny is set on
@@ -149,9 +165,26 @@ export async function startDataPlane(o: DataPlaneOptions): Promise<DataPlane> {
       if (inbound && o.appPort !== undefined) tcpAuthorizer = createTcpAuthorizer(own?.authorization, defaultDeny, o.appPort);
       pool.retain(serviceTable.endpointKeys());
       table.set(serviceTable);
+      if (preconnectSettings.perEndpoint > 0 && preconnectSettings.maxEndpoints > 0) {
+        // Endpoints with connections already are left as they are: only a new endpoint (a scale-up, a fresh sidecar) is warmed.
+        const targets = preconnectTargets(dialable, o.node, preconnectSettings.maxEndpoints, (address, port) => pool.h1OpenCount([{ address, port }]) > 0);
+        // The inbound side's own app too (plaintext, on this host): the first calls to this sidecar find it connected.
+        const app = inbound && !appIsTcp && o.appPort !== undefined && inboundPool.h1OpenCount([{ address: o.appHost, port: o.appPort }]) === 0
+          ? [{ address: o.appHost, port: o.appPort, identity: undefined, connectMs: APP_CONNECT_MS, idleMs: DEFAULT_BACKEND_POLICY.timeouts.idleMs }]
+          : [];
+        if (targets.length + app.length > 0) {
+          warming = Promise.all([preconnect(pool, targets, preconnectSettings.perEndpoint, meshTls), preconnect(inboundPool, app, preconnectSettings.perEndpoint, undefined)]).then(([out, own]) => {
+            const r = { opened: out.opened + own.opened, failed: out.failed + own.failed };
+            if (r.opened > 0) metrics.preconnections.inc({ result: 'opened' }, r.opened);
+            if (r.failed > 0) metrics.preconnections.inc({ result: 'failed' }, r.failed);
+            return r;
+          });
+        }
+      }
     },
+    warming: () => warming,
     setCredentials(credentials) {
-      meshTls = createMeshTls(credentials);
+      meshTls = createMeshTls(credentials, o.ticketKeys);
       pool.tls = meshTls;
     },
     async close() {

@@ -182,6 +182,9 @@ test('a TCPRoute splits connections 50/50 across two redis Services', async () =
   assert.equal(counts.other, 0, JSON.stringify(counts));
   // 50% ± 12 points over 200 connections: more than 3 standard deviations of a fair split.
   assert.ok(counts.a >= 76 && counts.a <= 124, JSON.stringify(counts));
+  // 200 mutual-TLS connections to two endpoints: after each endpoint's first, they resume its TLS session.
+  const client = await adminMetrics(web.adminPort);
+  assert.ok(metricSample(client, 'weft_proxy_tls_handshakes_total{side="client",resumed="true"}') >= 150, 'TCP connections resume TLS sessions');
   const status = (await cp.api('GET', '/v1/resources/tcproutes/default/redis-split')).body.status;
   assert.deepEqual(status.parents[0].conditions.map((c: { type: string; status: string }) => `${c.type}=${c.status}`), ['Accepted=True', 'ResolvedRefs=True']);
 });

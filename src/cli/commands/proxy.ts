@@ -41,6 +41,9 @@ export const proxyOptions = {
   'drain-ms': { type: 'string' },
   workers: { type: 'string' },
   'stats-interval-ms': { type: 'string' },
+  preconnect: { type: 'string' },
+  'preconnect-endpoints': { type: 'string' },
+  'preconnect-timeout-ms': { type: 'string' },
 } as const;
 
 export const proxyFlagsHelp = `  --control URL[,URL…]     control plane API (or WEFT_CONTROL; default http://127.0.0.1:7700);
@@ -93,7 +96,13 @@ export const proxyFlagsHelp = `  --control URL[,URL…]     control plane API (o
   --workers N|auto         threads carrying traffic, sharing the listener ports (default 1;
                            auto = one per CPU). Config, registration and admin stay on one.
   --stats-interval-ms N    how often golden signals (requests, successes, latency per edge) go
-                           up the stream to the control plane (default 5000)`;
+                           up the stream to the control plane (default 5000)
+  --preconnect N           pooled connections (mutual TLS included) opened to each endpoint of the
+                           services it calls when config arrives, before it reports ready
+                           (default 2; 0 = off): a fresh sidecar's first requests find them open
+  --preconnect-endpoints N endpoints warmed per config update at most (default 16)
+  --preconnect-timeout-ms N  readiness waits for the first pre-connect at most this long
+                           (default 1000): an unreachable endpoint does not hold it`;
 
 const MAX_WORKERS = 64;
 
@@ -112,6 +121,19 @@ function workersOption(p: Parameters<typeof str>[0]): number | undefined {
   const n = /^\d+$/.test(v) ? Number(v) : NaN;
   if (!(n >= 1 && n <= MAX_WORKERS)) throw new WeftError('WEFT_ERR_CLI_USAGE', `--workers must be a whole number from 1 to ${MAX_WORKERS} or "auto", got ${JSON.stringify(v)}`, 2);
   return n;
+}
+
+/** --preconnect, --preconnect-endpoints, --preconnect-timeout-ms: whole numbers (0 turns the first two off). */
+function preconnectOption(p: Parameters<typeof str>[0]): { perEndpoint?: number; maxEndpoints?: number; timeoutMs?: number } {
+  const out: { perEndpoint?: number; maxEndpoints?: number; timeoutMs?: number } = {};
+  const flags = [['preconnect', 'perEndpoint', 64], ['preconnect-endpoints', 'maxEndpoints', 10_000], ['preconnect-timeout-ms', 'timeoutMs', 60_000]] as const;
+  for (const [flag, field, max] of flags) {
+    const v = int(p, flag);
+    if (v === undefined) continue;
+    if (!(v >= 0 && v <= max)) throw new WeftError('WEFT_ERR_CLI_USAGE', `--${flag} must be from 0 to ${max}, got ${v}`, 2);
+    out[field] = v;
+  }
+  return out;
 }
 
 /** --app-protocol: http (default) or tcp. */
@@ -190,6 +212,7 @@ export function proxyOptionsFrom(p: Parameters<typeof str>[0]) {
     drainMs: int(p, 'drain-ms'),
     workers: workersOption(p),
     statsIntervalMs: statsIntervalOption(p),
+    preconnect: preconnectOption(p),
   };
 }
 

@@ -25,6 +25,8 @@ export function createProxyMetrics(worker = 0) {
     connections: registry.gauge('weft_proxy_active_connections', 'Open client connections per listener.', ['listener']),
     accepted: registry.counter('weft_proxy_accepted_connections_total', 'Client connections accepted, by listener and worker thread (0 = main): shows how the kernel spreads them.', ['listener', 'worker']),
     inboundSecurity: registry.counter('weft_proxy_inbound_connections_total', 'Inbound connections by security: mtls, plaintext, refused-plaintext (mtls.mode STRICT) or handshake-failed.', ['security']),
+    tlsHandshakes: registry.counter('weft_proxy_tls_handshakes_total', 'Mutual-TLS handshakes completed, by side (client: this sidecar dialled an endpoint, over HTTP/1.1 or for a TCP upstream; server: a caller dialled this sidecar) and resumed (true: a TLS 1.3 session resumption, no certificate exchange; false: a full handshake).', ['side', 'resumed']),
+    preconnections: registry.counter('weft_proxy_preconnect_connections_total', 'Pooled connections opened ahead of requests when a snapshot was applied (pre-connect), by result: opened, or failed (per endpoint whose first connection failed).', ['result']),
     certificateExpiry: registry.gauge('weft_proxy_certificate_expiry_timestamp_seconds', 'When this sidecar\'s certificate expires (Unix time); renewed at half its life.'),
     authzAudits: registry.counter('weft_proxy_authz_audit_total', 'Inbound requests an AUDIT AuthorizationPolicy matched, by policy and the decision the other policies made (allowed|denied).', ['policy', 'decision']),
     // Adaptive concurrency (inbound, BackendPolicy adaptiveConcurrency); `service`: this sidecar's own.

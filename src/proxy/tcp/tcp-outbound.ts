@@ -9,6 +9,7 @@ import { WeftError } from '../../lib/errors.ts';
 import type { RouteBackendSnapshot, TcpRouteSnapshot } from '../../config/snapshot-types.ts';
 import type { ServicePortEntry, ServiceTable } from '../balance/service-table.ts';
 import { dialEndpoint, WEFT_TCP_ALPN, type MeshTls } from '../transport/mesh-tls.ts';
+import { TlsSessionCache } from '../transport/tls-session-cache.ts';
 import type { ProxyMetrics } from '../admin/proxy-metrics.ts';
 import { pipeSockets, resetSocket } from './tcp-pipe.ts';
 
@@ -55,6 +56,10 @@ export interface TcpOutboundDeps {
   /** The sidecar's namespace, for upstreams written without one. */
   readonly namespace: string;
   readonly random?: () => number;
+  /** TLS sessions to resume (the data plane's, kept apart from HTTP's by key); absent: a full handshake each time. */
+  readonly tlsSessions?: TlsSessionCache;
+  /** Each client mutual-TLS handshake: resumed or full (weft_proxy_tls_handshakes_total). */
+  readonly onTlsHandshake?: (resumed: boolean) => void;
 }
 
 /** Why a connection was closed before any byte reached a backend: `weft_proxy_tcp_connections_total{result}`. */
@@ -135,6 +140,7 @@ export function handleOutboundTcp(client: net.Socket, upstream: TcpUpstream, dep
       host: endpoint.address,
       port: endpoint.port,
       ...(mesh && endpoint.identity !== undefined && { tls: { context: mesh.context, identity: endpoint.identity, alpn: WEFT_TCP_ALPN } }),
+      ...(deps.tlsSessions && endpoint.identity !== undefined && { resumption: { sessions: deps.tlsSessions, key: `${TlsSessionCache.key(endpoint.address, endpoint.port, endpoint.identity)}|tcp`, onHandshake: deps.onTlsHandshake } }),
     });
     socket.allowHalfOpen = true;
     const timer = setTimeout(() => socket.destroy(new Error('connect timeout')), entry.policy.timeouts.connectMs);

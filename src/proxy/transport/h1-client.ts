@@ -5,7 +5,7 @@
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { H1ResponseParser, type ResponseSink } from './h1-parser.ts';
-import { dialEndpoint, type EndpointTls } from './mesh-tls.ts';
+import { dialEndpoint, type EndpointTls, type TlsResumption } from './mesh-tls.ts';
 import type { H1RequestOptions } from './h1-pool.ts';
 
 /** Where an exchange was when it failed: forward.ts turns this into its retry decision. */
@@ -53,6 +53,8 @@ export interface H1Owner {
   forget(conn: H1Connection): void;
   /** Moves `ex` to a new connection after a stale reused one failed (RFC 9112 §9.3.1); false if it cannot. */
   retryStale(ex: H1Exchange, handler: H1Handler): boolean;
+  /** TLS session resumption for this endpoint's mutual-TLS connections; absent: a full handshake each time. */
+  readonly resumption?: TlsResumption;
 }
 
 /**
@@ -173,7 +175,7 @@ export class H1Connection implements ResponseSink {
       socket.on('connect', this.#onConnect);
     } else {
       // TLS sockets have no `onread`: decrypted bytes come as data events, each its own buffer.
-      socket = dialEndpoint({ host, port, tls: { ...tls, alpn: 'http/1.1' } }).socket;
+      socket = dialEndpoint({ host, port, tls: { ...tls, alpn: 'http/1.1' }, resumption: owner.resumption }).socket;
       socket.setKeepAlive(true, 1000);
       socket.on('data', this.#onData);
       socket.on('secureConnect', this.#onConnect);

@@ -5,12 +5,17 @@
 // goes again on a new connection (h1-client.ts, #fail).
 
 import { H1Connection, H1Exchange, type H1Handler, type H1Owner } from './h1-client.ts';
-import type { EndpointTls } from './mesh-tls.ts';
+import type { EndpointTls, TlsResumption } from './mesh-tls.ts';
 
 export interface H1PoolOptions {
   /** Idle connections kept beyond this are closed. */
   readonly maxIdle?: number;
+  /** TLS session resumption for the endpoint (mutual TLS only). */
+  readonly resumption?: TlsResumption;
 }
+
+/** How long a pre-connect waits for the first connection's TLS 1.3 ticket before opening the next anyway (ms). */
+const TICKET_WAIT_MS = 200;
 
 export interface H1RequestOptions {
   readonly connectMs: number;
@@ -37,6 +42,7 @@ export class H1Pool implements H1Owner {
   readonly port: number;
   /** The SPIFFE ID the endpoint's sidecar must prove; undefined for plaintext. */
   readonly identity: string | undefined;
+  readonly resumption: TlsResumption | undefined;
   readonly #maxIdle: number;
   /** LIFO: the hottest connections stay busy, the rest idle out. */
   readonly #idle: H1Connection[] = [];
@@ -51,6 +57,7 @@ export class H1Pool implements H1Owner {
     this.port = port;
     this.identity = identity;
     this.#maxIdle = options.maxIdle ?? 256;
+    this.resumption = options.resumption;
   }
 
   get idleCount(): number {
@@ -97,6 +104,50 @@ export class H1Pool implements H1Owner {
     if (ex.handler !== undefined) conn.begin(ex, options.noResponseBody);
     else conn.kill();
     return true;
+  }
+
+  /**
+   * Opens connections ahead of requests (Envoy's preconnect) until the pool holds `count`: one after
+   * the other, so that with mutual TLS each one after the first resumes the session the first was
+   * issued. They wait idle like released ones (and close after `options.idleMs` unused). Resolves
+   * with how many it opened, stopping at the first that fails; never rejects.
+   */
+  async preconnect(count: number, options: Pick<H1RequestOptions, 'connectMs' | 'idleMs' | 'tls'>): Promise<number> {
+    let opened = 0;
+    while (!this.#closed && this.#all.size < count) {
+      if (!(await this.#openIdle(options))) break;
+      opened++;
+    }
+    return opened;
+  }
+
+  #openIdle(options: Pick<H1RequestOptions, 'connectMs' | 'idleMs' | 'tls'>): Promise<boolean> {
+    return new Promise((resolve) => {
+      const conn = new H1Connection(this, this.host, this.port, options.connectMs, options.tls);
+      this.#all.add(conn);
+      conn.idleMs = options.idleMs;
+      const socket = conn.socket;
+      const failed = (): void => resolve(false);
+      socket.once('close', failed);
+      socket.once(options.tls === undefined ? 'connect' : 'secureConnect', () => {
+        if (conn.dead || socket.destroyed) return; // 'close' answers
+        socket.off('close', failed);
+        this.release(conn);
+        const r = this.resumption;
+        if (options.tls === undefined || r === undefined || r.sessions.get(r.key, options.tls.context) !== undefined) return resolve(true);
+        // TLS 1.3 tickets come after the handshake; the cache (dialEndpoint's listener, first) has it once this fires.
+        const timer = setTimeout(() => {
+          socket.off('session', got);
+          resolve(true);
+        }, TICKET_WAIT_MS);
+        timer.unref();
+        const got = (): void => {
+          clearTimeout(timer);
+          resolve(true);
+        };
+        socket.once('session', got);
+      });
+    });
   }
 
   release(conn: H1Connection): void {

@@ -18,6 +18,12 @@ import { rawLocalReply, type LocalReplyReason } from '../http/local-reply.ts';
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
 /** A TLS record of type handshake: every TLS connection starts with one (the ClientHello). */
 const TLS_HANDSHAKE = 0x16;
+/**
+ * OpenSSL resumes a session only in the context that issued it; Node derives the default from
+ * process.argv, which worker threads do not share. Every inbound listener of a sidecar checks
+ * callers the same way, so one fixed context lets a ticket issued on one thread resume on another.
+ */
+const SESSION_ID_CONTEXT = 'weft-inbound-mtls';
 /** A peer that starts a handshake and stalls is dropped after this. */
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 
@@ -78,6 +84,8 @@ export interface InboundTls {
   readonly strict: () => boolean;
   /** How each connection went, for the metrics. */
   readonly onConnection?: (security: InboundSecurity) => void;
+  /** Each mutual-TLS handshake that completed: `resumed` when the caller resumed a session this sidecar's ticket keys issued. */
+  readonly onHandshake?: (resumed: boolean) => void;
 }
 
 export async function listen(host: string, port: number, handlers: ListenerHandlers, options: ListenOptions = {}): Promise<Listener> {
@@ -138,7 +146,7 @@ export async function listen(host: string, port: number, handlers: ListenerHandl
   let tlsServerHas: MeshTls | undefined;
   const tlsServerFor = (mesh: MeshTls, tls: InboundTls): TlsServer => {
     if (tlsServer === undefined) {
-      tlsServer = process.getBuiltinModule('node:tls').createServer({ ...mesh.options, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['h2', 'http/1.1', WEFT_TCP_ALPN], handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, (secure) => onMutualTls(secure, tls));
+      tlsServer = process.getBuiltinModule('node:tls').createServer({ ...mesh.options, requestCert: true, rejectUnauthorized: true, sessionIdContext: SESSION_ID_CONTEXT, ALPNProtocols: ['h2', 'http/1.1', WEFT_TCP_ALPN], handshakeTimeout: HANDSHAKE_TIMEOUT_MS }, (secure) => onMutualTls(secure, tls));
       tlsServer.on('tlsClientError', (_err, secure) => {
         tls.onConnection?.('handshake-failed');
         secure.destroy();
@@ -163,6 +171,9 @@ export async function listen(host: string, port: number, handlers: ListenerHandl
   const onMutualTls = (secure: TLSSocket, tls: InboundTls): void => {
     // Errors after the handshake (a reset) only end the connection.
     secure.on('error', () => secure.destroy());
+    tls.onHandshake?.(secure.isSessionReused());
+    // A resumed session carries the caller's certificate from its full handshake (OpenSSL keeps the
+    // peer certificate in the session), so the identity is read, and checked, the same way.
     const peer = markPeerIdentity(secure);
     if (peer === undefined || trustDomainOf(peer) !== trustDomainOf(tls.current()?.identity)) {
       // Signed by the mesh's CA but naming no workload, or one of another trust domain: not a sidecar of this mesh.

@@ -7,6 +7,7 @@ import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { certificateIdentity, createMeshTls, dialEndpoint, expectIdentity, restrictToTrustDomain, trustDomainOf, uriSans, type Credentials } from './mesh-tls.ts';
 import { createTestCa, type TestCa } from '../../../test/support/test-ca.ts';
+import { TlsSessionCache } from './tls-session-cache.ts';
 
 const A = 'spiffe://weft.local/ns/default/svc/a';
 const B = 'spiffe://weft.local/ns/default/svc/b';
@@ -84,4 +85,51 @@ test('restrictToTrustDomain drops endpoints outside this trust domain or the des
   assert.deepEqual(restrictToTrustDomain(bad, 'weft.local').services[0]!.ports[0]!.endpoints.map((e) => e.id), ['a']);
   assert.equal(trustDomainOf('spiffe://weft.local/ns/default/svc/echo'), 'weft.local');
   assert.equal(trustDomainOf('nope'), undefined);
+});
+
+/** A mutual-TLS server as an inbound listener makes it: ticket keys given, the fixed session context. */
+async function resumingServer(creds: Credentials, ticketKeys: Buffer): Promise<{ port: number; resumed: boolean[]; close(): void }> {
+  const mesh = createMeshTls(creds, ticketKeys);
+  const resumed: boolean[] = [];
+  const srv = tls.createServer({ ...mesh.options, requestCert: true, rejectUnauthorized: true, sessionIdContext: 'weft-inbound-mtls' }, (s) => {
+    resumed.push(s.isSessionReused());
+    s.end('hello');
+  });
+  srv.on('tlsClientError', () => {});
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', () => resolve()));
+  return { port: (srv.address() as AddressInfo).port, resumed, close: () => srv.close() };
+}
+
+/** Dials with resumption under one cache key; resolves with whether the session was resumed, once a ticket is in the cache. */
+function dialResuming(port: number, context: tls.SecureContext, sessions: TlsSessionCache, key: string, expected: string): Promise<boolean | string> {
+  return new Promise((resolve) => {
+    let resumed: boolean | undefined;
+    const { socket } = dialEndpoint({ host: '127.0.0.1', port, tls: { context, identity: expected, alpn: 'http/1.1' }, resumption: { sessions, key, onHandshake: (r) => (resumed = r) } });
+    socket.on('data', () => {});
+    socket.once('error', (err: NodeJS.ErrnoException) => resolve(`error ${err.code}`));
+    socket.once('close', () => resolve(sessions.get(key, context) === undefined ? 'no session' : resumed!));
+  });
+}
+
+test('dialEndpoint resumes the last session; a ticket resumes on another server with the same keys (worker threads), not on one with other keys', async () => {
+  const ca = createTestCa();
+  cas.push(ca);
+  const keys = Buffer.alloc(48, 1);
+  const first = await resumingServer(credentials(ca, B), keys);
+  const sibling = await resumingServer(credentials(ca, B), keys);
+  const stranger = await resumingServer(credentials(ca, B), Buffer.alloc(48, 2));
+  const client = createMeshTls(credentials(ca, A));
+  const sessions = new TlsSessionCache();
+  try {
+    assert.equal(await dialResuming(first.port, client.context, sessions, 'b', B), false, 'the first connection: a full handshake');
+    assert.equal(await dialResuming(first.port, client.context, sessions, 'b', B), true);
+    assert.equal(await dialResuming(sibling.port, client.context, sessions, 'b', B), true, 'same ticket keys: resumed');
+    assert.equal(await dialResuming(stranger.port, client.context, sessions, 'b', B), false, 'other keys: a full handshake, and it still succeeds');
+    assert.equal(await dialResuming(first.port, createMeshTls(credentials(ca, A)).context, sessions, 'b', B), false, 'a renewed certificate does not offer the old session');
+    assert.deepEqual([first.resumed, sibling.resumed, stranger.resumed], [[false, true, false], [true], [false]]);
+  } finally {
+    first.close();
+    sibling.close();
+    stranger.close();
+  }
 });

@@ -5,6 +5,7 @@
 import type { PeerCertificate, SecureContext, SecureContextOptions, TLSSocket } from 'node:tls';
 import { parseSpiffeId } from '../../config/identity.ts';
 import type { ProxySnapshot } from '../../config/snapshot-types.ts';
+import type { TlsSessionCache } from './tls-session-cache.ts';
 
 /** This sidecar's certificate as the CA issued it: plain strings, so it crosses to worker threads. */
 export interface Credentials {
@@ -30,9 +31,21 @@ function tlsModule(): typeof import('node:tls') {
   return process.getBuiltinModule('node:tls');
 }
 
-export function createMeshTls(credentials: Credentials): MeshTls {
+/**
+ * The TLS settings of this sidecar's certificate. `ticketKeys` (48 bytes): the keys the inbound side
+ * encrypts its session tickets with; one sidecar's threads share them, so a ticket issued by one
+ * worker resumes on another (without, each tls.Server makes its own and a caller resumes only on
+ * the thread that served it first).
+ */
+export function createMeshTls(credentials: Credentials, ticketKeys?: Uint8Array): MeshTls {
   // TLS 1.3 only: both ends are weft sidecars, and 1.3 needs one round trip less per handshake.
-  const options: SecureContextOptions = { key: credentials.key, cert: credentials.certificate, ca: credentials.trustBundle, minVersion: 'TLSv1.3' };
+  const options: SecureContextOptions = {
+    key: credentials.key,
+    cert: credentials.certificate,
+    ca: credentials.trustBundle,
+    minVersion: 'TLSv1.3',
+    ...(ticketKeys !== undefined && { ticketKeys: Buffer.from(ticketKeys.buffer, ticketKeys.byteOffset, ticketKeys.byteLength) }),
+  };
   let context: SecureContext | undefined;
   return {
     identity: credentials.identity,
@@ -113,23 +126,52 @@ export interface EndpointTls {
   readonly identity: string;
 }
 
+/** Session resumption for one endpoint (tls-session-cache.ts), and what each handshake was, for the metrics. */
+export interface TlsResumption {
+  readonly sessions: TlsSessionCache;
+  /** The endpoint's TlsSessionCache.key. */
+  readonly key: string;
+  /** Each completed client handshake: `resumed` true when the server accepted the offered session. */
+  readonly onHandshake?: (resumed: boolean) => void;
+}
+
 export interface DialOptions {
   readonly host: string;
   readonly port: number;
   readonly tls?: EndpointTls & { readonly alpn: string };
+  /** Offer the endpoint's last session and keep the ones it issues (mutual TLS only). */
+  readonly resumption?: TlsResumption;
 }
 
-/** A connection to an endpoint, plaintext or mutual TLS, and the event that says it is ready for bytes. */
+/**
+ * A connection to an endpoint, plaintext or mutual TLS, and the event that says it is ready for
+ * bytes. With `resumption`, the endpoint's last TLS session is offered (a TLS 1.3 PSK resumption,
+ * RFC 8446 §2.2, skips the certificate exchange and both signatures) and the sessions it issues are
+ * kept. Node does not call checkServerIdentity on a resumed session (nor can it: the client sees no
+ * certificate then), so what makes a resumed session safe is where it came from: Node emits
+ * 'session' only once the connection is verified, here with checkServerIdentity against `identity`,
+ * and the cache key names that identity, so a session is offered only where the same identity is
+ * expected, and only a server holding the issuing sidecar's ticket keys can accept it.
+ */
 export function dialEndpoint(o: DialOptions): { socket: import('node:net').Socket; ready: 'connect' | 'secureConnect' } {
   if (!o.tls) return { socket: process.getBuiltinModule('node:net').connect({ host: o.host, port: o.port, noDelay: true }), ready: 'connect' };
+  const r = o.resumption;
+  const context = o.tls.context;
+  const identity = o.tls.identity;
+  const session = r?.sessions.get(r.key, context);
   const socket = tlsModule().connect({
     host: o.host,
     port: o.port,
-    secureContext: o.tls.context,
+    secureContext: context,
     ALPNProtocols: [o.tls.alpn],
-    checkServerIdentity: expectIdentity(o.tls.identity),
+    checkServerIdentity: expectIdentity(identity),
+    ...(session !== undefined && { session }),
   });
   socket.setNoDelay(true);
+  if (r !== undefined) {
+    socket.on('session', (s: Buffer) => r.sessions.set(r.key, context, s));
+    socket.once('secureConnect', () => r.onHandshake?.(socket.isSessionReused()));
+  }
   return { socket, ready: 'secureConnect' };
 }
 

@@ -8,6 +8,7 @@ import { http } from '../../lib/node-http.ts';
 import type http2 from 'node:http2';
 import { H1Pool } from './h1-pool.ts';
 import { expectIdentity, type MeshTls } from './mesh-tls.ts';
+import { TlsSessionCache } from './tls-session-cache.ts';
 
 export interface PoolSettings {
   /** An idle kept-alive connection is closed after this. */
@@ -22,6 +23,11 @@ export class UpstreamPool {
   #closed = false;
   /** This sidecar's certificate for mutual TLS; undefined until the CA issued one. */
   tls: MeshTls | undefined;
+  /** The last TLS session each endpoint's sidecar issued: new HTTP/1.1 mutual-TLS connections resume it. */
+  readonly tlsSessions = new TlsSessionCache();
+  /** Each client mutual-TLS handshake of an HTTP/1.1 connection (weft_proxy_tls_handshakes_total). */
+  onTlsHandshake: ((resumed: boolean) => void) | undefined;
+  readonly #onHandshake = (resumed: boolean): void => this.onTlsHandshake?.(resumed);
 
   agent(address: string, port: number, settings: PoolSettings): Agent {
     const key = `${address}:${port}`;
@@ -45,7 +51,8 @@ export class UpstreamPool {
       pool = undefined;
     }
     if (pool === undefined) {
-      pool = new H1Pool(address, port, {}, identity);
+      const resumption = identity === undefined ? undefined : { sessions: this.tlsSessions, key: TlsSessionCache.key(address, port, identity), onHandshake: this.#onHandshake };
+      pool = new H1Pool(address, port, { resumption }, identity);
       if (this.#closed) pool.drain();
       else {
         if (byPort === undefined) this.#h1.set(address, (byPort = new Map()));
@@ -122,6 +129,7 @@ export class UpstreamPool {
     for (const byPort of this.#h1.values()) for (const pool of byPort.values()) pool.close();
     this.#h1.clear();
     this.#agents.clear();
+    this.tlsSessions.clear();
     this.#sessions.clear();
   }
 }
