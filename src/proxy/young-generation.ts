@@ -1,6 +1,6 @@
 // The sidecar's own V8 setting, opt-in (WEFT_V8_YOUNG_GEN=capped), made once at start (proxy.ts):
 // the young generation stops growing where start-up left it (8 MiB) instead of reaching 16–64 MiB
-// under load. Off by default: it costs a fresh sidecar latency (docs/performance.md entry 16).
+// under load. Off by default: it costs a fresh sidecar latency (docs/performance.md entry 18).
 
 import v8 from 'node:v8';
 

@@ -140,7 +140,7 @@ ${dnsFlagUsage}
     const kubernetes = kubernetesOptions(p);
     // V8's small-heap mode: bursts of API and etcd calls leave mostly garbage, which V8's default
     // heap growth keeps as heap (and RSS) long after. It costs some CPU per call; measured in
-    // docs/performance.md, entry 16. WEFT_NODE_FLAGS=--no-optimize-for-size keeps V8's default.
+    // docs/performance.md, entry 17. WEFT_NODE_FLAGS=--no-optimize-for-size keeps V8's default.
     if (!process.execArgv.includes('--no-optimize-for-size')) setFlagsFromString('--optimize-for-size');
     const cp = await startControlPlane({
       host: m[1].replace(/^\[|\]$/g, '') || '127.0.0.1',
