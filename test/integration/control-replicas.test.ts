@@ -188,3 +188,17 @@ test('kill a replica, then an etcd member, under load: no failed request, every 
     }
   }
 });
+
+test('a replica that never led exits on SIGTERM like the leader does', { timeout: 90_000 }, async () => {
+  const c = await startControlPlane(['--store', `etcd://${etcd.addresses}`, '--token', TOKEN, '--leader-lease', '3']);
+  try {
+    const health = (await c.api<{ replication?: { leader: boolean } }>('GET', '/v1/health')).body;
+    assert.equal(health.replication?.leader, false, 'the survivor of the previous test still leads');
+    c.process.child.kill('SIGTERM');
+    // etcd3's campaign keeps a watch open in a replica that never led; the process must not wait on it.
+    const code = await Promise.race([c.process.exited(), new Promise<string>((r) => setTimeout(() => r('still running after 8 s'), 8_000))]);
+    assert.equal(code, 0, `weft control (not the leader) after SIGTERM: ${code}; output:\n${c.process.output().slice(-1500)}`);
+  } finally {
+    await c.cleanup();
+  }
+});

@@ -166,7 +166,13 @@ ${dnsFlagUsage}
     process.stdout.write(`weft control plane listening on ${cp.url}\n`);
     await new Promise<void>((resolve) => {
       const stop = (): void => {
-        void cp.close().then(resolve);
+        void cp.close().then(() => {
+          // A replica that never led leaves one etcd watch open after closing its client (etcd3's
+          // campaign keeps waiting for the previous candidate's key to go, and close() cannot reach
+          // that watch): everything is closed by now, so do not let that socket keep the process.
+          setTimeout(() => process.exit(), 1_000).unref();
+          resolve();
+        });
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
