@@ -156,7 +156,7 @@ test('the query of GET /v1/failures is checked, naming the parameter', () => {
   const q = (s: string) => failuresQuery(new URL(`http://x/v1/failures${s}`));
   assert.deepEqual(q(''), { limit: 50 });
   assert.deepEqual(q('?service=api&namespace=shop&limit=500'), { service: 'api', namespace: 'shop', limit: 500 });
-  for (const [s, path] of [['?limit=0', 'limit'], ['?limit=501', 'limit'], ['?limit=1.5', 'limit'], ['?limit=', 'limit'], ['?service=API', 'service'], ['?namespace=a.b', 'namespace']]) {
+  for (const [s, path] of [['?limit=0', 'limit'], ['?limit=501', 'limit'], ['?limit=1.5', 'limit'], ['?limit=', 'limit'], ['?service=API', 'service'], ['?namespace=a.b', 'namespace'], ['?servce=api', 'servce'], ['?limit=1&limit=2', 'limit'], ['?service=api&service=web', 'service']]) {
     assert.throws(() => q(s), (err) => isWeftError(err) && err.code === 'WEFT_ERR_API_BAD_REQUEST' && err.status === 400 && err.details[0].path === path, s);
   }
   assert.equal(requestIdParam('abc'), 'abc');

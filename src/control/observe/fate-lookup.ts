@@ -155,12 +155,20 @@ export interface FailuresQuery {
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
+/** The query parameters GET /v1/failures takes. */
+const FAILURES_PARAMS: readonly string[] = ['service', 'namespace', 'limit'];
+
 /**
  * The query of GET /v1/failures: `service` and `namespace` DNS labels, `limit` 1–500 (default 50).
  * Throws WEFT_ERR_API_BAD_REQUEST (400) naming the parameter.
  */
 export function failuresQuery(url: URL): FailuresQuery {
   const bad = (path: string, message: string, got: string): WeftError => invalid('WEFT_ERR_API_BAD_REQUEST', `${path} ${message}, got ${JSON.stringify(got)}`, [{ path, message }]);
+  // As /v1/tap does: a misspelt filter (`?servce=api`) must not quietly list every failure.
+  for (const key of new Set(url.searchParams.keys())) {
+    if (!FAILURES_PARAMS.includes(key)) throw invalid('WEFT_ERR_API_BAD_REQUEST', `${key}: unknown parameter (expected one of: ${FAILURES_PARAMS.join(', ')})`, [{ path: key, message: `unknown parameter (expected one of: ${FAILURES_PARAMS.join(', ')})` }]);
+    if (url.searchParams.getAll(key).length > 1) throw invalid('WEFT_ERR_API_BAD_REQUEST', `${key}: given more than once`, [{ path: key, message: 'given more than once' }]);
+  }
   const service = url.searchParams.get('service') ?? undefined;
   const namespace = url.searchParams.get('namespace') ?? undefined;
   if (service !== undefined && !DNS_LABEL.test(service)) throw bad('service', 'must be a service name (a DNS label)', service);
