@@ -309,7 +309,7 @@ export function createRoutes(deps: ApiDeps): Router {
     sendJson(res, 200, await recentFailures(await fateTargets(), q));
   });
   // A live stream of a service's requests, relayed from its sidecars' admin listeners (`weft tap`).
-  router.add('GET', TAP_PATH, (req, res, _p, url) => serveTap(req, res, url, { proxies, clock, log: deps.log.child('tap') }));
+  router.add('GET', TAP_PATH, (req, res, _p, url) => serveTap(req, res, url, { proxies, ...(deps.otherProxies && { otherProxies: deps.otherProxies }), clock, log: deps.log.child('tap') }));
 
   // ── certificates ───────────────────────────────────────────────────────────────────────────
   router.add('POST', CERTIFICATES_PATH, async (req, res) => {
