@@ -125,6 +125,10 @@ test('merges the streams of the service\'s sidecars, picks up a late one, and cl
     b.taps[0].res.end();
     await until('b detached', () => t.lines.some((l) => l.includes('"detached"')));
     assert.equal(JSON.parse(t.lines.find((l) => l.includes('"detached"'))!).proxy, 'reviews-b');
+    // One whose connection drops mid-stream (killed): the reason says what happened, not just "aborted".
+    late.taps[0].res.socket?.destroy();
+    await until('c detached', () => t.lines.filter((l) => l.includes('"detached"')).length >= 2);
+    assert.match(JSON.parse(t.lines.filter((l) => l.includes('"detached"'))[1]).error, /^its stream broke \(aborted\): the sidecar stopped/);
     t.req.destroy();
     await until('the sidecar streams closed', () => a.taps[0].closed && late.taps[0].closed);
   } finally {

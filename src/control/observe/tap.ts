@@ -215,7 +215,8 @@ class TapFanIn {
       for (const line of lines) if (line.startsWith('{')) this.#write(line);
     });
     response.on('end', () => this.#detach(id, u, 'its stream ended (the sidecar stopped?)'));
-    response.on('error', (err) => this.#detach(id, u, err.message));
+    // Node says only "aborted" when the sidecar's connection drops mid-stream (a kill, a crash).
+    response.on('error', (err) => this.#detach(id, u, `its stream broke (${err.message}): the sidecar stopped, or the connection to it was cut`));
     if (this.#paused) response.pause();
   }
 
