@@ -2,8 +2,9 @@
 // any thrown error into a `{error: {code, message, details}}` reply without a stack trace.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isWeftError, WeftError } from '../../lib/errors.ts';
+import { errorMessage, isWeftError, WeftError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
+import { storeUnavailable } from '../store/store-errors.ts';
 
 const MAX_BODY_BYTES = 4 * 1024 * 1024;
 
@@ -31,8 +32,10 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
 }
 
 export function sendError(res: ServerResponse, err: unknown, log: Logger): void {
-  const weftError = isWeftError(err) ? err : new WeftError('WEFT_ERR_API_INTERNAL', 'internal error; see the control plane log', 500);
-  if (!isWeftError(err)) log.error('request failed', { err: err instanceof Error ? err.stack : String(err) });
+  const unavailable = isWeftError(err) ? undefined : storeUnavailable(err);
+  const weftError = isWeftError(err) ? err : (unavailable ?? new WeftError('WEFT_ERR_API_INTERNAL', 'internal error; see the control plane log', 500));
+  if (unavailable !== undefined) log.warn('request failed: the store is not answering', { err: errorMessage(err) });
+  else if (!isWeftError(err)) log.error('request failed', { err: err instanceof Error ? err.stack : String(err) });
   if (res.headersSent) {
     res.destroy();
     return;

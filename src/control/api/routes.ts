@@ -31,7 +31,7 @@ import { mergeProxyRows, proxyRows, type ProxyRow } from '../stream/proxy-rows.t
 import { DEFAULT_STATS_WINDOW_SECONDS } from '../stats/stats-window.ts';
 import type { StatsWindow } from '../stats/stats-window.ts';
 import { prometheusTargets } from '../stats/prometheus-sd.ts';
-import { adminTargets, failuresQuery, lookupRequest, recentFailures, requestIdParam } from '../observe/fate-lookup.ts';
+import { clusterTargets, failuresQuery, lookupRequest, recentFailures, requestIdParam } from '../observe/fate-lookup.ts';
 import { readJson, sendJson } from './http-util.ts';
 import { TAP_PATH, serveTap } from '../observe/tap.ts';
 import { Router, type Params } from './router.ts';
@@ -298,10 +298,18 @@ export function createRoutes(deps: ApiDeps): Router {
   });
   router.add('GET', PROMETHEUS_TARGETS_PATH, (_req, res) => sendJson(res, 200, prometheusTargets(proxies.list(clock.now()))));
   // ── request fates, from the sidecars' admin listeners (observe/fate-lookup.ts) ───────────────
-  router.add('GET', '/v1/requests/:id', async (_req, res, p) => sendJson(res, 200, await lookupRequest(adminTargets(proxies.list(clock.now())), requestIdParam(p.id))));
-  router.add('GET', '/v1/failures', async (_req, res, _p, url) => sendJson(res, 200, await recentFailures(adminTargets(proxies.list(clock.now())), failuresQuery(url))));
+  // On replicas, the proxies whose stream is on another replica too (the rows it publishes).
+  const fateTargets = async () => clusterTargets(proxies.list(clock.now()), deps.otherProxies ? await deps.otherProxies() : []);
+  router.add('GET', '/v1/requests/:id', async (_req, res, p) => {
+    const id = requestIdParam(p.id);
+    sendJson(res, 200, await lookupRequest(await fateTargets(), id));
+  });
+  router.add('GET', '/v1/failures', async (_req, res, _p, url) => {
+    const q = failuresQuery(url);
+    sendJson(res, 200, await recentFailures(await fateTargets(), q));
+  });
   // A live stream of a service's requests, relayed from its sidecars' admin listeners (`weft tap`).
-  router.add('GET', TAP_PATH, (req, res, _p, url) => serveTap(req, res, url, { proxies, clock, log: deps.log.child('tap') }));
+  router.add('GET', TAP_PATH, (req, res, _p, url) => serveTap(req, res, url, { proxies, ...(deps.otherProxies && { otherProxies: deps.otherProxies }), clock, log: deps.log.child('tap') }));
 
   // ── certificates ───────────────────────────────────────────────────────────────────────────
   router.add('POST', CERTIFICATES_PATH, async (req, res) => {

@@ -4,7 +4,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isWeftError } from '../../lib/errors.ts';
 import { hopOrder, type FateView } from '../../config/fate-view.ts';
-import { adminTargets, failureSummary, failuresQuery, lookupRequest, recentFailures, requestIdParam, type AdminTarget } from './fate-lookup.ts';
+import { adminTargets, clusterTargets, failureSummary, failuresQuery, lookupRequest, recentFailures, requestIdParam, type AdminTarget } from './fate-lookup.ts';
 import type { ProxyStatus } from '../stream/proxy-registry.ts';
 
 function fate(over: Partial<FateView> & Pick<FateView, 'requestId' | 'proxy' | 'time'>): FateView {
@@ -156,7 +156,7 @@ test('the query of GET /v1/failures is checked, naming the parameter', () => {
   const q = (s: string) => failuresQuery(new URL(`http://x/v1/failures${s}`));
   assert.deepEqual(q(''), { limit: 50 });
   assert.deepEqual(q('?service=api&namespace=shop&limit=500'), { service: 'api', namespace: 'shop', limit: 500 });
-  for (const [s, path] of [['?limit=0', 'limit'], ['?limit=501', 'limit'], ['?limit=1.5', 'limit'], ['?limit=', 'limit'], ['?service=API', 'service'], ['?namespace=a.b', 'namespace']]) {
+  for (const [s, path] of [['?limit=0', 'limit'], ['?limit=501', 'limit'], ['?limit=1.5', 'limit'], ['?limit=', 'limit'], ['?service=API', 'service'], ['?namespace=a.b', 'namespace'], ['?servce=api', 'servce'], ['?limit=1&limit=2', 'limit'], ['?service=api&service=web', 'service']]) {
     assert.throws(() => q(s), (err) => isWeftError(err) && err.code === 'WEFT_ERR_API_BAD_REQUEST' && err.status === 400 && err.details[0].path === path, s);
   }
   assert.equal(requestIdParam('abc'), 'abc');
@@ -187,6 +187,26 @@ test('only connected proxies are asked, a wildcard admin bind at the address the
   // A loopback admin listener on another host: here its address would be another process.
   assert.equal(targets[3].address, undefined);
   assert.match(targets[3].why ?? '', /127\.0\.0\.1:15004 is loopback on its own host \(10\.0\.0\.6\)/);
+});
+
+test('replicas: proxies on another replica are asked too, each proxy once, this replica\'s view first', () => {
+  const node = (id: string, adminAddress?: string) => ({ id, service: 's', namespace: 'default', labels: {}, upstreams: [], weftVersion: '0', ...(adminAddress && { adminAddress }) });
+  const own = [
+    { node: node('a', '127.0.0.1:15000'), remote: '127.0.0.1:40000', connected: true, connectedAt: 0 },
+    { node: node('moved', '127.0.0.1:15001'), remote: '127.0.0.1:40001', connected: false, connectedAt: 0 },
+  ] as unknown as ProxyStatus[];
+  const others = [
+    { id: 'a', admin: '127.0.0.1:19999', remote: '127.0.0.1:40000', connected: true }, // a stale row of ours: ours wins
+    { id: 'moved', admin: '127.0.0.1:15001', remote: '127.0.0.1:40001', connected: true }, // its stream is on the other replica now
+    { id: 'b', admin: '0.0.0.0:15002', remote: '10.0.0.7:40002', connected: true },
+    { id: 'gone', admin: '127.0.0.1:15003', remote: '127.0.0.1:40003', connected: false },
+  ];
+  assert.deepEqual(clusterTargets(own, others), [
+    { proxy: 'a', address: '127.0.0.1:15000' },
+    { proxy: 'moved', address: '127.0.0.1:15001' },
+    { proxy: 'b', address: '10.0.0.7:15002' },
+  ]);
+  assert.deepEqual(clusterTargets(own, []), [{ proxy: 'a', address: '127.0.0.1:15000' }]);
 });
 
 test('a sidecar\'s whole failed ring is read even when its JSON passes 1 MiB', async () => {

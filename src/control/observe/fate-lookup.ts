@@ -7,6 +7,7 @@ import { httpCall } from '../../lib/http-call.ts';
 import { adminAddress } from '../../lib/admin-address.ts';
 import { hopOrder, type FailureSummary, type FateView, type RecentFailures, type RequestFates, type UnreachableProxy } from '../../config/fate-view.ts';
 import type { ProxyStatus } from '../stream/proxy-registry.ts';
+import type { ProxyRow } from '../stream/proxy-rows.ts';
 
 /** How long one sidecar may take to answer before it is listed as unreachable (ms). */
 export const FATE_LOOKUP_TIMEOUT_MS = 1_000;
@@ -45,13 +46,33 @@ const hostOf = (address: string): string => address.slice(0, address.lastIndexOf
  * address here would be this host's loopback, another process.
  */
 export function adminTargets(proxies: readonly ProxyStatus[]): AdminTarget[] {
-  return proxies.filter((p) => p.connected).map((p) => {
-    const address = adminAddress({ admin: p.node.adminAddress, remote: p.remote });
+  return rowTargets(proxies.map((p) => ({ id: p.node.id, admin: p.node.adminAddress, remote: p.remote, connected: p.connected })));
+}
+
+/** What a proxy's admin listener is reached by: this replica's registry, or a row another replica published. */
+export type AdminRow = Pick<ProxyRow, 'id' | 'admin' | 'remote' | 'connected'>;
+
+/** adminTargets for /v1/proxies rows (`id`, `admin`, `remote`, `connected`): the same rules. */
+export function rowTargets(rows: readonly AdminRow[]): AdminTarget[] {
+  return rows.filter((p) => p.connected).map((p) => {
+    const address = adminAddress({ admin: p.admin, remote: p.remote });
     if (address !== undefined && LOOPBACK.test(hostOf(address)) && !LOOPBACK.test(hostOf(p.remote))) {
-      return { proxy: p.node.id, address: undefined, why: `its admin listener ${address} is loopback on its own host (${hostOf(p.remote)}): bind it where the control plane can reach it (weft proxy --bind)` };
+      return { proxy: p.id, address: undefined, why: `its admin listener ${address} is loopback on its own host (${hostOf(p.remote)}): bind it where the control plane can reach it (weft proxy --bind)` };
     }
-    return { proxy: p.node.id, address };
+    return { proxy: p.id, address };
   });
+}
+
+/**
+ * Every connected proxy's admin target on replicas: this replica's own (`own`), then those whose
+ * stream is on another replica (`others`, the rows they publish), each proxy once. Without this a
+ * replica answered `weft why` and /v1/failures from its own proxies alone, silently: the hop of a
+ * proxy on the other replica was neither shown nor listed as unreachable.
+ */
+export function clusterTargets(own: readonly ProxyStatus[], others: readonly AdminRow[]): AdminTarget[] {
+  const mine = adminTargets(own);
+  const seen = new Set(mine.map((t) => t.proxy));
+  return [...mine, ...rowTargets(others.filter((r) => !seen.has(r.id)))];
 }
 
 /** Runs `fn` over `items` with at most `limit` calls in flight; results in the items' order. */
@@ -155,12 +176,20 @@ export interface FailuresQuery {
 
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
+/** The query parameters GET /v1/failures takes. */
+const FAILURES_PARAMS: readonly string[] = ['service', 'namespace', 'limit'];
+
 /**
  * The query of GET /v1/failures: `service` and `namespace` DNS labels, `limit` 1–500 (default 50).
  * Throws WEFT_ERR_API_BAD_REQUEST (400) naming the parameter.
  */
 export function failuresQuery(url: URL): FailuresQuery {
   const bad = (path: string, message: string, got: string): WeftError => invalid('WEFT_ERR_API_BAD_REQUEST', `${path} ${message}, got ${JSON.stringify(got)}`, [{ path, message }]);
+  // As /v1/tap does: a misspelt filter (`?servce=api`) must not quietly list every failure.
+  for (const key of new Set(url.searchParams.keys())) {
+    if (!FAILURES_PARAMS.includes(key)) throw invalid('WEFT_ERR_API_BAD_REQUEST', `${key}: unknown parameter (expected one of: ${FAILURES_PARAMS.join(', ')})`, [{ path: key, message: `unknown parameter (expected one of: ${FAILURES_PARAMS.join(', ')})` }]);
+    if (url.searchParams.getAll(key).length > 1) throw invalid('WEFT_ERR_API_BAD_REQUEST', `${key}: given more than once`, [{ path: key, message: 'given more than once' }]);
+  }
   const service = url.searchParams.get('service') ?? undefined;
   const namespace = url.searchParams.get('namespace') ?? undefined;
   if (service !== undefined && !DNS_LABEL.test(service)) throw bad('service', 'must be a service name (a DNS label)', service);

@@ -6,6 +6,7 @@ import { systemClock } from '../../lib/clock.ts';
 import { createLogger } from '../../lib/log.ts';
 import { WEFT_VERSION } from '../../config/version.ts';
 import { ProxyRegistry } from '../stream/proxy-registry.ts';
+import type { ProxyRow } from '../stream/proxy-rows.ts';
 import { sendError } from '../api/http-util.ts';
 import { serveTap, shareOf, tapRequest } from './tap.ts';
 
@@ -39,10 +40,10 @@ async function fakeSidecar(status = 200) {
 const node = (id: string, service: string, admin?: string) => ({ id, service, namespace: 'default', labels: {}, upstreams: [], weftVersion: WEFT_VERSION, ...(admin !== undefined && { adminAddress: admin }) });
 
 /** The control plane's route alone, with its error replies. */
-async function controlPlane(proxies: ProxyRegistry) {
+async function controlPlane(proxies: ProxyRegistry, otherProxies?: () => Promise<readonly ProxyRow[]>) {
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
-    serveTap(req, res, url, { proxies, clock: systemClock, log, pollMs: 10 }).catch((err) => sendError(res, err, log));
+    serveTap(req, res, url, { proxies, ...(otherProxies && { otherProxies }), clock: systemClock, log, pollMs: 10 }).catch((err) => sendError(res, err, log));
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { port: (server.address() as AddressInfo).port, close: () => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }) };
@@ -124,6 +125,10 @@ test('merges the streams of the service\'s sidecars, picks up a late one, and cl
     b.taps[0].res.end();
     await until('b detached', () => t.lines.some((l) => l.includes('"detached"')));
     assert.equal(JSON.parse(t.lines.find((l) => l.includes('"detached"'))!).proxy, 'reviews-b');
+    // One whose connection drops mid-stream (killed): the reason says what happened, not just "aborted".
+    late.taps[0].res.socket?.destroy();
+    await until('c detached', () => t.lines.filter((l) => l.includes('"detached"')).length >= 2);
+    assert.match(JSON.parse(t.lines.filter((l) => l.includes('"detached"'))[1]).error, /^its stream broke \(aborted\): the sidecar stopped/);
     t.req.destroy();
     await until('the sidecar streams closed', () => a.taps[0].closed && late.taps[0].closed);
   } finally {
@@ -161,5 +166,46 @@ test('no connected sidecar is a 404; sidecars that all refuse are a 503 naming w
     await until('closed', () => ok.taps.every((t) => t.closed));
   } finally {
     await Promise.all([cp.close(), ok.close(), full.close()]);
+  }
+});
+
+test('replicas: sidecars whose stream is on another replica are tapped too, each once, and found while the tap runs', async () => {
+  const here = await fakeSidecar();
+  const there = await fakeSidecar();
+  const later = await fakeSidecar();
+  const proxies = new ProxyRegistry();
+  proxies.connected(node('reviews-here', 'reviews', here.address), '127.0.0.1:1', 1);
+  const row = (id: string, admin: string, service = 'reviews', connected = true): ProxyRow => ({ id, service, namespace: 'default', remote: '127.0.0.1:9', admin, connected, connectedAt: '2026-11-30T10:00:00.000Z', inSync: true, replica: 'http://b' });
+  let others: ProxyRow[] = [
+    row('reviews-here', '127.0.0.1:1'), // a stale row of a proxy now on this replica: this replica's view wins
+    row('reviews-there', there.address),
+    row('ratings-there', there.address, 'ratings'),
+    row('reviews-gone', there.address, 'reviews', false),
+  ];
+  const cp = await controlPlane(proxies, async () => others);
+  try {
+    const t = await get(cp.port, 'service=reviews&maxRps=10');
+    assert.equal(t.status, 200);
+    await until('the first line', () => t.lines.length >= 1);
+    assert.deepEqual(JSON.parse(t.lines[0]).proxies, ['reviews-here', 'reviews-there']);
+    assert.equal(there.taps.length, 1, 'the ratings row and the disconnected one are not tapped');
+    others = [...others, row('reviews-later', later.address)];
+    await until('the later sidecar on the other replica attached', () => t.lines.some((l) => l.includes('"attached"')));
+    assert.equal(JSON.parse(t.lines.find((l) => l.includes('"attached"'))!).proxy, 'reviews-later');
+    t.req.destroy();
+    await until('every sidecar stream closed', () => here.taps[0].closed && there.taps[0].closed && later.taps[0].closed);
+  } finally {
+    await Promise.all([cp.close(), here.close(), there.close(), later.close()]);
+  }
+  // All on another replica: not a 404 any more.
+  const empty = new ProxyRegistry();
+  const only = await fakeSidecar();
+  const cp2 = await controlPlane(empty, async () => [row('reviews-x', only.address)]);
+  try {
+    const t = await get(cp2.port, 'service=reviews');
+    assert.equal(t.status, 200);
+    t.req.destroy();
+  } finally {
+    await Promise.all([cp2.close(), only.close()]);
   }
 });

@@ -7,20 +7,41 @@ import { http } from '../../lib/node-http.ts';
 import { WeftError, invalid } from '../../lib/errors.ts';
 import type { Clock, Timer } from '../../lib/clock.ts';
 import type { Logger } from '../../lib/log.ts';
-import { adminTargets } from './fate-lookup.ts';
+import { rowTargets, type AdminRow } from './fate-lookup.ts';
 import { NDJSON, parseTapQuery, tapQueryString, type TapProxyLine, type TapQuery, type TapStartLine } from '../../config/tap.ts';
-import type { ProxyRegistry, ProxyStatus } from '../stream/proxy-registry.ts';
+import type { ProxyRegistry } from '../stream/proxy-registry.ts';
+import type { ProxyRow } from '../stream/proxy-rows.ts';
 
 export const TAP_PATH = '/v1/tap';
 
 export interface TapDeps {
   readonly proxies: ProxyRegistry;
+  /** Replicas on etcd: the proxies whose stream is on another replica (the rows they publish). */
+  readonly otherProxies?: () => Promise<readonly ProxyRow[]>;
   readonly clock: Clock;
   readonly log: Logger;
   /** How often the tap looks for sidecars of the service that connected after it began (ms). */
   readonly pollMs?: number;
   /** How long a sidecar's admin listener has to answer the tap request (ms). */
   readonly attachTimeoutMs?: number;
+}
+
+/** A sidecar to tap, from this replica's registry or another replica's published row. */
+interface TapSidecar extends AdminRow {
+  /** When its stream connected (ms or ISO 8601): a reconnected sidecar is tried again. */
+  readonly connectedAt: number | string;
+}
+
+/** The connected sidecars of `service` on every replica, this replica's own first, each once. */
+async function sidecarsOf(deps: TapDeps, service: string, namespace: string): Promise<TapSidecar[]> {
+  const own: TapSidecar[] = deps.proxies
+    .list(deps.clock.now())
+    .filter((p) => p.connected && p.node.service === service && p.node.namespace === namespace)
+    .map((p) => ({ id: p.node.id, admin: p.node.adminAddress, remote: p.remote, connected: true, connectedAt: p.connectedAt }));
+  if (deps.otherProxies === undefined) return own;
+  const seen = new Set(own.map((p) => p.id));
+  const others = (await deps.otherProxies()).filter((r) => r.connected && r.service === service && r.namespace === namespace && !seen.has(r.id));
+  return [...own, ...others.map((r) => ({ id: r.id, admin: r.admin, remote: r.remote, connected: true, connectedAt: r.connectedAt }))];
 }
 
 const NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -57,22 +78,22 @@ export function shareOf(maxRps: number, sidecars: number): number {
  */
 export async function serveTap(_req: IncomingMessage, res: ServerResponse, url: URL, deps: TapDeps): Promise<void> {
   const { service, namespace, query } = tapRequest(url);
-  const sidecars = (): ProxyStatus[] => deps.proxies.list(deps.clock.now()).filter((p) => p.connected && p.node.service === service && p.node.namespace === namespace);
-  const initial = sidecars();
+  const sidecars = (): Promise<TapSidecar[]> => sidecarsOf(deps, service, namespace);
+  const initial = await sidecars();
   if (initial.length === 0) {
     throw new WeftError('WEFT_ERR_TAP_NO_SIDECARS', `service ${service} in namespace ${namespace} has no connected sidecar to tap (weft status lists the connected proxies)`, 404);
   }
   const fanIn = new TapFanIn(res, query, deps);
   const results = await Promise.all(initial.map((p) => fanIn.attach(p, shareOf(query.maxRps, initial.length))));
-  const unreachable = initial.flatMap((p, i) => (results[i] === undefined ? [] : [{ proxy: p.node.id, error: results[i] }]));
+  const unreachable = initial.flatMap((p, i) => (results[i] === undefined ? [] : [{ proxy: p.id, error: results[i] }]));
   if (unreachable.length === initial.length) {
     fanIn.close();
     throw new WeftError('WEFT_ERR_TAP_UNAVAILABLE', `no sidecar of ${service} in namespace ${namespace} could be tapped: ${unreachable.map((u) => `${u.proxy}: ${u.error}`).join('; ')}`, 503);
   }
   if (res.destroyed) return fanIn.close();
   res.writeHead(200, { 'content-type': NDJSON, 'cache-control': 'no-store' });
-  const start: TapStartLine = { type: 'tapping', service, namespace, proxies: initial.filter((_, i) => results[i] === undefined).map((p) => p.node.id), unreachable };
-  fanIn.start(JSON.stringify(start), () => sidecars());
+  const start: TapStartLine = { type: 'tapping', service, namespace, proxies: initial.filter((_, i) => results[i] === undefined).map((p) => p.id), unreachable };
+  fanIn.start(JSON.stringify(start), sidecars);
 }
 
 interface Upstream {
@@ -100,11 +121,11 @@ class TapFanIn {
   }
 
   /** Opens the sidecar's admin /tap at `maxRps`; resolves undefined once it streams, else why not. */
-  attach(p: ProxyStatus, maxRps: number): Promise<string | undefined> {
-    const id = p.node.id;
+  attach(p: TapSidecar, maxRps: number): Promise<string | undefined> {
+    const id = p.id;
     this.#tried.add(`${id}@${p.connectedAt}`);
     // Where to call it, as request lookups do (a wildcard bind at its remote host; not a loopback one of another host).
-    const { address, why } = adminTargets([p])[0] ?? { address: undefined, why: 'it is no longer connected' };
+    const { address, why } = rowTargets([p])[0] ?? { address: undefined, why: 'it is no longer connected' };
     if (address === undefined) return Promise.resolve(why ?? 'it did not report an admin listener (a sidecar older than weft tap)');
     const target = new URL(`http://${address}/tap?${tapQueryString({ ...this.#query, maxRps })}`);
     return new Promise((resolve) => {
@@ -154,26 +175,33 @@ class TapFanIn {
   }
 
   /** Writes the first line, starts relaying every attached stream, and looks for new sidecars from now on. */
-  start(first: string, sidecars: () => ProxyStatus[]): void {
+  start(first: string, sidecars: () => Promise<TapSidecar[]>): void {
     this.#write(first);
     for (const [id, u] of this.#upstreams) this.#pipe(id, u);
     const pollMs = this.#deps.pollMs ?? 2_000;
-    const poll = (): void => {
+    const poll = async (): Promise<void> => {
       if (this.#closed) return;
-      const now = sidecars();
+      let now: TapSidecar[] = [];
+      try {
+        now = await sidecars();
+      } catch (err) {
+        // Another replica's rows could not be read (etcd away): look again at the next poll.
+        this.#deps.log.debug('tap: cannot list sidecars', { err: err instanceof Error ? err.message : String(err) });
+      }
+      if (this.#closed) return;
       for (const p of now) {
-        if (this.#upstreams.has(p.node.id) || this.#tried.has(`${p.node.id}@${p.connectedAt}`)) continue;
+        if (this.#upstreams.has(p.id) || this.#tried.has(`${p.id}@${p.connectedAt}`)) continue;
         void this.attach(p, shareOf(this.#query.maxRps, now.length)).then((error) => {
           if (this.#closed) return;
-          const line: TapProxyLine = error === undefined ? { type: 'attached', proxy: p.node.id } : { type: 'detached', proxy: p.node.id, error };
+          const line: TapProxyLine = error === undefined ? { type: 'attached', proxy: p.id } : { type: 'detached', proxy: p.id, error };
           this.#write(JSON.stringify(line));
-          const u = this.#upstreams.get(p.node.id);
-          if (error === undefined && u !== undefined) this.#pipe(p.node.id, u);
+          const u = this.#upstreams.get(p.id);
+          if (error === undefined && u !== undefined) this.#pipe(p.id, u);
         });
       }
-      this.#poll = this.#deps.clock.setTimeout(poll, pollMs);
+      this.#poll = this.#deps.clock.setTimeout(() => void poll(), pollMs);
     };
-    this.#poll = this.#deps.clock.setTimeout(poll, pollMs);
+    this.#poll = this.#deps.clock.setTimeout(() => void poll(), pollMs);
   }
 
   #pipe(id: string, u: Upstream): void {
@@ -187,7 +215,8 @@ class TapFanIn {
       for (const line of lines) if (line.startsWith('{')) this.#write(line);
     });
     response.on('end', () => this.#detach(id, u, 'its stream ended (the sidecar stopped?)'));
-    response.on('error', (err) => this.#detach(id, u, err.message));
+    // Node says only "aborted" when the sidecar's connection drops mid-stream (a kill, a crash).
+    response.on('error', (err) => this.#detach(id, u, `its stream broke (${err.message}): the sidecar stopped, or the connection to it was cut`));
     if (this.#paused) response.pause();
   }
 

@@ -18,6 +18,7 @@ import type { CertificateApiRequest, IssuedCertificate } from '../../config/iden
 import { ManualClock } from '../../lib/clock.ts';
 import { createLogger } from '../../lib/log.ts';
 import { checkIssued, startCertificateClient } from './certificate-client.ts';
+import { createControlTarget } from './control-target.ts';
 import type { Credentials } from '../transport/mesh-tls.ts';
 import { createTestCa } from '../../../test/support/test-ca.ts';
 
@@ -109,6 +110,46 @@ test('a failed request is retried with backoff, and says why meanwhile', async (
   } finally {
     client.stop();
     fake.close();
+  }
+});
+
+test('a replica that answers 503 (or 404, 502, 504) sends the next request to the next --control URL', async () => {
+  for (const status of [503, 404]) {
+    const clock = new ManualClock();
+    const down = await startFakeCa(clock);
+    down.failWith = status;
+    const up = await startFakeCa(clock);
+    const control = createControlTarget({ urls: [down.url, up.url], random: () => 0 });
+    const got = collector();
+    const client = startCertificateClient({ controlUrl: down.url, control, node, clock, log: createLogger('test', () => {}), onCredentials: got.onCredentials });
+    try {
+      await waitUntil(() => client.lastError() !== undefined);
+      assert.equal(control.current(), up.url, `moved on after ${status}`);
+      clock.advance(30_000); // past any backoff
+      assert.equal((await got.next()).identity, ORDERS);
+      assert.equal(up.requests.length, 1);
+    } finally {
+      client.stop();
+      down.close();
+      up.close();
+    }
+  }
+});
+
+test('a refusal that is the caller\'s own (400) stays on the same replica', async () => {
+  const clock = new ManualClock();
+  const fake = await startFakeCa(clock);
+  fake.failWith = 400;
+  const other = await startFakeCa(clock);
+  const control = createControlTarget({ urls: [fake.url, other.url], random: () => 0 });
+  const client = startCertificateClient({ controlUrl: fake.url, control, node, clock, log: createLogger('test', () => {}), onCredentials: () => {} });
+  try {
+    await waitUntil(() => client.lastError() !== undefined);
+    assert.equal(control.current(), fake.url);
+  } finally {
+    client.stop();
+    fake.close();
+    other.close();
   }
 });
 

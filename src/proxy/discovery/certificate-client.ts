@@ -83,6 +83,9 @@ function bundleKey(bundle: string): string {
   return splitPem(bundle).map((pem) => new X509Certificate(pem).fingerprint256).sort().join(',');
 }
 
+/** Answers after which the next request goes to the next --control URL (ControlTarget.failed). */
+const FAILOVER_STATUSES: ReadonlySet<number> = new Set([404, 502, 503, 504]);
+
 /** Whether these credentials are what the control plane's trust state asks for. */
 export function matchesTrust(credentials: Pick<Credentials, 'certificate' | 'trustBundle'>, trust: TrustMessage): boolean {
   if (bundleKey(credentials.trustBundle) !== bundleKey(trust.trustBundle)) return false;
@@ -130,6 +133,11 @@ export function startCertificateClient(options: CertificateClientOptions): Certi
       log.warn('the control plane refused this certificate as a credential; using the token', { status: res.status });
       res = await httpCall(url, { method, headers: auth.tokenHeaders(), json: body, timeoutMs: 10_000 });
     }
+    // An answer that says this URL cannot serve the CA (a replica shutting down or cut off from its
+    // store: 503; a gateway in front of a dead one: 502, 504; something that is not a weft control
+    // plane: 404) moves on too, as the config stream does for any answer but 200: otherwise a
+    // sidecar whose first --control URL answers so would never get its first certificate.
+    if (FAILOVER_STATUSES.has(res.status)) options.control?.failed(base);
     return res;
   };
 

@@ -59,18 +59,15 @@ export class TapSessions {
       const sent = deliver(e);
       if (sent) metrics?.events.inc({ result: 'sent' });
       return sent;
-    });
+    }, metrics && ((n) => metrics.events.inc({ result: 'dropped' }, n)));
     this.#open.set(id, tap);
     this.#o.hub.add(tap);
     this.#o.relay?.openTap(id, query);
     metrics?.active.set({}, this.#open.size);
     let closed = false;
     return {
-      takeDropped: () => {
-        const n = tap.takeDropped();
-        if (n > 0) metrics?.events.inc({ result: 'dropped' }, n);
-        return n;
-      },
+      // Counted in the metric as they happen (Tap's onDropped); this is only the stream's line.
+      takeDropped: () => tap.takeDropped(),
       close: () => {
         if (closed) return;
         closed = true;

@@ -166,3 +166,23 @@ test('sessions: at most the cap at once, relayed to workers, closed everywhere o
   assert.match(text, /^weft_proxy_tap_events_total\{result="sent"\} 3$/m);
   assert.match(text, /^weft_proxy_tap_events_total\{result="dropped"\} 6$/m);
 });
+
+test('sessions: a reader that never drains has its drops in the metric at once, not when it next reads', () => {
+  const clock = new ManualClock();
+  const registry = new Registry();
+  const metrics = { events: registry.counter('weft_proxy_tap_events_total', 'e', ['result']), active: registry.gauge('weft_proxy_taps_active', 'a') };
+  const hub = new TapHub('p1');
+  const sessions = new TapSessions({ hub, clock, metrics });
+  let full = false;
+  const s = sessions.open(all(), () => !full)!;
+  hub.publish(fate());
+  full = true; // the socket's buffer is full, and the stream never calls takeDropped
+  for (let i = 0; i < 5; i++) hub.publish(fate());
+  sessions.droppedOnWorker(1, 3);
+  const text = registry.render();
+  assert.match(text, /^weft_proxy_tap_events_total\{result="sent"\} 1$/m);
+  assert.match(text, /^weft_proxy_tap_events_total\{result="dropped"\} 8$/m);
+  assert.equal(s.takeDropped(), 8, 'the stream still gets its count once it drains');
+  assert.match(registry.render(), /^weft_proxy_tap_events_total\{result="dropped"\} 8$/m, 'not counted twice');
+  s.close();
+});

@@ -57,31 +57,36 @@ export class Tap {
   readonly #bucket: TokenBucket;
   readonly #now: () => number;
   readonly #deliver: (e: TapRequestEvent) => boolean;
+  readonly #onDropped: ((n: number) => void) | undefined;
   #dropped = 0;
 
-  /** `now`: ms (Clock.now()). */
-  constructor(query: TapQuery, now: () => number, deliver: (e: TapRequestEvent) => boolean) {
+  /**
+   * `now`: ms (Clock.now()). `onDropped` hears of every drop as it happens (the sidecar's
+   * counter): a reader stuck for an hour never calls takeDropped, and its drops must still show.
+   */
+  constructor(query: TapQuery, now: () => number, deliver: (e: TapRequestEvent) => boolean, onDropped?: (n: number) => void) {
     this.query = query;
     this.#now = now;
     this.#bucket = new TokenBucket(query.maxRps, Math.max(1, query.maxRps), now());
     this.#deliver = deliver;
+    this.#onDropped = onDropped;
   }
 
   /** A request this data plane finished: shown if it matches and the rate allows. */
   offer(f: FateRecord, proxy: string): void {
     if (!tapMatches(this.query.filter, f)) return;
-    if (!this.#bucket.take(this.#now())) this.#dropped++;
-    else if (!this.#deliver(tapEvent(f, proxy))) this.#dropped++;
+    if (!this.#bucket.take(this.#now()) || !this.#deliver(tapEvent(f, proxy))) this.addDropped(1);
   }
 
   /** An event another thread already filtered (and limited on its own): limited again here, for the whole sidecar. */
   offerEvent(e: TapRequestEvent): void {
-    if (!this.#bucket.take(this.#now()) || !this.#deliver(e)) this.#dropped++;
+    if (!this.#bucket.take(this.#now()) || !this.#deliver(e)) this.addDropped(1);
   }
 
-  /** Events another thread dropped for this tap. */
+  /** Events not passed on: dropped here, or by another thread for this tap. */
   addDropped(n: number): void {
     this.#dropped += n;
+    this.#onDropped?.(n);
   }
 
   /** The drops since the last call (the periodic `{"type":"dropped"}` line). */
