@@ -161,6 +161,8 @@ test('the query of GET /v1/failures is checked, naming the parameter', () => {
   }
   assert.equal(requestIdParam('abc'), 'abc');
   assert.throws(() => requestIdParam('x'.repeat(129)), (err) => isWeftError(err) && err.code === 'WEFT_ERR_API_BAD_REQUEST');
+  assert.equal(requestIdParam('4bf92f35-77b3-4da6-a3ce-929d0e0e4736'), '4bf92f35-77b3-4da6-a3ce-929d0e0e4736');
+  for (const bad of ['a\nb', 'a\u0000', 'a b', 'a"b']) assert.throws(() => requestIdParam(bad), (err) => isWeftError(err) && err.code === 'WEFT_ERR_API_BAD_REQUEST' && !err.message.includes(bad), JSON.stringify(bad));
 });
 
 test('the hop order: by time; in a tie, inbound first on one proxy and outbound first across proxies', () => {

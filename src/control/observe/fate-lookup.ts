@@ -138,9 +138,17 @@ export async function lookupRequest(targets: readonly AdminTarget[], requestId: 
 /** Longer ids are never kept by a sidecar (proxy/observe/request-id.ts MAX_REQUEST_ID_LENGTH). */
 const MAX_REQUEST_ID_LENGTH = 128;
 
-/** The `{id}` of GET /v1/requests/{id}: 1–128 characters, else WEFT_ERR_API_BAD_REQUEST (400). */
+/** The characters of an id a sidecar keeps (proxy/observe/request-id.ts): any other id was replaced at the first hop. */
+const KEPT_REQUEST_ID = /^[A-Za-z0-9._:\-+=/@]+$/;
+
+/**
+ * The `{id}` of GET /v1/requests/{id}: 1–128 characters from [A-Za-z0-9._:-+=/@], else
+ * WEFT_ERR_API_BAD_REQUEST (400). Refused rather than looked up, since no sidecar keeps such an id,
+ * and so that control characters never reach an error message or a terminal.
+ */
 export function requestIdParam(id: string): string {
   if (id.length === 0 || id.length > MAX_REQUEST_ID_LENGTH) throw invalid('WEFT_ERR_API_BAD_REQUEST', `a request id has 1 to ${MAX_REQUEST_ID_LENGTH} characters, got ${id.length}`, [{ path: 'id', message: `must have 1 to ${MAX_REQUEST_ID_LENGTH} characters` }]);
+  if (!KEPT_REQUEST_ID.test(id)) throw invalid('WEFT_ERR_API_BAD_REQUEST', 'a request id has only the characters A-Z a-z 0-9 . _ : - + = / @ (sidecars replace any other id at the first hop, so this one cannot be found)', [{ path: 'id', message: 'has characters outside A-Z a-z 0-9 . _ : - + = / @' }]);
   return id;
 }
 

@@ -53,6 +53,11 @@ test('--control takes one URL or several comma-separated; anything else is refus
   assert.throws(() => parseControlUrls(''), /at least one URL/);
   assert.throws(() => parseControlUrls(`${A},10.0.0.2:7700`), /"10.0.0.2:7700"/);
   assert.throws(() => parseControlUrls('ftp://x'), /http/);
+  // A second replica typed as the first again, or a path the clients would drop.
+  assert.throws(() => parseControlUrls(`${A},${A}/`), /same control plane/);
+  assert.throws(() => parseControlUrls(`${A}/v1`), /without a path/);
+  assert.throws(() => parseControlUrls(`${A}?x=1`), /without a path, query/);
+  assert.deepEqual(parseControlUrls(`${A}/`), [`${A}/`]);
 });
 
 test('one --control name that resolves to several addresses stands for each of them; anything else stays as given', async () => {

@@ -36,11 +36,14 @@ export interface ControlTarget {
 
 /**
  * Splits `--control` (comma-separated URLs) into its URLs; throws with the offending entry when one
- * is not an http(s) URL. Empty entries (a trailing comma) are ignored.
+ * is not an http(s) URL, carries a path, query or fragment (the clients add the API's own paths, so
+ * `http://h:7700/v1` would silently lose its `/v1`), or names the same control plane twice (most
+ * likely a typo for a second replica). Empty entries (a trailing comma) are ignored.
  */
 export function parseControlUrls(text: string): string[] {
   const urls = text.split(',').map((u) => u.trim()).filter((u) => u !== '');
   if (urls.length === 0) throw new Error('--control needs at least one URL');
+  const seen = new Map<string, string>();
   for (const u of urls) {
     let parsed: URL;
     try {
@@ -49,6 +52,10 @@ export function parseControlUrls(text: string): string[] {
       throw new Error(`--control: ${JSON.stringify(u)} is not a URL`);
     }
     if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new Error(`--control: ${JSON.stringify(u)} must be an http:// or https:// URL`);
+    if (parsed.pathname !== '/' || parsed.search !== '' || parsed.hash !== '') throw new Error(`--control: ${JSON.stringify(u)} must be the control plane's origin only (scheme://host:port), without a path, query or fragment`);
+    const twin = seen.get(parsed.origin);
+    if (twin !== undefined) throw new Error(`--control: ${JSON.stringify(u)} names the same control plane as ${JSON.stringify(twin)}; list each replica once`);
+    seen.set(parsed.origin, u);
   }
   return urls;
 }
