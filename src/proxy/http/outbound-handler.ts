@@ -122,17 +122,21 @@ export function createOutboundHandler(deps: OutboundDeps) {
     }
     const destination = 'passthrough';
     const s = sinksOf(destination, DEFAULT_BACKEND_POLICY);
-    forwardRequest(req, res, { picker: staticPicker(r.host, r.port), policy: DEFAULT_BACKEND_POLICY, authority: r.authority, path: r.path, upgrade }, {
-      pool: deps.pool,
-      proxyId: deps.proxyId,
-      startedAt: fate.startedAt,
-      fate,
-      onComplete: record(destination, fate),
-      onRetry: s.onRetry,
-      budget: s.budget,
-      onBudgetExhausted: s.onBudgetExhausted,
-    });
+    forwardRequest(req, res, { picker: staticPicker(r.host, r.port), policy: DEFAULT_BACKEND_POLICY, authority: r.authority, path: r.path, upgrade }, hooksFor(destination, s, fate));
   };
+
+  /** What forwarding reports to: the pool, the request's fate, and the destination's counters and budget. */
+  const hooksFor = (destination: string, s: DestinationSinks, fate: FateRecord) => ({
+    pool: deps.pool,
+    proxyId: deps.proxyId,
+    startedAt: fate.startedAt,
+    fate,
+    onComplete: record(destination, fate),
+    onRetry: s.onRetry,
+    budget: s.budget,
+    onBudgetExhausted: s.onBudgetExhausted,
+    onCircuitOpen: s.onCircuitOpen,
+  });
 
   const forwardMesh = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, destination: string, s: DestinationSinks, authority: string, path: string, fate: FateRecord, upgrade: string | undefined): void => {
     // Outbound RateLimitPolicies of the Service the request names, before routing picks a backend.
@@ -174,17 +178,7 @@ export function createOutboundHandler(deps: OutboundDeps) {
       return;
     }
     const h = entry.hashPolicy === undefined ? undefined : hashOf(entry.hashPolicy, req, path, undefined);
-    forwardRequest(req, res, { picker: entry.balancer.picker(), policy: entry.policy, authority, path, addHeaders: meshAddHeaders, upgrade, breaker: entry.breaker, hashKey: h?.hashKey, editResponse: h?.editResponse }, {
-      pool: deps.pool,
-      proxyId: deps.proxyId,
-      startedAt: fate.startedAt,
-      fate,
-      onComplete: record(destination, fate),
-      onRetry: s.onRetry,
-      budget: s.budget,
-      onBudgetExhausted: s.onBudgetExhausted,
-      onCircuitOpen: s.onCircuitOpen,
-    });
+    forwardRequest(req, res, { picker: entry.balancer.picker(), policy: entry.policy, authority, path, addHeaders: meshAddHeaders, upgrade, breaker: entry.breaker, hashKey: h?.hashKey, editResponse: h?.editResponse }, hooksFor(destination, s, fate));
   };
 
   /** A Service with routes attached: the route table decides the backend Service, the filters and the local replies. */
