@@ -6,6 +6,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { BODY_NONE, requestHead, type H1Exchange, type H1Handler, type H1Stage } from '../transport/h1-client.ts';
 import type { H1ServerResponse } from '../transport/h1-server-message.ts';
+import { pooledIdleMs } from '../transport/h1-pool.ts';
 import { splice } from '../transport/tunnel.ts';
 import { wantsTrailers } from './headers.ts';
 import { REASON_HEADER } from './local-reply.ts';
@@ -37,7 +38,7 @@ export class H1Attempt extends Attempt implements H1Handler {
     const pool = f.ctx.pool.h1(ep.address, ep.port, ep.identity);
     // No idle connection (or an upgrade, which never shares one): this attempt waits for a new one.
     if (f.breaker !== undefined && (upgrade || pool.idleCount === 0) && !this.startPending(f.ctx.pool.h1OpenCount(f.breaker.endpoints))) return;
-    const ex = pool.request(this, { connectMs: timeouts.connectMs, idleMs: timeouts.idleMs, noResponseBody: f.method === 'HEAD', tls, upgrade, retryStale: !upgrade && f.h1Body === BODY_NONE && IDEMPOTENT.has(f.method) });
+    const ex = pool.request(this, { connectMs: timeouts.connectMs, idleMs: pooledIdleMs(timeouts.idleMs, ep.identity), noResponseBody: f.method === 'HEAD', tls, upgrade, retryStale: !upgrade && f.h1Body === BODY_NONE && IDEMPOTENT.has(f.method) });
     this.ex ??= ex;
   }
 

@@ -37,8 +37,13 @@ export class FateRing {
   }
 }
 
-/** Default sizes: the last 2,000 requests and the last 500 failures (~1 MB together at most). */
-export const RECENT_FATES = 2_000;
+/**
+ * Default sizes: the last 256 requests and the last 500 failures. The recent ring is small on
+ * purpose: a fate that outlives a young-generation GC is copied and then promoted, and with 2,000
+ * kept every fate did at 1,000 req/s; that cost a one-hop sidecar ~15 MiB of peak RSS at that rate
+ * and ~90 MiB at saturation (docs/performance.md, entry 21). Failures, which `weft why` is for, keep 500.
+ */
+export const RECENT_FATES = 256;
 export const FAILED_FATES = 500;
 
 /** Both rings of a data plane. A failed fate goes into both; lookups merge them without duplicates. */

@@ -4,7 +4,8 @@ import http from 'node:http';
 import net, { type AddressInfo } from 'node:net';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { H1Pool } from './h1-pool.ts';
+import { H1Pool, PEER_SIDECAR_IDLE_MS, pooledIdleMs } from './h1-pool.ts';
+import { INBOUND_IDLE_CLOSE_MIN_MS } from './listener.ts';
 import { BODY_CHUNKED, BODY_NONE, BODY_RAW, keepAliveIdleMs, requestHead, type H1Exchange, type H1Stage } from './h1-client.ts';
 
 interface Result {
@@ -672,4 +673,12 @@ test('upgrade: a new connection of its own; a 101 sent before the request body e
     serverSide?.destroy();
     await closeServer(server);
   }
+});
+
+test('a peer sidecar\'s connections idle PEER_SIDECAR_IDLE_MS whatever the policy says, and close before its inbound listener would', () => {
+  assert.equal(pooledIdleMs(4_000, undefined), 4_000);
+  assert.equal(pooledIdleMs(4_000, 'spiffe://weft.local/ns/default/sa/api'), PEER_SIDECAR_IDLE_MS);
+  assert.equal(pooledIdleMs(120_000, 'spiffe://weft.local/ns/default/sa/api'), PEER_SIDECAR_IDLE_MS);
+  // The client must give a connection up first, or a request may be written onto one being closed.
+  assert.ok(PEER_SIDECAR_IDLE_MS + 1_000 <= INBOUND_IDLE_CLOSE_MIN_MS, `${PEER_SIDECAR_IDLE_MS} ms vs ${INBOUND_IDLE_CLOSE_MIN_MS} ms`);
 });

@@ -14,6 +14,21 @@ export interface H1PoolOptions {
   readonly resumption?: TlsResumption;
 }
 
+/**
+ * How long (ms) a connection to a peer sidecar (mutual TLS, the endpoint has an identity) may idle,
+ * whatever the policy's `idleMs`: that field is about apps' keep-alive timeouts (often 5 s), while
+ * this peer is a weft inbound listener that keeps idle connections at least 55 s
+ * (listener.ts INBOUND_IDLE_CLOSE_MIN_MS). Letting them go after 4 s cost a new mutual-TLS handshake
+ * (several ms of CPU on both sidecars, every request behind it waiting) whenever load rose again:
+ * the mesh path's p99 at 1,000 req/s (docs/performance.md, entry 21). Envoy's default is 1 h.
+ */
+export const PEER_SIDECAR_IDLE_MS = 50_000;
+
+/** The idle time for a pooled connection: the policy's for apps and plaintext, PEER_SIDECAR_IDLE_MS to a peer sidecar. */
+export function pooledIdleMs(policyIdleMs: number, identity: string | undefined): number {
+  return identity === undefined ? policyIdleMs : PEER_SIDECAR_IDLE_MS;
+}
+
 /** How long a pre-connect waits for the first connection's TLS 1.3 ticket before opening the next anyway (ms). */
 const TICKET_WAIT_MS = 200;
 

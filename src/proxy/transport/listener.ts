@@ -32,6 +32,11 @@ const NODE_H1_SERVER = process.env.WEFT_H1_SERVER === 'node';
 /** The lean server's timers: a sweep every 5 s counts idle time and the time a head takes to arrive. */
 const SWEEP_MS = 5_000;
 const KEEP_ALIVE_TICKS = 12; // 60 s, node:http's keepAliveTimeout here
+/**
+ * The least time (ms) a lean-server connection stays open idle: the sweep that finds it idle may run
+ * at once, so it closes after 11 to 12 sweeps. Peer sidecars keep pooled connections for less (h1-pool.ts).
+ */
+export const INBOUND_IDLE_CLOSE_MIN_MS = (KEEP_ALIVE_TICKS - 1) * SWEEP_MS;
 const HEAD_TICKS = 6; // 30 s, node:http's headersTimeout here
 
 export interface ListenerHandlers {

@@ -8,6 +8,7 @@ import { completeTimeouts } from '../../config/kinds/backend-policy.ts';
 import { systemClock, type Clock } from '../../lib/clock.ts';
 import type { MeshTls } from './mesh-tls.ts';
 import type { UpstreamPool } from './upstream-pool.ts';
+import { pooledIdleMs } from './h1-pool.ts';
 
 export interface PreconnectSettings {
   /** Connections each endpoint's pool is filled to; 0 turns pre-connecting off. */
@@ -52,7 +53,7 @@ export function preconnectTargets(snapshot: ProxySnapshot, node: NodeInfo, max: 
       if (p.protocol !== 'http') continue;
       for (const e of p.endpoints) {
         if (e.health === 'critical' || connected(e.address, e.port)) continue;
-        list.push({ address: e.address, port: e.port, identity: e.identity, connectMs: timeouts.connectMs, idleMs: timeouts.idleMs });
+        list.push({ address: e.address, port: e.port, identity: e.identity, connectMs: timeouts.connectMs, idleMs: pooledIdleMs(timeouts.idleMs, e.identity) });
       }
     }
     if (list.length > 0) lists.push(list);
