@@ -36,6 +36,8 @@ import { HASH_ALGORITHMS } from '../../config/kinds/backend-policy-balancing.ts'
 
 export interface ServicePortEntry {
   readonly service: ServiceSnapshot;
+  /** `name.namespace` of the service, made once per snapshot (the metrics' destination_service, the fates' destination). */
+  readonly destination: string;
   readonly port: ServicePortSnapshot;
   readonly policy: BackendPolicySpec;
   readonly balancer: StatefulBalancer;
@@ -122,17 +124,18 @@ export class ServiceTable {
     for (const service of snapshot.services) {
       const ports = new Map<number, ServicePortEntry>();
       const lb = service.policy.loadBalancer;
+      const destination = `${service.name}.${service.namespace}`;
       const hashPolicy = HASH_ALGORITHMS.includes(lb.algorithm) && lb.hashPolicy?.length ? new HashPolicy(lb.hashPolicy) : undefined;
       for (const port of service.ports) {
         const key = `${service.namespace}/${service.name}:${port.port}`;
-        const balancer = this.#balancers.get(key) ?? createBalancer({ clock: this.#clock, locality: this.#localityFor(service), observer: this.#observer(`${service.name}.${service.namespace}`) });
+        const balancer = this.#balancers.get(key) ?? createBalancer({ clock: this.#clock, locality: this.#localityFor(service), observer: this.#observer(destination) });
         balancer.update(port.endpoints, service.policy);
         balancers.set(key, balancer);
         // Its counts survive the snapshot: requests in flight release into the same object.
         const breaker = this.#breakers.get(key) ?? new CircuitBreaker();
         breaker.update(service.policy.circuitBreaker, port.endpoints);
         breakers.set(key, breaker);
-        ports.set(port.port, { service, port, policy: service.policy, balancer, routes: routeTables.get(key), breaker, hashPolicy });
+        ports.set(port.port, { service, destination, port, policy: service.policy, balancer, routes: routeTables.get(key), breaker, hashPolicy });
       }
       const defaultPort = ports.get(80) ?? (ports.size === 1 ? [...ports.values()][0] : undefined);
       services.set(`${service.namespace}/${service.name}`, { service, ports, defaultPort });

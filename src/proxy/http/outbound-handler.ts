@@ -16,7 +16,7 @@ import type { UpstreamPool } from '../transport/upstream-pool.ts';
 import { forwardRequest, type AnyRequest, type AnyResponse } from './forward.ts';
 import { sendBodylessReply, sendGrpcReply, sendLocalReply, sendRedirect, type LocalReplyReason } from './local-reply.ts';
 import { staticPicker } from '../balance/static-picker.ts';
-import { createRequestRecorder } from './request-metrics.ts';
+import { createRequestRecorder, createRouteRecorder } from './request-metrics.ts';
 import { routeRequest, type RouteDecision } from '../routing/route-request.ts';
 import { startMirror, type MirrorTee } from '../filters/request-mirror/mirror.ts';
 import { parsedContentLength } from './headers.ts';
@@ -77,6 +77,7 @@ export function createOutboundHandler(deps: OutboundDeps) {
   deps.table.subscribe(() => routes.clear());
 
   const recorder = createRequestRecorder(metrics, 'outbound');
+  const routeRecorder = createRouteRecorder(metrics);
 
   const record = (destination: string, fate: FateRecord) => (status: number, reason: LocalReplyReason | undefined, _attempts = 0, endedAt = performance.now()) => {
     recorder.record(source, destination, status, reason, (endedAt - fate.startedAt) / 1000);
@@ -113,7 +114,7 @@ export function createOutboundHandler(deps: OutboundDeps) {
       return;
     }
     if (r.kind === 'mesh') {
-      const destination = `${r.entry.service.name}.${r.entry.service.namespace}`;
+      const destination = r.entry.destination;
       const s = sinksOf(destination, r.entry.policy);
       if (routes.size >= 1024) routes.clear();
       routes.set(r.authority, { entry: r.entry, destination, sinks: s });
@@ -205,7 +206,7 @@ export function createOutboundHandler(deps: OutboundDeps) {
 
   const carryOut = (req: AnyRequest, res: AnyResponse, entry: ServicePortEntry, decision: RouteDecision, fate: FateRecord, upgrade: string | undefined): void => {
     if (decision.kind === 'reply') {
-      const destination = `${entry.service.name}.${entry.service.namespace}`;
+      const destination = entry.destination;
       if (decision.reason === 'fault-abort') {
         metrics.faults.inc({ route: decision.route ?? 'none', kind: 'abort' });
         fate.decide(`fault: abort ${decision.grpcStatus !== undefined ? `grpc-status ${decision.grpcStatus}` : decision.status}`);
@@ -216,11 +217,11 @@ export function createOutboundHandler(deps: OutboundDeps) {
       else if (decision.grpcStatus !== undefined) sendGrpcReply(res, decision.grpcStatus, decision.reason, decision.message, deps.proxyId);
       else sendLocalReply(res, decision.status, decision.reason, decision.message, deps.proxyId);
       record(destination, fate)(decision.status, decision.reason);
-      metrics.routeRequests.inc({ route: decision.route ?? 'none', rule: decision.rule ?? 'none', destination_service: destination, code: String(decision.status), reason: decision.reason });
+      routeRecorder.record(decision.route ?? 'none', decision.rule ?? 'none', destination, decision.status, decision.reason);
       return;
     }
     const target = decision.entry;
-    const destination = `${target.service.name}.${target.service.namespace}`;
+    const destination = target.destination;
     // RateLimitPolicies on the matched route: checked once the route is known.
     const routeLimits = deps.rateLimits?.route(decision.route);
     if (routeLimits !== undefined) {
@@ -235,7 +236,7 @@ export function createOutboundHandler(deps: OutboundDeps) {
     const recordRoute = record(destination, fate);
     const onComplete = (status: number, reason: LocalReplyReason | undefined, attempts: number, endedAt: number): void => {
       recordRoute(status, reason, attempts, endedAt);
-      metrics.routeRequests.inc({ route: decision.route, rule: decision.rule, destination_service: destination, code: String(status), reason: reason ?? '' });
+      routeRecorder.record(decision.route, decision.rule, destination, status, reason ?? '');
     };
     const addHeaders = decision.headers === undefined ? meshAddHeaders : { ...decision.headers, ...meshAddHeaders };
     const mirror = decision.mirrors.length > 0 && upgrade === undefined ? mirrorTee(req, decision.mirrors, decision.path, decision.authority, addHeaders) : undefined;

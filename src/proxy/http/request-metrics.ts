@@ -45,3 +45,36 @@ export function createRequestRecorder(metrics: ProxyMetrics, direction: 'inbound
     },
   };
 }
+
+export interface RouteRecorder {
+  /** One request an HTTPRoute or GRPCRoute governed (weft_proxy_route_requests_total); `reason` '' when the app answered. */
+  record(route: string, rule: string, destination: string, status: number, reason: string): void;
+}
+
+/**
+ * weft_proxy_route_requests_total with its series found through nested maps keyed by the strings
+ * the route table already holds, so a routed request builds no label object and no label key
+ * (Counter.inc did both, and its generic label lookup was one of the sidecar's megamorphic loads).
+ * Bounded like the metric: routes and rules applied, destinations they name, statuses and reasons.
+ */
+export function createRouteRecorder(metrics: ProxyMetrics): RouteRecorder {
+  // route → rule → destination → `status` or `status reason` → series
+  const routes = new Map<string, Map<string, Map<string, Map<number | string, Count>>>>();
+  return {
+    record(route, rule, destination, status, reason) {
+      let byRule = routes.get(route);
+      if (byRule === undefined) routes.set(route, (byRule = new Map()));
+      let byDestination = byRule.get(rule);
+      if (byDestination === undefined) byRule.set(rule, (byDestination = new Map()));
+      let outcomes = byDestination.get(destination);
+      if (outcomes === undefined) byDestination.set(destination, (outcomes = new Map()));
+      const key = reason === '' ? status : `${status} ${reason}`;
+      let count = outcomes.get(key);
+      if (count === undefined) {
+        count = metrics.routeRequests.bind({ route, rule, destination_service: destination, code: String(status), reason });
+        outcomes.set(key, count);
+      }
+      count.inc();
+    },
+  };
+}

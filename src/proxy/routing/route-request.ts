@@ -136,10 +136,9 @@ function hostnameOf(authority: string): string {
  * for its share of requests (Gateway API ResolvedRefs).
  */
 export function routeRequest(table: ServiceTable, entry: ServicePortEntry, req: RoutedRequest): RouteDecision {
-  const service = `${entry.service.name}.${entry.service.namespace}:${entry.port.port}`;
   const m = entry.routes!.match({ method: req.method, path: req.path, header: (name) => headerValue(req.headers, name) });
   if (m === undefined) {
-    return { kind: 'reply', status: 404, reason: 'no-route', message: `no rule of the routes attached to ${service} matches ${req.method} ${req.path.split('?')[0]}` };
+    return { kind: 'reply', status: 404, reason: 'no-route', message: `no rule of the routes attached to ${entry.destination}:${entry.port.port} matches ${req.method} ${req.path.split('?')[0]}` };
   }
   const route = m.route.name;
   const rule = m.rule.name;
