@@ -162,19 +162,21 @@ export async function settleInstances(cp: WeftControl, service: string, ids: rea
 
 /**
  * The sidecar's own count of what it answered, by direction, code and reason, and of its inbound
- * connections by security (mtls, plaintext…): proof of what the mesh path really ran (from /metrics).
+ * connections by security (mtls, plaintext…) and of the snapshots it applied (a snapshot applied while
+ * measuring costs the sidecar CPU): proof of what the mesh path really ran (from /metrics).
  */
 export async function scrapeRequests(adminPort: number): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   try {
     const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
     for (const line of text.split('\n')) {
-      const m = /^weft_proxy_(requests_total|upstream_retries_total|inbound_connections_total)\{(.*)\} (\S+)$/.exec(line);
+      const m = /^weft_proxy_(requests_total|upstream_retries_total|inbound_connections_total|config_updates_total)\{(.*)\} (\S+)$/.exec(line);
       if (!m) continue;
       const labels = Object.fromEntries([...m[2].matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
       const key = m[1] === 'requests_total'
         ? `${labels.direction} ${labels.code}${labels.reason ? ` ${labels.reason}` : ''}`
-        : m[1] === 'inbound_connections_total' ? `inbound connections ${labels.security}` : `retry ${labels.reason}`;
+        : m[1] === 'inbound_connections_total' ? `inbound connections ${labels.security}`
+        : m[1] === 'config_updates_total' ? `snapshots ${labels.result}` : `retry ${labels.reason}`;
       out[key] = (out[key] ?? 0) + Number(m[3]);
     }
   } catch (err) {

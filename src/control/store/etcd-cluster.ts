@@ -3,7 +3,7 @@
 // decides which replica runs the work that must run once (TTL expiry, checks, the Kubernetes source).
 
 import type { Etcd3 } from 'etcd3';
-import type { Campaign as EtcdCampaign, ElectionObserver, Lease } from 'etcd3';
+import type { Campaign as EtcdCampaign, Lease } from 'etcd3';
 import type { Clock, Timer } from '../../lib/clock.ts';
 import { createBackoff } from '../../lib/backoff.ts';
 import { errorMessage } from '../../lib/errors.ts';
@@ -86,9 +86,9 @@ export class EtcdCluster implements StoreCluster {
     let leader = false;
     let stopped = false;
     let current: EtcdCampaign | undefined;
-    let observer: ElectionObserver | undefined;
     let observed: string | undefined;
     let retry: Timer | undefined;
+    let observeTimer: Timer | undefined;
     const setLeader = (next: boolean): void => {
       if (leader === next) return;
       leader = next;
@@ -118,37 +118,38 @@ export class EtcdCluster implements StoreCluster {
         retry = this.#clock.setTimeout(start, delay);
       });
     };
+    // The leader is read (the key of lowest create revision) once a second rather than followed with
+    // etcd3's ElectionObserver: when two candidates' keys arrive in one watch event, that observer
+    // takes the last one for the leader and keeps naming it until that key goes.
     const observe = (): void => {
       if (stopped) return;
       election
-        .observe()
-        .then((o) => {
-          if (stopped) return void o.cancel().catch(() => {});
-          observer = o;
-          observed = o.leader();
-          o.on('change', (v) => (observed = v));
-          o.on('error', (err) => {
-            this.#log.debug('leader observer failed; observing again', { error: errorMessage(err) });
-            observer = undefined;
-            retry = this.#clock.setTimeout(observe, 1000);
-          });
-        })
-        .catch(() => {
-          retry = this.#clock.setTimeout(observe, 1000);
+        .leader()
+        .then(
+          (v) => {
+            if (!stopped) observed = v;
+          },
+          (err: unknown) => this.#log.debug('reading the leader failed; reading again', { error: errorMessage(err) }),
+        )
+        .finally(() => {
+          if (!stopped) observeTimer = this.#clock.setTimeout(observe, 1000);
         });
     };
     start();
     observe();
     return {
       isLeader: () => leader,
-      leader: () => observed,
+      // Our own word first: the observer's view can lag an election by a watch event, and a replica
+      // must never name another leader while it runs the once-only work itself (or name itself after losing).
+      leader: () => (leader ? value : observed === value ? undefined : observed),
       stop: async () => {
         stopped = true;
         retry?.cancel();
+        observeTimer?.cancel();
         const c = current;
         current = undefined;
         setLeader(false);
-        await Promise.allSettled([c?.resign(), observer?.cancel()]);
+        await c?.resign().catch(() => {});
       },
     };
   }

@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { H1Pool, PEER_SIDECAR_IDLE_MS, pooledIdleMs } from './h1-pool.ts';
 import { INBOUND_IDLE_CLOSE_MIN_MS } from './listener.ts';
+import { DEFAULT_BACKEND_POLICY } from '../../config/kinds/backend-policy.ts';
 import { BODY_CHUNKED, BODY_NONE, BODY_RAW, keepAliveIdleMs, requestHead, type H1Exchange, type H1Stage } from './h1-client.ts';
 
 interface Result {
@@ -675,10 +676,13 @@ test('upgrade: a new connection of its own; a 101 sent before the request body e
   }
 });
 
-test('a peer sidecar\'s connections idle PEER_SIDECAR_IDLE_MS whatever the policy says, and close before its inbound listener would', () => {
-  assert.equal(pooledIdleMs(4_000, undefined), 4_000);
-  assert.equal(pooledIdleMs(4_000, 'spiffe://weft.local/ns/default/sa/api'), PEER_SIDECAR_IDLE_MS);
-  assert.equal(pooledIdleMs(120_000, 'spiffe://weft.local/ns/default/sa/api'), PEER_SIDECAR_IDLE_MS);
+test('a peer sidecar\'s connections idle PEER_SIDECAR_IDLE_MS under the default policy, a set idleMs up to that, and close before its inbound listener would', () => {
+  const peer = 'spiffe://weft.local/ns/default/sa/api';
+  assert.equal(pooledIdleMs(DEFAULT_BACKEND_POLICY.timeouts.idleMs, undefined), DEFAULT_BACKEND_POLICY.timeouts.idleMs);
+  assert.equal(pooledIdleMs(120_000, undefined), 120_000);
+  assert.equal(pooledIdleMs(DEFAULT_BACKEND_POLICY.timeouts.idleMs, peer), PEER_SIDECAR_IDLE_MS);
+  assert.equal(pooledIdleMs(5, peer), 5);
+  assert.equal(pooledIdleMs(120_000, peer), PEER_SIDECAR_IDLE_MS);
   // The client must give a connection up first, or a request may be written onto one being closed.
   assert.ok(PEER_SIDECAR_IDLE_MS + 1_000 <= INBOUND_IDLE_CLOSE_MIN_MS, `${PEER_SIDECAR_IDLE_MS} ms vs ${INBOUND_IDLE_CLOSE_MIN_MS} ms`);
 });

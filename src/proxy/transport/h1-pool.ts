@@ -6,6 +6,7 @@
 
 import { H1Connection, H1Exchange, type H1Handler, type H1Owner } from './h1-client.ts';
 import type { EndpointTls, TlsResumption } from './mesh-tls.ts';
+import { DEFAULT_BACKEND_POLICY } from '../../config/kinds/backend-policy.ts';
 
 export interface H1PoolOptions {
   /** Idle connections kept beyond this are closed. */
@@ -15,18 +16,23 @@ export interface H1PoolOptions {
 }
 
 /**
- * How long (ms) a connection to a peer sidecar (mutual TLS, the endpoint has an identity) may idle,
- * whatever the policy's `idleMs`: that field is about apps' keep-alive timeouts (often 5 s), while
- * this peer is a weft inbound listener that keeps idle connections at least 55 s
+ * How long (ms) a connection to a peer sidecar (mutual TLS, the endpoint has an identity) idles when
+ * the policy keeps the default `idleMs`: that default (4 s) is about apps' keep-alive timeouts (often
+ * 5 s), while this peer is a weft inbound listener that keeps idle connections at least 55 s
  * (listener.ts INBOUND_IDLE_CLOSE_MIN_MS). Letting them go after 4 s cost a new mutual-TLS handshake
- * (several ms of CPU on both sidecars, every request behind it waiting) whenever load rose again:
- * the mesh path's p99 at 1,000 req/s (docs/performance.md, entry 21). Envoy's default is 1 h.
+ * (ms of CPU on both sidecars, every request behind it waiting) whenever load rose again. Envoy's
+ * default is 1 h.
  */
 export const PEER_SIDECAR_IDLE_MS = 50_000;
 
-/** The idle time for a pooled connection: the policy's for apps and plaintext, PEER_SIDECAR_IDLE_MS to a peer sidecar. */
+/**
+ * The idle time (ms) of a pooled connection. To an app or a plaintext endpoint: the policy's
+ * `idleMs`. To a peer sidecar: PEER_SIDECAR_IDLE_MS while the policy keeps the default, else the
+ * policy's value but never more (the peer would close first).
+ */
 export function pooledIdleMs(policyIdleMs: number, identity: string | undefined): number {
-  return identity === undefined ? policyIdleMs : PEER_SIDECAR_IDLE_MS;
+  if (identity === undefined) return policyIdleMs;
+  return policyIdleMs === DEFAULT_BACKEND_POLICY.timeouts.idleMs ? PEER_SIDECAR_IDLE_MS : Math.min(policyIdleMs, PEER_SIDECAR_IDLE_MS);
 }
 
 /** How long a pre-connect waits for the first connection's TLS 1.3 ticket before opening the next anyway (ms). */
