@@ -139,8 +139,8 @@ export class EtcdCluster implements StoreCluster {
     observe();
     return {
       isLeader: () => leader,
-      // Our own word first: the observer's view can lag an election by a watch event, and a replica
-      // must never name another leader while it runs the once-only work itself (or name itself after losing).
+      // Our own word first: the leader read once a second can lag an election by up to that second,
+      // and a replica must never name another while it runs the once-only work (or itself after losing).
       leader: () => (leader ? value : observed === value ? undefined : observed),
       stop: async () => {
         stopped = true;
