@@ -4,6 +4,13 @@
 
 export type Direction = 'outbound' | 'inbound';
 
+/** How many fates each sidecar keeps: its last RECENT_FATES requests and, apart, its last FAILED_FATES failures (proxy/observe/fate-ring.ts says why so few). */
+export const RECENT_FATES = 256;
+export const FAILED_FATES = 500;
+
+/** The rings' sizes in words, for the messages that say why a request id was not found. */
+export const RINGS_IN_WORDS = `each sidecar keeps its last ${RECENT_FATES} requests and last ${FAILED_FATES} failures`;
+
 /** One attempt at one endpoint, as a fate view shows it. Times in ms from the fate's start. */
 export interface AttemptView {
   /** `address:port` of the endpoint. */

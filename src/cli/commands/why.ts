@@ -2,7 +2,7 @@
 // CLI asks the (authenticated) control plane (GET /v1/requests/{id}), which asks every connected
 // sidecar's admin listener; `--proxy HOST:PORT` asks named admin listeners directly instead.
 
-import { hopOrder, type FateView, type RequestFates, type UnreachableProxy } from '../../config/fate-view.ts';
+import { hopOrder, RINGS_IN_WORDS, type FateView, type RequestFates, type UnreachableProxy } from '../../config/fate-view.ts';
 import { WeftError } from '../../lib/errors.ts';
 import { httpCall } from '../../lib/http-call.ts';
 import { adminAddress } from '../../lib/admin-address.ts';
@@ -104,7 +104,7 @@ export const whyCommand: Command = {
       // Only direct asks get here (the control plane answers 404 instead): say so in the same words.
       if (format === 'json' || format === 'yaml') print(format, answer, () => '');
       const asked = answer.asked === 1 ? '1 sidecar' : `${answer.asked} sidecars`;
-      throw new WeftError('WEFT_ERR_CLI_NOT_FOUND', `no sidecar holds a fate for request ${requestId} (asked ${asked}${unreachable.length ? `, ${unreachable.length} not reachable` : ''}): the id is unknown, or the request has left the rings (each sidecar keeps its last 2,000 requests and last 500 failures)`, 1);
+      throw new WeftError('WEFT_ERR_CLI_NOT_FOUND', `no sidecar holds a fate for request ${requestId} (asked ${asked}${unreachable.length ? `, ${unreachable.length} not reachable` : ''}): the id is unknown, or the request has left the rings (${RINGS_IN_WORDS})`, 1);
     }
     print(format, answer, () =>
       `request ${requestId}: ${items.length} hop${items.length === 1 ? '' : 's'}\n` +

@@ -5,7 +5,7 @@
 import { WeftError, errorMessage, invalid } from '../../lib/errors.ts';
 import { httpCall } from '../../lib/http-call.ts';
 import { adminAddress } from '../../lib/admin-address.ts';
-import { hopOrder, type FailureSummary, type FateView, type RecentFailures, type RequestFates, type UnreachableProxy } from '../../config/fate-view.ts';
+import { hopOrder, RINGS_IN_WORDS, type FailureSummary, type FateView, type RecentFailures, type RequestFates, type UnreachableProxy } from '../../config/fate-view.ts';
 import type { ProxyStatus } from '../stream/proxy-registry.ts';
 import type { ProxyRow } from '../stream/proxy-rows.ts';
 
@@ -121,7 +121,7 @@ async function askAll(targets: readonly AdminTarget[], path: string, o: FateLook
 /**
  * GET /v1/requests/{id}: every connected sidecar's fates of the request, merged in the order they
  * began. Throws WEFT_ERR_API_REQUEST_NOT_FOUND (404) when no sidecar holds one: the id is unknown,
- * or the request has left every ring (each keeps its last 2,000 requests and last 500 failures).
+ * or the request has left every ring (config/fate-view.ts RINGS_IN_WORDS).
  */
 export async function lookupRequest(targets: readonly AdminTarget[], requestId: string, o: FateLookupOptions = {}): Promise<RequestFates> {
   const { items, unreachable } = await askAll(targets, `/fates?id=${encodeURIComponent(requestId)}`, o);
@@ -130,7 +130,7 @@ export async function lookupRequest(targets: readonly AdminTarget[], requestId: 
   if (items.length === 0) {
     const asked = targets.length === 1 ? '1 sidecar' : `${targets.length} sidecars`;
     const missing = unreachable.length ? `, ${unreachable.length} not reachable: ${unreachable.map((u) => u.proxy).join(', ')}` : '';
-    throw new WeftError('WEFT_ERR_API_REQUEST_NOT_FOUND', `no sidecar holds a fate for request ${requestId} (asked ${asked}${missing}): the id is unknown, or the request has left the rings (each sidecar keeps its last 2,000 requests and last 500 failures)`, 404);
+    throw new WeftError('WEFT_ERR_API_REQUEST_NOT_FOUND', `no sidecar holds a fate for request ${requestId} (asked ${asked}${missing}): the id is unknown, or the request has left the rings (${RINGS_IN_WORDS})`, 404);
   }
   return { requestId, items, asked: targets.length, unreachable };
 }

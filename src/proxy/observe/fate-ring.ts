@@ -2,6 +2,7 @@
 // last failures (so a burst of successes cannot push a 503 out before anyone asks `weft why`).
 
 import type { FateRecord } from './fate.ts';
+import { FAILED_FATES, RECENT_FATES } from '../../config/fate-view.ts';
 
 /** A fixed-size ring of fates, oldest overwritten first. */
 export class FateRing {
@@ -37,14 +38,14 @@ export class FateRing {
   }
 }
 
-/**
- * Default sizes: the last 256 requests and the last 500 failures. The recent ring is small on
- * purpose: a fate that outlives a young-generation GC is copied and then promoted, and with 2,000
- * kept every fate did at 1,000 req/s; that cost a one-hop sidecar ~15 MiB of peak RSS at that rate
- * and ~90 MiB at saturation (docs/performance.md, entry 21). Failures, which `weft why` is for, keep 500.
+/*
+ * Default sizes (config/fate-view.ts): the last 256 requests and the last 500 failures. The recent
+ * ring is small on purpose: a fate that outlives a young-generation GC is copied and then promoted,
+ * and with 2,000 kept every fate did at 1,000 req/s; that cost a one-hop sidecar ~15 MiB of peak RSS
+ * at that rate and ~90 MiB at saturation (docs/performance.md, entry 21). Failures, which `weft why`
+ * is for, keep 500.
  */
-export const RECENT_FATES = 256;
-export const FAILED_FATES = 500;
+export { RECENT_FATES, FAILED_FATES };
 
 /** Both rings of a data plane. A failed fate goes into both; lookups merge them without duplicates. */
 export class FateStore {

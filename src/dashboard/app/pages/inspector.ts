@@ -3,7 +3,7 @@
 // each attempt, the local reply's reason), and below it the mesh's recent failures, each a link here.
 
 import { html } from 'htm/preact';
-import type { FateView, RequestFates } from '../../../config/fate-view.ts';
+import { FAILED_FATES, RECENT_FATES, type FateView, type RequestFates } from '../../../config/fate-view.ts';
 import { getJson, NotFoundError, type AuthError } from '../api.ts';
 import { RecentFailuresTable, Unreachable } from '../failures.ts';
 import { attemptOutcome, formatMs, formatTime, requestHref } from '../model.ts';
@@ -82,7 +82,7 @@ export function InspectorPage(props: { requestId: string | undefined; onAuthErro
   return html`<section class="page">
     <h1>Request inspector</h1>
     <p class="muted small">The fate of a recent request by its <code>x-request-id</code>, as the sidecars that carried it tell it
-      (what <code>weft why</code> prints). Each sidecar keeps its last 2,000 requests and its last 500 failures.</p>
+      (what <code>weft why</code> prints). Each sidecar keeps its last ${RECENT_FATES} requests and its last ${FAILED_FATES} failures.</p>
     <${LookupForm} requestId=${props.requestId} />
     ${props.requestId ? html`<${RequestFate} key=${props.requestId} requestId=${props.requestId} onAuthError=${props.onAuthError} />` : null}
     <h2>Recent failures</h2>
