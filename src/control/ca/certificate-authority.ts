@@ -3,8 +3,8 @@
 // issues each sidecar a short-lived SPIFFE certificate for the public key it sends (POST
 // /v1/certificates, see src/config/identity.ts), and rotates its root in three phases (ca rotate).
 
-import { generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
-import { mkdir, open as openFile, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { X509Certificate } from 'node:crypto';
+import { mkdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { systemClock, type Clock, type Timer } from '../../lib/clock.ts';
 import { createLogger, type Logger } from '../../lib/log.ts';
@@ -19,18 +19,16 @@ import {
 import {
   acceptLeafPublicKey,
   createLeafCertificate,
-  createRootCertificate,
-  createSigner,
-  parsePrivateKey,
   randomSerial,
   serialHex,
   wholeSeconds,
   type Root,
-  type Signer,
 } from './certificate-builder.ts';
 import { loadOperatorCa, type OperatorCaFiles } from './operator-ca.ts';
+import { CA_CERT_FILE, CA_DIR, CA_KEY_FILE, CLOCK_SKEW_MS, createRoot, exists, loadError, loadRoot, writeFileAtomic } from './root-files.ts';
 
 export type { OperatorCaFiles } from './operator-ca.ts';
+export { CA_CERT_FILE, CA_DIR, CA_KEY_FILE, CLOCK_SKEW_MS, ROOT_VALIDITY_DAYS } from './root-files.ts';
 
 export const DEFAULT_LEAF_TTL_SECONDS = 24 * 3600;
 /**
@@ -39,9 +37,6 @@ export const DEFAULT_LEAF_TTL_SECONDS = 24 * 3600;
  */
 export const MIN_LEAF_TTL_SECONDS = 5;
 export const MAX_LEAF_TTL_SECONDS = 30 * 24 * 3600;
-export const ROOT_VALIDITY_DAYS = 3650;
-/** Leaves start this much in the past, so a peer whose clock runs a little behind accepts them. */
-export const CLOCK_SKEW_MS = 60_000;
 /** How often a rotation in progress checks whether it can move on (besides after each issue). */
 export const ROTATION_CHECK_MS = 1_000;
 /**
@@ -51,9 +46,6 @@ export const ROTATION_CHECK_MS = 1_000;
  */
 export const ROTATION_SETTLE_MS = 2_000;
 
-export const CA_DIR = 'ca';
-export const CA_KEY_FILE = 'ca-key.pem';
-export const CA_CERT_FILE = 'ca-cert.pem';
 /** The new root during a rotation; it becomes ca-key.pem / ca-cert.pem when the old one retires. */
 export const NEXT_KEY_FILE = 'next-key.pem';
 export const NEXT_CERT_FILE = 'next-cert.pem';
@@ -141,44 +133,6 @@ export function checkCaSettings(o: { trustDomain?: string; leafTtlSeconds?: numb
   return { trustDomain, leafTtlSeconds };
 }
 
-function loadError(file: string, why: string): WeftError {
-  return new WeftError(
-    'WEFT_ERR_CA_LOAD',
-    `cannot use the mesh CA: ${file}: ${why}. Every sidecar trusts this CA, so weft will not replace it; ` +
-      `restore the file, or remove both ${CA_KEY_FILE} and ${CA_CERT_FILE} to create a new CA (every sidecar then needs new certificates)`,
-    500,
-  );
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
-    throw loadError(path, errorMessage(err));
-  }
-}
-
-/** Write to a temporary file, flush, then rename: a crash leaves the old state or the new, never half a key. */
-async function writeFileAtomic(path: string, text: string, mode: number): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fh = await openFile(tmp, 'w', mode);
-  try {
-    await fh.writeFile(text);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await rename(tmp, path);
-  } catch (err) {
-    await unlink(tmp).catch(() => {});
-    throw err;
-  }
-}
-
-/** A root of the trust bundle; `signer` is set when weft holds its key (always, but for an operator's intermediate setup). */
 /** What a proxy was last given: the roots it trusts (fingerprints) and the root its leaf chains to. */
 interface LeafRecord {
   readonly roots: readonly string[];
@@ -202,57 +156,6 @@ function summary(cert: X509Certificate): CertificateSummary {
     notBefore: cert.validFromDate.toISOString(),
     notAfter: cert.validToDate.toISOString(),
   };
-}
-
-/** Reads a self-managed root (key and certificate files); throws WEFT_ERR_CA_LOAD naming the file. */
-async function loadRoot(keyPath: string, certPath: string, log: Logger): Promise<Root> {
-  const keyMode = (await stat(keyPath)).mode & 0o777;
-  if (keyMode & 0o077) log.warn('CA private key is readable by others; chmod 600 it', { path: keyPath, mode: keyMode.toString(8) });
-  let key: KeyObject;
-  try {
-    key = parsePrivateKey(await readFile(keyPath, 'utf8'));
-  } catch (err) {
-    throw loadError(keyPath, `not a PEM private key (${errorMessage(err)})`);
-  }
-  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
-    throw loadError(keyPath, `must be an EC P-256 key, found ${key.asymmetricKeyType} ${key.asymmetricKeyDetails?.namedCurve ?? ''}`.trimEnd());
-  }
-  let cert: X509Certificate;
-  try {
-    cert = new X509Certificate(await readFile(certPath));
-  } catch (err) {
-    throw loadError(certPath, `not a PEM certificate (${errorMessage(err)})`);
-  }
-  if (!cert.ca) throw loadError(certPath, 'is not a CA certificate (basicConstraints CA:TRUE missing)');
-  if (!cert.checkPrivateKey(key)) throw loadError(certPath, `does not match the private key in ${keyPath}`);
-  return { cert, pem: cert.toString(), fingerprint: cert.fingerprint256, signer: await createSigner(key, cert) };
-}
-
-/**
- * The root's common name: names the trust domain it was made for and, for a rotation's new root,
- * when it was made, so that the two roots of a bundle have different names (ub-common-name: 64).
- */
-function rootName(trustDomain: string, madeAt?: number): string {
-  const when = madeAt === undefined ? '' : ` ${new Date(madeAt).toISOString().replace(/\.\d+Z$/, 'Z')}`;
-  const full = `weft mesh root CA (${trustDomain})${when}`;
-  return full.length <= 64 ? full : `weft mesh root CA${when}`;
-}
-
-/** A fresh P-256 root, written key first (0600), then the certificate. */
-async function createRoot(keyPath: string, certPath: string, trustDomain: string, now: number, rotation = false): Promise<Root> {
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const pem = await createRootCertificate({
-    key: privateKey,
-    commonName: rootName(trustDomain, rotation ? now : undefined),
-    notBefore: wholeSeconds(now - CLOCK_SKEW_MS),
-    notAfter: wholeSeconds(now + ROOT_VALIDITY_DAYS * 86_400_000),
-  });
-  // The key first: a crash in between leaves a key without a certificate, which open() refuses
-  // loudly rather than a certificate whose key is lost.
-  await writeFileAtomic(keyPath, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, 0o600);
-  await writeFileAtomic(certPath, pem, 0o644);
-  const cert = new X509Certificate(pem);
-  return { cert, pem: cert.toString(), fingerprint: cert.fingerprint256, signer: await createSigner(privateKey, cert) };
 }
 
 export class CertificateAuthority {

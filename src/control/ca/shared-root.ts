@@ -3,13 +3,14 @@
 // replica writes that root into its own <dataDir>/ca/ before the CA opens. The operator's CA
 // (--ca-cert/--ca-key) is never stored: each replica reads it from its own files.
 
-import { readFile, rename, writeFile, mkdir, unlink } from 'node:fs/promises';
+import { readFile, mkdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { errorMessage, WeftError } from '../../lib/errors.ts';
 import type { Logger } from '../../lib/log.ts';
 import type { StoreCluster } from '../store/store.ts';
-import { CA_CERT_FILE, CA_DIR, CA_KEY_FILE } from './certificate-authority.ts';
+import { LEAVES_FILE } from './certificate-authority.ts';
+import { CA_CERT_FILE, CA_DIR, CA_KEY_FILE, writeFileAtomic } from './root-files.ts';
 
 /** The store key (under `<prefix>/cluster/`) holding the generated root: `{"key": PEM, "cert": PEM}`. */
 export const SHARED_ROOT_NAME = 'ca-root';
@@ -26,12 +27,6 @@ async function readLocal(dir: string): Promise<StoredRoot | undefined> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
-}
-
-async function writeAtomic(path: string, text: string, mode: number): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, text, { mode });
-  await rename(tmp, path);
 }
 
 /**
@@ -62,10 +57,10 @@ export async function useSharedRoot(options: { readonly dataDir: string; readonl
   }
   await mkdir(dir, { recursive: true, mode: 0o700 });
   // The key first, as the CA itself writes them; what this replica signed before no one else trusts.
-  await writeAtomic(join(dir, CA_KEY_FILE), stored.key, 0o600);
-  await writeAtomic(join(dir, CA_CERT_FILE), stored.cert, 0o644);
+  await writeFileAtomic(join(dir, CA_KEY_FILE), stored.key, 0o600);
+  await writeFileAtomic(join(dir, CA_CERT_FILE), stored.cert, 0o644);
   // Issued-leaf records belong to the replaced root.
-  await unlink(join(dir, 'leaves.json')).catch(() => {});
+  await unlink(join(dir, LEAVES_FILE)).catch(() => {});
   options.log.warn('replaced this replica\'s CA root by the one the replicas share (from the store)', { fingerprint256: new X509Certificate(stored.cert).fingerprint256 });
   return true;
 }
