@@ -196,9 +196,15 @@ export function createOutboundHandler(deps: OutboundDeps) {
       const delayed = { ...decision, delayMs: 0 } as typeof decision;
       let gone = false;
       (res as EventEmitter).once('close', () => (gone = true));
-      setTimeout(() => {
-        if (!gone) carryOut(req, res, entry, delayed, fate, upgrade);
-      }, decision.delayMs);
+      // At least delayMs: a timer counts from the event loop's cached time, which can be a
+      // millisecond behind, so it may fire that much early; it is armed again for what is left.
+      const until = performance.now() + decision.delayMs;
+      const fire = (): void => {
+        const left = until - performance.now();
+        if (left > 0) setTimeout(fire, Math.ceil(left));
+        else if (!gone) carryOut(req, res, entry, delayed, fate, upgrade);
+      };
+      setTimeout(fire, decision.delayMs);
       return;
     }
     carryOut(req, res, entry, decision, fate, upgrade);
